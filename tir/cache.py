@@ -1,0 +1,26 @@
+"""Content-hash keyed cache directory shared by every slow build (C modules, verilated models)."""
+
+import hashlib
+import os
+from pathlib import Path
+
+
+def cache_dir(kind: str) -> Path:
+    """Return (and create) the cache folder for one kind of artifact.
+
+    ISAFORGE_CACHE overrides the root; the default is ~/.cache/isaforge.
+    """
+    root = Path(os.environ.get("ISAFORGE_CACHE", Path.home() / ".cache" / "isaforge"))
+    path = root / kind
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def content_hash(*parts: str | bytes) -> str:
+    """A short stable hash of the given parts, used as a cache key."""
+    h = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()[:24]
