@@ -1,0 +1,29 @@
+"""Tensor expressions (placeholder / compute / reduce_axis), the loop IR and lowering."""
+
+from . import dtype
+from .errors import ArgumentError, CodegenError, DTypeError, LoweringError, ScheduleError, TirError
+from .expr import (
+    Expr,
+    Var,
+    all,
+    any,
+    const,
+    if_then_else,
+    logical_not,
+    max,
+    min,
+    same,
+    sum,
+    var,
+)
+from .lower import lower
+from .simplify import simplify
+from .stmt import Buffer, PrimFunc
+from .tensor import ComputeOp, IterVar, PlaceholderOp, Range, Tensor, compute, placeholder, reduce_axis
+
+__all__ = [
+    "ArgumentError", "Buffer", "CodegenError", "ComputeOp", "DTypeError", "Expr", "IterVar", "LoweringError",
+    "PlaceholderOp", "PrimFunc", "Range", "ScheduleError", "Tensor", "TirError", "Var", "all", "any",
+    "compute", "const", "dtype", "if_then_else", "logical_not", "lower", "max", "min", "placeholder",
+    "reduce_axis", "same", "simplify", "sum", "var",
+]

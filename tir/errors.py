@@ -19,3 +19,10 @@ class CodegenError(TirError):
 
 class ArgumentError(TirError):
     """Arrays passed to a built module do not match its signature."""
+
+
+class ScheduleError(TirError):
+    """An illegal schedule primitive; the message names the stage, the axis and the reason.
+
+    Re-exported as ``schedules.ScheduleError``.
+    """

@@ -1,0 +1,272 @@
+"""Loop IR -> one freestanding C99 translation unit.
+
+The output includes only stdint.h and stddef.h, needs no runtime, and is byte-for-byte
+deterministic for a given PrimFunc and target.
+"""
+
+from __future__ import annotations
+
+import re
+
+from tir import dtype as dt
+from tir.errors import CodegenError, ScheduleError
+from tir.expr import BinOp, BufferLoad, Call, Cast, Cmp, Const, Expr, Not, Ramp, Select, Var
+from tir.simplify import Ranges, bound, simplify
+from tir.stmt import Allocate, Buffer, Evaluate, For, IfThen, PrimFunc, Seq, Stmt, Store
+
+TARGETS = ("host", "verilator", "rv32im")
+# targets that are the same C as another one (the SoC simulation runs the rv32im code)
+ALIASES = {"vexriscv": "rv32im"}
+THREADED = {"host", "verilator"}
+
+_C_RESERVED = set("""auto break case char const continue default do double else enum extern float for goto
+if inline int long register restrict return short signed sizeof static struct switch typedef union
+unsigned void volatile while _Bool _Complex _Imaginary main asm""".split())
+
+_HELPERS = {
+    "floordiv": "static inline int32_t isaforge_floordiv(int32_t a, int32_t b) {\n"
+                "  int32_t q = a / b;\n  return (q * b != a && ((a < 0) != (b < 0))) ? q - 1 : q;\n}\n",
+    "floormod": "static inline int32_t isaforge_floormod(int32_t a, int32_t b) {\n"
+                "  int32_t r = a % b;\n  return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;\n}\n",
+    "load32": "typedef uint32_t __attribute__((may_alias, aligned(4))) isaforge_word_t;\n"
+              "static inline uint32_t isaforge_load32(const void *p) {\n"
+              "  return *(const isaforge_word_t *)p;\n}\n",
+}
+
+
+def canonical_target(target: str) -> str:
+    t = ALIASES.get(target, target)
+    if t not in TARGETS:
+        raise CodegenError(f"unknown target {target!r}; expected one of {', '.join(TARGETS + tuple(ALIASES))}")
+    return t
+
+
+def sanitize(name: str) -> str:
+    """A valid C identifier for a name (dots and other symbols become underscores)."""
+    s = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    if not s or s[0].isdigit():
+        s = "v_" + s
+    if s in _C_RESERVED or s.startswith("isaforge_"):
+        s += "_"
+    return s
+
+
+_CPREC = {"*": 13, "/": 13, "%": 13, "+": 12, "-": 12, "<": 10, "<=": 10, ">": 10, ">=": 10,
+          "==": 9, "!=": 9, "&&": 5, "||": 4}
+
+
+def _minmax_helper(op: str, ctype: str) -> tuple[str, str]:
+    fname = f"isaforge_{op}_{ctype.replace('_t', '')}"
+    rel = ">" if op == "max" else "<"
+    code = f"static inline {ctype} {fname}({ctype} a, {ctype} b) {{ return a {rel} b ? a : b; }}\n"
+    return fname, code
+
+
+def _const_str(c: Const) -> str:
+    v = c.value
+    if c.dtype == "bool":
+        return "1" if v else "0"
+    if c.dtype == "float32":
+        s = repr(float(v))
+        if "inf" in s or "nan" in s:
+            raise CodegenError(f"cannot emit non-finite float constant {v}")
+        if "e" not in s and "." not in s:
+            s += ".0"
+        return s + "f"
+    if c.dtype == "uint32":
+        return f"{v}u"
+    if c.dtype == "int32" and v == -(2 ** 31):
+        return "(-2147483647 - 1)"
+    if v < 0:
+        return f"({v})"
+    return str(v)
+
+
+class _Emitter:
+    def __init__(self, func: PrimFunc, target: str):
+        self.func, self.target = func, target
+        self.names: dict[int, str] = {}
+        self.used: set[str] = set()
+        self.helpers: dict[str, str] = {}
+        self.ranges: Ranges = {}
+        self.lines: list[str] = []
+
+    def name(self, obj, hint: str) -> str:
+        n = self.names.get(id(obj))
+        if n is None:
+            base = sanitize(hint)
+            n, i = base, 1
+            while n in self.used:
+                n, i = f"{base}_{i}", i + 1
+            self.used.add(n)
+            self.names[id(obj)] = n
+        return n
+
+    def helper(self, key: str, code: str | None = None) -> None:
+        self.helpers.setdefault(key, code if code is not None else _HELPERS[key])
+
+    # expressions ---------------------------------------------------------------------------------
+    def flat(self, buf: Buffer, indices) -> str:
+        if len(indices) != len(buf.shape):
+            raise CodegenError(f"buffer {buf.name} has {len(buf.shape)} dims, indexed with {len(indices)}")
+        e: Expr = Const(0, "int32")
+        stride = 1
+        for i, n in zip(reversed(indices), reversed(buf.shape)):
+            e = BinOp("+", e, BinOp("*", i, Const(stride, "int32"), "int32"), "int32")
+            stride *= n
+        return self.expr(simplify(e, self.ranges))
+
+    def expr(self, e: Expr) -> str:
+        return self._p(e)[0]
+
+    def _sub(self, e: Expr, prec: int, right: bool = False) -> str:
+        s, p = self._p(e)
+        return f"({s})" if p < prec or (right and p == prec) else s
+
+    def _p(self, e: Expr) -> tuple[str, int]:
+        """C text of ``e`` and its precedence (higher binds tighter), for minimal parentheses."""
+        if isinstance(e, Const):
+            s = _const_str(e)
+            return s, (16 if not s.startswith("(") else 16)
+        if isinstance(e, Var):
+            if id(e) not in self.names:
+                raise CodegenError(f"variable {e.name!r} is used outside its loop")
+            return self.names[id(e)], 16
+        if isinstance(e, BinOp):
+            return self.binop(e)
+        if isinstance(e, Cmp):
+            p = _CPREC[e.op]
+            return f"{self._sub(e.a, p)} {e.op} {self._sub(e.b, p, True)}", p
+        if isinstance(e, Not):
+            return f"!{self._sub(e.a, 14)}", 14
+        if isinstance(e, Cast):
+            if e.dtype == "bool":
+                return f"{self._sub(e.value, 10)} != 0", 9
+            return f"({dt.c_type(e.dtype)}){self._sub(e.value, 14)}", 14
+        if isinstance(e, Select):
+            return f"{self._sub(e.cond, 4)} ? {self._sub(e.t, 3)} : {self._sub(e.f, 3)}", 3
+        if isinstance(e, BufferLoad):
+            return f"{self.names[id(e.buffer)]}[{self.flat(e.buffer, e.indices)}]", 16
+        if isinstance(e, Ramp):
+            self.helper("load32")
+            return f"isaforge_load32(&{self.names[id(e.buffer)]}[{self.flat(e.buffer, e.indices)}])", 16
+        if isinstance(e, Call):
+            args = [str(i) for i in e.imm] + [self.expr(a) for a in e.args]
+            return f"{e.op.c_name}({', '.join(args)})", 16
+        raise CodegenError(f"cannot emit expression node {type(e).__name__}")
+
+    def binop(self, e: BinOp) -> tuple[str, int]:
+        ct = dt.c_type(e.dtype)
+        if e.op in ("&&", "||"):
+            p = _CPREC[e.op]
+            return f"{self._sub(e.a, p)} {e.op} {self._sub(e.b, p, True)}", p
+        if e.op in ("min", "max"):
+            fname, code = _minmax_helper(e.op, ct)
+            self.helper(fname, code)
+            return f"{fname}({self.expr(e.a)}, {self.expr(e.b)})", 16
+        narrow = e.dtype in ("int8", "uint8", "int16", "uint16")
+        if e.op in ("//", "%"):
+            cop = "/" if e.op == "//" else "%"
+            plain = not dt.is_signed(e.dtype) or (bound(e.a, self.ranges)[0] >= 0
+                                                  and bound(e.b, self.ranges)[0] > 0)
+            if plain:
+                s, p = f"{self._sub(e.a, 13)} {cop} {self._sub(e.b, 13, True)}", 13
+            else:
+                key = "floordiv" if e.op == "//" else "floormod"
+                self.helper(key)
+                s, p = f"isaforge_{key}({self.expr(e.a)}, {self.expr(e.b)})", 16
+        else:
+            p = _CPREC[e.op]
+            s = f"{self._sub(e.a, p)} {e.op} {self._sub(e.b, p, True)}"
+        if narrow:
+            # C promotes narrow operands to int: wrap the result back like numpy does
+            return f"({ct})({s})", 14
+        return s, p
+
+    # statements ----------------------------------------------------------------------------------
+    def emit(self, s: Stmt, ind: int) -> None:
+        pad = "  " * ind
+        out = self.lines
+        if isinstance(s, Seq):
+            for c in s.stmts:
+                self.emit(c, ind)
+        elif isinstance(s, For):
+            v = self.name(s.var, s.var.name)
+            lo = self.expr(s.min)
+            if isinstance(s.min, Const):
+                self.ranges[id(s.var)] = (s.min.value, s.min.value + s.extent - 1)
+            hi = str(s.extent) if lo == "0" else f"{lo} + {s.extent}"
+            for k, val in s.pragmas:
+                out.append(f"{pad}/* pragma {sanitize(str(k))}={sanitize(str(val))} */")
+            if s.kind == "parallel":
+                if self.target not in THREADED:
+                    raise ScheduleError(f"loop {s.var.name!r}: parallel is not possible on target "
+                                        f"{self.target!r}, which has no threads")
+                out.append("#ifdef _OPENMP")
+                out.append("#pragma omp parallel for")
+                out.append("#endif")
+            elif s.kind == "vectorize":
+                out.append(f"{pad}/* vectorized: a simple loop for the C compiler's vectorizer */")
+            out.append(f"{pad}for (int32_t {v} = {lo}; {v} < {hi}; ++{v}) {{")
+            self.emit(s.body, ind + 1)
+            out.append(f"{pad}}}")
+        elif isinstance(s, Store):
+            out.append(f"{pad}{self.names[id(s.buffer)]}[{self.flat(s.buffer, s.indices)}] = {self.expr(s.value)};")
+        elif isinstance(s, IfThen):
+            out.append(f"{pad}if ({self.expr(s.cond)}) {{")
+            self.emit(s.then, ind + 1)
+            if s.otherwise is not None:
+                out.append(f"{pad}}} else {{")
+                self.emit(s.otherwise, ind + 1)
+            out.append(f"{pad}}}")
+        elif isinstance(s, Allocate):
+            b = s.buffer
+            n = self.name(b, b.name)
+            if ind == 1:
+                # kernel-level intermediates are static: large arrays stay off the small rv32 stack
+                out.append(f"{pad}static {dt.c_type(b.dtype)} {n}[{b.size}];")
+                self.emit(s.body, ind)
+            else:
+                out.append(f"{pad}{{")
+                out.append(f"{pad}  {dt.c_type(b.dtype)} {n}[{b.size}];")
+                self.emit(s.body, ind + 1)
+                out.append(f"{pad}}}")
+        elif isinstance(s, Evaluate):
+            out.append(f"{pad}{self.expr(s.value)};")
+        else:
+            raise CodegenError(f"cannot emit statement {type(s).__name__}")
+
+    def run(self) -> str:
+        f = self.func
+        params = []
+        for b in f.args:
+            n = self.name(b, b.name)
+            params.append(f"{dt.c_type(b.dtype)} *restrict {n}")
+        fname = sanitize(f.name)
+        self.emit(f.body, 1)
+        head = ["/* generated by isaforge: do not edit */", "#include <stdint.h>", "#include <stddef.h>", ""]
+        for ext in f.extensions:
+            head.append(ext.c_source(self.target).rstrip("\n"))
+            head.append("")
+        for key in sorted(self.helpers):
+            head.append(self.helpers[key].rstrip("\n"))
+        if self.helpers:
+            head.append("")
+        sig = f"void {fname}({', '.join(params) if params else 'void'})"
+        body = [f"  (void){self.names[id(b)]};" for b in f.args]
+        return "\n".join(head + [sig + " {"] + body + self.lines + ["}", ""])
+
+
+def emit(func: PrimFunc, target: str = "host") -> str:
+    """Emit ``func`` as one freestanding C99 translation unit for ``target``.
+
+    ``host`` uses each intrinsic's C model, ``verilator`` routes intrinsic calls into the
+    verilated RTL, ``rv32im`` (alias ``vexriscv``) emits the custom instructions as inline asm.
+    """
+    if not isinstance(func, PrimFunc):
+        raise CodegenError(f"emit expects a PrimFunc from tir.lower, got {type(func).__name__}")
+    return _Emitter(func, canonical_target(target)).run()
+
+
+def c_function_name(func: PrimFunc) -> str:
+    return sanitize(func.name)

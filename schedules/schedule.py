@@ -1,0 +1,408 @@
+"""Schedule and Stage: TVM-style schedule primitives over tensor expressions.
+
+A Schedule holds one Stage per operation. A Stage records how its loops are transformed (splits,
+fuses, order, annotations) and where it is computed (at the root, inlined, or at a loop of a
+consumer). ``tir.lower`` reads these records; nothing here generates code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tir.errors import ScheduleError
+from tir.expr import Reduce, TensorLoad
+from tir.tensor import ComputeOp, IterVar, Operation, PlaceholderOp, Range, Tensor
+from tir.visit import mutate, substitute
+
+
+@dataclass(eq=False)
+class Split:
+    parent: IterVar
+    outer: IterVar
+    inner: IterVar
+    factor: int | None
+    nparts: int | None
+
+
+@dataclass(eq=False)
+class Fuse:
+    outer: IterVar
+    inner: IterVar
+    fused: IterVar
+
+
+@dataclass(eq=False)
+class IterAttr:
+    kind: str = "serial"  # serial | unroll | vectorize | parallel
+    pragmas: list = field(default_factory=list)
+    tensorize: object = None
+
+
+def _axis_list(axes) -> str:
+    return ", ".join(a.name for a in axes)
+
+
+class Stage:
+    """The schedule of one operation (``s[C]``)."""
+
+    def __init__(self, op: Operation, schedule: Schedule):
+        self.op = op
+        self.origin_op = op
+        self.schedule = schedule
+        self.relations: list = []
+        self.iter_var_attrs: dict[IterVar, IterAttr] = {}
+        self.attach_type = "root"  # root | inline | scope
+        self.attach_stage: Stage | None = None
+        self.attach_ivar: IterVar | None = None
+        self.is_output = False
+        self.scope = "global"
+        self._reset_axes()
+
+    def _reset_axes(self) -> None:
+        op = self.op
+        self.all_iter_vars: list[IterVar] = list(op.axis) + list(op.reduce_axis)
+        self.leaf_iter_vars: list[IterVar] = list(self.all_iter_vars)
+        self.relations = []
+        self.iter_var_attrs = {}
+
+    @property
+    def name(self) -> str:
+        return self.op.name
+
+    def __repr__(self) -> str:
+        return f"Stage({self.name})"
+
+    # helpers -------------------------------------------------------------------------------------
+    def _err(self, axis, reason: str) -> ScheduleError:
+        where = f" axis {axis.name!r}" if axis is not None else ""
+        return ScheduleError(f"stage {self.name!r}{where}: {reason}")
+
+    def _check_compute(self, primitive: str) -> None:
+        if isinstance(self.op, PlaceholderOp):
+            raise ScheduleError(f"stage {self.name!r}: {primitive} on a placeholder (an input) is not possible")
+
+    def _check_leaf(self, axis, primitive: str) -> int:
+        self._check_compute(primitive)
+        if not isinstance(axis, IterVar):
+            raise ScheduleError(f"stage {self.name!r}: {primitive} expects an axis (IterVar), got {axis!r}")
+        for i, iv in enumerate(self.leaf_iter_vars):
+            if iv is axis:
+                return i
+        raise self._err(axis, f"{primitive}: the axis is not a leaf axis of this stage "
+                              f"(leaf axes: {_axis_list(self.leaf_iter_vars)})")
+
+    def _attr(self, axis: IterVar) -> IterAttr:
+        return self.iter_var_attrs.setdefault(axis, IterAttr())
+
+    def _extent(self, axis: IterVar) -> int | None:
+        """The constant extent of an axis over the stage's full domain (None if unknown)."""
+        ext = {iv: iv.dom.extent for iv in self.all_iter_vars if iv.dom is not None}
+        for rel in self.relations:
+            if isinstance(rel, Split):
+                e = ext[rel.parent]
+                if rel.factor is not None:
+                    f = min(rel.factor, e)
+                    ext[rel.outer], ext[rel.inner] = -(-e // f), f
+                else:
+                    n = min(rel.nparts, e)
+                    ext[rel.outer], ext[rel.inner] = n, -(-e // n)
+            else:
+                ext[rel.fused] = ext[rel.outer] * ext[rel.inner]
+        return ext.get(axis)
+
+    # primitives ----------------------------------------------------------------------------------
+    def split(self, parent: IterVar, factor: int | None = None, nparts: int | None = None):
+        """Split ``parent`` into (outer, inner) with ``inner`` of extent ``factor`` (or ``nparts`` outer).
+
+        Non-divisible factors are allowed: the loop nest gets a guard.
+
+        Before::                        After ``split(i, factor=4)``::
+
+            for i in range(10):             for i.outer in range(3):
+                C[i] = ...                      for i.inner in range(4):
+                                                    if i.outer * 4 + i.inner < 10:
+                                                        C[i.outer * 4 + i.inner] = ...
+        """
+        pos = self._check_leaf(parent, "split")
+        if (factor is None) == (nparts is None):
+            raise self._err(parent, "split needs exactly one of factor and nparts")
+        val = factor if factor is not None else nparts
+        what = "factor" if factor is not None else "nparts"
+        if not isinstance(val, int) or isinstance(val, bool):
+            raise self._err(parent, f"split {what} must be an int, got {val!r}")
+        if val < 1:
+            raise self._err(parent, f"split {what} {val} must be >= 1")
+        outer = IterVar(f"{parent.name}.outer", None, parent.kind)
+        inner = IterVar(f"{parent.name}.inner", None, parent.kind)
+        self.relations.append(Split(parent, outer, inner, factor, nparts))
+        self.all_iter_vars += [outer, inner]
+        self.leaf_iter_vars[pos:pos + 1] = [outer, inner]
+        self._move_attr(parent, outer)
+        return outer, inner
+
+    def _move_attr(self, old: IterVar, new: IterVar) -> None:
+        a = self.iter_var_attrs.pop(old, None)
+        if a is not None and a.pragmas:
+            self._attr(new).pragmas = a.pragmas
+
+    def fuse(self, *axes: IterVar) -> IterVar:
+        """Fuse adjacent leaf axes (outermost first) into one.
+
+        Before::                           After ``fuse(i, j)``::
+
+            for i in range(4):                 for i.j.fused in range(32):
+                for j in range(8):                 C[i.j.fused // 8, i.j.fused % 8] = ...
+                    C[i, j] = ...
+        """
+        if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
+            axes = tuple(axes[0])
+        if not axes:
+            raise ScheduleError(f"stage {self.name!r}: fuse needs at least one axis")
+        pos = [self._check_leaf(a, "fuse") for a in axes]
+        for a, b, pa, pb in zip(axes, axes[1:], pos, pos[1:]):
+            if pb != pa + 1:
+                raise self._err(b, f"fuse: axes {a.name!r} and {b.name!r} are not adjacent in the loop "
+                                   f"order ({_axis_list(self.leaf_iter_vars)})")
+            if a.kind != b.kind:
+                raise self._err(b, f"fuse: cannot fuse data axis and reduce axis ({a.name!r}, {b.name!r})")
+        fused = axes[0]
+        for inner in axes[1:]:
+            new = IterVar(f"{fused.name}.{inner.name}.fused", None, inner.kind)
+            self.relations.append(Fuse(fused, inner, new))
+            self.all_iter_vars.append(new)
+            p = self.leaf_iter_vars.index(fused)
+            self.leaf_iter_vars[p:p + 2] = [new]
+            fused = new
+        return fused
+
+    def reorder(self, *axes: IterVar) -> None:
+        """Reorder the given leaf axes into this order, in the positions they occupy.
+
+        Before::                        After ``reorder(j, i)``::
+
+            for i in range(4):              for j in range(8):
+                for j in range(8):              for i in range(4):
+        """
+        if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
+            axes = tuple(axes[0])
+        seen = set()
+        for a in axes:
+            if id(a) in seen:
+                raise self._err(a, "reorder: the axis is given twice")
+            seen.add(id(a))
+        pos = sorted(self._check_leaf(a, "reorder") for a in axes)
+        for p, a in zip(pos, axes):
+            self.leaf_iter_vars[p] = a
+
+    def tile(self, x_parent: IterVar, y_parent: IterVar, x_factor: int, y_factor: int):
+        """Split x and y and order the result (x.outer, y.outer, x.inner, y.inner)."""
+        xo, xi = self.split(x_parent, x_factor)
+        yo, yi = self.split(y_parent, y_factor)
+        self.reorder(xo, yo, xi, yi)
+        return xo, yo, xi, yi
+
+    def _annotate(self, axis: IterVar, kind: str) -> None:
+        self._check_leaf(axis, kind)
+        self._attr(axis).kind = kind
+
+    def unroll(self, axis: IterVar) -> None:
+        """Fully unroll the loop of ``axis``: the C gets one statement per iteration, not a pragma."""
+        self._annotate(axis, "unroll")
+
+    def vectorize(self, axis: IterVar) -> None:
+        """Mark a data axis for vectorization: a simple innermost loop the C compiler vectorizes."""
+        self._check_leaf(axis, "vectorize")
+        if axis.kind == "reduce":
+            raise self._err(axis, "vectorize: cannot vectorize a reduction axis")
+        self._annotate(axis, "vectorize")
+
+    def parallel(self, axis: IterVar) -> None:
+        """Run the loop of ``axis`` in parallel (targets with threads only; checked when emitting)."""
+        self._check_leaf(axis, "parallel")
+        if axis.kind == "reduce":
+            raise self._err(axis, "parallel: cannot parallelize a reduction axis")
+        self._annotate(axis, "parallel")
+
+    def pragma(self, axis: IterVar, key: str, value=None) -> None:
+        """Attach a pragma ``key=value`` to the loop of ``axis`` (printed in the IR and the C)."""
+        self._check_leaf(axis, "pragma")
+        self._attr(axis).pragmas.append((str(key), value))
+
+    def compute_at(self, parent: Stage, axis: IterVar) -> None:
+        """Compute this stage inside the loop ``axis`` of consumer stage ``parent``.
+
+        Only the region the consumer needs at that loop level is computed (bound inference).
+
+        Before::                                 After ``s[P].compute_at(s[C], i)``::
+
+            for i in range(8):                        for i in range(8):
+                P[i] = A[i] * 2                           P[0] = A[i] * 2   # a 1-element buffer
+            for i in range(8):                            C[i] = P[0] + 1
+                C[i] = P[i] + 1
+        """
+        self._check_compute("compute_at")
+        if not isinstance(parent, Stage):
+            raise ScheduleError(f"stage {self.name!r}: compute_at expects a Stage, got {parent!r}")
+        if parent is self:
+            raise self._err(axis, "compute_at: a stage cannot be computed at itself (cycle)")
+        s = parent
+        while s is not None and s.attach_type == "scope":
+            s = s.attach_stage
+            if s is self:
+                raise self._err(axis, f"compute_at {parent.name!r} creates a cycle: {parent.name!r} is "
+                                      f"computed inside {self.name!r}")
+        parent._check_leaf(axis, "compute_at target")
+        if not self.schedule._consumes(parent, self):
+            raise self._err(axis, f"compute_at: stage {parent.name!r} does not consume {self.name!r}")
+        if self.attach_type == "inline":
+            raise ScheduleError(f"stage {self.name!r}: compute_at on an inlined stage")
+        self.attach_type, self.attach_stage, self.attach_ivar = "scope", parent, axis
+
+    def compute_inline(self) -> None:
+        """Inline this stage into its consumers: its expression replaces every read of it."""
+        self._check_compute("compute_inline")
+        if isinstance(self.op.body, Reduce):
+            raise ScheduleError(f"stage {self.name!r}: compute_inline of a reduction is not possible")
+        if self.is_output:
+            raise ScheduleError(f"stage {self.name!r}: compute_inline of an output stage")
+        self.attach_type, self.attach_stage, self.attach_ivar = "inline", None, None
+
+    def compute_root(self) -> None:
+        """Compute this stage at the top level (undo compute_at / compute_inline)."""
+        self._check_compute("compute_root")
+        self.attach_type, self.attach_stage, self.attach_ivar = "root", None, None
+
+    def tensorize(self, axis: IterVar, intrinsic) -> None:
+        """Replace the loop nest under ``axis`` by calls of an ISA-extension intrinsic.
+
+        The check that the nest computes exactly the intrinsic's semantics happens here, with an
+        error naming the differing extent, dtype, stride or alignment.
+        """
+        self._check_leaf(axis, "tensorize")
+        from .tensorize import check_tensorize
+
+        intrin = check_tensorize(self, axis, intrinsic)
+        self._attr(axis).tensorize = intrin
+
+
+class Schedule:
+    """One Stage per operation reachable from the outputs, producers first."""
+
+    def __init__(self, outputs: list[Tensor]):
+        self.outputs = [t.op for t in outputs]
+        self.stages: list[Stage] = []
+        self.stage_map: dict[int, Stage] = {}
+        order: list[Operation] = []
+        seen: set[int] = set()
+
+        def visit(op: Operation) -> None:
+            if id(op) in seen:
+                return
+            seen.add(id(op))
+            for t in op.input_tensors:
+                visit(t.op)
+            order.append(op)
+
+        for op in self.outputs:
+            visit(op)
+        for op in order:
+            st = Stage(op, self)
+            self.stages.append(st)
+            self.stage_map[id(op)] = st
+        for op in self.outputs:
+            self.stage_map[id(op)].is_output = True
+
+    def __getitem__(self, t) -> Stage:
+        op = t.op if isinstance(t, Tensor) else t
+        st = self.stage_map.get(id(op))
+        if st is None:
+            raise ScheduleError(f"tensor {getattr(op, 'name', op)!r} is not part of this schedule")
+        return st
+
+    def stage_of(self, op: Operation) -> Stage:
+        return self[op]
+
+    def _consumes(self, consumer: Stage, producer: Stage) -> bool:
+        """Does ``consumer`` read ``producer`` directly or through inlined stages?"""
+        for t in consumer.op.input_tensors:
+            st = self.stage_map.get(id(t.op))
+            if st is producer:
+                return True
+            if st is not None and st.attach_type == "inline" and self._consumes(st, producer):
+                return True
+        return False
+
+    def _replace_reads(self, reader: Stage, old_op: Operation, new: Tensor) -> None:
+        op = reader.op
+        if not isinstance(op, ComputeOp):
+            return
+
+        def pre(n):
+            if isinstance(n, TensorLoad) and self.stage_map.get(id(n.tensor.op)) is self.stage_map[id(old_op)]:
+                return TensorLoad(new, tuple(mutate(i, pre) for i in n.indices))
+            return None
+
+        body = mutate(op.body, pre)
+        new_op = ComputeOp(op.name, op.tag, op.axis, body, op.attrs)
+        reader.op = new_op
+        self.stage_map[id(new_op)] = reader
+
+    def _insert(self, stage: Stage, before: Stage) -> None:
+        self.stages.insert(self.stages.index(before), stage)
+        self.stage_map[id(stage.op)] = stage
+
+    def cache_read(self, tensor: Tensor, scope: str, readers) -> Tensor:
+        """Copy ``tensor`` into a cache read by ``readers`` instead of the original.
+
+        Combined with compute_at, the copy covers only the tile a loop level needs.
+        """
+        src = self[tensor]
+        if not isinstance(readers, (list, tuple)):
+            readers = [readers]
+        reader_stages = [self[r] if not isinstance(r, Stage) else r for r in readers]
+        for rs in reader_stages:
+            if not self._consumes(rs, src):
+                raise ScheduleError(f"cache_read of {src.name!r}: stage {rs.name!r} does not read it")
+        cur = src.op.outputs[0]
+        shape = cur.shape
+        axis = [IterVar(f"ax{d}", Range(0, n), "data") for d, n in enumerate(shape)]
+        op = ComputeOp(f"{src.name}.{scope}", "cache_read", axis, cur[tuple(a.var for a in axis)])
+        st = Stage(op, self)
+        st.scope = scope
+        first = min(self.stages.index(r) for r in reader_stages)
+        self._insert(st, self.stages[first])
+        for rs in reader_stages:
+            self._replace_reads(rs, src.op, op.outputs[0])
+        return op.outputs[0]
+
+    def cache_write(self, tensor: Tensor, scope: str) -> Tensor:
+        """Compute ``tensor`` into a cache of ``scope``; the original stage then copies it out.
+
+        The register-blocking pattern: ``CL = s.cache_write(C, "local")``, then
+        ``s[CL].compute_at(s[C], yo)``: a small accumulator tile per output tile.
+        """
+        st = self[tensor]
+        st._check_compute("cache_write")
+        if st.relations or any(a.kind != "serial" or a.pragmas for a in st.iter_var_attrs.values()):
+            raise ScheduleError(f"stage {st.name!r}: cache_write must come before other schedule "
+                                "primitives on the stage")
+        op = st.op
+        new_axis = [IterVar(iv.name + ".c", iv.dom, "data") for iv in op.axis]
+        body = substitute(op.body, {iv.var: n.var for iv, n in zip(op.axis, new_axis)})
+        cache_op = ComputeOp(f"{op.name}.{scope}", op.tag, new_axis, body, op.attrs)
+        cache = cache_op.outputs[0]
+        copy_op = ComputeOp(op.name, op.tag, op.axis, cache[tuple(iv.var for iv in op.axis)], op.attrs)
+        cst = Stage(cache_op, self)
+        cst.scope = scope
+        self._insert(cst, st)
+        st.op = copy_op
+        st._reset_axes()
+        self.stage_map[id(copy_op)] = st
+        return cache
+
+
+def create_schedule(ops) -> Schedule:
+    """A default schedule (every stage at the root, loops in axis order) for the output tensor(s)."""
+    if not isinstance(ops, (list, tuple)):
+        ops = [ops]
+    return Schedule(list(ops))

@@ -1,0 +1,390 @@
+"""Scalar expressions shared by tensor expressions and the lowered loop IR.
+
+Nodes are small immutable objects. ``==`` on expressions builds a comparison node, as in TVM;
+use ``same(a, b)`` for structural equality.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import dtype as dt
+from .errors import DTypeError, TirError
+
+_ARITH = {"+", "-", "*", "/", "//", "%", "min", "max"}
+_LOGIC = {"&&", "||"}
+_CMP = {"<", "<=", ">", ">=", "==", "!="}
+
+
+class Expr:
+    """Base class of every scalar expression; carries a dtype."""
+
+    __slots__ = ("dtype",)
+    dtype: str
+
+    # arithmetic -------------------------------------------------------------------------------
+    def __add__(self, other): return binop("+", self, other)
+    def __radd__(self, other): return binop("+", other, self)
+    def __sub__(self, other): return binop("-", self, other)
+    def __rsub__(self, other): return binop("-", other, self)
+    def __mul__(self, other): return binop("*", self, other)
+    def __rmul__(self, other): return binop("*", other, self)
+    def __truediv__(self, other): return binop("/", self, other)
+    def __rtruediv__(self, other): return binop("/", other, self)
+    def __floordiv__(self, other): return binop("//", self, other)
+    def __rfloordiv__(self, other): return binop("//", other, self)
+    def __mod__(self, other): return binop("%", self, other)
+    def __rmod__(self, other): return binop("%", other, self)
+    def __neg__(self): return binop("-", Const(0, self.dtype), self)
+
+    # comparisons ------------------------------------------------------------------------------
+    def __lt__(self, other): return cmp("<", self, other)
+    def __le__(self, other): return cmp("<=", self, other)
+    def __gt__(self, other): return cmp(">", self, other)
+    def __ge__(self, other): return cmp(">=", self, other)
+    def __eq__(self, other): return cmp("==", self, other)  # type: ignore[override]
+    def __ne__(self, other): return cmp("!=", self, other)  # type: ignore[override]
+    __hash__ = object.__hash__
+
+    def __bool__(self):
+        raise TirError(f"cannot use the symbolic expression {self} as a Python bool; "
+                       "use tir.if_then_else, tir.all or tir.any")
+
+    def astype(self, dtype: str) -> Expr:
+        """Cast to another dtype (a no-op when already of that dtype)."""
+        dtype = dt.check(dtype)
+        if dtype == self.dtype:
+            return self
+        if isinstance(self, Const):
+            return const(self.value, dtype)
+        return Cast(dtype, self)
+
+    def __repr__(self) -> str:
+        from .printer import expr_str
+
+        return expr_str(self)
+
+    __str__ = __repr__
+
+
+class Const(Expr):
+    __slots__ = ("value",)
+
+    def __init__(self, value, dtype: str):
+        self.dtype = dtype
+        self.value = value
+
+
+class Var(Expr):
+    """A scalar variable: a loop variable, an axis variable or a scalar parameter."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str, dtype: str = "int32"):
+        self.name = name
+        self.dtype = dt.check(dtype)
+
+
+class BinOp(Expr):
+    __slots__ = ("op", "a", "b")
+
+    def __init__(self, op: str, a: Expr, b: Expr, dtype: str):
+        self.op, self.a, self.b, self.dtype = op, a, b, dtype
+
+
+class Cmp(Expr):
+    __slots__ = ("op", "a", "b")
+
+    def __init__(self, op: str, a: Expr, b: Expr):
+        self.op, self.a, self.b, self.dtype = op, a, b, "bool"
+
+    def __bool__(self):
+        # Lets `x in list_of_exprs` and `a == b` in plain Python code mean identity, as in TVM.
+        if self.op == "==":
+            return self.a is self.b
+        if self.op == "!=":
+            return self.a is not self.b
+        return Expr.__bool__(self)
+
+
+class Not(Expr):
+    __slots__ = ("a",)
+
+    def __init__(self, a: Expr):
+        self.a, self.dtype = a, "bool"
+
+
+class Cast(Expr):
+    __slots__ = ("value",)
+
+    def __init__(self, dtype: str, value: Expr):
+        self.dtype, self.value = dtype, value
+
+
+class Select(Expr):
+    """if_then_else(cond, t, f): only the taken branch is evaluated (a guarded load is safe)."""
+
+    __slots__ = ("cond", "t", "f")
+
+    def __init__(self, cond: Expr, t: Expr, f: Expr):
+        self.cond, self.t, self.f, self.dtype = cond, t, f, t.dtype
+
+
+class TensorLoad(Expr):
+    """A read of a tensor element inside a tensor expression: ``A[i, j]``."""
+
+    __slots__ = ("tensor", "indices")
+
+    def __init__(self, tensor, indices: tuple[Expr, ...]):
+        self.tensor, self.indices, self.dtype = tensor, indices, tensor.dtype
+
+
+class Reduce(Expr):
+    """A commutative reduction (sum, max or min) of ``source`` over reduce axes."""
+
+    __slots__ = ("combiner", "source", "axis", "condition")
+
+    def __init__(self, combiner: str, source: Expr, axis: tuple, condition: Expr | None):
+        self.combiner, self.source, self.axis, self.condition = combiner, source, axis, condition
+        self.dtype = source.dtype
+
+    def identity(self) -> Const:
+        if self.combiner == "sum":
+            return Const(0.0 if dt.is_float(self.dtype) else 0, self.dtype)
+        if self.combiner == "max":
+            return Const(dt.min_value(self.dtype), self.dtype)
+        return Const(dt.max_value(self.dtype), self.dtype)
+
+    def combine(self, acc: Expr, value: Expr) -> Expr:
+        if self.combiner == "sum":
+            return BinOp("+", acc, value, self.dtype)
+        return BinOp(self.combiner, acc, value, self.dtype)
+
+
+class BufferLoad(Expr):
+    """A read of a buffer element in the lowered IR."""
+
+    __slots__ = ("buffer", "indices")
+
+    def __init__(self, buffer, indices: tuple[Expr, ...]):
+        self.buffer, self.indices, self.dtype = buffer, tuple(indices), buffer.dtype
+
+
+class Call(Expr):
+    """A call of an intrinsic (an ISA-extension op or a pure helper) in the lowered IR.
+
+    ``op`` is an object with a ``c_name`` attribute; ``imm`` holds compile-time immediates.
+    """
+
+    __slots__ = ("op", "args", "imm")
+
+    def __init__(self, op, args: tuple[Expr, ...], dtype: str, imm: tuple[int, ...] = ()):
+        self.op, self.args, self.dtype, self.imm = op, tuple(args), dtype, tuple(imm)
+
+
+class Ramp(Expr):
+    """Address of ``count`` contiguous elements of a buffer starting at ``index``, read as one word.
+
+    Emitted as a 32-bit load of packed lanes (used by tensorized intrinsics).
+    """
+
+    __slots__ = ("buffer", "indices", "lanes")
+
+    def __init__(self, buffer, indices: tuple[Expr, ...], lanes: int):
+        self.buffer, self.indices, self.lanes, self.dtype = buffer, tuple(indices), lanes, "uint32"
+
+
+# constructors ---------------------------------------------------------------------------------
+
+def const(value, dtype: str | None = None) -> Const:
+    """A constant; integers default to int32, floats to float32. Integer values wrap to dtype."""
+    if dtype is None:
+        if isinstance(value, bool):
+            dtype = "bool"
+        elif isinstance(value, int):
+            dtype = "int32"
+        elif isinstance(value, float):
+            dtype = "float32"
+        else:
+            raise DTypeError(f"cannot make a constant of {value!r}")
+    dtype = dt.check(dtype)
+    if dt.is_float(dtype):
+        return Const(float(value), dtype)
+    if dtype == "bool":
+        return Const(bool(value), dtype)
+    if isinstance(value, float) and not float(value).is_integer():
+        raise DTypeError(f"constant {value} is not an integer but dtype is {dtype}")
+    return Const(dt.wrap(int(value), dtype), dtype)
+
+
+def var(name: str, dtype: str = "int32") -> Var:
+    """A scalar variable (a symbolic value), int32 by default."""
+    return Var(name, dtype)
+
+
+def convert(value: Any, like: str | None = None) -> Expr:
+    """Turn a Python scalar or IterVar into an Expr; scalars take the dtype ``like`` when given."""
+    if isinstance(value, Expr):
+        return value
+    iv = getattr(value, "var", None)
+    if isinstance(iv, Var):
+        return iv
+    if isinstance(value, bool):
+        return const(value, "bool")
+    if isinstance(value, int):
+        if like is None or like == "bool":
+            return const(value, "int32")
+        return const(value, like)
+    if isinstance(value, float):
+        if like is not None and not dt.is_float(like):
+            raise DTypeError(f"float constant {value} mixed with a {like} expression; cast explicitly")
+        return const(value, "float32")
+    raise DTypeError(f"cannot convert {value!r} to an expression")
+
+
+def _operands(a, b) -> tuple[Expr, Expr]:
+    a_is, b_is = isinstance(a, Expr) or hasattr(a, "var"), isinstance(b, Expr) or hasattr(b, "var")
+    if a_is and not b_is:
+        a = convert(a)
+        return a, convert(b, a.dtype)
+    if b_is and not a_is:
+        b = convert(b)
+        return convert(a, b.dtype), b
+    return convert(a), convert(b)
+
+
+def _mismatch(op: str, a: Expr, b: Expr) -> DTypeError:
+    return DTypeError(f"operands of '{op}' disagree in dtype: {a} is {a.dtype}, {b} is {b.dtype}; "
+                      "add an explicit .astype()")
+
+
+def binop(op: str, a, b) -> Expr:
+    a, b = _operands(a, b)
+    if a.dtype != b.dtype:
+        raise _mismatch(op, a, b)
+    if op in _LOGIC:
+        if a.dtype != "bool":
+            raise DTypeError(f"operands of '{op}' must be bool, got {a.dtype}")
+    elif a.dtype == "bool":
+        raise DTypeError(f"arithmetic '{op}' on bool operands {a} and {b}")
+    if op == "/" and not dt.is_float(a.dtype):
+        raise DTypeError(f"'/' on integer operands {a} and {b}: use // (floor division)")
+    if op in ("//", "%") and dt.is_float(a.dtype):
+        raise DTypeError(f"'{op}' on float operands {a} and {b}")
+    return BinOp(op, a, b, a.dtype)
+
+
+def cmp(op: str, a, b) -> Cmp:
+    a, b = _operands(a, b)
+    if a.dtype != b.dtype:
+        raise _mismatch(op, a, b)
+    return Cmp(op, a, b)
+
+
+def if_then_else(cond, t, f) -> Expr:
+    """``cond ? t : f``; only the chosen branch is evaluated."""
+    cond = convert(cond)
+    if cond.dtype != "bool":
+        raise DTypeError(f"if_then_else condition {cond} must be bool, got {cond.dtype}")
+    t, f = _operands(t, f)
+    if t.dtype != f.dtype:
+        raise _mismatch("if_then_else", t, f)
+    return Select(cond, t, f)
+
+
+def all(*conds) -> Expr:  # noqa: A001 - TVM's name
+    """Logical and of conditions."""
+    conds = [convert(c) for c in conds]
+    if not conds:
+        return const(True)
+    out = conds[0]
+    for c in conds[1:]:
+        out = binop("&&", out, c)
+    return out
+
+
+def any(*conds) -> Expr:  # noqa: A001 - TVM's name
+    """Logical or of conditions."""
+    conds = [convert(c) for c in conds]
+    if not conds:
+        return const(False)
+    out = conds[0]
+    for c in conds[1:]:
+        out = binop("||", out, c)
+    return out
+
+
+def logical_not(cond) -> Expr:
+    cond = convert(cond)
+    if cond.dtype != "bool":
+        raise DTypeError(f"logical_not of non-bool {cond}")
+    return Not(cond)
+
+
+def _axes(axis) -> tuple:
+    if isinstance(axis, (list, tuple)):
+        axes = tuple(axis)
+    else:
+        axes = (axis,)
+    for a in axes:
+        if getattr(a, "kind", None) != "reduce":
+            raise TirError(f"reduction axis {a} is not a reduce_axis")
+    return axes
+
+
+def _reduce(combiner: str, expr, axis, where) -> Reduce:
+    expr = convert(expr)
+    cond = None if where is None else convert(where)
+    return Reduce(combiner, expr, _axes(axis), cond)
+
+
+def sum(expr, axis, where=None) -> Reduce:  # noqa: A001 - TVM's name
+    """Sum of ``expr`` over the reduce axes ``axis`` (optionally where a condition holds)."""
+    return _reduce("sum", expr, axis, where)
+
+
+def max(a, b=None, axis=None, where=None) -> Expr:  # noqa: A001 - TVM's name
+    """``max(expr, axis=k)`` reduces; ``max(a, b)`` is elementwise."""
+    if axis is not None:
+        return _reduce("max", a, axis, where)
+    return binop("max", a, b)
+
+
+def min(a, b=None, axis=None, where=None) -> Expr:  # noqa: A001 - TVM's name
+    """``min(expr, axis=k)`` reduces; ``min(a, b)`` is elementwise."""
+    if axis is not None:
+        return _reduce("min", a, axis, where)
+    return binop("min", a, b)
+
+
+def same(a: Expr, b: Expr) -> bool:
+    """Structural equality of two expressions."""
+    return key(a) == key(b)
+
+
+def key(e) -> tuple:
+    """A hashable structural key of an expression (vars and buffers by identity)."""
+    if isinstance(e, Const):
+        return ("c", e.value, e.dtype)
+    if isinstance(e, Var):
+        return ("v", id(e))
+    if isinstance(e, (BinOp, Cmp)):
+        return (e.op, key(e.a), key(e.b), e.dtype)
+    if isinstance(e, Not):
+        return ("!", key(e.a))
+    if isinstance(e, Cast):
+        return ("cast", e.dtype, key(e.value))
+    if isinstance(e, Select):
+        return ("sel", key(e.cond), key(e.t), key(e.f))
+    if isinstance(e, TensorLoad):
+        return ("tl", id(e.tensor.op), e.tensor.value_index, tuple(key(i) for i in e.indices))
+    if isinstance(e, BufferLoad):
+        return ("bl", id(e.buffer), tuple(key(i) for i in e.indices))
+    if isinstance(e, Ramp):
+        return ("ramp", id(e.buffer), tuple(key(i) for i in e.indices), e.lanes)
+    if isinstance(e, Call):
+        return ("call", id(e.op), tuple(key(a) for a in e.args), e.imm)
+    if isinstance(e, Reduce):
+        return ("red", e.combiner, key(e.source), tuple(id(a) for a in e.axis),
+                None if e.condition is None else key(e.condition))
+    raise TirError(f"unknown expression node {type(e).__name__}")

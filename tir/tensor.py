@@ -1,0 +1,208 @@
+"""Tensors and operations: placeholder, compute, reduce_axis (TVM's TE vocabulary)."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+from . import dtype as dt
+from .errors import DTypeError, TirError
+from .expr import Expr, Reduce, TensorLoad, Var, const, convert
+
+
+@dataclass(frozen=True)
+class Range:
+    """The half-open interval [min, min + extent)."""
+
+    min: int
+    extent: int
+
+
+class IterVar:
+    """An iteration axis: a loop variable with a domain and a kind ("data" or "reduce").
+
+    Arithmetic on an IterVar acts on its variable, so ``A[i * 2, k]`` works.
+    """
+
+    __slots__ = ("var", "dom", "kind")
+
+    def __init__(self, name: str, dom: Range | None, kind: str = "data"):
+        self.var = Var(name)
+        self.dom = dom
+        self.kind = kind
+
+    @property
+    def name(self) -> str:
+        return self.var.name
+
+    def __repr__(self) -> str:
+        d = f"{self.dom.min}:{self.dom.min + self.dom.extent}" if self.dom else "?"
+        return f"IterVar({self.name}, {d}, {self.kind})"
+
+    # arithmetic delegates to the variable
+    def __add__(self, o): return self.var + o
+    def __radd__(self, o): return o + self.var
+    def __sub__(self, o): return self.var - o
+    def __rsub__(self, o): return o - self.var
+    def __mul__(self, o): return self.var * o
+    def __rmul__(self, o): return o * self.var
+    def __floordiv__(self, o): return self.var // o
+    def __mod__(self, o): return self.var % o
+    def __neg__(self): return -self.var
+    def __lt__(self, o): return self.var < o
+    def __le__(self, o): return self.var <= o
+    def __gt__(self, o): return self.var > o
+    def __ge__(self, o): return self.var >= o
+
+    def astype(self, dtype: str) -> Expr:
+        return self.var.astype(dtype)
+
+
+def reduce_axis(dom, name: str = "k") -> IterVar:
+    """A reduction axis over ``dom`` = (lo, hi) (or just hi), as in TVM."""
+    if isinstance(dom, int):
+        lo, hi = 0, dom
+    else:
+        lo, hi = dom
+    lo, hi = int(lo), int(hi)
+    if hi <= lo:
+        raise TirError(f"reduce_axis {name!r}: empty range ({lo}, {hi})")
+    return IterVar(name, Range(lo, hi - lo), "reduce")
+
+
+class Operation:
+    name: str
+    tag: str = ""
+
+    @property
+    def input_tensors(self) -> list[Tensor]:
+        return []
+
+    def output(self, i: int = 0) -> Tensor:
+        return self.outputs[i]
+
+
+class PlaceholderOp(Operation):
+    def __init__(self, name: str, shape: tuple[int, ...], dtype: str):
+        self.name, self.shape, self.dtype = name, shape, dtype
+        self.axis: list[IterVar] = []
+        self.reduce_axis: list[IterVar] = []
+        self.outputs = [Tensor(self, 0)]
+
+
+class ComputeOp(Operation):
+    """``name[axis...] = body``; body may be a top-level Reduce over ``reduce_axis``."""
+
+    def __init__(self, name: str, tag: str, axis: list[IterVar], body: Expr, attrs: dict | None = None):
+        self.name, self.tag, self.axis, self.body = name, tag, list(axis), body
+        self.reduce_axis = list(body.axis) if isinstance(body, Reduce) else []
+        self.shape = tuple(iv.dom.extent for iv in self.axis)
+        self.dtype = body.dtype
+        self.attrs = attrs or {}
+        self.outputs = [Tensor(self, 0)]
+
+    @property
+    def input_tensors(self) -> list[Tensor]:
+        from .visit import collect_tensor_loads
+
+        seen, out = set(), []
+        for load in collect_tensor_loads(self.body):
+            t = load.tensor
+            if id(t.op) not in seen:
+                seen.add(id(t.op))
+                out.append(t)
+        return out
+
+
+class Tensor:
+    """The output of an operation; ``A[i, j]`` reads one element."""
+
+    __slots__ = ("op", "value_index")
+
+    def __init__(self, op: Operation, value_index: int = 0):
+        self.op, self.value_index = op, value_index
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.op.shape
+
+    @property
+    def dtype(self) -> str:
+        return self.op.dtype
+
+    @property
+    def name(self) -> str:
+        return self.op.name
+
+    @property
+    def ndim(self) -> int:
+        return len(self.op.shape)
+
+    def __getitem__(self, indices) -> TensorLoad:
+        if not isinstance(indices, tuple):
+            indices = (indices,)
+        if len(indices) != len(self.shape):
+            raise TirError(f"tensor {self.name} has {len(self.shape)} dimensions, indexed with {len(indices)}")
+        idx = []
+        for i in indices:
+            e = convert(i, "int32")
+            if not dt.is_int(e.dtype):
+                raise DTypeError(f"index {e} of tensor {self.name} must be an integer, got {e.dtype}")
+            if e.dtype != "int32":
+                e = e.astype("int32")
+            idx.append(e)
+        return TensorLoad(self, tuple(idx))
+
+    def __repr__(self) -> str:
+        return f"Tensor({self.name}, shape={self.shape}, dtype={self.dtype})"
+
+    # a 0-d style convenience: tensors are hashable by identity of their op
+    def __hash__(self):
+        return hash((id(self.op), self.value_index))
+
+    def __eq__(self, other):
+        return isinstance(other, Tensor) and other.op is self.op and other.value_index == self.value_index
+
+
+def _shape(shape) -> tuple[int, ...]:
+    if isinstance(shape, int):
+        shape = (shape,)
+    out = []
+    for s in shape:
+        if isinstance(s, Expr):
+            raise TirError(f"symbolic shape {s} is not supported; shapes are integers")
+        s = int(s)
+        if s <= 0:
+            raise TirError(f"shape {tuple(shape)} has a non-positive extent")
+        out.append(s)
+    return tuple(out)
+
+
+def placeholder(shape, dtype: str = "float32", name: str = "placeholder") -> Tensor:
+    """An input tensor of the given shape and dtype."""
+    return PlaceholderOp(name, _shape(shape), dt.check(dtype)).output(0)
+
+
+def compute(shape, fcompute, name: str = "compute", tag: str = "", attrs: dict | None = None) -> Tensor:
+    """A tensor whose element at each index of ``shape`` is ``fcompute(*indices)``."""
+    shape = _shape(shape)
+    try:
+        params = list(inspect.signature(fcompute).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    if params and params[0].kind == inspect.Parameter.VAR_POSITIONAL:
+        names = [f"i{d}" for d in range(len(shape))]
+    else:
+        names = [p.name for p in params]
+        if len(names) != len(shape):
+            raise TirError(f"compute {name!r}: fcompute takes {len(names)} indices but shape has "
+                           f"{len(shape)} dimensions")
+    axis = [IterVar(n, Range(0, s), "data") for n, s in zip(names, shape)]
+    body = fcompute(*[iv.var for iv in axis])
+    if isinstance(body, (list, tuple)):
+        raise TirError(f"compute {name!r}: multiple outputs are not supported")
+    body = convert(body) if not isinstance(body, (int, float, bool)) else const(body)
+    from .visit import check_reduce_top_level
+
+    check_reduce_top_level(body, name)
+    return ComputeOp(name, tag, axis, body, attrs).output(0)
