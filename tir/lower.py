@@ -208,7 +208,7 @@ class _Lowerer:
             if inexact[iv]:
                 add_guard(Cmp("<", val[iv], Const(ext[iv], "int32")), iv.kind == "reduce")
         if region is not None:
-            for d, iv in enumerate(data):
+            for iv in data:
                 add_guard(Cmp(">=", root_val[iv], Const(0, "int32")), False)
                 add_guard(Cmp("<", root_val[iv], Const(iv.dom.extent, "int32")), False)
 
@@ -281,7 +281,7 @@ class _Lowerer:
             first = red_pos[0]
             upd = wrap(inner, [p for p in positions if p >= first])
             init_ps = [p for p in positions if p > first and leaves[p].kind == "data"]
-            for g, gp, isr in guards:
+            for _g, gp, isr in guards:
                 if not isr and gp > first and leaves[gp].kind == "reduce":
                     raise LoweringError(f"stage {st.name!r}: guard on a data axis below a reduction loop")
             ini = wrap(init_stmt, init_ps, only_data_guards=True, with_children=False)
@@ -290,7 +290,7 @@ class _Lowerer:
             stmt = wrap(seq([init_stmt, inner]), positions)
         else:
             stmt = wrap(inner, positions)
-        for g, gp, isr in guards:
+        for g, gp, _isr in guards:
             if gp == -1:
                 stmt = IfThen(g, stmt)
         return stmt
@@ -324,7 +324,7 @@ class _Lowerer:
                         inner.terms[k] = [e, co]
                     else:
                         outer.terms[k] = [e, co]
-                skey = tuple((k, co) for k, (_, co) in sorted(outer.terms.items(), key=lambda kv: repr(kv[0])))
+                skey = frozenset((k, co) for k, (_, co) in outer.terms.items())
                 if sym is None:
                     sym = (skey, outer)
                 elif sym[0] != skey:
