@@ -10,6 +10,11 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null 2>&1 || { echo "need $(PY)"; exit 1; }
+	@# The second rv32 cross compiler (gcc, selectable per target) is not on PyPI: Debian has it.
+	@command -v riscv64-unknown-elf-gcc >/dev/null 2>&1 || { \
+	  echo "installing Debian's gcc-riscv64-unknown-elf (the gcc rv32 toolchain; zig comes from PyPI)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq gcc-riscv64-unknown-elf >/dev/null; }
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

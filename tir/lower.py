@@ -78,6 +78,11 @@ class _Lowerer:
                 self._check_attach(st, live)
                 self.children[(id(st.attach_stage), id(st.attach_ivar))].append(st)
         roots = [s for s in live if s.attach_type == "root" and not isinstance(s.op, PlaceholderOp)]
+        for st in roots:
+            if id(st) not in self.buffers:
+                # kernel-level intermediates are "global" whatever their cache scope: full size
+                self.buffers[id(st)] = Buffer(st.name, st.op.shape, st.op.dtype, "global")
+                self.offsets[id(st)] = None
         body = seq([self.stage_nest(st, None) for st in roots])
         allocs = [self.buffers[id(st)] for st in roots if not self.buffers[id(st)].is_arg]
         for b in reversed(allocs):
@@ -157,8 +162,7 @@ class _Lowerer:
                 root_min[iv], ext[iv] = region[d]
         for iv in red:
             root_min[iv], ext[iv] = Const(iv.dom.min, "int32"), iv.dom.extent
-        inexact = {iv: False for iv in data + red}
-        root_of = {iv: iv for iv in data + red}
+        inexact = []  # split parents whose outer * inner overshoots: each needs a guard
         for rel in st.relations:
             if _is_split(rel):
                 e = ext[rel.parent]
@@ -168,13 +172,10 @@ class _Lowerer:
                 else:
                     n = min(rel.nparts, e)
                     ext[rel.outer], ext[rel.inner] = n, -(-e // n)
-                r = root_of[rel.parent]
-                root_of[rel.outer] = root_of[rel.inner] = r
                 if ext[rel.outer] * ext[rel.inner] != e:
-                    inexact[r] = True
+                    inexact.append(rel.parent)
             else:
                 ext[rel.fused] = ext[rel.outer] * ext[rel.inner]
-                root_of[rel.fused] = root_of[rel.outer]
         leaves = list(st.leaf_iter_vars)
         for lv in leaves:
             self.ranges[id(lv.var)] = (0, ext[lv] - 1)
@@ -204,9 +205,8 @@ class _Lowerer:
             vs = [pos_of[v] for v in collect_vars(c) if v in pos_of]
             guards.append((c, max(vs) if vs else -1, is_reduce))
 
-        for iv in data + red:
-            if inexact[iv]:
-                add_guard(Cmp("<", val[iv], Const(ext[iv], "int32")), iv.kind == "reduce")
+        for iv in inexact:
+            add_guard(Cmp("<", simplify(val[iv], self.ranges), Const(ext[iv], "int32")), iv.kind == "reduce")
         if region is not None:
             for iv in data:
                 add_guard(Cmp(">=", root_val[iv], Const(0, "int32")), False)

@@ -1,0 +1,398 @@
+"""Cycle-accurate simulation of kernels on a VexRiscv_FullCfu SoC (Verilator), with optional CFU.
+
+API
+---
+``build_soc(cfu_verilog=None, *, ram_kib=256, wait_states=0) -> Path``
+    The cached Verilator model of ``isaforge_soc_top`` (VexRiscv_FullCfu + a module named ``Cfu``).
+    ``cfu_verilog`` is Verilog text (or a path to a .v/.sv file) defining ``module Cfu`` with the
+    CFU Playground ports; ``None`` uses a null CFU that answers every command with 0. One model is
+    built per distinct CFU text; RAM size and wait states are run-time options of the model.
+
+``run_elf(elf, *, cfu_verilog=None, ram_kib=256, wait_states=0, max_cycles=50_000_000,
+          dump={}, image_patches=()) -> SimRun``
+    Run an ELF linked for RAM at 0x40000000 (see simulator.toolchain.link_script_text). ``dump``
+    maps a name to ``(address, nbytes)``; the bytes are read after the program ends.
+    ``image_patches`` is a list of ``(address, bytes)`` written into RAM before the run.
+    Raises SimTimeout, BusError or TrapError when the program hangs, touches an unmapped address
+    or traps; a nonzero exit code is returned, not raised.
+
+``run_kernel(kernel_c, kernel_name, arrays, *, outputs=None, cfu_verilog=None,
+             toolchain=Toolchain(), ram_kib=256, wait_states=0, max_cycles=50_000_000)
+             -> KernelResult``
+    Compile ``kernel_c`` (a freestanding C99 unit defining ``void <kernel_name>(T0 *restrict a0,
+    ...)``; pointer types follow the numpy dtypes) with a generated driver that calls it twice
+    (cold, then warm, restoring the output buffers in between so accumulating kernels see the same
+    inputs) and measures mcycle/minstret around each call (the measurement overhead is
+    subtracted). The input arrays are written into the memory image (so the ELF is cached and
+    reused for any data); the arrays listed in ``outputs`` (indices; default: the last array) are
+    read back after the run and written into the numpy arrays in place.
+
+Memory map: RAM at 0x40000000 (reset vector), MMIO at 0xF0000000 (see runtime/isaforge_rt.h).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from simulator.elf import read_elf
+from simulator.errors import BusError, SimTimeout, SimulationError, TrapError
+from simulator.toolchain import RAM_BASE, Toolchain, compile_rv32, link_script_text, runtime_sources
+from simulator.verilator import build_verilated
+from tir.errors import ArgumentError
+
+HARNESS_DIR = Path(__file__).resolve().parent / "harness"
+SOC_TOP = "isaforge_soc_top"
+SOC_KIND = "vexriscv_soc"
+STACK_KIB = 8
+
+C_TYPES = {
+    np.dtype(np.int8): "int8_t",
+    np.dtype(np.uint8): "uint8_t",
+    np.dtype(np.int16): "int16_t",
+    np.dtype(np.uint16): "uint16_t",
+    np.dtype(np.int32): "int32_t",
+    np.dtype(np.uint32): "uint32_t",
+    np.dtype(np.float32): "float",
+}
+
+
+@dataclass
+class SimRun:
+    """Outcome of one simulation that ended by the program writing the exit register."""
+
+    exit_code: int
+    cycles: int  # total cycles since reset
+    console: str
+    dumps: dict[str, bytes] = field(default_factory=dict)
+
+
+@dataclass
+class KernelResult:
+    cycles: int  # warm run of the kernel
+    instret: int
+    cold_cycles: int  # first run
+    cold_instret: int
+    console: str
+    total_cycles: int  # whole simulation
+
+
+# --------------------------------------------------------------------------------------------
+# model build
+
+
+@lru_cache(maxsize=1)
+def _cpu_verilog() -> str:
+    import pythondata_cpu_vexriscv
+
+    path = Path(pythondata_cpu_vexriscv.data_location) / "VexRiscv_FullCfu.v"
+    if not path.exists():
+        raise SimulationError(f"VexRiscv_FullCfu.v not found at {path}")
+    return path.read_text()
+
+
+def _cfu_text(cfu_verilog: str | Path | None) -> str:
+    if cfu_verilog is None:
+        return (HARNESS_DIR / "null_cfu.v").read_text()
+    if isinstance(cfu_verilog, Path):
+        return cfu_verilog.read_text()
+    text = str(cfu_verilog)
+    if "\n" not in text and text.endswith((".v", ".sv")) and Path(text).is_file():
+        return Path(text).read_text()
+    if "module" not in text:
+        raise SimulationError("cfu_verilog must be Verilog text defining `module Cfu` (or a .v path)")
+    return text
+
+
+def build_soc(cfu_verilog: str | Path | None = None, *, ram_kib: int = 256, wait_states: int = 0) -> Path:
+    """Build (or fetch from the cache) the SoC model for this CFU; returns the executable.
+
+    ``ram_kib`` and ``wait_states`` are accepted for symmetry with run_elf: they are run-time
+    options of the model and do not change the build.
+    """
+    _check_geometry(ram_kib, wait_states)
+    sources = {
+        "VexRiscv_FullCfu.v": _cpu_verilog(),
+        "isaforge_soc_top.v": (HARNESS_DIR / "isaforge_soc_top.v").read_text(),
+        "isaforge_cfu.v": _cfu_text(cfu_verilog),
+    }
+    return build_verilated(SOC_TOP, sources, [HARNESS_DIR / "soc_main.cpp"], kind=SOC_KIND)
+
+
+def _check_geometry(ram_kib: int, wait_states: int) -> None:
+    if not isinstance(ram_kib, int) or ram_kib <= 0 or ram_kib > 256 * 1024:
+        raise ArgumentError(f"ram_kib must be a positive int (at most 256 MiB), got {ram_kib!r}")
+    if not isinstance(wait_states, int) or not 0 <= wait_states <= 64:
+        raise ArgumentError(f"wait_states must be an int in [0, 64], got {wait_states!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# running an ELF
+
+
+def _parse_summary(stdout: str) -> dict[str, str]:
+    for line in reversed(stdout.splitlines()):
+        if line.startswith("ISAFORGE_SIM "):
+            fields = {}
+            for item in line.split()[1:]:
+                key, _, value = item.partition("=")
+                fields[key] = value
+            return fields
+    raise SimulationError(f"the simulator printed no summary; output tail:\n{stdout[-2000:]}")
+
+
+def run_elf(
+    elf: str | Path,
+    *,
+    cfu_verilog: str | Path | None = None,
+    ram_kib: int = 256,
+    wait_states: int = 0,
+    max_cycles: int = 50_000_000,
+    dump: dict[str, tuple[int, int]] | None = None,
+    image_patches=(),
+) -> SimRun:
+    """Simulate an ELF on the SoC; see the module docstring."""
+    _check_geometry(ram_kib, wait_states)
+    if not isinstance(max_cycles, int) or max_cycles <= 0:
+        raise ArgumentError(f"max_cycles must be a positive int, got {max_cycles!r}")
+    dump = dict(dump or {})
+    ram_bytes = ram_kib * 1024
+    ram_end = RAM_BASE + ram_bytes
+    info = read_elf(elf)
+
+    image = bytearray()
+
+    def place(addr: int, data: bytes, what: str) -> None:
+        if addr < RAM_BASE or addr + len(data) > ram_end:
+            raise SimulationError(
+                f"{what} [0x{addr:08x}, 0x{addr + len(data):08x}) lies outside RAM "
+                f"[0x{RAM_BASE:08x}, 0x{ram_end:08x})"
+            )
+        off = addr - RAM_BASE
+        if len(image) < off + len(data):
+            image.extend(bytes(off + len(data) - len(image)))
+        image[off:off + len(data)] = data
+
+    for seg in info.segments:
+        if seg.memsz and (seg.vaddr < RAM_BASE or seg.vaddr + seg.memsz > ram_end):
+            raise SimulationError(
+                f"ELF segment at 0x{seg.vaddr:08x} (+{seg.memsz} bytes) does not fit in "
+                f"{ram_kib} KiB of RAM at 0x{RAM_BASE:08x}"
+            )
+        place(seg.vaddr, seg.data, "ELF segment")
+    for addr, data in image_patches:
+        place(int(addr), bytes(data), "input data")
+    for name, (addr, nbytes) in dump.items():
+        if addr < RAM_BASE or addr + nbytes > ram_end or nbytes < 0:
+            raise SimulationError(f"dump {name!r} [0x{addr:08x}, +{nbytes}) lies outside RAM")
+
+    exe = build_soc(cfu_verilog)
+    with tempfile.TemporaryDirectory(prefix="isaforge-sim-") as tmp:
+        tmpd = Path(tmp)
+        (tmpd / "image.bin").write_bytes(bytes(image))
+        cmd = [
+            str(exe),
+            "--ram-base", hex(RAM_BASE),
+            "--ram-bytes", str(ram_bytes),
+            "--image", str(tmpd / "image.bin"),
+            "--image-base", hex(RAM_BASE),
+            "--entry", hex(info.entry),
+            "--max-cycles", str(max_cycles),
+            "--wait-states", str(wait_states),
+            "--console", str(tmpd / "console.txt"),
+        ]
+        names = list(dump)
+        for i, name in enumerate(names):
+            addr, nbytes = dump[name]
+            cmd += ["--dump", f"{addr:#x}:{nbytes}:{tmpd / f'dump{i}.bin'}"]
+        wall_limit = 120 + max_cycles / 200_000
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=wall_limit)
+        except subprocess.TimeoutExpired as e:
+            raise SimTimeout(max_cycles, 0, f"simulator process exceeded {wall_limit:.0f} s wall time") from e
+        if proc.returncode != 0:
+            fields = _parse_summary(proc.stdout) if "ISAFORGE_SIM" in proc.stdout else {}
+            raise SimulationError(
+                f"simulator failed (exit {proc.returncode}): {fields.get('msg', '')}\n{proc.stderr[-2000:]}"
+            )
+        f = _parse_summary(proc.stdout)
+        console_path = tmpd / "console.txt"
+        console = console_path.read_bytes().decode("utf-8", "replace") if console_path.exists() else ""
+        reason = f.get("reason")
+        cycles = int(f.get("cycles", "0"))
+        pc = int(f.get("pc", "0"), 16)
+        if reason == "timeout":
+            raise SimTimeout(cycles, pc)
+        if reason == "bus_error":
+            addr = int(f["addr"], 16)
+            write = f.get("write") == "1"
+            if f.get("bus") == "i":
+                raise BusError(
+                    addr, False, pc, f"bus error: instruction fetch from unmapped address 0x{addr:08x}"
+                )
+            raise BusError(addr, write, pc)
+        if reason == "trap":
+            raise TrapError(int(f["mcause"], 16), int(f["mepc"], 16), int(f["mtval"], 16), int(f["insn"], 16))
+        if reason != "exit":
+            raise SimulationError(f"simulation ended unexpectedly: {f.get('msg', reason)}")
+        dumps = {name: (tmpd / f"dump{i}.bin").read_bytes() for i, name in enumerate(names)}
+    return SimRun(exit_code=int(f["exit_code"]), cycles=cycles, console=console, dumps=dumps)
+
+
+# --------------------------------------------------------------------------------------------
+# running a kernel
+
+
+def _validate_arrays(arrays, outputs) -> list[int]:
+    if not isinstance(arrays, (list, tuple)) or not arrays:
+        raise ArgumentError("arrays must be a non-empty list of numpy arrays")
+    for i, a in enumerate(arrays):
+        if not isinstance(a, np.ndarray):
+            raise ArgumentError(f"argument {i} is a {type(a).__name__}, not a numpy array")
+        if a.dtype not in C_TYPES:
+            raise ArgumentError(
+                f"argument {i} has unsupported dtype {a.dtype} (supported: "
+                f"{', '.join(str(d) for d in C_TYPES)})"
+            )
+        if not a.flags.c_contiguous:
+            raise ArgumentError(f"argument {i} is not C-contiguous (use np.ascontiguousarray)")
+    if outputs is None:
+        outputs = [len(arrays) - 1]
+    outputs = [int(o) for o in outputs]
+    for o in outputs:
+        if not 0 <= o < len(arrays):
+            raise ArgumentError(f"output index {o} out of range for {len(arrays)} arrays")
+        if not arrays[o].flags.writeable:
+            raise ArgumentError(f"output array {o} is read-only")
+    return sorted(set(outputs))
+
+
+def _pad16(n: int) -> int:
+    return max(16, (n + 15) // 16 * 16)
+
+
+def driver_source(kernel_name: str, arrays, outputs: list[int]) -> str:
+    """The generated main.c that calls the kernel cold, then warm, and records the counters."""
+    lines = [
+        "/* generated by simulator.vexriscv.run_kernel */",
+        "#include <stdint.h>",
+        '#include "isaforge_rt.h"',
+        "",
+    ]
+    params = ", ".join(f"{C_TYPES[a.dtype]} *restrict a{i}" for i, a in enumerate(arrays))
+    lines.append(f"void {kernel_name}({params});")
+    lines.append("")
+    for i, a in enumerate(arrays):
+        n = max(1, a.size)
+        lines.append(
+            f"{C_TYPES[a.dtype]} isaforge_arg{i}[{n}] "
+            '__attribute__((section(".isaforge_buf"), aligned(16), used));'
+        )
+    for o in outputs:
+        a = arrays[o]
+        lines.append(f"uint32_t isaforge_save{o}[{_pad16(a.nbytes) // 4}] __attribute__((aligned(16)));")
+    lines += [
+        "",
+        "struct isaforge_result { uint32_t cold_cycles, cold_instret, warm_cycles, warm_instret,",
+        "                         overhead_cycles, overhead_instret, done, pad; };",
+        "volatile struct isaforge_result isaforge_result __attribute__((aligned(16), used));",
+        "",
+        "int main(void) {",
+        "    uint32_t c0, i0, c1, i1, oc, oi;",
+        "    c0 = isaforge_mcycle(); i0 = isaforge_minstret();",
+        "    c1 = isaforge_mcycle(); i1 = isaforge_minstret();",
+        "    oc = c1 - c0; oi = i1 - i0;",
+        "    isaforge_result.overhead_cycles = oc; isaforge_result.overhead_instret = oi;",
+    ]
+    call = f"{kernel_name}({', '.join(f'isaforge_arg{i}' for i in range(len(arrays)))});"
+    for o in outputs:
+        lines.append(f"    memcpy(isaforge_save{o}, isaforge_arg{o}, {_pad16(arrays[o].nbytes)});")
+    lines += [
+        "    c0 = isaforge_mcycle(); i0 = isaforge_minstret();",
+        f"    {call}",
+        "    c1 = isaforge_mcycle(); i1 = isaforge_minstret();",
+        "    isaforge_result.cold_cycles = c1 - c0 - oc; isaforge_result.cold_instret = i1 - i0 - oi;",
+    ]
+    for o in outputs:
+        lines.append(f"    memcpy(isaforge_arg{o}, isaforge_save{o}, {_pad16(arrays[o].nbytes)});")
+    lines += [
+        "    c0 = isaforge_mcycle(); i0 = isaforge_minstret();",
+        f"    {call}",
+        "    c1 = isaforge_mcycle(); i1 = isaforge_minstret();",
+        "    isaforge_result.warm_cycles = c1 - c0 - oc; isaforge_result.warm_instret = i1 - i0 - oi;",
+        "    isaforge_result.done = 1;",
+        "    return 0;",
+        "}",
+        "",
+    ]
+    # memcpy is provided by isaforge_rt.c; declare it without <string.h> (freestanding)
+    lines.insert(3, "void *memcpy(void *restrict, const void *restrict, __SIZE_TYPE__);")
+    return "\n".join(lines)
+
+
+def run_kernel(
+    kernel_c: str,
+    kernel_name: str,
+    arrays: list[np.ndarray],
+    *,
+    outputs: list[int] | None = None,
+    cfu_verilog: str | Path | None = None,
+    toolchain: Toolchain = Toolchain(),  # noqa: B008 (frozen, immutable)
+    ram_kib: int = 256,
+    wait_states: int = 0,
+    max_cycles: int = 50_000_000,
+) -> KernelResult:
+    """Compile, run and measure one kernel; see the module docstring."""
+    if not isinstance(kernel_name, str) or not kernel_name.isidentifier():
+        raise ArgumentError(f"kernel_name must be a C identifier, got {kernel_name!r}")
+    _check_geometry(ram_kib, wait_states)
+    outs = _validate_arrays(arrays, outputs)
+    need = sum(_pad16(a.nbytes) for a in arrays) + sum(_pad16(arrays[o].nbytes) for o in outs)
+    budget = ram_kib * 1024 - STACK_KIB * 1024 - 8 * 1024  # stack + a minimum for code
+    if need > budget:
+        raise ArgumentError(
+            f"the arrays need {need} bytes (outputs counted twice: they are saved between runs) but "
+            f"only about {budget} bytes of the {ram_kib} KiB RAM are available; raise ram_kib"
+        )
+
+    sources = runtime_sources()
+    sources["main.c"] = driver_source(kernel_name, arrays, outs)
+    sources["kernel.c"] = kernel_c
+    elf_path = compile_rv32(sources, None, toolchain, link_script_text(ram_kib, STACK_KIB))
+    info = read_elf(elf_path)
+
+    patches = []
+    for i, a in enumerate(arrays):
+        sym = info.symbol(f"isaforge_arg{i}")
+        patches.append((sym.address, a.tobytes()))
+    res_sym = info.symbol("isaforge_result")
+    dump = {"result": (res_sym.address, 32)}
+    for o in outs:
+        dump[f"arg{o}"] = (info.symbol(f"isaforge_arg{o}").address, arrays[o].nbytes)
+
+    run = run_elf(
+        elf_path, cfu_verilog=cfu_verilog, ram_kib=ram_kib, wait_states=wait_states,
+        max_cycles=max_cycles, dump=dump, image_patches=patches,
+    )
+    if run.exit_code != 0:
+        raise SimulationError(f"kernel driver exited with code {run.exit_code}; console:\n{run.console}")
+    counters = np.frombuffer(run.dumps["result"], dtype="<u4")
+    if counters[6] != 1:
+        raise SimulationError("kernel driver did not record its counters")
+    for o in outs:
+        a = arrays[o]
+        a[...] = np.frombuffer(run.dumps[f"arg{o}"], dtype=a.dtype).reshape(a.shape)
+    return KernelResult(
+        cycles=int(counters[2]),
+        instret=int(counters[3]),
+        cold_cycles=int(counters[0]),
+        cold_instret=int(counters[1]),
+        console=run.console,
+        total_cycles=run.cycles,
+    )
+
