@@ -13,7 +13,7 @@ state, reference semantics, C for every target, RTL); see isa_ext/extension.py.
     isa_ext.dot_product_extension / mac_bank_extension / requant_extension  -> parametric families
 """
 
-from isa_ext.bits import clamp, lanes, s8, s16, s32, sext, u32, zext
+from isa_ext.bits import INT32_MAX, INT32_MIN, MASK32, clamp, lanes, s8, s16, s32, sext, u32, zext
 from isa_ext.errors import ExtensionError, VerifyError
 from isa_ext.extension import OPCODE, TARGETS, Extension, Op, describe_fid, function_id
 from isa_ext.extset import ExtensionSet, target_extensions
@@ -26,12 +26,13 @@ from isa_ext.library import (
     saturating_rounding_doubling_high_mul,
 )
 from isa_ext.registry import get, names, register
-from isa_ext.verify import VerifyReport, build_host_model, verify
+from isa_ext.verify import VerifyReport, build_host_model, verify, verify_set
 
 __all__ = [
-    "OPCODE", "TARGETS", "Extension", "ExtensionError", "ExtensionSet", "Op", "VerifyError", "VerifyReport",
+    "INT32_MAX", "INT32_MIN", "MASK32", "OPCODE", "TARGETS",
+    "Extension", "ExtensionError", "ExtensionSet", "Op", "VerifyError", "VerifyReport",
     "build_host_model", "clamp", "describe_fid", "dot_product_extension", "function_id", "get", "lanes",
     "mac_bank_extension", "names", "register", "requant_extension", "requantize", "rounding_divide_by_pot",
     "s8", "s16", "s32", "saturating_rounding_doubling_high_mul", "sext", "target_extensions", "u32",
-    "verify", "zext",
+    "verify", "verify_set", "zext",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 
 from .errors import LoweringError, ScheduleError
 from .expr import BinOp, BufferLoad, Cmp, Const, Expr, Reduce, TensorLoad, Var
@@ -26,6 +27,30 @@ def lower(sch, args, name: str = "main") -> PrimFunc:
     return _Lowerer(sch).run(list(args), name)
 
 
+@dataclass
+class BlockContext:
+    """What a tensor intrinsic sees of the loop nest it replaces (leaves[tpos:] of a stage)."""
+
+    lowerer: _Lowerer
+    stage: object
+    buffer: Buffer
+    out_index: list  # indices of the stage's output element, in leaf variables
+    leaves: list
+    tpos: int
+    vmap: dict  # root variable -> its value in leaf variables
+    val: dict  # IterVar -> its value relative to the region start
+    ext: dict  # IterVar -> constant extent
+    guards: list  # (condition, innermost leaf position, is_reduce)
+
+    @property
+    def ranges(self):
+        return self.lowerer.ranges
+
+    def error(self, intrin_name: str, reason: str) -> ScheduleError:
+        axis = self.leaves[self.tpos].name
+        return ScheduleError(f"stage {self.stage.name!r} axis {axis!r}: tensorize {intrin_name}: {reason}")
+
+
 def _is_split(rel) -> bool:
     return hasattr(rel, "parent")
 
@@ -38,6 +63,13 @@ class _Lowerer:
         self.offsets: dict[int, list[Expr] | None] = {}
         self.children: dict[tuple[int, int], list] = defaultdict(list)
         self.extensions: list = []
+        self.prologue: dict[int, list] = {}
+
+    def add_prologue(self, owner, stmts) -> None:
+        """Statements run once at kernel entry (e.g. clearing an accumulator bank), once per owner."""
+        cur = self.prologue.setdefault(id(owner), [])
+        if len(stmts) > len(cur):
+            cur[:] = stmts
 
     # setup ---------------------------------------------------------------------------------------
     def stage(self, op):
@@ -84,6 +116,7 @@ class _Lowerer:
                 self.buffers[id(st)] = Buffer(st.name, st.op.shape, st.op.dtype, "global")
                 self.offsets[id(st)] = None
         body = seq([self.stage_nest(st, None) for st in roots])
+        body = seq([s for stmts in self.prologue.values() for s in stmts] + [body])
         allocs = [self.buffers[id(st)] for st in roots if not self.buffers[id(st)].is_arg]
         for b in reversed(allocs):
             body = Allocate(b, body)
@@ -234,17 +267,18 @@ class _Lowerer:
         off = self.offsets.get(id(st))
         idx = [root_val[iv] if off is None else val[iv] for iv in data]
         tens = self._tensorize_pos(st, leaves)
+        body = op.body
+        init_stmt = None
         if tens is not None:
             tpos, intrin = tens
-            inner = intrin.lower_block(self, st, buf, idx, leaves, tpos, vmap, ext)
+            ctx = BlockContext(self, st, buf, idx, leaves, tpos, vmap, val, ext, guards)
+            inner, needs_init = intrin.lower_block(ctx)
             self.extensions.extend(x for x in intrin.extensions() if x not in self.extensions)
             positions = list(range(tpos))
-            init_stmt = None
+            if needs_init and isinstance(body, Reduce):
+                init_stmt = Store(buf, idx, body.identity())
         else:
-            inner = None
             positions = list(range(len(leaves)))
-        body = op.body
-        if tens is None:
             if isinstance(body, Reduce):
                 src = self.lower_expr(body.source, vmap)
                 cur = BufferLoad(buf, idx)
@@ -254,7 +288,6 @@ class _Lowerer:
                 init_stmt = Store(buf, idx, body.identity())
             else:
                 inner = Store(buf, idx, self.lower_expr(body, vmap))
-                init_stmt = None
 
         def wrap(stmt, ps, only_data_guards=False, with_children=True):
             for p in reversed(ps):
@@ -276,7 +309,7 @@ class _Lowerer:
                 stmt = For(lv.var, Const(0, "int32"), ext[lv], kind, s, pragmas)
             return stmt
 
-        red_pos = [p for p, lv in enumerate(leaves) if lv.kind == "reduce"]
+        red_pos = [p for p in positions if leaves[p].kind == "reduce"]
         if init_stmt is not None and red_pos:
             first = red_pos[0]
             upd = wrap(inner, [p for p in positions if p >= first])

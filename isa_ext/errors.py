@@ -1,0 +1,20 @@
+"""Errors raised by isa_ext (subclasses of tir.errors.TirError)."""
+
+from tir.errors import TirError
+
+
+class ExtensionError(TirError):
+    """An extension is badly defined, or two extensions claim the same CFU function_id."""
+
+
+class VerifyError(ExtensionError):
+    """RTL, C model and reference disagree on one instruction of an extension.
+
+    Attributes: ``extension``, ``op``, ``function_id``, ``rs1``, ``rs2``, ``state_before``,
+    ``rtl``, ``c_model``, ``reference`` and ``index`` (position in the verified stream).
+    """
+
+    def __init__(self, message: str, **info):
+        super().__init__(message)
+        for key, value in info.items():
+            setattr(self, key, value)
