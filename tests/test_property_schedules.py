@@ -6,7 +6,7 @@ host and compares with numpy. Seeds that once found a miscompile live on as expl
 """
 
 import numpy as np
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import codegen_c
