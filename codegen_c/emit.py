@@ -197,7 +197,8 @@ class _Emitter:
                 self.ranges[id(s.var)] = (s.min.value, s.min.value + s.extent - 1)
             hi = str(s.extent) if lo == "0" else f"{lo} + {s.extent}"
             for k, val in s.pragmas:
-                out.append(f"{pad}/* pragma {sanitize(str(k))}={sanitize(str(val))} */")
+                text = f"{k}={val}".replace("*/", "* /")
+                out.append(f"{pad}/* pragma {text} */")
             if s.kind == "parallel":
                 if self.target not in THREADED:
                     raise ScheduleError(f"loop {s.var.name!r}: parallel is not possible on target "

@@ -88,8 +88,15 @@ class Stage:
         for i, iv in enumerate(self.leaf_iter_vars):
             if iv is axis:
                 return i
-        raise self._err(axis, f"{primitive}: the axis is not a leaf axis of this stage "
-                              f"(leaf axes: {_axis_list(self.leaf_iter_vars)})")
+        owner = next((st.name for st in self.schedule.stages
+                      if st is not self and any(axis is iv for iv in st.all_iter_vars)), None)
+        why = "not a leaf axis of this stage"
+        if owner:
+            why += f" (it belongs to stage {owner!r})"
+        elif any(axis is iv for iv in self.all_iter_vars):
+            why += " (it was already split or fused; use the axes that replaced it)"
+        raise self._err(axis, f"{primitive}: the axis is {why}; "
+                              f"leaf axes of {self.name!r}: {_axis_list(self.leaf_iter_vars)}")
 
     def _attr(self, axis: IterVar) -> IterAttr:
         return self.iter_var_attrs.setdefault(axis, IterAttr())
@@ -162,7 +169,7 @@ class Stage:
         for a, b, pa, pb in zip(axes, axes[1:], pos, pos[1:]):
             if pb != pa + 1:
                 raise self._err(b, f"fuse: axes {a.name!r} and {b.name!r} are not adjacent in the loop "
-                                   f"order ({_axis_list(self.leaf_iter_vars)})")
+                                   f"order ({_axis_list(self.leaf_iter_vars)}")
             if a.kind != b.kind:
                 raise self._err(b, f"fuse: cannot fuse data axis and reduce axis ({a.name!r}, {b.name!r})")
         fused = axes[0]
@@ -251,7 +258,10 @@ class Stage:
             if s is self:
                 raise self._err(axis, f"compute_at {parent.name!r} creates a cycle: {parent.name!r} is "
                                       f"computed inside {self.name!r}")
-        parent._check_leaf(axis, "compute_at target")
+        try:
+            parent._check_leaf(axis, "compute_at")
+        except ScheduleError as e:
+            raise self._err(axis, f"compute_at {parent.name!r}: {e}") from None
         if not self.schedule._consumes(parent, self):
             raise self._err(axis, f"compute_at: stage {parent.name!r} does not consume {self.name!r}")
         if self.attach_type == "inline":

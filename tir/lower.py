@@ -84,6 +84,11 @@ class _Lowerer:
         for t in args:
             if not isinstance(t, Tensor):
                 raise LoweringError(f"lower args must be tensors, got {t!r}")
+            if id(t.op) not in self.sch.stage_map and isinstance(t.op, PlaceholderOp):
+                # an input the kernel does not read: still a parameter, as in TVM
+                b = Buffer(t.name, t.shape, t.dtype, "global", is_arg=True)
+                arg_bufs.append(b)
+                continue
             st = self.stage(t.op)
             if st.attach_type == "inline":
                 raise LoweringError(f"tensor {t.name!r} is an argument but its stage is inlined")

@@ -1,0 +1,86 @@
+"""Shared helpers and fixtures: random arrays, a lower+build+run helper, the host C compiler."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import codegen_c
+import tir
+
+sys.path.insert(0, str(Path(__file__).parent))  # `import workloads` from any test module
+
+
+def rand_array(shape, dtype: str, rng: np.random.Generator, lo=None, hi=None) -> np.ndarray:
+    """A random array of a tir dtype: full range for int8/uint8, small values for wider ints, [-1, 1) floats."""
+    npd = tir.dtype.numpy_dtype(dtype)
+    shape = tuple(shape)
+    if tir.dtype.is_float(dtype):
+        return rng.uniform(-1.0 if lo is None else lo, 1.0 if hi is None else hi, shape).astype(npd)
+    if lo is None or hi is None:
+        info = np.iinfo(npd)
+        lo = max(int(info.min), -1000) if lo is None else lo
+        hi = min(int(info.max), 1000) if hi is None else hi
+    return rng.integers(lo, hi, shape, endpoint=True).astype(npd)
+
+
+def rand_int8(shape, rng: np.random.Generator) -> np.ndarray:
+    return rand_array(shape, "int8", rng)
+
+
+def inputs_for(wl, rng: np.random.Generator) -> list[np.ndarray]:
+    """Random arrays for a workload's inputs."""
+    return [rand_array(t.shape, t.dtype, rng) for t in wl.inputs]
+
+
+def empty_output(t, fill=0x5A) -> np.ndarray:
+    """An output array pre-filled with garbage so a kernel that skips elements is caught."""
+    return np.full(t.shape, fill, tir.dtype.numpy_dtype(t.dtype))
+
+
+def run_host(s, args, arrays, name: str = "kernel"):
+    """Lower ``s`` with ``args``, build for the host and run on ``arrays`` (outputs written in place).
+
+    Returns the PrimFunc (handy as an assertion message: ``str(func)``).
+    """
+    func = tir.lower(s, args, name)
+    mod = codegen_c.build(func, target="host")
+    mod(*arrays)
+    return func
+
+
+def check_workload(wl, s, rng: np.random.Generator | None = None, name: str = "kernel"):
+    """Run schedule ``s`` of workload ``wl`` on random inputs and compare with its numpy reference.
+
+    Integers must match exactly; float32 with allclose. Returns the PrimFunc.
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    ins = inputs_for(wl, rng)
+    out = empty_output(wl.output)
+    func = run_host(s, wl.args, ins + [out], name)
+    expect = wl.ref(*ins)
+    assert expect.shape == out.shape
+    if tir.dtype.is_float(wl.output.dtype):
+        np.testing.assert_allclose(out, expect, rtol=1e-5, atol=1e-5, err_msg=str(func))
+    else:
+        assert out.dtype == expect.dtype, (out.dtype, expect.dtype)
+        np.testing.assert_array_equal(out, expect, err_msg=str(func))
+    return func
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def cc() -> str:
+    c = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if not c:
+        pytest.skip("no host C compiler")
+    return c
