@@ -146,9 +146,9 @@ def _lin(e: Expr, ranges: Ranges) -> Lin:
     if isinstance(e, BinOp):
         op = e.op
         if op == "+":
-            return _lin(e.a, ranges).add(_lin(e.b, ranges))
+            return _merge_divmod(_lin(e.a, ranges).add(_lin(e.b, ranges)))
         if op == "-":
-            return _lin(e.a, ranges).add(_lin(e.b, ranges), -1)
+            return _merge_divmod(_lin(e.a, ranges).add(_lin(e.b, ranges), -1))
         if op == "*":
             a, b = _lin(e.a, ranges), _lin(e.b, ranges)
             if b.is_const():
@@ -178,6 +178,27 @@ def _lin(e: Expr, ranges: Ranges) -> Lin:
                 return Lin({}, min(a.c, b.c) if op == "min" else max(a.c, b.c))
             return Lin.atom(BinOp(op, a.to_expr(), b.to_expr(), e.dtype))
     return Lin.atom(_simplify_other(e, ranges))
+
+
+def _merge_divmod(lin: Lin) -> Lin:
+    """Fold ``k*c * (e // c) + k * (e % c)`` back into ``k * e`` (the index arithmetic of a fuse)."""
+    divs = {}
+    for k, (e, co) in lin.terms.items():
+        if isinstance(e, BinOp) and e.op == "//" and isinstance(e.b, Const):
+            divs[(key(e.a), e.b.value)] = (k, e, co)
+    if not divs:
+        return lin
+    out = Lin({k: [v[0], v[1]] for k, v in lin.terms.items()}, lin.c)
+    for k, (e, co) in lin.terms.items():
+        if not (isinstance(e, BinOp) and e.op == "%" and isinstance(e.b, Const)):
+            continue
+        d = divs.get((key(e.a), e.b.value))
+        if d is None or k not in out.terms or d[0] not in out.terms or d[2] != co * e.b.value:
+            continue
+        del out.terms[k]
+        del out.terms[d[0]]
+        out = out.add(_lin(e.a, {}).scale(co))
+    return out
 
 
 def _divmod(op: str, a: Lin, c: int, ranges: Ranges) -> Lin:
