@@ -350,9 +350,20 @@ class Extension:
         return out
 
     def _c_rv32(self) -> list[str]:
-        out = []
+        out = [
+            "#ifndef ISAFORGE_CFU_ORDER",
+            "#ifdef ISAFORGE_CFU_IN_ORDER",
+            "#define ISAFORGE_CFU_ORDER __volatile__",
+            "#else",
+            "#define ISAFORGE_CFU_ORDER",
+            "#endif",
+            "#endif",
+        ]
         for op in self.ops:
-            vol = " __volatile__" if op.stateful else ""
+            # Stateless ops may be scheduled freely by the compiler, unless the build defines
+            # ISAFORGE_CFU_IN_ORDER: on VexRiscv, compilers hoist every CFU op of an unrolled tile
+            # ahead of its adds and spill, so keeping program order is a tuning knob (a -D flag).
+            vol = " __volatile__" if op.stateful else " ISAFORGE_CFU_ORDER"
             out.append(self._c_op_comment(op))
             out.append(self._c_signature(op) + " {")
             out.append("    uint32_t rd = 0;")
