@@ -10,7 +10,7 @@ import re
 
 from tir import dtype as dt
 from tir.errors import CodegenError, ScheduleError
-from tir.expr import BinOp, BufferLoad, Call, Cast, Cmp, Const, Expr, Not, Ramp, Select, Var
+from tir.expr import BinOp, BufferLoad, Call, Cast, Cmp, Const, Expr, Not, Ramp, Select, Var, key, same
 from tir.simplify import Ranges, bound, simplify
 from tir.stmt import Allocate, Buffer, Evaluate, For, IfThen, PrimFunc, Seq, Stmt, Store
 
@@ -32,6 +32,44 @@ _HELPERS = {
               "static inline uint32_t isaforge_load32(const void *p) {\n"
               "  return *(const isaforge_word_t *)p;\n}\n",
 }
+
+
+WORDS = 8  # operand words a CFU block keeps in registers at once
+
+
+def _ramps(st) -> list:
+    from tir.visit import walk
+
+    exprs = [st.value] if isinstance(st, Evaluate) else [st.value, *st.indices]
+    return [n for e in exprs for n in walk(e) if isinstance(n, Ramp)]
+
+
+def _is_intrinsic_stmt(st) -> bool:
+    """An Evaluate of an intrinsic call, or a store whose value calls one."""
+    if isinstance(st, Evaluate):
+        return isinstance(st.value, Call)
+    if isinstance(st, Store):
+        return any(isinstance(n, Call) for n in _walk(st.value))
+    return False
+
+
+def _walk(e):
+    from tir.visit import walk
+
+    return walk(e)
+
+
+def _accumulate_call(st):
+    """(call, C cast type) when ``st`` is ``buf[i] = buf[i] + (T)call(...)``, else None."""
+    if not isinstance(st, Store) or not isinstance(st.value, BinOp) or st.value.op != "+":
+        return None
+    cur, add = st.value.a, st.value.b
+    if not (isinstance(cur, BufferLoad) and cur.buffer is st.buffer
+            and all(same(x, y) for x, y in zip(cur.indices, st.indices))):
+        return None
+    if isinstance(add, Cast) and isinstance(add.value, Call) and add.dtype == st.buffer.dtype:
+        return add.value, dt.c_type(add.dtype)
+    return None
 
 
 def canonical_target(target: str) -> str:
@@ -90,6 +128,11 @@ class _Emitter:
         self.helpers: dict[str, str] = {}
         self.ranges: Ranges = {}
         self.lines: list[str] = []
+        self.words: dict = {}  # Ramp key -> local holding the loaded word (inside a CFU block)
+        self.temps = 0
+        # operand words a CFU block loads ahead (0: leave the order to the C compiler); a loop
+        # pragma "cfu_words" sets it for the loops it encloses
+        self.cfu_words = WORDS
 
     def name(self, obj, hint: str) -> str:
         n = self.names.get(id(obj))
@@ -149,6 +192,9 @@ class _Emitter:
             return f"{self.names[id(e.buffer)]}[{self.flat(e.buffer, e.indices)}]", 16
         if isinstance(e, Ramp):
             self.helper("load32")
+            word = self.words.get(key(e))
+            if word is not None:
+                return word, 16
             return f"isaforge_load32(&{self.names[id(e.buffer)]}[{self.flat(e.buffer, e.indices)}])", 16
         if isinstance(e, Call):
             args = [str(i) for i in e.imm] + [self.expr(a) for a in e.args]
@@ -188,8 +234,17 @@ class _Emitter:
         pad = "  " * ind
         out = self.lines
         if isinstance(s, Seq):
-            for c in s.stmts:
-                self.emit(c, ind)
+            stmts, i = list(s.stmts), 0
+            while i < len(stmts):
+                j = i
+                while self.target == "rv32im" and self.cfu_words and j < len(stmts) and _is_intrinsic_stmt(stmts[j]):
+                    j += 1
+                if j - i >= 2:
+                    self.emit_cfu_block(stmts[i:j], ind)
+                    i = j
+                else:
+                    self.emit(stmts[i], ind)
+                    i += 1
         elif isinstance(s, For):
             v = self.name(s.var, s.var.name)
             lo = self.expr(s.min)
@@ -209,7 +264,12 @@ class _Emitter:
             elif s.kind == "vectorize":
                 out.append(f"{pad}/* vectorized: a simple loop for the C compiler's vectorizer */")
             out.append(f"{pad}for (int32_t {v} = {lo}; {v} < {hi}; ++{v}) {{")
+            saved = self.cfu_words
+            for k, val in s.pragmas:
+                if k == "cfu_words":
+                    self.cfu_words = int(val)
             self.emit(s.body, ind + 1)
+            self.cfu_words = saved
             out.append(f"{pad}}}")
         elif isinstance(s, Store):
             out.append(f"{pad}{self.names[id(s.buffer)]}[{self.flat(s.buffer, s.indices)}] = {self.expr(s.value)};")
@@ -239,6 +299,65 @@ class _Emitter:
         else:
             raise CodegenError(f"cannot emit statement {type(s).__name__}")
 
+    def emit_cfu_block(self, stmts: list, ind: int) -> None:
+        """Straight-line intrinsic statements (an unrolled tile), scheduled for an in-order core.
+
+        VexRiscv pays for a load right before a CFU op and for using a CFU result at once, and C
+        compilers hoist every CFU op of a tile ahead of its adds. So each chunk of statements that
+        reads at most ``cfu_words`` distinct operand words (pragma "cfu_words"; 0 turns this off)
+        first loads them into locals, then issues the
+        ops, accumulating each result one op later. Loads move above the chunk's stores only when
+        no store of the chunk writes a buffer a load reads.
+        """
+        chunks, cur, keys = [], [], set()
+        for st in stmts:
+            ks = {key(r) for r in _ramps(st)}
+            if cur and len(keys | ks) > self.cfu_words:
+                chunks.append(cur)
+                cur, keys = [], set()
+            cur.append(st)
+            keys |= ks
+        chunks.append(cur)
+        pad = "  " * ind
+        for chunk in chunks:
+            ramps = {}
+            for st in chunk:
+                for r in _ramps(st):
+                    ramps.setdefault(key(r), r)
+            written = {id(st.buffer) for st in chunk if isinstance(st, Store)}
+            if any(id(r.buffer) in written for r in ramps.values()):
+                for st in chunk:
+                    self.emit(st, ind)
+                continue
+            self.lines.append(f"{pad}{{")
+            inner = pad + "  "
+            for k, r in ramps.items():
+                w = f"isaforge_w{len(self.words)}"
+                self.lines.append(f"{inner}const uint32_t {w} = {self.expr(r)};")
+                self.words[k] = w
+            pending = None
+            for st in chunk:
+                acc = _accumulate_call(st)
+                if acc is None:
+                    if pending:
+                        self.lines.append(pending)
+                        pending = None
+                    self.emit(st, ind + 1)
+                    continue
+                call, cast = acc
+                tmp = f"isaforge_d{self.temps}"
+                self.temps += 1
+                self.lines.append(f"{inner}const uint32_t {tmp} = {self.expr(call)};")
+                if pending:
+                    self.lines.append(pending)
+                target = f"{self.names[id(st.buffer)]}[{self.flat(st.buffer, st.indices)}]"
+                pending = f"{inner}{target} += ({cast}){tmp};"
+            if pending:
+                self.lines.append(pending)
+            self.lines.append(f"{pad}}}")
+            for k in ramps:
+                self.words.pop(k, None)
+
     def run(self) -> str:
         f = self.func
         params = []
@@ -251,8 +370,8 @@ class _Emitter:
         for ext in f.extensions:
             head.append(ext.c_source(self.target).rstrip("\n"))
             head.append("")
-        for key in sorted(self.helpers):
-            head.append(self.helpers[key].rstrip("\n"))
+        for name in sorted(self.helpers):
+            head.append(self.helpers[name].rstrip("\n"))
         if self.helpers:
             head.append("")
         sig = f"void {fname}({', '.join(params) if params else 'void'})"

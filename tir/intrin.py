@@ -190,7 +190,9 @@ class TensorIntrin:
             post.append(Store(ctx.buffer, out, Cast(self.acc_dtype, Call(read, (zero, zero), "uint32", (acc,)))))
         loop: Stmt = seq(macs)
         for v in reversed(red):
-            loop = For(v.var, Const(0, "int32"), ctx.ext[v], "serial", loop)
+            attr = ctx.stage.iter_var_attrs.get(v)
+            kind = attr.kind if attr is not None and attr.kind == "unroll" else "serial"
+            loop = For(v.var, Const(0, "int32"), ctx.ext[v], kind, loop, attr.pragmas if attr else ())
         # the data axes of the tile are unrolled into accumulator indices; keep their ranges exact
         for v, e in zip(data, tile):
             ctx.ranges[id(v.var)] = (0, e - 1)
