@@ -309,12 +309,19 @@ class _Emitter:
         ops, accumulating each result one op later. Loads move above the chunk's stores only when
         no store of the chunk writes a buffer a load reads.
         """
-        chunks, cur, keys = [], [], set()
+        chunks, cur, keys, fresh = [], [], set(), []
         for st in stmts:
             ks = {key(r) for r in _ramps(st)}
             if cur and len(keys | ks) > self.cfu_words:
-                chunks.append(cur)
-                cur, keys = [], set()
+                # cut where the last group of statements started (one whose words were all new),
+                # so that a chunk does not end in the middle of a k step
+                starts = [i for i, f in enumerate(fresh) if f and i > 0]
+                cut = starts[-1] if starts else len(cur)
+                chunks.append(cur[:cut])
+                cur = cur[cut:]
+                keys = {key(r) for c in cur for r in _ramps(c)}
+                fresh = fresh[cut:]
+            fresh.append(bool(ks) and not (ks & keys))
             cur.append(st)
             keys |= ks
         chunks.append(cur)
