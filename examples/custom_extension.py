@@ -12,11 +12,21 @@ independently on purpose: ``isa_ext.verify`` runs all three on the same random o
 requires them to agree bit for bit. Everything else (encodings, C wrappers for host / rv32im /
 Verilator, CFU ports, decode, state registers, reset, handshake, routing) is generated.
 
+A second extension, ``dot2_u16`` (a 2-lane uint16 dot product), is written with the Extension
+constructor directly, gets a tensor intrinsic, and tensorizes a uint16 matmul that runs with every
+instruction executed by the verilated RTL.
+
 Run:  .venv/bin/python examples/custom_extension.py
 """
 
+import numpy as np
+
+import codegen_c
 import isa_ext
+import schedules
+import tir
 from isa_ext import INT32_MAX, INT32_MIN, Extension, Op, clamp, lanes, s32
+from isa_ext.intrin import dot_intrinsic
 
 FUNCT3 = 6  # free in the built-in library
 
@@ -99,9 +109,87 @@ def main() -> None:
     print(isa_ext.verify(EXT, n=10000))
     # It shares one CFU with the built-ins (funct3 6 is free): check the combined, routed unit.
     print(isa_ext.verify_set(isa_ext.ExtensionSet(["dot4_i8", "mac4_i8", "requant_i8", EXT]), n=4000))
-    # TODO(tensorize): the lead adds a tensorize intrinsic here (EXT.intrinsics) mapping a 2-wide int16
-    # reduction onto isaforge_sat_mac2_i16_mac, and a small matmul scheduled to use it.
+    # A saturating accumulate is not a sum (saturation does not distribute over the additions), so
+    # sat_mac2_i16 gets no tensor intrinsic: tensorize would have to prove that no partial sum ever
+    # saturates. A wrapping dot product is a sum: the second extension below is tensorizable.
+    tensorize_demo()
 
+
+# ---------------------------------------------------------------------------------------------
+# A second extension, written with the Extension constructor (no family function), plus a tensor
+# intrinsic, used by tensorize on a uint16 matmul.
+
+DOT2_FUNCT3, DOT2_FUNCT7 = 0, 3  # funct3 0 with funct7 >= 3 is free in the built-in library
+
+
+def dot2_u16(name: str = "dot2_u16") -> Extension:
+    def dot(rs1, rs2, imm, st):
+        return (rs1 & 0xFFFF) * (rs2 & 0xFFFF) + (rs1 >> 16) * (rs2 >> 16)
+
+    ext = Extension(
+        name=name,
+        ops=(Op("dot", DOT2_FUNCT3, DOT2_FUNCT7, doc="rd = lo*lo + hi*hi of unsigned 16-bit lanes, mod 2^32"),),
+        latency=0,
+        semantics={"dot": dot},
+        c_ops={"dot": "return (rs1 & 0xFFFFu) * (rs2 & 0xFFFFu) + (rs1 >> 16) * (rs2 >> 16);"},
+        verilog_comb="""
+    wire [31:0] du_lo = rs1[15:0] * rs2[15:0];
+    wire [31:0] du_hi = rs1[31:16] * rs2[31:16];
+    always @* begin
+        rd = op_dot ? du_lo + du_hi : 32'd0;
+    end""",
+        doc=f"{name}: 2-lane unsigned 16-bit dot product (wrapping).",
+    )
+    # the tensorize side: c += a[k] * b[k] over the two packed uint16 lanes of one word
+    ext.intrinsics.append(dot_intrinsic(ext, 2, "uint16"))
+    return ext
+
+
+DOT2 = isa_ext.register(dot2_u16(), replace=True)
+
+
+def u16_matmul(M: int = 8, N: int = 8, K: int = 16):
+    """C[i, j] = sum_k A[i, k] * Bt[j, k] in uint16 -> int32, a 2 x 4 register tile, the lane loop
+    tensorized with dot2_u16."""
+    A = tir.placeholder((M, K), "uint16", name="A")
+    Bt = tir.placeholder((N, K), "uint16", name="Bt")
+    k = tir.reduce_axis((0, K), name="k")
+    C = tir.compute((M, N), lambda i, j: tir.sum(A[i, k].astype("int32") * Bt[j, k].astype("int32"), axis=k),
+                    name="C")
+    s = schedules.create_schedule(C)
+    CL = s.cache_write(C, "local")
+    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], 2, 4)
+    s[CL].compute_at(s[C], jo)
+    ic, jc = CL.op.axis
+    ko, ki = s[CL].split(CL.op.reduce_axis[0], 2)
+    s[CL].reorder(ko, ic, jc, ki)
+    s[CL].unroll(ic)
+    s[CL].unroll(jc)
+    s[CL].tensorize(ki, DOT2)
+    return tir.lower(s, [A, Bt, C], "u16_matmul")
+
+
+def tensorize_demo() -> None:
+    print("----- dot2_u16: verification")
+    print(isa_ext.verify(DOT2, n=10000))
+    # no function_id collision with the built-ins or with sat_mac2_i16: all of them share one CFU
+    print(isa_ext.ExtensionSet(["dot4_i8", "dot4_u8", "dot2_i16", "mac4_i8", "requant_i8", EXT, DOT2]))
+    func = u16_matmul()
+    assert func.intrinsic_calls and func.extensions == [DOT2], "tensorize did not produce dot2_u16 calls"
+    print(func)
+    for target in codegen_c.TARGETS:
+        src = codegen_c.emit(func, target)
+        assert "isaforge_dot2_u16_dot(" in src
+        print(f"----- u16_matmul C, target {target}: {len(src.splitlines())} lines")
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 1 << 12, (8, 16)).astype(np.uint16)  # sums stay below 2**31
+    bt = rng.integers(0, 1 << 12, (8, 16)).astype(np.uint16)
+    c = np.zeros((8, 8), np.int32)
+    codegen_c.build(func, "verilator")(a, bt, c)  # every dot2_u16 executed by the verilated RTL
+    ok = np.array_equal(c, (a.astype(np.int64) @ bt.astype(np.int64).T).astype(np.int32))
+    print(f"dot2_u16 matmul on verilator: {'OK' if ok else 'MISMATCH'}")
+    if not ok:
+        raise SystemExit(1)
 
 if __name__ == "__main__":
     main()

@@ -107,10 +107,12 @@ class TensorIntrin:
             raise err(f"the innermost axis {lane.name!r} (extent {ctx.ext[lane]}) must be the {self.lanes}-lane "
                       "reduction axis")
         # every lane group must lie inside the reduction domain: no guard may touch the lane axis
-        for g, gp, _ in ctx.guards:
+        for g, gp, is_red in ctx.guards:
             if gp >= ctx.tpos:
+                why = (f"the lanes must form whole {self.lanes}-element words" if is_red else
+                       "every element of the replaced nest must exist (the tile cannot be partial)")
                 raise err(f"the nest needs a guard ({g}) because a split does not divide its axis; choose "
-                          f"factors that divide the extents (the lanes must form whole {self.lanes}-element words)")
+                          f"factors that divide the extents ({why})")
         lane0 = {lane.var: Const(0, "int32")}
         if self.kind == "dot":
             if len(block) != 1:

@@ -1,0 +1,460 @@
+"""Hand-written schedules of the int8 workloads: the baselines and the tensorized versions.
+
+Every function takes a ``Workload`` (see ``schedules.workloads``) and returns ``(schedule, args)``,
+ready for ``tir.lower(schedule, args)``. ``args`` always has the workload's argument order and
+layouts, so ``wl.ref`` checks the result: when a schedule needs another layout (the reduction axis
+contiguous for a packed-lane instruction) it adds a packing stage in front of the compute instead of
+asking the caller for other arrays.
+
+* ``naive(wl)``        the default schedule (loops in axis order, every stage at the root);
+* ``scalar_best(wl)``  a good schedule without any extension: a register-blocked output tile
+  (cache_write + compute_at, or compute_at of the reduction stage), the tile loops unrolled and the
+  reduction split so the compiler keeps the accumulators in registers;
+* ``dot4(wl, ext)``    the same tile with the lane loop tensorized by a stateless dot intrinsic
+  (dot4_i8, dot4_u8, dot2_i16, or any extension with a ``dot`` intrinsic);
+* ``mac4(wl, ext)``    the output tile kept in the accumulator bank of mac4_i8 (at most 16 outputs).
+
+Supported workloads (``wl.name``): ``matmul`` (A[M, K] x B[K, N], B is packed to [N, K]),
+``matmul_nt`` (A[M, K] x Bt[N, K], already K-major), ``conv2d_nhwc`` (weights HWIO, or OHWI with
+:func:`conv2d_nhwc_ohwi`), ``conv2d_nchw`` (data packed to padded NHWC, weights to OHWI),
+``depthwise_conv2d_nchw`` (the window rows packed im2col-style to 4-byte words for the tensorized
+versions) and ``dense_bias_relu``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import isa_ext
+import tir
+from tir.errors import ScheduleError
+from tir.intrin import TensorIntrin
+
+from .schedule import create_schedule
+
+# ---------------------------------------------------------------------------------------------
+# workloads: schedules.workloads once it exists, tests/workloads.py until then
+
+
+def workloads():
+    """The workload constructors module."""
+    try:
+        return importlib.import_module("schedules.workloads")
+    except ModuleNotFoundError as e:
+        if e.name != "schedules.workloads":
+            raise
+    mod = sys.modules.get("workloads")
+    if mod is not None and hasattr(mod, "Workload"):
+        return mod
+    path = Path(__file__).resolve().parent.parent / "tests" / "workloads.py"
+    spec = importlib.util.spec_from_file_location("workloads", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["workloads"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def matmul_nt(M: int, N: int, K: int, dtype_in: str = "int8", dtype_acc: str = "int32"):
+    """C[i, j] = sum_k A[i, k] * Bt[j, k]: both operands K-major (what a packed dot reads)."""
+    W = workloads()
+    A = tir.placeholder((M, K), dtype_in, name="A")
+    Bt = tir.placeholder((N, K), dtype_in, name="Bt")
+    k = tir.reduce_axis((0, K), name="k")
+    C = tir.compute((M, N), lambda i, j: tir.sum(_cast(A[i, k], dtype_in, dtype_acc) *
+                                                 _cast(Bt[j, k], dtype_in, dtype_acc), axis=k), name="C")
+    acc = tir.dtype.numpy_dtype(dtype_acc)
+
+    def ref(a, bt):
+        return (a.astype(acc) @ bt.astype(acc).T).astype(acc)
+
+    return W.Workload("matmul_nt", [A, Bt], C, ref, params=dict(M=M, N=N, K=K, dtype_in=dtype_in,
+                                                                    dtype_acc=dtype_acc))
+
+
+def conv2d_nhwc_ohwi(N: int, H: int, W: int, C: int, F: int, KH: int, KW: int | None = None,
+                     stride: int = 1, pad: int = 0):
+    """NHWC int8 conv2d with weights laid out [F, KH, KW, C] (channel innermost in both operands)."""
+    Wm = workloads()
+    KW = KH if KW is None else KW
+    base = Wm.conv2d_nhwc(N, H, W, C, F, KH, KW, stride, pad)
+    A = base.inputs[0]
+    Wt = tir.placeholder((F, KH, KW, C), "int8", name="Wt")
+    src = base.stages.get("pad", A)
+    OH, OW = base.output.shape[1], base.output.shape[2]
+    ry, rx, rc = tir.reduce_axis((0, KH), "ry"), tir.reduce_axis((0, KW), "rx"), tir.reduce_axis((0, C), "rc")
+    Out = tir.compute((N, OH, OW, F), lambda b, y, x, f: tir.sum(
+        src[b, y * stride + ry, x * stride + rx, rc].astype("int32") * Wt[f, ry, rx, rc].astype("int32"),
+        axis=[ry, rx, rc]), name="conv")
+
+    def ref(a, w):
+        return base.ref(a, np.ascontiguousarray(w.transpose(1, 2, 3, 0)))
+
+    params = dict(base.params, weight_layout="OHWI")
+    return Wm.Workload("conv2d_nhwc", [A, Wt], Out, ref, dict(base.stages), params=params)
+
+
+def _cast(x, dtype_in: str, dtype_acc: str):
+    return x if dtype_in == dtype_acc else x.astype(dtype_acc)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _intrin(ext, kind: str) -> TensorIntrin:
+    """The ``kind`` ("dot" | "mac_tile") tensor intrinsic of an extension (name or object)."""
+    e = isa_ext.get(ext) if isinstance(ext, str) else ext
+    if isinstance(e, TensorIntrin):
+        return e
+    for t in getattr(e, "intrinsics", []):
+        if t.kind == kind:
+            return t
+    raise ScheduleError(f"extension {getattr(e, 'name', e)!r} has no {kind!r} tensor intrinsic")
+
+
+def _check_lanes(wl, what: str, extent: int, lanes: int) -> None:
+    if extent % lanes:
+        raise ScheduleError(f"{wl.name}: {what} = {extent} is not a multiple of the {lanes} lanes of the "
+                            "intrinsic (pad it, or use scalar_best)")
+
+
+def _fit(n: int, want: int) -> int:
+    """The largest divisor of ``n`` that is at most ``want`` (a tile without a guard)."""
+    for d in range(min(n, want), 0, -1):
+        if n % d == 0:
+            return d
+    return 1
+
+
+def naive(wl):
+    """The default schedule."""
+    return create_schedule(wl.output), wl.args
+
+
+# ---------------------------------------------------------------------------------------------
+# matmul
+
+
+def _matmul_te(wl, pack: bool):
+    """(A, B-input, Bt-tensor, C) with C reading a K-major Bt (a packing stage when ``pack``)."""
+    p = wl.params
+    dt_in, dt_acc = p.get("dtype_in", "int8"), p.get("dtype_acc", "int32")
+    A, B = wl.inputs
+    if wl.name == "matmul_nt" or not pack:
+        if wl.name == "matmul_nt":
+            return A, B, B, wl.output
+        return A, B, None, wl.output
+    N, K = p["N"], p["K"]
+    Bt = tir.compute((N, K), lambda j, k: B[k, j], name="Bt")
+    k = tir.reduce_axis((0, K), name="k")
+    C = tir.compute((p["M"], N), lambda i, j: tir.sum(_cast(A[i, k], dt_in, dt_acc) * _cast(Bt[j, k], dt_in, dt_acc),
+                                                      axis=k), name=wl.output.op.name)
+    return A, B, Bt, C
+
+
+def _register_tile(s, C, tm: int, tn: int):
+    """cache_write C into a tm x tn local tile computed at the output tile; returns the cache."""
+    CL = s.cache_write(C, "local")
+    i, j = s[C].op.axis
+    io, jo, ii, ji = s[C].tile(i, j, tm, tn)
+    s[CL].compute_at(s[C], jo)
+    return CL
+
+
+def _matmul_scalar(wl, tile=(2, 4), kfactor=2):
+    A, B, Bt, C = _matmul_te(wl, pack=False)
+    s = create_schedule(C)
+    CL = _register_tile(s, C, *tile)
+    ic, jc = s[CL].op.axis
+    ko, ki = s[CL].split(s[CL].op.reduce_axis[0], kfactor)
+    s[CL].reorder(ko, ki, ic, jc)
+    s[CL].unroll(ki)
+    s[CL].unroll(ic)
+    s[CL].unroll(jc)
+    return s, [A, B, C]
+
+
+def _matmul_tensorized(wl, intrin: TensorIntrin, tile):
+    A, B, Bt, C = _matmul_te(wl, pack=True)
+    _check_lanes(wl, "K", wl.params["K"], intrin.lanes)
+    s = create_schedule(C)
+    if Bt is not B:  # the transpose in 4 x 4 blocks: word-sized runs of both layouts per block
+        j, k = s[Bt].op.axis
+        jo, ji = s[Bt].split(j, 4)
+        ko, ki = s[Bt].split(k, 4)
+        s[Bt].reorder(jo, ko, ji, ki)
+        s[Bt].unroll(ji)
+        s[Bt].unroll(ki)
+    if intrin.kind == "mac_tile":
+        tile = (_fit(C.shape[0], tile[0]), _fit(C.shape[1], tile[1]))
+    CL = _register_tile(s, C, *tile)
+    ic, jc = s[CL].op.axis
+    ko, ki = s[CL].split(s[CL].op.reduce_axis[0], intrin.lanes)
+    s[CL].reorder(ko, ic, jc, ki)
+    if intrin.kind == "dot":
+        s[CL].unroll(ic)
+        s[CL].unroll(jc)
+        s[CL].tensorize(ki, intrin)
+    else:
+        s[CL].tensorize(ko, intrin)
+    return s, [A, B, C]
+
+
+# ---------------------------------------------------------------------------------------------
+# conv2d (NHWC / NCHW): a channel-innermost pipeline  P[b, y, x, c] (padded), Wp[f, ry, rx, c]
+
+
+def _conv_packed_te(wl):
+    """(inputs, Out) where Out reads a padded NHWC source and OHWI weights, packing when needed."""
+    p = wl.params
+    N, C, H, W, F, KH, KW = p["N"], p["C"], p["H"], p["W"], p["F"], p["KH"], p["KW"]
+    stride, pad = p["stride"], p["pad"]
+    A, Wt = wl.inputs
+    zero = tir.const(0, "int8")
+    if wl.name == "conv2d_nhwc":
+        src = wl.stages.get("pad", A)
+        if p.get("weight_layout") == "OHWI":
+            Wp = Wt
+        else:  # HWIO -> OHWI
+            Wp = tir.compute((F, KH, KW, C), lambda f, y, x, c: Wt[y, x, c, f], name="Wp")
+    else:  # NCHW: one packing stage does the padding and the layout transform
+        src = tir.compute((N, H + 2 * pad, W + 2 * pad, C), lambda b, y, x, c: tir.if_then_else(
+            tir.all(y >= pad, y < H + pad, x >= pad, x < W + pad), A[b, c, y - pad, x - pad], zero),
+            name="Ap") if pad else tir.compute((N, H, W, C), lambda b, y, x, c: A[b, c, y, x], name="Ap")
+        Wp = tir.compute((F, KH, KW, C), lambda f, y, x, c: Wt[f, c, y, x], name="Wp")
+    OH, OW = (H + 2 * pad - KH) // stride + 1, (W + 2 * pad - KW) // stride + 1
+    ry, rx, rc = tir.reduce_axis((0, KH), "ry"), tir.reduce_axis((0, KW), "rx"), tir.reduce_axis((0, C), "rc")
+
+    def body(b, y, x, f):
+        return tir.sum(src[b, y * stride + ry, x * stride + rx, rc].astype("int32") *
+                       Wp[f, ry, rx, rc].astype("int32"), axis=[ry, rx, rc])
+
+    if wl.name == "conv2d_nhwc":
+        Out = tir.compute((N, OH, OW, F), body, name="conv")
+    else:
+        Out = tir.compute((N, F, OH, OW), lambda b, f, y, x: body(b, y, x, f), name="conv")
+    return Out
+
+
+def _conv_axes(wl, st):
+    """(b, y, x, f) data axes of a conv stage in either output layout."""
+    ax = st.op.axis
+    if wl.name == "conv2d_nhwc":
+        return ax[0], ax[1], ax[2], ax[3]
+    return ax[0], ax[2], ax[3], ax[1]
+
+
+def _conv_tile(wl, s, Out, tx: int, tf: int):
+    """Register tile of tx output pixels x tf output channels: returns (cache stage tensor, xc, fc)."""
+    CL = s.cache_write(Out, "local")
+    b, y, x, f = _conv_axes(wl, s[Out])
+    xo, xi = s[Out].split(x, tx)
+    fo, fi = s[Out].split(f, tf)
+    if wl.name == "conv2d_nhwc":
+        s[Out].reorder(b, y, xo, fo, xi, fi)
+        at = fo
+    else:
+        s[Out].reorder(b, fo, y, xo, fi, xi)
+        at = xo
+    s[CL].compute_at(s[Out], at)
+    _, _, xc, fc = _conv_axes(wl, s[CL])
+    return CL, xc, fc
+
+
+def _conv_scalar(wl, tile=(4, 4)):
+    Out = wl.output
+    s = create_schedule(Out)
+    if "pad" in wl.stages:
+        s[wl.stages["pad"]].compute_root()
+    tx, tf = tile
+    CL, xc, fc = _conv_tile(wl, s, Out, tx, tf)
+    ry_rc = s[CL].op.reduce_axis
+    if wl.name == "conv2d_nhwc":
+        ry, rx, rc = ry_rc
+        s[CL].reorder(ry, rx, rc, xc, fc)
+    else:
+        rc, ry, rx = ry_rc
+        s[CL].reorder(rc, ry, rx, xc, fc)
+    s[CL].unroll(xc)
+    s[CL].unroll(fc)
+    return s, wl.args
+
+
+def _conv_tensorized(wl, intrin: TensorIntrin, tile):
+    _check_lanes(wl, "C (input channels)", wl.params["C"], intrin.lanes)
+    Out = _conv_packed_te(wl)
+    s = create_schedule(Out)
+    tx, tf = tile
+    if intrin.kind == "mac_tile":  # the bank holds whole tiles: no guard inside the tensorized nest
+        OW, F = (Out.shape[2], Out.shape[3]) if wl.name == "conv2d_nhwc" else (Out.shape[3], Out.shape[1])
+        tx, tf = _fit(OW, tx), _fit(F, tf)
+    CL, xc, fc = _conv_tile(wl, s, Out, tx, tf)
+    ry, rx, rc = s[CL].op.reduce_axis
+    rco, rci = s[CL].split(rc, intrin.lanes)
+    s[CL].reorder(ry, rx, rco, xc, fc, rci)
+    if intrin.kind == "dot":
+        s[CL].unroll(xc)
+        s[CL].unroll(fc)
+        s[CL].tensorize(rci, intrin)
+    else:
+        s[CL].tensorize(ry, intrin)
+    return s, list(wl.inputs) + [Out]
+
+
+# ---------------------------------------------------------------------------------------------
+# depthwise conv2d (NCHW): the tensorized form reduces over (ry, kx) with kx padded to a word
+
+
+def _dw_packed_te(wl, lanes: int):
+    p = wl.params
+    N, C, H, W, KH, KW, stride, pad = (p[k] for k in ("N", "C", "H", "W", "KH", "KW", "stride", "pad"))
+    A, Wt = wl.inputs
+    src = wl.stages.get("pad", A)
+    OH, OW = wl.output.shape[2], wl.output.shape[3]
+    KX = -(-KW // lanes) * lanes
+    z8 = tir.const(0, "int8")
+    # im2col of the window rows: Col[b, c, y, x, ry, kx] = src[b, c, y*s + ry, x*s + kx] (0 for kx >= KW)
+    Col = tir.compute((N, C, OH, OW, KH, KX), lambda b, c, y, x, r, kx: tir.if_then_else(
+        kx < KW, src[b, c, y * stride + r, x * stride + tir.min(kx, KW - 1)], z8), name="Col")
+    Wp = tir.compute((C, KH, KX), lambda c, r, kx: tir.if_then_else(kx < KW, Wt[c, 0, r, tir.min(kx, KW - 1)], z8),
+                     name="Wp")
+    ry, kx = tir.reduce_axis((0, KH), "ry"), tir.reduce_axis((0, KX), "kx")
+    Out = tir.compute((N, C, OH, OW), lambda b, c, y, x: tir.sum(
+        Col[b, c, y, x, ry, kx].astype("int32") * Wp[c, ry, kx].astype("int32"), axis=[ry, kx]), name="dwconv")
+    return Col, Out
+
+
+def _dw_scalar(wl, tile=4):
+    Out = wl.output
+    s = create_schedule(Out)
+    if "pad" in wl.stages:
+        s[wl.stages["pad"]].compute_root()
+    CL = s.cache_write(Out, "local")
+    b, c, y, x = s[Out].op.axis
+    xo, xi = s[Out].split(x, tile)
+    s[CL].compute_at(s[Out], xo)
+    xc = s[CL].op.axis[3]
+    ry, rx = s[CL].op.reduce_axis
+    s[CL].reorder(ry, rx, xc)
+    s[CL].unroll(rx)
+    s[CL].unroll(xc)
+    return s, wl.args
+
+
+def _dw_tensorized(wl, intrin: TensorIntrin, tile=4):
+    Col, Out = _dw_packed_te(wl, intrin.lanes)
+    s = create_schedule(Out)
+    if intrin.kind == "mac_tile":
+        tile = _fit(Out.shape[3], min(tile, intrin.n_acc))
+    CL = s.cache_write(Out, "local")
+    b, c, y, x = s[Out].op.axis
+    xo, xi = s[Out].split(x, tile)
+    s[CL].compute_at(s[Out], xo)
+    xc = s[CL].op.axis[3]
+    ry, kx = s[CL].op.reduce_axis
+    kxo, kxi = s[CL].split(kx, intrin.lanes)
+    s[CL].reorder(ry, kxo, xc, kxi)
+    if intrin.kind == "dot":
+        s[CL].unroll(xc)
+        s[CL].tensorize(kxi, intrin)
+    else:
+        s[CL].tensorize(ry, intrin)
+    return s, list(wl.inputs) + [Out]
+
+
+# ---------------------------------------------------------------------------------------------
+# dense + bias + relu: the dense tile is computed at the relu tile, bias inlined
+
+
+def _dense(wl, intrin: TensorIntrin | None, tile=(4, 4), kfactor=4):
+    R = wl.output
+    D, DB = wl.stages["dense"], wl.stages["bias"]
+    s = create_schedule(R)
+    s[DB].compute_inline()
+    i, j = s[R].op.axis
+    io, jo, ii, ji = s[R].tile(i, j, *tile)
+    s[D].compute_at(s[R], jo)
+    ic, jc = s[D].op.axis
+    if intrin is not None:
+        _check_lanes(wl, "K", wl.params["K"], intrin.lanes)
+        kfactor = intrin.lanes
+    ko, ki = s[D].split(s[D].op.reduce_axis[0], kfactor)
+    if intrin is None:
+        s[D].reorder(ko, ki, ic, jc)
+        s[D].unroll(ki)
+        s[D].unroll(ic)
+        s[D].unroll(jc)
+    elif intrin.kind == "dot":
+        s[D].reorder(ko, ic, jc, ki)
+        s[D].unroll(ic)
+        s[D].unroll(jc)
+        s[D].tensorize(ki, intrin)
+    else:
+        s[D].reorder(ko, ic, jc, ki)
+        s[D].tensorize(ko, intrin)
+    return s, wl.args
+
+
+# ---------------------------------------------------------------------------------------------
+# entry points
+
+
+def _kind(wl) -> str:
+    if wl.name in ("matmul", "matmul_nt"):
+        return "matmul"
+    if wl.name in ("conv2d_nhwc", "conv2d_nchw"):
+        return "conv2d"
+    if wl.name == "depthwise_conv2d_nchw":
+        return "depthwise"
+    if wl.name == "dense_bias_relu":
+        return "dense"
+    raise ScheduleError(f"no hand schedule for workload {wl.name!r}")
+
+
+def scalar_best(wl, tile=None):
+    """A register-blocked schedule without extensions."""
+    k = _kind(wl)
+    if k == "matmul":
+        return _matmul_scalar(wl, tile or (2, 4))
+    if k == "conv2d":  # (output pixels, output channels), measured on the SoC
+        return _conv_scalar(wl, tile or ((2, 4) if wl.name == "conv2d_nhwc" else (4, 2)))
+    if k == "depthwise":
+        return _dw_scalar(wl, tile or 2)
+    return _dense(wl, None, tile or (2, 2), kfactor=4)
+
+
+def dot4(wl, ext="dot4_i8", tile=None):
+    """The register tile with its lane loop tensorized by ``ext``'s stateless dot intrinsic."""
+    intrin = _intrin(ext, "dot")
+    k = _kind(wl)
+    if k == "matmul":
+        return _matmul_tensorized(wl, intrin, tile or (4, 2))  # measured best with zig at 32^3 and 64^3
+    if k == "conv2d":
+        return _conv_tensorized(wl, intrin, tile or (4, 4))
+    if k == "depthwise":
+        return _dw_tensorized(wl, intrin, tile or 4)
+    return _dense(wl, intrin, tile or (4, 4))
+
+
+def mac4(wl, ext="mac4_i8", tile=None):
+    """The output tile (at most the unit's accumulators) kept in ``ext``'s accumulator bank."""
+    intrin = _intrin(ext, "mac_tile")
+    k = _kind(wl)
+    if k == "matmul":
+        return _matmul_tensorized(wl, intrin, tile or (4, 4))
+    if k == "conv2d":
+        return _conv_tensorized(wl, intrin, tile or (4, 4))
+    if k == "depthwise":
+        return _dw_tensorized(wl, intrin, tile or 4)
+    return _dense(wl, intrin, tile or (4, 4))
+
+
+SCHEDULES = {"naive": naive, "scalar": scalar_best, "dot4": dot4, "mac4": mac4}
+
+
+__all__ = ["SCHEDULES", "conv2d_nhwc_ohwi", "dot4", "mac4", "matmul_nt", "naive", "scalar_best", "workloads"]
