@@ -23,11 +23,6 @@ versions) and ``dense_bias_relu``.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 
 import isa_ext
@@ -37,26 +32,12 @@ from tir.intrin import TensorIntrin
 
 from .schedule import create_schedule
 
-# ---------------------------------------------------------------------------------------------
-# workloads: schedules.workloads once it exists, tests/workloads.py until then
-
 
 def workloads():
-    """The workload constructors module."""
-    try:
-        return importlib.import_module("schedules.workloads")
-    except ModuleNotFoundError as e:
-        if e.name != "schedules.workloads":
-            raise
-    mod = sys.modules.get("workloads")
-    if mod is not None and hasattr(mod, "Workload"):
-        return mod
-    path = Path(__file__).resolve().parent.parent / "tests" / "workloads.py"
-    spec = importlib.util.spec_from_file_location("workloads", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["workloads"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    """The workload constructors module (``schedules.workloads``)."""
+    from . import workloads as wl_module
+
+    return wl_module
 
 
 def matmul_nt(M: int, N: int, K: int, dtype_in: str = "int8", dtype_acc: str = "int32"):
