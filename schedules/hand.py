@@ -175,8 +175,16 @@ def _matmul_tensorized(wl, intrin: TensorIntrin, tile):
         tile = (_fit(C.shape[0], tile[0]), _fit(C.shape[1], tile[1]))
     CL = _register_tile(s, C, *tile)
     ic, jc = s[CL].op.axis
-    ko, ki = s[CL].split(s[CL].op.reduce_axis[0], intrin.lanes)
-    s[CL].reorder(ko, ic, jc, ki)
+    K = wl.params["K"]
+    if intrin.kind == "mac_tile" and K % (2 * intrin.lanes) == 0:
+        # two lane steps per iteration: half the loop overhead, and a longer run of CFU ops
+        ko, kr = s[CL].split(s[CL].op.reduce_axis[0], 2 * intrin.lanes)
+        kio, ki = s[CL].split(kr, intrin.lanes)
+        s[CL].reorder(ko, kio, ic, jc, ki)
+        s[CL].unroll(kio)
+    else:
+        ko, ki = s[CL].split(s[CL].op.reduce_axis[0], intrin.lanes)
+        s[CL].reorder(ko, ic, jc, ki)
     if intrin.kind == "dot":
         s[CL].unroll(ic)
         s[CL].unroll(jc)
