@@ -1,0 +1,300 @@
+"""Built-in tunable templates (int8 in, int32 accumulate), all register-blocked.
+
+Each template computes the reduction into a ``local`` accumulator tile (``cache_write`` +
+``compute_at`` at the output tile) and has these knobs:
+
+* ``tile_*``     splits of two output axes (outer, inner): the inner extents form the register tile;
+* ``unroll``     each of the two register-tile axes unrolled or not;
+* ``tensorize``  None, ``dot4_i8`` (innermost 4 reduction lanes) or ``mac4_i8`` (the whole tile
+                 in the unit's 16-accumulator bank), where the layout allows: the lane axis must be
+                 contiguous in both operands, so e.g. NCHW convolutions only offer None unless
+                 KW % 4 == 0. A mac4 tile of more than 16 accumulators fails at tensorize time,
+                 a fast "build" error;
+* ``compiler``   the cross compiler and flags of the vexriscv target.
+
+``matmul_i8(M, N, K)``: C[M, N] = A[M, K] x Bt[N, K]^T (B transposed, so both operands run along K).
+``matmul_kn_i8(M, N, K)``: B given as [K, N]; a packing stage copies it to [N, K] first.
+``dense_i8(M, N, K)``: Y = X[M, K] x W[N, K]^T + bias[N].
+``conv2d_nhwc_i8(N, H, W, C, F, KH, KW, stride, pad)``: weights OHWI ([F, KH, KW, C], TFLite's).
+``conv2d_nchw_i8(N, C, H, W, F, KH, KW, stride, pad)``: weights OIHW.
+``depthwise_conv2d_i8(N, C, H, W, KH, KW, stride, pad)``: NCHW, weights [C, KH, KW].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import isa_ext
+import schedules
+import tir
+
+from .space import DEFAULT_COMPILERS, get_config, template
+
+TILE_INNER = (2, 4, 8)  # register tile extents offered per axis
+LANES = 4
+
+
+def _tile_candidates(extent: int, inner=TILE_INNER) -> list[list[int]]:
+    c = [[extent // f, f] for f in inner if f <= extent and extent % f == 0]
+    return c or [[extent, 1]]
+
+
+def _i32(x):
+    return x.astype("int32")
+
+
+def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), lanes_ok=True, mac_ok=True):
+    """The shared schedule: tile (ax_a, ax_b) of ``out``, accumulate the tile in ``acc`` (local).
+
+    ``lane_axis`` is the reduction axis of ``acc`` split into LANES-wide lanes; ``outer_reduce``
+    the other reduction axes of ``acc`` (run outside the tile). Returns nothing: ``s`` is scheduled.
+    """
+    cfg.define_split("tile_a", ax_a, num_outputs=2, policy="candidate",
+                     candidate=_tile_candidates(_ext(ax_a)))
+    cfg.define_split("tile_b", ax_b, num_outputs=2, policy="candidate",
+                     candidate=_tile_candidates(_ext(ax_b)))
+    intrins = []
+    if lanes_ok and lane_axis is not None and _ext(lane_axis) % LANES == 0:
+        intrins = [isa_ext.get("dot4_i8")] + ([isa_ext.get("mac4_i8")] if mac_ok else [])
+    ao, ai = cfg["tile_a"].apply(s, out, ax_a)
+    bo, bi = cfg["tile_b"].apply(s, out, ax_b)
+    st = s[out]
+    leaf = list(st.leaf_iter_vars)
+    # keep the other data axes outside, then (ao, bo, ai, bi)
+    others = [a for a in leaf if a not in (ao, bo, ai, bi)]
+    st.reorder(*others, ao, bo, ai, bi)
+    s[acc].compute_at(st, bo)
+    sa = s[acc]
+    # the accumulator's data axes matching ax_a / ax_b have the tile extents; others are 1
+    data = list(acc.op.axis)
+    pos_a = list(out.op.axis).index(ax_a)
+    pos_b = list(out.op.axis).index(ax_b)
+    ca, cb = data[pos_a], data[pos_b]
+    rest = [a for i, a in enumerate(data) if i not in (pos_a, pos_b)]
+    cfg.define_annotate("unroll", [ca, cb], policy="try_unroll")
+    cfg.define_tensorize("tensorize", lane_axis, intrins)
+    if lane_axis is not None and _ext(lane_axis) % LANES == 0:
+        ko, ki = sa.split(lane_axis, factor=LANES)
+        order = [*rest, *outer_reduce, ko, ca, cb, ki]
+    else:
+        ko = ki = None
+        order = [*rest, *outer_reduce, *( [lane_axis] if lane_axis is not None else []), ca, cb]
+    sa.reorder(*order)
+    tens = cfg["tensorize"]
+    if tens.name == "mac4_i8":
+        tens.apply(s, sa, ko)  # the tile and the lanes are inside the unit's nest: nothing to unroll
+    else:
+        cfg["unroll"].apply(s, sa, [ca, cb])
+        if tens.name is not None:
+            tens.apply(s, sa, ki)
+    cfg.define_knob("compiler", list(DEFAULT_COMPILERS))
+
+
+def _ext(axis) -> int:
+    return int(axis.dom.extent.value if hasattr(axis.dom.extent, "value") else axis.dom.extent)
+
+
+# --- matmul ------------------------------------------------------------------------------------------
+
+def _matmul_ref(a, bt):
+    return a.astype(np.int32) @ bt.astype(np.int32).T
+
+
+@template("matmul_i8", reference=_matmul_ref)
+def matmul_i8(M, N, K):
+    A = tir.placeholder((M, K), "int8", name="A")
+    Bt = tir.placeholder((N, K), "int8", name="Bt")
+    k = tir.reduce_axis((0, K), name="k")
+    C = tir.compute((M, N), lambda i, j: tir.sum(_i32(A[i, k]) * _i32(Bt[j, k]), axis=k), name="C")
+    s = schedules.create_schedule(C)
+    CL = s.cache_write(C, "local")
+    cfg = get_config()
+    _register_block(cfg, s, C, CL, C.op.axis[0], C.op.axis[1], CL.op.reduce_axis[0])
+    return s, [A, Bt, C]
+
+
+def _matmul_kn_ref(a, b):
+    return a.astype(np.int32) @ b.astype(np.int32)
+
+
+@template("matmul_kn_i8", reference=_matmul_kn_ref)
+def matmul_kn_i8(M, N, K):
+    A = tir.placeholder((M, K), "int8", name="A")
+    B = tir.placeholder((K, N), "int8", name="B")
+    Bp = tir.compute((N, K), lambda j, kk: B[kk, j], name="Bpack")
+    k = tir.reduce_axis((0, K), name="k")
+    C = tir.compute((M, N), lambda i, j: tir.sum(_i32(A[i, k]) * _i32(Bp[j, k]), axis=k), name="C")
+    s = schedules.create_schedule(C)
+    CL = s.cache_write(C, "local")
+    cfg = get_config()
+    _register_block(cfg, s, C, CL, C.op.axis[0], C.op.axis[1], CL.op.reduce_axis[0])
+    return s, [A, B, C]
+
+
+def _dense_ref(x, w, bias):
+    return x.astype(np.int32) @ w.astype(np.int32).T + bias.astype(np.int32)
+
+
+@template("dense_i8", reference=_dense_ref)
+def dense_i8(M, N, K):
+    X = tir.placeholder((M, K), "int8", name="X")
+    W = tir.placeholder((N, K), "int8", name="W")
+    Bias = tir.placeholder((N,), "int32", name="Bias")
+    k = tir.reduce_axis((0, K), name="k")
+    D = tir.compute((M, N), lambda i, j: tir.sum(_i32(X[i, k]) * _i32(W[j, k]), axis=k), name="dense")
+    Y = tir.compute((M, N), lambda i, j: D[i, j] + Bias[j], name="Y")
+    s = schedules.create_schedule(Y)
+    DL = s.cache_write(D, "local")
+    s[D].compute_inline()
+    cfg = get_config()
+    _register_block(cfg, s, Y, DL, Y.op.axis[0], Y.op.axis[1], DL.op.reduce_axis[0])
+    return s, [X, W, Bias, Y]
+
+
+# --- convolutions --------------------------------------------------------------------------------------
+
+def _out(n, k, stride, pad):
+    return (n + 2 * pad - k) // stride + 1
+
+
+def _pad_stage(A, pad, layout):
+    if pad == 0:
+        return A
+    zero = tir.const(0, A.dtype)
+    if layout == "nhwc":
+        n, h, w, c = A.shape
+        return tir.compute((n, h + 2 * pad, w + 2 * pad, c), lambda b, y, x, ch: tir.if_then_else(
+            tir.all(y >= pad, y < h + pad, x >= pad, x < w + pad), A[b, y - pad, x - pad, ch], zero), name="pad")
+    n, c, h, w = A.shape
+    return tir.compute((n, c, h + 2 * pad, w + 2 * pad), lambda b, ch, y, x: tir.if_then_else(
+        tir.all(y >= pad, y < h + pad, x >= pad, x < w + pad), A[b, ch, y - pad, x - pad], zero), name="pad")
+
+
+def _conv_nchw_np(x, w, stride, pad):
+    """x [N, C, H, W], w [F, C, KH, KW] -> [N, F, OH, OW] int32."""
+    n, c, h, wd = x.shape
+    f, _, kh, kw = w.shape
+    xp = np.pad(x.astype(np.int32), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    oh, ow = _out(h, kh, stride, pad), _out(wd, kw, stride, pad)
+    out = np.zeros((n, f, oh, ow), np.int32)
+    w32 = w.astype(np.int32)
+    for y in range(oh):
+        for xx in range(ow):
+            patch = xp[:, :, y * stride:y * stride + kh, xx * stride:xx * stride + kw]
+            out[:, :, y, xx] = np.einsum("ncij,fcij->nf", patch, w32)
+    return out
+
+
+def _conv_nhwc_ref(a, w, *, args):
+    stride, pad = _conv_sp(args, 7)
+    out = _conv_nchw_np(a.transpose(0, 3, 1, 2), w.transpose(0, 3, 1, 2), stride, pad)
+    return np.ascontiguousarray(out.transpose(0, 2, 3, 1))
+
+
+def _conv_sp(args, at):
+    stride = args[at] if len(args) > at else 1
+    pad = args[at + 1] if len(args) > at + 1 else 0
+    return stride, pad
+
+
+@template("conv2d_nhwc_i8", reference=_conv_nhwc_ref)
+def conv2d_nhwc_i8(N, H, W, C, F, KH, KW=None, stride=1, pad=0):
+    KW = KH if KW is None else KW
+    A = tir.placeholder((N, H, W, C), "int8", name="A")
+    Wt = tir.placeholder((F, KH, KW, C), "int8", name="Wt")
+    P = _pad_stage(A, pad, "nhwc")
+    OH, OW = _out(H, KH, stride, pad), _out(W, KW, stride, pad)
+    ry = tir.reduce_axis((0, KH), "ry")
+    rx = tir.reduce_axis((0, KW), "rx")
+    rc = tir.reduce_axis((0, C), "rc")
+    Out = tir.compute((N, OH, OW, F), lambda b, y, x, f: tir.sum(
+        _i32(P[b, y * stride + ry, x * stride + rx, rc]) * _i32(Wt[f, ry, rx, rc]), axis=[ry, rx, rc]),
+        name="conv")
+    s = schedules.create_schedule(Out)
+    OL = s.cache_write(Out, "local")
+    cfg = get_config()
+    ry_, rx_, rc_ = OL.op.reduce_axis
+    _register_block(cfg, s, Out, OL, Out.op.axis[2], Out.op.axis[3], rc_, outer_reduce=(ry_, rx_), mac_ok=False)
+    return s, [A, Wt, Out]
+
+
+def _conv_nchw_ref(a, w, *, args):
+    stride, pad = _conv_sp(args, 7)
+    return _conv_nchw_np(a, w, stride, pad)
+
+
+@template("conv2d_nchw_i8", reference=_conv_nchw_ref)
+def conv2d_nchw_i8(N, C, H, W, F, KH, KW=None, stride=1, pad=0):
+    KW = KH if KW is None else KW
+    A = tir.placeholder((N, C, H, W), "int8", name="A")
+    Wt = tir.placeholder((F, C, KH, KW), "int8", name="Wt")
+    P = _pad_stage(A, pad, "nchw")
+    OH, OW = _out(H, KH, stride, pad), _out(W, KW, stride, pad)
+    rc = tir.reduce_axis((0, C), "rc")
+    ry = tir.reduce_axis((0, KH), "ry")
+    rx = tir.reduce_axis((0, KW), "rx")
+    Out = tir.compute((N, F, OH, OW), lambda b, f, y, x: tir.sum(
+        _i32(P[b, rc, y * stride + ry, x * stride + rx]) * _i32(Wt[f, rc, ry, rx]), axis=[rc, ry, rx]),
+        name="conv")
+    s = schedules.create_schedule(Out)
+    OL = s.cache_write(Out, "local")
+    cfg = get_config()
+    rc_, ry_, rx_ = OL.op.reduce_axis
+    # the lanes run along rx (contiguous in both operands only at stride 1)
+    _register_block(cfg, s, Out, OL, Out.op.axis[1], Out.op.axis[3], rx_, outer_reduce=(rc_, ry_),
+                    lanes_ok=stride == 1, mac_ok=False)
+    return s, [A, Wt, Out]
+
+
+def _dw_ref(a, w, *, args):
+    stride, pad = _conv_sp(args, 6)
+    n, c, h, wd = a.shape
+    _, kh, kw = w.shape
+    xp = np.pad(a.astype(np.int32), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    oh, ow = _out(h, kh, stride, pad), _out(wd, kw, stride, pad)
+    out = np.zeros((n, c, oh, ow), np.int32)
+    for y in range(oh):
+        for x in range(ow):
+            patch = xp[:, :, y * stride:y * stride + kh, x * stride:x * stride + kw]
+            out[:, :, y, x] = np.einsum("ncij,cij->nc", patch, w.astype(np.int32))
+    return out
+
+
+@template("depthwise_conv2d_i8", reference=_dw_ref)
+def depthwise_conv2d_i8(N, C, H, W, KH, KW=None, stride=1, pad=0):
+    KW = KH if KW is None else KW
+    A = tir.placeholder((N, C, H, W), "int8", name="A")
+    Wt = tir.placeholder((C, KH, KW), "int8", name="Wt")
+    P = _pad_stage(A, pad, "nchw")
+    OH, OW = _out(H, KH, stride, pad), _out(W, KW, stride, pad)
+    ry = tir.reduce_axis((0, KH), "ry")
+    rx = tir.reduce_axis((0, KW), "rx")
+    Out = tir.compute((N, C, OH, OW), lambda b, c, y, x: tir.sum(
+        _i32(P[b, c, y * stride + ry, x * stride + rx]) * _i32(Wt[c, ry, rx]), axis=[ry, rx]), name="dwconv")
+    s = schedules.create_schedule(Out)
+    OL = s.cache_write(Out, "local")
+    cfg = get_config()
+    ry_, rx_ = OL.op.reduce_axis
+    _register_block(cfg, s, Out, OL, Out.op.axis[2], Out.op.axis[3], rx_, outer_reduce=(ry_,),
+                    lanes_ok=stride == 1, mac_ok=False)
+    return s, [A, Wt, Out]
+
+
+# name -> (constructor of args from a --shape list, default shape) for the CLI
+WORKLOADS = {
+    "matmul": ("matmul_i8", (32, 32, 32)),
+    "matmul_i8": ("matmul_i8", (32, 32, 32)),
+    "matmul_kn": ("matmul_kn_i8", (32, 32, 32)),
+    "matmul_kn_i8": ("matmul_kn_i8", (32, 32, 32)),
+    "dense": ("dense_i8", (8, 32, 64)),
+    "dense_i8": ("dense_i8", (8, 32, 64)),
+    "conv2d_nhwc": ("conv2d_nhwc_i8", (1, 8, 8, 16, 16, 3)),
+    "conv2d_nhwc_i8": ("conv2d_nhwc_i8", (1, 8, 8, 16, 16, 3)),
+    "conv2d_nchw": ("conv2d_nchw_i8", (1, 8, 10, 10, 8, 3)),
+    "conv2d_nchw_i8": ("conv2d_nchw_i8", (1, 8, 10, 10, 8, 3)),
+    "depthwise_conv2d": ("depthwise_conv2d_i8", (1, 8, 10, 10, 3)),
+    "depthwise_conv2d_i8": ("depthwise_conv2d_i8", (1, 8, 10, 10, 3)),
+}
+
+__all__ = ["WORKLOADS", "conv2d_nchw_i8", "conv2d_nhwc_i8", "dense_i8", "depthwise_conv2d_i8", "matmul_i8",
+           "matmul_kn_i8"]

@@ -1,0 +1,210 @@
+"""Tuner base class: the measure loop, records, resume, early stopping and progress callbacks.
+
+A subclass implements ``next_batch(n)`` (configs not yet visited) and, if it learns, ``update``.
+``tune`` does the bookkeeping itself (``visited``, ``best_config``/``best_cost``, history), so a
+subclass's ``update`` need not call the base.
+
+Resuming: ``tune(n_trial, measure, records=path)`` on an existing file first loads the task's
+records (skipping, with a warning, lines it cannot read), feeds them to ``update`` and marks them
+visited; then it measures only ``n_trial`` minus the records already there. A config is never
+measured twice.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .measure import MeasureResult
+from .records import RecordWriter, load_records, make_record
+from .space import AutotuneError, ConfigEntity
+
+
+@dataclass
+class TuneResult:
+    best_config: ConfigEntity | None
+    best_cost: float | None
+    history: list = field(default_factory=list)  # (trial, config index, MeasureResult), in order
+    n_measured: int = 0  # measured by this call
+    n_resumed: int = 0  # loaded from the records file
+    problems: list = field(default_factory=list)  # RecordProblem of unreadable record lines
+
+    @property
+    def n_errors(self) -> int:
+        return sum(1 for _, _, r in self.history if not r.valid)
+
+
+class Tuner:
+    """Base tuner. ``best_config``, ``best_cost`` (inf until a valid result), ``visited`` (indices)."""
+
+    name = "base"
+
+    def __init__(self, task, seed: int = 0):
+        self.task = task
+        self.space = task.config_space
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.visited: set[int] = set()
+        self.best_config: ConfigEntity | None = None
+        self.best_cost: float = math.inf
+        self.best_trial: int | None = None
+        self.history: list[tuple[int, int, MeasureResult]] = []
+
+    # to implement ----------------------------------------------------------------------------------
+    def next_batch(self, n: int) -> list[ConfigEntity]:
+        raise NotImplementedError
+
+    def update(self, configs: list[ConfigEntity], results: list[MeasureResult]) -> None:
+        """Learn from measured configs (base: nothing; bookkeeping is done by ``tune``)."""
+
+    def has_next(self) -> bool:
+        return len(self.visited) < len(self.space)
+
+    # bookkeeping -----------------------------------------------------------------------------------
+    def _observe(self, configs, results) -> None:
+        for cfg, res in zip(configs, results):
+            self.visited.add(cfg.index)
+            trial = len(self.history)
+            self.history.append((trial, cfg.index, res))
+            if res.valid and res.cost < self.best_cost:
+                self.best_cost = res.cost
+                self.best_config = cfg
+                self.best_trial = trial
+
+    def _unvisited(self, configs) -> list[ConfigEntity]:
+        out, seen = [], set()
+        for c in configs:
+            if not isinstance(c, ConfigEntity):
+                c = self.space.get(int(c))
+            if c.index not in self.visited and c.index not in seen:
+                seen.add(c.index)
+                out.append(c)
+        return out
+
+    def load_history(self, records) -> int:
+        """Feed records (of this task) to the tuner as if measured; returns how many were new."""
+        configs, results = [], []
+        for r in records:
+            try:
+                cfg = self.space.from_json(r.config)
+            except AutotuneError:
+                continue  # the template's space changed: the record no longer maps to a config
+            res = r.result
+            if res.config_index != cfg.index:
+                res = MeasureResult(cfg.index, res.cost, res.error, res.message, res.timestamp, res.elapsed, res.extra)
+            configs.append(cfg)
+            results.append(res)
+        if configs:
+            self._observe(configs, results)
+            self.update(configs, results)
+        return len(configs)
+
+    # the loop --------------------------------------------------------------------------------------
+    def tune(self, n_trial: int, measure, records=None, early_stopping: int | None = None, callbacks=(),
+             batch_size: int | None = None) -> TuneResult:
+        """Measure up to ``n_trial`` configs in total (counting resumed records) and return the best."""
+        if callable(callbacks):
+            callbacks = (callbacks,)
+        batch_size = batch_size or max(8, getattr(measure, "n_parallel", None) or 1)
+        problems = []
+        n_resumed = 0
+        writer = None
+        if records is not None:
+            recs, problems = load_records(records, task=self.task)
+            n_resumed = self.load_history(recs)
+            writer = RecordWriter(records)
+        start = len(self.history)
+        for cb in callbacks:
+            if hasattr(cb, "start"):
+                cb.start(self, n_trial)
+        try:
+            while len(self.history) < n_trial and self.has_next():
+                want = min(batch_size, n_trial - len(self.history))
+                batch = self._unvisited(self.next_batch(want))[:want]
+                if not batch:
+                    break
+                results = self._measure(measure, batch, writer)
+                self._observe(batch, results)
+                self.update(batch, results)
+                for cb in callbacks:
+                    cb(self, batch, results)
+                if early_stopping is not None and self.best_trial is not None \
+                        and len(self.history) - 1 - self.best_trial >= early_stopping:
+                    break
+        finally:
+            if writer is not None:
+                writer.close()
+            for cb in callbacks:
+                if hasattr(cb, "finish"):
+                    cb.finish(self)
+        return TuneResult(self.best_config, None if math.isinf(self.best_cost) else self.best_cost,
+                          list(self.history), len(self.history) - start, n_resumed, problems)
+
+    def _measure(self, measure, batch, writer) -> list[MeasureResult]:
+        stream = getattr(measure, "iter_results", None)
+        if stream is None:
+            results = list(measure(self.task, batch))
+            if len(results) != len(batch):
+                raise AutotuneError(f"measure returned {len(results)} results for {len(batch)} configs")
+            if writer is not None:
+                for cfg, res in zip(batch, results):
+                    writer.write(make_record(self.task, cfg, res, self.name))
+            return results
+        results: list[MeasureResult | None] = [None] * len(batch)
+        for pos, res in stream(self.task, batch):  # as they complete: each is on disk at once
+            results[pos] = res
+            if writer is not None:
+                writer.write(make_record(self.task, batch[pos], res, self.name))
+        missing = [i for i, r in enumerate(results) if r is None]
+        if missing:
+            raise AutotuneError(f"measure gave no result for {len(missing)} config(s)")
+        return results
+
+
+class ProgressBar:
+    """A one-line progress display on ``stream`` (stderr): trials done, best cost, errors."""
+
+    def __init__(self, total: int | None = None, stream=None, unit: str = "cost"):
+        self.total = total
+        self.stream = stream if stream is not None else sys.stderr
+        self.unit = unit
+        self.t0 = time.time()
+        self.errors = 0
+
+    def start(self, tuner, n_trial):
+        if self.total is None:
+            self.total = n_trial
+        self.t0 = time.time()
+        self.errors = sum(1 for _, _, r in tuner.history if not r.valid)
+        self._draw(tuner)
+
+    def __call__(self, tuner, configs, results):
+        self.errors += sum(1 for r in results if not r.valid)
+        self._draw(tuner)
+
+    def _draw(self, tuner):
+        done = len(tuner.history)
+        best = "-" if math.isinf(tuner.best_cost) else f"{tuner.best_cost:.6g}"
+        bar_w = 24
+        frac = done / self.total if self.total else 0.0
+        bar = "#" * int(bar_w * min(1.0, frac))
+        self.stream.write(f"\r[{bar:<{bar_w}}] {done}/{self.total} best {self.unit} {best}  errors {self.errors}  "
+                          f"{time.time() - self.t0:.0f}s")
+        self.stream.flush()
+
+    def finish(self, tuner):
+        self._draw(tuner)
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+def progress_bar(total: int | None = None, stream=None, unit: str = "cost") -> ProgressBar:
+    """A callback for ``Tuner.tune(callbacks=[...])`` showing the best cost so far (stderr)."""
+    return ProgressBar(total, stream, unit)
+
+
+__all__ = ["ProgressBar", "TuneResult", "Tuner", "progress_bar"]
