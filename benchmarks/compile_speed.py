@@ -10,14 +10,12 @@ import time
 import codegen_c
 import schedules
 import tir
+from schedules import workloads as W
 
 
 def matmul_3level(M=256, N=256, K=256):
-    A = tir.placeholder((M, K), "int8", name="A")
-    B = tir.placeholder((K, N), "int8", name="B")
-    k = tir.reduce_axis((0, K), name="k")
-    C = tir.compute((M, N), lambda i, j: tir.sum(A[i, k].astype("int32") * B[k, j].astype("int32"), axis=k),
-                    name="C")
+    wl = W.matmul(M, N, K)
+    C = wl.output
     s = schedules.create_schedule(C)
     CL = s.cache_write(C, "local")
     i, j = C.op.axis
@@ -29,7 +27,7 @@ def matmul_3level(M=256, N=256, K=256):
     s[CL].reorder(ko, ki, ic, jc)
     s[CL].unroll(ic)
     s[CL].unroll(jc)
-    return s, [A, B, C]
+    return s, wl.args
 
 
 def conv2d_tiled(N=1, C=16, H=32, W=32, F=32, R=3):

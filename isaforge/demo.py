@@ -10,6 +10,7 @@ import numpy as np
 import codegen_c
 import schedules
 import tir
+from schedules import workloads as W
 
 
 def _section(title: str) -> None:
@@ -21,11 +22,8 @@ def _section(title: str) -> None:
 
 def tiled_matmul(M=64, N=64, K=64):
     """An int8 matmul with a 4x4 register-blocked accumulator tile (cache_write + compute_at)."""
-    A = tir.placeholder((M, K), "int8", name="A")
-    B = tir.placeholder((K, N), "int8", name="B")
-    k = tir.reduce_axis((0, K), name="k")
-    C = tir.compute((M, N), lambda i, j: tir.sum(A[i, k].astype("int32") * B[k, j].astype("int32"), axis=k),
-                    name="C")
+    wl = W.matmul(M, N, K)
+    C = wl.output
     s = schedules.create_schedule(C)
     CL = s.cache_write(C, "local")
     io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], 4, 4)
@@ -35,7 +33,7 @@ def tiled_matmul(M=64, N=64, K=64):
     s[CL].reorder(ko, ki, ic, jc)
     s[CL].unroll(ic)
     s[CL].unroll(jc)
-    return s, [A, B, C]
+    return s, wl.args
 
 
 def padded_conv2d(C=8, H=16, W=16, F=8, R=3):

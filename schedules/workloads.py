@@ -70,6 +70,43 @@ def matmul(M: int, N: int, K: int, dtype_in: str = "int8", dtype_acc: str = "int
     return Workload("matmul", [A, B], C, ref, params=dict(M=M, N=N, K=K, dtype_in=dtype_in, dtype_acc=dtype_acc))
 
 
+def matmul_nt(M: int, N: int, K: int, dtype_in: str = "int8", dtype_acc: str = "int32"):
+    """C[i, j] = sum_k A[i, k] * Bt[j, k]: both operands K-major (what a packed dot reads)."""
+    A = tir.placeholder((M, K), dtype_in, name="A")
+    Bt = tir.placeholder((N, K), dtype_in, name="Bt")
+    k = tir.reduce_axis((0, K), name="k")
+    C = tir.compute((M, N), lambda i, j: tir.sum(_cast(A[i, k], dtype_in, dtype_acc) *
+                                                 _cast(Bt[j, k], dtype_in, dtype_acc), axis=k), name="C")
+    acc = _np(dtype_acc)
+
+    def ref(a, bt):
+        return (a.astype(acc) @ bt.astype(acc).T).astype(acc)
+
+    return Workload("matmul_nt", [A, Bt], C, ref, params=dict(M=M, N=N, K=K, dtype_in=dtype_in,
+                                                                    dtype_acc=dtype_acc))
+
+
+def conv2d_nhwc_ohwi(N: int, H: int, W: int, C: int, F: int, KH: int, KW: int | None = None,
+                     stride: int = 1, pad: int = 0):
+    """NHWC int8 conv2d with weights laid out [F, KH, KW, C] (channel innermost in both operands)."""
+    KW = KH if KW is None else KW
+    base = conv2d_nhwc(N, H, W, C, F, KH, KW, stride, pad)
+    A = base.inputs[0]
+    Wt = tir.placeholder((F, KH, KW, C), "int8", name="Wt")
+    src = base.stages.get("pad", A)
+    OH, OW = base.output.shape[1], base.output.shape[2]
+    ry, rx, rc = tir.reduce_axis((0, KH), "ry"), tir.reduce_axis((0, KW), "rx"), tir.reduce_axis((0, C), "rc")
+    Out = tir.compute((N, OH, OW, F), lambda b, y, x, f: tir.sum(
+        src[b, y * stride + ry, x * stride + rx, rc].astype("int32") * Wt[f, ry, rx, rc].astype("int32"),
+        axis=[ry, rx, rc]), name="conv")
+
+    def ref(a, w):
+        return base.ref(a, np.ascontiguousarray(w.transpose(1, 2, 3, 0)))
+
+    params = dict(base.params, weight_layout="OHWI")
+    return Workload("conv2d_nhwc", [A, Wt], Out, ref, dict(base.stages), params=params)
+
+
 def batch_matmul(Bt: int, M: int, N: int, K: int, dtype_in: str = "int8", dtype_acc: str = "int32") -> Workload:
     """C[b, i, j] = sum_k A[b, i, k] * B[b, k, j]."""
     A = tir.placeholder((Bt, M, K), dtype_in, name="A")

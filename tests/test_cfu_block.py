@@ -12,14 +12,12 @@ import isa_ext
 import schedules
 import simulator
 import tir
+from schedules import workloads as W
 
 
 def _matmul(ext: str, words: int | None, M=16, N=16, K=32):
-    A = tir.placeholder((M, K), "int8", name="A")
-    B = tir.placeholder((N, K), "int8", name="B")
-    k = tir.reduce_axis((0, K), name="k")
-    C = tir.compute((M, N), lambda i, j: tir.sum(A[i, k].astype("int32") * B[j, k].astype("int32"), axis=k),
-                    name="C")
+    wl = W.matmul_nt(M, N, K)
+    C = wl.output
     s = schedules.create_schedule(C)
     CL = s.cache_write(C, "local")
     io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], 4, 4)
@@ -37,7 +35,7 @@ def _matmul(ext: str, words: int | None, M=16, N=16, K=32):
         s[CL].unroll(ic)
         s[CL].unroll(jc)
         s[CL].tensorize(kii, isa_ext.get(ext))
-    return tir.lower(s, [A, B, C]), (M, N, K)
+    return tir.lower(s, wl.args), (M, N, K)
 
 
 def _run(func, shape):
