@@ -1,0 +1,547 @@
+"""Fixed-length feature vectors of lowered kernels for the learned cost model.
+
+``extract_features(func, config, space)`` walks the lowered loop IR once and summarizes what a
+cost model needs to rank schedules of one task (and of similar tasks: the same template at other
+shapes, for transfer learning):
+
+* loop structure: per nesting level of the dominant nest (innermost first, up to ``MAX_DEPTH``)
+  the extent and the loop kind (serial / unroll / vectorize / parallel); the product of extents,
+  the innermost extent, the number of loops and the static code-size estimate (statements times
+  the extents of enclosing fully unrolled loops: VexRiscv has a small instruction cache);
+* per buffer (arguments first in argument order, then intermediates sorted by scope and name, up
+  to ``MAX_BUFFERS``): loads, stores and packed-word (``Ramp``) loads weighted by the trip count of
+  the enclosing loops, the element stride of the index along the innermost loop and along the
+  innermost rolled (not unrolled) loop, whether the buffer is ``local``, the bytes it touches,
+  the touched bytes versus the buffer size and the reuse of its dominant access (how many
+  iterations of the innermost loop that does not move the index lie between two uses, and the
+  bytes touched meanwhile);
+* guards (``IfThen``) weighted by trip count;
+* intrinsic calls (``tir.expr.Call``) weighted by trip count, in total and per op in hashed
+  slots, with each op's declared latency and issue interval (so the work a tensorized kernel
+  hands to the CFU is visible), plus the implied busy cycles ``count * max(latency, issue)``;
+* scalar arithmetic weighted by trip count (adds, multiplies, divisions, min/max, casts,
+  selects, compares), index arithmetic apart, rolled-loop iterations, and a crude static cycle
+  estimate of an in-order core (memory accesses + operations + intrinsic busy cycles + loop
+  overhead) that gives the trees one strong dimension to split on from the first few samples;
+* the knob values of the config: the normalized choice index of each knob
+  (``space.decompose(index)``) and the log2 of numeric knob values, padded to ``MAX_KNOB_FEATS``.
+
+Counts are log2(1 + x) transformed. The length is the same for every kernel
+(``feature_length()``); ``feature_names()`` labels each position.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+
+import numpy as np
+
+from tir.expr import BinOp, BufferLoad, Call, Cast, Cmp, Const, Expr, Not, Ramp, Select, Var
+from tir.stmt import Allocate, Evaluate, For, IfThen, PrimFunc, Seq, Stmt, Store
+
+MAX_DEPTH = 8
+MAX_BUFFERS = 6
+INTRIN_SLOTS = 4
+MAX_KNOB_FEATS = 32
+KINDS = ("serial", "unroll", "vectorize", "parallel")
+
+_LOOP_FEATS = ("log_extent", "serial", "unroll", "vectorize", "parallel", "present")
+_BUF_FEATS = ("present", "local", "is_arg", "elem_bytes", "log_loads", "log_stores", "log_word_loads",
+              "log_bytes_accessed", "stride_inner", "stride_inner_zero", "stride_inner_unit",
+              "stride_rolled", "log_touched_bytes", "touched_over_size", "log_reuse_ct",
+              "log_reuse_dis_iter", "log_reuse_dis_bytes", "reuse_depth")
+_INTRIN_FEATS = ("log_count", "latency", "issue_interval", "stateful", "log_busy", "log_static")
+_GLOBAL_FEATS = (
+    "log_total_trip", "log_innermost_extent", "n_loops", "max_depth", "log_code_size", "n_unrolled_loops",
+    "log_unrolled_product", "log_guards", "n_guards_static", "log_intrin_calls", "log_intrin_busy",
+    "log_intrin_latency_sum", "log_intrin_issue_sum", "log_intrin_static", "n_intrin_kinds", "has_stateful_intrin",
+    "log_stores", "log_loads", "log_word_loads", "log_add", "log_mul", "log_div", "log_minmax", "log_cast",
+    "log_select", "log_cmp", "n_allocs", "log_local_bytes", "log_global_tmp_bytes", "log_bytes_per_intrin",
+    "intrin_fraction", "log_index_ops", "log_loop_iters", "log_const_local", "log_est_cycles",
+)
+
+
+def feature_length() -> int:
+    return len(feature_names())
+
+
+def feature_names() -> list[str]:
+    names = [f"g.{n}" for n in _GLOBAL_FEATS]
+    names += [f"loop{d}.{n}" for d in range(MAX_DEPTH) for n in _LOOP_FEATS]
+    names += [f"buf{b}.{n}" for b in range(MAX_BUFFERS) for n in _BUF_FEATS]
+    names += [f"intrin{s}.{n}" for s in range(INTRIN_SLOTS) for n in _INTRIN_FEATS]
+    names += [f"knob{k}" for k in range(MAX_KNOB_FEATS)]
+    return names
+
+
+def _log(x: float) -> float:
+    return math.log2(1.0 + max(0.0, float(x)))
+
+
+# --- cheap evaluation of index expressions -----------------------------------------------------
+
+def _eval(e: Expr, env: dict) -> int:
+    """Integer value of an index expression; unknown variables are 0, unknown nodes 0."""
+    if isinstance(e, Const):
+        v = e.value
+        return int(v) if isinstance(v, (int, bool)) else 0
+    if isinstance(e, Var):
+        return env.get(id(e), 0)
+    if isinstance(e, BinOp):
+        a, b = _eval(e.a, env), _eval(e.b, env)
+        op = e.op
+        if op == "+":
+            return a + b
+        if op == "-":
+            return a - b
+        if op == "*":
+            return a * b
+        if op == "//":
+            return a // b if b else 0
+        if op == "%":
+            return a % b if b else 0
+        if op == "min":
+            return min(a, b)
+        if op == "max":
+            return max(a, b)
+        return 0
+    if isinstance(e, Cast):
+        return _eval(e.value, env)
+    return 0
+
+
+def _flat_index(buf, indices) -> Expr | list:
+    """(index expression, element stride) pairs of a row-major access."""
+    out = []
+    stride = 1
+    for i, n in zip(reversed(indices), reversed(buf.shape)):
+        out.append((i, stride))
+        stride *= n
+    return out
+
+
+def _flat_eval(parts, env) -> int:
+    return sum(_eval(i, env) * s for i, s in parts)
+
+
+# --- the walk ------------------------------------------------------------------------------------
+
+class _Access:
+    __slots__ = ("buf", "kind", "trip", "loops", "parts", "lanes")
+
+    def __init__(self, buf, kind, trip, loops, parts, lanes=1):
+        self.buf, self.kind, self.trip, self.loops, self.parts, self.lanes = buf, kind, trip, loops, parts, lanes
+
+
+class _Walker:
+    def __init__(self):
+        self.accesses: list[_Access] = []
+        self.loops: list[For] = []
+        self.trip = 1
+        self.unroll_mult = 1
+        self.n_loops = 0
+        self.n_unrolled = 0
+        self.unrolled_product = 0
+        self.max_depth = 0
+        self.code_size = 0
+        self.guards = 0.0
+        self.guards_static = 0
+        self.ops = dict.fromkeys(("add", "mul", "div", "minmax", "cast", "select", "cmp"), 0.0)
+        self.index_ops = 0.0  # arithmetic inside buffer indices (mostly strength-reduced by the C compiler)
+        self.loop_iters = 0.0  # iterations of rolled loops (each costs a compare-and-branch and an increment)
+        self.const_local = 0.0  # accesses of local buffers at constant indices (registers once unrolled)
+        self.intrin: dict[str, list] = {}  # c_name -> [op, trip-weighted count, static count]
+        self.allocs: list = []
+        self.nests: list[tuple[float, tuple]] = []  # (trip, loops) of each leaf statement
+        self.buffers: dict[int, object] = {}
+
+    def stmt(self, s: Stmt) -> None:
+        if isinstance(s, Seq):
+            for c in s.stmts:
+                self.stmt(c)
+        elif isinstance(s, For):
+            self.n_loops += 1
+            ext = max(1, int(s.extent))
+            self.loops.append(s)
+            self.max_depth = max(self.max_depth, len(self.loops))
+            old_trip, old_mult = self.trip, self.unroll_mult
+            self.trip *= ext
+            if s.kind != "unroll":
+                self.loop_iters += self.trip
+            if s.kind == "unroll":
+                self.unroll_mult *= ext
+                self.n_unrolled += 1
+                self.unrolled_product += ext
+            self.stmt(s.body)
+            self.trip, self.unroll_mult = old_trip, old_mult
+            self.loops.pop()
+        elif isinstance(s, Store):
+            self._leaf()
+            self.buffers[id(s.buffer)] = s.buffer
+            self.accesses.append(_Access(s.buffer, "store", self.trip, tuple(self.loops),
+                                         _flat_index(s.buffer, s.indices)))
+            self._note_local(s.buffer, s.indices)
+            for i in s.indices:
+                self.index_expr(i)
+            self.expr(s.value)
+        elif isinstance(s, Evaluate):
+            self._leaf()
+            self.expr(s.value)
+        elif isinstance(s, IfThen):
+            self.guards += self.trip
+            self.guards_static += self.unroll_mult
+            self.code_size += self.unroll_mult
+            self.expr(s.cond)
+            self.stmt(s.then)
+            if s.otherwise is not None:
+                self.stmt(s.otherwise)
+        elif isinstance(s, Allocate):
+            self.allocs.append(s.buffer)
+            self.buffers[id(s.buffer)] = s.buffer
+            self.stmt(s.body)
+
+    def _note_local(self, buf, indices) -> None:
+        if buf.scope == "local" and all(isinstance(i, Const) for i in indices):
+            self.const_local += self.trip
+
+    def index_expr(self, e: Expr) -> None:
+        saved = dict(self.ops)
+        self.expr(e)
+        moved = sum(self.ops[k] - saved[k] for k in ("add", "mul", "div", "minmax"))
+        for k in ("add", "mul", "div", "minmax"):
+            self.ops[k] = saved[k]
+        self.index_ops += moved
+
+    def _leaf(self) -> None:
+        self.code_size += self.unroll_mult
+        self.nests.append((self.trip, tuple(self.loops)))
+
+    def expr(self, e: Expr) -> None:
+        stack = [e]
+        trip = self.trip
+        ops = self.ops
+        while stack:
+            n = stack.pop()
+            if isinstance(n, BinOp):
+                op = n.op
+                if op in ("+", "-"):
+                    ops["add"] += trip
+                elif op == "*":
+                    ops["mul"] += trip
+                elif op in ("/", "//", "%"):
+                    ops["div"] += trip
+                elif op in ("min", "max"):
+                    ops["minmax"] += trip
+                stack.append(n.a)
+                stack.append(n.b)
+            elif isinstance(n, BufferLoad):
+                self.buffers[id(n.buffer)] = n.buffer
+                self.accesses.append(_Access(n.buffer, "load", trip, tuple(self.loops),
+                                             _flat_index(n.buffer, n.indices)))
+                self._note_local(n.buffer, n.indices)
+                for i in n.indices:
+                    self.index_expr(i)
+            elif isinstance(n, Ramp):
+                self.buffers[id(n.buffer)] = n.buffer
+                self.accesses.append(_Access(n.buffer, "word", trip, tuple(self.loops),
+                                             _flat_index(n.buffer, n.indices), n.lanes))
+                for i in n.indices:
+                    self.index_expr(i)
+            elif isinstance(n, Call):
+                name = getattr(n.op, "c_name", str(n.op))
+                ent = self.intrin.get(name)
+                if ent is None:
+                    ent = self.intrin[name] = [n.op, 0.0, 0]
+                ent[1] += trip
+                ent[2] += self.unroll_mult
+                stack.extend(n.args)
+            elif isinstance(n, Cast):
+                ops["cast"] += trip
+                stack.append(n.value)
+            elif isinstance(n, Select):
+                ops["select"] += trip
+                stack.extend((n.cond, n.t, n.f))
+            elif isinstance(n, Cmp):
+                ops["cmp"] += trip
+                stack.append(n.a)
+                stack.append(n.b)
+            elif isinstance(n, Not):
+                stack.append(n.a)
+
+
+def _dtype_bytes(dtype: str) -> int:
+    digits = "".join(ch for ch in dtype if ch.isdigit())
+    return max(1, int(digits) // 8) if digits else 1
+
+
+def _access_geometry(a: _Access):
+    """Strides and footprints of one access w.r.t. its enclosing loops (outermost first)."""
+    base = _flat_eval(a.parts, {})
+    deps = []
+    strides = []
+    for lp in a.loops:
+        vid = id(lp.var)
+        s1 = _flat_eval(a.parts, {vid: 1}) - base
+        dep = s1 != 0
+        if not dep and lp.extent > 2:
+            dep = _flat_eval(a.parts, {vid: int(lp.extent) - 1}) != base
+        strides.append(s1)
+        deps.append(dep)
+    return strides, deps
+
+
+def sgn(x: float) -> float:
+    """Signed log2(1 + |x|)."""
+    return math.copysign(_log(abs(x)), x)
+
+
+def _buffer_feats(buf, accs: list[_Access]) -> list[float]:
+    eb = _dtype_bytes(buf.dtype)
+    loads = sum(a.trip for a in accs if a.kind == "load")
+    stores = sum(a.trip for a in accs if a.kind == "store")
+    words = sum(a.trip for a in accs if a.kind == "word")
+    bytes_acc = sum(a.trip * eb * (a.lanes if a.kind == "word" else 1) for a in accs)
+    dom = max(accs, key=lambda a: (a.trip, len(a.loops)))
+    strides, deps = _access_geometry(dom)
+    loops = dom.loops
+    stride_inner = strides[-1] if strides else 0
+    stride_rolled = 0
+    for lp, s in zip(reversed(loops), reversed(strides)):
+        if lp.kind != "unroll":
+            stride_rolled = s
+            break
+    size = max(1, buf.size)
+    touched = 1
+    for lp, d in zip(loops, deps):
+        if d:
+            touched *= max(1, int(lp.extent))
+    touched = min(touched * (dom.lanes if dom.kind == "word" else 1), size)
+    # reuse: the innermost loop that does not move the index
+    reuse_ct, reuse_iter, reuse_bytes, reuse_depth = 0, 0, 0, 0
+    inner_iter, inner_touch = 1, 1
+    for depth, (lp, d) in enumerate(zip(reversed(loops), reversed(deps))):
+        if not d:
+            reuse_ct, reuse_iter = int(lp.extent), inner_iter
+            reuse_bytes = min(inner_touch, size) * eb
+            reuse_depth = depth + 1
+            break
+        inner_iter *= max(1, int(lp.extent))
+        inner_touch *= max(1, int(lp.extent))
+    return [
+        1.0, float(buf.scope == "local"), float(bool(buf.is_arg)), float(eb),
+        _log(loads), _log(stores), _log(words), _log(bytes_acc),
+        sgn(stride_inner), float(stride_inner == 0), float(abs(stride_inner) == 1), sgn(stride_rolled),
+        _log(touched * eb), touched / size, _log(reuse_ct), _log(reuse_iter), _log(reuse_bytes),
+        float(reuse_depth),
+    ]
+
+
+def _knob_feats(config, space) -> list[float]:
+    out: list[float] = []
+    if config is None:
+        return out
+    if space is not None and getattr(config, "index", None) is not None:
+        try:
+            idx = space.decompose(config.index)
+            knobs = list(space.knobs.values())
+            for i, k in zip(idx, knobs):
+                n = len(k.choices)
+                out.append(i / (n - 1) if n > 1 else 0.0)
+        except Exception:  # noqa: BLE001 - a space without decompose: raw values only
+            out = []
+    names = list(space.knobs) if space is not None else None
+    if names is None:
+        names = list(getattr(config, "keys", lambda: [])())
+    for name in names:
+        try:
+            v = config[name]
+        except Exception:  # noqa: BLE001
+            continue
+        out.extend(_raw_values(v))
+    return out
+
+
+def _raw_values(v) -> list[float]:
+    if isinstance(v, bool):
+        return [float(v)]
+    if isinstance(v, (int, float)):
+        return [_log(abs(v))]
+    if isinstance(v, (list, tuple)):
+        vals = []
+        for x in v:
+            if isinstance(x, bool):
+                vals.append(float(x))
+            elif isinstance(x, (int, float)):
+                vals.append(_log(abs(x)))
+        return vals
+    if v is None:
+        return [0.0]
+    return []  # strings: covered by the choice index
+
+
+def _estimate_cycles(w: _Walker, intrin_busy: float) -> float:
+    """A crude static cycle estimate of an in-order single-issue core: one cycle per memory access
+    (local accesses at constant indices are registers), per value operation and per intrinsic issue
+    (or its latency, when longer), plus two per rolled-loop iteration."""
+    mem = sum(a.trip for a in w.accesses) - w.const_local
+    ops = w.ops["add"] + w.ops["mul"] + 4 * w.ops["div"] + w.ops["minmax"] + w.ops["select"] + w.ops["cmp"]
+    return max(0.0, mem) + ops + intrin_busy + 2 * w.loop_iters + w.guards
+
+
+def extract_features(func: PrimFunc, config=None, space=None) -> np.ndarray:
+    """The feature vector (float32, ``feature_length()`` long) of a lowered kernel."""
+    w = _Walker()
+    w.stmt(func.body)
+
+    # group accesses per buffer; order: arguments by position, then intermediates by (scope, name)
+    per_buf: dict[int, list[_Access]] = {}
+    for a in w.accesses:
+        per_buf.setdefault(id(a.buf), []).append(a)
+    arg_pos = {id(b): i for i, b in enumerate(func.args)}
+    bufs = sorted((w.buffers[k] for k in per_buf),
+                  key=lambda b: (0, arg_pos[id(b)], "") if id(b) in arg_pos else (1, b.scope != "local", b.name))
+
+    feats: list[float] = []
+    # globals
+    total_trip = max((t for t, _ in w.nests), default=0)
+    dom_loops = max(w.nests, key=lambda n: (n[0], len(n[1])))[1] if w.nests else ()
+    innermost = int(dom_loops[-1].extent) if dom_loops else 1
+    n_loads = sum(a.trip for a in w.accesses if a.kind == "load")
+    n_words = sum(a.trip for a in w.accesses if a.kind == "word")
+    n_stores = sum(a.trip for a in w.accesses if a.kind == "store")
+    calls = sum(v[1] for v in w.intrin.values())
+    busy = sum(v[1] * max(getattr(v[0], "latency", 0), getattr(v[0], "issue_interval", 1)) for v in w.intrin.values())
+    lat = sum(v[1] * getattr(v[0], "latency", 0) for v in w.intrin.values())
+    iss = sum(v[1] * getattr(v[0], "issue_interval", 1) for v in w.intrin.values())
+    static_calls = sum(v[2] for v in w.intrin.values())
+    stateful = any(getattr(v[0], "stateful", False) for v in w.intrin.values())
+    local_bytes = sum(b.size * _dtype_bytes(b.dtype) for b in w.allocs if b.scope == "local")
+    tmp_bytes = sum(b.size * _dtype_bytes(b.dtype) for b in w.allocs if b.scope != "local")
+    all_bytes = sum(a.trip * _dtype_bytes(a.buf.dtype) * (a.lanes if a.kind == "word" else 1) for a in w.accesses)
+    arith = sum(w.ops.values())
+    feats += [
+        _log(total_trip), _log(innermost), float(w.n_loops), float(w.max_depth), _log(w.code_size),
+        float(w.n_unrolled), _log(w.unrolled_product), _log(w.guards), float(w.guards_static), _log(calls),
+        _log(busy), _log(lat), _log(iss), _log(static_calls), float(len(w.intrin)), float(stateful),
+        _log(n_stores), _log(n_loads), _log(n_words), _log(w.ops["add"]), _log(w.ops["mul"]), _log(w.ops["div"]),
+        _log(w.ops["minmax"]), _log(w.ops["cast"]), _log(w.ops["select"]), _log(w.ops["cmp"]),
+        float(len(w.allocs)), _log(local_bytes), _log(tmp_bytes), _log(all_bytes / calls) if calls else 0.0,
+        calls / (calls + arith + n_loads + n_stores) if calls else 0.0,
+        _log(w.index_ops), _log(w.loop_iters), _log(w.const_local), _log(_estimate_cycles(w, busy)),
+    ]
+    # loops of the dominant nest, innermost first
+    for d in range(MAX_DEPTH):
+        if d < len(dom_loops):
+            lp = dom_loops[-1 - d]
+            feats += [_log(lp.extent)] + [float(lp.kind == k) for k in KINDS] + [1.0]
+        else:
+            feats += [0.0] * len(_LOOP_FEATS)
+    # buffers
+    for b in range(MAX_BUFFERS):
+        if b < len(bufs):
+            feats += _buffer_feats(bufs[b], per_buf[id(bufs[b])])
+        else:
+            feats += [0.0] * len(_BUF_FEATS)
+    # intrinsics in hashed slots (stable across processes)
+    slots = [[0.0] * len(_INTRIN_FEATS) for _ in range(INTRIN_SLOTS)]
+    for name in sorted(w.intrin):
+        op, cnt, static = w.intrin[name]
+        s = slots[zlib.crc32(name.encode()) % INTRIN_SLOTS]
+        latency = float(getattr(op, "latency", 0))
+        issue = float(getattr(op, "issue_interval", 1))
+        s[0] += _log(cnt)
+        s[1] = max(s[1], latency)
+        s[2] = max(s[2], issue)
+        s[3] = max(s[3], float(getattr(op, "stateful", False)))
+        s[4] += _log(cnt * max(latency, issue))
+        s[5] += _log(static)
+    for s in slots:
+        feats += s
+    knobs = _knob_feats(config, space)[:MAX_KNOB_FEATS]
+    feats += knobs + [0.0] * (MAX_KNOB_FEATS - len(knobs))
+    return np.asarray(feats, dtype=np.float32)
+
+
+def signature(func: PrimFunc, config=None) -> str:
+    """A hash of the printed lowered kernel and the compiler knob of the config."""
+    import hashlib
+
+    comp = ""
+    if config is not None:
+        try:
+            comp = str(config["compiler"].val) if "compiler" in config else ""
+        except Exception:  # noqa: BLE001
+            comp = ""
+    return hashlib.sha1((str(func) + "\n" + comp).encode()).hexdigest()
+
+
+class FeatureCache:
+    """Features per config index of one task: lowers each config once (failures give None)."""
+
+    def __init__(self, task, feature_type: str = "itervar"):
+        if feature_type not in ("itervar", "knob"):
+            raise ValueError(f"feature_type must be 'itervar' or 'knob', got {feature_type!r}")
+        self.task = task
+        self.space = task.config_space
+        self.feature_type = feature_type
+        self._cache: dict[int, np.ndarray | None] = {}
+        self._sig: dict[int, str | None] = {}
+        self.n_lowered = 0
+
+    def __contains__(self, index: int) -> bool:
+        return index in self._cache
+
+    def knob_vector(self, index: int) -> np.ndarray:
+        cfg = self.space.get(index)
+        knobs = _knob_feats(cfg, self.space)[:MAX_KNOB_FEATS]
+        return np.asarray(knobs + [0.0] * (MAX_KNOB_FEATS - len(knobs)), dtype=np.float32)
+
+    def get(self, index: int) -> np.ndarray | None:
+        index = int(index)
+        if index in self._cache:
+            return self._cache[index]
+        sig: str | None = str(index)
+        if self.feature_type == "knob":
+            f = self.knob_vector(index)
+        else:
+            cfg = self.space.get(index)
+            try:
+                func = self.task.lower(cfg)
+                self.n_lowered += 1
+                f = extract_features(func, cfg, self.space)
+                sig = signature(func, cfg)
+            except Exception:  # noqa: BLE001 - a config that does not lower is predicted as bad
+                f, sig = None, None
+        self._cache[index] = f
+        self._sig[index] = sig
+        return f
+
+    def signature(self, index: int) -> str | None:
+        """What decides the measurement: the lowered IR and the compiler (None: does not lower).
+
+        Configs with equal signatures (e.g. an unroll knob that a tensorized nest ignores) measure
+        the same: the tuner measures one of them only.
+        """
+        index = int(index)
+        if index not in self._sig:
+            self.get(index)
+        return self._sig[index]
+
+    def matrix(self, indices) -> tuple[np.ndarray, np.ndarray]:
+        """(features of the indices that lower, boolean mask of which did)."""
+        rows, ok = [], []
+        width = MAX_KNOB_FEATS if self.feature_type == "knob" else feature_length()
+        for i in indices:
+            f = self.get(i)
+            ok.append(f is not None)
+            if f is not None:
+                rows.append(f)
+        x = np.vstack(rows) if rows else np.zeros((0, width), np.float32)
+        return x, np.asarray(ok, dtype=bool)
+
+    def put(self, index: int, features: np.ndarray | None) -> None:
+        self._cache[int(index)] = features
+
+
+__all__ = ["FeatureCache", "extract_features", "feature_length", "feature_names", "signature"]

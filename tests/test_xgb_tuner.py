@@ -1,0 +1,256 @@
+"""The XGBoost tuner: IR features, cost model, simulated annealing, tuning for real, transfer learning."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from schedules.autotune.cost_model import XGBoostCostModel, rank_correlation
+from schedules.autotune.features import extract_features, feature_length, feature_names
+from schedules.autotune.measure import MeasureResult
+from schedules.autotune.records import RecordWriter, make_record
+from schedules.autotune.sa_optimizer import SimulatedAnnealingOptimizer
+from schedules.autotune.space import ConfigSpace
+from schedules.autotune.task import create_task
+from schedules.autotune.xgb_tuner import XGBTuner
+
+ROOT = Path(__file__).resolve().parent.parent
+EXHAUSTIVE = ROOT / "benchmarks" / "results" / "exhaustive_matmul32_dot4.json"
+
+
+def _task(n=32):
+    return create_task("matmul_i8", (n, n, n), "vexriscv")
+
+
+def _with_knob(space, index, knob, value):
+    choices = space.decompose(index)
+    pos = list(space.knobs).index(knob)
+    choices[pos] = space.knobs[knob].choices.index(value)
+    return space.compose(choices)
+
+
+def _feature(vec, name):
+    return float(vec[feature_names().index(name)])
+
+
+def _synthetic_cost(space, seed=5):
+    """A deterministic cost over a space's knobs with an interaction term (for tests without a simulator)."""
+    rng = np.random.default_rng(seed)
+    w = [rng.random(len(k)) for k in space.knobs.values()]
+
+    def cost(i):
+        d = space.decompose(i)
+        return float(1000 * np.exp(sum(wk[c] for wk, c in zip(w, d)) + 0.5 * w[0][d[0]] * w[1][d[1]]))
+
+    return cost
+
+
+def _fake_measure(cost):
+    def measure(task, configs):
+        return [MeasureResult(c.index, cost(c.index)) for c in configs]
+
+    return measure
+
+
+# features --------------------------------------------------------------------------------------------
+
+def test_features_deterministic_and_show_the_intrinsic():
+    task = _task()
+    space = task.config_space
+    base = space.compose([1, 1, 3, 0, 2])
+    plain = _with_knob(space, base, "tensorize", None)
+    tens = _with_knob(space, base, "tensorize", "dot4_i8")
+    f_plain = extract_features(task.lower(plain), space.get(plain), space)
+    f_plain2 = extract_features(task.lower(plain), space.get(plain), space)
+    f_tens = extract_features(task.lower(tens), space.get(tens), space)
+    assert f_plain.shape == f_tens.shape == (feature_length(),)
+    assert f_plain.dtype == np.float32
+    np.testing.assert_array_equal(f_plain, f_plain2)
+    assert np.all(np.isfinite(f_tens))
+    # the CFU work is visible: 32*32*32 / 4 dot4 calls, none without tensorize
+    assert _feature(f_plain, "g.log_intrin_calls") == 0
+    assert _feature(f_tens, "g.log_intrin_calls") == pytest.approx(np.log2(1 + 32 ** 3 / 4), rel=1e-5)
+    assert _feature(f_tens, "g.log_word_loads") > 0 and _feature(f_plain, "g.log_word_loads") == 0
+    assert _feature(f_tens, "g.log_mul") < _feature(f_plain, "g.log_mul")
+    # the knob part differs too, but the IR part alone already differs
+    n_ir = feature_length() - 32
+    assert not np.array_equal(f_plain[:n_ir], f_tens[:n_ir])
+
+
+def test_features_see_unrolling_and_tiles():
+    task = _task()
+    space = task.config_space
+    base = space.compose([2, 2, 0, 1, 0])
+    rolled = extract_features(task.lower(base))
+    unrolled_idx = _with_knob(space, base, "unroll", ("unroll", "unroll"))
+    unrolled = extract_features(task.lower(unrolled_idx))
+    assert _feature(unrolled, "g.log_code_size") > _feature(rolled, "g.log_code_size")
+    # without a config the knob part is zero; with one it holds the normalized choice indices
+    assert not rolled[-32:].any()
+    with_cfg = extract_features(task.lower(base), space.get(base), space)
+    assert with_cfg[-32:].any()
+
+
+# cost model -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("loss", ["rank", "reg"])
+def test_cost_model_ranks_a_monotone_dataset(loss):
+    rng = np.random.default_rng(0)
+    x = rng.random((240, 12)).astype(np.float32)
+    cost = np.exp(3 * x[:, 0] + x[:, 1])  # monotone in the first two features
+    ys = list(cost[:160])
+    ys[:6] = [None] * 6  # failed measurements: kept as the poorest
+    model = XGBoostCostModel(loss, seed=0)
+    model.fit(x[:160], ys)
+    pred = model.predict(x[160:])
+    assert rank_correlation(pred, cost[160:]) > 0.85
+    # the best of the held-out set is among the top predictions
+    best = int(np.argmin(cost[160:]))
+    assert best in np.argsort(-pred)[:8]
+
+
+def test_cost_model_transfer_groups():
+    rng = np.random.default_rng(1)
+    x = rng.random((200, 8)).astype(np.float32)
+    cost = np.exp(2 * x[:, 0] + x[:, 2])
+    model = XGBoostCostModel("rank", seed=0)
+    # a few samples of this task, many of an earlier task whose costs are on another scale
+    model.fit_with_history(x[:10], list(cost[:10]), prior=[(x[10:150], list(50 * cost[10:150]))])
+    assert rank_correlation(model.predict(x[150:]), cost[150:]) > 0.8
+
+
+# simulated annealing ----------------------------------------------------------------------------------
+
+def _big_space():
+    space = ConfigSpace()
+    for k in range(6):
+        space.define_knob(f"k{k}", list(range(10)))
+    return space  # 10**6 configs
+
+
+def test_sa_returns_distinct_unvisited_top_points():
+    space = _big_space()
+    target = np.array([3, 7, 1, 9, 0, 5])
+
+    def model(indices):
+        pts = np.array([space.decompose(int(i)) for i in indices])
+        return -np.abs(pts - target).sum(axis=1).astype(float)
+
+    best = space.compose(target.tolist())
+    exclusive = {best, space.compose([3, 7, 1, 9, 0, 4])}
+    sa = SimulatedAnnealingOptimizer(space, n_iter=200, parallel_size=64, early_stop=None, seed=0, exhaustive_limit=0)
+    out = sa.find_maximums(model, 10, exclusive)
+    assert len(out) == 10 and len(set(out)) == 10
+    assert not set(out) & exclusive
+    assert all(0 <= i < len(space) for i in out)
+    # the chains found points next to the optimum (score -1 is the best left)
+    scores = model(out)
+    assert scores.max() == -1
+    # persistent chains resume; the vectorized codec matches the space's own decompose/compose
+    assert sa.points is not None and len(sa.points) == 64
+    idx = np.array([0, 1, 12345, 999999])
+    np.testing.assert_array_equal(sa.codec.decompose(idx), np.array([space.decompose(int(i)) for i in idx]))
+    np.testing.assert_array_equal(sa.codec.compose(sa.codec.decompose(idx)), idx)
+
+
+def test_sa_small_space_is_scored_exhaustively():
+    task = _task()
+    space = task.config_space
+    sa = SimulatedAnnealingOptimizer(space, parallel_size=64)
+    out = sa.find_maximums(lambda idx: -np.asarray(idx, dtype=float), 5, {0, 2})
+    assert out == [1, 3, 4, 5, 6]
+
+
+# the tuner ---------------------------------------------------------------------------------------------
+
+def test_xgb_tuner_synthetic_beats_random_and_never_repeats():
+    task = _task()
+    cost = _synthetic_cost(task.config_space)
+    best = min(cost(i) for i in range(len(task.config_space)))
+    tuner = XGBTuner(task, plan_size=16, seed=0, diversity_filter_ratio=2)
+    res = tuner.tune(64, _fake_measure(cost), batch_size=8)
+    idx = [i for _, i, _ in res.history]
+    assert len(idx) == 64 == len(set(idx))
+    assert res.best_cost <= 1.05 * best
+    assert tuner.n_fits >= 3
+
+
+def _lowers(task, index) -> bool:
+    try:
+        task.lower(index)
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _exhaustive():
+    if not EXHAUSTIVE.exists():
+        pytest.skip(f"{EXHAUSTIVE} missing: run benchmarks/exhaustive_matmul.py")
+    return json.loads(EXHAUSTIVE.read_text())
+
+
+def test_xgb_tuner_finds_the_exhaustive_best_region_for_real(tmp_path):
+    """64 real measurements (VexRiscv simulation) reach within 10% of the best of all 432 configs."""
+    ex = _exhaustive()
+    from simulator.measure import make_measure
+
+    task = _task()
+    assert ex["space_size"] == len(task.config_space)
+    assert ex["task"] == task.key
+    measure = make_measure(target="vexriscv", n_parallel=2)
+    tuner = XGBTuner(task, plan_size=16, seed=0)
+    res = tuner.tune(64, measure, records=tmp_path / "xgb.jsonl", batch_size=8)
+    assert res.best_cost is not None
+    assert res.best_cost <= 1.10 * ex["best_cost"], (res.best_cost, ex["best_cost"], str(res.best_config))
+    close = getattr(measure, "close", None)
+    if close is not None:
+        close()
+
+
+def test_transfer_learning_from_another_shape(tmp_path):
+    """Records of matmul_i8 at 16^3 train the model before the first 32^3 measurement."""
+    small = _task(16)
+    cost16 = _synthetic_cost(small.config_space)
+    path = tmp_path / "prior.jsonl"
+    rng = np.random.default_rng(0)
+    with RecordWriter(path) as w:
+        for i in rng.choice(len(small.config_space), 48, replace=False):
+            cfg = small.config_space.get(int(i))
+            w.write(make_record(small, cfg, MeasureResult(cfg.index, cost16(cfg.index)), "random"))
+        bad = small.config_space.get(0)
+        w.write(make_record(small, bad, MeasureResult(bad.index, None, "build", "boom"), "random"))
+
+    task = _task(32)
+    cost32 = _synthetic_cost(task.config_space)
+    tuner = XGBTuner(task, plan_size=8, seed=0, transfer=str(path))
+    # configs that do not lower (a mac4 tile larger than the accumulator bank) have no features
+    unlowerable = sum(1 for i in range(len(small.config_space)) if tuner.features is not None
+                      and _lowers(small, i) is False)
+    assert 40 <= tuner.n_transfer_records <= 49 and unlowerable > 0
+    assert tuner.model.trained and len(tuner.plan) == 8  # the first batch already comes from the prior model
+    res = tuner.tune(24, _fake_measure(cost32), batch_size=8)
+    assert len({i for _, i, _ in res.history}) == 24
+    # records of the task itself are ignored (resume handles those) and a list of records works too
+    from schedules.autotune.records import load_records
+
+    recs, _ = load_records(path)
+    again = XGBTuner(small, plan_size=8, seed=0, transfer=recs)
+    assert again.n_transfer_records == 0
+
+
+def test_prescreen_skips_unlowerable_and_duplicate_configs():
+    """No trial is spent on a config that does not lower or that measures the same as an earlier one."""
+    task = _task()
+    cost = _synthetic_cost(task.config_space)
+    tuner = XGBTuner(task, plan_size=8, seed=3)
+    res = tuner.tune(96, _fake_measure(cost), batch_size=8)
+    idx = [i for _, i, _ in res.history]
+    sigs = [tuner.features.signature(i) for i in idx]
+    assert None not in sigs  # 48 configs of the space (mac4 tiles > 16 accumulators) do not lower
+    assert len(set(sigs)) == len(sigs)
+    # the first batch follows the static estimate: all of it is tensorized
+    first = [task.config_space.get(i)["tensorize"].name for i in idx[:8]]
+    assert all(name is not None for name in first)
