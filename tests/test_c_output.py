@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from schedules import workloads as W
 from test_workloads import (
     _conv_schedule,
     sch_cache_read_both,
@@ -24,6 +23,7 @@ from test_workloads import (
 import codegen_c
 import schedules
 import tir
+from schedules import workloads as W
 
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-ffreestanding", "-c"]
 TESTS_DIR = Path(__file__).parent

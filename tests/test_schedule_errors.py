@@ -7,12 +7,12 @@ import sys
 
 import numpy as np
 import pytest
-from schedules import workloads as W
 from conftest import check_workload, run_host
 
 import codegen_c
 import schedules
 import tir
+from schedules import workloads as W
 from tir import ArgumentError, DTypeError, ScheduleError, TirError
 
 

@@ -8,11 +8,11 @@ import re
 
 import numpy as np
 import pytest
-from schedules import workloads as W
 from conftest import check_workload, empty_output, inputs_for, run_host
 
 import schedules
 import tir
+from schedules import workloads as W
 
 # --- schedule recipes ---------------------------------------------------------------------------
 # Each takes (s, wl) and applies primitives in place.
