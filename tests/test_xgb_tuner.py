@@ -60,7 +60,7 @@ def _fake_measure(cost):
 def test_features_deterministic_and_show_the_intrinsic():
     task = _task()
     space = task.config_space
-    base = space.compose([1, 1, 3, 0, 2])
+    base = space.compose([1, 1, 3, 0, 0, 2])
     plain = _with_knob(space, base, "tensorize", None)
     tens = _with_knob(space, base, "tensorize", "dot4_i8")
     f_plain = extract_features(task.lower(plain), space.get(plain), space)
@@ -83,7 +83,7 @@ def test_features_deterministic_and_show_the_intrinsic():
 def test_features_see_unrolling_and_tiles():
     task = _task()
     space = task.config_space
-    base = space.compose([2, 2, 0, 1, 0])
+    base = space.compose([2, 2, 0, 1, 0, 0])
     rolled = extract_features(task.lower(base))
     unrolled_idx = _with_knob(space, base, "unroll", ("unroll", "unroll"))
     unrolled = extract_features(task.lower(unrolled_idx))

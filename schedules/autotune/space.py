@@ -36,7 +36,9 @@ from tir.errors import ScheduleError, TirError
 from tir.tensor import IterVar, Tensor
 
 COMPILER_KNOB = "compiler"
-DEFAULT_COMPILERS = ("zig:-O2", "zig:-O3", "gcc:-O2", "gcc:-O2:-fno-schedule-insns")
+# -DISAFORGE_CFU_IN_ORDER keeps stateless CFU ops in program order (isa_ext's rv32 C honours it)
+DEFAULT_COMPILERS = ("zig:-O2", "zig:-O3", "gcc:-O2", "gcc:-O2:-fno-schedule-insns",
+                     "zig:-O2:-DISAFORGE_CFU_IN_ORDER")
 
 
 class AutotuneError(TirError):

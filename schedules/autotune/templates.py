@@ -31,6 +31,8 @@ import tir
 from .space import DEFAULT_COMPILERS, get_config, template
 
 TILE_INNER = (2, 4, 8)  # register tile extents offered per axis
+# the extensions a template may tensorize to (a comma-separated template argument; "" for none)
+EXTS = "dot4_i8,mac4_i8"
 LANES = 4
 
 
@@ -43,7 +45,8 @@ def _i32(x):
     return x.astype("int32")
 
 
-def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), lanes_ok=True, mac_ok=True):
+def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), lanes_ok=True, mac_ok=True,
+                    exts=EXTS):
     """The shared schedule: tile (ax_a, ax_b) of ``out``, accumulate the tile in ``acc`` (local).
 
     ``lane_axis`` is the reduction axis of ``acc`` split into LANES-wide lanes; ``outer_reduce``
@@ -55,7 +58,8 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
                      candidate=_tile_candidates(_ext(ax_b)))
     intrins = []
     if lanes_ok and lane_axis is not None and _ext(lane_axis) % LANES == 0:
-        intrins = [isa_ext.get("dot4_i8")] + ([isa_ext.get("mac4_i8")] if mac_ok else [])
+        offered = [x.strip() for x in exts.split(",") if x.strip()]
+        intrins = [isa_ext.get(n) for n in offered if n != "mac4_i8" or mac_ok]
     ao, ai = cfg["tile_a"].apply(s, out, ax_a)
     bo, bi = cfg["tile_b"].apply(s, out, ax_b)
     st = s[out]
@@ -73,16 +77,29 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
     rest = [a for i, a in enumerate(data) if i not in (pos_a, pos_b)]
     cfg.define_annotate("unroll", [ca, cb], policy="try_unroll")
     cfg.define_tensorize("tensorize", lane_axis, intrins)
-    if lane_axis is not None and _ext(lane_axis) % LANES == 0:
-        ko, ki = sa.split(lane_axis, factor=LANES)
-        order = [*rest, *outer_reduce, ko, ca, cb, ki]
+    lanes = lane_axis is not None and _ext(lane_axis) % LANES == 0
+    # lane steps per iteration of the k loop (unrolled): fewer loop overheads, longer CFU runs
+    steps = [1, 2] if lanes and _ext(lane_axis) % (2 * LANES) == 0 else [1]
+    cfg.define_knob("k_steps", steps)
+    if lanes:
+        kio = None
+        if cfg["k_steps"].val > 1:
+            ko, kr = sa.split(lane_axis, factor=LANES * cfg["k_steps"].val)
+            kio, ki = sa.split(kr, factor=LANES)
+            order = [*rest, *outer_reduce, ko, kio, ca, cb, ki]
+        else:
+            ko, ki = sa.split(lane_axis, factor=LANES)
+            order = [*rest, *outer_reduce, ko, ca, cb, ki]
     else:
-        ko = ki = None
+        ko = ki = kio = None
         order = [*rest, *outer_reduce, *( [lane_axis] if lane_axis is not None else []), ca, cb]
     sa.reorder(*order)
+    if kio is not None:
+        sa.unroll(kio)
     tens = cfg["tensorize"]
     if tens.name == "mac4_i8":
-        tens.apply(s, sa, ko)  # the tile and the lanes are inside the unit's nest: nothing to unroll
+        # the tile, the lanes and every reduction loop are inside the unit's nest: nothing to unroll
+        tens.apply(s, sa, outer_reduce[0] if outer_reduce else ko)
     else:
         cfg["unroll"].apply(s, sa, [ca, cb])
         if tens.name is not None:
@@ -101,7 +118,7 @@ def _matmul_ref(a, bt):
 
 
 @template("matmul_i8", reference=_matmul_ref)
-def matmul_i8(M, N, K):
+def matmul_i8(M, N, K, exts=EXTS):
     A = tir.placeholder((M, K), "int8", name="A")
     Bt = tir.placeholder((N, K), "int8", name="Bt")
     k = tir.reduce_axis((0, K), name="k")
@@ -109,7 +126,7 @@ def matmul_i8(M, N, K):
     s = schedules.create_schedule(C)
     CL = s.cache_write(C, "local")
     cfg = get_config()
-    _register_block(cfg, s, C, CL, C.op.axis[0], C.op.axis[1], CL.op.reduce_axis[0])
+    _register_block(cfg, s, C, CL, C.op.axis[0], C.op.axis[1], CL.op.reduce_axis[0], exts=exts)
     return s, [A, Bt, C]
 
 
@@ -118,7 +135,7 @@ def _matmul_kn_ref(a, b):
 
 
 @template("matmul_kn_i8", reference=_matmul_kn_ref)
-def matmul_kn_i8(M, N, K):
+def matmul_kn_i8(M, N, K, exts=EXTS):
     A = tir.placeholder((M, K), "int8", name="A")
     B = tir.placeholder((K, N), "int8", name="B")
     Bp = tir.compute((N, K), lambda j, kk: B[kk, j], name="Bpack")
@@ -127,7 +144,7 @@ def matmul_kn_i8(M, N, K):
     s = schedules.create_schedule(C)
     CL = s.cache_write(C, "local")
     cfg = get_config()
-    _register_block(cfg, s, C, CL, C.op.axis[0], C.op.axis[1], CL.op.reduce_axis[0])
+    _register_block(cfg, s, C, CL, C.op.axis[0], C.op.axis[1], CL.op.reduce_axis[0], exts=exts)
     return s, [A, B, C]
 
 
@@ -136,7 +153,7 @@ def _dense_ref(x, w, bias):
 
 
 @template("dense_i8", reference=_dense_ref)
-def dense_i8(M, N, K):
+def dense_i8(M, N, K, exts=EXTS):
     X = tir.placeholder((M, K), "int8", name="X")
     W = tir.placeholder((N, K), "int8", name="W")
     Bias = tir.placeholder((N,), "int32", name="Bias")
@@ -147,7 +164,7 @@ def dense_i8(M, N, K):
     DL = s.cache_write(D, "local")
     s[D].compute_inline()
     cfg = get_config()
-    _register_block(cfg, s, Y, DL, Y.op.axis[0], Y.op.axis[1], DL.op.reduce_axis[0])
+    _register_block(cfg, s, Y, DL, Y.op.axis[0], Y.op.axis[1], DL.op.reduce_axis[0], exts=exts)
     return s, [X, W, Bias, Y]
 
 
@@ -198,7 +215,7 @@ def _conv_sp(args, at):
 
 
 @template("conv2d_nhwc_i8", reference=_conv_nhwc_ref)
-def conv2d_nhwc_i8(N, H, W, C, F, KH, KW=None, stride=1, pad=0):
+def conv2d_nhwc_i8(N, H, W, C, F, KH, KW=None, stride=1, pad=0, exts=EXTS):
     KW = KH if KW is None else KW
     A = tir.placeholder((N, H, W, C), "int8", name="A")
     Wt = tir.placeholder((F, KH, KW, C), "int8", name="Wt")
@@ -214,7 +231,7 @@ def conv2d_nhwc_i8(N, H, W, C, F, KH, KW=None, stride=1, pad=0):
     OL = s.cache_write(Out, "local")
     cfg = get_config()
     ry_, rx_, rc_ = OL.op.reduce_axis
-    _register_block(cfg, s, Out, OL, Out.op.axis[2], Out.op.axis[3], rc_, outer_reduce=(ry_, rx_), mac_ok=False)
+    _register_block(cfg, s, Out, OL, Out.op.axis[2], Out.op.axis[3], rc_, outer_reduce=(ry_, rx_), exts=exts)
     return s, [A, Wt, Out]
 
 
@@ -224,7 +241,7 @@ def _conv_nchw_ref(a, w, *, args):
 
 
 @template("conv2d_nchw_i8", reference=_conv_nchw_ref)
-def conv2d_nchw_i8(N, C, H, W, F, KH, KW=None, stride=1, pad=0):
+def conv2d_nchw_i8(N, C, H, W, F, KH, KW=None, stride=1, pad=0, exts=EXTS):
     KW = KH if KW is None else KW
     A = tir.placeholder((N, C, H, W), "int8", name="A")
     Wt = tir.placeholder((F, C, KH, KW), "int8", name="Wt")
@@ -242,7 +259,7 @@ def conv2d_nchw_i8(N, C, H, W, F, KH, KW=None, stride=1, pad=0):
     rc_, ry_, rx_ = OL.op.reduce_axis
     # the lanes run along rx (contiguous in both operands only at stride 1)
     _register_block(cfg, s, Out, OL, Out.op.axis[1], Out.op.axis[3], rx_, outer_reduce=(rc_, ry_),
-                    lanes_ok=stride == 1, mac_ok=False)
+                    lanes_ok=stride == 1, mac_ok=False, exts=exts)
     return s, [A, Wt, Out]
 
 
@@ -261,7 +278,7 @@ def _dw_ref(a, w, *, args):
 
 
 @template("depthwise_conv2d_i8", reference=_dw_ref)
-def depthwise_conv2d_i8(N, C, H, W, KH, KW=None, stride=1, pad=0):
+def depthwise_conv2d_i8(N, C, H, W, KH, KW=None, stride=1, pad=0, exts=EXTS):
     KW = KH if KW is None else KW
     A = tir.placeholder((N, C, H, W), "int8", name="A")
     Wt = tir.placeholder((C, KH, KW), "int8", name="Wt")
@@ -276,7 +293,7 @@ def depthwise_conv2d_i8(N, C, H, W, KH, KW=None, stride=1, pad=0):
     cfg = get_config()
     ry_, rx_ = OL.op.reduce_axis
     _register_block(cfg, s, Out, OL, Out.op.axis[2], Out.op.axis[3], rx_, outer_reduce=(ry_,),
-                    lanes_ok=stride == 1, mac_ok=False)
+                    lanes_ok=stride == 1, mac_ok=False, exts=exts)
     return s, [A, Wt, Out]
 
 
