@@ -84,7 +84,8 @@ def test_config_json_roundtrip_and_str(task):
         assert sp.from_json(js).index == i
         assert autotune.ConfigEntity.from_json(js, sp) == cfg
     cfg = sp.get(_best_index(task))
-    assert str(cfg) == "tile_a=[4, 4], tile_b=[4, 4], unroll=[none, none], tensorize=mac4_i8, k_steps=1, compiler=zig:-O2"
+    assert str(cfg) == ("tile_a=[4, 4], tile_b=[4, 4], unroll=[none, none], tensorize=mac4_i8, k_steps=1, "
+                        "compiler=zig:-O2")
     assert cfg["tile_a"].size == [4, 4] and cfg["compiler"].val == "zig:-O2"
     bad = cfg.to_json()
     bad["index"] += 1
