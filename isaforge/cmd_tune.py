@@ -102,39 +102,9 @@ def run_best(args) -> int:
 
 
 def run_plot(args) -> int:
-    import matplotlib
+    from isaforge.plotting import curves_from_records, plot_curves
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from schedules.autotune.records import load_records
-
-    curves = {}
-    for path in args.records:
-        recs, _ = load_records(path)
-        for r in recs:
-            if args.task and r.task != args.task:
-                continue
-            label = f"{r.tuner or 'unknown'}" + (f" ({path})" if len(args.records) > 1 else "")
-            if len({x.task for x in recs}) > 1 and not args.task:
-                label += f" {r.task}"
-            curves.setdefault(label, []).append(r.result.cost if r.result.valid else None)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for label, costs in curves.items():
-        best, ys = float("inf"), []
-        for c in costs:
-            if c is not None:
-                best = min(best, c)
-            ys.append(best if best != float("inf") else float("nan"))
-        ax.step(range(1, len(ys) + 1), ys, where="post", label=label)
-    ax.set_xlabel("trials")
-    ax.set_ylabel("best cost so far (cycles or seconds)")
-    ax.set_title("autotuning curve")
-    ax.grid(True, alpha=0.3)
-    if curves:
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(args.output, dpi=120)
-    plt.close(fig)
+    curves = curves_from_records(args.records, task=args.task)
+    plot_curves(curves, args.output)
     print(f"wrote {args.output} ({len(curves)} curve(s))", file=sys.stderr)
     return 0 if curves else 1

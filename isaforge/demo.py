@@ -90,11 +90,9 @@ def main() -> int:
                lambda a, b: a.astype(np.int32) @ b.astype(np.int32))
     s, args = padded_conv2d()
     host_check("int8 conv2d 8x16x16 -> 8, 3x3, pad 1 (host)", s, args, conv_ref)
-    try:
-        from isaforge import demo_vexriscv
-    except ImportError:
-        return 0
-    return demo_vexriscv.main()
+    from isaforge import demo_tune, demo_vexriscv
+
+    return demo_vexriscv.main() or demo_tune.main()
 
 
 if __name__ == "__main__":

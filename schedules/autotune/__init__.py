@@ -39,22 +39,15 @@ from .space import (
 )
 from .task import Task, create_task
 from .tuner import ProgressBar, Tuner, TuneResult, progress_bar
+from .xgb_tuner import XGBTuner  # noqa: E402 (after the core it builds on)
 
-TUNERS = {"random": RandomTuner, "grid": GridSearchTuner, "ga": GATuner}
+TUNERS = {"random": RandomTuner, "grid": GridSearchTuner, "ga": GATuner, "xgb": XGBTuner}
 
 
 def get_tuner(name: str):
-    """A tuner class by name: random, grid, ga, xgb (the last from schedules.autotune.xgb_tuner)."""
-    if name == "xgb":
-        try:
-            from .xgb_tuner import XGBTuner
-        except ModuleNotFoundError as e:
-            if e.name not in ("schedules.autotune.xgb_tuner",):
-                raise
-            raise AutotuneError("the xgb tuner (schedules/autotune/xgb_tuner.py) is not available yet") from None
-        return XGBTuner
+    """A tuner class by name: random, grid, ga or xgb."""
     if name not in TUNERS:
-        raise AutotuneError(f"unknown tuner {name!r}; expected one of random, grid, ga, xgb")
+        raise AutotuneError(f"unknown tuner {name!r}; expected one of {', '.join(TUNERS)}")
     return TUNERS[name]
 
 
@@ -63,5 +56,5 @@ __all__ = [
     "ConfigSpace", "GATuner", "GridSearchTuner", "MeasureResult", "ProgressBar", "RandomTuner", "Record",
     "RecordProblem", "RecordWarning", "RecordWriter", "Task", "TuneResult", "Tuner", "apply_history_best",
     "best_records", "create_task", "get_config", "get_template", "get_tuner", "load_records", "parse_compiler",
-    "progress_bar", "template",
+    "progress_bar", "template", "XGBTuner",
 ]

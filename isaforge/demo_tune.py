@@ -1,0 +1,59 @@
+"""The autotuning part of the demo: XGBoost-guided tuning on the simulated VexRiscv, with and
+without the custom instructions, and the tuning-curve PNG."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from isaforge.plotting import curves_from_records, plot_curves
+from schedules import autotune
+from schedules.autotune.templates import EXTS
+from simulator.measure import make_measure
+
+TRIALS = 32
+OUT = Path("out") / "demo"
+# (title, template, args, MACs)
+TASKS = (("int8 matmul 64x64x64", "matmul_i8", (64, 64, 64), 64 * 64 * 64),
+         ("int8 conv2d NHWC 10x10x16 -> 16, 3x3", "conv2d_nhwc_i8", (1, 10, 10, 16, 16, 3, 3, 1, 0),
+          8 * 8 * 16 * 16 * 9))
+
+
+def main(trials: int = TRIALS) -> int:
+    print()
+    print("=" * 78)
+    print(f"Autotuning on the simulated VexRiscv: XGBTuner, {trials} trials per task, every kernel "
+          "checked against numpy")
+    print("=" * 78)
+    OUT.mkdir(parents=True, exist_ok=True)
+    paths = []
+    with make_measure("vexriscv") as measure:
+        for title, name, args, macs in TASKS:
+            best = {}
+            for label, exts in (("no extension", ""), ("dot4_i8 / mac4_i8", EXTS)):
+                task = autotune.create_task(name, (*args, exts), "vexriscv")
+                path = OUT / f"{name}_{'ext' if exts else 'noext'}.jsonl"
+                res = autotune.XGBTuner(task, seed=0).tune(trials, measure, records=path)
+                paths.append(path)
+                if res.best_config is None:
+                    print(f"{title}: {label}: no valid config", file=sys.stderr)
+                    return 1
+                best[label] = res.best_cost
+                resumed = f", {res.n_resumed} resumed from {path}" if res.n_resumed else ""
+                print(f"{title:<38}{label:<19}{int(res.best_cost):>10,} cycles {macs / res.best_cost:6.3f} "
+                      f"MAC/cycle  ({len(task.config_space)} configs{resumed})")
+                print(f"{'':<38}best: {res.best_config}")
+            speedup = best["no extension"] / best["dot4_i8 / mac4_i8"]
+            print(f"{'':<38}speedup from the extensions: {speedup:.2f}x")
+    png = OUT / "tuning_curve.png"
+    curves = {}
+    for path in paths:
+        for label, costs in curves_from_records([path]).items():
+            curves[f"{path.stem} ({label})"] = costs
+    plot_curves(curves, png, title="XGBTuner on the simulated VexRiscv", ylabel="best cycles so far")
+    print(f"\ntuning curves: {png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
