@@ -293,7 +293,9 @@ class _Emitter:
             else:
                 out.append(f"{pad}{{")
                 # (void): a tile whose reads a guard removed is still well-formed C under -Werror
-                out.append(f"{pad}  {dt.c_type(b.dtype)} {n}[{b.size}]{align};")
+                # zeroed: a producer guarded by its domain may skip elements a guarded consumer never
+                # reads; C compilers cannot always see that and warn (dead stores are removed anyway)
+                out.append(f"{pad}  {dt.c_type(b.dtype)} {n}[{b.size}]{align} = {{0}};")
                 out.append(f"{pad}  (void){n};")
                 self.emit(s.body, ind + 1)
                 out.append(f"{pad}}}")

@@ -45,6 +45,7 @@ import numpy as np
 
 from isa_ext.bits import MASK32, sext
 from isa_ext.errors import ExtensionError
+from simulator.cfu import cfu_module_header
 
 OPCODE = 0x0B
 TARGETS = ("host", "rv32im", "verilator")
@@ -427,18 +428,7 @@ class Extension:
         for op in self.ops:
             v.append("// " + self._c_op_comment(op)[3:-3])
         v += [
-            f"module {m} (",
-            "    input  wire        clk,",
-            "    input  wire        reset,",
-            "    input  wire        cmd_valid,",
-            "    output wire        cmd_ready,",
-            "    input  wire [9:0]  cmd_payload_function_id,",
-            "    input  wire [31:0] cmd_payload_inputs_0,",
-            "    input  wire [31:0] cmd_payload_inputs_1,",
-            "    output wire        rsp_valid,",
-            "    input  wire        rsp_ready,",
-            "    output wire [31:0] rsp_payload_outputs_0",
-            ");",
+            *cfu_module_header(m),
             "    wire [9:0]  fid    = cmd_payload_function_id;",
             "    wire [2:0]  funct3 = fid[2:0];",
             "    wire [6:0]  funct7 = fid[9:3];",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from tir.errors import ScheduleError
 from tir.expr import Reduce, TensorLoad
-from tir.tensor import ComputeOp, IterVar, Operation, PlaceholderOp, Range, Tensor
+from tir.tensor import ComputeOp, IterVar, Operation, PlaceholderOp, Range, Tensor, split_extents
 from tir.visit import mutate, substitute
 
 
@@ -106,13 +106,7 @@ class Stage:
         ext = {iv: iv.dom.extent for iv in self.all_iter_vars if iv.dom is not None}
         for rel in self.relations:
             if isinstance(rel, Split):
-                e = ext[rel.parent]
-                if rel.factor is not None:
-                    f = min(rel.factor, e)
-                    ext[rel.outer], ext[rel.inner] = -(-e // f), f
-                else:
-                    n = min(rel.nparts, e)
-                    ext[rel.outer], ext[rel.inner] = n, -(-e // n)
+                ext[rel.outer], ext[rel.inner] = split_extents(ext[rel.parent], rel.factor, rel.nparts)
             else:
                 ext[rel.fused] = ext[rel.outer] * ext[rel.inner]
         return ext.get(axis)

@@ -190,3 +190,24 @@ def test_regression_cache_tile_unused_after_unrolled_guard():
     s[AL].compute_at(s[C], jio)
     c = np.zeros((1, 3), np.int32)
     _check(s, [A, B, C], [a, b, c], a.astype(np.int32) @ b.astype(np.int32))
+
+
+def test_regression_guarded_producer_tile_compiles_without_uninitialized_warning():
+    # pad computed at rx under a guarded (non-divisible) ry split: gcc -O2 -Werror saw a maybe-uninitialized
+    # read of the 1-element pad tile, though a guarded consumer never reads an element the producer skips.
+    h = w = 3
+    X = tir.placeholder((1, 1, h, w), "int8", name="X")
+    W = tir.placeholder((1, 1, 3, 3), "int8", name="W")
+    P = tir.compute((1, 1, h + 2, w + 2), lambda b, c, y, x: tir.if_then_else(
+        tir.all(y >= 1, y < h + 1, x >= 1, x < w + 1), X[b, c, y - 1, x - 1], tir.const(0, "int8")), name="pad")
+    rc, ry, rx = tir.reduce_axis((0, 1), "rc"), tir.reduce_axis((0, 3), "ry"), tir.reduce_axis((0, 3), "rx")
+    Y = tir.compute((1, 1, h, w), lambda b, o, y, x: tir.sum(
+        P[b, rc, y + ry, x + rx].astype("int32") * W[o, rc, ry, rx].astype("int32"), axis=[rc, ry, rx]), name="Y")
+    s = schedules.create_schedule(Y)
+    s[Y].split(ry, nparts=2)
+    s[P].compute_at(s[Y], rx)
+    rng = np.random.default_rng(1)
+    x = rng.integers(-128, 128, (1, 1, h, w), dtype=np.int8)
+    wt = rng.integers(-128, 128, (1, 1, 3, 3), dtype=np.int8)
+    y = np.zeros((1, 1, h, w), np.int32)
+    _check(s, [X, W, Y], [x, wt, y], conv_reference(x, wt, 1, 1))

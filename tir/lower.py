@@ -18,7 +18,7 @@ from .expr import BinOp, BufferLoad, Cmp, Const, Expr, Reduce, TensorLoad, Var
 from .passes import finalize
 from .simplify import Lin, bound, linear, simplify
 from .stmt import Allocate, Buffer, For, IfThen, PrimFunc, Store, seq
-from .tensor import PlaceholderOp, Tensor
+from .tensor import PlaceholderOp, Tensor, split_extents
 from .visit import collect_vars, mutate, substitute, walk
 
 
@@ -204,12 +204,7 @@ class _Lowerer:
         for rel in st.relations:
             if _is_split(rel):
                 e = ext[rel.parent]
-                if rel.factor is not None:
-                    f = min(rel.factor, e)
-                    ext[rel.outer], ext[rel.inner] = -(-e // f), f
-                else:
-                    n = min(rel.nparts, e)
-                    ext[rel.outer], ext[rel.inner] = n, -(-e // n)
+                ext[rel.outer], ext[rel.inner] = split_extents(e, rel.factor, rel.nparts)
                 if ext[rel.outer] * ext[rel.inner] != e:
                     inexact.append(rel.parent)
             else:

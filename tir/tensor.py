@@ -58,6 +58,15 @@ class IterVar:
         return self.var.astype(dtype)
 
 
+def split_extents(extent: int, factor: int | None, nparts: int | None) -> tuple[int, int]:
+    """(outer, inner) extents of a split by ``factor`` (inner) or ``nparts`` (outer), clamped to the extent."""
+    if factor is not None:
+        f = min(factor, extent)
+        return -(-extent // f), f
+    n = min(nparts, extent)
+    return n, -(-extent // n)
+
+
 def reduce_axis(dom, name: str = "k") -> IterVar:
     """A reduction axis over ``dom`` = (lo, hi) (or just hi), as in TVM."""
     if isinstance(dom, int):
