@@ -43,7 +43,8 @@ class CachedMeasure:
         self.inner = inner
         self.path = path
         self.n_parallel = getattr(inner, "n_parallel", None)
-        self.cache: dict[tuple[str, int], MeasureResult] = {}
+        # keyed by the knob values, not the index: a template that gains a knob renumbers its space
+        self.cache: dict[tuple[str, str], MeasureResult] = {}
         self.n_simulated = 0
         self._volatile: dict = {}
         if path.exists():
@@ -52,24 +53,35 @@ class CachedMeasure:
                     d = json.loads(line)
                     r = MeasureResult.from_json(d["result"])
                     if r.error != "runtime":
-                        self.cache[(d["task"], int(d["index"]))] = r
+                        self.cache[(d["task"], json.dumps(d["knobs"], sort_keys=True))] = r
                 except (ValueError, KeyError):
                     continue
         path.parent.mkdir(parents=True, exist_ok=True)
         self._f = open(path, "a", encoding="utf-8")
 
+    @staticmethod
+    def _key(task, c) -> tuple[str, str]:
+        return task.key, json.dumps(c.to_json()["knobs"], sort_keys=True)
+
     def __call__(self, task, configs):
-        todo = [c for c in configs if (task.key, c.index) not in self.cache]
+        from dataclasses import replace
+
+        todo = [c for c in configs if self._key(task, c) not in self.cache]
         if todo:
             for c, r in zip(todo, self.inner(task, todo)):
                 if r.error == "runtime":  # e.g. a lost worker: not a property of the config
-                    self._volatile[(task.key, c.index)] = r
+                    self._volatile[self._key(task, c)] = r
                     continue
-                self.cache[(task.key, c.index)] = r
-                self._f.write(json.dumps({"task": task.key, "index": c.index, "result": r.to_json()}) + "\n")
+                self.cache[self._key(task, c)] = r
+                self._f.write(json.dumps({"task": task.key, "index": c.index, "knobs": c.to_json()["knobs"],
+                                          "result": r.to_json()}) + "\n")
             self._f.flush()
             self.n_simulated += len(todo)
-        out = [self.cache.get((task.key, c.index)) or self._volatile.pop((task.key, c.index)) for c in configs]
+        out = []
+        for c in configs:
+            k = self._key(task, c)
+            r = self.cache.get(k) or self._volatile.pop(k)
+            out.append(replace(r, config_index=c.index))
         return out
 
     def close(self):
