@@ -27,6 +27,7 @@ import numpy as np
 import isa_ext
 import schedules
 import tir
+from schedules.workloads import conv2d_nchw_ref
 
 from .space import DEFAULT_COMPILERS, get_config, template
 
@@ -187,24 +188,9 @@ def _pad_stage(A, pad, layout):
         tir.all(y >= pad, y < h + pad, x >= pad, x < w + pad), A[b, ch, y - pad, x - pad], zero), name="pad")
 
 
-def _conv_nchw_np(x, w, stride, pad):
-    """x [N, C, H, W], w [F, C, KH, KW] -> [N, F, OH, OW] int32."""
-    n, c, h, wd = x.shape
-    f, _, kh, kw = w.shape
-    xp = np.pad(x.astype(np.int32), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    oh, ow = _out(h, kh, stride, pad), _out(wd, kw, stride, pad)
-    out = np.zeros((n, f, oh, ow), np.int32)
-    w32 = w.astype(np.int32)
-    for y in range(oh):
-        for xx in range(ow):
-            patch = xp[:, :, y * stride:y * stride + kh, xx * stride:xx * stride + kw]
-            out[:, :, y, xx] = np.einsum("ncij,fcij->nf", patch, w32)
-    return out
-
-
 def _conv_nhwc_ref(a, w, *, args):
     stride, pad = _conv_sp(args, 7)
-    out = _conv_nchw_np(a.transpose(0, 3, 1, 2), w.transpose(0, 3, 1, 2), stride, pad)
+    out = conv2d_nchw_ref(a.transpose(0, 3, 1, 2), w.transpose(0, 3, 1, 2), stride, pad)
     return np.ascontiguousarray(out.transpose(0, 2, 3, 1))
 
 
@@ -237,7 +223,7 @@ def conv2d_nhwc_i8(N, H, W, C, F, KH, KW=None, stride=1, pad=0, exts=EXTS):
 
 def _conv_nchw_ref(a, w, *, args):
     stride, pad = _conv_sp(args, 7)
-    return _conv_nchw_np(a, w, stride, pad)
+    return conv2d_nchw_ref(a, w, stride, pad)
 
 
 @template("conv2d_nchw_i8", reference=_conv_nchw_ref)
