@@ -13,6 +13,7 @@ from tir.errors import CodegenError, ScheduleError
 from tir.expr import BinOp, BufferLoad, Call, Cast, Cmp, Const, Expr, Not, Ramp, Select, Var, key, same
 from tir.simplify import Ranges, bound, simplify
 from tir.stmt import Allocate, Buffer, Evaluate, For, IfThen, PrimFunc, Seq, Stmt, Store
+from tir.visit import walk
 
 TARGETS = ("host", "verilator", "rv32im")
 # targets that are the same C as another one (the SoC simulation runs the rv32im code)
@@ -38,8 +39,6 @@ WORDS = 8  # operand words a CFU block keeps in registers at once
 
 
 def _ramps(st) -> list:
-    from tir.visit import walk
-
     exprs = [st.value] if isinstance(st, Evaluate) else [st.value, *st.indices]
     return [n for e in exprs for n in walk(e) if isinstance(n, Ramp)]
 
@@ -49,14 +48,8 @@ def _is_intrinsic_stmt(st) -> bool:
     if isinstance(st, Evaluate):
         return isinstance(st.value, Call)
     if isinstance(st, Store):
-        return any(isinstance(n, Call) for n in _walk(st.value))
+        return any(isinstance(n, Call) for n in walk(st.value))
     return False
-
-
-def _walk(e):
-    from tir.visit import walk
-
-    return walk(e)
 
 
 def _accumulate_call(st):

@@ -16,15 +16,13 @@ WORKLOADS = {
 
 
 def make_workload(name: str, shape, stride: int = 1, pad: int = 0):
-    from schedules import hand
+    from schedules import workloads
 
     ctor, fields, default = WORKLOADS[name]
     shape = tuple(default if shape is None else shape)
     if len(shape) != len(default):
         raise SystemExit(f"isaforge export-litex: --shape for {name} is {fields} ({len(default)} numbers)")
-    if name == "matmul_nt":
-        return hand.matmul_nt(*shape)
-    fn = getattr(hand.workloads(), ctor)
+    fn = getattr(workloads, ctor)
     if name in ("conv2d", "conv2d_nhwc", "depthwise"):
         return fn(*shape, stride=stride, pad=pad)
     return fn(*shape)

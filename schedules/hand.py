@@ -32,13 +32,6 @@ from .schedule import create_schedule
 from .workloads import conv2d_nhwc_ohwi, matmul_nt  # noqa: F401 (re-exported)
 
 
-def workloads():
-    """The workload constructors module (``schedules.workloads``)."""
-    from . import workloads as wl_module
-
-    return wl_module
-
-
 def _cast(x, dtype_in: str, dtype_acc: str):
     return x if dtype_in == dtype_acc else x.astype(dtype_acc)
 
@@ -406,4 +399,4 @@ def mac4(wl, ext="mac4_i8", tile=None):
 SCHEDULES = {"naive": naive, "scalar": scalar_best, "dot4": dot4, "mac4": mac4}
 
 
-__all__ = ["SCHEDULES", "conv2d_nhwc_ohwi", "dot4", "mac4", "matmul_nt", "naive", "scalar_best", "workloads"]
+__all__ = ["SCHEDULES", "conv2d_nhwc_ohwi", "dot4", "mac4", "matmul_nt", "naive", "scalar_best"]

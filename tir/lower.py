@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from .errors import LoweringError, ScheduleError
-from .expr import BinOp, BufferLoad, Cmp, Const, Expr, Reduce, TensorLoad, Var
+from .expr import BinOp, BufferLoad, Cmp, Const, Expr, Reduce, TensorLoad
 from .passes import finalize
 from .simplify import Lin, bound, linear, simplify
 from .stmt import Allocate, Buffer, For, IfThen, PrimFunc, Store, seq
@@ -381,4 +381,4 @@ class _Lowerer:
         return region
 
 
-__all__ = ["lower", "Var"]
+__all__ = ["BlockContext", "lower"]
