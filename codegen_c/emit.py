@@ -65,6 +65,19 @@ def _accumulate_call(st):
     return None
 
 
+def _asm_call(st):
+    """The call of ``st`` when the rv32 "cfu_asm" path can place it: ``acc += (T)op(word, word)``
+    with ``op`` a single instruction (IntrinOp.insn), both operands loaded words and a 32-bit acc."""
+    acc = _accumulate_call(st)
+    if acc is None:
+        return None
+    call = acc[0]
+    if (not getattr(call.op, "insn", "") or call.imm or len(call.args) != 2
+            or not all(isinstance(a, Ramp) for a in call.args) or dt.bits(st.buffer.dtype) != 32):
+        return None
+    return call
+
+
 def canonical_target(target: str) -> str:
     t = ALIASES.get(target, target)
     if t not in TARGETS:
@@ -127,6 +140,12 @@ class _Emitter:
         # operand words a CFU block loads ahead (0: leave the order to the C compiler); a loop
         # pragma "cfu_words" sets it for the loops it encloses
         self.cfu_words = WORDS
+        # pragma "cfu_asm": place the loads, CFU instructions and adds of a CFU block one volatile asm
+        # statement each, in the order emit_cfu_asm picks (the C compiler only allocates registers)
+        self.cfu_asm = 0
+        # local elements known to hold 0 here (straight-line code since their zero store): a CFU
+        # instruction in asm mode writes its result straight into them instead of adding
+        self.zeros: dict[str, int] = {}
 
     def name(self, obj, hint: str) -> str:
         n = self.names.get(id(obj))
@@ -258,21 +277,33 @@ class _Emitter:
             elif s.kind == "vectorize":
                 out.append(f"{pad}/* vectorized: a simple loop for the C compiler's vectorizer */")
             out.append(f"{pad}for (int32_t {v} = {lo}; {v} < {hi}; ++{v}) {{")
-            saved = self.cfu_words
+            saved = self.cfu_words, self.cfu_asm
             for k, val in s.pragmas:
                 if k == "cfu_words":
                     self.cfu_words = int(val)
+                elif k == "cfu_asm":
+                    self.cfu_asm = int(val)
+            self.zeros.clear()  # the body runs many times: nothing straight-line holds across it
             self.emit(s.body, ind + 1)
-            self.cfu_words = saved
+            self.zeros.clear()
+            self.cfu_words, self.cfu_asm = saved
             out.append(f"{pad}}}")
         elif isinstance(s, Store):
-            out.append(f"{pad}{self.names[id(s.buffer)]}[{self.flat(s.buffer, s.indices)}] = {self.expr(s.value)};")
+            lvalue = f"{self.names[id(s.buffer)]}[{self.flat(s.buffer, s.indices)}]"
+            out.append(f"{pad}{lvalue} = {self.expr(s.value)};")
+            self.forget_zeros(s.buffer, s.indices, lvalue)
+            if (s.buffer.scope == "local" and isinstance(s.value, Const) and s.value.value == 0
+                    and all(isinstance(i, Const) for i in s.indices)):
+                self.zeros[lvalue] = id(s.buffer)
         elif isinstance(s, IfThen):
+            self.zeros.clear()
             out.append(f"{pad}if ({self.expr(s.cond)}) {{")
             self.emit(s.then, ind + 1)
+            self.zeros.clear()
             if s.otherwise is not None:
                 out.append(f"{pad}}} else {{")
                 self.emit(s.otherwise, ind + 1)
+                self.zeros.clear()
             out.append(f"{pad}}}")
         elif isinstance(s, Allocate):
             b = s.buffer
@@ -296,6 +327,14 @@ class _Emitter:
             out.append(f"{pad}{self.expr(s.value)};")
         else:
             raise CodegenError(f"cannot emit statement {type(s).__name__}")
+
+    def forget_zeros(self, buf: Buffer, indices=None, lvalue: str = "") -> None:
+        """A store to ``buf``: the element stored to is not known to be zero any more; with
+        non-constant (or unknown) indices it may be any element of ``buf``."""
+        if indices is not None and all(isinstance(i, Const) for i in indices):
+            self.zeros.pop(lvalue, None)
+        else:
+            self.zeros = {lv: b for lv, b in self.zeros.items() if b != id(buf)}
 
     def emit_cfu_block(self, stmts: list, ind: int) -> None:
         """Straight-line intrinsic statements (an unrolled tile), scheduled for an in-order core.
@@ -323,6 +362,11 @@ class _Emitter:
             cur.append(st)
             keys |= ks
         chunks.append(cur)
+        if self.cfu_asm and self.emit_cfu_asm(chunks, ind):
+            return
+        for st in stmts:
+            if isinstance(st, Store):
+                self.forget_zeros(st.buffer)
         pad = "  " * ind
         for chunk in chunks:
             ramps = {}
@@ -362,6 +406,75 @@ class _Emitter:
             self.lines.append(f"{pad}}}")
             for k in ramps:
                 self.words.pop(k, None)
+
+    def emit_cfu_asm(self, chunks: list, ind: int) -> bool:
+        """The chunks of a CFU block as one volatile asm statement per instruction (pragma "cfu_asm").
+
+        Per chunk: every operand word is loaded first (``lw``, in one group: VexRiscv pays about 2
+        cycles once per group of loads next to a CFU op), then the CFU instructions issue in program
+        order, each followed by the ``add`` of the previous result (an add fits in the second issue
+        cycle of a CFU op; using a result at once costs a cycle). An accumulator known to hold zero
+        takes the result directly (no add, and its zero store is dead). The C compiler only allocates
+        registers: volatile asm statements keep their order. Returns False, emitting nothing, when a
+        statement is not ``acc += op(word, word)`` of a single-instruction op or a chunk reads a
+        buffer the block writes.
+
+        Before (C): ``w0 = load(A+..); w1 = load(B+..); d0 = dot(w0, w1); c[0] += d0; ...``
+        After:      ``asm("lw %0, %1" ..); ...; asm(".insn r 0x0B, 0, 0, %0, %1, %2" ..);
+        asm("add %0, %0, %1" : "+r"(c[0]) ..)``, the add one instruction later.
+        """
+        written = set()
+        for chunk in chunks:
+            for st in chunk:
+                if _asm_call(st) is None:
+                    return False
+                written.add(id(st.buffer))
+        if any(id(r.buffer) in written for chunk in chunks for st in chunk for r in _ramps(st)):
+            return False
+        self.helper("load32")
+        pad = "  " * ind
+        inner = pad + "  "
+        out = self.lines
+        out.append(f"{pad}{{")
+        pending = None
+        for chunk in chunks:
+            words = {}
+            for st in chunk:
+                for r in _asm_call(st).args:
+                    k = key(r)
+                    if k in words:
+                        continue
+                    w = words[k] = f"isaforge_w{self.temps}"
+                    self.temps += 1
+                    addr = f"&{self.names[id(r.buffer)]}[{self.flat(r.buffer, r.indices)}]"
+                    out.append(f"{inner}uint32_t {w};")
+                    out.append(f'{inner}__asm__ __volatile__("lw %0, %1" : "=r"({w}) : '
+                               f'"m"(*(const isaforge_word_t *)({addr})));')
+            for st in chunk:
+                call = _asm_call(st)
+                a, b = (words[key(r)] for r in call.args)
+                target = f"{self.names[id(st.buffer)]}[{self.flat(st.buffer, st.indices)}]"
+                insn = f'"{call.op.insn}, %0, %1, %2"'
+                if target in self.zeros:
+                    del self.zeros[target]
+                    out.append(f'{inner}__asm__ __volatile__({insn} : "=r"({target}) : "r"({a}), "r"({b}));')
+                    if pending:
+                        out.append(pending)
+                        pending = None
+                    continue
+                if not all(isinstance(i, Const) for i in st.indices):
+                    self.forget_zeros(st.buffer)  # it may be any element
+                tmp = f"isaforge_d{self.temps}"
+                self.temps += 1
+                out.append(f"{inner}uint32_t {tmp};")
+                out.append(f'{inner}__asm__ __volatile__({insn} : "=r"({tmp}) : "r"({a}), "r"({b}));')
+                if pending:
+                    out.append(pending)
+                pending = f'{inner}__asm__ __volatile__("add %0, %0, %1" : "+r"({target}) : "r"({tmp}));'
+        if pending:
+            out.append(pending)
+        out.append(f"{pad}}}")
+        return True
 
     def run(self) -> str:
         f = self.func

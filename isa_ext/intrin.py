@@ -7,7 +7,8 @@ from tir.intrin import IntrinOp, TensorIntrin
 
 def _op(ext, name: str) -> IntrinOp:
     op = ext.op(name)
-    return IntrinOp(ext.c_name(name), op.stateful, ext.latency, ext.issue_interval)
+    insn = "" if op.stateful or op.has_imm else f".insn r 0x0B, {op.funct3}, {op.funct7}"
+    return IntrinOp(ext.c_name(name), op.stateful, ext.latency, ext.issue_interval, insn)
 
 
 def dot_intrinsic(ext, lanes: int, in_dtype: str, op_name: str = "dot") -> TensorIntrin:

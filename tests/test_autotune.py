@@ -50,15 +50,17 @@ def _best_index(task) -> int:
     """The config that the templates' structure makes fastest: a 4x4 mac4 tile with zig -O2."""
     sp = task.config_space
     return sp.index_of({"tile_a": [4, 4], "tile_b": [4, 4], "unroll": ["none", "none"],
-                        "tensorize": "mac4_i8", "k_steps": 1, "compiler": "zig:-O2"})
+                        "tensorize": "mac4_i8", "k_steps": 1, "cfu_emit": "c", "compiler": "zig:-O2"})
 
 
 # --- space -------------------------------------------------------------------------------------------
 
 def test_space_size_index_sample(task):
     sp = task.config_space
-    assert list(sp.knobs) == ["tile_a", "tile_b", "unroll", "tensorize", "k_steps", "compiler"]
-    assert len(sp) == math.prod(len(k) for k in sp.knobs.values()) == 3 * 3 * 4 * 3 * 2 * 5
+    assert list(sp.knobs) == ["tile_a", "tile_b", "unroll", "tensorize", "k_steps", "cfu_emit", "compiler"]
+    assert len(sp) == math.prod(len(k) for k in sp.knobs.values()) == 3 * 3 * 4 * 3 * 3 * 2 * 5
+    assert sp.knobs["k_steps"].choices == [1, 2, SHAPE[2] // 4]  # 1, 2 or the whole reduction
+    assert sp.knobs["cfu_emit"].choices == ["c", "asm"]
     assert sp.knobs["tensorize"].choices == [None, "dot4_i8", "mac4_i8"]
     assert sp.knobs["compiler"].choices == list(autotune.DEFAULT_COMPILERS)
     for i in range(len(sp)):
@@ -85,7 +87,7 @@ def test_config_json_roundtrip_and_str(task):
         assert autotune.ConfigEntity.from_json(js, sp) == cfg
     cfg = sp.get(_best_index(task))
     assert str(cfg) == ("tile_a=[4, 4], tile_b=[4, 4], unroll=[none, none], tensorize=mac4_i8, k_steps=1, "
-                        "compiler=zig:-O2")
+                        "cfu_emit=c, compiler=zig:-O2")
     assert cfg["tile_a"].size == [4, 4] and cfg["compiler"].val == "zig:-O2"
     bad = cfg.to_json()
     bad["index"] += 1
@@ -241,7 +243,7 @@ def test_wrong_kernel_is_caught(task):
 def test_error_classes(task):
     sp = task.config_space
     big_mac = sp.index_of({"tile_a": [2, 8], "tile_b": [2, 8], "unroll": ["none", "none"],
-                           "tensorize": "mac4_i8", "k_steps": 1, "compiler": "zig:-O2"})
+                           "tensorize": "mac4_i8", "k_steps": 1, "cfu_emit": "c", "compiler": "zig:-O2"})
     with make_measure("vexriscv", n_parallel=1, timeout_cycles=500) as m:
         build, timeout = m(task, [sp.get(big_mac), sp.get(_best_index(task))])
     assert build.error == "build" and "16 accumulators" in build.message

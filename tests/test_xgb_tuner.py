@@ -11,6 +11,7 @@ import pytest
 from schedules.autotune.cost_model import XGBoostCostModel, rank_correlation
 from schedules.autotune.features import extract_features, feature_length, feature_names
 from schedules.autotune.measure import MeasureResult
+from schedules.autotune.random_tuner import RandomTuner
 from schedules.autotune.records import RecordWriter, make_record
 from schedules.autotune.sa_optimizer import SimulatedAnnealingOptimizer
 from schedules.autotune.space import ConfigSpace
@@ -60,7 +61,7 @@ def _fake_measure(cost):
 def test_features_deterministic_and_show_the_intrinsic():
     task = _task()
     space = task.config_space
-    base = space.compose([1, 1, 3, 0, 0, 2])
+    base = space.compose([1, 1, 3, 0, 0, 0, 2])
     plain = _with_knob(space, base, "tensorize", None)
     tens = _with_knob(space, base, "tensorize", "dot4_i8")
     f_plain = extract_features(task.lower(plain), space.get(plain), space)
@@ -83,7 +84,7 @@ def test_features_deterministic_and_show_the_intrinsic():
 def test_features_see_unrolling_and_tiles():
     task = _task()
     space = task.config_space
-    base = space.compose([2, 2, 0, 1, 0, 0])
+    base = space.compose([2, 2, 0, 1, 0, 0, 0])
     rolled = extract_features(task.lower(base))
     unrolled_idx = _with_knob(space, base, "unroll", ("unroll", "unroll"))
     unrolled = extract_features(task.lower(unrolled_idx))
@@ -171,10 +172,13 @@ def test_xgb_tuner_synthetic_beats_random_and_never_repeats():
     cost = _synthetic_cost(task.config_space)
     best = min(cost(i) for i in range(len(task.config_space)))
     tuner = XGBTuner(task, plan_size=16, seed=0, diversity_filter_ratio=2)
-    res = tuner.tune(64, _fake_measure(cost), batch_size=8)
+    res = tuner.tune(96, _fake_measure(cost), batch_size=8)
     idx = [i for _, i, _ in res.history]
-    assert len(idx) == 64 == len(set(idx))
+    assert len(idx) == 96 == len(set(idx))
+    # 2 of the 3240 configs are within 5% of the best; 96 random picks typically end 30% above it
     assert res.best_cost <= 1.05 * best
+    rand = RandomTuner(task, seed=0).tune(96, _fake_measure(cost), batch_size=8)
+    assert res.best_cost < rand.best_cost
     assert tuner.n_fits >= 3
 
 

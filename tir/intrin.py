@@ -37,6 +37,10 @@ class IntrinOp:
     stateful: bool = False
     latency: int = 0
     issue_interval: int = 1
+    # assembler text of the one instruction a stateless op is, without its registers (e.g.
+    # ".insn r 0x0B, 0, 0"); empty when the op can only be called as a C function. Code generators
+    # that place instructions themselves (the rv32 "cfu_asm" pragma) append "rd, rs1, rs2".
+    insn: str = ""
 
 
 @dataclass(eq=False)

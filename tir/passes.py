@@ -44,6 +44,9 @@ def simplify_stmt(s: Stmt, ranges: Ranges, vmap: dict | None = None) -> Stmt | N
                 v = Const(i, "int32") if isinstance(lo, Const) and lo.value == 0 else _simp(lo + i, ranges)
                 parts.append(simplify_stmt(s.body, ranges, {**vmap, s.var: v}))
             parts = [p for p in parts if p is not None]
+            if parts and s.pragmas:
+                # a pragma scopes the statements of its loop: keep one iteration of a loop around them
+                return For(s.var, Const(0, "int32"), 1, "serial", seq(parts), s.pragmas)
             return seq(parts) if parts else None
         if isinstance(lo, Const):
             ranges[id(s.var)] = (lo.value, lo.value + s.extent - 1)

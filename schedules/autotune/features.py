@@ -23,6 +23,8 @@ shapes, for transfer learning):
   selects, compares), index arithmetic apart, rolled-loop iterations, and a crude static cycle
   estimate of an in-order core (memory accesses + operations + intrinsic busy cycles + loop
   overhead) that gives the trees one strong dimension to split on from the first few samples;
+* annotations the emitter acts on: intrinsic calls whose instructions it places itself (pragma
+  ``cfu_asm``);
 * the knob values of the config: the normalized choice index of each knob
   (``space.decompose(index)``) and the log2 of numeric knob values, padded to ``MAX_KNOB_FEATS``.
 
@@ -58,7 +60,7 @@ _GLOBAL_FEATS = (
     "log_intrin_latency_sum", "log_intrin_issue_sum", "log_intrin_static", "n_intrin_kinds", "has_stateful_intrin",
     "log_stores", "log_loads", "log_word_loads", "log_add", "log_mul", "log_div", "log_minmax", "log_cast",
     "log_select", "log_cmp", "n_allocs", "log_local_bytes", "log_global_tmp_bytes", "log_bytes_per_intrin",
-    "intrin_fraction", "log_index_ops", "log_loop_iters", "log_const_local", "log_est_cycles",
+    "intrin_fraction", "log_index_ops", "log_loop_iters", "log_const_local", "log_est_cycles", "log_asm_calls",
 )
 
 
@@ -155,6 +157,8 @@ class _Walker:
         self.allocs: list = []
         self.nests: list[tuple[float, tuple]] = []  # (trip, loops) of each leaf statement
         self.buffers: dict[int, object] = {}
+        self.asm_scope = 0  # inside loops with the "cfu_asm" pragma (the emitter places their CFU ops)
+        self.asm_calls = 0.0  # trip-weighted single-instruction intrinsic calls placed that way
 
     def stmt(self, s: Stmt) -> None:
         if isinstance(s, Seq):
@@ -166,6 +170,8 @@ class _Walker:
             self.loops.append(s)
             self.max_depth = max(self.max_depth, len(self.loops))
             old_trip, old_mult = self.trip, self.unroll_mult
+            asm = any(k == "cfu_asm" and v for k, v in s.pragmas)
+            self.asm_scope += asm
             self.trip *= ext
             if s.kind != "unroll":
                 self.loop_iters += self.trip
@@ -175,6 +181,7 @@ class _Walker:
                 self.unrolled_product += ext
             self.stmt(s.body)
             self.trip, self.unroll_mult = old_trip, old_mult
+            self.asm_scope -= asm
             self.loops.pop()
         elif isinstance(s, Store):
             self._leaf()
@@ -255,6 +262,8 @@ class _Walker:
                     ent = self.intrin[name] = [n.op, 0.0, 0]
                 ent[1] += trip
                 ent[2] += self.unroll_mult
+                if self.asm_scope and getattr(n.op, "insn", ""):
+                    self.asm_calls += trip
                 stack.extend(n.args)
             elif isinstance(n, Cast):
                 ops["cast"] += trip
@@ -429,6 +438,7 @@ def extract_features(func: PrimFunc, config=None, space=None) -> np.ndarray:
         float(len(w.allocs)), _log(local_bytes), _log(tmp_bytes), _log(all_bytes / calls) if calls else 0.0,
         calls / (calls + arith + n_loads + n_stores) if calls else 0.0,
         _log(w.index_ops), _log(w.loop_iters), _log(w.const_local), _log(_estimate_cycles(w, busy)),
+        _log(w.asm_calls),
     ]
     # loops of the dominant nest, innermost first
     for d in range(MAX_DEPTH):

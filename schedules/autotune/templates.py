@@ -10,6 +10,11 @@ Each template computes the reduction into a ``local`` accumulator tile (``cache_
                  contiguous in both operands, so e.g. NCHW convolutions only offer None unless
                  KW % 4 == 0. A mac4 tile of more than 16 accumulators fails at tensorize time,
                  a fast "build" error;
+* ``k_steps``    lane steps per iteration of the reduction loop (unrolled): 1, 2, or all of them
+                 (up to FULL_K_STEPS) so that the whole reduction of a tile is straight-line code;
+* ``cfu_emit``   ``c`` leaves the order of a dot4 tile's loads, CFU ops and adds to the C compiler;
+                 ``asm`` emits them one volatile asm statement each in an order made for VexRiscv
+                 (pragma ``cfu_asm``; see codegen_c.emit). No effect without a dot4 tensorize;
 * ``compiler``   the cross compiler and flags of the vexriscv target.
 
 ``matmul_i8(M, N, K)``: C[M, N] = A[M, K] x Bt[N, K]^T (B transposed, so both operands run along K).
@@ -35,6 +40,7 @@ TILE_INNER = (2, 4, 8)  # register tile extents offered per axis
 # the extensions a template may tensorize to (a comma-separated template argument; "" for none)
 EXTS = "dot4_i8,mac4_i8"
 LANES = 4
+FULL_K_STEPS = 16  # the k_steps knob offers a fully unrolled reduction up to this many lane steps
 
 
 def _tile_candidates(extent: int, inner=TILE_INNER) -> list[list[int]]:
@@ -81,6 +87,8 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
     lanes = lane_axis is not None and _ext(lane_axis) % LANES == 0
     # lane steps per iteration of the k loop (unrolled): fewer loop overheads, longer CFU runs
     steps = [1, 2] if lanes and _ext(lane_axis) % (2 * LANES) == 0 else [1]
+    if lanes and 2 < _ext(lane_axis) // LANES <= FULL_K_STEPS:
+        steps.append(_ext(lane_axis) // LANES)  # the whole reduction straight-line
     cfg.define_knob("k_steps", steps)
     if lanes:
         kio = None
@@ -105,6 +113,11 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
         cfg["unroll"].apply(s, sa, [ca, cb])
         if tens.name is not None:
             tens.apply(s, sa, ki)
+    # how the rv32 C places the CFU instructions of a stateless-dot tile: left to the C compiler, or
+    # one volatile asm statement per instruction in an order made for the in-order core (cfu_asm)
+    cfg.define_knob("cfu_emit", ["c", "asm"])
+    if cfg["cfu_emit"].val == "asm" and tens.name is not None and tens.name != "mac4_i8":
+        st.pragma(bo, "cfu_asm", 1)
     cfg.define_knob("compiler", list(DEFAULT_COMPILERS))
 
 
