@@ -2,7 +2,8 @@
 
 For each task (int8 matmul 64x64x64 and an int8 NHWC conv2d on the simulated VexRiscv, both with
 dot4_i8 among the tensorize choices), each tuner runs ``--seeds`` times with ``--trials``
-measurements. "Best known" is the lowest cost seen in any run of any tuner; a run reaches 95% of
+measurements. "Best known" is the lowest cost seen in any run of any tuner or in the measurement
+cache (every config simulated by earlier invocations too); a run reaches 95% of
 it at the first trial whose best-so-far cost is <= best_known / 0.95. The table gives the median
 over seeds (">T" when the median run did not get there within the budget) and the ratio to
 random search.
@@ -31,6 +32,11 @@ sys.path.insert(0, str(ROOT))
 TASKS = {
     "matmul64": ("matmul_i8", (64, 64, 64), 64 * 64 * 64),
     "conv2d": ("conv2d_nhwc_i8", (1, 10, 10, 16, 16, 3), 8 * 8 * 16 * 3 * 3 * 16),
+}
+# configs known to be good (found by earlier tuning); measured first so that "best known" includes them
+KNOWN = {
+    "matmul64": [{"tile_a": [16, 4], "tile_b": [16, 4], "unroll": ["unroll", "unroll"], "tensorize": "dot4_i8",
+                  "k_steps": 16, "cfu_emit": "asm", "compiler": "zig:-O2"}],
 }
 
 
@@ -83,6 +89,11 @@ class CachedMeasure:
             r = self.cache.get(k) or self._volatile.pop(k)
             out.append(replace(r, config_index=c.index))
         return out
+
+    def best(self, task) -> float | None:
+        """The lowest valid cost of ``task`` among every measurement in the cache (any run, any tuner)."""
+        costs = [r.cost for (k, _), r in self.cache.items() if k == task.key and r.valid]
+        return min(costs) if costs else None
 
     def close(self):
         self._f.close()
@@ -143,6 +154,7 @@ def main(argv=None) -> int:
         for tname in args.tasks:
             template, shape, macs = TASKS[tname]
             task = create_task(template, shape, "vexriscv")
+            measure(task, [task.config(k) for k in KNOWN.get(tname, [])])
             curves: dict[str, list[list[float]]] = {}
             for kind in args.tuners:
                 for seed in range(args.seeds):
@@ -152,7 +164,9 @@ def main(argv=None) -> int:
                     curves.setdefault(kind, []).append(_curve(res.history))
                     print(f"  {tname} {kind:6s} seed {seed}: best {res.best_cost} after {len(res.history)} trials "
                           f"({time.time() - t1:.0f}s, {measure.n_simulated} simulated so far)", flush=True)
-            best_known = min(c[-1] for cs in curves.values() for c in cs if c)
+            # every config ever measured for the task counts (earlier runs, other budgets), so a
+            # tuner that never finds the rare best region is not graded against its own best
+            best_known = min([c[-1] for cs in curves.values() for c in cs if c] + [measure.best(task) or math.inf])
             target = best_known / 0.95
             row = {"task": task.key, "space_size": len(task.config_space), "best_known": best_known,
                    "macs": macs, "best_mac_per_cycle": macs / best_known, "tuners": {}}

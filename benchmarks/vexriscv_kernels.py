@@ -6,7 +6,9 @@ extension, and each built-in extension that applies.
 Every figure is the warm run of the kernel (mcycle around the call; caches warmed by a first call)
 and every result is checked against numpy. The naive column is the default schedule compiled with
 zig -O2; the other columns take the better of zig -O2 and gcc -O2 -fno-schedule-insns (and, for
-the tensorized matmuls, the best of a few register tiles), and name the winner.
+the tensorized matmuls, the best of a few register tiles), and name the winner. The "asm" columns
+are the stateless-dot schedules with the pragma cfu_asm (the emitter orders the tile's loads, CFU
+ops and adds; matmuls unroll the whole reduction), zig -O2.
 """
 
 from __future__ import annotations
@@ -111,6 +113,9 @@ def main(argv=None) -> int:
             else:
                 fn, tiles = (lambda w, e=ext, **kw: hand.dot4(w, e, **kw)), MATMUL_TILES["dot"] if is_mm else (None,)
             cols.append((ext, measure(wl, fn, ["zig", "gcc"], tiles)))
+            if not ext.startswith("mac"):  # the emitter placing the tile's instructions (pragma cfu_asm)
+                fn_asm = lambda w, e=ext, **kw: hand.dot4(w, e, asm=True, **kw)  # noqa: E731
+                cols.append((f"{ext} asm", measure(wl, fn_asm, ["zig"], tiles)))
         rows.append((title, n_macs, cols))
         print(f"  measured {title} ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
 

@@ -9,7 +9,8 @@ import tir
 from schedules import hand
 from schedules import workloads as W
 
-VARIANTS = (("naive C", "naive"), ("hand, no extension", "scalar"), ("dot4_i8", "dot4"), ("mac4_i8", "mac4"))
+VARIANTS = (("naive C", "naive"), ("hand, no extension", "scalar"), ("dot4_i8", "dot4"),
+            ("dot4_i8, cfu_asm", "dot4_asm"), ("mac4_i8", "mac4"))
 
 
 def measure(wl, variant: str, macs: int, toolchain: simulator.Toolchain) -> tuple[int, float]:

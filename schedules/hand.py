@@ -113,7 +113,7 @@ def _matmul_scalar(wl, tile=(2, 4), kfactor=2):
     return s, [A, B, C]
 
 
-def _matmul_tensorized(wl, intrin: TensorIntrin, tile):
+def _matmul_tensorized(wl, intrin: TensorIntrin, tile, asm: bool = False):
     A, B, Bt, C = _matmul_te(wl, pack=True)
     _check_lanes(wl, "K", wl.params["K"], intrin.lanes)
     s = create_schedule(C)
@@ -129,7 +129,13 @@ def _matmul_tensorized(wl, intrin: TensorIntrin, tile):
     CL = _register_tile(s, C, *tile)
     ic, jc = s[CL].op.axis
     K = wl.params["K"]
-    if intrin.kind == "mac_tile" and K % (2 * intrin.lanes) == 0:
+    if asm and intrin.kind == "dot" and K // intrin.lanes <= 16:
+        # the whole reduction straight-line: the emitter orders every load, op and add of the tile
+        ko, kr = s[CL].split(s[CL].op.reduce_axis[0], K)
+        kio, ki = s[CL].split(kr, intrin.lanes)
+        s[CL].reorder(ko, kio, ic, jc, ki)
+        s[CL].unroll(kio)
+    elif intrin.kind == "mac_tile" and K % (2 * intrin.lanes) == 0:
         # two lane steps per iteration: half the loop overhead, and a longer run of CFU ops
         ko, kr = s[CL].split(s[CL].op.reduce_axis[0], 2 * intrin.lanes)
         kio, ki = s[CL].split(kr, intrin.lanes)
@@ -144,6 +150,8 @@ def _matmul_tensorized(wl, intrin: TensorIntrin, tile):
         s[CL].tensorize(ki, intrin)
     else:
         s[CL].tensorize(ko, intrin)
+    if asm:
+        s[C].pragma(s[C].leaf_iter_vars[0], "cfu_asm", 1)
     return s, [A, B, C]
 
 
@@ -370,17 +378,32 @@ def scalar_best(wl, tile=None):
     return _dense(wl, None, tile or (2, 2), kfactor=4)
 
 
-def dot4(wl, ext="dot4_i8", tile=None):
-    """The register tile with its lane loop tensorized by ``ext``'s stateless dot intrinsic."""
+def dot4(wl, ext="dot4_i8", tile=None, asm: bool = False):
+    """The register tile with its lane loop tensorized by ``ext``'s stateless dot intrinsic.
+
+    ``asm``: the rv32 emitter places the tile's loads, CFU ops and adds itself (pragma "cfu_asm" on
+    the outermost loop); matmuls then also unroll the whole reduction (up to 16 lane steps) of a 4x4 tile.
+    """
     intrin = _intrin(ext, "dot")
     k = _kind(wl)
     if k == "matmul":
-        return _matmul_tensorized(wl, intrin, tile or (4, 2))  # measured best with zig at 32^3 and 64^3
+        # 4x2: measured best with zig at 32^3 and 64^3 in C order; 4x4 once the emitter orders the tile
+        return _matmul_tensorized(wl, intrin, tile or ((4, 4) if asm else (4, 2)), asm=asm)
     if k == "conv2d":
-        return _conv_tensorized(wl, intrin, tile or (4, 4))
-    if k == "depthwise":
-        return _dw_tensorized(wl, intrin, tile or 4)
-    return _dense(wl, intrin, tile or (4, 4))
+        s, args = _conv_tensorized(wl, intrin, tile or (4, 4))
+    elif k == "depthwise":
+        s, args = _dw_tensorized(wl, intrin, tile or 4)
+    else:
+        s, args = _dense(wl, intrin, tile or (4, 4))
+    if asm:
+        out = s[args[-1]]
+        out.pragma(out.leaf_iter_vars[0], "cfu_asm", 1)
+    return s, args
+
+
+def dot4_asm(wl, ext="dot4_i8", tile=None):
+    """``dot4`` with the emitter placing the CFU instructions (``asm=True``)."""
+    return dot4(wl, ext, tile, asm=True)
 
 
 def mac4(wl, ext="mac4_i8", tile=None):
@@ -396,7 +419,7 @@ def mac4(wl, ext="mac4_i8", tile=None):
     return _dense(wl, intrin, tile or (4, 4))
 
 
-SCHEDULES = {"naive": naive, "scalar": scalar_best, "dot4": dot4, "mac4": mac4}
+SCHEDULES = {"naive": naive, "scalar": scalar_best, "dot4": dot4, "dot4_asm": dot4_asm, "mac4": mac4}
 
 
-__all__ = ["SCHEDULES", "conv2d_nhwc_ohwi", "dot4", "mac4", "matmul_nt", "naive", "scalar_best"]
+__all__ = ["SCHEDULES", "conv2d_nhwc_ohwi", "dot4", "dot4_asm", "mac4", "matmul_nt", "naive", "scalar_best"]

@@ -81,6 +81,21 @@ def test_features_deterministic_and_show_the_intrinsic():
     assert not np.array_equal(f_plain[:n_ir], f_tens[:n_ir])
 
 
+def test_features_see_the_cfu_asm_annotation():
+    task = _task()
+    space = task.config_space
+    base = space.index_of({"tile_a": [8, 4], "tile_b": [8, 4], "unroll": ["unroll", "unroll"],
+                           "tensorize": "dot4_i8", "k_steps": 8, "cfu_emit": "c", "compiler": "zig:-O2"})
+    asm = _with_knob(space, base, "cfu_emit", "asm")
+    f_c = extract_features(task.lower(base))
+    f_asm = extract_features(task.lower(asm))
+    assert _feature(f_c, "g.log_asm_calls") == 0
+    assert _feature(f_asm, "g.log_asm_calls") == pytest.approx(np.log2(1 + 32 ** 3 / 4), rel=1e-5)
+    # without a dot tensorize the knob changes nothing, and the features say so
+    plain = _with_knob(space, asm, "tensorize", None)
+    assert _feature(extract_features(task.lower(plain)), "g.log_asm_calls") == 0
+
+
 def test_features_see_unrolling_and_tiles():
     task = _task()
     space = task.config_space
