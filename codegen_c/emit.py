@@ -11,7 +11,7 @@ import re
 from tir import dtype as dt
 from tir.errors import CodegenError, ScheduleError
 from tir.expr import BinOp, BufferLoad, Call, Cast, Cmp, Const, Expr, Not, Ramp, Select, Var, key, same
-from tir.simplify import Ranges, bound, simplify
+from tir.simplify import Lin, Ranges, bound, linear, simplify
 from tir.stmt import Allocate, Buffer, Evaluate, For, IfThen, PrimFunc, Seq, Stmt, Store
 from tir.visit import walk
 
@@ -162,7 +162,7 @@ class _Emitter:
         self.helpers.setdefault(key, code if code is not None else _HELPERS[key])
 
     # expressions ---------------------------------------------------------------------------------
-    def flat(self, buf: Buffer, indices) -> str:
+    def flat_expr(self, buf: Buffer, indices) -> Expr:
         if len(indices) != len(buf.shape):
             raise CodegenError(f"buffer {buf.name} has {len(buf.shape)} dims, indexed with {len(indices)}")
         e: Expr = Const(0, "int32")
@@ -170,7 +170,10 @@ class _Emitter:
         for i, n in zip(reversed(indices), reversed(buf.shape)):
             e = BinOp("+", e, BinOp("*", i, Const(stride, "int32"), "int32"), "int32")
             stride *= n
-        return self.expr(simplify(e, self.ranges))
+        return simplify(e, self.ranges)
+
+    def flat(self, buf: Buffer, indices) -> str:
+        return self.expr(self.flat_expr(buf, indices))
 
     def expr(self, e: Expr) -> str:
         return self._p(e)[0]
@@ -431,11 +434,35 @@ class _Emitter:
                 written.add(id(st.buffer))
         if any(id(r.buffer) in written for chunk in chunks for st in chunk for r in _ramps(st)):
             return False
-        self.helper("load32")
         pad = "  " * ind
         inner = pad + "  "
         out = self.lines
+        # the loads below name their addresses only as registers: keep memory accesses of the code
+        # around the block on their side of it (a compiler barrier; registers are not affected)
         out.append(f"{pad}{{")
+        out.append(f'{inner}__asm__ __volatile__("" ::: "memory");')
+        # every word is ``lw w, offset(base)``: one base pointer per buffer and non-constant index part
+        # (a C compiler given the addresses hoists and spills them), constant parts as immediates
+        bases: dict = {}
+        loads: dict = {}
+        for chunk in chunks:
+            for st in chunk:
+                for r in _asm_call(st).args:
+                    if key(r) in loads:
+                        continue
+                    lin = linear(self.flat_expr(r.buffer, r.indices), self.ranges)
+                    off = lin.c * dt.bits(r.buffer.dtype) // 8
+                    rest = simplify(Lin(dict(lin.terms), 0).to_expr(), self.ranges)
+                    bk = (id(r.buffer), key(rest))
+                    if bk not in bases or not -2048 <= off - bases[bk][1] <= 2044:
+                        bk = bk if bk not in bases else (*bk, off)
+                        name = f"isaforge_p{self.temps}"
+                        self.temps += 1
+                        ctype = dt.c_type(r.buffer.dtype)
+                        out.append(f"{inner}const {ctype} *{name} = &{self.names[id(r.buffer)]}"
+                                   f"[{self.expr(simplify(rest + lin.c, self.ranges))}];")
+                        bases[bk] = (name, off)
+                    loads[key(r)] = (bases[bk][0], off - bases[bk][1])
         pending = None
         for chunk in chunks:
             words = {}
@@ -446,10 +473,9 @@ class _Emitter:
                         continue
                     w = words[k] = f"isaforge_w{self.temps}"
                     self.temps += 1
-                    addr = f"&{self.names[id(r.buffer)]}[{self.flat(r.buffer, r.indices)}]"
+                    base, off = loads[k]
                     out.append(f"{inner}uint32_t {w};")
-                    out.append(f'{inner}__asm__ __volatile__("lw %0, %1" : "=r"({w}) : '
-                               f'"m"(*(const isaforge_word_t *)({addr})));')
+                    out.append(f'{inner}__asm__ __volatile__("lw %0, {off}(%1)" : "=r"({w}) : "r"({base}));')
             for st in chunk:
                 call = _asm_call(st)
                 a, b = (words[key(r)] for r in call.args)
@@ -473,6 +499,7 @@ class _Emitter:
                 pending = f'{inner}__asm__ __volatile__("add %0, %0, %1" : "+r"({target}) : "r"({tmp}));'
         if pending:
             out.append(pending)
+        out.append(f'{inner}__asm__ __volatile__("" ::: "memory");')
         out.append(f"{pad}}}")
         return True
 

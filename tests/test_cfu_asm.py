@@ -21,7 +21,8 @@ from simulator.measure import make_measure
 
 INSN = ".insn r 0x0B, 0, 0, %0, %1, %2"  # dot4_i8
 ADD = '"add %0, %0, %1"'
-LOAD = '"lw %0, %1"'
+LOAD = '"lw %0, '
+BARRIER = '__asm__ __volatile__("" ::: "memory");'
 
 
 def _matmul(k_steps: int, *, asm=True, M=8, N=8, K=32, tile=(4, 4), ext="dot4_i8"):
@@ -71,7 +72,10 @@ def test_whole_reduction_unrolled_is_loads_then_ops_and_folds_the_zero_init():
     # the first lane step writes its products into the zeroed accumulators directly: no add
     assert body.count(ADD) == n_ops - 16
     # each chunk (one lane step of a 4x4 tile: 8 words) loads all its words before its first op
-    lines = [ln for ln in body.splitlines() if "__asm__" in ln]
+    lines = [ln for ln in body.splitlines() if "__asm__" in ln and BARRIER not in ln]
+    assert body.count(BARRIER) == 2  # the block's memory accesses stay inside it
+    # one base pointer per operand tile, the rest are immediates (rows are K = 32 bytes apart)
+    assert body.count("const int8_t *isaforge_p") == 2 and '"lw %0, 124(%1)"' in body  # row 3, lanes 28..31
     kinds = "".join("L" if LOAD in ln else "D" if INSN in ln else "A" for ln in lines)
     chunks = re.findall(r"L+[DA]+", kinds)
     assert "".join(chunks) == kinds and len(chunks) == K // 4, kinds
@@ -142,3 +146,13 @@ def test_tuned_int8_matmul_64_reaches_1_2_mac_per_cycle_with_dot4():
     assert asm.error is None and c.error is None, (asm.message, c.message)
     assert 64 ** 3 / asm.cost >= 1.2, asm.cost
     assert asm.cost < 0.8 * c.cost
+
+
+def test_words_beyond_an_immediate_get_their_own_base_pointer():
+    # rows 1024 bytes apart: a 4-row tile spans more than lw's 12-bit offset from one base
+    func, shape = _matmul(2, M=4, N=4, K=1024)
+    body = _body(codegen_c.emit(func, "rv32im"))
+    offsets = [int(m) for m in re.findall(r'"lw %0, (-?\d+)\(%1\)"', body)]
+    assert offsets and all(-2048 <= o <= 2044 for o in offsets)
+    assert body.count("const int8_t *isaforge_p") > 2
+    _run(func, shape)
