@@ -4,7 +4,8 @@ Each template computes the reduction into a ``local`` accumulator tile (``cache_
 ``compute_at`` at the output tile) and has these knobs:
 
 * ``tile_*``     splits of two output axes (outer, inner): the inner extents form the register tile;
-* ``unroll``     each of the two register-tile axes unrolled or not;
+* ``unroll``     each of the two register-tile axes unrolled or not (in the accumulation and in the
+                 write-back of the tile);
 * ``tensorize``  None, ``dot4_i8`` (innermost 4 reduction lanes) or ``mac4_i8`` (the whole tile
                  in the unit's 16-accumulator bank), where the layout allows: the lane axis must be
                  contiguous in both operands, so e.g. NCHW convolutions only offer None unless
@@ -111,6 +112,9 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
         tens.apply(s, sa, outer_reduce[0] if outer_reduce else ko)
     else:
         cfg["unroll"].apply(s, sa, [ca, cb])
+        # the tile's write-back too: an accumulator array indexed by loop variables stays in memory
+        # under gcc -O2 (which does not unroll it), so every add of the tile would load and store
+        cfg["unroll"].apply(s, st, [ai, bi])
         if tens.name is not None:
             tens.apply(s, sa, ki)
     # how the rv32 C places the CFU instructions of a stateless-dot tile: left to the C compiler, or
