@@ -211,6 +211,22 @@ def test_corrupt_records_are_reported(task, tmp_path):
     assert hb.best(task) == (cfg, 1000.0) and [p.line_no for _, p in hb.problems] == [2, 3, 6]
 
 
+def test_records_of_an_older_space_are_reported_not_resumed(task, tmp_path):
+    """A template that gained a knob: its old records name no config of the new space."""
+    path = tmp_path / "old.jsonl"
+    cfg = task.config_space.get(5).to_json()
+    old_knobs = {k: v for k, v in cfg["knobs"].items() if k != "cfu_emit"}
+    rec = {"task": task.key, "template": task.name, "args": list(task.args), "target": task.target,
+           "config": {"index": 5, "knobs": old_knobs}, "result": autotune.MeasureResult(5, 1000.0).to_json(),
+           "timestamp": 0.0, "versions": {}}
+    path.write_text(json.dumps(rec) + "\n")
+    fake = CountingMeasure(lambda t, cs: [autotune.MeasureResult(c.index, 2000.0 + c.index) for c in cs])
+    with pytest.warns(RecordWarning, match="no longer fits"):
+        res = autotune.RandomTuner(task, seed=0).tune(3, fake, records=path)
+    assert res.n_resumed == 0 and len(fake.calls) == 3
+    assert [p.line_no for p in res.problems] == [1] and "cfu_emit" in res.problems[0].reason
+
+
 # --- measurement checks ----------------------------------------------------------------------------------
 
 BEST = {}

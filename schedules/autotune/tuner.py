@@ -15,12 +15,13 @@ from __future__ import annotations
 import math
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .measure import MeasureResult
-from .records import RecordWriter, load_records, make_record
+from .records import RecordProblem, RecordWarning, RecordWriter, load_records, make_record
 from .space import AutotuneError, ConfigEntity
 
 
@@ -85,14 +86,21 @@ class Tuner:
                 out.append(c)
         return out
 
-    def load_history(self, records) -> int:
-        """Feed records (of this task) to the tuner as if measured; returns how many were new."""
+    def load_history(self, records, problems: list | None = None) -> int:
+        """Feed records (of this task) to the tuner as if measured; returns how many were new.
+
+        A record whose config no longer fits the template's space (the template gained or changed a
+        knob) is skipped with a RecordWarning and, given ``problems``, a RecordProblem appended to it."""
         configs, results = [], []
         for r in records:
             try:
                 cfg = self.space.from_json(r.config)
-            except AutotuneError:
-                continue  # the template's space changed: the record no longer maps to a config
+            except AutotuneError as e:
+                pr = RecordProblem(getattr(r, "line_no", 0), f"config no longer fits the template's space ({e})")
+                warnings.warn(f"{self.task.key}: skipping record {pr}", RecordWarning, stacklevel=2)
+                if problems is not None:
+                    problems.append(pr)
+                continue
             res = r.result
             if res.config_index != cfg.index:
                 res = MeasureResult(cfg.index, res.cost, res.error, res.message, res.timestamp, res.elapsed, res.extra)
@@ -115,7 +123,7 @@ class Tuner:
         writer = None
         if records is not None:
             recs, problems = load_records(records, task=self.task)
-            n_resumed = self.load_history(recs)
+            n_resumed = self.load_history(recs, problems)
             writer = RecordWriter(records)
         start = len(self.history)
         for cb in callbacks:
