@@ -423,8 +423,9 @@ class _Emitter:
         buffer the block writes.
 
         Before (C): ``w0 = load(A+..); w1 = load(B+..); d0 = dot(w0, w1); c[0] += d0; ...``
-        After:      ``asm("lw %0, %1" ..); ...; asm(".insn r 0x0B, 0, 0, %0, %1, %2" ..);
-        asm("add %0, %0, %1" : "+r"(c[0]) ..)``, the add one instruction later.
+        After:      ``pA = &A[..]; asm("lw %0, 64(%1)" : "=r"(w0) : "r"(pA)); ...;
+        asm(".insn r 0x0B, 0, 0, %0, %1, %2" ..); asm("add %0, %0, %1" : "+r"(c[0]) ..)``, the add one
+        op later, the whole block between two compiler barriers.
         """
         written = set()
         for chunk in chunks:
@@ -443,8 +444,8 @@ class _Emitter:
         out.append(f'{inner}__asm__ __volatile__("" ::: "memory");')
         # every word is ``lw w, offset(base)``: one base pointer per buffer and non-constant index part
         # (a C compiler given the addresses hoists and spills them), constant parts as immediates
-        bases: dict = {}
-        loads: dict = {}
+        bases: dict = {}  # (buffer, non-constant index part) -> [(pointer name, its byte offset)]
+        loads: dict = {}  # Ramp key -> (pointer name, immediate)
         for chunk in chunks:
             for st in chunk:
                 for r in _asm_call(st).args:
@@ -453,16 +454,17 @@ class _Emitter:
                     lin = linear(self.flat_expr(r.buffer, r.indices), self.ranges)
                     off = lin.c * dt.bits(r.buffer.dtype) // 8
                     rest = simplify(Lin(dict(lin.terms), 0).to_expr(), self.ranges)
-                    bk = (id(r.buffer), key(rest))
-                    if bk not in bases or not -2048 <= off - bases[bk][1] <= 2044:
-                        bk = bk if bk not in bases else (*bk, off)
+                    near = bases.setdefault((id(r.buffer), key(rest)), [])
+                    # lw takes a 12-bit signed immediate: a word further away gets a pointer of its own
+                    fit = [(n, o) for n, o in near if -2048 <= off - o <= 2044]
+                    if not fit:
                         name = f"isaforge_p{self.temps}"
                         self.temps += 1
-                        ctype = dt.c_type(r.buffer.dtype)
-                        out.append(f"{inner}const {ctype} *{name} = &{self.names[id(r.buffer)]}"
-                                   f"[{self.expr(simplify(rest + lin.c, self.ranges))}];")
-                        bases[bk] = (name, off)
-                    loads[key(r)] = (bases[bk][0], off - bases[bk][1])
+                        out.append(f"{inner}const {dt.c_type(r.buffer.dtype)} *{name} = "
+                                   f"&{self.names[id(r.buffer)]}[{self.expr(simplify(rest + lin.c, self.ranges))}];")
+                        fit = [(name, off)]
+                        near.append(fit[0])
+                    loads[key(r)] = (fit[0][0], off - fit[0][1])
         pending = None
         for chunk in chunks:
             words = {}
