@@ -273,3 +273,20 @@ def test_prescreen_skips_unlowerable_and_duplicate_configs():
     # the first batch follows the static estimate: all of it is tensorized
     first = [task.config_space.get(i)["tensorize"].name for i in idx[:8]]
     assert all(name is not None for name in first)
+
+
+def test_the_estimate_plans_one_config_per_ir():
+    """The static estimate sees the IR, not the compiler: its plan does not spend trials on compiler
+    ties of one schedule; once a model is fitted, compiler variants of a good IR are fair game."""
+    task = _task()
+    tuner = XGBTuner(task, plan_size=16, seed=0, epsilon=0.0)
+    first = tuner.next_batch(16)
+    irs = [tuner.features.ir_signature(c.index) for c in first]
+    assert None not in irs and len(set(irs)) == 16
+    assert tuner.features.ir_signature(first[0].index) == tuner.features.ir_signature(
+        _with_knob(task.config_space, first[0].index, "compiler", "gcc:-O2"))
+    cost = _synthetic_cost(task.config_space)
+    tuner.update(first, _fake_measure(cost)(task, first))
+    assert tuner.model.trained
+    later = [tuner.features.ir_signature(c.index) for c in tuner.next_batch(16)]
+    assert None not in later

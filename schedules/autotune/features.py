@@ -497,6 +497,7 @@ class FeatureCache:
         self.feature_type = feature_type
         self._cache: dict[int, np.ndarray | None] = {}
         self._sig: dict[int, str | None] = {}
+        self._irsig: dict[int, str | None] = {}
         self.n_lowered = 0
 
     def __contains__(self, index: int) -> bool:
@@ -512,6 +513,7 @@ class FeatureCache:
         if index in self._cache:
             return self._cache[index]
         sig: str | None = str(index)
+        irsig = sig
         if self.feature_type == "knob":
             f = self.knob_vector(index)
         else:
@@ -520,12 +522,20 @@ class FeatureCache:
                 func = self.task.lower(cfg)
                 self.n_lowered += 1
                 f = extract_features(func, cfg, self.space)
-                sig = signature(func, cfg)
+                sig, irsig = signature(func, cfg), signature(func)
             except Exception:  # noqa: BLE001 - a config that does not lower is predicted as bad
-                f, sig = None, None
+                f, sig, irsig = None, None, None
         self._cache[index] = f
         self._sig[index] = sig
+        self._irsig[index] = irsig
         return f
+
+    def ir_signature(self, index: int) -> str | None:
+        """The lowered IR alone (configs that differ only in the compiler share it)."""
+        index = int(index)
+        if index not in self._irsig:
+            self.get(index)
+        return self._irsig[index]
 
     def signature(self, index: int) -> str | None:
         """What decides the measurement: the lowered IR and the compiler (None: does not lower).

@@ -4,7 +4,9 @@ How it proposes configs:
 
 1. the first ``plan_size`` trials come from a static cycle estimate of the lowered IR (memory
    accesses, operations, intrinsic busy cycles, loop overhead; ``initial="estimate"``, the
-   default) or are random (``initial="random"``, AutoTVM's way);
+   default) or are random (``initial="random"``, AutoTVM's way). The estimate cannot tell
+   configs with the same IR apart (they differ in the compiler knob only), so it plans one
+   config per distinct IR; compilers are ranked once a model has results to learn them from;
 2. each time ``plan_size`` new results have arrived, an xgboost model is fitted on every result so
    far (features from ``features.extract_features`` of each lowered config: loop nest, buffer
    access strides and reuse, guards, and the intrinsic calls with their latency and issue
@@ -199,19 +201,33 @@ class XGBTuner(Tuner):
         taken = self._taken() | self.skipped
         ratio = self.diversity_filter_ratio
         want = self.plan_size if not ratio else int(self.plan_size * ratio)
+        # the static estimate sees the IR only: configs that differ in nothing but the compiler (or
+        # in knobs the IR ignores) tie, so its plan takes one config per IR; a model ranks compilers
+        # once it has results
+        per_ir = not self.model.trained and self.prescreen
         # extra candidates: duplicates of measured or of better-ranked candidates are dropped
-        cands = self.optimizer.find_maximums(self, want * (4 if self.prescreen else 1), taken)
-        if self.prescreen:
-            sigs = set(self.measured_sigs)
-            kept = []
+        n = want * (4 if self.prescreen else 1)
+        while True:
+            cands = self.optimizer.find_maximums(self, n, taken)
+            if not self.prescreen:
+                break
+            sigs, irs, kept = set(self.measured_sigs), set(), []
             for c in cands:
                 sig = self.features.signature(c)
                 if sig is None or sig in sigs:
                     self.skipped.add(c)
                     continue
+                if per_ir:
+                    ir = self.features.ir_signature(c)
+                    if ir in irs:
+                        continue  # not skipped: a later plan may take it
+                    irs.add(ir)
                 sigs.add(sig)
                 kept.append(c)
-            cands = kept[:want]
+            if len(kept) >= want or len(cands) < n or n >= 64 * want:
+                cands = kept[:want]
+                break
+            n *= 4
         if ratio and len(cands) > self.plan_size:
             cands = self._diversity_pick(cands, self.plan_size)
         self.plan = list(cands)
