@@ -389,11 +389,17 @@ def _raw_values(v) -> list[float]:
     return []  # strings: covered by the choice index
 
 
+REGISTERS = 24  # of rv32's 31 general registers, about what a tile can keep besides pointers and counters
+
+
 def _estimate_cycles(w: _Walker, intrin_busy: float) -> float:
     """A crude static cycle estimate of an in-order single-issue core: one cycle per memory access
-    (local accesses at constant indices are registers), per value operation and per intrinsic issue
-    (or its latency, when longer), plus two per rolled-loop iteration."""
-    mem = sum(a.trip for a in w.accesses) - w.const_local
+    (local accesses at constant indices are registers, as far as REGISTERS of them go: a larger tile
+    spills the rest), per value operation and per intrinsic issue (or its latency, when longer), plus
+    two per rolled-loop iteration."""
+    tile = sum(b.size for b in w.allocs if b.scope == "local")
+    in_regs = min(1.0, REGISTERS / tile) if tile else 1.0
+    mem = sum(a.trip for a in w.accesses) - w.const_local * in_regs
     ops = w.ops["add"] + w.ops["mul"] + 4 * w.ops["div"] + w.ops["minmax"] + w.ops["select"] + w.ops["cmp"]
     return max(0.0, mem) + ops + intrin_busy + 2 * w.loop_iters + w.guards
 
