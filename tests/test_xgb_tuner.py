@@ -290,3 +290,14 @@ def test_the_estimate_plans_one_config_per_ir():
     assert tuner.model.trained
     later = [tuner.features.ir_signature(c.index) for c in tuner.next_batch(16)]
     assert None not in later
+
+
+def test_xgb_tunes_int8_matmul_64_with_dot4_to_1_2_mac_per_cycle(tmp_path):
+    """Issue 5's goal, by tuning: XGBTuner on the dot4_i8-only space, 16 real measurements."""
+    from simulator.measure import make_measure
+
+    task = create_task("matmul_i8", (64, 64, 64, "dot4_i8"), "vexriscv")
+    with make_measure("vexriscv", n_parallel=2) as measure:
+        res = XGBTuner(task, seed=0).tune(16, measure, records=tmp_path / "mm64.jsonl", batch_size=8)
+    assert 64 ** 3 / res.best_cost >= 1.2, (res.best_cost, str(res.best_config))
+    assert res.best_config["tensorize"].name == "dot4_i8"
