@@ -84,3 +84,36 @@ def cc() -> str:
     if not c:
         pytest.skip("no host C compiler")
     return c
+
+
+def tiled_matmul_nt(ext: str, k_steps: int, *, M=8, N=8, K=32, tile=(4, 4), words=None, asm=False):
+    """C[M, N] = A[M, K] x B[N, K]^T with a cache_write register tile, ``k_steps`` lane steps per
+    (unrolled) iteration of the reduction, tensorized by ``ext`` (a stateless dot: the lane loop with
+    the tile unrolled; mac4_i8: the whole tile nest). ``words``: pragma cfu_words on the reduction
+    loop; ``asm``: pragma cfu_asm on the output tile loop. Returns (PrimFunc, (M, N, K))."""
+    import isa_ext
+    import schedules
+    from schedules import workloads as W
+
+    wl = W.matmul_nt(M, N, K)
+    C = wl.output
+    s = schedules.create_schedule(C)
+    CL = s.cache_write(C, "local")
+    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], *tile)
+    s[CL].compute_at(s[C], jo)
+    ic, jc = CL.op.axis
+    ko, kr = s[CL].split(CL.op.reduce_axis[0], 4 * k_steps)
+    kio, ki = s[CL].split(kr, 4)
+    s[CL].reorder(ko, kio, ic, jc, ki)
+    s[CL].unroll(kio)
+    if words is not None:
+        s[CL].pragma(ko, "cfu_words", words)
+    if ext == "mac4_i8":
+        s[CL].tensorize(ko, isa_ext.get(ext))
+    else:
+        s[CL].unroll(ic)
+        s[CL].unroll(jc)
+        s[CL].tensorize(ki, isa_ext.get(ext))
+    if asm:
+        s[C].pragma(jo, "cfu_asm", 1)
+    return tir.lower(s, wl.args), (M, N, K)

@@ -9,14 +9,11 @@ import re
 
 import numpy as np
 import pytest
+from conftest import tiled_matmul_nt
 
 import codegen_c
-import isa_ext
-import schedules
 import simulator
-import tir
 from schedules import autotune
-from schedules import workloads as W
 from simulator.measure import make_measure
 
 INSN = ".insn r 0x0B, 0, 0, %0, %1, %2"  # dot4_i8
@@ -26,26 +23,7 @@ BARRIER = '__asm__ __volatile__("" ::: "memory");'
 
 
 def _matmul(k_steps: int, *, asm=True, M=8, N=8, K=32, tile=(4, 4), ext="dot4_i8"):
-    wl = W.matmul_nt(M, N, K)
-    C = wl.output
-    s = schedules.create_schedule(C)
-    CL = s.cache_write(C, "local")
-    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], *tile)
-    s[CL].compute_at(s[C], jo)
-    ic, jc = CL.op.axis
-    ko, kr = s[CL].split(CL.op.reduce_axis[0], 4 * k_steps)
-    kio, ki = s[CL].split(kr, 4)
-    s[CL].reorder(ko, kio, ic, jc, ki)
-    s[CL].unroll(kio)
-    if ext == "mac4_i8":
-        s[CL].tensorize(ko, isa_ext.get(ext))
-    else:
-        s[CL].unroll(ic)
-        s[CL].unroll(jc)
-        s[CL].tensorize(ki, isa_ext.get(ext))
-    if asm:
-        s[C].pragma(jo, "cfu_asm", 1)
-    return tir.lower(s, wl.args), (M, N, K)
+    return tiled_matmul_nt(ext, k_steps, M=M, N=N, K=K, tile=tile, asm=asm)
 
 
 def _body(src: str) -> str:

@@ -6,36 +6,14 @@ cycles it saves on an accumulator-bank tile.
 
 import numpy as np
 import pytest
+from conftest import tiled_matmul_nt
 
 import codegen_c
-import isa_ext
-import schedules
 import simulator
-import tir
-from schedules import workloads as W
 
 
 def _matmul(ext: str, words: int | None, M=16, N=16, K=32):
-    wl = W.matmul_nt(M, N, K)
-    C = wl.output
-    s = schedules.create_schedule(C)
-    CL = s.cache_write(C, "local")
-    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], 4, 4)
-    s[CL].compute_at(s[C], jo)
-    ic, jc = CL.op.axis
-    ko, ki = s[CL].split(CL.op.reduce_axis[0], 8)
-    kio, kii = s[CL].split(ki, 4)
-    s[CL].reorder(ko, kio, ic, jc, kii)
-    s[CL].unroll(kio)
-    if words is not None:
-        s[CL].pragma(ko, "cfu_words", words)
-    if ext == "mac4_i8":
-        s[CL].tensorize(ko, isa_ext.get(ext))
-    else:
-        s[CL].unroll(ic)
-        s[CL].unroll(jc)
-        s[CL].tensorize(kii, isa_ext.get(ext))
-    return tir.lower(s, wl.args), (M, N, K)
+    return tiled_matmul_nt(ext, 2, M=M, N=N, K=K, words=words)
 
 
 def _run(func, shape):
