@@ -175,6 +175,10 @@ class _Emitter:
     def flat(self, buf: Buffer, indices) -> str:
         return self.expr(self.flat_expr(buf, indices))
 
+    def element(self, buf: Buffer, indices) -> str:
+        """The C lvalue of one element: ``name[flat index]``."""
+        return f"{self.names[id(buf)]}[{self.flat(buf, indices)}]"
+
     def expr(self, e: Expr) -> str:
         return self._p(e)[0]
 
@@ -205,13 +209,13 @@ class _Emitter:
         if isinstance(e, Select):
             return f"{self._sub(e.cond, 4)} ? {self._sub(e.t, 3)} : {self._sub(e.f, 3)}", 3
         if isinstance(e, BufferLoad):
-            return f"{self.names[id(e.buffer)]}[{self.flat(e.buffer, e.indices)}]", 16
+            return self.element(e.buffer, e.indices), 16
         if isinstance(e, Ramp):
             self.helper("load32")
             word = self.words.get(key(e))
             if word is not None:
                 return word, 16
-            return f"isaforge_load32(&{self.names[id(e.buffer)]}[{self.flat(e.buffer, e.indices)}])", 16
+            return f"isaforge_load32(&{self.element(e.buffer, e.indices)})", 16
         if isinstance(e, Call):
             args = [str(i) for i in e.imm] + [self.expr(a) for a in e.args]
             return f"{e.op.c_name}({', '.join(args)})", 16
@@ -292,7 +296,7 @@ class _Emitter:
             self.cfu_words, self.cfu_asm = saved
             out.append(f"{pad}}}")
         elif isinstance(s, Store):
-            lvalue = f"{self.names[id(s.buffer)]}[{self.flat(s.buffer, s.indices)}]"
+            lvalue = self.element(s.buffer, s.indices)
             out.append(f"{pad}{lvalue} = {self.expr(s.value)};")
             self.forget_zeros(s.buffer, s.indices, lvalue)
             if (s.buffer.scope == "local" and isinstance(s.value, Const) and s.value.value == 0
@@ -402,7 +406,7 @@ class _Emitter:
                 self.lines.append(f"{inner}const uint32_t {tmp} = {self.expr(call)};")
                 if pending:
                     self.lines.append(pending)
-                target = f"{self.names[id(st.buffer)]}[{self.flat(st.buffer, st.indices)}]"
+                target = self.element(st.buffer, st.indices)
                 pending = f"{inner}{target} += ({cast}){tmp};"
             if pending:
                 self.lines.append(pending)
@@ -427,13 +431,11 @@ class _Emitter:
         asm(".insn r 0x0B, 0, 0, %0, %1, %2" ..); asm("add %0, %0, %1" : "+r"(c[0]) ..)``, the add one
         op later, the whole block between two compiler barriers.
         """
-        written = set()
-        for chunk in chunks:
-            for st in chunk:
-                if _asm_call(st) is None:
-                    return False
-                written.add(id(st.buffer))
-        if any(id(r.buffer) in written for chunk in chunks for st in chunk for r in _ramps(st)):
+        calls = [[(st, _asm_call(st)) for st in chunk] for chunk in chunks]
+        if any(call is None for chunk in calls for _, call in chunk):
+            return False
+        written = {id(st.buffer) for chunk in calls for st, _ in chunk}
+        if any(id(r.buffer) in written for chunk in calls for _, call in chunk for r in call.args):
             return False
         pad = "  " * ind
         inner = pad + "  "
@@ -446,9 +448,9 @@ class _Emitter:
         # (a C compiler given the addresses hoists and spills them), constant parts as immediates
         bases: dict = {}  # (buffer, non-constant index part) -> [(pointer name, its byte offset)]
         loads: dict = {}  # Ramp key -> (pointer name, immediate)
-        for chunk in chunks:
-            for st in chunk:
-                for r in _asm_call(st).args:
+        for chunk in calls:
+            for _, call in chunk:
+                for r in call.args:
                     if key(r) in loads:
                         continue
                     lin = linear(self.flat_expr(r.buffer, r.indices), self.ranges)
@@ -466,10 +468,10 @@ class _Emitter:
                         near.append(fit[0])
                     loads[key(r)] = (fit[0][0], off - fit[0][1])
         pending = None
-        for chunk in chunks:
+        for chunk in calls:
             words = {}
-            for st in chunk:
-                for r in _asm_call(st).args:
+            for _, call in chunk:
+                for r in call.args:
                     k = key(r)
                     if k in words:
                         continue
@@ -478,10 +480,9 @@ class _Emitter:
                     base, off = loads[k]
                     out.append(f"{inner}uint32_t {w};")
                     out.append(f'{inner}__asm__ __volatile__("lw %0, {off}(%1)" : "=r"({w}) : "r"({base}));')
-            for st in chunk:
-                call = _asm_call(st)
+            for st, call in chunk:
                 a, b = (words[key(r)] for r in call.args)
-                target = f"{self.names[id(st.buffer)]}[{self.flat(st.buffer, st.indices)}]"
+                target = self.element(st.buffer, st.indices)
                 insn = f'"{call.op.insn}, %0, %1, %2"'
                 if target in self.zeros:
                     del self.zeros[target]

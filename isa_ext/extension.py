@@ -103,6 +103,11 @@ class Op:
             raise ExtensionError(f"op {self.name!r} has a fixed funct7={self.funct7} and takes no immediate")
         return function_id(self.funct7, self.funct3)
 
+    def insn(self, imm: int | None = None) -> str:
+        """The assembler text of the instruction without its registers: ``.insn r 0x0B, f3, f7``."""
+        self.function_id(imm)  # checks the immediate
+        return f".insn r 0x{OPCODE:02X}, {self.funct3}, {imm if self.has_imm else self.funct7}"
+
     @property
     def function_ids(self) -> frozenset[int]:
         if self.has_imm:
@@ -372,14 +377,14 @@ class Extension:
                 out.append("    switch (imm) {")
                 for imm in op.funct7_range:
                     out.append(
-                        f'    case {imm}u: __asm__{vol}(".insn r 0x0B, {op.funct3}, {imm}, %0, %1, %2"'
+                        f'    case {imm}u: __asm__{vol}("{op.insn(imm)}, %0, %1, %2"'
                         ' : "=r"(rd) : "r"(rs1), "r"(rs2)); break;'
                     )
                 out.append("    default: break;")
                 out.append("    }")
             else:
                 out.append(
-                    f'    __asm__{vol}(".insn r 0x0B, {op.funct3}, {op.funct7}, %0, %1, %2"'
+                    f'    __asm__{vol}("{op.insn()}, %0, %1, %2"'
                     ' : "=r"(rd) : "r"(rs1), "r"(rs2));'
                 )
             out += ["    return rd;", "}", ""]

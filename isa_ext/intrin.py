@@ -7,7 +7,7 @@ from tir.intrin import IntrinOp, TensorIntrin
 
 def _op(ext, name: str) -> IntrinOp:
     op = ext.op(name)
-    insn = "" if op.stateful or op.has_imm else f".insn r 0x0B, {op.funct3}, {op.funct7}"
+    insn = "" if op.stateful or op.has_imm else op.insn()
     return IntrinOp(ext.c_name(name), op.stateful, ext.latency, ext.issue_interval, insn)
 
 

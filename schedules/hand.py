@@ -150,8 +150,6 @@ def _matmul_tensorized(wl, intrin: TensorIntrin, tile, asm: bool = False):
         s[CL].tensorize(ki, intrin)
     else:
         s[CL].tensorize(ko, intrin)
-    if asm:
-        s[C].pragma(s[C].leaf_iter_vars[0], "cfu_asm", 1)
     return s, [A, B, C]
 
 
@@ -388,8 +386,8 @@ def dot4(wl, ext="dot4_i8", tile=None, asm: bool = False):
     k = _kind(wl)
     if k == "matmul":
         # 4x2: measured best with zig at 32^3 and 64^3 in C order; 4x4 once the emitter orders the tile
-        return _matmul_tensorized(wl, intrin, tile or ((4, 4) if asm else (4, 2)), asm=asm)
-    if k == "conv2d":
+        s, args = _matmul_tensorized(wl, intrin, tile or ((4, 4) if asm else (4, 2)), asm=asm)
+    elif k == "conv2d":
         s, args = _conv_tensorized(wl, intrin, tile or (4, 4))
     elif k == "depthwise":
         s, args = _dw_tensorized(wl, intrin, tile or 4)
