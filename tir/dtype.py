@@ -75,3 +75,14 @@ def wrap(value: int, dtype: str) -> int:
     if is_signed(dtype) and value >= 1 << (b - 1):
         value -= 1 << b
     return value
+
+
+def fits(value: int, dtype: str) -> bool:
+    """Whether the integer ``value`` is representable in the integer (or bool) dtype without wrapping."""
+    return min_value(dtype) <= value <= max_value(dtype)
+
+
+def float32_round(value: float) -> float:
+    """``value`` rounded to the nearest float32 (inf when it overflows float32), as a Python float."""
+    with np.errstate(over="ignore"):
+        return float(np.float32(value))

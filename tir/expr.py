@@ -6,7 +6,10 @@ use ``same(a, b)`` for structural equality.
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+import numpy as np
 
 from . import dtype as dt
 from .errors import DTypeError, TirError
@@ -56,7 +59,9 @@ class Expr:
         if dtype == self.dtype:
             return self
         if isinstance(self, Const):
-            return const(self.value, dtype)
+            v = cast_value(self.value, self.dtype, dtype)
+            if v is not None:
+                return Const(v, dtype)
         return Cast(dtype, self)
 
     def __repr__(self) -> str:
@@ -196,8 +201,27 @@ class Ramp(Expr):
 
 # constructors ---------------------------------------------------------------------------------
 
+def _scalar(value):
+    """A Python scalar for ``value`` (numpy scalars become bool / int / float), else ``value`` unchanged."""
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
 def const(value, dtype: str | None = None) -> Const:
-    """A constant; integers default to int32, floats to float32. Integer values wrap to dtype."""
+    """A constant; integers default to int32, floats to float32.
+
+    The value must be representable in the dtype: an integer outside the dtype's range (300 or -1
+    for uint8), a non-integral float for an integer dtype, a float whose float32 rounding overflows,
+    or an inf/nan (C has no portable literal for them) is a DTypeError naming the value and dtype.
+    Nothing wraps silently; for C's wrap-around conversion use ``const(v).astype(dtype)``, an
+    explicit cast.
+    """
+    value = _scalar(value)
     if dtype is None:
         if isinstance(value, bool):
             dtype = "bool"
@@ -208,13 +232,44 @@ def const(value, dtype: str | None = None) -> Const:
         else:
             raise DTypeError(f"cannot make a constant of {value!r}")
     dtype = dt.check(dtype)
+    if not isinstance(value, (bool, int, float)):
+        raise DTypeError(f"cannot make a {dtype} constant of {value!r}")
     if dt.is_float(dtype):
-        return Const(float(value), dtype)
+        v = float(value)
+        if math.isnan(v) or math.isinf(v):
+            raise DTypeError(f"constant {value!r} is not finite; {dtype} constants must be finite numbers")
+        if math.isinf(dt.float32_round(v)):
+            raise DTypeError(f"constant {value!r} overflows {dtype} (largest finite value {dt.max_value(dtype)!r})")
+        return Const(v, dtype)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise DTypeError(f"constant {value} is not an integer but dtype is {dtype}")
+        value = int(value)
     if dtype == "bool":
+        if value not in (0, 1):
+            raise DTypeError(f"constant {value!r} is not a bool (True/False/0/1)")
         return Const(bool(value), dtype)
-    if isinstance(value, float) and not float(value).is_integer():
-        raise DTypeError(f"constant {value} is not an integer but dtype is {dtype}")
-    return Const(dt.wrap(int(value), dtype), dtype)
+    value = int(value)
+    if not dt.fits(value, dtype):
+        raise DTypeError(f"constant {value} does not fit {dtype} (range {dt.min_value(dtype)}.."
+                         f"{dt.max_value(dtype)}); use a wider dtype, or const({value}).astype({dtype!r}) "
+                         "for a wrap-around cast")
+    return Const(value, dtype)
+
+
+def cast_value(value, src: str, dst: str):
+    """The value C's conversion ``(dst)value`` gives for a constant of dtype ``src``; None when that
+    conversion is undefined in C (a float out of the integer range) so it must not be folded."""
+    if dst == "bool":
+        return bool(value != 0)
+    if dt.is_float(dst):
+        return dt.float32_round(float(value))
+    if dt.is_float(src):
+        if math.isnan(value) or math.isinf(value):
+            return None
+        v = math.trunc(value)  # C truncates toward zero
+        return v if dt.fits(v, dst) else None
+    return dt.wrap(int(value), dst)
 
 
 def var(name: str, dtype: str = "int32") -> Var:
@@ -222,18 +277,27 @@ def var(name: str, dtype: str = "int32") -> Var:
     return Var(name, dtype)
 
 
-def convert(value: Any, like: str | None = None) -> Expr:
-    """Turn a Python scalar or IterVar into an Expr; scalars take the dtype ``like`` when given."""
+def convert(value: Any, like: str | None = None, other: Expr | None = None) -> Expr:
+    """Turn a Python scalar or IterVar into an Expr; scalars take the dtype ``like`` when given.
+
+    A scalar that does not fit ``like`` is a DTypeError naming the scalar, the dtype and (when
+    given) the operand ``other`` whose dtype it takes: there is no silent wrap-around.
+    """
     if isinstance(value, Expr):
         return value
     iv = getattr(value, "var", None)
     if isinstance(iv, Var):
         return iv
+    value = _scalar(value)
     if isinstance(value, bool):
         return const(value, "bool")
     if isinstance(value, int):
         if like is None or like == "bool":
             return const(value, "int32")
+        if dt.is_int(like) and not dt.fits(value, like):
+            what = f" (the dtype of {other})" if other is not None else ""
+            raise DTypeError(f"constant {value} does not fit {like}{what}, range {dt.min_value(like)}.."
+                             f"{dt.max_value(like)}; cast the operand to a wider dtype with .astype()")
         return const(value, like)
     if isinstance(value, float):
         if like is not None and not dt.is_float(like):
@@ -246,10 +310,10 @@ def _operands(a, b) -> tuple[Expr, Expr]:
     a_is, b_is = isinstance(a, Expr) or hasattr(a, "var"), isinstance(b, Expr) or hasattr(b, "var")
     if a_is and not b_is:
         a = convert(a)
-        return a, convert(b, a.dtype)
+        return a, convert(b, a.dtype, a)
     if b_is and not a_is:
         b = convert(b)
-        return convert(a, b.dtype), b
+        return convert(a, b.dtype, b), b
     return convert(a), convert(b)
 
 
@@ -271,6 +335,9 @@ def binop(op: str, a, b) -> Expr:
         raise DTypeError(f"'/' on integer operands {a} and {b}: use // (floor division)")
     if op in ("//", "%") and dt.is_float(a.dtype):
         raise DTypeError(f"'{op}' on float operands {a} and {b}")
+    if op in ("//", "%") and isinstance(b, Const) and b.value == 0:
+        # a divisor that is zero at run time gives 0 (as numpy); a literal zero is a mistake
+        raise DTypeError(f"'{op}' by the constant zero in ({a} {op} {b})")
     return BinOp(op, a, b, a.dtype)
 
 

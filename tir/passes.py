@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from .errors import LoweringError
 from .expr import BufferLoad, Const, Expr, Ramp
-from .simplify import Ranges, simplify
+from .simplify import Ranges, bound, fits, simplify
 from .stmt import Allocate, Evaluate, For, IfThen, PrimFunc, Seq, Stmt, Store, seq
 from .visit import mutate, substitute
 
@@ -50,6 +51,11 @@ def simplify_stmt(s: Stmt, ranges: Ranges, vmap: dict | None = None) -> Stmt | N
             return seq(parts) if parts else None
         if isinstance(lo, Const):
             ranges[id(s.var)] = (lo.value, lo.value + s.extent - 1)
+        else:
+            # a symbolic start: the variable ranges over [min of lo, max of lo + extent - 1]
+            blo, bhi = bound(lo, ranges)
+            if fits((blo, bhi + s.extent - 1)):
+                ranges[id(s.var)] = (int(blo), int(bhi) + s.extent - 1)
         body = simplify_stmt(s.body, ranges, vmap)
         if body is None:
             return None
@@ -75,7 +81,7 @@ def simplify_stmt(s: Stmt, ranges: Ranges, vmap: dict | None = None) -> Stmt | N
         return None if body is None else Allocate(s.buffer, body)
     if isinstance(s, Evaluate):
         return Evaluate(ex(s.value))
-    raise TypeError(f"unknown statement {type(s).__name__}")
+    raise LoweringError(f"simplify: unknown statement node {type(s).__name__}")
 
 
 def finalize(func: PrimFunc) -> PrimFunc:

@@ -1,9 +1,24 @@
-"""A fast affine simplifier for index arithmetic, with interval bounds.
+"""A fast affine simplifier for index arithmetic, with interval bounds, exact under wrap-around.
 
 Integer expressions are put in a linear form ``c0 + sum(ci * atom_i)`` where an atom is a variable
 or a non-linear subterm (a floordiv, a floormod, a min...). Floor division and modulo by constants
 are rewritten when the bounds of the variables prove it, which removes the arithmetic that split
 and fuse introduce: ``(io * 4 + ii) // 4`` with ``ii`` in [0, 3] becomes ``io``.
+
+Integer arithmetic wraps around like numpy's (two's complement in the expression's dtype), so
+every rewrite must give the wrapped result:
+
+* ``+ - *`` by constants are ring operations modulo 2**32, so the linear form of an int32
+  expression is only ever congruent to the true value: coefficients are reduced mod 2**32, and
+  terms that cancel are dropped (``x * 65536 * 65536`` is 0).
+* ``// % min max`` and comparisons are not ring operations: they are rewritten only when the
+  bounds prove the linear form did not wrap, i.e. its exact value lies in the dtype's range
+  (then it *is* the true value). ``% c`` with ``c`` a power of two is the exception: it only
+  depends on the value modulo 2**32.
+* ``bound`` returns an interval that holds the true (wrapped) value: an operation whose exact
+  result may leave the dtype's range gets the whole range of the dtype.
+* A divisor that is zero at run time gives 0 for both ``//`` and ``%`` (numpy's result), and
+  ``INT_MIN // -1`` wraps to ``INT_MIN``.
 
 ``ranges`` maps ``id(var)`` to an inclusive (lo, hi) pair of ints.
 """
@@ -12,54 +27,97 @@ from __future__ import annotations
 
 import math
 
-from .expr import BinOp, Cast, Cmp, Const, Expr, Not, Select, Var, key
-from .visit import mutate
+from . import dtype as dt
+from .expr import BinOp, Call, Cast, Cmp, Const, Expr, Not, Select, Var, cast_value, key
+from .visit import mutate, walk
 
 Ranges = dict[int, tuple[int, int]]
 INF = math.inf
+_I32 = (-(2 ** 31), 2 ** 31 - 1)
+_ARITH = ("+", "-", "*", "//", "%", "min", "max")
 
 
 # bounds ---------------------------------------------------------------------------------------
 
+def dtype_range(dtype: str) -> tuple[float, float]:
+    """Inclusive range of the values of an integer or bool dtype; (-inf, inf) for floats."""
+    if dt.is_float(dtype):
+        return (-INF, INF)
+    return (dt.min_value(dtype), dt.max_value(dtype))
+
+
+def fits(b: tuple[float, float], dtype: str = "int32") -> bool:
+    """Whether the interval b lies inside the range of the integer dtype (so no value in it wrapped)."""
+    lo, hi = dtype_range(dtype)
+    return lo <= b[0] and b[1] <= hi
+
+
+def _clamp(b: tuple[float, float], dtype: str) -> tuple[float, float]:
+    """The exact interval b of an operation's result, or the dtype's whole range if it may wrap."""
+    if dt.is_float(dtype):
+        return (-INF, INF)
+    return b if fits(b, dtype) else dtype_range(dtype)
+
+
 def bound(e: Expr, ranges: Ranges) -> tuple[float, float]:
-    """Inclusive (lo, hi) of an integer expression; +-inf where unknown."""
+    """Inclusive (lo, hi) that holds the (wrapped) value of an integer or bool expression.
+
+    Unknown integer values get their dtype's range; float expressions get (-inf, inf).
+    """
     if isinstance(e, Const):
-        v = e.value
-        if isinstance(v, bool):
-            v = int(v)
+        if dt.is_float(e.dtype):
+            return (-INF, INF)
+        v = int(e.value)
         return (v, v)
     if isinstance(e, Var):
-        return ranges.get(id(e), (-INF, INF))
-    if isinstance(e, BinOp):
-        a = bound(e.a, ranges)
-        b = bound(e.b, ranges)
-        op = e.op
-        if op == "+":
-            return (a[0] + b[0], a[1] + b[1])
-        if op == "-":
-            return (a[0] - b[1], a[1] - b[0])
-        if op == "*":
-            prods = [_mul(x, y) for x in a for y in b]
-            return (min(prods), max(prods))
-        if op == "//" and b[0] == b[1] and b[0] > 0:
-            c = b[0]
-            return (_fdiv(a[0], c), _fdiv(a[1], c))
-        if op == "%" and b[0] == b[1] and b[0] > 0:
-            c = b[0]
-            if a[0] >= 0 and a[1] < c:
-                return a
-            return (0, c - 1)
-        if op == "min":
-            return (min(a[0], b[0]), min(a[1], b[1]))
-        if op == "max":
-            return (max(a[0], b[0]), max(a[1], b[1]))
+        return ranges.get(id(e), dtype_range(e.dtype))
+    if dt.is_float(e.dtype):
         return (-INF, INF)
+    if isinstance(e, (Cmp, Not)):
+        return (0, 1)
+    if isinstance(e, BinOp):
+        if e.op in ("&&", "||"):
+            return (0, 1)
+        return _clamp(_binop_bound(e, ranges), e.dtype)
     if isinstance(e, Select):
         t, f = bound(e.t, ranges), bound(e.f, ranges)
         return (min(t[0], f[0]), max(t[1], f[1]))
-    if isinstance(e, Cast) and e.dtype in ("int32",) and e.value.dtype in ("int8", "uint8", "int16",
-                                                                        "uint16", "int32"):
-        return bound(e.value, ranges)
+    if isinstance(e, Cast):
+        if e.dtype == "bool":
+            return (0, 1)
+        if dt.is_float(e.value.dtype):
+            return dtype_range(e.dtype)
+        return _clamp(bound(e.value, ranges), e.dtype)
+    return dtype_range(e.dtype)
+
+
+def _binop_bound(e: BinOp, ranges: Ranges) -> tuple[float, float]:
+    """The exact (unwrapped) interval of an integer operation on the bounds of its operands."""
+    a = bound(e.a, ranges)
+    b = bound(e.b, ranges)
+    op = e.op
+    if op == "+":
+        return (a[0] + b[0], a[1] + b[1])
+    if op == "-":
+        return (a[0] - b[1], a[1] - b[0])
+    if op == "*":
+        prods = [_mul(x, y) for x in a for y in b]
+        return (min(prods), max(prods))
+    if op == "//" and b[0] == b[1] and b[0] != 0:
+        c = b[0]
+        qs = (_fdiv(a[0], c), _fdiv(a[1], c))
+        return (min(qs), max(qs))
+    if op == "%" and b[0] == b[1] and b[0] > 0:
+        c = b[0]
+        if a[0] >= 0 and a[1] < c:
+            return a
+        return (0, c - 1)
+    if op == "%" and b[0] == b[1] and b[0] < 0:
+        return (b[0] + 1, 0)
+    if op == "min":
+        return (min(a[0], b[0]), min(a[1], b[1]))
+    if op == "max":
+        return (max(a[0], b[0]), max(a[1], b[1]))
     return (-INF, INF)
 
 
@@ -71,7 +129,7 @@ def _mul(x, y):
 
 def _fdiv(x, c):
     if x in (INF, -INF):
-        return x
+        return x if c > 0 else -x
     return x // c
 
 
@@ -120,8 +178,13 @@ class Lin:
         return (lo, hi)
 
     def to_expr(self, dtype: str = "int32") -> Expr:
-        pos = [(e, co) for e, co in self.terms.values() if co > 0]
-        neg = [(e, -co) for e, co in self.terms.values() if co < 0]
+        """The expression of this form in ``dtype``; coefficients are reduced mod 2**bits, which keeps
+        the wrapped value (``+ - *`` are ring operations)."""
+        terms = [(e, dt.wrap(co, dtype)) for e, co in self.terms.values()]
+        lo = dt.min_value(dtype)
+        # a coefficient of INT_MIN has no negation in the dtype: keep it as a positive-side term
+        pos = [(e, co) for e, co in terms if co > 0 or co == lo]
+        neg = [(e, -co) for e, co in terms if co < 0 and co != lo]
         out: Expr | None = None
         for e, co in pos:
             t = e if co == 1 else BinOp("*", e, Const(co, dtype), dtype)
@@ -129,62 +192,89 @@ class Lin:
         for e, co in neg:
             t = e if co == 1 else BinOp("*", e, Const(co, dtype), dtype)
             out = BinOp("-", Const(0, dtype), t, dtype) if out is None else BinOp("-", out, t, dtype)
+        c = dt.wrap(self.c, dtype)
         if out is None:
-            return Const(self.c, dtype)
-        if self.c > 0:
-            out = BinOp("+", out, Const(self.c, dtype), dtype)
-        elif self.c < 0:
-            out = BinOp("-", out, Const(-self.c, dtype), dtype)
+            return Const(c, dtype)
+        if c > 0 or c == lo:
+            out = BinOp("+", out, Const(c, dtype), dtype)
+        elif c < 0:
+            out = BinOp("-", out, Const(-c, dtype), dtype)
         return out
 
 
+def _wrap32(lin: Lin) -> Lin:
+    """``lin`` with coefficients reduced mod 2**32 (signed), zero terms dropped: the same int32 value."""
+    terms = {}
+    for k, (e, co) in lin.terms.items():
+        co = dt.wrap(co, "int32")
+        if co:
+            terms[k] = [e, co]
+    return Lin(terms, dt.wrap(lin.c, "int32"))
+
+
+def _atom(op: str, a: Lin, b: Lin) -> Lin:
+    return Lin.atom(BinOp(op, a.to_expr(), b.to_expr(), "int32"))
+
+
 def _lin(e: Expr, ranges: Ranges) -> Lin:
+    """The linear form of an int32 expression, congruent to its value mod 2**32."""
     if isinstance(e, Const):
-        return Lin({}, int(e.value))
+        return Lin({}, dt.wrap(int(e.value), "int32"))
     if isinstance(e, Var):
         return Lin.atom(e)
     if isinstance(e, BinOp):
         op = e.op
         if op == "+":
-            return _merge_divmod(_lin(e.a, ranges).add(_lin(e.b, ranges)))
+            return _wrap32(_merge_divmod(_lin(e.a, ranges).add(_lin(e.b, ranges))))
         if op == "-":
-            return _merge_divmod(_lin(e.a, ranges).add(_lin(e.b, ranges), -1))
+            return _wrap32(_merge_divmod(_lin(e.a, ranges).add(_lin(e.b, ranges), -1)))
         if op == "*":
             a, b = _lin(e.a, ranges), _lin(e.b, ranges)
             if b.is_const():
-                return a.scale(b.c)
+                return _wrap32(a.scale(b.c))
             if a.is_const():
-                return b.scale(a.c)
-            return Lin.atom(BinOp("*", a.to_expr(), b.to_expr(), e.dtype))
+                return _wrap32(b.scale(a.c))
+            return _atom("*", a, b)
         if op in ("//", "%"):
             a, b = _lin(e.a, ranges), _lin(e.b, ranges)
-            if b.is_const() and b.c > 0:
-                return _divmod(op, a, b.c, ranges)
-            return Lin.atom(BinOp(op, a.to_expr(), b.to_expr(), e.dtype))
+            if b.is_const():
+                if b.c == 0:
+                    return Lin({}, 0)  # a zero divisor gives 0 at run time
+                if a.is_const():
+                    return Lin({}, dt.wrap(_int_divmod(op, a.c, b.c), "int32"))
+                if b.c > 0:
+                    return _divmod(op, a, b.c, ranges)
+            return _atom(op, a, b)
         if op in ("min", "max"):
             a, b = _lin(e.a, ranges), _lin(e.b, ranges)
-            d = a.add(b, -1).bound(ranges)
-            if op == "min":
-                if d[1] <= 0:
-                    return a
-                if d[0] >= 0:
-                    return b
-            else:
-                if d[0] >= 0:
-                    return a
-                if d[1] <= 0:
-                    return b
             if a.is_const() and b.is_const():
                 return Lin({}, min(a.c, b.c) if op == "min" else max(a.c, b.c))
-            return Lin.atom(BinOp(op, a.to_expr(), b.to_expr(), e.dtype))
+            if fits(a.bound(ranges)) and fits(b.bound(ranges)):
+                # both forms are the true values, so their exact difference decides
+                lo, hi = a.add(b, -1).bound(ranges)
+                if hi <= 0:
+                    return a if op == "min" else b
+                if lo >= 0:
+                    return b if op == "min" else a
+            return _atom(op, a, b)
     return Lin.atom(_simplify_other(e, ranges))
 
 
+def _int_divmod(op: str, a: int, b: int) -> int:
+    """Floor division / modulo of exact integers with numpy's zero-divisor result (0); not wrapped."""
+    if b == 0:
+        return 0
+    return a // b if op == "//" else a % b
+
+
 def _merge_divmod(lin: Lin) -> Lin:
-    """Fold ``k*c * (e // c) + k * (e % c)`` back into ``k * e`` (the index arithmetic of a fuse)."""
+    """Fold ``k*c * (e // c) + k * (e % c)`` back into ``k * e`` (the index arithmetic of a fuse).
+
+    Exact for any e: ``c * (e // c) + e % c == e`` holds for floor division by a positive c.
+    """
     divs = {}
     for k, (e, co) in lin.terms.items():
-        if isinstance(e, BinOp) and e.op == "//" and isinstance(e.b, Const):
+        if isinstance(e, BinOp) and e.op == "//" and isinstance(e.b, Const) and e.b.value > 0:
             divs[(key(e.a), e.b.value)] = (k, e, co)
     if not divs:
         return lin
@@ -202,8 +292,14 @@ def _merge_divmod(lin: Lin) -> Lin:
 
 
 def _divmod(op: str, a: Lin, c: int, ranges: Ranges) -> Lin:
+    """``a // c`` or ``a % c`` for a constant c > 0, rewritten only where exact under wrap-around."""
     if c == 1:
         return a if op == "//" else Lin({}, 0)
+    exact = fits(a.bound(ranges))  # the form is the true value, not just congruent to it
+    # x % 2**k only depends on x mod 2**32, so the congruent form is as good as the true value
+    modular = op == "%" and c & (c - 1) == 0
+    if not exact and not modular:
+        return Lin.atom(BinOp(op, a.to_expr(), Const(c, "int32"), "int32"))
     q = Lin({}, a.c // c)
     r = Lin({}, a.c % c)
     for k, (e, co) in a.terms.items():
@@ -213,21 +309,29 @@ def _divmod(op: str, a: Lin, c: int, ranges: Ranges) -> Lin:
             r.terms[k] = [e, co % c]
         else:
             r.terms[k] = [e, co]
+    # a == c * q + r exactly when ``exact``; a == c * q + r (mod c) in any case
     lo, hi = r.bound(ranges)
     if lo != -INF and hi != INF and _fdiv(lo, c) == _fdiv(hi, c):
         k0 = int(lo // c)
         if op == "//":
             return q.add(Lin({}, k0))
         return r.add(Lin({}, -k0 * c))
+    # r evaluated in int32 is r itself when it fits, else only congruent mod 2**32
+    r_ok = fits((lo, hi)) or modular
     if op == "//":
-        # (x // a) // c == x // (a * c) for positive a, c
+        # (x // a) // c == x // (a * c) for positive a, c (a * c must be an int32 constant)
         if len(r.terms) == 1 and r.c == 0:
             (e, co), = r.terms.values()
-            if co == 1 and isinstance(e, BinOp) and e.op == "//" and isinstance(e.b, Const) and e.b.value > 0:
+            if (co == 1 and isinstance(e, BinOp) and e.op == "//" and isinstance(e.b, Const)
+                    and 0 < e.b.value and e.b.value * c <= _I32[1]):
                 return q.add(Lin.atom(BinOp("//", e.a, Const(e.b.value * c, "int32"), "int32")))
+        if not r_ok:
+            return Lin.atom(BinOp("//", a.to_expr(), Const(c, "int32"), "int32"))
         return q.add(Lin.atom(BinOp("//", r.to_expr(), Const(c, "int32"), "int32")))
     if r.is_const():
         return Lin({}, r.c % c)
+    if not r_ok:
+        return Lin.atom(BinOp("%", a.to_expr(), Const(c, "int32"), "int32"))
     return Lin.atom(BinOp("%", r.to_expr(), Const(c, "int32"), "int32"))
 
 
@@ -249,16 +353,44 @@ def _fold_cmp(op: str, d: tuple[float, float]) -> bool | None:
     return None
 
 
+def _has_call(e: Expr) -> bool:
+    """Whether e calls an intrinsic (which may have effects, so must not be folded away)."""
+    return any(isinstance(n, Call) for n in walk(e))
+
+
+def _decide_cmp(op: str, a: Expr, b: Expr, ranges: Ranges) -> bool | None:
+    """``a op b`` when the operands' dtype and bounds decide it, else None."""
+    if key(a) == key(b):
+        if dt.is_float(a.dtype):
+            # x < x and x > x are false even for NaN; x <= x, x == x are not decided (NaN)
+            return False if op in ("<", ">") else None
+        return _fold_cmp(op, (0, 0))
+    if dt.is_float(a.dtype):
+        if isinstance(a, Const) and isinstance(b, Const):
+            x, y = dt.float32_round(a.value), dt.float32_round(b.value)
+            return {"<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y, "==": x == y, "!=": x != y}[op]
+        return None
+    if a.dtype == "int32":
+        la, lb = _lin(a, ranges), _lin(b, ranges)
+        diff = la.add(lb, -1)
+        if diff.is_const():
+            # a - b is congruent to diff.c mod 2**32; both are int32, so they are equal iff diff.c wraps to 0
+            if dt.wrap(diff.c, "int32") == 0:
+                return _fold_cmp(op, (0, 0))
+            if op in ("==", "!="):
+                return op == "!="
+        if not (fits(la.bound(ranges)) and fits(lb.bound(ranges))):
+            return None
+        return _fold_cmp(op, diff.bound(ranges))
+    ba, bb = bound(a, ranges), bound(b, ranges)
+    return _fold_cmp(op, (ba[0] - bb[1], ba[1] - bb[0]))
+
+
 def _simplify_other(e: Expr, ranges: Ranges) -> Expr:
     if isinstance(e, Cmp):
         a, b = simplify(e.a, ranges), simplify(e.b, ranges)
-        if a.dtype == "int32":
-            d = _lin(a, ranges).add(_lin(b, ranges), -1).bound(ranges)
-            r = _fold_cmp(e.op, d)
-            if r is not None:
-                return Const(r, "bool")
-        elif isinstance(a, Const) and isinstance(b, Const):
-            r = _fold_cmp(e.op, (a.value - b.value, a.value - b.value))
+        r = _decide_cmp(e.op, a, b, ranges)
+        if r is not None and not (_has_call(a) or _has_call(b)):
             return Const(r, "bool")
         return Cmp(e.op, a, b)
     if isinstance(e, BinOp) and e.op in ("&&", "||"):
@@ -287,32 +419,50 @@ def _simplify_other(e: Expr, ranges: Ranges) -> Expr:
     if isinstance(e, Cast):
         v = simplify(e.value, ranges)
         if isinstance(v, Const):
-            from .expr import const
-
-            return const(v.value, e.dtype)
+            folded = cast_value(v.value, v.dtype, e.dtype)
+            if folded is not None:
+                return Const(folded, e.dtype)
         return Cast(e.dtype, v)
     # loads, calls, non-int32 arithmetic: simplify the children
     return mutate(e, lambda n: None if n is e else simplify(n, ranges))
 
 
+def _fold_const(op: str, a: Const, b: Const, dtype: str) -> Const:
+    """``a op b`` for two integer constants, wrapped to dtype (numpy's result, 0 for a zero divisor)."""
+    x, y = int(a.value), int(b.value)
+    if op in ("//", "%"):
+        v = _int_divmod(op, x, y)
+    else:
+        v = {"+": x + y, "-": x - y, "*": x * y, "min": min(x, y), "max": max(x, y)}[op]
+    return Const(dt.wrap(v, dtype), dtype)
+
+
 def simplify(e: Expr, ranges: Ranges | None = None) -> Expr:
-    """Simplify an expression; int32 arithmetic goes through the linear form."""
+    """Simplify an expression; int32 arithmetic goes through the linear form.
+
+    The result has the value of ``e`` under numpy's wrap-around semantics for every assignment of
+    the variables within ``ranges``.
+    """
     ranges = ranges or {}
     if isinstance(e, (Const, Var)):
         return e
-    if e.dtype == "int32" and isinstance(e, BinOp) and e.op in ("+", "-", "*", "//", "%", "min", "max"):
+    if e.dtype == "int32" and isinstance(e, BinOp) and e.op in _ARITH:
         return _lin(e, ranges).to_expr()
-    if isinstance(e, BinOp) and e.op in ("+", "-", "*", "min", "max") and e.dtype != "bool":
+    if isinstance(e, BinOp) and e.op in _ARITH and e.dtype != "bool":
         a, b = simplify(e.a, ranges), simplify(e.b, ranges)
-        if isinstance(a, Const) and isinstance(b, Const) and e.dtype != "float32":
-            from .dtype import wrap
-
-            v = {"+": a.value + b.value, "-": a.value - b.value, "*": a.value * b.value,
-                 "min": min(a.value, b.value), "max": max(a.value, b.value)}[e.op]
-            return Const(wrap(v, e.dtype), e.dtype)
-        if e.op == "+" and isinstance(b, Const) and b.value == 0:
-            return a
-        if e.op == "*" and isinstance(b, Const) and b.value == 1:
+        if dt.is_int(e.dtype):
+            if isinstance(a, Const) and isinstance(b, Const):
+                return _fold_const(e.op, a, b, e.dtype)
+            # identities exact in every integer dtype (float x + 0 is not x for x = -0.0)
+            if e.op in ("+", "-") and isinstance(b, Const) and b.value == 0:
+                return a
+            if e.op == "+" and isinstance(a, Const) and a.value == 0:
+                return b
+            if e.op in ("*", "//") and isinstance(b, Const) and b.value == 1:
+                return a
+            if e.op == "*" and isinstance(a, Const) and a.value == 1:
+                return b
+        elif e.op == "*" and isinstance(b, Const) and b.value == 1:
             return a
         return BinOp(e.op, a, b, e.dtype)
     return _simplify_other(e, ranges)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 
+import numpy as np
+
 from . import dtype as dt
 from .errors import DTypeError, TirError
-from .expr import Expr, Reduce, TensorLoad, Var, const, convert
+from .expr import Const, Expr, Reduce, TensorLoad, Var, const, convert
 
 
 @dataclass(frozen=True)
@@ -67,13 +69,35 @@ def split_extents(extent: int, factor: int | None, nparts: int | None) -> tuple[
     return n, -(-extent // n)
 
 
+def _const_int(v, what: str) -> int:
+    """``v`` as a Python int when it is a constant integer (a numpy integer too), else a TirError
+    naming ``what``: bools, floats and symbolic values are refused, not truncated."""
+    if isinstance(v, (bool, np.bool_)):
+        raise TirError(f"{what} is the bool {v!r}; expected a constant integer")
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, Const) and dt.is_int(v.dtype):
+        return int(v.value)
+    if isinstance(v, (Expr, IterVar)):
+        raise TirError(f"{what} is the symbolic value {v}; only constant integer bounds are supported "
+                       "(use the largest extent and a where= condition or if_then_else for a variable bound)")
+    if isinstance(v, (float, np.floating)):
+        raise TirError(f"{what} is the float {v!r}; expected a constant integer")
+    raise TirError(f"{what} is {v!r} of type {type(v).__name__}; expected a constant integer")
+
+
 def reduce_axis(dom, name: str = "k") -> IterVar:
-    """A reduction axis over ``dom`` = (lo, hi) (or just hi), as in TVM."""
-    if isinstance(dom, int):
-        lo, hi = 0, dom
-    else:
+    """A reduction axis over ``dom`` = (lo, hi) (or just hi), as in TVM; the bounds are constant ints."""
+    if isinstance(dom, Range):
+        lo, hi = dom.min, dom.min + dom.extent
+    elif isinstance(dom, (list, tuple)):
+        if len(dom) != 2:
+            raise TirError(f"reduce_axis {name!r}: dom {dom!r} must be (lo, hi) or hi")
         lo, hi = dom
-    lo, hi = int(lo), int(hi)
+    else:
+        lo, hi = 0, dom
+    lo = _const_int(lo, f"reduce_axis {name!r}: lower bound")
+    hi = _const_int(hi, f"reduce_axis {name!r}: upper bound")
     if hi <= lo:
         raise TirError(f"reduce_axis {name!r}: empty range ({lo}, {hi})")
     return IterVar(name, Range(lo, hi - lo), "reduce")
@@ -173,28 +197,36 @@ class Tensor:
         return isinstance(other, Tensor) and other.op is self.op and other.value_index == self.value_index
 
 
-def _shape(shape) -> tuple[int, ...]:
-    if isinstance(shape, int):
+def _shape(shape, what: str) -> tuple[int, ...]:
+    """Check a shape: every extent a positive constant int (or numpy integer); ``what`` names the tensor.
+
+    Zero-size tensors are refused: a loop of extent 0 would silently compute nothing.
+    """
+    if isinstance(shape, (int, np.integer, float, np.floating, Expr, IterVar)):
         shape = (shape,)
+    if not isinstance(shape, (list, tuple)):
+        raise TirError(f"{what}: shape {shape!r} must be a tuple of positive integers")
     out = []
-    for s in shape:
-        if isinstance(s, Expr):
-            raise TirError(f"symbolic shape {s} is not supported; shapes are integers")
-        s = int(s)
+    for d, s in enumerate(shape):
+        if isinstance(s, (Expr, IterVar)) and not isinstance(s, Const):
+            raise TirError(f"{what}: dimension {d} of shape {tuple(shape)} is the symbolic {s}; "
+                           "shapes are constant integers")
+        s = _const_int(s, f"{what}: dimension {d} of shape {tuple(shape)}")
         if s <= 0:
-            raise TirError(f"shape {tuple(shape)} has a non-positive extent")
+            raise TirError(f"{what}: dimension {d} of shape {tuple(shape)} is {s}; extents must be positive "
+                           "(zero-size tensors are not supported)")
         out.append(s)
     return tuple(out)
 
 
 def placeholder(shape, dtype: str = "float32", name: str = "placeholder") -> Tensor:
     """An input tensor of the given shape and dtype."""
-    return PlaceholderOp(name, _shape(shape), dt.check(dtype)).output(0)
+    return PlaceholderOp(name, _shape(shape, f"placeholder {name!r}"), dt.check(dtype)).output(0)
 
 
 def compute(shape, fcompute, name: str = "compute", tag: str = "", attrs: dict | None = None) -> Tensor:
     """A tensor whose element at each index of ``shape`` is ``fcompute(*indices)``."""
-    shape = _shape(shape)
+    shape = _shape(shape, f"compute {name!r}")
     try:
         params = list(inspect.signature(fcompute).parameters.values())
     except (TypeError, ValueError):
