@@ -307,7 +307,9 @@ def convert(value: Any, like: str | None = None, other: Expr | None = None) -> E
 
 
 def _operands(a, b) -> tuple[Expr, Expr]:
-    a_is, b_is = isinstance(a, Expr) or hasattr(a, "var"), isinstance(b, Expr) or hasattr(b, "var")
+    # an IterVar has a Var in .var (numpy scalars have a .var() method, so check what it is)
+    a_is = isinstance(a, Expr) or isinstance(getattr(a, "var", None), Var)
+    b_is = isinstance(b, Expr) or isinstance(getattr(b, "var", None), Var)
     if a_is and not b_is:
         a = convert(a)
         return a, convert(b, a.dtype, a)

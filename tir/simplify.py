@@ -453,6 +453,8 @@ def simplify(e: Expr, ranges: Ranges | None = None) -> Expr:
         if dt.is_int(e.dtype):
             if isinstance(a, Const) and isinstance(b, Const):
                 return _fold_const(e.op, a, b, e.dtype)
+            if e.op in ("//", "%") and isinstance(b, Const) and b.value == 0 and not _has_call(a):
+                return Const(0, e.dtype)  # a zero divisor gives 0 at run time (and C's x / 0 is undefined)
             # identities exact in every integer dtype (float x + 0 is not x for x = -0.0)
             if e.op in ("+", "-") and isinstance(b, Const) and b.value == 0:
                 return a
