@@ -5,6 +5,8 @@ The simplifier is checked against a brute-force numpy evaluation (numpy's wrap-a
 reference semantics), and kernels are built on the host (with -Werror) and compared with numpy.
 """
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -108,7 +110,8 @@ def _leaves():
     return out, {id(i): (0, 15), id(j): (-3, 40)}
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=int(os.environ.get("EDGE_EXAMPLES", "400")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_simplify_agrees_with_numpy_wraparound(data):
     """simplify(e) evaluates to e for random expressions, in every integer dtype, under wrap-around."""
@@ -133,6 +136,47 @@ def test_simplify_agrees_with_numpy_wraparound(data):
                            f"want {want[bad[0]]} got {got[bad[0]]}")
     lo, hi = bound(e, ranges)
     assert np.all(want.astype(np.int64) >= lo) and np.all(want.astype(np.int64) <= hi), (str(e), lo, hi)
+
+
+@st.composite
+def _index_expr(draw, leaves, depth):
+    """A random int32 index-like expression: linear terms, // and % by constants, min/max."""
+    if depth == 0 or draw(st.integers(0, 4)) == 0:
+        if draw(st.integers(0, 2)):
+            return draw(st.sampled_from(leaves))
+        return Const(draw(st.sampled_from([0, 1, 2, 3, 4, 7, 8, 16, 255, 65536, 2 ** 31 - 1, -(2 ** 31), -1, -5])),
+                     "int32")
+    op = draw(st.sampled_from(["+", "-", "*", "//", "%", "min", "max"]))
+    a = draw(_index_expr(leaves, depth - 1))
+    if op in ("*", "//", "%"):
+        c = draw(st.sampled_from([1, 2, 3, 4, 8, 16, 65536, 2 ** 30, -1, -4, 0]))
+        b = Const(c, "int32")
+    else:
+        b = draw(_index_expr(leaves, depth - 1))
+    return BinOp(op, a, b, "int32")
+
+
+@settings(max_examples=int(os.environ.get("EDGE_EXAMPLES", "400")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_simplify_index_arithmetic_and_comparisons_agree_with_numpy(data):
+    """Index arithmetic (split/fuse shapes, overflowing coefficients) and comparisons of it simplify exactly."""
+    i, j, k, v = Var("i"), Var("j"), Var("k"), Var("v")
+    ranges = {id(i): (0, 15), id(j): (0, 3), id(k): (-8, 70000)}
+    leaves = [i, j, k, v]
+    e = data.draw(_index_expr(leaves, 5), label="expr")
+    if data.draw(st.booleans(), label="compare"):
+        e = Cmp(data.draw(st.sampled_from(["<", "<=", ">", ">=", "==", "!="])), e,
+                data.draw(_index_expr(leaves, 3), label="rhs"))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2 ** 32 - 1), label="seed"))
+    n = 64
+    env = {id(x): rng.integers(*ranges[id(x)], size=n, endpoint=True).astype(np.int32) for x in (i, j, k)}
+    env[id(v)] = _interesting("int32", rng, n)
+    s = simplify(e, ranges)
+    want, got = _np_eval(e, env, n), _np_eval(s, env, n)
+    bad = np.nonzero(want != got)[0]
+    assert bad.size == 0, (f"{e}  ->  {s}: i={env[id(i)][bad[0]]} j={env[id(j)][bad[0]]} k={env[id(k)][bad[0]]} "
+                           f"v={env[id(v)][bad[0]]}: want {want[bad[0]]} got {got[bad[0]]}")
 
 
 # item 5: folding must be exact under the dtype's wrap-around -----------------------------------
