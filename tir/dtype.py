@@ -52,24 +52,32 @@ def numpy_dtype(dtype: str) -> np.dtype:
     return np.dtype("bool" if dtype == "bool" else dtype)
 
 
-def min_value(dtype: str) -> float | int:
+def _range(dtype: str) -> tuple[float | int, float | int]:
     if is_float(dtype):
-        return float(np.finfo(np.float32).min)
+        return (float(np.finfo(np.float32).min), float(np.finfo(np.float32).max))
     if dtype == "bool":
-        return 0
-    return int(np.iinfo(numpy_dtype(dtype)).min)
+        return (0, 1)
+    info = np.iinfo(numpy_dtype(dtype))
+    return (int(info.min), int(info.max))
+
+
+# computed once: the simplifier asks for these on every node
+_RANGES = {d: _range(d) for d in _INFO}
+
+
+def min_value(dtype: str) -> float | int:
+    return _RANGES[dtype][0]
 
 
 def max_value(dtype: str) -> float | int:
-    if is_float(dtype):
-        return float(np.finfo(np.float32).max)
-    if dtype == "bool":
-        return 1
-    return int(np.iinfo(numpy_dtype(dtype)).max)
+    return _RANGES[dtype][1]
 
 
 def wrap(value: int, dtype: str) -> int:
     """Wrap a Python int into the range of an integer dtype (two's complement)."""
+    lo, hi = _RANGES[dtype]
+    if lo <= value <= hi:
+        return value
     b = bits(dtype)
     value &= (1 << b) - 1
     if is_signed(dtype) and value >= 1 << (b - 1):
@@ -79,7 +87,8 @@ def wrap(value: int, dtype: str) -> int:
 
 def fits(value: int, dtype: str) -> bool:
     """Whether the integer ``value`` is representable in the integer (or bool) dtype without wrapping."""
-    return min_value(dtype) <= value <= max_value(dtype)
+    lo, hi = _RANGES[dtype]
+    return lo <= value <= hi
 
 
 def float32_round(value: float) -> float:

@@ -180,8 +180,8 @@ class Lin:
     def to_expr(self, dtype: str = "int32") -> Expr:
         """The expression of this form in ``dtype``; coefficients are reduced mod 2**bits, which keeps
         the wrapped value (``+ - *`` are ring operations)."""
-        terms = [(e, dt.wrap(co, dtype)) for e, co in self.terms.values()]
-        lo = dt.min_value(dtype)
+        lo, hi = dt.min_value(dtype), dt.max_value(dtype)
+        terms = [(e, co if lo <= co <= hi else dt.wrap(co, dtype)) for e, co in self.terms.values()]
         # a coefficient of INT_MIN has no negation in the dtype: keep it as a positive-side term
         pos = [(e, co) for e, co in terms if co > 0 or co == lo]
         neg = [(e, -co) for e, co in terms if co < 0 and co != lo]
@@ -192,7 +192,7 @@ class Lin:
         for e, co in neg:
             t = e if co == 1 else BinOp("*", e, Const(co, dtype), dtype)
             out = BinOp("-", Const(0, dtype), t, dtype) if out is None else BinOp("-", out, t, dtype)
-        c = dt.wrap(self.c, dtype)
+        c = self.c if lo <= self.c <= hi else dt.wrap(self.c, dtype)
         if out is None:
             return Const(c, dtype)
         if c > 0 or c == lo:
@@ -204,6 +204,13 @@ class Lin:
 
 def _wrap32(lin: Lin) -> Lin:
     """``lin`` with coefficients reduced mod 2**32 (signed), zero terms dropped: the same int32 value."""
+    lo, hi = _I32
+    if lo <= lin.c <= hi:
+        for v in lin.terms.values():
+            if not lo <= v[1] <= hi:
+                break
+        else:
+            return lin  # the common case: nothing to reduce (terms that cancel are already dropped by add)
     terms = {}
     for k, (e, co) in lin.terms.items():
         co = dt.wrap(co, "int32")
@@ -358,8 +365,8 @@ def _has_call(e: Expr) -> bool:
     return any(isinstance(n, Call) for n in walk(e))
 
 
-def _decide_cmp(op: str, a: Expr, b: Expr, ranges: Ranges) -> bool | None:
-    """``a op b`` when the operands' dtype and bounds decide it, else None."""
+def _decide_cmp(op: str, a: Expr, b: Expr, ranges: Ranges, lins: tuple | None = None) -> bool | None:
+    """``a op b`` when the operands' dtype and bounds decide it, else None (``lins``: their linear forms)."""
     if key(a) == key(b):
         if dt.is_float(a.dtype):
             # x < x and x > x are false even for NaN; x <= x, x == x are not decided (NaN)
@@ -371,7 +378,7 @@ def _decide_cmp(op: str, a: Expr, b: Expr, ranges: Ranges) -> bool | None:
             return {"<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y, "==": x == y, "!=": x != y}[op]
         return None
     if a.dtype == "int32":
-        la, lb = _lin(a, ranges), _lin(b, ranges)
+        la, lb = lins if lins is not None else (_lin(a, ranges), _lin(b, ranges))
         diff = la.add(lb, -1)
         if diff.is_const():
             # a - b is congruent to diff.c mod 2**32; both are int32, so they are equal iff diff.c wraps to 0
@@ -388,8 +395,14 @@ def _decide_cmp(op: str, a: Expr, b: Expr, ranges: Ranges) -> bool | None:
 
 def _simplify_other(e: Expr, ranges: Ranges) -> Expr:
     if isinstance(e, Cmp):
-        a, b = simplify(e.a, ranges), simplify(e.b, ranges)
-        r = _decide_cmp(e.op, a, b, ranges)
+        lins = None
+        if e.a.dtype == "int32":
+            # simplify(x) of an int32 x is the expression of its linear form: compute that once
+            lins = (_lin(e.a, ranges), _lin(e.b, ranges))
+            a, b = lins[0].to_expr(), lins[1].to_expr()
+        else:
+            a, b = simplify(e.a, ranges), simplify(e.b, ranges)
+        r = _decide_cmp(e.op, a, b, ranges, lins)
         if r is not None and not (_has_call(a) or _has_call(b)):
             return Const(r, "bool")
         return Cmp(e.op, a, b)
