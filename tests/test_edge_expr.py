@@ -296,6 +296,20 @@ def test_float32_constants_must_be_finite_and_fit():
     # FLT_MAX itself and a value that rounds down to it are fine
     tir.const(float(np.finfo(np.float32).max))
     tir.const(3.4028235e38)
+    # a value that rounds to zero in float32 is zero (a C literal 1e-50f would be a -Woverflow warning)
+    assert tir.const(1e-50).value == 0.0 and tir.const(1e-45).value == 1e-45
+
+
+def test_host_float_constant_edges_build_with_werror():
+    n = 4
+    A = tir.placeholder((n,), "float32", name="A")
+    C = tir.compute((n,), lambda i: A[i] * 3.4028235e38 + 1e-50 + 1e-45, name="C")
+    a = np.array([0.0, 0.5, -0.25, 1.0], dtype=np.float32)
+    out = np.zeros(n, np.float32)
+    _run(schedules.create_schedule(C), [A, C], [a, out])
+    with np.errstate(over="ignore"):
+        ref = a * np.float32(3.4028235e38) + np.float32(1e-50) + np.float32(1e-45)
+    np.testing.assert_array_equal(out, ref)
 
 
 def test_numpy_scalars_are_accepted_as_constants():

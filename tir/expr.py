@@ -217,7 +217,8 @@ def const(value, dtype: str | None = None) -> Const:
 
     The value must be representable in the dtype: an integer outside the dtype's range (300 or -1
     for uint8), a non-integral float for an integer dtype, a float whose float32 rounding overflows,
-    or an inf/nan (C has no portable literal for them) is a DTypeError naming the value and dtype.
+    or an inf/nan (C has no portable literal for them) is a DTypeError naming the value and dtype;
+    a float32 constant too small for float32's smallest denormal is its float32 value, zero.
     Nothing wraps silently; for C's wrap-around conversion use ``const(v).astype(dtype)``, an
     explicit cast.
     """
@@ -238,8 +239,13 @@ def const(value, dtype: str | None = None) -> Const:
         v = float(value)
         if math.isnan(v) or math.isinf(v):
             raise DTypeError(f"constant {value!r} is not finite; {dtype} constants must be finite numbers")
-        if math.isinf(dt.float32_round(v)):
+        r = dt.float32_round(v)
+        if math.isinf(r):
             raise DTypeError(f"constant {value!r} overflows {dtype} (largest finite value {dt.max_value(dtype)!r})")
+        if r == 0.0:
+            # below half the smallest float32 denormal: the float32 value is (signed) zero, and a C literal
+            # like 1e-50f would be "truncated to zero" (a -Woverflow warning)
+            v = math.copysign(0.0, v)
         return Const(v, dtype)
     if isinstance(value, float):
         if not value.is_integer():
