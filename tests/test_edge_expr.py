@@ -279,6 +279,8 @@ def test_constant_that_does_not_fit_the_operand_dtype_is_an_error():
     assert tir.const(300).astype("int8").value == 44
     assert tir.const(-1).astype("uint8").value == 255
     assert tir.const(2.9).astype("int32").value == 2 and tir.const(-2.9).astype("int32").value == -2
+    with pytest.raises(tir.DTypeError, match="cannot cast the constant 300.0 to uint8"):
+        tir.const(300.0).astype("uint8")
 
 
 def test_float32_constants_must_be_finite_and_fit():

@@ -54,14 +54,21 @@ class Expr:
                        "use tir.if_then_else, tir.all or tir.any")
 
     def astype(self, dtype: str) -> Expr:
-        """Cast to another dtype (a no-op when already of that dtype)."""
+        """Cast to another dtype (a no-op when already of that dtype).
+
+        A constant is converted here, as C converts: integers wrap to the target dtype (explicit
+        casts are where wrap-around is asked for), floats truncate toward zero; a float outside the
+        target integer range is a DTypeError (C leaves it undefined).
+        """
         dtype = dt.check(dtype)
         if dtype == self.dtype:
             return self
         if isinstance(self, Const):
             v = cast_value(self.value, self.dtype, dtype)
-            if v is not None:
-                return Const(v, dtype)
+            if v is None:
+                raise DTypeError(f"cannot cast the constant {self.value!r} to {dtype}: it is outside the range of "
+                                 f"{dtype} ({dt.min_value(dtype)}..{dt.max_value(dtype)}), undefined in C")
+            return Const(v, dtype)
         return Cast(dtype, self)
 
     def __repr__(self) -> str:
