@@ -394,17 +394,24 @@ def test_host_int8_wraparound_matches_numpy():
 
 
 def test_host_inlined_self_comparison_builds_with_werror():
+    """Inlining turns T[i] < T[i] into A[i] < A[i] (gcc: -Werror=tautological-compare) unless folded."""
     n = 8
     A = tir.placeholder((n,), "int8", name="A")
-    T = tir.compute((n,), lambda i: A[i] + 1, name="T")
+    W = tir.placeholder((n,), "uint32", name="W")
+    T = tir.compute((n,), lambda i: A[i], name="T")
+    V = tir.compute((n,), lambda i: W[i], name="V")
     C = tir.compute((n,), lambda i: tir.if_then_else(T[i] < T[i], tir.const(1), tir.const(0))
-                    + tir.if_then_else(T[i] <= T[i], tir.const(2), tir.const(0)), name="C")
+                    + tir.if_then_else(T[i] <= T[i], tir.const(2), tir.const(0))
+                    + tir.if_then_else(V[i] != V[i], tir.const(4), tir.const(0))
+                    + tir.if_then_else(V[i] >= V[i], tir.const(8), tir.const(0)), name="C")
     s = schedules.create_schedule(C)
     s[T].compute_inline()
+    s[V].compute_inline()
     a = np.arange(n, dtype=np.int8)
+    w = np.arange(n, dtype=np.uint32) * 1000
     out = np.full(n, -5, np.int32)
-    _run(s, [A, C], [a, out])
-    np.testing.assert_array_equal(out, np.full(n, 2, np.int32))
+    _run(s, [A, W, C], [a, w, out])
+    np.testing.assert_array_equal(out, np.full(n, 10, np.int32))
 
 
 def test_host_range_decided_comparisons_build_with_werror():
