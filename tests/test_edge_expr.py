@@ -453,3 +453,38 @@ def test_host_divisor_that_simplifies_to_zero_gives_zero():
     func = _run(schedules.create_schedule(C), [A, B, C], [a, b, out])
     assert "/" not in codegen_c.emit(func).split("void main_", 1)[1]
     np.testing.assert_array_equal(out, np.zeros(n, np.int32))
+
+
+def test_host_decided_select_inside_arithmetic_folds_with_werror():
+    """A select whose condition folds becomes a constant of the linear form, not an atom: C would otherwise
+    see 65536 * -1228401855 (-Werror=overflow)."""
+    n = 8
+    W = tir.placeholder((n,), "uint32", name="W")
+    A = tir.placeholder((n,), "int32", name="A")
+    C = tir.compute((n,), lambda i: tir.max(tir.if_then_else(W[i] != W[i], 0, 65536) * -1228401855, 2) + A[i],
+                    name="C")
+    w = np.arange(n, dtype=np.uint32)
+    a = np.arange(n, dtype=np.int32) - 4
+    out = np.zeros(n, np.int32)
+    func = _run(schedules.create_schedule(C), [W, A, C], [w, a, out])
+    assert "1228401855" not in codegen_c.emit(func)
+    with np.errstate(over="ignore"):
+        ref = np.maximum(np.int32(65536) * np.int32(-1228401855), np.int32(2)) + a
+    np.testing.assert_array_equal(out, ref)
+
+
+def test_host_narrow_identities_fold_with_werror():
+    """x - x, a select with equal branches and 0 // x fold in narrow dtypes too (gcc: -Werror=type-limits
+    on (uint8_t)(x - x) > y, -Werror=tautological-compare on a select of x compared with x)."""
+    n = 8
+    U = tir.placeholder((n,), "uint8", name="U")
+    B = tir.placeholder((n,), "int8", name="B")
+    d = tir.if_then_else(U[0] <= tir.const(0, "uint8"), tir.const(1, "uint8"), U[0])
+    C = tir.compute((n,), lambda i: tir.if_then_else(
+        tir.if_then_else(B[i] < B[i], U[i], U[i]) > U[i], 65536,
+        tir.if_then_else(U[i] - U[i] > U[i] % d - tir.const(0, "uint8") // d, 7, 256)), name="C")
+    u = np.array([0, 1, 2, 100, 200, 254, 255, 3], dtype=np.uint8)
+    b = np.arange(n, dtype=np.int8)
+    out = np.zeros(n, np.int32)
+    _run(schedules.create_schedule(C), [U, B, C], [u, b, out])
+    np.testing.assert_array_equal(out, np.full(n, 256, np.int32))

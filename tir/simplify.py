@@ -264,7 +264,12 @@ def _lin(e: Expr, ranges: Ranges) -> Lin:
                 if lo >= 0:
                     return b if op == "min" else a
             return _atom(op, a, b)
-    return Lin.atom(_simplify_other(e, ranges))
+    out = _simplify_other(e, ranges)
+    if isinstance(out, Const):
+        return Lin({}, dt.wrap(int(out.value), "int32"))  # e.g. a select with a decided condition
+    if isinstance(out, BinOp) and out.op in _ARITH:
+        return _lin(out, ranges)  # a chosen branch that is itself arithmetic
+    return Lin.atom(out)
 
 
 def _int_divmod(op: str, a: int, b: int) -> int:
@@ -428,7 +433,10 @@ def _simplify_other(e: Expr, ranges: Ranges) -> Expr:
         c = simplify(e.cond, ranges)
         if isinstance(c, Const):
             return simplify(e.t if c.value else e.f, ranges)
-        return Select(c, simplify(e.t, ranges), simplify(e.f, ranges))
+        t, f = simplify(e.t, ranges), simplify(e.f, ranges)
+        if key(t) == key(f) and not _has_call(c):
+            return t
+        return Select(c, t, f)
     if isinstance(e, Cast):
         v = simplify(e.value, ranges)
         if isinstance(v, Const):
@@ -468,6 +476,15 @@ def simplify(e: Expr, ranges: Ranges | None = None) -> Expr:
                 return _fold_const(e.op, a, b, e.dtype)
             if e.op in ("//", "%") and isinstance(b, Const) and b.value == 0 and not _has_call(a):
                 return Const(0, e.dtype)  # a zero divisor gives 0 at run time (and C's x / 0 is undefined)
+            zero = Const(0, e.dtype)
+            if e.op == "-" and key(a) == key(b) and not _has_call(a):
+                return zero
+            if e.op in ("//", "%", "*") and isinstance(a, Const) and a.value == 0 and not _has_call(b):
+                return zero  # 0 // x and 0 % x are 0 for every x, 0 included
+            if e.op == "*" and isinstance(b, Const) and b.value == 0 and not _has_call(a):
+                return zero
+            if e.op in ("min", "max") and key(a) == key(b):
+                return a
             # identities exact in every integer dtype (float x + 0 is not x for x = -0.0)
             if e.op in ("+", "-") and isinstance(b, Const) and b.value == 0:
                 return a
