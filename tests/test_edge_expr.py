@@ -279,8 +279,9 @@ def test_constant_that_does_not_fit_the_operand_dtype_is_an_error():
     assert tir.const(300).astype("int8").value == 44
     assert tir.const(-1).astype("uint8").value == 255
     assert tir.const(2.9).astype("int32").value == 2 and tir.const(-2.9).astype("int32").value == -2
-    with pytest.raises(tir.DTypeError, match="cannot cast the constant 300.0 to uint8"):
-        tir.const(300.0).astype("uint8")
+    # float to int saturates, NaN gives 0 (tir.evaluate's rule; C leaves it undefined)
+    assert tir.const(300.0).astype("uint8").value == 255 and tir.const(-1e30).astype("int32").value == -(2 ** 31)
+    assert tir.const(float("nan")).astype("int8").value == 0 and tir.const(float("nan")).astype("bool").value
 
 
 def test_float32_constants_must_be_finite_and_fit():
@@ -288,10 +289,8 @@ def test_float32_constants_must_be_finite_and_fit():
         tir.const(1e39)
     with pytest.raises(tir.DTypeError, match="overflows float32"):
         tir.const(-1e39, "float32")
-    with pytest.raises(tir.DTypeError, match="not finite"):
-        tir.const(float("inf"))
-    with pytest.raises(tir.DTypeError, match="not finite"):
-        tir.const(float("nan"))
+    # inf and nan are float32 values (the emitter prints them with __builtin_inff / __builtin_nanf)
+    assert tir.const(float("-inf")).value == float("-inf") and np.isnan(tir.const(float("nan")).value)
     A = tir.placeholder((4,), "float32", name="A")
     with pytest.raises(tir.DTypeError, match="overflows float32"):
         tir.compute((4,), lambda i: A[i] * 1e39, name="C")

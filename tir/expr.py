@@ -56,19 +56,15 @@ class Expr:
     def astype(self, dtype: str) -> Expr:
         """Cast to another dtype (a no-op when already of that dtype).
 
-        A constant is converted here, as C converts: integers wrap to the target dtype (explicit
-        casts are where wrap-around is asked for), floats truncate toward zero; a float outside the
-        target integer range is a DTypeError (C leaves it undefined).
+        A constant is converted here, as tir.evaluate defines casts: integers wrap to the target
+        dtype (explicit casts are where wrap-around is asked for), floats truncate toward zero and
+        saturate (NaN gives 0).
         """
         dtype = dt.check(dtype)
         if dtype == self.dtype:
             return self
         if isinstance(self, Const):
-            v = cast_value(self.value, self.dtype, dtype)
-            if v is None:
-                raise DTypeError(f"cannot cast the constant {self.value!r} to {dtype}: it is outside the range of "
-                                 f"{dtype} ({dt.min_value(dtype)}..{dt.max_value(dtype)}), undefined in C")
-            return Const(v, dtype)
+            return Const(cast_value(self.value, self.dtype, dtype), dtype)
         return Cast(dtype, self)
 
     def __repr__(self) -> str:
@@ -223,9 +219,10 @@ def const(value, dtype: str | None = None) -> Const:
     """A constant; integers default to int32, floats to float32.
 
     The value must be representable in the dtype: an integer outside the dtype's range (300 or -1
-    for uint8), a non-integral float for an integer dtype, a float whose float32 rounding overflows,
-    or an inf/nan (C has no portable literal for them) is a DTypeError naming the value and dtype;
-    a float32 constant too small for float32's smallest denormal is its float32 value, zero.
+    for uint8), a non-integral float for an integer dtype, or a finite float whose float32 rounding
+    overflows (1e39) is a DTypeError naming the value and dtype. ``float("inf")`` and ``float("nan")``
+    are float32 values and allowed; a float32 constant too small for float32's smallest denormal is
+    its float32 value, zero.
     Nothing wraps silently; for C's wrap-around conversion use ``const(v).astype(dtype)``, an
     explicit cast.
     """
@@ -245,7 +242,7 @@ def const(value, dtype: str | None = None) -> Const:
     if dt.is_float(dtype):
         v = float(value)
         if math.isnan(v) or math.isinf(v):
-            raise DTypeError(f"constant {value!r} is not finite; {dtype} constants must be finite numbers")
+            return Const(v, dtype)  # inf and nan are float32 values (the emitter spells them with builtins)
         r = dt.float32_round(v)
         if math.isinf(r):
             raise DTypeError(f"constant {value!r} overflows {dtype} (largest finite value {dt.max_value(dtype)!r})")
@@ -271,17 +268,22 @@ def const(value, dtype: str | None = None) -> Const:
 
 
 def cast_value(value, src: str, dst: str):
-    """The value C's conversion ``(dst)value`` gives for a constant of dtype ``src``; None when that
-    conversion is undefined in C (a float out of the integer range) so it must not be folded."""
+    """The value of the cast ``dst(value)`` of a constant of dtype ``src``, as tir.evaluate defines it:
+    integers wrap, anything to bool is ``!= 0`` (NaN is true), float to integer truncates toward zero
+    and saturates (NaN gives 0, values beyond the range give its min / max)."""
     if dst == "bool":
         return bool(value != 0)
     if dt.is_float(dst):
         return dt.float32_round(float(value))
     if dt.is_float(src):
-        if math.isnan(value) or math.isinf(value):
-            return None
-        v = math.trunc(value)  # C truncates toward zero
-        return v if dt.fits(v, dst) else None
+        if math.isnan(value):
+            return 0
+        lo, hi = dt.min_value(dst), dt.max_value(dst)
+        if value <= lo:
+            return lo
+        if value >= hi:
+            return hi
+        return math.trunc(value)
     return dt.wrap(int(value), dst)
 
 

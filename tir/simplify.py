@@ -440,9 +440,7 @@ def _simplify_other(e: Expr, ranges: Ranges) -> Expr:
     if isinstance(e, Cast):
         v = simplify(e.value, ranges)
         if isinstance(v, Const):
-            folded = cast_value(v.value, v.dtype, e.dtype)
-            if folded is not None:
-                return Const(folded, e.dtype)
+            return Const(cast_value(v.value, v.dtype, e.dtype), e.dtype)
         return Cast(e.dtype, v)
     # loads, calls, non-int32 arithmetic: simplify the children
     return mutate(e, lambda n: None if n is e else simplify(n, ranges))
