@@ -124,7 +124,7 @@ def check_arrays(func: PrimFunc, arrays) -> None:
             raise ArgumentError(f"argument {b.name!r}: {a.dtype} elements are {a.itemsize} bytes but the kernel "
                                 f"accesses them as {ctype} ({width} bytes); it would read or write past the array")
         if i in written and not a.flags.writeable:
-            raise ArgumentError(f"argument {b.name!r}: the kernel writes it but the array is read-only")
+            raise ArgumentError(f"argument {b.name!r}: the kernel writes it but the array is read-only (not writeable)")
     spans = [_byte_span(a) for a in arrays]
     for i in range(len(arrays)):
         for j in range(i + 1, len(arrays)):
