@@ -34,6 +34,7 @@ class RunResult:
     cold_instret: int | None = None
     seconds: float | None = None
     console: str = ""
+    stack_bytes: int | None = None  # vexriscv: the deepest stack use seen during the run
 
     @property
     def cost(self) -> float:
@@ -70,7 +71,8 @@ def run(func: PrimFunc, arrays, target: str = "vexriscv", *, toolchain: Toolchai
                          cfu_verilog=cfu_verilog(func.extensions), toolchain=toolchain or Toolchain(),
                          ram_kib=ram_kib, wait_states=wait_states, max_cycles=max_cycles,
                          stack_bytes=stack_need(func))
-        return RunResult(target, res.cycles, res.instret, res.cold_cycles, res.cold_instret, None, res.console)
+        return RunResult(target, res.cycles, res.instret, res.cold_cycles, res.cold_instret, None, res.console,
+                         res.stack_bytes)
     if target in ("host", "verilator"):
         mod = codegen_c.build(func, target)
         outs = output_indices(func)

@@ -193,8 +193,9 @@ def test_44k_local_producer_runs_correctly_on_vexriscv():
     rng = np.random.default_rng(3)
     a = rng.integers(-100, 100, (4, LOCAL_N)).astype(np.int32)
     c = np.full(4, 0x5A5A5A5A, np.int32)
-    simulator.run(func, [a, c], "vexriscv")
+    r = simulator.run(func, [a, c], "vexriscv")
     np.testing.assert_array_equal(c, (a * 3 + 1).sum(axis=1).astype(np.int32))
+    assert 0 < r.stack_bytes
 
 
 @pytest.mark.parametrize("rows,ram_kib", [(5, 256), (1, 64)])
