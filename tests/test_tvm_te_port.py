@@ -1341,6 +1341,32 @@ def test_cache_read_compute_root_then_compute_at(rng):
     assert store_count(func, "A.local") == 128 and store_count(func, "B") == 128
 
 
+
+# TVM: test_schedule_bound_condition (a padded copy reading a local cache of its input: at the root the
+# cache is the whole input; attached at a tile of the pad it is 8 elements from tile start - 1, guarded
+# to the input's domain, each input element copied once)
+@pytest.mark.parametrize("variant", ["root", "attach", "attach_unrolled"])
+def test_pad_reading_a_cache_read(variant, rng):
+    A = tir.placeholder((64,), "float32", "A")
+    Apad = tir.compute((66,), lambda i: tir.if_then_else(tir.all(i > 0, i < 65), A[i - 1], tir.const(0.0)),
+                       name="Apad")
+    Apad2 = tir.compute((66,), lambda i: Apad[i] * 2.0, name="Apad2")
+    s = schedules.create_schedule(Apad2)
+    AL = s.cache_read(A, "local", [Apad])
+    if variant != "root":
+        io, ii = s[Apad].split(Apad.op.axis[0], 8)
+        s[AL].compute_at(s[Apad], io)
+        if variant == "attach_unrolled":
+            s[Apad].unroll(ii)
+            s[AL].unroll(AL.op.axis[0])
+    a = floats(rng, (64,))
+    out = garbage((66,), np.float32)
+    func = run_host(s, [A, Apad2], [a, out])
+    np.testing.assert_array_equal(out, np.pad(a, 1) * 2, err_msg=str(func))
+    assert alloc_shapes(func, "A.local") == [(64,) if variant == "root" else (8,)], str(func)
+    assert store_count(func, "A.local") == 64, str(func)
+    assert store_count(func, "Apad") == 66, str(func)
+
 # =================================================================================================
 # Found while porting: refusals and bugs next to the TVM cases
 # =================================================================================================
