@@ -1212,6 +1212,32 @@ def test_cache_write_of_split_reduction_refused(rng):
     assert alloc_shapes(func, "C.global") == [(4,)], str(func)
 
 
+# TVM: test_schedule_tensor_compute3 (a producer computed at a loop of a tensorized consumer: the
+# intrinsic reads its operand words from the producer's local buffer)
+@pytest.mark.parametrize("at, shape", [("i", (3, 16)), ("j", (1, 16)), ("k.outer", (1, 4))])
+def test_compute_at_into_tensorized_consumer(at, shape, rng):
+    import isa_ext
+
+    M, N, K = 4, 3, 16
+    A = tir.placeholder((M, K), "int8", "A")
+    B = tir.placeholder((N, K), "int8", "B")
+    Bi = tir.compute((N, K), lambda j, k: B[j, k] // tir.const(2, "int8"), name="Bi")
+    k = tir.reduce_axis((0, K), "k")
+    C = tir.compute((M, N), lambda i, j: tir.sum(A[i, k].astype("int32") * Bi[j, k].astype("int32"), axis=k),
+                    name="C")
+    s = schedules.create_schedule(C)
+    ko, ki = s[C].split(k, 4)
+    s[C].tensorize(ki, isa_ext.get("dot4_i8"))
+    axis = {v.name: v for v in s[C].leaf_iter_vars}[at]
+    s[Bi].compute_at(s[C], axis)
+    a = rng.integers(-128, 128, (M, K)).astype(np.int8)
+    b = rng.integers(-128, 128, (N, K)).astype(np.int8)
+    c = garbage((M, N))
+    func = run_host(s, [A, B, C], [a, b, c])
+    np.testing.assert_array_equal(c, a.astype(np.int32) @ (b // 2).astype(np.int32).T, err_msg=str(func))
+    assert alloc_shapes(func, "Bi") == [shape], str(func)
+    assert len(func.intrinsic_calls) == 1, str(func)
+
 def _loop_dependent_sum(X):
     def body(n):
         rv = tir.reduce_axis((0, n), "rv")
