@@ -387,7 +387,8 @@ class Schedule:
         """
         st = self[tensor]
         st._check_compute("cache_write")
-        if st.relations or any(a.kind != "serial" or a.pragmas for a in st.iter_var_attrs.values()):
+        reordered = any(a is not b for a, b in zip(st.leaf_iter_vars, st.all_iter_vars))
+        if st.relations or reordered or any(a.kind != "serial" or a.pragmas for a in st.iter_var_attrs.values()):
             raise ScheduleError(f"stage {st.name!r}: cache_write must come before other schedule "
                                 "primitives on the stage")
         op = st.op

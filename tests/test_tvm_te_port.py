@@ -1163,8 +1163,6 @@ def test_caches_around_a_middle_stage(rng):
 
 # TVM: test_schedule_cache_relayout1 (reorder, then cache_write: TVM re-lays the cache out; isaforge
 # refuses cache_write after loop transforms, and must not silently drop the reorder)
-@pytest.mark.xfail(strict=True, reason="cache_write after a reorder (no split) is accepted and silently "
-                                       "discards the reorder: the stage's leaf order is reset")
 def test_cache_write_after_reorder_refused():
     A = tir.placeholder((4, 5), "int32", "A")
     C = tir.compute((4, 5), lambda i, j: A[i, j] * 2, name="C")
