@@ -14,7 +14,7 @@ import numpy as np
 from tir import dtype as dt
 from tir.errors import CodegenError, ScheduleError
 from tir.expr import BinOp, BufferLoad, Call, Cast, Cmp, Const, Expr, Not, Ramp, Select, Var, key, same
-from tir.simplify import Lin, Ranges, bound, linear, simplify
+from tir.simplify import Lin, Ranges, linear, simplify
 from tir.stmt import Allocate, Buffer, Evaluate, For, IfThen, PrimFunc, Seq, Stmt, Store
 from tir.visit import walk
 
@@ -353,6 +353,8 @@ class _Emitter:
         """C text of ``e`` as a uint32_t operand of an unsigned operator of precedence ``prec``."""
         if isinstance(e, BinOp) and e.dtype == "int32" and self._wraps(e):
             s, p = self._unsigned(e)  # already unsigned: no round trip through int32_t
+        elif isinstance(e, Const) and 0 <= e.value < 2 ** 31:
+            s, p = f"{e.value}u", 16
         else:
             s, p = f"(uint32_t){self._sub(e, 14)}", 14
         return f"({s})" if p < prec or (right and p == prec) else s
