@@ -246,6 +246,25 @@ def test_float_max_min_propagate_nan_and_identities_are_infinite():
             np.testing.assert_array_equal(o, w.astype(np.float32), err_msg=str(x))
 
 
+def test_float_nan_and_infinities_on_vexriscv():
+    """The same C on the soft-float rv32 target: __builtin_inff() and the NaN test of the helpers."""
+    n = 4
+    X = tir.placeholder((n,), "float32", "X")
+    Relu = tir.compute((n,), lambda i: tir.max(X[i], tir.const(0.0, "float32")), name="Relu")
+    k = tir.reduce_axis((0, n), "k")
+    Mx = tir.compute((1,), lambda _: tir.max(X[k], axis=k), name="Mx")
+    k2 = tir.reduce_axis((0, n), "k2")
+    Mn = tir.compute((1,), lambda _: tir.min(X[k2], axis=k2), name="Mn")
+    func = _func([Relu, Mx, Mn], [X, Relu, Mx, Mn])
+    for x in ([np.nan, -1.0, 2.0, np.inf], [-np.inf] * 4):
+        x = np.array(x, np.float32)
+        outs = [np.zeros(n, np.float32), np.zeros(1, np.float32), np.zeros(1, np.float32)]
+        simulator.run(func, [x, *outs], "vexriscv")
+        wants = [np.maximum(x, 0), np.array([np.max(x)]), np.array([np.min(x)])]
+        for o, w in zip(outs, wants):
+            np.testing.assert_array_equal(o, w.astype(np.float32), err_msg=str(x))
+
+
 def test_float32_constants_round_trip_exactly():
     consts = [0.1, 1 / 3, 16777217.0, 3.4028234663852886e38, 1e-45, 1.1754943508222875e-38, -2.5e-7,
               123456.789, -0.0, 7.0, 1e16, 9.999999e-5]
