@@ -51,7 +51,9 @@ for _n in (8, 16, 32, 64):
                           f"INT{_kind}{_n}_WIDTH", f"UINT{_kind}{_n}_WIDTH"]
     _HEADER_NAMES += [f"INT{_n}_C", f"UINT{_n}_C"]
 # simulator/runtime (crt0.S, isaforge_rt.c, link.ld.in), the driver main.c of simulator/vexriscv.py and
-# the libraries the cross compilers link (libgcc / compiler_rt symbols all start with "__")
+# the libraries the cross compilers link (libgcc / compiler_rt symbols all start with "__"); every other
+# symbol of the runtime, the driver, the extensions' C and the verilator co-simulation glue
+# (simulator/cfu.py, isa_ext) starts with isaforge_ / ISAFORGE_ or "_"
 _RUNTIME_NAMES = "main _start memset memcpy memmove memcmp".split()
 _C_RESERVED = set(_C_KEYWORDS) | set(_HEADER_NAMES) | set(_RUNTIME_NAMES)
 # the locals and parameters of the driver's main() that calls the kernel by name: a kernel named like
@@ -164,7 +166,8 @@ def _const_str(c: Const) -> str:
     if c.dtype == "bool":
         return "1" if v else "0"
     if c.dtype == "float32":
-        f = np.float32(v)
+        with np.errstate(over="ignore"):  # a double beyond float32 is inf, as the C float literal would be
+            f = np.float32(v)
         if np.isnan(f):
             return '__builtin_nanf("")'
         if np.isinf(f):
