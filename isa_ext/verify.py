@@ -13,8 +13,9 @@
     16-bit value with one byte free and the other an edge byte occurs in both operands), plus every
     pair of the 49 values made only of edge bytes -- again in every lane position;
 
-  lanes of one op carry different pairs (lane i is the pair list rotated by i * len / lanes), so a
-  bug confined to one lane and one pair is hit by exactly one op;
+  lanes of one op carry different pairs, with different a and different b values (lane i is the
+  pair list rotated by i * (len / lanes + len / lanes / 256)), so a bug confined to one lane and one
+  pair is hit by exactly one op, and a lane mix-up cannot hide behind equal lanes;
 * ``n`` random ops (the extension's ``stimulus`` hook, or uniformly random ops and edge-biased
   operands),
 
@@ -309,10 +310,13 @@ def lane_sweeps(ext: Extension) -> list[LaneSweep]:
             raise ExtensionError(f"{w}: lane_bits must be 8 or 16, got {sw.lane_bits}")
         if not (1 <= sw.n_lanes <= 32 // sw.lane_bits):
             raise ExtensionError(f"{w}: {sw.n_lanes} lanes of {sw.lane_bits} bits do not fit a 32-bit operand")
-        for imm in sw.imms or ():
-            op.function_id(imm)
         if sw.imms is not None and not op.has_imm:
             raise ExtensionError(f"{w}: imms given for an op with a fixed funct7")
+        for imm in sw.imms or ():
+            try:
+                op.function_id(imm)
+            except ExtensionError as e:
+                raise ExtensionError(f"{w}: {e}") from e
         for item in (*sw.setup, *sw.before, *sw.after):
             _check_item(ext, item, w, allow_same_imm=item not in sw.setup)
     return list(out.values())
@@ -374,9 +378,11 @@ class _Stream:
         t = np.arange(n_pairs, dtype=np.int64)
         rs1 = np.zeros(n_pairs, dtype=np.uint64)
         rs2 = np.zeros(n_pairs, dtype=np.uint64)
+        step = n_pairs // lanes + max(1, n_pairs // lanes // 256)
         for lane in range(lanes):
-            # lane i sees every pair once; at one op the lanes hold different pairs
-            idx = (t + lane * (n_pairs // lanes)) % n_pairs
+            # lane i sees every pair once; at one op the lanes hold different pairs, different in a
+            # and in b (8 bits: rotations by 0x4040, so no lane mix-up can hide behind equal lanes)
+            idx = (t + lane * step) % n_pairs
             rs1 |= pa[idx] << np.uint64(lane * bits)
             rs2 |= pb[idx] << np.uint64(lane * bits)
         imms = list(sw.imms) if sw.imms else (list(op.immediates()) or [None])
