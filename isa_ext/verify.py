@@ -614,9 +614,12 @@ def verify(
     timings["c_build"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    bp_seed = (seed * 2654435761 + 12345) & 0xFFFFFFFF or 1 if backpressure else 0
+    bp_seed = ((seed * 2654435761 + 12345) & 0xFFFFFFFF or 1) if backpressure else 0
     try:
         cosim = _COSIM_CACHE.get(so) or _COSIM_CACHE.setdefault(so, CfuCosim(so))
+    except Exception as e:
+        raise _failure(e, f"verify({name}): loading the RTL co-simulation library {so} failed", extension=name) from e
+    try:
         cosim.reset()
         cosim.set_backpressure(bp_seed)
         c0 = cosim.cycles
@@ -624,7 +627,7 @@ def verify(
         cycles = cosim.cycles - c0
         cosim.set_backpressure(0)
     except Exception as e:
-        i = _find_hang(cosim, fids, a, b, bp_seed) if "cosim" in locals() else None
+        i = _find_hang(cosim, fids, a, b, bp_seed)
         if i is None:
             raise _failure(e, f"verify({name}): the RTL co-simulation of {len(ops)} ops failed", extension=name) from e
         op, imm = ops[i]
@@ -723,12 +726,25 @@ def verify_set(exts, n: int = 5000, seed: int = 0, unknown_fraction: float = 0.0
     timings["rtl_build"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     cosim = _COSIM_CACHE.get(so) or _COSIM_CACHE.setdefault(so, CfuCosim(so))
-    cosim.reset()
-    cosim.set_backpressure((seed * 2654435761 + 99) & 0xFFFFFFFF or 1)
-    c0 = cosim.cycles
-    rtl = cosim.call_batch(fids, a, b)
-    cycles = cosim.cycles - c0
-    cosim.set_backpressure(0)
+    bp_seed = (seed * 2654435761 + 99) & 0xFFFFFFFF or 1
+    try:
+        cosim.reset()
+        cosim.set_backpressure(bp_seed)
+        c0 = cosim.cycles
+        rtl = cosim.call_batch(fids, a, b)
+        cycles = cosim.cycles - c0
+        cosim.set_backpressure(0)
+    except Exception as e:
+        i = _find_hang(cosim, fids, a, b, bp_seed)
+        if i is None:
+            raise _failure(e, f"verify_set: the RTL co-simulation of {len(items)} ops failed") from e
+        ext, op, imm, fid, x, y = items[i]
+        what = f"{ext.name}.{op.name}" + (f" imm={imm}" if imm is not None else "") if ext else "unknown function id"
+        raise _failure(
+            e, f"verify_set: the combined Cfu failed at #{i}: {what} (function_id {describe_fid(fid)}), "
+            f"rs1=0x{x:08x}, rs2=0x{y:08x}", extension=ext.name if ext else None, op=op.name if op else None,
+            imm=imm, function_id=fid, rs1=x, rs2=y, index=i,
+        ) from e
     timings["rtl_run"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

@@ -111,6 +111,22 @@ def test_reference_type_error_names_op_operands_and_state():
     assert int(err.state_before["acc"][3]) == 13 and "acc=[0, 0, 0, 13, 0" in msg
 
 
+def test_verify_set_reference_exception_becomes_verify_error():
+    base = isa_ext.get("mac4_i8")
+
+    def read(a, b, k, st):
+        raise ZeroDivisionError("read broke")
+
+    broken = dataclasses.replace(base, semantics={**base.semantics, "read": read})
+    # same combined RTL as the five built-ins (cached)
+    es = isa_ext.ExtensionSet(["dot4_i8", "dot4_u8", "dot2_i16", broken, "requant_i8"])
+    with pytest.raises(VerifyError, match=r"verify_set: the reference semantics of mac4_i8\.read raised") as info:
+        isa_ext.verify_set(es, n=3000)
+    err = info.value
+    assert err.extension == "mac4_i8" and err.op == "read" and isinstance(err.__cause__, ZeroDivisionError)
+    assert "state before {acc=[" in str(err) and f"rs1=0x{err.rs1:08x}" in str(err)
+
+
 def test_stimulus_errors_become_verify_errors():
     base = isa_ext.get("dot4_i8")
 
