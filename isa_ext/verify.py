@@ -317,8 +317,10 @@ def lane_sweeps(ext: Extension) -> list[LaneSweep]:
                 op.function_id(imm)
             except ExtensionError as e:
                 raise ExtensionError(f"{w}: {e}") from e
-        for item in (*sw.setup, *sw.before, *sw.after):
-            _check_item(ext, item, w, allow_same_imm=item not in sw.setup)
+        for item in sw.setup:
+            _check_item(ext, item, w, allow_same_imm=False)
+        for item in (*sw.before, *sw.after):
+            _check_item(ext, item, w, allow_same_imm=True)
     return list(out.values())
 
 
