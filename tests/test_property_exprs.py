@@ -52,12 +52,14 @@ SETTINGS = settings(max_examples=KERNELS, deadline=None, derandomize=True, datab
 # values
 
 def limit_values(dtype: str) -> list:
-    """Constants at the limits of a dtype that fit it (no wrap needed)."""
+    """Constants at the limits of a dtype that fit it exactly (no wrap, no rounding needed)."""
     if dtype == "bool":
         return [False, True]
     if dtype == "float32":
         f = np.finfo(F32)
-        return [0.0, -0.0, 1.0, -1.0, 0.5, float(f.max), float(-f.max), float(f.tiny), 1e-45, 16777217.0]
+        # max, -max, the smallest normal and subnormal, 2**24 (where adding 1 starts to round)
+        return [0.0, -0.0, 1.0, -1.0, 0.5, float(f.max), float(-f.max), float(f.tiny), float(f.smallest_subnormal),
+                16777216.0]
     lo, hi = dt.min_value(dtype), dt.max_value(dtype)
     vals = [lo, hi, 0, 1] + ([-1] if dt.is_signed(dtype) else [])
     return vals
@@ -65,7 +67,7 @@ def limit_values(dtype: str) -> list:
 
 def edge_inputs(dtype: str) -> np.ndarray:
     if dtype == "float32":
-        extra = [np.nan, np.inf, -np.inf, 2.0 ** 31, -2.0 ** 31, 2.0 ** 32, 255.5, -0.5, 3.0, -7.0]
+        extra = [np.nan, np.inf, -np.inf, 2.0 ** 31, -2.0 ** 31, 2.0 ** 32, 255.5, -0.5, 3.0, -7.0, 16777215.0]
         return np.array(limit_values(dtype) + extra, F32)
     vals = limit_values(dtype)
     if dt.is_int(dtype):
