@@ -161,6 +161,24 @@ def _minmax_helper(op: str, ctype: str) -> tuple[str, str]:
     return fname, code
 
 
+def _f2i_helper(dtype: str) -> tuple[str, str]:
+    """A saturating float -> ``dtype`` conversion: NaN gives 0, values beyond the range its limit."""
+    ct = dt.c_type(dtype)
+    fname = f"isaforge_f2{ct.replace('_t', '')}"
+    lo, hi = dt.min_value(dtype), dt.max_value(dtype)
+    # both limits + 1 are powers of two (exact in float32); `x < hi + 1` keeps (ct)x defined
+    code = (f"static inline {ct} {fname}(float x) {{\n"
+            f"  if (x != x) return 0;\n"
+            f"  if (x <= {float(lo)!r}f) return {_int_literal(lo, dtype)};\n"
+            f"  if (x >= {float(hi + 1)!r}f) return {_int_literal(hi, dtype)};\n"
+            f"  return ({ct})x;\n}}\n")
+    return fname, code
+
+
+def _int_literal(v: int, dtype: str) -> str:
+    return _const_str(Const(v, dtype))
+
+
 def _const_str(c: Const) -> str:
     v = c.value
     if c.dtype == "bool":
@@ -274,12 +292,21 @@ class _Emitter:
             return self.binop(e)
         if isinstance(e, Cmp):
             p = _CPREC[e.op]
-            return f"{self._sub(e.a, p)} {e.op} {self._sub(e.b, p, True)}", p
+            # a truth value compared with another is parenthesized (gcc's -Wparentheses and
+            # -Wlogical-not-parentheses warn on `a > b == c < d` and `!a == b`)
+            q = 15 if e.a.dtype == "bool" else p
+            return f"{self._sub(e.a, q)} {e.op} {self._sub(e.b, q, True)}", p
         if isinstance(e, Not):
             return f"!{self._sub(e.a, 14)}", 14
         if isinstance(e, Cast):
             if e.dtype == "bool":
                 return f"{self._sub(e.value, 10)} != 0", 9
+            if dt.is_float(e.value.dtype) and dt.is_int(e.dtype):
+                # C leaves an out-of-range float -> int conversion undefined: saturate (NaN -> 0),
+                # the rule tir.evaluate defines
+                fname, code = _f2i_helper(e.dtype)
+                self.helper(fname, code)
+                return f"{fname}({self.expr(e.value)})", 16
             return f"({dt.c_type(e.dtype)}){self._sub(e.value, 14)}", 14
         if isinstance(e, Select):
             return f"{self._sub(e.cond, 4)} ? {self._sub(e.t, 3)} : {self._sub(e.f, 3)}", 3
@@ -371,7 +398,8 @@ class _Emitter:
         ct = dt.c_type(e.dtype)
         if e.op in ("&&", "||"):
             p = _CPREC[e.op]
-            return f"{self._sub(e.a, p)} {e.op} {self._sub(e.b, p, True)}", p
+            q = p + 1 if e.op == "||" else p  # `a && b || c` draws -Wparentheses: bracket the &&
+            return f"{self._sub(e.a, q)} {e.op} {self._sub(e.b, q, True)}", p
         if e.op in ("min", "max"):
             fname, code = _minmax_helper(e.op, ct)
             self.helper(fname, code)
