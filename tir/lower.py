@@ -268,9 +268,8 @@ class _Lowerer:
                     inexact.append(rel.parent)
             else:
                 ext[rel.fused] = ext[rel.outer] * ext[rel.inner]
-        for iv, e in ext.items():
-            check_int32 = f"stage {st.name!r} axis {iv.name!r}: extent"
-            _check_int32(check_int32, e)
+        for iv, e in ext.items():  # the emitter's loop variables and indices are int32_t
+            _check_int32(f"stage {st.name!r} axis {iv.name!r}: extent", e)
         for iv in data + red:
             _check_int32(f"stage {st.name!r} axis {iv.name!r}: last index", iv.dom.min + iv.dom.extent - 1)
         leaves = list(st.leaf_iter_vars)
@@ -646,7 +645,7 @@ def _witness(indices: list, shape: tuple, conds: list, ranges, fixed: set = froz
     if set(vs) & set(fixed):
         return None
     rs = {}
-    for k, v in vs.items():
+    for k in vs:
         lo, hi = ranges.get(k, (-_INF, _INF))
         if lo in (_INF, -_INF) or hi in (_INF, -_INF) or hi < lo:
             return None
