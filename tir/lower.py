@@ -298,6 +298,8 @@ class _Lowerer:
             if isinstance(c, Const):
                 if c.value:
                     return
+            if _always(c, self.ranges):
+                return
             vs = [pos_of[v] for v in collect_vars(c) if v in pos_of]
             guards.append((c, max(vs) if vs else -1, is_reduce))
 
@@ -529,6 +531,38 @@ def _sym_divmod(op: str, base: Lin, lo: int, hi: int, c: int) -> tuple[Lin, floa
     if spread == 0:
         return Lin.atom(BinOp("%", start, Const(c, "int32"), "int32")), 0, hi - lo
     return Lin(), 0, c - 1
+
+
+def _residue_bound(e: Expr, ranges) -> tuple[float, float]:
+    """Bound of an int32 expression whose ``x % c`` atoms are bounded through their residues.
+
+    ``(3 * xo) % 6`` is 0 or 3, not anything in [0, 5]: every coefficient of ``x`` is a multiple of
+    g = gcd(c, coefficients), so ``x % c`` is congruent to ``x``'s constant modulo g. That proves the
+    region guards of a tile of a fused axis (``(3 * xo) % 6 + j < 6`` with j < 3).
+    """
+    lin = linear(e, ranges)
+    lo = hi = lin.c
+    for a, co in lin.terms.values():
+        b = bound(a, ranges)
+        if isinstance(a, BinOp) and a.op == "%" and isinstance(a.b, Const) and int(a.b.value) > 0:
+            c = int(a.b.value)
+            x = linear(a.a, ranges)
+            g = math.gcd(c, *[k for _, k in x.terms.values()])
+            r = x.c % g
+            b = (max(b[0], r), min(b[1], c - g + r))
+        if co > 0:
+            lo, hi = lo + co * b[0], hi + co * b[1]
+        else:
+            lo, hi = lo + co * b[1], hi + co * b[0]
+    return lo, hi
+
+
+def _always(c: Expr, ranges) -> bool:
+    """Is the comparison ``c`` true for every value of its variables (residue-aware bounds)?"""
+    if not isinstance(c, Cmp) or c.a.dtype != "int32" or c.op not in ("<", "<=", ">", ">="):
+        return False
+    lo, hi = _residue_bound(BinOp("-", c.a, c.b, "int32"), ranges)
+    return {"<": hi < 0, "<=": hi <= 0, ">": lo > 0, ">=": lo >= 0}[c.op]
 
 
 def _constraints(conds: list, ranges) -> tuple[dict, list]:
