@@ -5,6 +5,20 @@ terms of the leaves (split: ``outer * factor + inner``; fuse: ``fused // n`` and
 guards non-divisible splits, and places the stages attached with compute_at inside the consumer's
 loop at the attach axis, computing only the region the consumer reads there (bound inference).
 Reductions get an init nest just before their outermost reduction loop.
+
+Bound inference follows fused and split axes: at one iteration of the loops outside the attach
+point, an index is ``base + [lo, hi]`` with ``base`` in the fixed variables, and floor division /
+modulo of such a range use the residues ``base`` can have (a 3-wide tile of a fused (m, 6) axis
+touches one row). A kernel-level intermediate is computed only over the box its consumers read;
+its buffer keeps the full shape, so its layout (row strides, the word alignment that tensorize
+checks, cache-line placement) does not depend on who reads it.
+
+Checks (LoweringError): a read of a tensor outside its shape at a point of the compute domain
+where the guarding conditions (if_then_else, &&/||, a reduction's ``where``) hold; loop extents,
+buffer element counts and byte sizes, flattened indices that do not fit the emitter's int32_t; and,
+on the lowered IR, any store or load outside its buffer on a path that executes (a lowering bug).
+An access is rejected only with a witness point, found by evaluating the index and the conditions
+exactly on the grid of the variables involved, so a legal program is never rejected.
 """
 
 from __future__ import annotations
