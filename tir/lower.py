@@ -191,6 +191,8 @@ class _Lowerer:
                 for d, i in enumerate(ld.indices):
                     b = _narrow_bound(i, nr, lins)
                     lo[d], hi[d] = min(lo[d], b[0]), max(hi[d], b[1])
+        if any(x == math.inf for x in lo):
+            return None  # nothing reads it (cannot happen in a schedule built from its outputs)
         out = []
         for d, n in enumerate(shape):
             a = 0 if lo[d] == -math.inf else max(0, min(n - 1, int(lo[d])))
