@@ -165,6 +165,40 @@ def test_guarded_reads_lower_and_compute():
     np.testing.assert_array_equal(c, ap[:-2] + ap[1:-1] + ap[2:])
 
 
+def test_reads_checked_where_they_execute():
+    """A tensor defined out of bounds at points nobody computes is legal; computed there, it is not."""
+    A = tir.placeholder((8,), "int32", name="A")
+    a = np.arange(8, dtype=np.int32) + 10
+
+    def build(reader, how):
+        shifted = tir.compute((8,), lambda i: A[i - 1] * 2, name="shifted")  # bad at i = 0
+        C = tir.compute((7,), lambda i: reader(shifted, i), name="C")
+        s = schedules.create_schedule(C)
+        if how == "inline":
+            s[shifted].compute_inline()
+        elif how == "at":
+            s[shifted].compute_at(s[C], C.op.axis[0])
+        return tir.lower(s, [A, C])
+
+    guarded = lambda t, i: tir.if_then_else(i >= 1, t[i], 0)  # noqa: E731
+    skip_first = lambda t, i: t[i + 1]  # noqa: E731
+    want = {guarded: np.concatenate([[0], a[:6] * 2]), skip_first: a[:7] * 2}
+    # at the root the guard narrows what C reads, so shifted[0] is never computed either
+    for reader, how in ((guarded, "inline"), (guarded, "root"), (skip_first, "inline"), (skip_first, "root"),
+                        (skip_first, "at")):
+        func = build(reader, how)
+        c = np.zeros(7, np.int32)
+        codegen_c.build(func)(a, c)
+        np.testing.assert_array_equal(c, want[reader], err_msg=f"{how}\n{func}")
+    # computed at i = 0 all the same: the guard in C does not protect the producer's own nest
+    with pytest.raises(tir.LoweringError, match=r"stage 'shifted' reads tensor 'A' out of bounds.*i = 0"):
+        build(guarded, "at")
+    with pytest.raises(tir.LoweringError, match=r"stage 'shifted' reads tensor 'A' out of bounds.*i - 1"):
+        build(lambda t, i: t[i], "root")
+    with pytest.raises(tir.LoweringError, match=r"stage 'C' reads tensor 'A' out of bounds"):
+        build(lambda t, i: t[i], "inline")
+
+
 def test_padded_and_strided_workloads_lower():
     for wl in (W.conv2d_nchw(1, 3, 7, 7, 2, 3, stride=2, pad=1), W.conv2d_nhwc(1, 6, 6, 4, 2, 3, pad=1),
                W.depthwise_conv2d_nchw(1, 2, 5, 5, 3, pad=1), W.conv2d_nhwc_ohwi(1, 5, 5, 4, 2, 3, stride=2, pad=1)):

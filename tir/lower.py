@@ -133,9 +133,6 @@ class _Lowerer:
                 self.children[(id(st.attach_stage), id(st.attach_ivar))].append(st)
         for b in arg_bufs:
             check_buffer(b)
-        for st in sch.stages:
-            if isinstance(st.op, ComputeOp):
-                check_te_reads(st)
         roots = [s for s in live if s.attach_type == "root" and not isinstance(s.op, PlaceholderOp)]
         for st in roots:
             if id(st) not in self.buffers:
@@ -147,14 +144,42 @@ class _Lowerer:
         for st in reversed(roots):  # consumers come after their producers
             if not self.buffers[id(st)].is_arg:
                 regions[id(st)] = self.root_region(st, live, regions)
+        explain = self.check_reads(live, regions)
         body = seq([self.stage_nest(st, regions.get(id(st))) for st in roots])
         body = seq([s for stmts in self.prologue.values() for s in stmts] + [body])
         allocs = [self.buffers[id(st)] for st in roots if not self.buffers[id(st)].is_arg]
         for b in reversed(allocs):
             body = Allocate(b, body)
         func = finalize(PrimFunc(name, arg_bufs, body, list(self.extensions)))
-        check_func(func)
+        check_func(func, explain)
         return func
+
+    def check_reads(self, live, regions: dict) -> dict:
+        """Out-of-bounds reads in the tensor expressions, over what each stage computes.
+
+        A stage at the root computes every point of its domain (or of its region): a witness there
+        is an error now. A stage attached with compute_at computes only what its consumer reads, so
+        its TE-level witness only explains an out-of-bounds access the lowered IR confirms. Inlined
+        stages are checked inside their readers, where the readers' guards protect them.
+        """
+        explain = {}
+        for st in live:
+            if not isinstance(st.op, ComputeOp):
+                continue
+            op = st.op
+            reg = regions.get(id(st))
+            ranges = {}
+            for d, iv in enumerate(op.axis):
+                m, e = (int(reg[d][0].value), reg[d][1]) if reg is not None else (0, iv.dom.extent)
+                ranges[id(iv.var)] = (m, m + e - 1)
+            for iv in op.reduce_axis:
+                ranges[id(iv.var)] = (iv.dom.min, iv.dom.min + iv.dom.extent - 1)
+            errs = te_read_errors(st.name, self.inline(op.body), ranges)
+            if errs and st.attach_type == "root":
+                raise errs[0][1]
+            for tname, err in errs:
+                explain.setdefault(tname, err)
+        return explain
 
     def root_region(self, st, live, regions: dict):
         """The part of a kernel-level intermediate its consumers read, or None for all of it.
@@ -782,19 +807,16 @@ def check_buffer(buf: Buffer) -> None:
                  buf.size * max(1, dt.bits(buf.dtype) // 8))
 
 
-def check_te_reads(st) -> None:
-    """Reject a stage whose expression reads a tensor outside its shape at a point that executes.
+def te_read_errors(name: str, body: Expr, ranges: dict) -> list[tuple[str, LoweringError]]:
+    """Reads of ``body`` outside their tensor's shape, each shown by a witness point.
 
-    Every point of the stage's domain (its axes and reduction axes) is computed, except where an
-    if_then_else / &&, || / a reduction's ``where`` condition protects the read: those conditions
-    narrow the ranges, and a read is rejected only with a witness point where all of them hold.
+    ``ranges`` are the compute domain (axes and reduction axes); an if_then_else / &&, || / a
+    reduction's ``where`` condition that protects a read narrows the ranges, and a read counts only
+    with a witness point where every condition on its path holds. Returns (tensor name, error).
     """
-    op = st.op
-    ranges = {}
-    for iv in list(op.axis) + list(op.reduce_axis):
-        ranges[id(iv.var)] = (int(iv.dom.min), int(iv.dom.min) + int(iv.dom.extent) - 1)
     paths: list = []
-    _access_paths(op.body, [], paths)
+    _access_paths(body, [], paths)
+    out = []
     for load, conds in paths:
         t = load.tensor
         nr, lins = _constraints(conds, ranges)
@@ -813,19 +835,23 @@ def check_te_reads(st) -> None:
             if 0 <= v < n:
                 continue
             guard = f" under {' and '.join(str(c) for c in conds)}" if conds else ""
-            raise LoweringError(
-                f"stage {st.name!r} reads tensor {t.name!r} out of bounds: index {d} ({i}) ranges over "
+            out.append((t.name, LoweringError(
+                f"stage {name!r} reads tensor {t.name!r} out of bounds: index {d} ({i}) ranges over "
                 f"[{lo}, {hi}]{guard} but {t.name!r} has extent {n} there (shape {t.shape}); at "
                 f"{_fmt_point(p)} it reads {t.name}[{', '.join(str(x) for x in load.indices)}] with "
-                f"index {d} = {v}")
+                f"index {d} = {v}")))
+            break
+    return out
 
 
-def check_func(func: PrimFunc) -> None:
+def check_func(func: PrimFunc, explain: dict | None = None) -> None:
     """Check every access and loop of the lowered function.
 
     Loop extents and flattened indices must fit int32; a store or load outside its buffer on a path
-    that executes (shown by a witness point) means the lowering itself went wrong.
+    that executes (shown by a witness point) is an error: ``explain`` maps a buffer name to the
+    TE-level error that describes it in the user's terms; without one the lowering itself went wrong.
     """
+    explain = explain or {}
     ranges: dict = {}
     fixed: set = set()
 
@@ -850,6 +876,8 @@ def check_func(func: PrimFunc) -> None:
         p = _witness(idx, buf.shape, conds, nr, fixed)
         if p is None:
             return
+        if kind == "load" and buf.name in explain:
+            raise explain[buf.name]
         what = "argument" if buf.is_arg else "intermediate buffer"
         raise LoweringError(f"lowering produced a {kind} of {what} {buf.name!r} (shape {buf.shape}) outside it: "
                             f"{buf.name}[{', '.join(str(i) for i in idx)}] at {_fmt_point(p)}; index ranges "
