@@ -609,7 +609,6 @@ def test_bound_fuse_split_compute_at_values(m, l, factor, rng):
 
 
 # TVM: test_bound_fusesplit2 (l = 6, split 3: each chunk of the fused axis lies in one row)
-@pytest.mark.xfail(strict=True, reason="issue 9 item 18: being fixed")
 def test_bound_fuse_split_region_is_one_row_chunk(rng):
     m, l, factor = 4, 6, 3
     s, A, A2 = _fuse_split_attach(m, l, factor)
@@ -619,7 +618,6 @@ def test_bound_fuse_split_region_is_one_row_chunk(rng):
 
 
 # TVM: test_bound_fusesplit1 (a chunk of 3 of a row of 5 spans at most 2 rows)
-@pytest.mark.xfail(strict=True, reason="issue 9 item 18: being fixed")
 def test_bound_fuse_split_region_spans_at_most_two_rows(rng):
     m, l, factor = 4, 5, 3
     s, A, A2 = _fuse_split_attach(m, l, factor)
@@ -631,7 +629,6 @@ def test_bound_fuse_split_region_spans_at_most_two_rows(rng):
 
 
 # TVM: test_bound_simplification_failure's premise: a root intermediate is computed over what is read
-@pytest.mark.xfail(strict=True, reason="issue 9 item 18: being fixed")
 def test_bound_root_intermediate_covers_only_what_is_read(rng):
     A = tir.placeholder((4,), "int32", "A")
     P = tir.compute((4,), lambda i: A[i] * 2, name="P")
@@ -1491,8 +1488,6 @@ def test_comparison_decided_by_dtype_builds(dtype, cond, rng):
 
 # TVM: test_tensor_reduce reads T(i, j, rv + 1) one past the end; isaforge lowers a provably out-of-bounds
 # read of a kernel argument without complaint and the C reads past the caller's array
-@pytest.mark.xfail(strict=True, reason="a read whose index range provably leaves the tensor is lowered "
-                                       "silently (out-of-bounds access in C); should be a TirError")
 def test_out_of_bounds_read_refused():
     A = tir.placeholder((3, 5), "int32", "A")
     rv = tir.reduce_axis((0, 5), "k")
