@@ -351,8 +351,6 @@ def test_pragma_keys_recorded(rng):
 
 
 # TVM: test_pragma (pragma(axis, "vectorize") is the vectorize primitive in TVM)
-@pytest.mark.xfail(strict=True, reason="TVM compat: pragma 'vectorize' / 'unroll' is recorded as a plain "
-                                       "pragma instead of setting the loop kind as TVM's Stage.pragma does")
 def test_pragma_vectorize_acts_as_vectorize():
     A = tir.placeholder((100,), "float32", "A")
     T = tir.compute((100,), lambda i: A[i], name="T")
