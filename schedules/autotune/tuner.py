@@ -202,8 +202,7 @@ class Tuner:
                 if not batch:
                     if shared is None or not (self.in_flight or orphans):
                         break
-                    if not orphans:
-                        time.sleep(poll)  # configs are in flight in other tuners
+                    time.sleep(poll)  # configs are in flight in other tuners (any orphan waits for room)
                     n_shared += self._sync(shared, problems, callbacks, orphans)
                     continue
                 results = self._measure(measure, batch, shared)
