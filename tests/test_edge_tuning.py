@@ -176,6 +176,85 @@ def test_concurrent_appends_never_interleave(task, tmp_path):
     assert len(load_records(path)[0]) == 161
 
 
+# --- a tuner and the configs other tuners have in flight ------------------------------------------
+
+class CountingMeasure:
+    """The real measure function, remembering which configs it was asked to measure."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.n_parallel = 1
+        self.calls: list[int] = []
+
+    def __call__(self, task, configs):
+        self.calls += [c.index for c in configs]
+        return self.inner(task, configs)
+
+
+_OTHER_TUNER = """
+import sys
+import time
+from schedules import autotune
+from schedules.autotune.records import SharedRecords, make_record
+from simulator.measure import measure_one
+task = autotune.create_task("matmul_i8", (16, 16, 16), "vexriscv")
+s = SharedRecords(sys.argv[1], task)
+assert s.claim([0, 1, 2]) == [0, 1, 2]
+s.write(make_record(task, task.config_space.get(0), measure_one(task, 0, "vexriscv", 10**7, 0), "other"))
+print("ready", flush=True)
+if sys.argv[2] == "hang":
+    time.sleep(600)  # dies here, by SIGKILL, holding leases on configs 1 and 2
+def started():  # the tuner under test has leased (or already measured) config 3
+    leases = s.lease_path.read_text() if s.lease_path.exists() else ""
+    return '"config_index":3,' in leases or '"config":{"index":3,' in s.path.read_text()
+while not started():
+    time.sleep(0.02)
+for i in (1, 2):
+    s.write(make_record(task, task.config_space.get(i), measure_one(task, i, "vexriscv", 10**7, 0), "other"))
+s.close()
+"""
+
+
+def _other_tuner(path, mode):
+    p = subprocess.Popen([sys.executable, "-c", _OTHER_TUNER, str(path), mode], stdout=subprocess.PIPE, text=True,
+                         env=_env(), cwd=ROOT)
+    assert p.stdout.readline().strip() == "ready"
+    return p
+
+
+@pytest.mark.parametrize("mode", ["finish", "hang"])
+def test_a_tuner_shares_configs_in_flight_elsewhere(task, tmp_path, mode):
+    """Another tuner leased configs 0-2 and measured 0; then it finishes 1, 2 or is killed holding them."""
+    from simulator.measure import make_measure
+
+    path = tmp_path / "f.jsonl"
+    other = _other_tuner(path, mode)
+    try:
+        with make_measure("vexriscv", n_parallel=1) as m:
+            counting = CountingMeasure(m)
+
+            def kill_other(tuner, configs, results):
+                if mode == "hang" and other.poll() is None and 5 in tuner.visited:
+                    other.kill()  # while this tuner waits for its configs 1 and 2
+
+            res = autotune.GridSearchTuner(task).tune(6, counting, records=path, batch_size=3, poll=0.05,
+                                                      callbacks=[kill_other])
+    finally:
+        if other.poll() is None:
+            other.kill()
+        other.wait()
+    assert sorted(i for _, i, _ in res.history) == list(range(6))
+    assert res.n_resumed == 1 and res.n_measured == len(counting.calls)
+    if mode == "finish":  # 1 and 2 were taken from the other tuner's records
+        assert sorted(counting.calls) == [3, 4, 5] and res.n_shared == 2
+    else:  # the other tuner died with 1 and 2 in flight: this one measured them itself
+        assert sorted(counting.calls) == [1, 2, 3, 4, 5] and res.n_shared == 0
+    idx = _indices(path)
+    assert sorted(idx) == list(range(6))
+    recs, _ = load_records(path)
+    assert {r.config_index for r in recs if r.tuner == "other"} == ({0, 1, 2} if mode == "finish" else {0})
+
+
 # --- tuners as real processes ----------------------------------------------------------------------
 
 def _tune_cmd(records, trials, tuner="random", parallel=1, seed=0):
@@ -212,9 +291,9 @@ def test_two_tuners_on_one_file_measure_no_config_twice(tmp_path):
     idx = _indices(path)
     assert len(idx) == len(set(idx)) == trials  # before: 24 lines, every config measured by both
     a, b = (_summary(o) for o, _ in outs)
-    assert a["measured"] + b["measured"] == trials
+    assert a["measured"] + b["measured"] == len(idx)
     for s in (a, b):  # each tuner's result accounts for every config, measured by either
-        assert s["measured"] + s["resumed"] + s["shared"] == trials
+        assert s["measured"] + s["resumed"] + s["shared"] == len(idx)
     assert a["shared"] + a["resumed"] + b["shared"] + b["resumed"] > 0  # they did meet
     assert not path.with_name("shared.jsonl.leases").exists()  # both ended cleanly: no lease left
 

@@ -458,14 +458,19 @@ class SharedRecords:
                 self.recorded.add(idx)
                 self.mine.pop(idx, None)
 
-    def release(self) -> None:
-        """Drop this instance's unfulfilled leases (other tuners may take those configs at once) and the
-        dead or fulfilled leases of the file (the lease file goes when none is left)."""
+    def release(self, indices=None) -> None:
+        """Drop this instance's unfulfilled leases (of ``indices`` only, if given; other tuners may take
+        those configs at once) and the dead or fulfilled leases of the file (the lease file goes when
+        none is left)."""
         if not self.mine and not self.lease_path.exists():
             return
         with _Flock(self._fd):
             self._read_records()
-            self.mine.clear()
+            if indices is None:
+                self.mine.clear()
+            else:
+                for i in indices:
+                    self.mine.pop(int(i), None)
             self._write_leases(self._live_leases())
 
     def close(self) -> None:

@@ -199,6 +199,10 @@ class Tuner:
                             self.in_flight.add(c.index)
                     batch = [c for c in batch if c.index in got]
                     n_shared += self._sync(shared, problems, callbacks, orphans, refresh=False)
+                    room = max(0, n_trial - len(self.history) - len(self.in_flight))
+                    if len(batch) > room:  # others' records arrived meanwhile: give back what is not needed
+                        shared.release([c.index for c in batch[room:]])
+                        batch = batch[:room]
                 if not batch:
                     if shared is None or not (self.in_flight or orphans):
                         break
