@@ -398,7 +398,7 @@ class _Emitter:
         ct = dt.c_type(e.dtype)
         if e.op in ("&&", "||"):
             p = _CPREC[e.op]
-            q = p + 1 if e.op == "||" else p  # `a && b || c` draws -Wparentheses: bracket the &&
+            q = _CPREC["&&"] + 1 if e.op == "||" else p  # `a && b || c` draws -Wparentheses: bracket the &&
             return f"{self._sub(e.a, q)} {e.op} {self._sub(e.b, q, True)}", p
         if e.op in ("min", "max"):
             fname, code = _minmax_helper(e.op, ct)

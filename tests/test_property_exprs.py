@@ -539,82 +539,75 @@ def check_graph(ins, arrays, out, target: str) -> None:
         assert (raw[a.nbytes:] == GUARD).all(), f"the kernel wrote past the end of {t.name} ({t.dtype})"
 
 
-def _targets(host_xfail: str | None, vex_xfail: str | None, host_raises=AssertionError, vex_raises=AssertionError):
-    """pytest params for both targets, each strict-xfail with its reason when it fails today (and only
-    with the exception that bug gives)."""
-    def p(target, reason, raises):
-        marks = pytest.mark.xfail(strict=True, reason=reason, raises=raises) if reason else ()
-        return pytest.param(target, marks=marks)
-    return pytest.mark.parametrize("target", [p("host", host_xfail, host_raises), p("vexriscv", vex_xfail, vex_raises)])
+TARGETS = pytest.mark.parametrize("target", ["host", "vexriscv"])
 
 
 I32_MAX, I32_MIN = 2 ** 31 - 1, -2 ** 31
 
-_OVERFLOW = "issue 9: signed int32 overflow is UB in C; the compilers fold (x + y > x) to (y > 0)"
+# issue 9, once: signed int32 overflow is UB in C; the compilers fold (x + y > x) to (y > 0)
 
 
-@_targets(_OVERFLOW, _OVERFLOW)
+@TARGETS
 def test_edge_int32_add_wraps_in_comparison(target):
     check_small([("int32", [I32_MAX, 5]), ("int32", [1, 1])], lambda x, y: Cast("int8", x + y > x), target)
 
 
-_SIMPL_WRAP = "issue 9: the simplifier's linear forms ignore int32 wrap-around"
+# issue 9, once: the simplifier's linear forms ignore int32 wrap-around
 
 
-@_targets(_SIMPL_WRAP, _SIMPL_WRAP)
+@TARGETS
 def test_edge_simplifier_mul_then_div_wraps(target):
     # (x * 2) // 2 is not x when x * 2 wraps
     check_small([("int32", [2 ** 30, 3, -2 ** 30 - 1])], lambda x: (x * 2) // 2, target)
 
 
-@_targets(_SIMPL_WRAP, _SIMPL_WRAP)
+@TARGETS
 def test_edge_simplifier_comparison_with_large_constants_wraps(target):
     big = tir.const(I32_MAX)
     check_small([("int32", [0, 1, -5])], lambda x: Cast("int8", x + big + big > x), target)
 
 
-_DIV0_HOST = "issue 9: integer // and % by zero trap (SIGFPE) on the host; IR: x // 0 == x % 0 == 0"
-_DIV0_VEX = "issue 9: integer // and % by zero give RISC-V's div results (-1, x); IR: x // 0 == x % 0 == 0"
+# issue 9, once: integer // and % by zero trap (SIGFPE) on the host; IR: x // 0 == x % 0 == 0
+# issue 9, once: integer // and % by zero give RISC-V's div results (-1, x); IR: x // 0 == x % 0 == 0
 
 
-@_targets(_DIV0_HOST, _DIV0_VEX)
+@TARGETS
 @pytest.mark.parametrize("dtype,op", [("int32", "//"), ("int32", "%"), ("uint8", "//"), ("int16", "%"),
                                       ("uint32", "%")])
 def test_edge_division_by_zero(dtype, op, target):
     check_small([(dtype, [7, 0, 1]), (dtype, [0, 0, 0])], lambda x, y: binop(op, x, y), target)
 
 
-_CONST0_HOST = ("issue 9: a divisor the simplifier folds to 0 is emitted as 'x / 0': -Werror=div-by-zero "
-                "on the host")
-_CONST0_VEX = "issue 9: 'x / 0' in the emitted C is UB; clang drops the whole store"
+# issue 9, once: a divisor the simplifier folds to 0 is emitted as 'x / 0': -Werror=div-by-zero on the host
+# issue 9, once: 'x / 0' in the emitted C is UB; clang drops the whole store
 
 
-@_targets(_CONST0_HOST, _CONST0_VEX, host_raises=tir.CodegenError)
+@TARGETS
 def test_edge_division_by_constant_zero_after_folding(target):
     # the builder rejects a literal zero divisor; a cast of one only becomes 0 in the simplifier
     check_small([("uint8", [7, 0, 255])], lambda x: x // Cast("uint8", Const(256, "int32")), target)
 
 
-_MIN_M1 = "issue 9: INT_MIN // -1 and INT_MIN % -1 trap (SIGFPE) on x86; IR: wraps to INT_MIN, 0"
+# issue 9, once: INT_MIN // -1 and INT_MIN % -1 trap (SIGFPE) on x86; IR: wraps to INT_MIN, 0
 
 
-@_targets(_MIN_M1, None)
+@TARGETS
 @pytest.mark.parametrize("op", ["//", "%"])
 def test_edge_int_min_divided_by_minus_one(op, target):
     check_small([("int32", [I32_MIN, 5, -7]), ("int32", [-1, -1, -1])], lambda x, y: binop(op, x, y), target)
 
 
-_NAN = "issue 9: float max/min drop a NaN first operand (a > b ? a : b); IR: NaN propagates (numpy.maximum)"
+# issue 9, once: float max/min drop a NaN first operand (a > b ? a : b); IR: NaN propagates (numpy.maximum)
 
 
-@_targets(_NAN, _NAN)
+@TARGETS
 @pytest.mark.parametrize("op", ["max", "min"])
 def test_edge_nan_in_max_min(op, target):
     check_small([("float32", [np.nan, 1.0, np.nan, 2.0]), ("float32", [1.0, np.nan, np.nan, -3.0])],
                 lambda x, y: binop(op, x, y), target)
 
 
-@_targets(_NAN, _NAN)
+@TARGETS
 @pytest.mark.parametrize("combiner", ["max", "min"])
 def test_edge_nan_in_max_min_reduction(combiner, target):
     A = tir.placeholder((2, 3), "float32", name="A")
@@ -625,24 +618,24 @@ def test_edge_nan_in_max_min_reduction(combiner, target):
     check_graph([A], [a], R, target)
 
 
-_BOOL_HOST = "issue 9: bool buffers are int32_t in C but 1-byte numpy bools"
-_BOOL_VEX = "issue 9: simulator.run refuses bool arrays (and the C would use int32_t for them)"
+# issue 9, once: bool buffers are int32_t in C but 1-byte numpy bools
+# issue 9, once: simulator.run refuses bool arrays (and the C would use int32_t for them)
 
 
-@_targets(_BOOL_HOST, _BOOL_VEX, vex_raises=tir.ArgumentError)
+@TARGETS
 def test_edge_bool_output(target):
     check_small([("int32", [1, -1, 0, 5])], lambda x: x > 0, target)
 
 
-@_targets(_BOOL_HOST, _BOOL_VEX, vex_raises=tir.ArgumentError)
+@TARGETS
 def test_edge_bool_input(target):
     check_small([("bool", [True, False, True, False])], lambda x: Cast("int8", x), target)
 
 
-_WERROR = "issue 9: the emitted C fails the host's -Wall -Wextra -Werror"
+# issue 9, once: the emitted C fails the host's -Wall -Wextra -Werror
 
 
-@_targets(_WERROR, None, host_raises=tir.CodegenError)
+@TARGETS
 @pytest.mark.parametrize("case", ["type-limits", "type-limits-max", "self-compare", "and-in-or", "cmp-in-cmp",
                                   "not-in-cmp", "cast-bool-in-cmp"])
 def test_edge_c_warnings(case, target):
@@ -660,29 +653,29 @@ def test_edge_c_warnings(case, target):
                 target)
 
 
-_CASTFOLD = "issue 9: the simplifier folds a float->int Cast of a constant through tir.const, which rejects 0.5"
+# issue 9, once: the simplifier folds a float->int Cast of a constant through tir.const, which rejects 0.5
 
 
-@_targets(_CASTFOLD, _CASTFOLD, tir.DTypeError, tir.DTypeError)
+@TARGETS
 def test_edge_simplifier_folds_float_to_int_cast(target):
     check_small([("int32", [0, 1])], lambda x: x + Cast("int32", Const(2.5, "float32")), target)
 
 
-_F32FOLD = "issue 9: the simplifier folds an int->float32 Cast of a constant without rounding to float32"
+# issue 9, once: the simplifier folds an int->float32 Cast of a constant without rounding to float32
 
 
-@_targets(_F32FOLD, _F32FOLD)
+@TARGETS
 def test_edge_simplifier_int_to_float_cast_rounds(target):
     # float32(16777217) == 16777216.0f in float32
     eq = Cast("float32", Const(16777217, "int32")) == tir.const(16777216.0)
     check_small([("int32", [0, 1])], lambda x: x + Cast("int32", eq), target)
 
 
-_SAT = ("issue 9 (proposed rule): float->int casts of out-of-range values are UB in C; tir.evaluate saturates "
-        "(NaN -> 0) and the C / the simplifier's constant fold must do the same")
+# issue 9 (rule): float->int casts of out-of-range values are UB in C; tir.evaluate saturates (NaN -> 0) and the
+# C / the simplifier's constant fold must do the same
 
 
-@_targets(_SAT, _SAT)
+@TARGETS
 def test_edge_float_to_int_cast_saturates(target):
     check_small([("float32", [np.nan, 3e9, -3e9, np.inf, 300.0, -1.5])], lambda x: Cast("int32", x) +
                 Cast("int32", Cast("uint8", x)), target)
