@@ -1,6 +1,7 @@
 """Loop IR -> freestanding C99 for the host and rv32 targets; host build with ctypes."""
 
-from .build import Module, build, check_arrays, compile_shared
+from .build import C_TYPE_BYTES, Module, build, c_elem_bytes, check_arrays, compile_shared
 from .emit import TARGETS, emit, sanitize
 
-__all__ = ["Module", "TARGETS", "build", "check_arrays", "compile_shared", "emit", "sanitize"]
+__all__ = ["C_TYPE_BYTES", "Module", "TARGETS", "build", "c_elem_bytes", "check_arrays", "compile_shared", "emit",
+           "sanitize"]

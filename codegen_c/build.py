@@ -70,12 +70,45 @@ class Module:
         return self.source
 
 
+# Sizes of the C types tir.dtype.c_type spells, on every target isaforge emits for (ILP32 rv32 and
+# LP64 hosts agree on all of them): what one element of a kernel's pointer argument occupies.
+C_TYPE_BYTES = {
+    "int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4,
+    "int64_t": 8, "uint64_t": 8, "float": 4, "double": 8, "_Bool": 1, "bool": 1,
+}
+
+
+def c_elem_bytes(dtype: str) -> int:
+    """Bytes of one element of a ``dtype`` buffer as the emitted C declares it (``tir.dtype.c_type``)."""
+    ctype = dt.c_type(dtype)
+    if ctype not in C_TYPE_BYTES:
+        raise CodegenError(f"no size known for the C type {ctype!r} of dtype {dtype!r}")
+    return C_TYPE_BYTES[ctype]
+
+
 def check_arrays(func: PrimFunc, arrays) -> None:
-    """Raise ArgumentError unless ``arrays`` match the kernel's buffers in count, shape and dtype."""
+    """Raise ArgumentError unless ``arrays`` can be passed to the compiled kernel as they are.
+
+    Checked, before any C runs: the count; each argument is a numpy array of the kernel's dtype and
+    shape, C-contiguous, with elements exactly as wide as the C type the kernel's pointer has (so no
+    access can run past the array); the arguments the kernel writes are writeable (read-only inputs
+    are fine); and no written argument shares memory with any other argument (the C parameters are
+    ``restrict``: an in-place call would read data the kernel already overwrote). Two inputs may
+    alias, since neither is written.
+    """
+    names = ", ".join(repr(b.name) for b in func.args)
+    if not isinstance(arrays, (list, tuple)):
+        raise ArgumentError(f"kernel {func.name!r}: arrays must be a list or tuple of numpy arrays ({names}), "
+                            f"got {type(arrays).__name__}")
     if len(arrays) != len(func.args):
-        raise ArgumentError(f"kernel {func.name!r} takes {len(func.args)} arrays "
-                            f"({', '.join(b.name for b in func.args)}), got {len(arrays)}")
-    for b, a in zip(func.args, arrays):
+        if len(arrays) < len(func.args):
+            what = "missing " + ", ".join(repr(b.name) for b in func.args[len(arrays):])
+        else:
+            what = f"{len(arrays) - len(func.args)} more than its parameters"
+        raise ArgumentError(f"kernel {func.name!r} takes {len(func.args)} arrays ({names}), got {len(arrays)}: "
+                            f"{what}")
+    written = set(func.output_indices())
+    for i, (b, a) in enumerate(zip(func.args, arrays)):
         if not isinstance(a, np.ndarray):
             raise ArgumentError(f"argument {b.name!r}: expected a numpy array, got {type(a).__name__}")
         want = dt.numpy_dtype(b.dtype)
@@ -85,9 +118,31 @@ def check_arrays(func: PrimFunc, arrays) -> None:
             raise ArgumentError(f"argument {b.name!r}: shape {tuple(a.shape)} but the kernel expects "
                                 f"{tuple(b.shape)}")
         if not a.flags.c_contiguous:
-            raise ArgumentError(f"argument {b.name!r}: array must be C-contiguous")
-        if not a.flags.writeable:
-            raise ArgumentError(f"argument {b.name!r}: array must be writeable")
+            raise ArgumentError(f"argument {b.name!r}: array must be C-contiguous (use np.ascontiguousarray)")
+        ctype, width = dt.c_type(b.dtype), c_elem_bytes(b.dtype)
+        if a.itemsize != width:
+            raise ArgumentError(f"argument {b.name!r}: {a.dtype} elements are {a.itemsize} bytes but the kernel "
+                                f"accesses them as {ctype} ({width} bytes); it would read or write past the array")
+        if i in written and not a.flags.writeable:
+            raise ArgumentError(f"argument {b.name!r}: the kernel writes it but the array is read-only (not writeable)")
+    spans = [_byte_span(a) for a in arrays]
+    for i in range(len(arrays)):
+        for j in range(i + 1, len(arrays)):
+            if (i in written or j in written) and _overlap(spans[i], spans[j]):
+                w = func.args[i if i in written else j].name
+                raise ArgumentError(
+                    f"arguments {func.args[i].name!r} and {func.args[j].name!r} share memory but the kernel "
+                    f"writes {w!r} (its C parameters are restrict); pass a separate output array")
+
+
+def _byte_span(a: np.ndarray) -> tuple[int, int]:
+    """The bytes ``[start, end)`` a C-contiguous array occupies (exact: it has no gaps)."""
+    start = a.__array_interface__["data"][0]
+    return start, start + a.nbytes
+
+
+def _overlap(x: tuple[int, int], y: tuple[int, int]) -> bool:
+    return x[0] < y[1] and y[0] < x[1]
 
 
 def build(func: PrimFunc, target: str = "host") -> Module:

@@ -6,29 +6,74 @@ deterministic for a given PrimFunc and target.
 
 from __future__ import annotations
 
+import math
 import re
+
+import numpy as np
 
 from tir import dtype as dt
 from tir.errors import CodegenError, ScheduleError
 from tir.expr import BinOp, BufferLoad, Call, Cast, Cmp, Const, Expr, Not, Ramp, Select, Var, key, same
-from tir.simplify import Lin, Ranges, bound, linear, simplify
+from tir.simplify import Lin, Ranges, linear, simplify
 from tir.stmt import Allocate, Buffer, Evaluate, For, IfThen, PrimFunc, Seq, Stmt, Store
 from tir.visit import walk
+
+INF = math.inf
 
 TARGETS = ("host", "verilator", "rv32im")
 # targets that are the same C as another one (the SoC simulation runs the rv32im code)
 ALIASES = {"vexriscv": "rv32im"}
 THREADED = {"host", "verilator"}
 
-_C_RESERVED = set("""auto break case char const continue default do double else enum extern float for goto
+# Names a sanitized identifier must not be: it would be a keyword, a macro or type of the two headers
+# every kernel includes, or a symbol the rv32 runtime / driver or the co-simulation glue defines
+# (a kernel named memset would be called by the compiler's own memset calls; one named _start would
+# clash at link time). Identifiers that start with "_" and the "isaforge_" namespace are handled by
+# prefix in sanitize().
+_C_KEYWORDS = """auto break case char const continue default do double else enum extern float for goto
 if inline int long register restrict return short signed sizeof static struct switch typedef union
-unsigned void volatile while _Bool _Complex _Imaginary main asm""".split())
+unsigned void volatile while _Bool _Complex _Imaginary
+_Alignas _Alignof _Atomic _Generic _Noreturn _Static_assert _Thread_local
+alignas alignof bool constexpr false nullptr static_assert thread_local true typeof typeof_unqual
+_BitInt _Decimal32 _Decimal64 _Decimal128
+asm fortran linux unix i386""".split()
+# stdint.h / stddef.h: every type and macro they define (C99 to C23), non-reserved spellings
+_HEADER_NAMES = """NULL offsetof size_t ptrdiff_t wchar_t max_align_t nullptr_t unreachable
+intptr_t uintptr_t intmax_t uintmax_t
+INTPTR_MIN INTPTR_MAX UINTPTR_MAX INTMAX_MIN INTMAX_MAX UINTMAX_MAX INTMAX_C UINTMAX_C
+INTPTR_WIDTH UINTPTR_WIDTH INTMAX_WIDTH UINTMAX_WIDTH
+PTRDIFF_MIN PTRDIFF_MAX PTRDIFF_WIDTH SIZE_MAX SIZE_WIDTH SIG_ATOMIC_MIN SIG_ATOMIC_MAX SIG_ATOMIC_WIDTH
+WCHAR_MIN WCHAR_MAX WCHAR_WIDTH WINT_MIN WINT_MAX WINT_WIDTH""".split()
+for _n in (8, 16, 32, 64):
+    for _kind in ("", "_LEAST", "_FAST"):
+        _HEADER_NAMES += [f"int{_kind.lower()}{_n}_t", f"uint{_kind.lower()}{_n}_t",
+                          f"INT{_kind}{_n}_MIN", f"INT{_kind}{_n}_MAX", f"UINT{_kind}{_n}_MAX",
+                          f"INT{_kind}{_n}_WIDTH", f"UINT{_kind}{_n}_WIDTH"]
+    _HEADER_NAMES += [f"INT{_n}_C", f"UINT{_n}_C"]
+# simulator/runtime (crt0.S, isaforge_rt.c, link.ld.in), the driver main.c of simulator/vexriscv.py and
+# the libraries the cross compilers link (libgcc / compiler_rt symbols all start with "__"); every other
+# symbol of the runtime, the driver, the extensions' C and the verilator co-simulation glue
+# (simulator/cfu.py, isa_ext) starts with isaforge_ / ISAFORGE_ or "_"
+_RUNTIME_NAMES = "main _start memset memcpy memmove memcmp".split()
+_C_RESERVED = set(_C_KEYWORDS) | set(_HEADER_NAMES) | set(_RUNTIME_NAMES)
+# the locals and parameters of the driver's main() that calls the kernel by name: a kernel named like
+# one of them would be shadowed there
+_KERNEL_RESERVED = "c0 i0 c1 i1 oc oi".split()
 
+# Integer division and modulo with numpy's semantics, the same C on every target (C leaves x / 0 and
+# INT32_MIN / -1 undefined: SIGFPE on x86, silent and different on RISC-V): floor rounding, x // 0 == 0,
+# x % 0 == 0, INT32_MIN // -1 wraps to INT32_MIN, x % -1 == 0. Narrow signed types go through the int32
+# helpers (C promotes them to int) and are cast back, which wraps int8 -128 // -1 to -128 as numpy does.
 _HELPERS = {
     "floordiv": "static inline int32_t isaforge_floordiv(int32_t a, int32_t b) {\n"
+                "  if (b == 0) return 0;\n"
+                "  if (b == -1) return (int32_t)(0u - (uint32_t)a);\n"
                 "  int32_t q = a / b;\n  return (q * b != a && ((a < 0) != (b < 0))) ? q - 1 : q;\n}\n",
     "floormod": "static inline int32_t isaforge_floormod(int32_t a, int32_t b) {\n"
+                "  if (b == 0 || b == -1) return 0;\n"
                 "  int32_t r = a % b;\n  return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;\n}\n",
+    "udiv": "static inline uint32_t isaforge_udiv(uint32_t a, uint32_t b) { return b ? a / b : 0u; }\n",
+    "umod": "static inline uint32_t isaforge_umod(uint32_t a, uint32_t b) { return b ? a % b : 0u; }\n",
     "load32": "typedef uint32_t __attribute__((may_alias, aligned(4))) isaforge_word_t;\n"
               "static inline uint32_t isaforge_load32(const void *p) {\n"
               "  return *(const isaforge_word_t *)p;\n}\n",
@@ -85,12 +130,19 @@ def canonical_target(target: str) -> str:
     return t
 
 
-def sanitize(name: str) -> str:
-    """A valid C identifier for a name (dots and other symbols become underscores)."""
+def sanitize(name: str, kernel: bool = False) -> str:
+    """A valid C identifier for a name (dots and other symbols become underscores) that is no C keyword,
+    no name stdint.h / stddef.h define, no symbol of the rv32 runtime and driver, and outside the
+    reserved ``_...`` and ``isaforge_`` namespaces; ``kernel``: also usable as the kernel's function name
+    in the rv32 driver. Deterministic; a reserved name gets a suffix ``_`` (never reserved itself),
+    a name starting with a digit, ``_`` or ``isaforge_`` (any case) the prefix ``v_`` / ``v``."""
     s = re.sub(r"[^A-Za-z0-9_]", "_", name)
-    if not s or s[0].isdigit():
+    if not s or s[0].isdigit() or s.lower().startswith("isaforge_"):
         s = "v_" + s
-    if s in _C_RESERVED or s.startswith("isaforge_"):
+    elif s[0] == "_":
+        # _X and __x are the implementation's (predefined macros, builtins, libgcc, linker symbols)
+        s = "v" + s
+    if s in _C_RESERVED or (kernel and s in _KERNEL_RESERVED):
         s += "_"
     return s
 
@@ -102,8 +154,29 @@ _CPREC = {"*": 13, "/": 13, "%": 13, "+": 12, "-": 12, "<": 10, "<=": 10, ">": 1
 def _minmax_helper(op: str, ctype: str) -> tuple[str, str]:
     fname = f"isaforge_{op}_{ctype.replace('_t', '')}"
     rel = ">" if op == "max" else "<"
-    code = f"static inline {ctype} {fname}({ctype} a, {ctype} b) {{ return a {rel} b ? a : b; }}\n"
+    # floats: NaN propagates from either side, as numpy.maximum / numpy.minimum and np.max / np.min do
+    # (a != a only for a NaN; a NaN b fails the comparison and is returned)
+    cond = f"(a {rel} b || a != a)" if ctype == "float" else f"a {rel} b"
+    code = f"static inline {ctype} {fname}({ctype} a, {ctype} b) {{ return {cond} ? a : b; }}\n"
     return fname, code
+
+
+def _f2i_helper(dtype: str) -> tuple[str, str]:
+    """A saturating float -> ``dtype`` conversion: NaN gives 0, values beyond the range its limit."""
+    ct = dt.c_type(dtype)
+    fname = f"isaforge_f2{ct.replace('_t', '')}"
+    lo, hi = dt.min_value(dtype), dt.max_value(dtype)
+    # both limits + 1 are powers of two (exact in float32); `x < hi + 1` keeps (ct)x defined
+    code = (f"static inline {ct} {fname}(float x) {{\n"
+            f"  if (x != x) return 0;\n"
+            f"  if (x <= {float(lo)!r}f) return {_int_literal(lo, dtype)};\n"
+            f"  if (x >= {float(hi + 1)!r}f) return {_int_literal(hi, dtype)};\n"
+            f"  return ({ct})x;\n}}\n")
+    return fname, code
+
+
+def _int_literal(v: int, dtype: str) -> str:
+    return _const_str(Const(v, dtype))
 
 
 def _const_str(c: Const) -> str:
@@ -111,11 +184,18 @@ def _const_str(c: Const) -> str:
     if c.dtype == "bool":
         return "1" if v else "0"
     if c.dtype == "float32":
-        s = repr(float(v))
-        if "inf" in s or "nan" in s:
-            raise CodegenError(f"cannot emit non-finite float constant {v}")
-        if "e" not in s and "." not in s:
-            s += ".0"
+        with np.errstate(over="ignore"):  # a double beyond float32 is inf, as the C float literal would be
+            f = np.float32(v)
+        if np.isnan(f):
+            return '__builtin_nanf("")'
+        if np.isinf(f):
+            return "__builtin_inff()" if f > 0 else "(-__builtin_inff())"
+        # the shortest decimal that reads back as exactly this float32 (a C float literal is rounded
+        # once, from the decimal: printing the double would round twice)
+        if f == 0 or 1e-4 <= abs(f) < 1e16:
+            s = np.format_float_positional(f, unique=True, trim="0")
+        else:
+            s = np.format_float_scientific(f, unique=True, trim="0")
         return s + "f"
     if c.dtype == "uint32":
         return f"{v}u"
@@ -126,6 +206,16 @@ def _const_str(c: Const) -> str:
     return str(v)
 
 
+def _full(dtype: str) -> tuple[float, float]:
+    """The values of ``dtype`` (floats: unbounded)."""
+    if dt.is_float(dtype):
+        return (-INF, INF)
+    return (dt.min_value(dtype), dt.max_value(dtype))
+
+
+_INT_RANGE = (-(2 ** 31), 2 ** 31 - 1)  # C's int on every target: the type narrow operands promote to
+
+
 class _Emitter:
     def __init__(self, func: PrimFunc, target: str):
         self.func, self.target = func, target
@@ -133,6 +223,9 @@ class _Emitter:
         self.used: set[str] = set()
         self.helpers: dict[str, str] = {}
         self.ranges: Ranges = {}
+        # bounds of every loop variable (also those whose loop starts at a non-constant), for proving
+        # that signed C arithmetic does not overflow; self.ranges (constant-start loops) drives simplify
+        self.vranges: Ranges = {}
         self.lines: list[str] = []
         self.words: dict = {}  # Ramp key -> local holding the loaded word (inside a CFU block)
         self.temps = 0
@@ -199,12 +292,21 @@ class _Emitter:
             return self.binop(e)
         if isinstance(e, Cmp):
             p = _CPREC[e.op]
-            return f"{self._sub(e.a, p)} {e.op} {self._sub(e.b, p, True)}", p
+            # a truth value compared with another is parenthesized (gcc's -Wparentheses and
+            # -Wlogical-not-parentheses warn on `a > b == c < d` and `!a == b`)
+            q = 15 if e.a.dtype == "bool" else p
+            return f"{self._sub(e.a, q)} {e.op} {self._sub(e.b, q, True)}", p
         if isinstance(e, Not):
             return f"!{self._sub(e.a, 14)}", 14
         if isinstance(e, Cast):
             if e.dtype == "bool":
                 return f"{self._sub(e.value, 10)} != 0", 9
+            if dt.is_float(e.value.dtype) and dt.is_int(e.dtype):
+                # C leaves an out-of-range float -> int conversion undefined: saturate (NaN -> 0),
+                # the rule tir.evaluate defines
+                fname, code = _f2i_helper(e.dtype)
+                self.helper(fname, code)
+                return f"{fname}({self.expr(e.value)})", 16
             return f"({dt.c_type(e.dtype)}){self._sub(e.value, 14)}", 14
         if isinstance(e, Select):
             return f"{self._sub(e.cond, 4)} ? {self._sub(e.t, 3)} : {self._sub(e.f, 3)}", 3
@@ -221,26 +323,110 @@ class _Emitter:
             return f"{e.op.c_name}({', '.join(args)})", 16
         raise CodegenError(f"cannot emit expression node {type(e).__name__}")
 
+    # integer bounds --------------------------------------------------------------------------------
+    def vbound(self, e: Expr) -> tuple[float, float]:
+        """Inclusive bounds of the value the emitted C gives ``e``: within its dtype, since an operation
+        that may leave the range is emitted to wrap around (unbounded for floats)."""
+        full = _full(e.dtype)
+        lo, hi = self._exact(e)
+        return (lo, hi) if full[0] <= lo and hi <= full[1] else full
+
+    def _exact(self, e: Expr) -> tuple[float, float]:
+        """Bounds of the mathematically exact result of ``e``'s operation on its operands' C values."""
+        if dt.is_float(e.dtype):
+            return (-INF, INF)
+        if isinstance(e, Const):
+            return (int(e.value), int(e.value))
+        if isinstance(e, Var):
+            return self.vranges.get(id(e), _full(e.dtype))
+        if isinstance(e, (Cmp, Not)):
+            return (0, 1)
+        if isinstance(e, Select):
+            t, f = self.vbound(e.t), self.vbound(e.f)
+            return (min(t[0], f[0]), max(t[1], f[1]))
+        if isinstance(e, Cast):
+            if dt.is_float(e.value.dtype):
+                return _full(e.dtype)
+            return self.vbound(e.value)
+        if not isinstance(e, BinOp):
+            return _full(e.dtype)  # loads, calls, words
+        if e.op in ("&&", "||"):
+            return (0, 1)
+        a, b = self.vbound(e.a), self.vbound(e.b)
+        if e.op == "+":
+            return (a[0] + b[0], a[1] + b[1])
+        if e.op == "-":
+            return (a[0] - b[1], a[1] - b[0])
+        if e.op == "*":
+            prods = [0 if x == 0 or y == 0 else x * y for x in a for y in b]
+            return (min(prods), max(prods))
+        if e.op == "min":
+            return (min(a[0], b[0]), min(a[1], b[1]))
+        if e.op == "max":
+            return (max(a[0], b[0]), max(a[1], b[1]))
+        if e.op == "//" and b[0] >= 1 and INF not in (abs(a[0]), abs(a[1]), b[1]):
+            qs = [x // y for x in a for y in b]
+            return (min(qs), max(qs))
+        if e.op == "%" and b[0] >= 1:
+            return (0, min(a[1], b[1] - 1) if a[0] >= 0 else b[1] - 1)
+        return _full(e.dtype)
+
+    def _wraps(self, e: BinOp) -> bool:
+        """Whether C's signed ``int`` arithmetic for ``e`` (+ - *) could overflow (undefined behaviour):
+        int32 operands, and narrow ones, which C promotes to int (uint16 * uint16 can overflow int)."""
+        if e.dtype == "uint32" or dt.is_float(e.dtype) or e.op not in ("+", "-", "*"):
+            return False
+        lo, hi = self._exact(e)
+        return not (_INT_RANGE[0] <= lo and hi <= _INT_RANGE[1])
+
+    def _usub(self, e: Expr, prec: int, right: bool = False) -> str:
+        """C text of ``e`` as a uint32_t operand of an unsigned operator of precedence ``prec``."""
+        if isinstance(e, BinOp) and e.dtype == "int32" and self._wraps(e):
+            s, p = self._unsigned(e)  # already unsigned: no round trip through int32_t
+        elif isinstance(e, Const) and 0 <= e.value < 2 ** 31:
+            s, p = f"{e.value}u", 16
+        else:
+            s, p = f"(uint32_t){self._sub(e, 14)}", 14
+        return f"({s})" if p < prec or (right and p == prec) else s
+
+    def _unsigned(self, e: BinOp) -> tuple[str, int]:
+        """``e`` (+ - *) computed in uint32_t, where C defines the result modulo 2**32."""
+        p = _CPREC[e.op]
+        return f"{self._usub(e.a, p)} {e.op} {self._usub(e.b, p, True)}", p
+
     def binop(self, e: BinOp) -> tuple[str, int]:
         ct = dt.c_type(e.dtype)
         if e.op in ("&&", "||"):
             p = _CPREC[e.op]
-            return f"{self._sub(e.a, p)} {e.op} {self._sub(e.b, p, True)}", p
+            q = _CPREC["&&"] + 1 if e.op == "||" else p  # `a && b || c` draws -Wparentheses: bracket the &&
+            return f"{self._sub(e.a, q)} {e.op} {self._sub(e.b, q, True)}", p
         if e.op in ("min", "max"):
             fname, code = _minmax_helper(e.op, ct)
             self.helper(fname, code)
             return f"{fname}({self.expr(e.a)}, {self.expr(e.b)})", 16
         narrow = e.dtype in ("int8", "uint8", "int16", "uint16")
-        if e.op in ("//", "%"):
+        if e.op in ("//", "%") and dt.is_int(e.dtype):
             cop = "/" if e.op == "//" else "%"
-            plain = not dt.is_signed(e.dtype) or (bound(e.a, self.ranges)[0] >= 0
-                                                  and bound(e.b, self.ranges)[0] > 0)
+            # plain C division only when it is numpy's: a nonzero (positive) divisor, and for signed
+            # types a nonnegative dividend (C truncates, numpy floors; INT_MIN / -1 cannot occur)
+            plain = self.vbound(e.b)[0] >= 1 and (not dt.is_signed(e.dtype) or self.vbound(e.a)[0] >= 0)
             if plain:
                 s, p = f"{self._sub(e.a, 13)} {cop} {self._sub(e.b, 13, True)}", 13
             else:
-                key = "floordiv" if e.op == "//" else "floormod"
+                if dt.is_signed(e.dtype):
+                    key = "floordiv" if e.op == "//" else "floormod"
+                else:
+                    key = "udiv" if e.op == "//" else "umod"
                 self.helper(key)
                 s, p = f"isaforge_{key}({self.expr(e.a)}, {self.expr(e.b)})", 16
+        elif self._wraps(e):
+            # the IR's integers wrap around (numpy's semantics) but signed overflow is undefined in C:
+            # compute in uint32_t (defined modulo 2**32) and convert back. Converting an out-of-range
+            # value to a signed type is implementation-defined in C99 (not undefined); gcc and clang
+            # define it as modulo 2**N, on every target.
+            s, _ = self._unsigned(e)
+            if not narrow:
+                return f"({ct})({s})", 14
         else:
             p = _CPREC[e.op]
             s = f"{self._sub(e.a, p)} {e.op} {self._sub(e.b, p, True)}"
@@ -270,6 +456,8 @@ class _Emitter:
             lo = self.expr(s.min)
             if isinstance(s.min, Const):
                 self.ranges[id(s.var)] = (s.min.value, s.min.value + s.extent - 1)
+            lo_b = self.vbound(s.min)
+            self.vranges[id(s.var)] = (lo_b[0], lo_b[1] + s.extent - 1)
             hi = str(s.extent) if lo == "0" else f"{lo} + {s.extent}"
             for k, val in s.pragmas:
                 text = f"{k}={val}".replace("*/", "* /")
@@ -407,7 +595,11 @@ class _Emitter:
                 if pending:
                     self.lines.append(pending)
                 target = self.element(st.buffer, st.indices)
-                pending = f"{inner}{target} += ({cast}){tmp};"
+                if cast == "int32_t":
+                    # wrap-around like the IR (signed += may overflow: undefined); see binop
+                    pending = f"{inner}{target} = (int32_t)((uint32_t){target} + {tmp});"
+                else:
+                    pending = f"{inner}{target} += ({cast}){tmp};"
             if pending:
                 self.lines.append(pending)
             self.lines.append(f"{pad}}}")
@@ -512,7 +704,7 @@ class _Emitter:
         for b in f.args:
             n = self.name(b, b.name)
             params.append(f"{dt.c_type(b.dtype)} *restrict {n}")
-        fname = sanitize(f.name)
+        fname = sanitize(f.name, kernel=True)
         from tir.printer import iter_stmts
 
         self.word_buffers = {id(r.buffer) for st in iter_stmts(f.body)
@@ -543,4 +735,5 @@ def emit(func: PrimFunc, target: str = "host") -> str:
 
 
 def c_function_name(func: PrimFunc) -> str:
-    return sanitize(func.name)
+    """The C name of the kernel function ``emit`` defines."""
+    return sanitize(func.name, kernel=True)

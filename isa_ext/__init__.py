@@ -7,7 +7,8 @@ state, reference semantics, C for every target, RTL); see isa_ext/extension.py.
                                         dot2_i16, mac4_i8, requant_i8)
     isa_ext.get(name)                -> Extension
     isa_ext.register(ext)            -> add a user extension
-    isa_ext.verify(ext, n=10000)     -> VerifyReport (RTL vs C model vs reference) or VerifyError
+    isa_ext.verify(ext, n=10000)     -> VerifyReport (RTL vs C model vs reference) or VerifyError;
+                                        every lane pair of 8-bit-lane ops (isa_ext.LaneSweep)
     isa_ext.ExtensionSet([...])      -> extensions sharing one CFU: .verilog(), .c_source(t),
                                         .cosim_library()
     isa_ext.dot_product_extension / mac_bank_extension / requant_extension  -> parametric families
@@ -26,11 +27,11 @@ from isa_ext.library import (
     saturating_rounding_doubling_high_mul,
 )
 from isa_ext.registry import get, names, register
-from isa_ext.verify import VerifyReport, build_host_model, verify, verify_set
+from isa_ext.verify import LaneSweep, VerifyReport, build_host_model, verify, verify_set
 
 __all__ = [
     "INT32_MAX", "INT32_MIN", "MASK32", "OPCODE", "TARGETS",
-    "Extension", "ExtensionError", "ExtensionSet", "Op", "VerifyError", "VerifyReport",
+    "Extension", "ExtensionError", "ExtensionSet", "LaneSweep", "Op", "VerifyError", "VerifyReport",
     "build_host_model", "clamp", "describe_fid", "dot_product_extension", "function_id", "get", "lanes",
     "mac_bank_extension", "names", "register", "requant_extension", "requantize", "rounding_divide_by_pot",
     "s8", "s16", "s32", "saturating_rounding_doubling_high_mul", "sext", "target_extensions", "u32",

@@ -8,10 +8,12 @@ class ExtensionError(TirError):
 
 
 class VerifyError(ExtensionError):
-    """RTL, C model and reference disagree on one instruction of an extension.
+    """RTL, C model and reference disagree on one instruction of an extension, or one of them (or the
+    stimulus) raised while it was being verified.
 
-    Attributes: ``extension``, ``op``, ``function_id``, ``rs1``, ``rs2``, ``state_before``,
-    ``rtl``, ``c_model``, ``reference`` and ``index`` (position in the verified stream).
+    Attributes (those that apply): ``extension``, ``op``, ``imm``, ``function_id``, ``rs1``, ``rs2``,
+    ``state_before``, ``rtl``, ``c_model``, ``reference``, ``index`` (position in the verified stream)
+    and ``cause`` (the exception that was raised, also ``__cause__``).
     """
 
     def __init__(self, message: str, **info):

@@ -145,6 +145,9 @@ class Extension:
     stimulus: Callable | None = None
     edge_cases: Sequence[tuple[str, int | None, int, int]] = ()
     intrinsics: list = field(default_factory=list)  # filled later by tensorize
+    # Optional: isa_ext.verify.LaneSweep declarations of ops whose operands are packed 8/16-bit lanes, so
+    # verify covers every lane pair; the lane op of a dot / mac-tile intrinsic needs none.
+    lane_sweeps: Sequence = ()
 
     # ------------------------------------------------------------------ validation
     def __post_init__(self):

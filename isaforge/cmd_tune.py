@@ -22,7 +22,8 @@ def add_parser(sub) -> None:
     p.add_argument("--target", default="vexriscv", choices=("vexriscv", "host"))
     p.add_argument("--trials", type=int, default=64, help="total measurements (resumed records count)")
     p.add_argument("--tuner", default="xgb", choices=TUNER_CHOICES)
-    p.add_argument("--records", required=True, help="JSON Lines file; an existing one is resumed")
+    p.add_argument("--records", required=True, help="JSON Lines file; an existing one is resumed, and tuners "
+                                                    "running at once on one file share the work")
     p.add_argument("--shape", type=_shape, default=None, help="template args, e.g. 64,64,64")
     p.add_argument("--scheduler", default=None, help="Dask scheduler HOST:PORT (default: a local process pool)")
     p.add_argument("--parallel", type=int, default=None, help="local worker processes (default: CPU count)")
@@ -78,7 +79,7 @@ def run_tune(args) -> int:
         print(f"{task.key}: no valid config among {len(res.history)} trials", file=sys.stderr)
         return 1
     print(f"{task.key}\tbest {res.best_cost:g} {unit}\t({res.n_measured} measured, {res.n_resumed} resumed, "
-          f"{res.n_errors} errors)\t{res.best_config}")
+          f"{res.n_shared} shared, {res.n_errors} errors)\t{res.best_config}")
     return 0
 
 

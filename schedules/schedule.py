@@ -225,8 +225,24 @@ class Stage:
         self._annotate(axis, "parallel")
 
     def pragma(self, axis: IterVar, key: str, value=None) -> None:
-        """Attach a pragma ``key=value`` to the loop of ``axis`` (printed in the IR and the C)."""
+        """Attach a pragma ``key=value`` to the loop of ``axis`` (printed in the IR and the C).
+
+        Keys the compiler acts on:
+
+        - ``"unroll"``, ``"vectorize"``, ``"parallel"``: the same as calling that primitive on ``axis``
+          (as TVM's ``Stage.pragma`` does); the value is ignored.
+        - ``"cfu_words"`` (int): operand words an rv32 CFU block loads ahead into registers (0: leave the
+          order to the C compiler).
+        - ``"cfu_asm"`` (0/1): place a stateless CFU tile's loads, ops and adds as one volatile asm
+          statement each (rv32 only).
+
+        Any other key is recorded and printed as a comment in the IR and the C.
+        """
         self._check_leaf(axis, "pragma")
+        primitive = {"unroll": self.unroll, "vectorize": self.vectorize, "parallel": self.parallel}.get(key)
+        if primitive is not None:
+            primitive(axis)
+            return
         self._attr(axis).pragmas.append((str(key), value))
 
     def compute_at(self, parent: Stage, axis: IterVar) -> None:
@@ -387,7 +403,8 @@ class Schedule:
         """
         st = self[tensor]
         st._check_compute("cache_write")
-        if st.relations or any(a.kind != "serial" or a.pragmas for a in st.iter_var_attrs.values()):
+        reordered = any(a is not b for a, b in zip(st.leaf_iter_vars, st.all_iter_vars))
+        if st.relations or reordered or any(a.kind != "serial" or a.pragmas for a in st.iter_var_attrs.values()):
             raise ScheduleError(f"stage {st.name!r}: cache_write must come before other schedule "
                                 "primitives on the stage")
         op = st.op

@@ -17,6 +17,18 @@ this process). With ``scheduler`` (``"HOST:PORT"``, a ``distributed.Client`` or 
 the configs are mapped over a Dask cluster instead. ``measure.iter_results(task, configs)`` yields
 ``(position, result)`` as configs finish (the tuner writes each record at once).
 
+Workers die with the tuner: each pool worker holds the read end of a pipe whose only write end is
+in the tuner, and a watchdog thread in the worker exits the worker (killing its own child processes,
+e.g. a compiler, first) as soon as that pipe reports end-of-file or the worker's parent pid changes,
+i.e. when the tuner is gone, even by ``kill -9``. multiprocessing's resource tracker (the pool's
+queues use named semaphores under ``spawn``) holds no reference of its own: it exits, unlinking
+what is left, once the tuner and the workers have closed its pipe. ``PR_SET_PDEATHSIG`` is not
+used: it fires when the parent *thread* that started a worker ends, and the pool starts workers
+from whichever thread submits work, which need not live as long as the tuner.
+With ``scheduler`` the tuner starts no processes: the Dask workers belong to the cluster and
+outlive a tuner by design; when a killed tuner's client connection drops, the scheduler forgets
+its futures (a task already running on a worker still runs to its end, its result is dropped).
+
 ``corrupt``: a test hook, ``corrupt(config_index, outputs) -> None`` that may change the output
 arrays in place after the run (it must be picklable for a process pool: a module-level function);
 ``"flip_first"`` is a built-in that adds 1 to the first element of every output.
@@ -25,6 +37,8 @@ arrays in place after the run (it must be picklable for a process pool: a module
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -152,6 +166,47 @@ def _remote_measure(module, name, args, target, config_index, timeout_cycles, se
     return measure_one(task, config_index, target, timeout_cycles, seed, corrupt)
 
 
+def _kill_children() -> None:
+    """SIGKILL this process's child processes (a worker's compiler or simulator runs)."""
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return
+    for t in tasks:
+        try:
+            with open(f"/proc/self/task/{t}/children") as f:
+                pids = [int(x) for x in f.read().split()]
+        except (OSError, ValueError):
+            continue
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def _watch_parent(parent_pid: int, conn) -> None:
+    """Exit this worker once the tuner is gone: its end of ``conn`` closed, or we were re-parented."""
+    while True:
+        try:
+            if conn.poll(1.0):  # nothing is ever sent: readable means end-of-file
+                conn.recv_bytes()
+        except (EOFError, OSError):
+            break
+        if os.getppid() != parent_pid:
+            break
+    _kill_children()
+    os._exit(1)
+
+
+def _worker_init(parent_pid: int, conn) -> None:
+    """Pool worker initializer: start the watchdog that ends the worker with its parent."""
+    if os.getppid() != parent_pid:  # the tuner died before this worker started
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid, conn), name="isaforge-parent-watch",
+                     daemon=True).start()
+
+
 class Measure:
     """A measure function; see the module docstring. ``close()`` (or ``with``) ends the workers."""
 
@@ -167,6 +222,7 @@ class Measure:
         self._client = None
         self._own_client = False
         self._pool = None
+        self._lifeline = None  # (read end for the workers, write end kept here) of the pool's pipe
         if n_parallel is None:
             n_parallel = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         self.n_parallel = max(1, int(n_parallel))
@@ -195,8 +251,21 @@ class Measure:
 
     def _local_pool(self):
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.n_parallel, mp_context=get_context("spawn"))
+            ctx = get_context("spawn")
+            reader, writer = ctx.Pipe(duplex=False)  # non-inheritable fds: only the workers get the reader
+            self._lifeline = (reader, writer)
+            self._pool = ProcessPoolExecutor(self.n_parallel, mp_context=ctx, initializer=_worker_init,
+                                             initargs=(os.getpid(), reader))
         return self._pool
+
+    def _drop_pool(self, wait: bool) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=wait, cancel_futures=True)
+        if self._lifeline is not None:
+            for c in self._lifeline:  # workers still running (wait=False) exit on the end-of-file
+                c.close()
+            self._lifeline = None
 
     def _args(self, task, idx):
         return (task.module, task.name, list(task.args), task.target, idx, self.timeout_cycles, self.seed,
@@ -245,8 +314,7 @@ class Measure:
                 yield p, res
             if not failed:
                 return
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+            self._drop_pool(wait=False)
             todo = sorted(failed)
 
     def __call__(self, task, configs):
@@ -256,9 +324,7 @@ class Measure:
         return out
 
     def close(self):
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self._drop_pool(wait=True)
         if self._client is not None and self._own_client:
             self._client.close()
         self._client = None
@@ -271,8 +337,7 @@ class Measure:
 
     def __del__(self):
         try:
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
+            self._drop_pool(wait=False)
         except Exception:  # noqa: BLE001
             pass
 

@@ -34,6 +34,7 @@ class RunResult:
     cold_instret: int | None = None
     seconds: float | None = None
     console: str = ""
+    stack_bytes: int | None = None  # vexriscv: the deepest stack use seen during the run
 
     @property
     def cost(self) -> float:
@@ -49,12 +50,14 @@ def cfu_verilog(extensions) -> str | None:
 
 
 def output_indices(func: PrimFunc) -> list[int]:
-    """Indices of the arguments the kernel writes."""
-    from tir.printer import iter_stmts
-    from tir.stmt import Store
+    """Indices of the arguments the kernel writes (``PrimFunc.output_indices``)."""
+    return func.output_indices()
 
-    written = {id(s.buffer) for s in iter_stmts(func.body) if isinstance(s, Store)}
-    return [i for i, b in enumerate(func.args) if id(b) in written]
+
+def stack_need(func: PrimFunc) -> int:
+    """Bytes of stack the kernel's ``local`` buffers need at most (the deepest nest of them, as the
+    emitted C types store them); the driver adds a margin for frames and spills."""
+    return func.local_stack_bytes(codegen_c.c_elem_bytes)
 
 
 def run(func: PrimFunc, arrays, target: str = "vexriscv", *, toolchain: Toolchain | None = None,
@@ -66,8 +69,10 @@ def run(func: PrimFunc, arrays, target: str = "vexriscv", *, toolchain: Toolchai
         source = codegen_c.emit(func, "rv32im")
         res = run_kernel(source, c_function_name(func), arrays, outputs=output_indices(func),
                          cfu_verilog=cfu_verilog(func.extensions), toolchain=toolchain or Toolchain(),
-                         ram_kib=ram_kib, wait_states=wait_states, max_cycles=max_cycles)
-        return RunResult(target, res.cycles, res.instret, res.cold_cycles, res.cold_instret, None, res.console)
+                         ram_kib=ram_kib, wait_states=wait_states, max_cycles=max_cycles,
+                         stack_bytes=stack_need(func))
+        return RunResult(target, res.cycles, res.instret, res.cold_cycles, res.cold_instret, None, res.console,
+                         res.stack_bytes)
     if target in ("host", "verilator"):
         mod = codegen_c.build(func, target)
         outs = output_indices(func)
@@ -83,4 +88,4 @@ def run(func: PrimFunc, arrays, target: str = "vexriscv", *, toolchain: Toolchai
     raise CodegenError(f"unknown run target {target!r}; expected one of {', '.join(SIM_TARGETS)}")
 
 
-__all__ = ["RunResult", "SIM_TARGETS", "cfu_verilog", "output_indices", "run"]
+__all__ = ["RunResult", "SIM_TARGETS", "cfu_verilog", "output_indices", "run", "stack_need"]

@@ -17,8 +17,8 @@ API
     or traps; a nonzero exit code is returned, not raised.
 
 ``run_kernel(kernel_c, kernel_name, arrays, *, outputs=None, cfu_verilog=None,
-             toolchain=Toolchain(), ram_kib=256, wait_states=0, max_cycles=50_000_000)
-             -> KernelResult``
+             toolchain=Toolchain(), ram_kib=256, wait_states=0, max_cycles=50_000_000,
+             stack_bytes=0) -> KernelResult``
     Compile ``kernel_c`` (a freestanding C99 unit defining ``void <kernel_name>(T0 *restrict a0,
     ...)``; pointer types follow the numpy dtypes) with a generated driver that calls it twice
     (cold, then warm, restoring the output buffers in between so accumulating kernels see the same
@@ -26,6 +26,15 @@ API
     subtracted). The input arrays are written into the memory image (so the ELF is cached and
     reused for any data); the arrays listed in ``outputs`` (indices; default: the last array) are
     read back after the run and written into the numpy arrays in place.
+
+    The stack: it starts at the top of RAM and may use all RAM above the program and its arrays.
+    ``stack_bytes`` is what the kernel's own stack arrays need (``simulator.run`` computes it from
+    the PrimFunc's local buffers); with a margin for frames and spills (at least ``STACK_KIB``) it
+    must fit, or StackOverflowError is raised before anything runs. The free RAM is painted with a
+    pattern before the run and read back after it: a stack that reached the lowest
+    ``STACK_GUARD`` bytes (next to the arrays, which it may have overwritten) raises
+    StackOverflowError instead of returning numbers. ``KernelResult.stack_bytes`` is the deepest
+    stack use seen.
 
 Memory map: RAM at 0x40000000 (reset vector), MMIO at 0xF0000000 (see runtime/isaforge_rt.h).
 """
@@ -49,9 +58,13 @@ from tir.errors import ArgumentError
 HARNESS_DIR = Path(__file__).resolve().parent / "harness"
 SOC_TOP = "isaforge_soc_top"
 SOC_KIND = "vexriscv_soc"
-STACK_KIB = 8
+STACK_KIB = 8  # the least stack reserved for any program (run_elf's link scripts reserve this much)
+STACK_MARGIN = 2048  # on top of a kernel's stack arrays: its frame, spills, the driver's frame and calls
+STACK_GUARD = 64  # the lowest bytes of free RAM: a stack that writes there has reached the arrays below
+STACK_PAINT = 0x5AC3F00D  # the word free RAM is filled with before a run, to see how deep the stack went
 
 C_TYPES = {
+    np.dtype(np.bool_): "uint8_t",  # numpy's bool is one byte
     np.dtype(np.int8): "int8_t",
     np.dtype(np.uint8): "uint8_t",
     np.dtype(np.int16): "int16_t",
@@ -60,6 +73,11 @@ C_TYPES = {
     np.dtype(np.uint32): "uint32_t",
     np.dtype(np.float32): "float",
 }
+
+
+class StackOverflowError(SimulationError):
+    """A kernel's stack does not fit in the RAM left above its program and arrays, or the run
+    showed that the stack grew down into them (its results are then not trustworthy)."""
 
 
 @dataclass
@@ -80,6 +98,7 @@ class KernelResult:
     cold_instret: int
     console: str
     total_cycles: int  # whole simulation
+    stack_bytes: int = 0  # deepest stack use seen (bytes below the top of RAM written during the run)
 
 
 # --------------------------------------------------------------------------------------------
@@ -346,11 +365,14 @@ def run_kernel(
     ram_kib: int = 256,
     wait_states: int = 0,
     max_cycles: int = 50_000_000,
+    stack_bytes: int = 0,
 ) -> KernelResult:
     """Compile, run and measure one kernel; see the module docstring."""
     if not isinstance(kernel_name, str) or not kernel_name.isidentifier():
         raise ArgumentError(f"kernel_name must be a C identifier, got {kernel_name!r}")
     _check_geometry(ram_kib, wait_states)
+    if not isinstance(stack_bytes, int) or stack_bytes < 0:
+        raise ArgumentError(f"stack_bytes must be a non-negative int, got {stack_bytes!r}")
     outs = _validate_arrays(arrays, outputs)
     need = sum(_pad16(a.nbytes) for a in arrays) + sum(_pad16(arrays[o].nbytes) for o in outs)
     budget = ram_kib * 1024 - STACK_KIB * 1024 - 8 * 1024  # stack + a minimum for code
@@ -359,6 +381,10 @@ def run_kernel(
             f"the arrays need {need} bytes (outputs counted twice: they are saved between runs) but "
             f"only about {budget} bytes of the {ram_kib} KiB RAM are available; raise ram_kib"
         )
+    reserve = stack_reserve(stack_bytes)
+    if need + reserve + 8 * 1024 > ram_kib * 1024:
+        raise StackOverflowError(_no_room(kernel_name, stack_bytes, reserve, ram_kib * 1024 - 8 * 1024 - need,
+                                          f"about {need} bytes of arrays and at least 8 KiB of code", ram_kib))
 
     sources = runtime_sources()
     sources["main.c"] = driver_source(kernel_name, arrays, outs)
@@ -366,12 +392,20 @@ def run_kernel(
     elf_path = compile_rv32(sources, None, toolchain, link_script_text(ram_kib, STACK_KIB))
     info = read_elf(elf_path)
 
+    ram_end = RAM_BASE + ram_kib * 1024
+    free_start = info.symbol("__heap_start").address
+    free = ram_end - free_start
+    if free < reserve:
+        raise StackOverflowError(_no_room(kernel_name, stack_bytes, reserve, free,
+                                          f"the program and its arrays (up to 0x{free_start:08x})", ram_kib))
     patches = []
     for i, a in enumerate(arrays):
         sym = info.symbol(f"isaforge_arg{i}")
         patches.append((sym.address, a.tobytes()))
+    # paint the stack's RAM: nothing runs before main but crt0, which uses no stack
+    patches.append((free_start, np.full(free // 4, STACK_PAINT, dtype="<u4").tobytes()))
     res_sym = info.symbol("isaforge_result")
-    dump = {"result": (res_sym.address, 32)}
+    dump = {"result": (res_sym.address, 32), "stack": (free_start, free)}
     for o in outs:
         dump[f"arg{o}"] = (info.symbol(f"isaforge_arg{o}").address, arrays[o].nbytes)
 
@@ -379,6 +413,7 @@ def run_kernel(
         elf_path, cfu_verilog=cfu_verilog, ram_kib=ram_kib, wait_states=wait_states,
         max_cycles=max_cycles, dump=dump, image_patches=patches,
     )
+    used = _check_stack(kernel_name, run.dumps["stack"], free_start, ram_end, stack_bytes)
     if run.exit_code != 0:
         raise SimulationError(f"kernel driver exited with code {run.exit_code}; console:\n{run.console}")
     counters = np.frombuffer(run.dumps["result"], dtype="<u4")
@@ -394,5 +429,37 @@ def run_kernel(
         cold_instret=int(counters[1]),
         console=run.console,
         total_cycles=run.cycles,
+        stack_bytes=used,
     )
+
+
+def stack_reserve(stack_bytes: int) -> int:
+    """The stack a kernel whose own stack arrays take ``stack_bytes`` is given at least."""
+    return max(STACK_KIB * 1024, _pad16(stack_bytes) + STACK_MARGIN)
+
+
+def _no_room(kernel_name: str, stack_bytes: int, reserve: int, room: int, below: str, ram_kib: int) -> str:
+    return (
+        f"kernel {kernel_name!r} needs {reserve} bytes of stack ({stack_bytes} bytes of local arrays + "
+        f"frames and spills, at least {STACK_KIB} KiB) but {ram_kib} KiB of RAM leave only {max(room, 0)} "
+        f"bytes above {below}; raise ram_kib or make the local buffers smaller"
+    )
+
+
+def _check_stack(kernel_name: str, painted: bytes, free_start: int, ram_end: int, stack_bytes: int) -> int:
+    """How deep the stack went (bytes below ``ram_end``); raise if it reached the guard bytes."""
+    words = np.frombuffer(painted, dtype="<u4")
+    touched = np.flatnonzero(words != STACK_PAINT)
+    if touched.size == 0:
+        return 0
+    lowest = free_start + 4 * int(touched[0])
+    used = ram_end - lowest
+    if lowest < free_start + STACK_GUARD:
+        raise StackOverflowError(
+            f"stack overflow in kernel {kernel_name!r}: the stack grew down to 0x{lowest:08x}, the bottom of the "
+            f"{ram_end - free_start} bytes of RAM above the program and its arrays, and may have overwritten "
+            f"them (its local arrays take {stack_bytes} bytes); the results are discarded: raise ram_kib or "
+            f"make the local buffers smaller"
+        )
+    return used
 

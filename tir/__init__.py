@@ -2,6 +2,7 @@
 
 from . import dtype
 from .errors import ArgumentError, CodegenError, DTypeError, LoweringError, ScheduleError, TirError
+from .evaluate import evaluate
 from .expr import (
     Expr,
     Var,
@@ -24,6 +25,6 @@ from .tensor import ComputeOp, IterVar, PlaceholderOp, Range, Tensor, compute, p
 __all__ = [
     "ArgumentError", "Buffer", "CodegenError", "ComputeOp", "DTypeError", "Expr", "IterVar", "LoweringError",
     "PlaceholderOp", "PrimFunc", "Range", "ScheduleError", "Tensor", "TirError", "Var", "all", "any",
-    "compute", "const", "dtype", "if_then_else", "logical_not", "lower", "max", "min", "placeholder",
-    "reduce_axis", "same", "simplify", "sum", "var",
+    "compute", "const", "dtype", "evaluate", "if_then_else", "logical_not", "lower", "max", "min",
+    "placeholder", "reduce_axis", "same", "simplify", "sum", "var",
 ]

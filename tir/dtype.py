@@ -6,7 +6,7 @@ from .errors import DTypeError
 
 _INFO = {
     # name: (C type, bits, signed, is_float)
-    "bool": ("int32_t", 1, False, False),
+    "bool": ("uint8_t", 1, False, False),  # numpy bool: one byte holding 0 or 1
     "int8": ("int8_t", 8, True, False),
     "uint8": ("uint8_t", 8, False, False),
     "int16": ("int16_t", 16, True, False),

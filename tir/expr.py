@@ -159,6 +159,8 @@ class Reduce(Expr):
     def identity(self) -> Const:
         if self.combiner == "sum":
             return Const(0.0 if dt.is_float(self.dtype) else 0, self.dtype)
+        if dt.is_float(self.dtype):  # like numpy: a max over only -inf is -inf, not -FLT_MAX
+            return Const(float("-inf") if self.combiner == "max" else float("inf"), self.dtype)
         if self.combiner == "max":
             return Const(dt.min_value(self.dtype), self.dtype)
         return Const(dt.max_value(self.dtype), self.dtype)

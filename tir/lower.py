@@ -5,6 +5,20 @@ terms of the leaves (split: ``outer * factor + inner``; fuse: ``fused // n`` and
 guards non-divisible splits, and places the stages attached with compute_at inside the consumer's
 loop at the attach axis, computing only the region the consumer reads there (bound inference).
 Reductions get an init nest just before their outermost reduction loop.
+
+Bound inference follows fused and split axes: at one iteration of the loops outside the attach
+point, an index is ``base + [lo, hi]`` with ``base`` in the fixed variables, and floor division /
+modulo of such a range use the residues ``base`` can have (a 3-wide tile of a fused (m, 6) axis
+touches one row). A kernel-level intermediate is computed only over the box its consumers read;
+its buffer keeps the full shape, so its layout (row strides, the word alignment that tensorize
+checks, cache-line placement) does not depend on who reads it.
+
+Checks (LoweringError): a read of a tensor outside its shape at a point of the compute domain
+where the guarding conditions (if_then_else, &&/||, a reduction's ``where``) hold; loop extents,
+buffer element counts and byte sizes, flattened indices that do not fit the emitter's int32_t; and,
+on the lowered IR, any store or load outside its buffer on a path that executes (a lowering bug).
+An access is rejected only with a witness point, found by evaluating the index and the conditions
+exactly on the grid of the variables involved, so a legal program is never rejected.
 """
 
 from __future__ import annotations
@@ -13,13 +27,16 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
+
+from . import dtype as dt
 from .errors import LoweringError, ScheduleError
-from .expr import BinOp, BufferLoad, Cmp, Const, Expr, Reduce, TensorLoad
+from .expr import BinOp, BufferLoad, Cast, Cmp, Const, Expr, Not, Ramp, Reduce, Select, TensorLoad, Var
 from .passes import finalize
 from .simplify import Lin, bound, linear, simplify
-from .stmt import Allocate, Buffer, For, IfThen, PrimFunc, Store, seq
-from .tensor import PlaceholderOp, Tensor, split_extents
-from .visit import collect_vars, mutate, substitute, walk
+from .stmt import Allocate, Buffer, Evaluate, For, IfThen, PrimFunc, Seq, Store, seq
+from .tensor import ComputeOp, PlaceholderOp, Tensor, split_extents
+from .visit import children, collect_vars, mutate, substitute, walk
 
 
 def lower(sch, args, name: str = "main") -> PrimFunc:
@@ -114,19 +131,102 @@ class _Lowerer:
             if st.attach_type == "scope":
                 self._check_attach(st, live)
                 self.children[(id(st.attach_stage), id(st.attach_ivar))].append(st)
+        for b in arg_bufs:
+            check_buffer(b)
         roots = [s for s in live if s.attach_type == "root" and not isinstance(s.op, PlaceholderOp)]
         for st in roots:
             if id(st) not in self.buffers:
                 # kernel-level intermediates are "global" whatever their cache scope: full size
                 self.buffers[id(st)] = Buffer(st.name, st.op.shape, st.op.dtype, "global")
                 self.offsets[id(st)] = None
-        body = seq([self.stage_nest(st, None) for st in roots])
+                check_buffer(self.buffers[id(st)])
+        regions: dict = {}
+        for st in reversed(roots):  # consumers come after their producers
+            if not self.buffers[id(st)].is_arg:
+                regions[id(st)] = self.root_region(st, live, regions)
+        explain = self.check_reads(live, regions)
+        body = seq([self.stage_nest(st, regions.get(id(st))) for st in roots])
         body = seq([s for stmts in self.prologue.values() for s in stmts] + [body])
         allocs = [self.buffers[id(st)] for st in roots if not self.buffers[id(st)].is_arg]
         for b in reversed(allocs):
             body = Allocate(b, body)
-        func = PrimFunc(name, arg_bufs, body, list(self.extensions))
-        return finalize(func)
+        func = finalize(PrimFunc(name, arg_bufs, body, list(self.extensions)))
+        check_func(func, explain)
+        return func
+
+    def check_reads(self, live, regions: dict) -> dict:
+        """Out-of-bounds reads in the tensor expressions, over what each stage computes.
+
+        A stage at the root computes every point of its domain (or of its region): a witness there
+        is an error now. A stage attached with compute_at computes only what its consumer reads, so
+        its TE-level witness only explains an out-of-bounds access the lowered IR confirms. Inlined
+        stages are checked inside their readers, where the readers' guards protect them.
+        """
+        explain = {}
+        for st in live:
+            if not isinstance(st.op, ComputeOp):
+                continue
+            op = st.op
+            reg = regions.get(id(st))
+            ranges = {}
+            for d, iv in enumerate(op.axis):
+                m, e = (int(reg[d][0].value), reg[d][1]) if reg is not None else (0, iv.dom.extent)
+                ranges[id(iv.var)] = (m, m + e - 1)
+            for iv in op.reduce_axis:
+                ranges[id(iv.var)] = (iv.dom.min, iv.dom.min + iv.dom.extent - 1)
+            errs = te_read_errors(st.name, self.inline(op.body), ranges)
+            if errs and st.attach_type == "root":
+                raise errs[0][1]
+            for tname, err in errs:
+                explain.setdefault(tname, err)
+        return explain
+
+    def root_region(self, st, live, regions: dict):
+        """The part of a kernel-level intermediate its consumers read, or None for all of it.
+
+        A consumer at the root ranges over its own (possibly reduced) region, one attached with
+        compute_at over its whole domain. The buffer keeps its full shape (so the layout that
+        tensorize's stride and alignment checks see does not depend on who reads it); only the
+        computation shrinks.
+        """
+        if any(a.tensorize is not None for a in st.iter_var_attrs.values()):
+            return None
+        shape = st.op.shape
+        lo, hi = [math.inf] * len(shape), [-math.inf] * len(shape)
+        for other in live:
+            if other is st or isinstance(other.op, PlaceholderOp):
+                continue
+            paths: list = []
+            _access_paths(self.inline(other.op.body), [], paths)
+            loads = [(ld, cs) for ld, cs in paths if isinstance(ld, TensorLoad) and self.stage(ld.tensor.op) is st]
+            if not loads:
+                continue
+            reg = regions.get(id(other))
+            ranges = {}
+            for d, iv in enumerate(other.op.axis):
+                if reg is not None:
+                    m = int(reg[d][0].value)
+                    ranges[id(iv.var)] = (m, m + reg[d][1] - 1)
+                else:
+                    ranges[id(iv.var)] = (0, iv.dom.extent - 1)
+            for iv in other.op.reduce_axis:
+                ranges[id(iv.var)] = (iv.dom.min, iv.dom.min + iv.dom.extent - 1)
+            for ld, cs in loads:
+                nr, lins = _constraints(cs, ranges)
+                for d, i in enumerate(ld.indices):
+                    b = _narrow_bound(i, nr, lins)
+                    lo[d], hi[d] = min(lo[d], b[0]), max(hi[d], b[1])
+        if any(x == math.inf for x in lo):
+            return None  # nothing reads it (cannot happen in a schedule built from its outputs)
+        out = []
+        for d, n in enumerate(shape):
+            a = 0 if lo[d] == -math.inf else max(0, min(n - 1, int(lo[d])))
+            b = n - 1 if hi[d] == math.inf else min(n - 1, int(hi[d]))
+            b = max(a, b)
+            out.append((Const(a, "int32"), b - a + 1))
+        if all(int(m.value) == 0 and e == n for (m, e), n in zip(out, shape)):
+            return None
+        return out
 
     def _check_attach(self, st, live) -> None:
         parent, iv = st.attach_stage, st.attach_ivar
@@ -209,6 +309,10 @@ class _Lowerer:
                     inexact.append(rel.parent)
             else:
                 ext[rel.fused] = ext[rel.outer] * ext[rel.inner]
+        for iv, e in ext.items():  # the emitter's loop variables and indices are int32_t
+            _check_int32(f"stage {st.name!r} axis {iv.name!r}: extent", e)
+        for iv in data + red:
+            _check_int32(f"stage {st.name!r} axis {iv.name!r}: last index", iv.dom.min + iv.dom.extent - 1)
         leaves = list(st.leaf_iter_vars)
         for lv in leaves:
             self.ranges[id(lv.var)] = (0, ext[lv] - 1)
@@ -235,6 +339,8 @@ class _Lowerer:
             if isinstance(c, Const):
                 if c.value:
                     return
+            if _always(c, self.ranges):
+                return
             vs = [pos_of[v] for v in collect_vars(c) if v in pos_of]
             guards.append((c, max(vs) if vs else -1, is_reduce))
 
@@ -343,31 +449,18 @@ class _Lowerer:
         idxs = [[simplify(substitute(i, vmap), self.ranges) for i in ld.indices] for ld in loads]
         region = []
         for d in range(len(shape)):
-            sym = None
-            lo, hi = math.inf, -math.inf
-            ok = bool(idxs)
-            for idx in idxs:
-                lin = linear(idx[d], self.ranges)
-                outer, inner = Lin(), Lin({}, lin.c)
-                for k, (e, co) in lin.terms.items():
-                    vs = collect_vars(e)
-                    if vs & inner_ids:
-                        if vs - inner_ids:
-                            ok = False
-                        inner.terms[k] = [e, co]
-                    else:
-                        outer.terms[k] = [e, co]
-                skey = frozenset((k, co) for k, (_, co) in outer.terms.items())
-                if sym is None:
-                    sym = (skey, outer)
-                elif sym[0] != skey:
-                    ok = False
-                b = inner.bound(self.ranges)
-                lo, hi = min(lo, b[0]), max(hi, b[1])
-            if ok and lo != -math.inf and hi != math.inf and hi - lo + 1 <= shape[d]:
-                m = simplify(sym[1].add(Lin({}, int(lo))).to_expr(), self.ranges)
-                region.append((m, int(hi - lo + 1)))
-                continue
+            rs = [_sym_range(idx[d], inner_ids, self.ranges) for idx in idxs]
+            if len({_skey(r[0]) for r in rs}) > 1:
+                rs = [_concrete(*r, self.ranges) for r in rs]
+            if rs:
+                base = rs[0][0]
+                lo, hi = min(r[1] for r in rs), max(r[2] for r in rs)
+                if not base.terms:
+                    lo, hi = max(lo, 0), min(hi, shape[d] - 1)
+                if lo != -math.inf and hi != math.inf and hi - lo + 1 <= shape[d]:
+                    m = simplify(base.add(Lin({}, int(lo))).to_expr(), self.ranges)
+                    region.append((m, max(1, int(hi - lo + 1))))
+                    continue
             # conservative: a constant region from the bounds over every variable, clipped
             lo, hi = math.inf, -math.inf
             for idx in idxs:
@@ -379,6 +472,459 @@ class _Lowerer:
                 hi = lo
             region.append((Const(lo, "int32"), hi - lo + 1))
         return region
+
+
+# index analysis shared by bound inference and the access checks ---------------------------------
+
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+_GRID_LIMIT = 1 << 18  # points a witness search enumerates exhaustively
+_INF = math.inf
+
+
+def _skey(lin: Lin) -> frozenset:
+    return frozenset((k, co) for k, (_, co) in lin.terms.items())
+
+
+def _concrete(base: Lin, lo, hi, ranges) -> tuple[Lin, float, float]:
+    b = base.bound(ranges)
+    return Lin(), lo + b[0], hi + b[1]
+
+
+def _sym_range(e: Expr, inner: set, ranges) -> tuple[Lin, float, float]:
+    """Range of ``e`` while the variables in ``inner`` range and every other variable is fixed.
+
+    The answer is ``[base + lo, base + hi]`` with ``base`` a linear form over expressions of the
+    fixed variables only (its constant is 0) and ``lo``/``hi`` numbers: the region a consumer reads
+    at one iteration of the loops outside its attach point. Sound: every value ``e`` takes lies in
+    it (floor division and modulo of a range are handled through the residues ``base`` can have).
+    """
+    if isinstance(e, Const):
+        v = int(e.value)
+        return Lin(), v, v
+    if not (collect_vars(e) & inner):
+        lin = linear(e, ranges)
+        return Lin(lin.terms, 0), lin.c, lin.c
+    if isinstance(e, Var):
+        lo, hi = ranges.get(id(e), (-_INF, _INF))
+        return Lin(), lo, hi
+    if isinstance(e, Cast) and e.dtype == "int32" and e.value.dtype == "int32":
+        return _sym_range(e.value, inner, ranges)
+    if isinstance(e, BinOp) and e.dtype == "int32":
+        op = e.op
+        if op in ("+", "-"):
+            ba, la, ha = _sym_range(e.a, inner, ranges)
+            bb, lb, hb = _sym_range(e.b, inner, ranges)
+            if op == "+":
+                return ba.add(bb), la + lb, ha + hb
+            return ba.add(bb, -1), la - hb, ha - lb
+        if op == "*":
+            ra, rb = _sym_range(e.a, inner, ranges), _sym_range(e.b, inner, ranges)
+            for (b1, l1, h1), (b2, l2, h2) in ((ra, rb), (rb, ra)):
+                if not b2.terms and l2 == h2 and l2 not in (_INF, -_INF):
+                    k = int(l2)
+                    return b1.scale(k), min(l1 * k, h1 * k) if k else 0, max(l1 * k, h1 * k) if k else 0
+            lo, hi = bound(e, ranges)
+            return Lin(), lo, hi
+        if op in ("//", "%") and isinstance(e.b, Const) and int(e.b.value) > 0:
+            base, lo, hi = _sym_range(e.a, inner, ranges)
+            if lo in (_INF, -_INF) or hi in (_INF, -_INF):
+                lo, hi = bound(e, ranges)
+                return Lin(), lo, hi
+            return _sym_divmod(op, base, int(lo), int(hi), int(e.b.value))
+        if op in ("min", "max"):
+            ra, rb = _sym_range(e.a, inner, ranges), _sym_range(e.b, inner, ranges)
+            if _skey(ra[0]) != _skey(rb[0]):
+                ra, rb = _concrete(*ra, ranges), _concrete(*rb, ranges)
+            f = min if op == "min" else max
+            return ra[0], f(ra[1], rb[1]), f(ra[2], rb[2])
+    if isinstance(e, Select):
+        rt, rf = _sym_range(e.t, inner, ranges), _sym_range(e.f, inner, ranges)
+        if _skey(rt[0]) != _skey(rf[0]):
+            rt, rf = _concrete(*rt, ranges), _concrete(*rf, ranges)
+        return rt[0], min(rt[1], rf[1]), max(rt[2], rf[2])
+    lo, hi = bound(e, ranges)
+    return Lin(), lo, hi
+
+
+def _sym_divmod(op: str, base: Lin, lo: int, hi: int, c: int) -> tuple[Lin, float, float]:
+    """``[base + lo, base + hi] // c`` or ``% c`` as a symbolic range."""
+    q, rb = Lin(), Lin()
+    for k, (e, co) in base.terms.items():
+        if co % c == 0:
+            q.terms[k] = [e, co // c]
+        else:
+            rb.terms[k] = [e, co]
+    if not rb.terms:
+        if op == "//":
+            return q, lo // c, hi // c
+        if lo // c == hi // c:
+            return Lin(), lo % c, hi % c
+        return Lin(), 0, c - 1
+    # rb can only be congruent to a multiple of g modulo c: the quotient steps at most `spread` times
+    g = math.gcd(c, *[co % c for _, co in rb.terms.values()])
+    if c // g <= 4096:
+        spread = max((r + hi) // c - (r + lo) // c for r in range(0, c, g))
+    else:
+        spread = -(-(hi - lo) // c)
+    start = rb.add(Lin({}, lo)).to_expr()
+    if op == "//":
+        return q.add(Lin.atom(BinOp("//", start, Const(c, "int32"), "int32"))), 0, spread
+    if spread == 0:
+        return Lin.atom(BinOp("%", start, Const(c, "int32"), "int32")), 0, hi - lo
+    return Lin(), 0, c - 1
+
+
+def _residue_bound(e: Expr, ranges) -> tuple[float, float]:
+    """Bound of an int32 expression whose ``x % c`` atoms are bounded through their residues.
+
+    ``(3 * xo) % 6`` is 0 or 3, not anything in [0, 5]: every coefficient of ``x`` is a multiple of
+    g = gcd(c, coefficients), so ``x % c`` is congruent to ``x``'s constant modulo g. That proves the
+    region guards of a tile of a fused axis (``(3 * xo) % 6 + j < 6`` with j < 3).
+    """
+    lin = linear(e, ranges)
+    lo = hi = lin.c
+    for a, co in lin.terms.values():
+        b = bound(a, ranges)
+        if isinstance(a, BinOp) and a.op == "%" and isinstance(a.b, Const) and int(a.b.value) > 0:
+            c = int(a.b.value)
+            x = linear(a.a, ranges)
+            g = math.gcd(c, *[k for _, k in x.terms.values()])
+            r = x.c % g
+            b = (max(b[0], r), min(b[1], c - g + r))
+        if co > 0:
+            lo, hi = lo + co * b[0], hi + co * b[1]
+        else:
+            lo, hi = lo + co * b[1], hi + co * b[0]
+    return lo, hi
+
+
+def _always(c: Expr, ranges) -> bool:
+    """Is the comparison ``c`` true for every value of its variables (residue-aware bounds)?"""
+    if not isinstance(c, Cmp) or c.a.dtype != "int32" or c.op not in ("<", "<=", ">", ">="):
+        return False
+    lo, hi = _residue_bound(BinOp("-", c.a, c.b, "int32"), ranges)
+    return {"<": hi < 0, "<=": hi <= 0, ">": lo > 0, ">=": lo >= 0}[c.op]
+
+
+def _constraints(conds: list, ranges) -> tuple[dict, list]:
+    """Narrow variable ranges by the simple conditions among ``conds`` (all hold on the path).
+
+    Returns the narrowed ranges and the linear constraints ``(lin, lo, hi)``: lo <= lin <= hi.
+    Conditions of other forms are ignored here (a looser bound, never a wrong one).
+    """
+    atoms = []
+    todo = list(conds)
+    while todo:
+        c = todo.pop()
+        if isinstance(c, BinOp) and c.op == "&&":
+            todo += [c.a, c.b]
+        elif isinstance(c, Not) and isinstance(c.a, BinOp) and c.a.op == "||":
+            todo += [Not(c.a.a), Not(c.a.b)]
+        elif isinstance(c, Not) and isinstance(c.a, Not):
+            todo.append(c.a.a)
+        elif isinstance(c, Not) and isinstance(c.a, Cmp):
+            flip = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}[c.a.op]
+            atoms.append(Cmp(flip, c.a.a, c.a.b))
+        elif isinstance(c, Cmp):
+            atoms.append(c)
+    out = dict(ranges)
+    lins = []
+    for c in atoms:
+        if c.a.dtype != "int32" or c.op == "!=":
+            continue
+        d = linear(c.a, ranges).add(linear(c.b, ranges), -1)  # d op 0
+        lo, hi = {"<": (-_INF, -1), "<=": (-_INF, 0), ">": (1, _INF), ">=": (0, _INF), "==": (0, 0)}[c.op]
+        lo, hi = lo - d.c, hi - d.c  # lo <= d - d.c <= hi
+        g = Lin(d.terms, 0)
+        lins.append((g, lo, hi))
+        if len(g.terms) == 1:
+            (v, co), = g.terms.values()
+            if isinstance(v, Var):
+                vlo, vhi = (lo / co, hi / co) if co > 0 else (hi / co, lo / co)
+                cur = out.get(id(v), (-_INF, _INF))
+                nlo = cur[0] if vlo == -_INF else max(cur[0], math.ceil(vlo))
+                nhi = cur[1] if vhi == _INF else min(cur[1], math.floor(vhi))
+                out[id(v)] = (nlo, nhi)
+    return out, lins
+
+
+def _narrow_bound(e: Expr, ranges, lins) -> tuple[float, float]:
+    """Bound of ``e`` under the ranges and the linear constraints (e = g + (e - g) for each g)."""
+    lo, hi = bound(e, ranges)
+    lin = linear(e, ranges)
+    for g, glo, ghi in lins:
+        d = lin.add(g, -1).bound(ranges)
+        lo, hi = max(lo, glo + d[0]), min(hi, ghi + d[1])
+    return lo, hi
+
+
+class _Unknown(Exception):
+    """An expression the witness search cannot evaluate (a load, a call, an unbounded variable)."""
+
+
+def _eval(e: Expr, env: dict):
+    """Evaluate an integer/bool expression on a grid (numpy broadcasting over the variables)."""
+    if isinstance(e, Const):
+        return np.int64(int(e.value)) if not isinstance(e.value, bool) else np.bool_(e.value)
+    if isinstance(e, Var):
+        if id(e) not in env:
+            raise _Unknown(e.name)
+        return env[id(e)]
+    if isinstance(e, Cast):
+        v = _eval(e.value, env)
+        if e.dtype == "bool":
+            return v != 0
+        if e.dtype in ("int32", "int64") or dt.is_int(e.dtype):
+            return np.asarray(v).astype(np.int64)
+        raise _Unknown(e.dtype)
+    if isinstance(e, Not):
+        return np.logical_not(_eval(e.a, env))
+    if isinstance(e, Select):
+        return np.where(_eval(e.cond, env), _eval(e.t, env), _eval(e.f, env))
+    if isinstance(e, Cmp):
+        a, b = _eval(e.a, env), _eval(e.b, env)
+        return {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
+                "==": np.equal, "!=": np.not_equal}[e.op](a, b)
+    if isinstance(e, BinOp):
+        a, b = _eval(e.a, env), _eval(e.b, env)
+        if e.op == "&&":
+            return np.logical_and(a, b)
+        if e.op == "||":
+            return np.logical_or(a, b)
+        if e.dtype == "bool" or dt.is_float(e.dtype):
+            raise _Unknown(e.op)
+        if e.op in ("//", "%"):
+            if np.any(np.asarray(b) == 0):
+                raise _Unknown("division by zero")
+            return np.floor_divide(a, b) if e.op == "//" else np.mod(a, b)
+        f = {"+": np.add, "-": np.subtract, "*": np.multiply, "min": np.minimum, "max": np.maximum}.get(e.op)
+        if f is None:
+            raise _Unknown(e.op)
+        return f(a, b)
+    raise _Unknown(type(e).__name__)
+
+
+def _witness(indices: list, shape: tuple, conds: list, ranges, fixed: set = frozenset()):
+    """A point (var name -> value) where ``conds`` hold and some index lies outside ``shape``, or None.
+
+    Only such a point proves an access out of bounds: every variable ranges over a box (loop
+    variables / compute axes), so each point of the grid is executed when the conditions hold.
+    ``fixed`` are variables whose values depend on others (a loop with a variable start): a
+    search involving them proves nothing.
+    """
+    vs = {}
+    for e in list(indices) + list(conds):
+        for n in walk(e):
+            if isinstance(n, Var):
+                vs[id(n)] = n
+    if set(vs) & set(fixed):
+        return None
+    rs = {}
+    for k in vs:
+        lo, hi = ranges.get(k, (-_INF, _INF))
+        if lo in (_INF, -_INF) or hi in (_INF, -_INF) or hi < lo:
+            return None
+        rs[k] = (int(lo), int(hi))
+    size = 1
+    for lo, hi in rs.values():
+        size *= hi - lo + 1
+    if size <= _GRID_LIMIT:
+        values = {k: np.arange(lo, hi + 1, dtype=np.int64) for k, (lo, hi) in rs.items()}
+    else:
+        # too many points: only the box's corners and their neighbours
+        values = {k: np.unique(np.array([lo, min(lo + 1, hi), max(hi - 1, lo), hi], dtype=np.int64))
+                  for k, (lo, hi) in rs.items()}
+        n = 1
+        for a in values.values():
+            n *= len(a)
+        if n > _GRID_LIMIT:
+            values = {k: np.unique(np.array([lo, hi], dtype=np.int64)) for k, (lo, hi) in rs.items()}
+            n = 1 << len(values)
+            if n > _GRID_LIMIT:
+                return None
+    keys = list(values)
+    env = {}
+    for d, k in enumerate(keys):
+        shp = [1] * len(keys)
+        shp[d] = len(values[k])
+        env[k] = values[k].reshape(shp)
+    try:
+        mask = np.bool_(True)
+        for c in conds:
+            mask = np.logical_and(mask, _eval(c, env))
+        bad = np.bool_(False)
+        for e, n in zip(indices, shape):
+            v = _eval(e, env)
+            bad = np.logical_or(bad, np.logical_or(v < 0, v >= n))
+        hit = np.logical_and(mask, bad)
+    except _Unknown:
+        return None
+    full = np.broadcast_to(hit, tuple(len(values[k]) for k in keys) or ())
+    if not full.any():
+        return None
+    pos = np.argwhere(full)[0] if keys else ()
+    return {k: (vs[k], int(values[k][p])) for k, p in zip(keys, pos)}
+
+
+def _access_paths(e: Expr, conds: list, out: list) -> None:
+    """Every tensor/buffer access in ``e`` with the conditions that guard it (if_then_else, &&, ||)."""
+    if isinstance(e, Select):
+        _access_paths(e.cond, conds, out)
+        _access_paths(e.t, conds + [e.cond], out)
+        _access_paths(e.f, conds + [Not(e.cond)], out)
+        return
+    if isinstance(e, BinOp) and e.op in ("&&", "||"):
+        _access_paths(e.a, conds, out)
+        _access_paths(e.b, conds + [e.a if e.op == "&&" else Not(e.a)], out)
+        return
+    if isinstance(e, Reduce):
+        if e.condition is not None:
+            _access_paths(e.condition, conds, out)
+            _access_paths(e.source, conds + [e.condition], out)
+        else:
+            _access_paths(e.source, conds, out)
+        return
+    if isinstance(e, (TensorLoad, BufferLoad, Ramp)):
+        out.append((e, conds))
+    for c in children(e):
+        _access_paths(c, conds, out)
+
+
+def _fmt_point(p: dict) -> str:
+    return ", ".join(f"{v.name} = {x}" for v, x in p.values()) or "every point"
+
+
+def _check_int32(what: str, value) -> None:
+    if value > INT32_MAX or value < INT32_MIN:
+        raise LoweringError(f"{what} is {value}, which does not fit int32 (the generated C uses int32_t loop "
+                            f"variables and indices; the limit is {INT32_MAX})")
+
+
+def check_buffer(buf: Buffer) -> None:
+    """A buffer's element count and byte size must fit int32 (its flat indices are int32_t)."""
+    _check_int32(f"tensor {buf.name!r}: element count of shape {buf.shape}", buf.size)
+    _check_int32(f"tensor {buf.name!r}: byte size ({buf.size} x {dt.bits(buf.dtype) // 8}-byte {buf.dtype})",
+                 buf.size * max(1, dt.bits(buf.dtype) // 8))
+
+
+def te_read_errors(name: str, body: Expr, ranges: dict) -> list[tuple[str, LoweringError]]:
+    """Reads of ``body`` outside their tensor's shape, each shown by a witness point.
+
+    ``ranges`` are the compute domain (axes and reduction axes); an if_then_else / &&, || / a
+    reduction's ``where`` condition that protects a read narrows the ranges, and a read counts only
+    with a witness point where every condition on its path holds. Returns (tensor name, error).
+    """
+    paths: list = []
+    _access_paths(body, [], paths)
+    out = []
+    for load, conds in paths:
+        t = load.tensor
+        nr, lins = _constraints(conds, ranges)
+        dims = [_narrow_bound(i, nr, lins) for i in load.indices]
+        if all(lo >= 0 and hi < n for (lo, hi), n in zip(dims, t.shape)):
+            continue
+        p = _witness(list(load.indices), t.shape, conds, nr)
+        if p is None:
+            continue
+        env = {k: np.int64(x) for k, (_, x) in p.items()}
+        for d, (i, (lo, hi), n) in enumerate(zip(load.indices, dims, t.shape)):
+            try:
+                v = int(_eval(i, env))
+            except _Unknown:
+                continue
+            if 0 <= v < n:
+                continue
+            guard = f" under {' and '.join(str(c) for c in conds)}" if conds else ""
+            out.append((t.name, LoweringError(
+                f"stage {name!r} reads tensor {t.name!r} out of bounds: index {d} ({i}) ranges over "
+                f"[{lo}, {hi}]{guard} but {t.name!r} has extent {n} there (shape {t.shape}); at "
+                f"{_fmt_point(p)} it reads {t.name}[{', '.join(str(x) for x in load.indices)}] with "
+                f"index {d} = {v}")))
+            break
+    return out
+
+
+def check_func(func: PrimFunc, explain: dict | None = None) -> None:
+    """Check every access and loop of the lowered function.
+
+    Loop extents and flattened indices must fit int32; a store or load outside its buffer on a path
+    that executes (shown by a witness point) is an error: ``explain`` maps a buffer name to the
+    TE-level error that describes it in the user's terms; without one the lowering itself went wrong.
+    """
+    explain = explain or {}
+    ranges: dict = {}
+    fixed: set = set()
+
+    def access(buf, indices, lanes, conds, kind):
+        nr, lins = _constraints(conds, ranges)
+        idx = list(indices)
+        dims = [_narrow_bound(i, nr, lins) for i in idx]
+        if lanes > 1 and dims:
+            dims[-1] = (dims[-1][0], dims[-1][1] + lanes - 1)
+        flat_lo, flat_hi, stride = 0, 0, 1
+        for (lo, hi), n in zip(reversed(dims), reversed(buf.shape)):
+            flat_lo, flat_hi = flat_lo + lo * stride, flat_hi + hi * stride
+            stride *= n
+        if flat_hi > INT32_MAX or flat_lo < INT32_MIN:
+            raise LoweringError(f"tensor {buf.name!r}: the flattened index of {kind} {buf.name}"
+                                f"[{', '.join(str(i) for i in idx)}] ranges over [{flat_lo}, {flat_hi}], which "
+                                "does not fit int32")
+        if all(lo >= 0 and hi < n for (lo, hi), n in zip(dims, buf.shape)):
+            return
+        if lanes > 1:
+            idx = idx[:-1] + [BinOp("+", idx[-1], Const(lanes - 1, "int32"), "int32")]
+        p = _witness(idx, buf.shape, conds, nr, fixed)
+        if p is None:
+            return
+        if kind == "load" and buf.name in explain:
+            raise explain[buf.name]
+        what = "argument" if buf.is_arg else "intermediate buffer"
+        raise LoweringError(f"lowering produced a {kind} of {what} {buf.name!r} (shape {buf.shape}) outside it: "
+                            f"{buf.name}[{', '.join(str(i) for i in idx)}] at {_fmt_point(p)}; index ranges "
+                            f"{[(lo, hi) for lo, hi in dims]}")
+
+    def expr(e, conds):
+        paths: list = []
+        _access_paths(e, conds, paths)
+        for n, cs in paths:
+            if isinstance(n, Ramp):
+                access(n.buffer, n.indices, n.lanes, cs, "load")
+            elif isinstance(n, BufferLoad):
+                access(n.buffer, n.indices, 1, cs, "load")
+
+    def stmt(s, conds):
+        if isinstance(s, Seq):
+            for c in s.stmts:
+                stmt(c, conds)
+        elif isinstance(s, For):
+            _check_int32(f"loop {s.var.name!r}: extent", s.extent)
+            if isinstance(s.min, Const):
+                lo = int(s.min.value)
+            else:
+                lo = bound(s.min, ranges)[0]
+                fixed.add(id(s.var))
+            b = bound(s.min, ranges)
+            ranges[id(s.var)] = (lo, b[1] + s.extent - 1)
+            stmt(s.body, conds)
+        elif isinstance(s, IfThen):
+            expr(s.cond, conds)
+            stmt(s.then, conds + [s.cond])
+            if s.otherwise is not None:
+                stmt(s.otherwise, conds + [Not(s.cond)])
+        elif isinstance(s, Store):
+            for i in s.indices:
+                expr(i, conds)
+            expr(s.value, conds)
+            access(s.buffer, s.indices, 1, conds, "store")
+        elif isinstance(s, Allocate):
+            check_buffer(s.buffer)
+            stmt(s.body, conds)
+        elif isinstance(s, Evaluate):
+            expr(s.value, conds)
+
+    for b in func.args:
+        check_buffer(b)
+    stmt(func.body, [])
 
 
 __all__ = ["BlockContext", "lower"]

@@ -113,6 +113,51 @@ class PrimFunc:
 
         return list(iter_calls(self.body))
 
+    def output_indices(self) -> list[int]:
+        """Indices (into ``args``) of the arguments the kernel writes; the others are only read."""
+        written = written_buffer_ids(self.body)
+        return [i for i, b in enumerate(self.args) if id(b) in written]
+
+    def local_stack_bytes(self, elem_bytes) -> int:
+        """Bytes of the deepest nest of ``local`` allocations (see :func:`local_stack_bytes`)."""
+        return local_stack_bytes(self.body, elem_bytes)
+
+
+def written_buffer_ids(body: Stmt) -> set[int]:
+    """``id()`` of every buffer some Store in ``body`` writes (intrinsic calls take only scalars:
+    a kernel writes memory through Stores alone)."""
+    from .printer import iter_stmts
+
+    return {id(s.buffer) for s in iter_stmts(body) if isinstance(s, Store)}
+
+
+def local_stack_bytes(body: Stmt, elem_bytes) -> int:
+    """The most bytes of ``local`` buffers live at once: the sum of the nested local Allocates along
+    the deepest path of ``body``, each rounded up to 16 bytes (the rv32 stack alignment).
+
+    Local buffers are block-scoped C arrays, i.e. stack memory; siblings are live one at a time.
+    ``elem_bytes(dtype)`` is the size of one element as the emitted C type stores it. A C compiler
+    may keep small tiles in registers, so this is an upper bound of the arrays' share of the frame
+    (the frame's spills and saved registers come on top).
+    """
+    def need(s: Stmt | None) -> int:
+        if s is None or isinstance(s, (Store, Evaluate)):
+            return 0
+        if isinstance(s, Seq):
+            return max((need(c) for c in s.stmts), default=0)
+        if isinstance(s, For):
+            return need(s.body)
+        if isinstance(s, IfThen):
+            return max(need(s.then), need(s.otherwise))
+        if isinstance(s, Allocate):
+            own = 0
+            if s.buffer.scope == "local":
+                own = (s.buffer.size * int(elem_bytes(s.buffer.dtype)) + 15) // 16 * 16
+            return own + need(s.body)
+        return 0
+
+    return need(body)
+
 
 def seq(stmts) -> Stmt:
     out = []

@@ -7,7 +7,15 @@ subclass's ``update`` need not call the base.
 Resuming: ``tune(n_trial, measure, records=path)`` on an existing file first loads the task's
 records (skipping, with a warning, lines it cannot read), feeds them to ``update`` and marks them
 visited; then it measures only ``n_trial`` minus the records already there. A config is never
-measured twice.
+measured twice (a file with duplicate records, from older versions, resumes each config once).
+
+Concurrent tuners on one records file share the work (``records.SharedRecords``): before measuring
+a batch a tuner leases its configs under the file's lock; configs that another live tuner has
+measured or leased are skipped, counted as in flight, and their records, once written, join this
+tuner's history (and ``update``) as if it had measured them: ``TuneResult.n_shared``. A tuner that has
+reached ``n_trial`` (counting configs in flight elsewhere) waits for those in flight, so every tuner's
+history accounts for every config of the task in the file. Leases of a dead process are ignored: a
+job killed halfway resumes from its records and measures again only what was in flight.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .measure import MeasureResult
-from .records import RecordProblem, RecordWarning, RecordWriter, load_records, make_record
+from .records import DEFAULT_LEASE_TTL, RecordProblem, RecordWarning, SharedRecords, make_record
 from .space import AutotuneError, ConfigEntity
 
 
@@ -33,6 +41,7 @@ class TuneResult:
     n_measured: int = 0  # measured by this call
     n_resumed: int = 0  # loaded from the records file
     problems: list = field(default_factory=list)  # RecordProblem of unreadable record lines
+    n_shared: int = 0  # measured meanwhile by concurrent tuners on the same records file
 
     @property
     def n_errors(self) -> int:
@@ -40,7 +49,10 @@ class TuneResult:
 
 
 class Tuner:
-    """Base tuner. ``best_config``, ``best_cost`` (inf until a valid result), ``visited`` (indices)."""
+    """Base tuner. ``best_config``, ``best_cost`` (inf until a valid result), ``visited`` (indices).
+
+    During ``tune`` on a shared records file ``visited`` also holds the configs that concurrent
+    tuners are measuring (``in_flight``), so that ``next_batch`` does not propose them."""
 
     name = "base"
 
@@ -54,6 +66,7 @@ class Tuner:
         self.best_cost: float = math.inf
         self.best_trial: int | None = None
         self.history: list[tuple[int, int, MeasureResult]] = []
+        self.in_flight: set[int] = set()  # leased by another tuner on the shared records file
 
     # to implement ----------------------------------------------------------------------------------
     def next_batch(self, n: int) -> list[ConfigEntity]:
@@ -90,8 +103,17 @@ class Tuner:
         """Feed records (of this task) to the tuner as if measured; returns how many were new.
 
         A record whose config no longer fits the template's space (the template gained or changed a
-        knob) is skipped with a RecordWarning and, given ``problems``, a RecordProblem appended to it."""
-        configs, results = [], []
+        knob) is skipped with a RecordWarning and, given ``problems``, a RecordProblem appended to it.
+        A record of a config already in the history (a duplicate) is skipped."""
+        configs, results = self._history_of(records, problems)
+        if configs:
+            self._observe(configs, results)
+            self.update(configs, results)
+        return len(configs)
+
+    def _history_of(self, records, problems):
+        in_flight = getattr(self, "in_flight", set())
+        configs, results, seen = [], [], set()
         for r in records:
             try:
                 cfg = self.space.from_json(r.config)
@@ -101,56 +123,117 @@ class Tuner:
                 if problems is not None:
                     problems.append(pr)
                 continue
+            if cfg.index in seen or (cfg.index in self.visited and cfg.index not in in_flight):
+                continue
+            seen.add(cfg.index)
+            in_flight.discard(cfg.index)
             res = r.result
             if res.config_index != cfg.index:
                 res = MeasureResult(cfg.index, res.cost, res.error, res.message, res.timestamp, res.elapsed, res.extra)
             configs.append(cfg)
             results.append(res)
+        return configs, results
+
+    def _sync(self, shared: SharedRecords, problems: list, callbacks, orphans: list, refresh: bool = True) -> int:
+        """Take in the records and leases of concurrent tuners; returns how many records joined the history.
+
+        A config another tuner leased but left without a record (it died) goes back to ``orphans``:
+        this tuner skipped it, so it measures it itself."""
+        if refresh:
+            shared.refresh()
+        recs, probs = shared.take_new()
+        for pr in probs:
+            warnings.warn(f"{shared.path}: skipping {pr}", RecordWarning, stacklevel=3)
+        problems += probs
+        configs, results = self._history_of(recs, problems)
         if configs:
             self._observe(configs, results)
             self.update(configs, results)
+            for cb in callbacks:
+                cb(self, configs, results)
+        leased = shared.foreign_leases()
+        for i in sorted(self.in_flight - leased):  # abandoned: no record, no live lease
+            self.in_flight.discard(i)
+            self.visited.discard(i)
+            orphans.append(self.space.get(i))
+        for i in leased - self.visited:
+            self.in_flight.add(i)
+            self.visited.add(i)
         return len(configs)
 
     # the loop --------------------------------------------------------------------------------------
     def tune(self, n_trial: int, measure, records=None, early_stopping: int | None = None, callbacks=(),
-             batch_size: int | None = None) -> TuneResult:
-        """Measure up to ``n_trial`` configs in total (counting resumed records) and return the best."""
+             batch_size: int | None = None, lease_ttl: float = DEFAULT_LEASE_TTL, poll: float = 0.2) -> TuneResult:
+        """Measure up to ``n_trial`` configs in total (counting resumed records) and return the best.
+
+        ``records``: a JSON Lines file, resumed and appended to, which concurrent tuners may share
+        (``lease_ttl``: seconds a lease holds at most; ``poll``: seconds between looks while waiting
+        for configs other tuners are measuring)."""
         if callable(callbacks):
             callbacks = (callbacks,)
         batch_size = batch_size or max(8, getattr(measure, "n_parallel", None) or 1)
-        problems = []
-        n_resumed = 0
-        writer = None
+        problems: list = []
+        n_resumed = n_measured = n_shared = 0
+        shared = None
+        orphans: list[ConfigEntity] = []
+        self.in_flight = set()
         if records is not None:
-            recs, problems = load_records(records, task=self.task)
-            n_resumed = self.load_history(recs, problems)
-            writer = RecordWriter(records)
-        start = len(self.history)
+            shared = SharedRecords(records, self.task, lease_ttl=lease_ttl)
+            n_resumed = self._sync(shared, problems, (), orphans, refresh=False)
         for cb in callbacks:
             if hasattr(cb, "start"):
                 cb.start(self, n_trial)
         try:
-            while len(self.history) < n_trial and self.has_next():
-                want = min(batch_size, n_trial - len(self.history))
-                batch = self._unvisited(self.next_batch(want))[:want]
+            while len(self.history) < n_trial:
+                want = min(batch_size, n_trial - len(self.history) - len(self.in_flight))
+                batch = []
+                if want > 0 and (orphans or self.has_next()):
+                    take, orphans[:] = orphans[:want], orphans[want:]
+                    more = self.next_batch(want - len(take)) if len(take) < want and self.has_next() else []
+                    batch = self._unvisited(take + list(more))[:want]
+                if shared is not None and batch:
+                    got = set(shared.claim([c.index for c in batch]))
+                    for c in batch:
+                        if c.index not in got:  # another tuner has it: wait for its record
+                            self.visited.add(c.index)
+                            self.in_flight.add(c.index)
+                    batch = [c for c in batch if c.index in got]
+                    n_shared += self._sync(shared, problems, callbacks, orphans, refresh=False)
+                    room = max(0, n_trial - len(self.history) - len(self.in_flight))
+                    if len(batch) > room:  # others' records arrived meanwhile: give back what is not needed
+                        shared.release([c.index for c in batch[room:]])
+                        batch = batch[:room]
                 if not batch:
-                    break
-                results = self._measure(measure, batch, writer)
+                    if shared is None or not (self.in_flight or orphans):
+                        break
+                    time.sleep(poll)  # configs are in flight in other tuners (any orphan waits for room)
+                    n_shared += self._sync(shared, problems, callbacks, orphans)
+                    continue
+                results = self._measure(measure, batch, shared)
+                n_measured += len(batch)
                 self._observe(batch, results)
                 self.update(batch, results)
                 for cb in callbacks:
                     cb(self, batch, results)
+                if shared is not None:
+                    n_shared += self._sync(shared, problems, callbacks, orphans)
                 if early_stopping is not None and self.best_trial is not None \
                         and len(self.history) - 1 - self.best_trial >= early_stopping:
                     break
+            while shared is not None and self.in_flight:  # done: wait for the configs still in flight
+                time.sleep(poll)
+                n_shared += self._sync(shared, problems, callbacks, orphans)
+                orphans.clear()  # abandoned by a dead tuner after this one finished: not needed
         finally:
-            if writer is not None:
-                writer.close()
+            if shared is not None:
+                shared.close()
+            self.visited -= self.in_flight  # interrupted while others measure these: not visited here
+            self.in_flight = set()
             for cb in callbacks:
                 if hasattr(cb, "finish"):
                     cb.finish(self)
         return TuneResult(self.best_config, None if math.isinf(self.best_cost) else self.best_cost,
-                          list(self.history), len(self.history) - start, n_resumed, problems)
+                          list(self.history), n_measured, n_resumed, problems, n_shared)
 
     def _measure(self, measure, batch, writer) -> list[MeasureResult]:
         stream = getattr(measure, "iter_results", None)
