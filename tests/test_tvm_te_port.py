@@ -1241,7 +1241,6 @@ def _loop_dependent_sum(X):
 
 # TVM: test_loop_dep_reduce (a reduce_axis whose extent is a loop variable: not supported, must be a
 # TirError naming the axis)
-@pytest.mark.xfail(strict=True, reason="issue 9 item 17: being fixed")
 def test_loop_dependent_reduce_extent_is_tir_error():
     X = tir.placeholder((10,), "float32", "x")
     with pytest.raises(TirError) as e:
@@ -1250,7 +1249,6 @@ def test_loop_dependent_reduce_extent_is_tir_error():
 
 
 # TVM: test_loop_dep_reduce_cache_write (the same reduction, scheduled with cache_write)
-@pytest.mark.xfail(strict=True, reason="issue 9 item 17: being fixed")
 def test_loop_dependent_reduce_extent_with_cache_write_is_tir_error():
     X = tir.placeholder((10,), "float32", "x")
     with pytest.raises(TirError):
@@ -1465,9 +1463,7 @@ def test_bool_tensor_argument_refused_or_correct(output):
 
 
 # (beyond the TE tests) comparisons that the operand's dtype decides (an unsigned value >= 0, an int8 value
-# <= 127) are legal expressions, but the emitted C trips gcc's -Wtype-limits and -Werror fails the build
-@pytest.mark.xfail(strict=True, reason="comparison always true/false for the operand's dtype: the host C "
-                                       "build fails with -Werror=type-limits (CodegenError)")
+# <= 127) are legal expressions; the simplifier folds them so the emitted C does not trip -Wtype-limits
 @pytest.mark.parametrize("dtype, cond", [("uint8", "ge0"), ("uint32", "ge0"), ("int8", "le127")])
 def test_comparison_decided_by_dtype_builds(dtype, cond, rng):
     A = tir.placeholder((6,), dtype, "A")
