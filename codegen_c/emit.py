@@ -226,6 +226,7 @@ class _Emitter:
         # bounds of every loop variable (also those whose loop starts at a non-constant), for proving
         # that signed C arithmetic does not overflow; self.ranges (constant-start loops) drives simplify
         self.vranges: Ranges = {}
+        self.exact_memo: dict[int, tuple] = {}  # id(expr) -> (expr, _exact bounds)
         self.lines: list[str] = []
         self.words: dict = {}  # Ramp key -> local holding the loaded word (inside a CFU block)
         self.temps = 0
@@ -333,6 +334,16 @@ class _Emitter:
 
     def _exact(self, e: Expr) -> tuple[float, float]:
         """Bounds of the mathematically exact result of ``e``'s operation on its operands' C values."""
+        if isinstance(e, (BinOp, Select, Cast)):
+            # memoized: nested operators ask again for every enclosing one. A variable's range is set
+            # once, by its loop, before any expression using it is emitted, so the entry stays right.
+            hit = self.exact_memo.get(id(e))
+            if hit is None or hit[0] is not e:
+                hit = self.exact_memo[id(e)] = (e, self._exact_uncached(e))
+            return hit[1]
+        return self._exact_uncached(e)
+
+    def _exact_uncached(self, e: Expr) -> tuple[float, float]:
         if dt.is_float(e.dtype):
             return (-INF, INF)
         if isinstance(e, Const):

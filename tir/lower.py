@@ -856,8 +856,14 @@ def check_func(func: PrimFunc, explain: dict | None = None) -> None:
     fixed: set = set()
 
     def access(buf, indices, lanes, conds, kind):
-        nr, lins = _constraints(conds, ranges)
         idx = list(indices)
+        # the common case first: in bounds over the loop ranges alone (then the flat index fits too)
+        plain = [bound(i, ranges) for i in idx]
+        if lanes > 1 and plain:
+            plain[-1] = (plain[-1][0], plain[-1][1] + lanes - 1)
+        if all(lo >= 0 and hi < n for (lo, hi), n in zip(plain, buf.shape)):
+            return
+        nr, lins = _constraints(conds, ranges)
         dims = [_narrow_bound(i, nr, lins) for i in idx]
         if lanes > 1 and dims:
             dims[-1] = (dims[-1][0], dims[-1][1] + lanes - 1)
