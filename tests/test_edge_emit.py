@@ -370,3 +370,19 @@ def test_reserved_names_as_kernels_on_vexriscv(name):
     out = np.zeros(4, np.int32)
     simulator.run(func, [*ins, out], "vexriscv")
     np.testing.assert_array_equal(out, want)
+
+
+def test_narrow_unsigned_complement_comparison_builds_with_werror():
+    # gcc reads (uint8_t)(255 - x) as a promoted ~x and flagged the comparison (-Wsign-compare) though
+    # the IR compares two uint8 values (found by fuzzing host kernels)
+    U = tir.placeholder((8,), "uint8", name="U")
+    W = tir.placeholder((8,), "uint32", name="W")
+    u8, u32 = (lambda v: tir.const(v, "uint8")), (lambda v: tir.const(v, "uint32"))
+    C = tir.compute((8,), lambda i: tir.if_then_else(tir.max(U[i], u8(148)) == u8(255) - U[i], W[i],
+                                                     u32(255) + W[i]) % u32(7) - W[i], name="C")
+    func = tir.lower(schedules.create_schedule(C), [U, W, C])
+    u = np.array([0, 37, 74, 107, 148, 185, 222, 255], np.uint8)
+    w = np.arange(8, dtype=np.uint32)
+    c = np.zeros(8, np.uint32)
+    codegen_c.build(func)(u, w, c)
+    np.testing.assert_array_equal(c, tir.evaluate(C, {U: u, W: w}))
