@@ -70,6 +70,11 @@ class TrapError(SimulationError):
         )
 
 
+class StackOverflowError(SimulationError):
+    """A kernel's stack does not fit in the RAM left above its program and arrays, or the run
+    showed that the stack grew down into them (its results are then not trustworthy)."""
+
+
 class ToolchainError(SimulationError):
     """Cross-compiling or linking a RISC-V program failed; the message holds the compiler's stderr."""
 

@@ -50,7 +50,7 @@ from pathlib import Path
 import numpy as np
 
 from simulator.elf import read_elf
-from simulator.errors import BusError, SimTimeout, SimulationError, TrapError
+from simulator.errors import BusError, SimTimeout, SimulationError, StackOverflowError, TrapError
 from simulator.toolchain import RAM_BASE, Toolchain, compile_rv32, link_script_text, runtime_sources
 from simulator.verilator import build_verilated
 from tir.errors import ArgumentError
@@ -73,11 +73,6 @@ C_TYPES = {
     np.dtype(np.uint32): "uint32_t",
     np.dtype(np.float32): "float",
 }
-
-
-class StackOverflowError(SimulationError):
-    """A kernel's stack does not fit in the RAM left above its program and arrays, or the run
-    showed that the stack grew down into them (its results are then not trustworthy)."""
 
 
 @dataclass
