@@ -557,6 +557,18 @@ def run_reference(
     return out
 
 
+def _call_batch(cosim, fids, a, b, bp_seed: int):
+    """One batched stream through the verilated unit, from reset, under random back-pressure:
+    (its results, the cycles it took)."""
+    cosim.reset()
+    cosim.set_backpressure(bp_seed)
+    c0 = cosim.cycles
+    rtl = cosim.call_batch(fids, a, b)
+    cycles = cosim.cycles - c0
+    cosim.set_backpressure(0)
+    return rtl, cycles
+
+
 def _find_hang(cosim, fids: np.ndarray, a: np.ndarray, b: np.ndarray, bp_seed: int) -> int | None:
     """Index of the first op the RTL gives no response to, replaying the stream one call at a time."""
     from simulator.cfu import CfuError
@@ -622,12 +634,7 @@ def verify(
     except Exception as e:
         raise _failure(e, f"verify({name}): loading the RTL co-simulation library {so} failed", extension=name) from e
     try:
-        cosim.reset()
-        cosim.set_backpressure(bp_seed)
-        c0 = cosim.cycles
-        rtl = cosim.call_batch(fids, a, b)
-        cycles = cosim.cycles - c0
-        cosim.set_backpressure(0)
+        rtl, cycles = _call_batch(cosim, fids, a, b, bp_seed)
     except Exception as e:
         i = _find_hang(cosim, fids, a, b, bp_seed)
         if i is None:
@@ -730,12 +737,7 @@ def verify_set(exts, n: int = 5000, seed: int = 0, unknown_fraction: float = 0.0
     cosim = _COSIM_CACHE.get(so) or _COSIM_CACHE.setdefault(so, CfuCosim(so))
     bp_seed = (seed * 2654435761 + 99) & 0xFFFFFFFF or 1
     try:
-        cosim.reset()
-        cosim.set_backpressure(bp_seed)
-        c0 = cosim.cycles
-        rtl = cosim.call_batch(fids, a, b)
-        cycles = cosim.cycles - c0
-        cosim.set_backpressure(0)
+        rtl, cycles = _call_batch(cosim, fids, a, b, bp_seed)
     except Exception as e:
         i = _find_hang(cosim, fids, a, b, bp_seed)
         if i is None:
