@@ -6,6 +6,9 @@ Each distinct CFU (none, dot4_i8, mac4_i8) builds one SoC model, cached across r
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -90,3 +93,36 @@ def test_dot4_matmul_beats_best_scalar_schedule():
 def test_both_toolchains_run_tensorized_kernels(toolchain, sched):
     r, _ = _run(W.matmul(16, 16, 32), sched, toolchain)
     assert r.cycles > 0
+
+
+_BASELINE = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "vexriscv_kernels.json"
+_MM64 = "matmul 64x64x64 (Bt[N,K] pre-packed)"
+_TOOLCHAINS = {"zig": Toolchain(), "gcc": GCC}
+
+
+def _mm64_rows():
+    return [r for r in json.loads(_BASELINE.read_text()) if r["kernel"] == _MM64]
+
+
+@pytest.mark.parametrize("row", _mm64_rows(), ids=lambda r: r["variant"])
+def test_fixed_64_cubed_hand_schedules_are_not_slower_than_checked_in(row):
+    """The 64^3 int8 matmul hand schedules, each with the toolchain and tile that won in the checked-in
+    table (benchmarks/vexriscv_kernels.py --json), take at most the cycles recorded there."""
+    wl = hand.matmul_nt(64, 64, 64)
+    tile = tuple(row["tile"]) if row["tile"] else None
+    kw = {} if tile is None else {"tile": tile}
+    variant = row["variant"]
+    if variant == "naive C":
+        s, args = hand.naive(wl)
+    elif variant == "hand, no ext":
+        s, args = hand.scalar_best(wl)
+    elif variant.startswith("mac4"):
+        s, args = hand.mac4(wl, **kw)
+    else:
+        s, args = hand.dot4(wl, variant.split()[0], asm=variant.endswith(" asm"), **kw)
+    func = tir.lower(s, args)
+    ins = _inputs(wl, seed=0)
+    out = np.zeros(wl.output.shape, np.int32)
+    r = simulator.run(func, ins + [out], "vexriscv", toolchain=_TOOLCHAINS[row["toolchain"]])
+    np.testing.assert_array_equal(out, wl.ref(*ins))
+    assert r.cycles <= row["cycles"], f"{variant}: {r.cycles:,} cycles, the checked-in table says {row['cycles']:,}"
