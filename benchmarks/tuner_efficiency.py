@@ -149,7 +149,7 @@ def main(argv=None) -> int:
 
     from schedules.autotune.task import create_task
     from simulator.measure import make_measure
-    from tir.cache import cache_dir
+    from toolchain.cache import cache_dir
 
     cache = args.cache or cache_dir("tuner_efficiency") / "measure_cache.jsonl"
     t0 = time.time()

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import ctypes
-import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from tir import dtype as dt
-from tir.cache import cache_dir, content_hash
 from tir.errors import ArgumentError, CodegenError
 from tir.stmt import PrimFunc
+from toolchain import host as _host
+from toolchain.errors import HostCompileError
 
 from .emit import c_function_name, canonical_target, emit
 
@@ -26,31 +23,24 @@ HOST_CFLAGS = ("-std=c99", "-O2", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werr
 
 
 def host_cc() -> str:
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-    if not cc:
-        raise CodegenError("no host C compiler found (set CC or install cc)")
-    return cc
+    """The host C compiler (:func:`toolchain.host.host_cc`); a missing one is a CodegenError."""
+    try:
+        return _host.host_cc()
+    except HostCompileError as exc:
+        raise CodegenError(str(exc)) from exc
 
 
 def compile_shared(source: str, extra_flags: tuple[str, ...] = (), link: tuple[str, ...] = (),
                    kind: str = "host-modules") -> Path:
-    """Compile C source into a shared library cached by the hash of source, flags and libraries."""
-    cc = host_cc()
-    flags = HOST_CFLAGS + tuple(extra_flags)
-    key = content_hash(source, cc, " ".join(flags), *[str(x) for x in link])
-    out = cache_dir(kind) / f"{key}.so"
-    if out.exists():
-        return out
-    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
-        src = Path(tmp) / "kernel.c"
-        src.write_text(source)
-        tmp_out = Path(tmp) / "kernel.so"
-        cmd = [cc, *flags, str(src), "-o", str(tmp_out), *link]
-        r = subprocess.run(cmd, capture_output=True, text=True)
-        if r.returncode != 0:
-            raise CodegenError(f"C compilation failed ({' '.join(cmd[:2])} ...):\n{r.stderr[-4000:]}")
-        os.replace(tmp_out, out)
-    return out
+    """Compile C source into a shared library cached by the hash of source, flags and libraries.
+
+    The flags are :data:`HOST_CFLAGS` plus ``extra_flags``; a failed compile is a CodegenError (the
+    generated C did not build) whose cause is the toolchain's HostCompileError.
+    """
+    try:
+        return _host.compile_shared_with(source, HOST_CFLAGS + tuple(extra_flags), tuple(link), kind)
+    except HostCompileError as exc:
+        raise CodegenError(str(exc)) from exc
 
 
 class Module:

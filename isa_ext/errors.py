@@ -20,3 +20,7 @@ class VerifyError(ExtensionError):
         super().__init__(message)
         for key, value in info.items():
             setattr(self, key, value)
+
+
+class CfuError(TirError):
+    """Bad CFU composition (e.g. a function_id claimed twice) or a failed co-simulation."""

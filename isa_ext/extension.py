@@ -44,8 +44,8 @@ from string import Template
 import numpy as np
 
 from isa_ext.bits import MASK32, sext
+from isa_ext.cfu import cfu_module_header
 from isa_ext.errors import ExtensionError
-from simulator.cfu import cfu_module_header
 
 OPCODE = 0x0B
 TARGETS = ("host", "rv32im", "verilator")

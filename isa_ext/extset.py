@@ -46,7 +46,7 @@ class ExtensionSet:
 
     def verilog(self) -> str:
         """One Verilog file: every extension's unit plus the routing top module ``Cfu``."""
-        from simulator.cfu import combine_cfu
+        from isa_ext.cfu import combine_cfu
 
         return combine_cfu([(e.module_name, e.verilog(), e.function_ids) for e in self.extensions])
 
@@ -62,7 +62,7 @@ class ExtensionSet:
         return "\n".join(e.c_source(target) for e in self.extensions)
 
     def cosim_library(self) -> Path:
-        from simulator.cfu import build_cfu_cosim
+        from isa_ext.cfu import build_cfu_cosim
 
         return build_cfu_cosim(self.verilog())
 

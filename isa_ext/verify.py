@@ -22,7 +22,7 @@
 through
 
 1. the RTL: ``ext.verilog()`` inside a routing ``Cfu`` top, verilated into a co-simulation
-   library (simulator.cfu), driven in one batched ctypes call for the whole stream, with
+   library (isa_ext.cfu), driven in one batched ctypes call for the whole stream, with
    pseudo-random rsp_ready back-pressure so the handshake is exercised;
 2. the host C model: ``ext.c_source("host")`` plus a small dispatcher compiled with the system ``cc``
    into a cached shared library, also driven in one batched call;
@@ -37,7 +37,7 @@ is which.
 The first disagreement raises :class:`~isa_ext.errors.VerifyError`, and so does any exception of a
 reference model, the C model or the RTL path (chained with ``from``): its message names the
 extension, the op and the operands. An exception that was already a TirError keeps its class too
-(a hung unit still raises a :class:`simulator.cfu.CfuError`, which is then also a VerifyError).
+(a hung unit still raises a :class:`isa_ext.errors.CfuError`, which is then also a VerifyError).
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ import numpy as np
 from isa_ext.errors import ExtensionError, VerifyError
 from isa_ext.extension import DTYPES, Extension, Op, describe_fid
 from isa_ext.library import EDGE_BYTES, edge_or_random
-from tir.cache import cache_dir, content_hash
 from tir.errors import TirError
+from toolchain.cache import cache_dir, content_hash
 
 _U32P = ctypes.POINTER(ctypes.c_uint32)
 C_FLAGS = ("-std=c99", "-O2", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror")
@@ -571,7 +571,7 @@ def _call_batch(cosim, fids, a, b, bp_seed: int):
 
 def _find_hang(cosim, fids: np.ndarray, a: np.ndarray, b: np.ndarray, bp_seed: int) -> int | None:
     """Index of the first op the RTL gives no response to, replaying the stream one call at a time."""
-    from simulator.cfu import CfuError
+    from isa_ext.errors import CfuError
 
     cosim.reset()
     cosim.set_backpressure(bp_seed)
@@ -597,8 +597,8 @@ def verify(
 ) -> VerifyReport:
     """Check RTL, host C model and reference agree bit for bit on edge cases, the lane-pair sweeps
     (``exhaustive``) and ``n`` random ops; raise VerifyError otherwise (see the module docstring)."""
+    from isa_ext.cfu import CfuCosim, build_cfu_cosim, combine_cfu
     from isa_ext.registry import get
-    from simulator.cfu import CfuCosim, build_cfu_cosim, combine_cfu
 
     if isinstance(ext, str):
         ext = get(ext)
@@ -696,8 +696,8 @@ def verify_set(exts, n: int = 5000, seed: int = 0, unknown_fraction: float = 0.0
     few function ids no extension owns are mixed in: those must answer 0. Checks routing and the
     handshake of the top module; raises VerifyError on the first disagreement.
     """
+    from isa_ext.cfu import CfuCosim
     from isa_ext.extset import ExtensionSet
-    from simulator.cfu import CfuCosim
 
     es = exts if isinstance(exts, ExtensionSet) else ExtensionSet(exts)
     rng = np.random.default_rng(seed)

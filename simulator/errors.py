@@ -1,6 +1,11 @@
-"""Errors raised by the simulator package (all subclasses of tir.errors.TirError)."""
+"""Errors raised by the simulator package (all subclasses of tir.errors.TirError).
+
+``ToolchainError`` and ``VerilatorBuildError`` are re-exported from :mod:`toolchain.errors`; they are
+not SimulationErrors (a failed build is not a failed simulation).
+"""
 
 from tir.errors import TirError
+from toolchain.errors import ToolchainError, VerilatorBuildError  # noqa: F401 - re-exported
 
 MCAUSE_NAMES = {
     0: "instruction address misaligned",
@@ -73,11 +78,3 @@ class TrapError(SimulationError):
 class StackOverflowError(SimulationError):
     """A kernel's stack does not fit in the RAM left above its program and arrays, or the run
     showed that the stack grew down into them (its results are then not trustworthy)."""
-
-
-class ToolchainError(SimulationError):
-    """Cross-compiling or linking a RISC-V program failed; the message holds the compiler's stderr."""
-
-
-class VerilatorBuildError(SimulationError):
-    """Verilating or compiling a Verilator model failed; the message holds the tail of the log."""

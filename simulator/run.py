@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import codegen_c
 from codegen_c.emit import c_function_name
+from isa_ext.cfu import combine_cfu
 from tir.errors import CodegenError
 from tir.stmt import PrimFunc
 
-from .cfu import combine_cfu
 from .toolchain import Toolchain
 from .vexriscv import run_kernel
 

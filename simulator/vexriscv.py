@@ -52,8 +52,8 @@ import numpy as np
 from simulator.elf import read_elf
 from simulator.errors import BusError, SimTimeout, SimulationError, StackOverflowError, TrapError
 from simulator.toolchain import RAM_BASE, Toolchain, compile_rv32, link_script_text, runtime_sources
-from simulator.verilator import build_verilated
 from tir.errors import ArgumentError
+from toolchain.verilator import build_verilated
 
 HARNESS_DIR = Path(__file__).resolve().parent / "harness"
 SOC_TOP = "isaforge_soc_top"

@@ -15,7 +15,7 @@ API
     * ``sources``: either a list of paths to Verilog files, or a dict ``{file name: Verilog text}``.
     * ``cpp_files``: a list whose items are paths to C++ files or ``(file name, C++ text)`` pairs.
       They are compiled with the model; include the generated header as ``"V<top>.h"``.
-    * ``kind``: the cache sub-folder (``tir.cache.cache_dir(kind)``), e.g. ``"vexriscv_soc"``.
+    * ``kind``: the cache sub-folder (``toolchain.cache.cache_dir(kind)``), e.g. ``"vexriscv_soc"``.
     * ``extra_flags``: more Verilator command-line arguments (part of the cache key).
     * ``lib=False``: the C++ files must define ``main``; the result is the executable.
     * ``lib=True``: the result is a shared library ``lib<top>.so`` compiled with ``-fPIC``; every
@@ -27,7 +27,7 @@ API
     inputs returns at once. Builds of one key are serialised with a file lock and happen in a
     private temporary folder that is atomically renamed into place, so concurrent processes racing
     on the same key all end with a valid artifact (and only one of them builds it).
-    A failed build raises :class:`simulator.errors.VerilatorBuildError` with the tail of the log.
+    A failed build raises :class:`toolchain.errors.VerilatorBuildError` with the tail of the log.
 
     Fixed flags: ``--cc --exe --build -O3 --x-assign fast --x-initial fast --noassert -Wno-fatal
     -Wno-lint``, C++ optimisation ``-O2`` and no ``--threads`` (threaded models are far slower here).
@@ -43,8 +43,8 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-from simulator.errors import VerilatorBuildError
-from tir.cache import cache_dir, content_hash
+from toolchain.cache import cache_dir, content_hash
+from toolchain.errors import VerilatorBuildError
 
 BASE_FLAGS = (
     "--cc", "--exe", "--build",
