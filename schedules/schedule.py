@@ -272,7 +272,7 @@ class Stage:
             parent._check_leaf(axis, "compute_at")
         except ScheduleError as e:
             raise self._err(axis, f"compute_at {parent.name!r}: {e}") from None
-        if not self.schedule._consumes(parent, self):
+        if not self.schedule.consumes(parent, self):
             raise self._err(axis, f"compute_at: stage {parent.name!r} does not consume {self.name!r}")
         if self.attach_type == "inline":
             raise ScheduleError(f"stage {self.name!r}: compute_at on an inlined stage")
@@ -342,13 +342,16 @@ class Schedule:
     def stage_of(self, op: Operation) -> Stage:
         return self[op]
 
-    def _consumes(self, consumer: Stage, producer: Stage) -> bool:
-        """Does ``consumer`` read ``producer`` directly or through inlined stages?"""
+    def consumes(self, consumer: Stage, producer: Stage) -> bool:
+        """Does ``consumer`` read ``producer`` directly or through inlined stages?
+
+        Part of the interface tir.lower needs from a schedule (:class:`tir.schedule_api.ScheduleLike`).
+        """
         for t in consumer.op.input_tensors:
             st = self.stage_map.get(id(t.op))
             if st is producer:
                 return True
-            if st is not None and st.attach_type == "inline" and self._consumes(st, producer):
+            if st is not None and st.attach_type == "inline" and self.consumes(st, producer):
                 return True
         return False
 
@@ -381,7 +384,7 @@ class Schedule:
             readers = [readers]
         reader_stages = [self[r] if not isinstance(r, Stage) else r for r in readers]
         for rs in reader_stages:
-            if not self._consumes(rs, src):
+            if not self.consumes(rs, src):
                 raise ScheduleError(f"cache_read of {src.name!r}: stage {rs.name!r} does not read it")
         cur = src.op.outputs[0]
         shape = cur.shape

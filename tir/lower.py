@@ -33,14 +33,18 @@ from . import dtype as dt
 from .errors import LoweringError, ScheduleError
 from .expr import BinOp, BufferLoad, Cast, Cmp, Const, Expr, Not, Ramp, Reduce, Select, TensorLoad, Var
 from .passes import finalize
+from .schedule_api import ScheduleLike
 from .simplify import Lin, bound, linear, simplify
 from .stmt import Allocate, Buffer, Evaluate, For, IfThen, PrimFunc, Seq, Store, seq
 from .tensor import ComputeOp, PlaceholderOp, Tensor, split_extents
 from .visit import children, collect_vars, mutate, substitute, walk
 
 
-def lower(sch, args, name: str = "main") -> PrimFunc:
-    """Lower schedule ``sch`` to a PrimFunc whose buffer arguments follow ``args`` in order."""
+def lower(sch: ScheduleLike, args, name: str = "main") -> PrimFunc:
+    """Lower schedule ``sch`` to a PrimFunc whose buffer arguments follow ``args`` in order.
+
+    ``sch`` is read only through the members :class:`tir.schedule_api.ScheduleLike` declares.
+    """
     return _Lowerer(sch).run(list(args), name)
 
 
@@ -73,7 +77,7 @@ def _is_split(rel) -> bool:
 
 
 class _Lowerer:
-    def __init__(self, sch):
+    def __init__(self, sch: ScheduleLike):
         self.sch = sch
         self.ranges: dict[int, tuple[int, int]] = {}
         self.buffers: dict[int, Buffer] = {}
@@ -235,7 +239,7 @@ class _Lowerer:
         if not any(iv is lv for lv in parent.leaf_iter_vars):
             raise ScheduleError(f"stage {st.name!r}: compute_at axis {iv.name!r} is no longer a leaf axis of "
                                 f"stage {parent.name!r} (it was split or fused after compute_at)")
-        if not self.sch._consumes(parent, st):
+        if not self.sch.consumes(parent, st):
             raise ScheduleError(f"stage {st.name!r}: computed at stage {parent.name!r}, which does not "
                                 "consume it")
         for other in live:
