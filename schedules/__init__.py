@@ -1,7 +1,6 @@
 """TVM-style schedules: ``s = create_schedule(C)``; ``s[C].split(...)``; ``s.cache_write(...)``."""
 
-from tir.errors import ScheduleError
-
+from .errors import ScheduleError
 from .schedule import Schedule, Stage, create_schedule
 
 __all__ = ["Schedule", "ScheduleError", "Stage", "create_schedule"]
