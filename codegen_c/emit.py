@@ -53,7 +53,7 @@ for _n in (8, 16, 32, 64):
 # simulator/runtime (crt0.S, isaforge_rt.c, link.ld.in), the driver main.c of simulator/vexriscv.py and
 # the libraries the cross compilers link (libgcc / compiler_rt symbols all start with "__"); every other
 # symbol of the runtime, the driver, the extensions' C and the verilator co-simulation glue
-# (simulator/cfu.py, isa_ext) starts with isaforge_ / ISAFORGE_ or "_"
+# (isa_ext/cfu.py) starts with isaforge_ / ISAFORGE_ or "_"
 _RUNTIME_NAMES = "main _start memset memcpy memmove memcmp".split()
 _C_RESERVED = set(_C_KEYWORDS) | set(_HEADER_NAMES) | set(_RUNTIME_NAMES)
 # the locals and parameters of the driver's main() that calls the kernel by name: a kernel named like
