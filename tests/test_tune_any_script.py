@@ -151,3 +151,41 @@ def test_measure_imports_only_public_autotune_names():
                 assert n in autotune.__all__ and not n.startswith("_"), f"private autotune name {n}"
             found += names
     assert "MeasureResult" in found  # the check sees the imports there are
+
+
+_CLI_TEMPLATES = '''
+import schedules
+import tir
+from schedules import autotune
+
+with open(MARKER, "a") as f:  # one line per run of this file: the CLI process only, not its workers
+    f.write("ran\\n")
+
+
+@autotune.template("cli_user_double")  # no reference: checked against tir.evaluate
+def cli_user_double(N):
+    A = tir.placeholder((N,), "int32", name="A")
+    B = tir.compute((N,), lambda i: A[i] * 2, name="B")
+    s = schedules.create_schedule(B)
+    cfg = autotune.get_config()
+    cfg.define_split("t", B.op.axis[0], num_outputs=2)
+    cfg["t"].apply(s, B, B.op.axis[0])
+    return s, [A, B]
+'''
+
+
+def test_cli_tunes_a_template_from_a_file(tmp_path):
+    src = tmp_path / "my_templates.py"
+    src.write_text(_CLI_TEMPLATES.replace("MARKER", repr(str(tmp_path / "marker")), 1))
+    rec = tmp_path / "r.jsonl"
+    p = subprocess.run([sys.executable, "-m", "isaforge", "tune", "cli_user_double", "--templates", str(src),
+                        "--shape", "16", "--trials", "3", "--tuner", "random", "--records", str(rec),
+                        "--target", "vexriscv", "--parallel", "2", "--no-progress"],
+                       cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-4000:]
+    assert "cli_user_double[16]@vexriscv\tbest" in p.stdout and "0 errors" in p.stdout
+    assert (tmp_path / "marker").read_text().splitlines() == ["ran"]
+    assert len(rec.read_text().splitlines()) == 3
+    bad = subprocess.run([sys.executable, "-m", "isaforge", "tune", "x", "--templates", str(tmp_path / "nope.py"),
+                          "--records", str(rec)], cwd=tmp_path, env=_env(), capture_output=True, text=True)
+    assert bad.returncode != 0 and "nope.py" in bad.stderr and "no such file" in bad.stderr
