@@ -75,10 +75,15 @@ def test_template_defined_in_a_test_function_tunes_with_a_pool(target, tmp_path)
         np.testing.assert_array_equal(arrays[2], want)
 
 
-def test_a_script_without_main_guard_tunes_with_a_pool_and_runs_once(tmp_path):
+@pytest.mark.parametrize("how, target", [("file", "vexriscv"), ("stdin", "host")])
+def test_a_script_without_main_guard_tunes_with_a_pool_and_runs_once(how, target, tmp_path):
+    """``python script.py`` (spawn would re-run it as __mp_main__) and ``python - < script.py`` (a
+    __main__ with no file, as in a notebook: no worker could import its template)."""
     marker, records = tmp_path / "marker.txt", tmp_path / "records.jsonl"
-    p = subprocess.run([sys.executable, str(SCRIPT), str(marker), str(records), "vexriscv"], cwd=tmp_path,
-                       env=_env(), capture_output=True, text=True, timeout=900)
+    args = [str(marker), str(records), target]
+    cmd, stdin = ([sys.executable, str(SCRIPT), *args], None) if how == "file" else \
+        ([sys.executable, "-", *args], SCRIPT.read_text())
+    p = subprocess.run(cmd, input=stdin, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=900)
     assert p.returncode == 0, p.stderr[-4000:]
     assert marker.read_text().splitlines() == ["ran"]  # the workers never re-ran the script
     out = json.loads(p.stdout.strip().splitlines()[-1])
