@@ -43,7 +43,8 @@ outlive a tuner by design; when a killed tuner's client connection drops, the sc
 its futures (a task already running on a worker still runs to its end, its result is dropped).
 
 ``corrupt``: a test hook, ``corrupt(config_index, outputs) -> None`` that may change the output
-arrays in place after the run (it must be picklable for a process pool: a module-level function);
+arrays in place after the run, in the worker (for a process pool it must be picklable and
+importable there: a module-level function of an importable module, never of ``__main__``);
 ``"flip_first"`` is a built-in that adds 1 to the first element of every output.
 """
 
