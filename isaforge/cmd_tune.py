@@ -25,6 +25,9 @@ def add_parser(sub) -> None:
     p.add_argument("--records", required=True, help="JSON Lines file; an existing one is resumed, and tuners "
                                                     "running at once on one file share the work")
     p.add_argument("--shape", type=_shape, default=None, help="template args, e.g. 64,64,64")
+    p.add_argument("--templates", action="append", default=[], metavar="FILE_OR_MODULE",
+                   help="a .py file or an importable module defining templates (@autotune.template) to load "
+                        "first; repeatable. The file need not be importable by the measurement workers")
     p.add_argument("--scheduler", default=None, help="Dask scheduler HOST:PORT (default: a local process pool)")
     p.add_argument("--parallel", type=int, default=None, help="local worker processes (default: CPU count)")
     p.add_argument("--early-stopping", type=int, default=None)
@@ -41,6 +44,27 @@ def add_parser(sub) -> None:
     pl.add_argument("-o", "--output", required=True, help="PNG file")
     pl.add_argument("--task", default=None, help="only this task key (default: every task)")
     pl.set_defaults(func=run_plot)
+
+
+def load_templates(sources) -> None:
+    """Run each ``.py`` file (as a module of its own, not ``__main__``) or import each module name,
+    so that the templates they define are registered."""
+    import importlib
+    import os
+    import runpy
+
+    from schedules.autotune import AutotuneError
+
+    for src in sources:
+        if src.endswith(".py") or os.sep in src:
+            if not os.path.isfile(src):
+                raise AutotuneError(f"--templates {src!r}: no such file")
+            runpy.run_path(src, run_name="isaforge_user_templates")
+        else:
+            try:
+                importlib.import_module(src)
+            except ImportError as e:
+                raise AutotuneError(f"--templates {src!r}: cannot import it ({e})") from e
 
 
 def _resolve(workload: str, shape):
@@ -62,6 +86,7 @@ def run_tune(args) -> int:
     from schedules import autotune
     from simulator.measure import make_measure
 
+    load_templates(args.templates)
     name, targs = _resolve(args.workload, args.shape)
     tuner_cls = autotune.get_tuner(args.tuner)
     task = autotune.create_task(name, targs, args.target)

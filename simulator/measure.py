@@ -3,18 +3,31 @@
 ``make_measure(target="vexriscv", n_parallel=None, scheduler=None, timeout_cycles=..., seed=0,
 corrupt=None)`` returns a callable ``measure(task, configs) -> list[MeasureResult]``. Per config:
 lower the template's schedule, emit C, cross-compile (the toolchain from the ``compiler`` knob),
-simulate, and compare every output with the task's numpy reference (integers exactly, floats with
-a tolerance). Outputs are pre-filled with a garbage pattern, so a kernel that skips elements is
+simulate, and compare every output with the task's expected outputs (its numpy reference, or
+``tir.evaluate`` of its tensor expression when it has none; integers exactly, floats with a
+tolerance). Outputs are pre-filled with a garbage pattern, so a kernel that skips elements is
 caught. A wrong output is the error ``"wrong_result"`` and never gets a cost.
+
+Two halves. ``prepare(task, config, ...)`` runs in the tuning process: it instantiates the
+template, lowers, emits the C source and computes inputs and expected outputs, giving a
+:class:`Job`: plain, picklable data (C source, kernel name, arrays, expected outputs, output
+names, CFU Verilog, toolchain, limits). ``run_job(job)`` compiles, simulates and checks a Job; it
+is what pool and Dask workers run, and it never imports user code, so a template defined in
+``__main__``, in a plain script without a main guard or in a notebook cell measures like a
+built-in one. Cycle counts are those of ``simulator.run`` (the same C, toolchain and SoC).
 
 Errors are classified: ToolchainError / CodegenError / ScheduleError / LoweringError (and template
 errors) -> ``"build"``; SimTimeout -> ``"timeout"``; TrapError / BusError -> ``"trap"``; anything
 else -> ``"runtime"``.
 
-Parallelism: a local process pool (spawn; each worker re-creates the task from its template
-module, name, args and target) with ``n_parallel`` workers (default: the CPU count; ``1`` runs in
-this process). With ``scheduler`` (``"HOST:PORT"``, a ``distributed.Client`` or a ``LocalCluster``)
-the configs are mapped over a Dask cluster instead. ``measure.iter_results(task, configs)`` yields
+Parallelism: a local process pool with ``n_parallel`` workers (default: the CPU count; ``1`` runs
+in this process). Workers are spawned with the parent's ``__main__`` hidden from multiprocessing
+(:class:`CleanSpawnContext`): a plain spawn child re-runs the parent's main script as
+``__mp_main__`` (``init_main_from_path`` / ``init_main_from_name`` of the preparation data), which
+for a script without a main guard re-runs its tuning in every worker (and fails: "An attempt has
+been made to start a new process before the current process has finished its bootstrapping
+phase"). With ``scheduler`` (``"HOST:PORT"``, a ``distributed.Client`` or a ``LocalCluster``) the
+Jobs are mapped over a Dask cluster instead. ``measure.iter_results(task, configs)`` yields
 ``(position, result)`` as configs finish (the tuner writes each record at once).
 
 Workers die with the tuner: each pool worker holds the read end of a pipe whose only write end is
@@ -30,31 +43,41 @@ outlive a tuner by design; when a killed tuner's client connection drops, the sc
 its futures (a task already running on a worker still runs to its end, its result is dropped).
 
 ``corrupt``: a test hook, ``corrupt(config_index, outputs) -> None`` that may change the output
-arrays in place after the run (it must be picklable for a process pool: a module-level function);
+arrays in place after the run, in the worker (for a process pool it must be picklable and
+importable there: a module-level function of an importable module, never of ``__main__``);
 ``"flip_first"`` is a built-in that adds 1 to the first element of every output.
 """
 
 from __future__ import annotations
 
+import ctypes
+import multiprocessing.context
 import os
 import signal
+import sys
 import threading
 import time
 import traceback
+import types
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from schedules.autotune.measure import MeasureResult
-from schedules.autotune.space import COMPILER_KNOB, AutotuneError, parse_compiler
+import codegen_c
+from codegen_c.build import compile_shared
+from codegen_c.emit import c_function_name
+from schedules.autotune import COMPILER_KNOB, AutotuneError, MeasureResult, parse_compiler
 from tir.errors import CodegenError, DTypeError, LoweringError, ScheduleError
 
 from .errors import BusError, SimTimeout, ToolchainError, TrapError
+from .run import RunResult, cfu_verilog, output_indices, stack_need
 from .toolchain import Toolchain
+from .vexriscv import run_kernel
 
 DEFAULT_TIMEOUT_CYCLES = 20_000_000
 GARBAGE = 0x5A
+HOST_REPEAT = 3  # host targets: the best of this many timed calls (as simulator.run)
 
 
 def classify(exc: BaseException) -> str:
@@ -87,20 +110,116 @@ _REF_CACHE: dict = {}
 
 
 def _data(task, seed):
+    """Inputs and expected outputs of ``task`` at ``seed`` (cached: the reference runs once per task)."""
     key = (task.key, seed)
     hit = _REF_CACHE.get(key)
-    if hit is None:
+    if hit is None or hit[0] is not task.template:  # a template re-registered under the same name
         arrays = task.make_inputs(seed)
         expected = task.reference(task.input_arrays(arrays))
-        hit = _REF_CACHE[key] = (arrays, expected)
+        hit = _REF_CACHE[key] = (task.template, arrays, expected)
         if len(_REF_CACHE) > 16:
             _REF_CACHE.pop(next(iter(_REF_CACHE)))
-    return hit
+    return hit[1], hit[2]
 
 
-def _compare(task, outputs, expected) -> str | None:
-    for i, got, want in zip(task.output_indices, outputs, expected):
-        name = task.arg_specs[i][3]
+@dataclass
+class Job:
+    """One config, built as far as it can be without a compiler: plain data a worker can run.
+
+    ``arrays``: every kernel argument (outputs pre-filled with garbage); ``outputs``: the indices
+    of the written ones, ``output_names`` their names and ``expected`` the arrays they must equal.
+    ``target`` vexriscv: ``source`` is the rv32im C, ``cfu_verilog`` the extensions' RTL, and
+    ``toolchain`` / ``max_cycles`` / ``stack_bytes`` what ``run_kernel`` takes. Host targets:
+    ``source`` is the host C, ``cflags`` / ``link`` the extra compiler flags and libraries.
+    """
+
+    config_index: int
+    target: str
+    kernel_name: str
+    source: str
+    arrays: list
+    outputs: list
+    output_names: list
+    expected: list
+    cfu_verilog: str | None = None
+    toolchain: Toolchain | None = None
+    max_cycles: int = DEFAULT_TIMEOUT_CYCLES
+    stack_bytes: int = 0
+    cflags: tuple = ()
+    link: tuple = ()
+    corrupt: object = None
+    extra: dict = field(default_factory=dict)
+
+
+def _host_options(func, target: str) -> tuple[tuple, tuple]:
+    """Extra flags and libraries of a host-side build, as ``codegen_c.build`` chooses them."""
+    from tir.printer import iter_stmts
+    from tir.stmt import For
+
+    cflags: tuple = ()
+    link: tuple = ()
+    if any(isinstance(st, For) and st.kind == "parallel" for st in iter_stmts(func.body)):
+        cflags += ("-fopenmp",)
+    if target == "verilator" and func.extensions:
+        exts = list(func.extensions)
+        lib = exts[0].cosim_library(exts)  # a cached build of the verilated RTL: done once, here
+        link = (str(lib), f"-Wl,-rpath,{os.path.dirname(str(lib))}")
+    return cflags, link
+
+
+def prepare(task, config, target: str, timeout_cycles: int = DEFAULT_TIMEOUT_CYCLES, seed: int = 0,
+            corrupt=None) -> Job:
+    """The Job of one config of ``task``: lower, emit and compute the expected outputs, in this process."""
+    cfg = task.config(config)
+    func = task.lower(cfg)
+    arrays, expected = _data(task, seed)
+    arrays = [a.copy() for a in arrays]
+    for i in task.output_indices:
+        a = arrays[i]
+        if np.issubdtype(a.dtype, np.floating):
+            a[...] = np.nan
+        else:
+            a.view(np.uint8)[...] = GARBAGE
+    codegen_c.check_arrays(func, arrays)
+    outs = output_indices(func)
+    if outs != list(task.output_indices):
+        raise AutotuneError(f"task {task.key}: config {cfg.index} writes args {outs}, the task's outputs are "
+                            f"{task.output_indices}")
+    job = Job(cfg.index, target, c_function_name(func), "", arrays, outs,
+              [task.arg_specs[i][3] for i in outs], [np.asarray(e) for e in expected], corrupt=corrupt)
+    if target == "vexriscv":
+        job.source = codegen_c.emit(func, "rv32im")
+        job.cfu_verilog = cfu_verilog(func.extensions)
+        job.toolchain = toolchain_of(cfg)
+        job.max_cycles = int(timeout_cycles)
+        job.stack_bytes = stack_need(func)
+        job.extra["compiler"] = cfg[COMPILER_KNOB].val if COMPILER_KNOB in cfg else "zig:-O2"
+    elif target in ("host", "verilator"):
+        job.source = codegen_c.emit(func, target)
+        job.cflags, job.link = _host_options(func, target)
+    else:
+        raise AutotuneError(f"unknown measure target {target!r}")
+    return job
+
+
+def _run_host(job: Job) -> RunResult:
+    path = compile_shared(job.source, job.cflags, job.link)
+    fn = getattr(ctypes.CDLL(str(path)), job.kernel_name)
+    fn.restype = None
+    fn.argtypes = [ctypes.c_void_p] * len(job.arrays)
+    saved = [job.arrays[i].copy() for i in job.outputs]
+    best = float("inf")
+    for _ in range(HOST_REPEAT):
+        for i, s in zip(job.outputs, saved):
+            job.arrays[i][...] = s
+        t0 = time.perf_counter()
+        fn(*[a.ctypes.data for a in job.arrays])
+        best = min(best, time.perf_counter() - t0)
+    return RunResult(job.target, seconds=best)
+
+
+def _compare(job: Job, outputs) -> str | None:
+    for name, got, want in zip(job.output_names, outputs, job.expected):
         if np.issubdtype(want.dtype, np.floating):
             bad = ~np.isclose(got, want, rtol=1e-4, atol=1e-5)
         else:
@@ -113,57 +232,53 @@ def _compare(task, outputs, expected) -> str | None:
     return None
 
 
-def measure_one(task, config_index: int, target: str, timeout_cycles: int, seed: int, corrupt=None) -> MeasureResult:
-    """Build, run and check one config of ``task`` in this process."""
-    from .run import run
+def _failed(index: int, e: BaseException, t0: float, extra: dict) -> MeasureResult:
+    kind = classify(e)
+    msg = f"{type(e).__name__}: {e}"
+    if kind == "runtime":
+        msg += "\n" + "".join(traceback.format_exception(e)[-3:])
+    return MeasureResult(index, None, kind, msg[:4000], time.time(), time.time() - t0, extra)
 
+
+def run_job(job: Job) -> MeasureResult:
+    """Compile, run and check a Job (in whatever process runs it): a classified MeasureResult."""
     t0 = time.time()
-    extra: dict = {}
+    extra = dict(job.extra)
     try:
-        cfg = task.config(config_index)
-        func = task.lower(cfg)
-        arrays, expected = _data(task, seed)
-        arrays = [a.copy() for a in arrays]
-        for i in task.output_indices:
-            a = arrays[i]
-            if np.issubdtype(a.dtype, np.floating):
-                a[...] = np.nan
-            else:
-                a.view(np.uint8)[...] = GARBAGE
-        kw = {}
-        if target == "vexriscv":
-            tc = toolchain_of(cfg)
-            kw = {"toolchain": tc, "max_cycles": int(timeout_cycles)}
-            extra["compiler"] = cfg[COMPILER_KNOB].val if COMPILER_KNOB in cfg else "zig:-O2"
-        res = run(func, arrays, target, **kw)
-        outputs = [arrays[i] for i in task.output_indices]
-        if corrupt is not None:
-            fn = _CORRUPTIONS[corrupt] if isinstance(corrupt, str) else corrupt
-            fn(config_index, outputs)
+        if job.target == "vexriscv":
+            r = run_kernel(job.source, job.kernel_name, job.arrays, outputs=job.outputs, cfu_verilog=job.cfu_verilog,
+                           toolchain=job.toolchain or Toolchain(), max_cycles=job.max_cycles,
+                           stack_bytes=job.stack_bytes)
+            res = RunResult(job.target, r.cycles, r.instret)
+        else:
+            res = _run_host(job)
+        outputs = [job.arrays[i] for i in job.outputs]
+        if job.corrupt is not None:
+            fn = _CORRUPTIONS[job.corrupt] if isinstance(job.corrupt, str) else job.corrupt
+            fn(job.config_index, outputs)
         if res.instret is not None:
             extra["instret"] = res.instret
-        wrong = _compare(task, outputs, expected)
+        wrong = _compare(job, outputs)
         if wrong is not None:
-            return MeasureResult(config_index, None, "wrong_result", wrong, time.time(), time.time() - t0, extra)
-        return MeasureResult(config_index, float(res.cost), None, "", time.time(), time.time() - t0, extra)
+            return MeasureResult(job.config_index, None, "wrong_result", wrong, time.time(), time.time() - t0, extra)
+        return MeasureResult(job.config_index, float(res.cost), None, "", time.time(), time.time() - t0, extra)
     except Exception as e:  # noqa: BLE001 - every failure becomes a classified result
-        kind = classify(e)
-        msg = f"{type(e).__name__}: {e}"
-        if kind == "runtime":
-            msg += "\n" + "".join(traceback.format_exception(e)[-3:])
-        return MeasureResult(config_index, None, kind, msg[:4000], time.time(), time.time() - t0, extra)
+        return _failed(job.config_index, e, t0, extra)
 
 
-def _remote_measure(module, name, args, target, config_index, timeout_cycles, seed, corrupt):
-    """Entry point in a worker process: re-create the task, then measure."""
-    from schedules.autotune.task import _recreate
-
+def _prepare_or_fail(task, config_index: int, target: str, timeout_cycles: int, seed: int, corrupt):
+    """``prepare``, or the MeasureResult of why the config cannot be built (a template error is "build")."""
+    t0 = time.time()
     try:
-        task = _recreate(module, name, tuple(args), target)
+        return prepare(task, config_index, target, timeout_cycles, seed, corrupt)
     except Exception as e:  # noqa: BLE001
-        return MeasureResult(config_index, None, classify(e), f"cannot re-create task {name}{tuple(args)}: "
-                                                              f"{type(e).__name__}: {e}", time.time(), 0.0)
-    return measure_one(task, config_index, target, timeout_cycles, seed, corrupt)
+        return _failed(config_index, e, t0, {})
+
+
+def measure_one(task, config_index: int, target: str, timeout_cycles: int, seed: int, corrupt=None) -> MeasureResult:
+    """Build, run and check one config of ``task`` in this process."""
+    job = _prepare_or_fail(task, config_index, target, timeout_cycles, seed, corrupt)
+    return job if isinstance(job, MeasureResult) else run_job(job)
 
 
 def _kill_children() -> None:
@@ -205,6 +320,46 @@ def _worker_init(parent_pid: int, conn) -> None:
         os._exit(1)
     threading.Thread(target=_watch_parent, args=(parent_pid, conn), name="isaforge-parent-watch",
                      daemon=True).start()
+
+
+_MAIN_LOCK = threading.Lock()
+
+
+def _start_without_main(process_obj):
+    """Start a spawn child with ``sys.modules['__main__']`` replaced by an empty module meanwhile.
+
+    multiprocessing's spawn reads the parent's main module (its ``__spec__`` name, else its
+    ``__file__``) into the child's preparation data, and the child runs that module again as
+    ``__mp_main__`` before it unpickles anything. A worker here needs nothing from the user's
+    main module (Jobs are plain data, run by this module), so it is hidden while the child's
+    preparation data is taken: the child starts with a main of its own, whatever the parent ran.
+    """
+    from multiprocessing.popen_spawn_posix import Popen
+
+    with _MAIN_LOCK:
+        main = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            return Popen(process_obj)
+        finally:
+            if main is not None:
+                sys.modules["__main__"] = main
+
+
+class CleanSpawnProcess(multiprocessing.context.SpawnProcess):
+    """A spawn Process whose child never re-imports the parent's ``__main__``."""
+
+    _start_method = "spawn"
+
+    @staticmethod
+    def _Popen(process_obj):
+        return _start_without_main(process_obj)
+
+
+class CleanSpawnContext(multiprocessing.context.SpawnContext):
+    """The ``spawn`` context with :class:`CleanSpawnProcess`: the measurement pool's workers."""
+
+    Process = CleanSpawnProcess
 
 
 class Measure:
@@ -251,7 +406,7 @@ class Measure:
 
     def _local_pool(self):
         if self._pool is None:
-            ctx = get_context("spawn")
+            ctx = CleanSpawnContext()
             reader, writer = ctx.Pipe(duplex=False)  # non-inheritable fds: only the workers get the reader
             self._lifeline = (reader, writer)
             self._pool = ProcessPoolExecutor(self.n_parallel, mp_context=ctx, initializer=_worker_init,
@@ -267,9 +422,10 @@ class Measure:
                 c.close()
             self._lifeline = None
 
-    def _args(self, task, idx):
-        return (task.module, task.name, list(task.args), task.target, idx, self.timeout_cycles, self.seed,
-                self.corrupt)
+    def _jobs(self, task, idxs):
+        """Yield ``(position, Job or MeasureResult)``: each config built here, as far as a worker needs it."""
+        for p, i in enumerate(idxs):
+            yield p, _prepare_or_fail(task, i, self.target, self.timeout_cycles, self.seed, self.corrupt)
 
     def iter_results(self, task, configs):
         """Yield ``(position, MeasureResult)`` as each config finishes."""
@@ -281,8 +437,14 @@ class Measure:
             from distributed import as_completed as dask_completed
 
             client = self._dask()
-            futs = [client.submit(_remote_measure, *self._args(task, i), pure=False) for i in idxs]
-            pos = {f.key: p for p, f in enumerate(futs)}
+            futs, pos = [], {}
+            for p, job in self._jobs(task, idxs):
+                if isinstance(job, MeasureResult):  # it did not build: nothing to run
+                    yield p, job
+                    continue
+                fut = client.submit(run_job, job, pure=False)
+                pos[fut.key] = p
+                futs.append(fut)
             with client.as_current():
                 for fut in dask_completed(futs, raise_errors=False):
                     p = pos[fut.key]
@@ -293,13 +455,19 @@ class Measure:
                     yield p, res
             return
         if self.n_parallel == 1 or len(idxs) == 1 and self._pool is None:
-            for p, i in enumerate(idxs):
-                yield p, measure_one(task, i, self.target, self.timeout_cycles, self.seed, self.corrupt)
+            for p, job in self._jobs(task, idxs):
+                yield p, job if isinstance(job, MeasureResult) else run_job(job)
             return
-        todo = list(range(len(idxs)))
+        jobs: dict[int, Job] = {}
+        pool = self._local_pool()
+        futs = {}
+        for p, job in self._jobs(task, idxs):  # submitted as built: the workers start at once
+            if isinstance(job, MeasureResult):
+                yield p, job
+                continue
+            jobs[p] = job
+            futs[pool.submit(run_job, job)] = p
         for attempt in range(2):  # a worker that died takes the pool down: retry the rest once
-            pool = self._local_pool()
-            futs = {pool.submit(_remote_measure, *self._args(task, idxs[p])): p for p in todo}
             failed = []
             for fut in as_completed(futs):
                 p = futs[fut]
@@ -315,7 +483,8 @@ class Measure:
             if not failed:
                 return
             self._drop_pool(wait=False)
-            todo = sorted(failed)
+            pool = self._local_pool()
+            futs = {pool.submit(run_job, jobs[p]): p for p in sorted(failed)}
 
     def __call__(self, task, configs):
         out = [None] * len(configs)
@@ -348,5 +517,6 @@ def make_measure(target: str = "vexriscv", n_parallel: int | None = None, schedu
     return Measure(target, n_parallel, scheduler, timeout_cycles, seed, corrupt)
 
 
-__all__ = ["DEFAULT_TIMEOUT_CYCLES", "Measure", "classify", "flip_first", "make_measure", "measure_one",
+__all__ = ["CleanSpawnContext", "CleanSpawnProcess", "DEFAULT_TIMEOUT_CYCLES", "Job", "Measure", "classify",
+           "flip_first", "make_measure", "measure_one", "prepare", "run_job",
            "toolchain_of"]

@@ -1,8 +1,11 @@
 """Measurement results and the measure-function protocol (no simulator import here).
 
 A measure function is any callable ``measure(task, configs) -> list[MeasureResult]`` (one result
-per config, in order). ``simulator.measure.make_measure`` builds the real one: lower, emit,
-compile, simulate, check the outputs against the task's reference.
+per config, in order), optionally with ``iter_results(task, configs)`` yielding ``(position,
+result)`` as they finish. The tuners take one as an argument; this package never imports the
+simulator. ``simulator.measure.make_measure`` builds the real one on top of it: lower and emit in
+the tuning process, compile and simulate in workers, check the outputs against the task's
+expected outputs (``Task.reference``).
 """
 
 from __future__ import annotations

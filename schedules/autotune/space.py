@@ -586,9 +586,11 @@ def template(name: str, reference: Callable | None = None, make_inputs: Callable
     ``reference(*input_arrays)`` returns the expected output array (a tuple/list of arrays when the
     kernel has several outputs), like a workload's numpy ``ref``; declared with a keyword
     parameter ``args`` it also receives the template's args. ``make_inputs(args, rng)``
-    optionally returns the input arrays (default: random values of each input's dtype). Templates
-    must live in importable modules: measurement workers re-create a task by name after importing
-    the module that registered it.
+    optionally returns the input arrays (default: random values of each input's dtype). Without a
+    ``reference`` the outputs are checked against ``tir.evaluate`` of the template's tensors. A
+    template may be defined anywhere (``__main__``, a script without a main guard, a notebook
+    cell, a closure): the tuning process instantiates and lowers it, measurement workers only
+    compile and run what it emitted.
     """
 
     def deco(func):

@@ -1,8 +1,10 @@
 """Tuning tasks: a template at one shape, for one target.
 
 ``create_task(template_name, args, target)`` runs the template once to record its config space.
-A Task pickles as (template module, name, args, target), so a measurement worker in another
-process (or on a Dask worker) re-creates it by importing the template's module.
+A Task pickles as (template module, name, args, target) and is re-created by importing the
+template's module. Measurement does not rely on that: the tuning process lowers and emits each
+config and sends workers only plain data, so a template defined in ``__main__``, a script or a
+notebook cell can be tuned.
 """
 
 from __future__ import annotations
@@ -118,13 +120,16 @@ class Task:
         return [a for a, spec in zip(arrays, self.arg_specs) if not spec[2]]
 
     def reference(self, inputs) -> list[np.ndarray]:
-        """Expected outputs (one array per output arg) for the input arrays (or all arg arrays)."""
+        """Expected outputs (one array per output arg) for the input arrays (or all arg arrays).
+
+        From the template's numpy ``reference`` when it has one, else from ``tir.evaluate`` of its
+        tensor expression (the IR's own semantics), so every template can be checked."""
         ref = self.template.reference
-        if ref is None:
-            raise AutotuneError(f"template {self.name!r} has no reference: results cannot be checked")
         inputs = list(inputs)
         if len(inputs) == len(self.arg_specs):
             inputs = self.input_arrays(inputs)
+        if ref is None:
+            return self._evaluate(inputs)
         import inspect
 
         try:
@@ -145,6 +150,19 @@ class Task:
                                     f"expected {shape}")
             res.append(o.astype(tir.dtype.numpy_dtype(dtype), copy=False))
         return res
+
+    def _evaluate(self, inputs) -> list[np.ndarray]:
+        """Expected outputs from the tensor expression itself (``tir.evaluate``): the check of a
+        template without a hand-written reference. The compute definition does not depend on the
+        config (only the schedule does), so the default config's tensors define it."""
+        _, tensors = self._default()
+        ins = [t for t, spec in zip(tensors, self.arg_specs) if not spec[2]]
+        if len(ins) != len(inputs):
+            raise AutotuneError(f"template {self.name!r}: {len(inputs)} input arrays for {len(ins)} input args")
+        feed = {t: np.ascontiguousarray(a) for t, a in zip(ins, inputs)}
+        outs = tir.evaluate([tensors[i] for i in self.output_indices], feed)
+        return [np.asarray(o).astype(tir.dtype.numpy_dtype(self.arg_specs[i][1]), copy=False)
+                for o, i in zip(outs, self.output_indices)]
 
 
 _TASKS: dict[str, Task] = {}
