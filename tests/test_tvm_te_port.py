@@ -523,40 +523,35 @@ def test_bound_compute_at_nested_splits_reordered(rng):
     assert store_count(func, "A1") == m * l
 
 
-# TVM: test_bound_split_ext_less_than_factor
-def test_bound_split_factor_larger_than_extent(rng):
-    m = 8
+def _split_beyond_extent(rng, m: int, **split):
+    """E = (I * 2) * 2 over m elements, E's axis split by ``split`` (a factor or nparts larger than m),
+    EF computed at the outer loop; checked against numpy. Returns (schedule, E, (xo, xi), func)."""
     I = tir.placeholder((m,), "int32", "I")
     EF = tir.compute((m,), lambda i: I[i] * 2, name="EF")
     E = tir.compute((m,), lambda i: EF[i] * 2, name="E")
     s = schedules.create_schedule(E)
-    xo, xi = s[E].split(E.op.axis[0], factor=32)
+    xo, xi = s[E].split(E.op.axis[0], **split)
     s[EF].compute_at(s[E], xo)
-    assert s[E]._extent(xi) == m
     x = ints(rng, (m,))
     e = garbage((m,))
     func = run_host(s, [I, E], [x, e])
     np.testing.assert_array_equal(e, 4 * x, err_msg=str(func))
-    assert alloc_shapes(func, "EF") == [(m,)], str(func)
     assert store_count(func, "E") == m and not has_guard(func), str(func)
+    return s, E, (xo, xi), func
+
+
+# TVM: test_bound_split_ext_less_than_factor
+def test_bound_split_factor_larger_than_extent(rng):
+    s, E, (_, xi), func = _split_beyond_extent(rng, 8, factor=32)
+    assert s[E]._extent(xi) == 8
+    assert alloc_shapes(func, "EF") == [(8,)], str(func)
 
 
 # TVM: test_bound_split_ext_less_than_naprts
 def test_bound_split_nparts_larger_than_extent(rng):
-    m = 8
-    I = tir.placeholder((m,), "int32", "I")
-    EF = tir.compute((m,), lambda i: I[i] * 2, name="EF")
-    E = tir.compute((m,), lambda i: EF[i] * 2, name="E")
-    s = schedules.create_schedule(E)
-    xo, xi = s[E].split(E.op.axis[0], nparts=32)
-    s[EF].compute_at(s[E], xo)
-    assert s[E]._extent(xo) == m
-    x = ints(rng, (m,))
-    e = garbage((m,))
-    func = run_host(s, [I, E], [x, e])
-    np.testing.assert_array_equal(e, 4 * x, err_msg=str(func))
+    s, E, (xo, _), func = _split_beyond_extent(rng, 8, nparts=32)
+    assert s[E]._extent(xo) == 8
     assert alloc_shapes(func, "EF") == [(1,)], str(func)
-    assert store_count(func, "E") == m and not has_guard(func), str(func)
 
 
 # TVM: test_bound_split_divisible
