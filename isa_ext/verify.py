@@ -43,7 +43,6 @@ extension, the op and the operands. An exception that was already a TirError kee
 from __future__ import annotations
 
 import ctypes
-import os
 import shutil
 import subprocess
 import tempfile
@@ -58,7 +57,7 @@ from isa_ext.errors import ExtensionError, VerifyError
 from isa_ext.extension import DTYPES, Extension, Op, describe_fid
 from isa_ext.library import EDGE_BYTES, edge_or_random
 from tir.errors import TirError
-from toolchain.cache import cache_dir, content_hash
+from toolchain.cache import cache_dir, content_hash, publish_dir
 
 _U32P = ctypes.POINTER(ctypes.c_uint32)
 C_FLAGS = ("-std=c99", "-O2", "-fPIC", "-shared", "-Wall", "-Wextra", "-Werror")
@@ -156,12 +155,7 @@ def build_host_model(ext: Extension) -> Path:
             raise ExtensionError(
                 f"extension {ext.name!r}: the host C model does not compile:\n{proc.stderr[-3000:]}"
             )
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if not lib.exists():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
+        publish_dir(tmp, final, lib)
         return lib
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 
 
@@ -24,3 +25,15 @@ def content_hash(*parts: str | bytes) -> str:
         h.update(len(data).to_bytes(8, "little"))
         h.update(data)
     return h.hexdigest()[:24]
+
+
+def publish_dir(tmp: Path, final: Path, artifact: Path) -> None:
+    """Move a finished build folder ``tmp`` to its cache place ``final`` (one rename, so readers never see
+    half a build). When another process published the same entry first, its ``artifact`` is as good as
+    ours and ``tmp`` is dropped."""
+    try:
+        os.rename(tmp, final)
+    except OSError:
+        if not artifact.exists():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from toolchain.cache import cache_dir, content_hash
+from toolchain.cache import cache_dir, content_hash, publish_dir
 from toolchain.errors import ToolchainError
 
 GCC = "riscv64-unknown-elf-gcc"
@@ -171,12 +171,7 @@ def compile_rv32(
                     f"{toolchain.compiler} failed to build {', '.join(compiled)} "
                     f"(exit {proc.returncode}):\n{msg}"
                 )
-            try:
-                os.rename(tmp, final)
-            except OSError:
-                if not elf.exists():
-                    raise
-                shutil.rmtree(tmp, ignore_errors=True)
+            publish_dir(tmp, final, elf)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

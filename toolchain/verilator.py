@@ -43,7 +43,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-from toolchain.cache import cache_dir, content_hash
+from toolchain.cache import cache_dir, content_hash, publish_dir
 from toolchain.errors import VerilatorBuildError
 
 BASE_FLAGS = (
@@ -193,13 +193,7 @@ def _build(top, vsrc, csrc, flags, lib, root, key, final, artifact, artifact_nam
         shutil.rmtree(obj_dir, ignore_errors=True)
         if final.exists() and not artifact.exists():  # a damaged entry (artifact deleted by hand)
             shutil.rmtree(final, ignore_errors=True)
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            # Another process won the race; its artifact is as good as ours.
-            if not artifact.exists():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
+        publish_dir(tmp, final, artifact)
         return artifact
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
