@@ -346,14 +346,25 @@ class TensorIntrin:
                 raise m.error(f"reduction axes {m.reduce_outside} lie outside the tensorized nest; {self.name} "
                               "keeps the partial sums in the unit (it has no reduce_update), so tensorize at the "
                               "outermost reduction axis")
-            return r.reduce_update, (r.reduce_init if r.reduce_init is not None else True)
+            if r.reduce_init is not None:
+                return r.reduce_update, r.reduce_init
+            self._check_default_init(m)
+            return r.reduce_update, True
         if r.body is not None:
             return r.body, False
         if r.reduce_update is None:
             raise m.error("its implementation returned neither a body nor a reduce_update")
         if r.reduce_init is not None:
             return seq([r.reduce_init, r.reduce_update]), False
+        self._check_default_init(m)
         return r.reduce_update, True
+
+    def _check_default_init(self, m: TensorizeMatch) -> None:
+        """The stage's own init stores one element outside the nest: the nest must write one element."""
+        inside = {id(lp.var) for lp in m.loops}
+        if inside and set().union(*(collect_vars(i) for i in m.output.indices)) & inside:
+            raise m.error(f"the nest writes one output per value of {[lp.name for lp in m.loops]}, so the stage's "
+                          "init cannot be placed outside it: the implementation must give a reduce_init")
 
     def _view(self, ctx, m: TensorizeMatch, name: str, bl, desc_t) -> BufferView:
         """The view of ``bl`` (the stage's access, in leaf variables) that ``desc`` tensor ``name`` covers."""
