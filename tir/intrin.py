@@ -26,6 +26,7 @@ identity store when it gives none); otherwise ``body`` (or, without one, init + 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -283,7 +284,7 @@ class TensorIntrin:
         # a stage computed at a consumer's loop learns its data extents (its region) only when lowered
         root = stage.attach_type == "root"
         m = self._new_match(stage, pos)
-        m.loads = _match_body(stage.op.body, self, m)
+        m.loads = _match_body(stage.op.body, self, m)[0]
         self._match_nest(m, stage, stage.leaf_iter_vars[pos:],
                          lambda v: stage._extent(v) if root or v.kind == "reduce" else None)
         if self.check_nest is not None:
@@ -322,7 +323,7 @@ class TensorIntrin:
         """The nest's loop IR, and the init: True (the stage's identity store), a Stmt, or False."""
         st = ctx.stage
         m = self._new_match(st, ctx.tpos)
-        m.loads = _match_body(ctx.lowerer.inline(st.op.body), self, m)
+        candidates = _match_body(ctx.lowerer.inline(st.op.body), self, m)
         self._match_nest(m, st, ctx.leaves[ctx.tpos:], lambda v: ctx.ext[v])
         for g, gp, is_red in ctx.guards:
             if gp >= ctx.tpos:
@@ -334,8 +335,18 @@ class TensorIntrin:
             ctx.ranges[id(lp.var)] = (0, lp.extent - 1)
         if self.check_nest is not None:
             self.check_nest(m)
-        m.inputs = [self._view(ctx, m, t.op.name, ctx.lowerer.lower_expr(m.loads[t.op.name], ctx.vmap), t)
-                    for t in self.inputs]
+        # the first way of matching whose operand indices fit desc's (operands of + and * may swap)
+        first = None
+        for loads in candidates:
+            try:
+                m.inputs = [self._view(ctx, m, t.op.name, ctx.lowerer.lower_expr(loads[t.op.name], ctx.vmap), t)
+                            for t in self.inputs]
+                m.loads = loads
+                break
+            except ScheduleError as e:
+                first = first or e
+        else:
+            raise first
         out_load = BufferLoad(ctx.buffer, tuple(ctx.out_index))
         m.output = self._view(ctx, m, self.desc.op.name, out_load, None)
         r = self.impl(m)
@@ -462,8 +473,31 @@ def _describe(want: Expr) -> str:
     return str(want)
 
 
-def _match_body(body: Expr, intrin: TensorIntrin, m: TensorizeMatch) -> dict:
-    """Match ``body`` against ``desc``'s body; returns desc placeholder name -> the stage's load."""
+def _match_body(body: Expr, intrin: TensorIntrin, m: TensorizeMatch) -> list[dict]:
+    """Every way ``body`` matches ``desc``'s body (operands of + and * in either order): a list of
+    desc placeholder name -> the stage's load; a ScheduleError (the first difference) if none."""
+    from .visit import walk
+
+    comm = [n for n in walk(intrin.desc.op.body) if isinstance(n, BinOp) and n.op in _COMMUTATIVE]
+    out, first = [], None
+    for mask in itertools.product((False, True), repeat=len(comm)):
+        swap = {id(n) for n, f in zip(comm, mask) if f}
+        try:
+            b = _match_once(body, intrin, m, swap)
+        except ScheduleError as e:
+            first = first or e
+            continue
+        if all(b != o for o in out):
+            out.append(b)
+    if not out:
+        raise first
+    return out
+
+
+_COMMUTATIVE = ("+", "*", "min", "max")
+
+
+def _match_once(body: Expr, intrin: TensorIntrin, m: TensorizeMatch, swap: set) -> dict:
     want = intrin.desc.op.body
     binds: dict = {}
     if isinstance(want, Reduce):
@@ -473,15 +507,15 @@ def _match_body(body: Expr, intrin: TensorIntrin, m: TensorizeMatch) -> dict:
             raise m.error(f"the reduction has a condition ({body.condition}); {intrin.name} has none")
         if body.dtype != want.dtype:
             raise m.error(f"the accumulator dtype is {body.dtype}, {intrin.name} accumulates in {want.dtype}")
-        _match(want.source, body.source, intrin, m, binds)
+        _match(want.source, body.source, intrin, m, binds, swap)
     else:
         if isinstance(body, Reduce):
             raise m.error(f"the stage computes a reduction {body}, {intrin.name} computes {want}")
-        _match(want, body, intrin, m, binds)
+        _match(want, body, intrin, m, binds, swap)
     return binds
 
 
-def _match(want: Expr, got: Expr, intrin, m, binds: dict) -> None:
+def _match(want: Expr, got: Expr, intrin, m, binds: dict, swap: set) -> None:
     if isinstance(want, TensorLoad):
         if isinstance(got, Cast) and isinstance(got.value, TensorLoad):
             raise m.error(f"operand {got} is cast to {got.dtype}, {intrin.name} reads {want.dtype} here")
@@ -500,7 +534,7 @@ def _match(want: Expr, got: Expr, intrin, m, binds: dict) -> None:
         if isinstance(got, Cast):
             if got.dtype != want.dtype:
                 raise m.error(f"operand {got} is cast to {got.dtype}, {intrin.name} widens to {want.dtype}")
-            _match(want.value, got.value, intrin, m, binds)
+            _match(want.value, got.value, intrin, m, binds, swap)
             return
         if isinstance(got, TensorLoad) and got.dtype == want.dtype:
             raise m.error(f"operand {got} is not widened to {want.dtype} from {want.value.dtype}")
@@ -511,25 +545,9 @@ def _match(want: Expr, got: Expr, intrin, m, binds: dict) -> None:
             raise m.error(f"{'the summand ' if want.op == '*' else ''}{got} is not {what} like {want}")
         if got.dtype != want.dtype:
             raise m.error(f"{got} computes in {got.dtype}, {intrin.name} in {want.dtype}")
-        if want.op in ("+", "*", "min", "max"):
-            saved = dict(binds)
-            try:
-                _match(want.a, got.a, intrin, m, binds)
-                _match(want.b, got.b, intrin, m, binds)
-                return
-            except ScheduleError as first:
-                binds.clear()
-                binds.update(saved)
-                try:
-                    _match(want.a, got.b, intrin, m, binds)
-                    _match(want.b, got.a, intrin, m, binds)
-                    return
-                except ScheduleError:
-                    binds.clear()
-                    binds.update(saved)
-                    raise first from None
-        _match(want.a, got.a, intrin, m, binds)
-        _match(want.b, got.b, intrin, m, binds)
+        ga, gb = (got.b, got.a) if id(want) in swap else (got.a, got.b)
+        _match(want.a, ga, intrin, m, binds, swap)
+        _match(want.b, gb, intrin, m, binds, swap)
         return
     if isinstance(want, Const):
         if not (isinstance(got, Const) and got.dtype == want.dtype and got.value == want.value):
@@ -539,7 +557,7 @@ def _match(want: Expr, got: Expr, intrin, m, binds: dict) -> None:
         if not isinstance(got, Select):
             raise m.error(f"{got} is not a select like {want}")
         for a, b in ((want.cond, got.cond), (want.t, got.t), (want.f, got.f)):
-            _match(a, b, intrin, m, binds)
+            _match(a, b, intrin, m, binds, swap)
         return
     if type(want) is not type(got) or str(want) != str(got):
         raise m.error(f"{got} does not match {want}")
