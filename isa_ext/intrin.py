@@ -10,8 +10,18 @@ import itertools
 
 import tir
 from tir.expr import BinOp, Cast, Const
-from tir.intrin import HardwareFacts, IntrinImpl, IntrinOp, TensorIntrin, TensorizeMatch, call, decl_tensor_intrin
+from tir.intrin import (
+    HardwareFacts,
+    IntrinImpl,
+    IntrinOp,
+    TensorIntrin,
+    TensorizeMatch,
+    call,
+    decl_tensor_intrin,
+    param,
+)
 from tir.stmt import Evaluate, seq
+from tir.visit import collect_vars
 
 
 def intrin_op(ext, name: str) -> IntrinOp:
@@ -106,4 +116,55 @@ def mac_tile_intrinsic(ext, lanes: int, in_dtype: str, n_acc: int) -> TensorIntr
                               facts=facts, check=check, lane_ops=("mac",))
 
 
-__all__ = ["dot_desc", "dot_intrinsic", "intrin_op", "mac_tile_intrinsic"]
+def requant_desc(name: str, out_dtype: str = "int8") -> tir.Tensor:
+    """``out[0] = requantize(x[0], mult, shift, zp, qmin, qmax)`` (tir.requantize) with the five
+    parameters matched to whatever the stage has there."""
+    x = tir.placeholder((1,), "int32", name="x")
+    p = {n: param(n) for n in ("mult", "shift", "zp", "qmin", "qmax")}
+    return tir.compute((1,), lambda i: tir.requantize(x[i], p["mult"], p["shift"], p["zp"], p["qmin"], p["qmax"],
+                                                      out_dtype), name=name)
+
+
+def requant_intrinsic(ext) -> TensorIntrin:
+    """The int8 output stage of a quantized kernel, one element per ``requant`` op.
+
+    Tensorize at any data axis of an elementwise ``tir.requantize`` stage: the nest's loops stay
+    loops around one op per element, after three ops that load the parameters into the unit. The
+    unit holds shift, qmin and qmax as int8, so they must be constants in int8's range; multiplier
+    and zero point may be any int32 expression that does not change inside the nest (per channel
+    from a tensor, with the channel loop outside).
+    """
+    ops = {k: intrin_op(ext, k) for k in ("set_mult", "set_shift_zp", "set_clamp", "requant")}
+    zero = Const(0, "uint32")
+
+    def u32(e):
+        return e if e.dtype == "uint32" else Cast("uint32", e)
+
+    def check(m: TensorizeMatch) -> None:
+        if any(lp.is_reduce for lp in m.loops):
+            raise m.error("requantization is elementwise: the nest must hold data loops only")
+
+    def impl(m: TensorizeMatch) -> IntrinImpl:
+        (x,), out, p = m.inputs, m.output, m.params
+        inside = {id(lp.var) for lp in m.loops}
+        for k, v in p.items():
+            if collect_vars(v) & inside:
+                raise m.error(f"the {k} ({v}) changes inside the nest; the unit holds one value per pass")
+        for k in ("shift", "qmin", "qmax"):
+            v = p[k]
+            if not (isinstance(v, Const) and -128 <= v.value <= 127):
+                raise m.error(f"the {k} must be a constant in [-128, 127] (the unit keeps it as int8), got {v}")
+        setup = [Evaluate(call(ops["set_mult"], (u32(p["mult"]), zero))),
+                 Evaluate(call(ops["set_shift_zp"], (u32(p["shift"]), u32(p["zp"])))),
+                 Evaluate(call(ops["set_clamp"], (u32(p["qmin"]), u32(p["qmax"]))))]
+        body = out.store(Cast(out.dtype, call(ops["requant"], (u32(x.load(0)), zero))), 0)
+        for lp in reversed(m.loops):
+            body = lp.loop(body)
+        return IntrinImpl(body=seq(setup + [body]))
+
+    facts = HardwareFacts(ext.latency, ext.issue_interval, 1, 1, 0, 0)
+    return decl_tensor_intrin(requant_desc(ext.name), impl, name=ext.name, ops=ops, extension=ext, facts=facts,
+                              check=check)
+
+
+__all__ = ["dot_desc", "dot_intrinsic", "intrin_op", "mac_tile_intrinsic", "requant_desc", "requant_intrinsic"]

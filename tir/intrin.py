@@ -206,6 +206,12 @@ class TensorizeMatch:
     inputs: list | None = None
     output: BufferView | None = None
     loads: dict = field(default_factory=dict)  # desc placeholder name -> the stage's TensorLoad
+    lowered_params: dict = field(default_factory=dict)
+
+    @property
+    def params(self) -> dict:
+        """desc parameter name (see :func:`param`) -> the stage's expression, in the nest's variables."""
+        return {k[len(_PARAM):]: v for k, v in self.lowered_params.items()}
 
     @property
     def views(self) -> dict:
@@ -342,6 +348,8 @@ class TensorIntrin:
                 m.inputs = [self._view(ctx, m, t.op.name, ctx.lowerer.lower_expr(loads[t.op.name], ctx.vmap), t)
                             for t in self.inputs]
                 m.loads = loads
+                m.lowered_params = {k: ctx.lowerer.lower_expr(v, ctx.vmap) for k, v in loads.items()
+                                    if k.startswith(_PARAM)}
                 break
             except ScheduleError as e:
                 first = first or e
@@ -487,7 +495,8 @@ def _match_body(body: Expr, intrin: TensorIntrin, m: TensorizeMatch) -> list[dic
         except ScheduleError as e:
             first = first or e
             continue
-        if all(b != o for o in out):
+        sig = sorted((k, id(v)) for k, v in b.items())
+        if all(sig != sorted((k, id(v)) for k, v in o.items()) for o in out):
             out.append(b)
     if not out:
         raise first
@@ -549,6 +558,19 @@ def _match(want: Expr, got: Expr, intrin, m, binds: dict, swap: set) -> None:
         _match(want.a, ga, intrin, m, binds, swap)
         _match(want.b, gb, intrin, m, binds, swap)
         return
+    if isinstance(want, Var) and want.name.startswith(_PARAM):
+        # a parameter of desc (a multiplier, a zero point): whatever the stage has there, same dtype
+        if got.dtype != want.dtype:
+            raise m.error(f"{got} is {got.dtype}, the parameter {want.name[len(_PARAM):]} of {intrin.name} is "
+                          f"{want.dtype}")
+        binds[want.name] = got
+        return
+    if isinstance(want, Call):
+        if not (isinstance(got, Call) and got.op is want.op and len(got.args) == len(want.args)):
+            raise m.error(f"{got} is not a call of {getattr(want.op, 'name', want.op.c_name)} like {want}")
+        for a, b in zip(want.args, got.args):
+            _match(a, b, intrin, m, binds, swap)
+        return
     if isinstance(want, Const):
         if not (isinstance(got, Const) and got.dtype == want.dtype and got.value == want.value):
             raise m.error(f"{got} is not the constant {want}")
@@ -561,6 +583,15 @@ def _match(want: Expr, got: Expr, intrin, m, binds: dict, swap: set) -> None:
         return
     if type(want) is not type(got) or str(want) != str(got):
         raise m.error(f"{got} does not match {want}")
+
+
+_PARAM = "param:"
+
+
+def param(name: str, dtype: str = "int32") -> Var:
+    """A parameter of a tensor intrinsic's description: matches any expression of ``dtype`` in the
+    stage (e.g. a requantization multiplier); ``TensorizeMatch.params[name]`` is that expression."""
+    return Var(_PARAM + name, dtype)
 
 
 def value_range(load: TensorLoad) -> tuple[int, int]:
@@ -608,4 +639,4 @@ def call(op: IntrinOp, args=(), imm=(), dtype: str = "uint32") -> Call:
 
 
 __all__ = ["BufferView", "HardwareFacts", "IntrinImpl", "IntrinOp", "MatchedLoop", "TensorIntrin", "TensorizeMatch",
-           "call", "decl_tensor_intrin", "value_range"]
+           "call", "decl_tensor_intrin", "param", "value_range"]
