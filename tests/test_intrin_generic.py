@@ -143,3 +143,25 @@ def test_sat_mac2_refuses_full_range_int16(custom):
     s[C].tensorize(ko, custom.EXT)
     with pytest.raises(ScheduleError, match=r"cannot prove that no partial sum saturates: A in \[-32768, 32767\]"):
         tir.lower(s, [A, Bt, C])
+
+
+def test_no_compiler_module_names_an_intrinsic_kind():
+    """tir/, schedules/ and codegen_c/ ask an intrinsic for its facts; none compares a kind or an
+    extension's name (the string constants of the built-in intrinsics' shapes and units)."""
+    import ast
+
+    banned = {"dot", "mac_tile", "mac", "dot4_i8", "dot4_u8", "dot2_i16", "mac4_i8", "requant_i8"}
+    found = []
+    for pkg in ("tir", "schedules", "codegen_c"):
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            tree = ast.parse(path.read_text())
+            docs = {id(n.body[0].value) for n in ast.walk(tree)
+                    if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
+                    and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+            # a built-in extension as a public function's default argument is configuration, not a branch
+            defaults = {id(d) for n in ast.walk(tree) if isinstance(n, ast.arguments)
+                        for d in n.defaults + n.kw_defaults if d is not None}
+            for n in ast.walk(tree):
+                if isinstance(n, ast.Constant) and n.value in banned and id(n) not in docs | defaults:
+                    found.append(f"{path.relative_to(ROOT)}:{n.lineno}: {n.value!r}")
+    assert not found, found
