@@ -91,10 +91,15 @@ def _ramps(st) -> list:
 def _is_intrinsic_stmt(st) -> bool:
     """An Evaluate of an intrinsic call, or a store whose value calls one."""
     if isinstance(st, Evaluate):
-        return isinstance(st.value, Call)
+        return _is_unit_call(st.value)
     if isinstance(st, Store):
-        return any(isinstance(n, Call) for n in walk(st.value))
+        return any(_is_unit_call(n) for n in walk(st.value))
     return False
+
+
+def _is_unit_call(e) -> bool:
+    """A call of an extension op (a pure op of the tensor language is plain C, not a CFU instruction)."""
+    return isinstance(e, Call) and not getattr(e.op, "pure", False)
 
 
 def _accumulate_call(st):
@@ -725,6 +730,10 @@ class _Emitter:
         for ext in f.extensions:
             head.append(ext.c_source(self.target).rstrip("\n"))
             head.append("")
+        # pure ops of the tensor language (tir.quant): their helper definitions, once each
+        pure = {c.op.c_name: c.op.c_source for c in f.intrinsic_calls if getattr(c.op, "pure", False)}
+        for _n, src in sorted(pure.items()):
+            head += [src.rstrip("\n"), ""]
         for name in sorted(self.helpers):
             head.append(self.helpers[name].rstrip("\n"))
         if self.helpers:

@@ -12,6 +12,9 @@ independently on purpose: ``isa_ext.verify`` runs all three on the same random o
 requires them to agree bit for bit. Everything else (encodings, C wrappers for host / rv32im /
 Verilator, CFU ports, decode, state registers, reset, handshake, routing) is generated.
 
+``sat_mac2_intrinsic`` gives it a tensor intrinsic that proves, from the operands' value ranges, that
+no partial sum can saturate, and a matmul of int8 data widened to int16 runs on it.
+
 A second extension, ``dot2_u16`` (a 2-lane uint16 dot product), is written with the Extension
 constructor directly, gets a tensor intrinsic, and tensorizes a uint16 matmul that runs with every
 instruction executed by the verilated RTL.
@@ -26,7 +29,10 @@ import isa_ext
 import schedules
 import tir
 from isa_ext import INT32_MAX, INT32_MIN, Extension, Op, clamp, lanes, s32
-from isa_ext.intrin import dot_intrinsic
+from isa_ext.intrin import dot_desc, dot_intrinsic, intrin_op
+from tir.expr import Cast, Const
+from tir.intrin import HardwareFacts, IntrinImpl, TensorIntrin, TensorizeMatch, call, decl_tensor_intrin
+from tir.stmt import Evaluate, seq
 
 FUNCT3 = 6  # free in the built-in library
 
@@ -96,7 +102,51 @@ def sat_mac2_i16(name: str = "sat_mac2_i16", funct3: int = FUNCT3) -> Extension:
     )
 
 
+def sat_mac2_intrinsic(ext: Extension) -> TensorIntrin:
+    """``c = sum(a[k] * b[k])`` over a whole reduction in the unit's one accumulator, 2 int16 lanes per op.
+
+    A saturating accumulate equals the stage's wrapping int32 sum only if no partial sum ever leaves
+    int32, so the implementation proves that from the operands' value ranges (looking through the
+    stages that produce them) and refuses the nest otherwise. Tensorize at the outermost reduction
+    axis of a nest with no data loop (one output per pass).
+    """
+    ops = {k: intrin_op(ext, k) for k in ("mac", "read_clear", "set")}
+    name = f"{ext.name}_acc"
+    zero = Const(0, "uint32")
+
+    def check(m: TensorizeMatch) -> None:
+        if m.reduce_outside:
+            raise m.error(f"reduction axes {m.reduce_outside} lie outside the nest; the accumulator saturates, so "
+                          "the whole reduction must run in the unit")
+        if any(not lp.is_reduce for lp in m.loops):
+            raise m.error("the unit has one accumulator: the nest must hold reduction loops only")
+
+    def impl(m: TensorizeMatch) -> IntrinImpl:
+        a, b = m.inputs
+        n = 2
+        for lp in m.loops:
+            n *= lp.extent
+        (alo, ahi), (blo, bhi) = m.value_range("a"), m.value_range("b")
+        prods = [x * y for x in (alo, ahi) for y in (blo, bhi)]
+        lo, hi = n * min(0, *prods), n * max(0, *prods)
+        if lo < INT32_MIN or hi > INT32_MAX:
+            raise m.error(f"cannot prove that no partial sum saturates: {a.buffer.name} in [{alo}, {ahi}], "
+                          f"{b.buffer.name} in [{blo}, {bhi}], {n} products give sums in [{lo}, {hi}]; the unit "
+                          "saturates where the stage wraps (narrow the operands, e.g. int8 values in int16 buffers)")
+        loop = Evaluate(call(ops["mac"], (a.word(0), b.word(0))))
+        for lp in reversed(m.loops):
+            loop = lp.loop(loop)
+        read = m.output.store(Cast("int32", call(ops["read_clear"], (zero, zero))), 0)
+        # read_clear leaves the accumulator at 0; clear it once at entry (the unit outlives a kernel)
+        return IntrinImpl(body=seq([loop, read]), setup=[Evaluate(call(ops["set"], (zero, zero)))])
+
+    facts = HardwareFacts(ext.latency, ext.issue_interval, 2, 1, 1, 2)
+    return decl_tensor_intrin(dot_desc(name, 2, "int16"), impl, name=name, ops=ops, extension=ext, facts=facts,
+                              check=check, lane_ops=("mac",))
+
+
 EXT = isa_ext.register(sat_mac2_i16(), replace=True)
+EXT.intrinsics.append(sat_mac2_intrinsic(EXT))
 
 
 def main() -> None:
@@ -109,10 +159,41 @@ def main() -> None:
     print(isa_ext.verify(EXT, n=10000))
     # It shares one CFU with the built-ins (funct3 6 is free): check the combined, routed unit.
     print(isa_ext.verify_set(isa_ext.ExtensionSet(["dot4_i8", "mac4_i8", "requant_i8", EXT]), n=4000))
-    # A saturating accumulate is not a sum (saturation does not distribute over the additions), so
-    # sat_mac2_i16 gets no tensor intrinsic: tensorize would have to prove that no partial sum ever
-    # saturates. A wrapping dot product is a sum: the second extension below is tensorizable.
+    # A saturating accumulate is a sum only while no partial sum saturates: its intrinsic proves that
+    # from the operands' value ranges (here int8 data widened into int16 buffers).
+    sat_demo()
     tensorize_demo()
+
+
+def widened_matmul(M: int = 6, N: int = 4, K: int = 32):
+    """C = A16 x B16^T where A16, B16 are int8 inputs widened to int16 (a zero-point-free stand-in for
+    TFLite's (q - zp) operands), reduced in sat_mac2_i16's accumulator."""
+    A = tir.placeholder((M, K), "int8", name="A")
+    Bt = tir.placeholder((N, K), "int8", name="Bt")
+    A16 = tir.compute((M, K), lambda i, k: A[i, k].astype("int16"), name="A16")
+    B16 = tir.compute((N, K), lambda j, k: Bt[j, k].astype("int16"), name="B16")
+    k = tir.reduce_axis((0, K), name="k")
+    C = tir.compute((M, N), lambda i, j: tir.sum(A16[i, k].astype("int32") * B16[j, k].astype("int32"), axis=k),
+                    name="C")
+    s = schedules.create_schedule(C)
+    ko, ki = s[C].split(k, 2)
+    s[C].tensorize(ko, EXT)
+    return tir.lower(s, [A, Bt, C], "widened_matmul")
+
+
+def sat_demo() -> None:
+    func = widened_matmul()
+    assert func.extensions == [EXT], "tensorize did not produce sat_mac2_i16 calls"
+    rng = np.random.default_rng(1)
+    a = rng.integers(-128, 128, (6, 32), dtype=np.int8)
+    bt = rng.integers(-128, 128, (4, 32), dtype=np.int8)
+    for target in ("host", "verilator"):
+        c = np.zeros((6, 4), np.int32)
+        codegen_c.build(func, target)(a, bt, c)
+        ok = np.array_equal(c, a.astype(np.int32) @ bt.astype(np.int32).T)
+        print(f"sat_mac2_i16 widened matmul on {target}: {'OK' if ok else 'MISMATCH'}")
+        if not ok:
+            raise SystemExit(1)
 
 
 # ---------------------------------------------------------------------------------------------

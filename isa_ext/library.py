@@ -28,7 +28,7 @@ import numpy as np
 
 from isa_ext.bits import INT32_MAX, INT32_MIN, clamp, lanes, s8, s32, sext
 from isa_ext.extension import Extension, Op
-from isa_ext.intrin import dot_intrinsic, mac_tile_intrinsic
+from isa_ext.intrin import dot_intrinsic, mac_tile_intrinsic, requant_intrinsic
 
 EDGE_WORDS = (
     0x00000000, 0xFFFFFFFF, 0x80808080, 0x7F7F7F7F, 0x80000000, 0x7FFFFFFF, 0x00000001,
@@ -487,7 +487,7 @@ def requant_extension(name: str = "requant_i8", funct3: int = 5, latency: int = 
     rq(1, 3, -1)
     cfg(1 << 30, 0, 0, 5, -5)  # inverted clamp -> always qmax
     rq(-100, 0, 100)
-    return Extension(
+    ext = Extension(
         name=name,
         ops=ops,
         latency=latency,
@@ -511,6 +511,9 @@ def requant_extension(name: str = "requant_i8", funct3: int = 5, latency: int = 
         stimulus=stimulus,
         edge_cases=tuple(edge),
     )
+    # the tensorize side: an elementwise tir.requantize stage, one requant op per element
+    ext.intrinsics.append(requant_intrinsic(ext))
+    return ext
 
 
 def builtin_extensions() -> list[Extension]:

@@ -281,7 +281,7 @@ def lane_pairs(lane_bits: int) -> tuple[np.ndarray, np.ndarray, str]:
 
 def lane_sweeps(ext: Extension) -> list[LaneSweep]:
     """The sweeps :func:`verify` runs for ``ext``: its ``lane_sweeps`` declarations, plus the lane op of
-    each dot / mac_tile tensor intrinsic that no declaration covers. Checked; ExtensionError otherwise."""
+    each tensor intrinsic's ``lane_ops`` that no declaration covers. Checked; ExtensionError otherwise."""
     where = f"extension {ext.name!r}"
     out: dict[str, LaneSweep] = {}
     for sw in ext.lane_sweeps:
@@ -289,14 +289,14 @@ def lane_sweeps(ext: Extension) -> list[LaneSweep]:
             raise ExtensionError(f"{where}: lane_sweeps must hold isa_ext.LaneSweep objects, got {sw!r}")
         out[sw.op] = sw
     by_c_name = {ext.c_name(op.name): op.name for op in ext.ops}
-    lane_op = {"dot": "dot", "mac_tile": "mac"}
     for intr in ext.intrinsics:
-        iop = getattr(intr, "ops", {}).get(lane_op.get(getattr(intr, "kind", None), ""))
-        name = by_c_name.get(getattr(iop, "c_name", None))
-        dtype = DTYPES.get(getattr(intr, "in_dtype", None))
-        if name is None or dtype is None or name in out or dtype[0] not in (8, 16):
-            continue
-        out[name] = LaneSweep(name, dtype[0], int(intr.lanes))
+        for key in getattr(intr, "lane_ops", ()):
+            iop = getattr(intr, "ops", {}).get(key)
+            name = by_c_name.get(getattr(iop, "c_name", None))
+            dtype = DTYPES.get(getattr(intr, "in_dtype", None))
+            if name is None or dtype is None or name in out or dtype[0] not in (8, 16):
+                continue
+            out[name] = LaneSweep(name, dtype[0], min(int(intr.lanes), 32 // dtype[0]))  # lanes per operand word
     for sw in out.values():
         op = ext.op(sw.op)
         w = f"{where}: LaneSweep of op {sw.op!r}"

@@ -40,15 +40,17 @@ def _cast(x, dtype_in: str, dtype_acc: str):
 # helpers
 
 
-def _intrin(ext, kind: str) -> TensorIntrin:
-    """The ``kind`` ("dot" | "mac_tile") tensor intrinsic of an extension (name or object)."""
+def _intrin(ext, in_unit: bool) -> TensorIntrin:
+    """The tensor intrinsic of an extension (name or object) that keeps the output tile in the unit
+    (``in_unit``: an accumulator bank) or accumulates in registers (a stateless op)."""
     e = isa_ext.get(ext) if isinstance(ext, str) else ext
     if isinstance(e, TensorIntrin):
         return e
     for t in getattr(e, "intrinsics", []):
-        if t.kind == kind:
+        if bool(t.accumulators) == in_unit:
             return t
-    raise ScheduleError(f"extension {getattr(e, 'name', e)!r} has no {kind!r} tensor intrinsic")
+    what = "an accumulator-bank" if in_unit else "a stateless"
+    raise ScheduleError(f"extension {getattr(e, 'name', e)!r} has no {what} tensor intrinsic")
 
 
 def _check_lanes(wl, what: str, extent: int, lanes: int) -> None:
@@ -124,18 +126,18 @@ def _matmul_tensorized(wl, intrin: TensorIntrin, tile, asm: bool = False):
         s[Bt].reorder(jo, ko, ji, ki)
         s[Bt].unroll(ji)
         s[Bt].unroll(ki)
-    if intrin.kind == "mac_tile":
+    if intrin.accumulators:
         tile = (_fit(C.shape[0], tile[0]), _fit(C.shape[1], tile[1]))
     CL = _register_tile(s, C, *tile)
     ic, jc = s[CL].op.axis
     K = wl.params["K"]
-    if asm and intrin.kind == "dot" and K // intrin.lanes <= 16:
+    if asm and not intrin.accumulators and K // intrin.lanes <= 16:
         # the whole reduction straight-line: the emitter orders every load, op and add of the tile
         ko, kr = s[CL].split(s[CL].op.reduce_axis[0], K)
         kio, ki = s[CL].split(kr, intrin.lanes)
         s[CL].reorder(ko, kio, ic, jc, ki)
         s[CL].unroll(kio)
-    elif intrin.kind == "mac_tile" and K % (2 * intrin.lanes) == 0:
+    elif intrin.accumulators and K % (2 * intrin.lanes) == 0:
         # two lane steps per iteration: half the loop overhead, and a longer run of CFU ops
         ko, kr = s[CL].split(s[CL].op.reduce_axis[0], 2 * intrin.lanes)
         kio, ki = s[CL].split(kr, intrin.lanes)
@@ -144,7 +146,7 @@ def _matmul_tensorized(wl, intrin: TensorIntrin, tile, asm: bool = False):
     else:
         ko, ki = s[CL].split(s[CL].op.reduce_axis[0], intrin.lanes)
         s[CL].reorder(ko, ic, jc, ki)
-    if intrin.kind == "dot":
+    if not intrin.accumulators:
         s[CL].unroll(ic)
         s[CL].unroll(jc)
         s[CL].tensorize(ki, intrin)
@@ -238,14 +240,14 @@ def _conv_tensorized(wl, intrin: TensorIntrin, tile):
     Out = _conv_packed_te(wl)
     s = create_schedule(Out)
     tx, tf = tile
-    if intrin.kind == "mac_tile":  # the bank holds whole tiles: no guard inside the tensorized nest
+    if intrin.accumulators:  # the bank holds whole tiles: no guard inside the tensorized nest
         OW, F = (Out.shape[2], Out.shape[3]) if wl.name == "conv2d_nhwc" else (Out.shape[3], Out.shape[1])
         tx, tf = _fit(OW, tx), _fit(F, tf)
     CL, xc, fc = _conv_tile(wl, s, Out, tx, tf)
     ry, rx, rc = s[CL].op.reduce_axis
     rco, rci = s[CL].split(rc, intrin.lanes)
     s[CL].reorder(ry, rx, rco, xc, fc, rci)
-    if intrin.kind == "dot":
+    if not intrin.accumulators:
         s[CL].unroll(xc)
         s[CL].unroll(fc)
         s[CL].tensorize(rci, intrin)
@@ -297,8 +299,8 @@ def _dw_scalar(wl, tile=4):
 def _dw_tensorized(wl, intrin: TensorIntrin, tile=4):
     Col, Out = _dw_packed_te(wl, intrin.lanes)
     s = create_schedule(Out)
-    if intrin.kind == "mac_tile":
-        tile = _fit(Out.shape[3], min(tile, intrin.n_acc))
+    if intrin.accumulators:
+        tile = _fit(Out.shape[3], min(tile, intrin.accumulators))
     CL = s.cache_write(Out, "local")
     b, c, y, x = s[Out].op.axis
     xo, xi = s[Out].split(x, tile)
@@ -307,7 +309,7 @@ def _dw_tensorized(wl, intrin: TensorIntrin, tile=4):
     ry, kx = s[CL].op.reduce_axis
     kxo, kxi = s[CL].split(kx, intrin.lanes)
     s[CL].reorder(ry, kxo, xc, kxi)
-    if intrin.kind == "dot":
+    if not intrin.accumulators:
         s[CL].unroll(xc)
         s[CL].tensorize(kxi, intrin)
     else:
@@ -337,7 +339,7 @@ def _dense(wl, intrin: TensorIntrin | None, tile=(4, 4), kfactor=4):
         s[D].unroll(ki)
         s[D].unroll(ic)
         s[D].unroll(jc)
-    elif intrin.kind == "dot":
+    elif not intrin.accumulators:
         s[D].reorder(ko, ic, jc, ki)
         s[D].unroll(ic)
         s[D].unroll(jc)
@@ -382,7 +384,7 @@ def dot4(wl, ext="dot4_i8", tile=None, asm: bool = False):
     ``asm``: the rv32 emitter places the tile's loads, CFU ops and adds itself (pragma "cfu_asm" on
     the outermost loop); matmuls then also unroll the whole reduction (up to 16 lane steps) of a 4x4 tile.
     """
-    intrin = _intrin(ext, "dot")
+    intrin = _intrin(ext, False)
     k = _kind(wl)
     if k == "matmul":
         # 4x2: measured best with zig at 32^3 and 64^3 in C order; 4x4 once the emitter orders the tile
@@ -406,7 +408,7 @@ def dot4_asm(wl, ext="dot4_i8", tile=None):
 
 def mac4(wl, ext="mac4_i8", tile=None):
     """The output tile (at most the unit's accumulators) kept in ``ext``'s accumulator bank."""
-    intrin = _intrin(ext, "mac_tile")
+    intrin = _intrin(ext, True)
     k = _kind(wl)
     if k == "matmul":
         return _matmul_tensorized(wl, intrin, tile or (4, 4))

@@ -18,6 +18,7 @@ from .expr import (
     var,
 )
 from .lower import lower
+from .quant import q_multiply_shift, requantize
 from .simplify import simplify
 from .stmt import Buffer, PrimFunc
 from .tensor import ComputeOp, IterVar, PlaceholderOp, Range, Tensor, compute, placeholder, reduce_axis
@@ -26,5 +27,5 @@ __all__ = [
     "ArgumentError", "Buffer", "CodegenError", "ComputeOp", "DTypeError", "Expr", "IterVar", "LoweringError",
     "PlaceholderOp", "PrimFunc", "Range", "ScheduleError", "Tensor", "TirError", "Var", "all", "any",
     "compute", "const", "dtype", "evaluate", "if_then_else", "logical_not", "lower", "max", "min",
-    "placeholder", "reduce_axis", "same", "simplify", "sum", "var",
+    "placeholder", "q_multiply_shift", "reduce_axis", "requantize", "same", "simplify", "sum", "var",
 ]

@@ -36,7 +36,7 @@ import numpy as np
 
 from . import dtype as dt
 from .errors import ArgumentError, TirError
-from .expr import BinOp, Cast, Cmp, Const, Expr, Not, Reduce, Select, TensorLoad, Var
+from .expr import BinOp, Call, Cast, Cmp, Const, Expr, Not, Reduce, Select, TensorLoad, Var
 from .tensor import ComputeOp, PlaceholderOp, Tensor
 
 __all__ = ["evaluate", "placeholders"]
@@ -252,6 +252,9 @@ class _Interp:
             return np.where(c, t, f).astype(dt.numpy_dtype(e.dtype), copy=False)
         if isinstance(e, TensorLoad):
             return self.load(e, mask)
+        if isinstance(e, Call) and getattr(e.op, "pure", False):
+            args = [self.ev(a, mask) for a in e.args]
+            return np.asarray(e.op.numpy(*args)).astype(dt.numpy_dtype(e.dtype), copy=False)
         if isinstance(e, Reduce):
             raise self.err(e, "a reduction must be the whole body of a compute")
         raise self.err(e, "unsupported expression node")

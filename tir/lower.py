@@ -35,7 +35,7 @@ from .expr import BinOp, BufferLoad, Cast, Cmp, Const, Expr, Not, Ramp, Reduce, 
 from .passes import finalize
 from .schedule_api import ScheduleLike
 from .simplify import Lin, bound, linear, simplify
-from .stmt import Allocate, Buffer, Evaluate, For, IfThen, PrimFunc, Seq, Store, seq
+from .stmt import Allocate, Buffer, Evaluate, For, IfThen, PrimFunc, Seq, Stmt, Store, seq
 from .tensor import ComputeOp, PlaceholderOp, Tensor, split_extents
 from .visit import children, collect_vars, mutate, substitute, walk
 
@@ -382,10 +382,12 @@ class _Lowerer:
         if tens is not None:
             tpos, intrin = tens
             ctx = BlockContext(self, st, buf, idx, leaves, tpos, vmap, val, ext, guards)
-            inner, needs_init = intrin.lower_block(ctx)
+            inner, init = intrin.lower_block(ctx)  # init: True (the identity store), a Stmt, or False
             self.extensions.extend(x for x in intrin.extensions() if x not in self.extensions)
             positions = list(range(tpos))
-            if needs_init and isinstance(body, Reduce):
+            if isinstance(init, Stmt):
+                init_stmt = init
+            elif init and isinstance(body, Reduce):
                 init_stmt = Store(buf, idx, body.identity())
         else:
             positions = list(range(len(leaves)))

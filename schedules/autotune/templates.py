@@ -67,7 +67,7 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
     intrins = []
     if lanes_ok and lane_axis is not None and _ext(lane_axis) % LANES == 0:
         offered = [x.strip() for x in exts.split(",") if x.strip()]
-        intrins = [isa_ext.get(n) for n in offered if n != "mac4_i8" or mac_ok]
+        intrins = [isa_ext.get(n) for n in offered if mac_ok or not _in_unit(n)]
     ao, ai = cfg["tile_a"].apply(s, out, ax_a)
     bo, bi = cfg["tile_b"].apply(s, out, ax_b)
     st = s[out]
@@ -107,7 +107,7 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
     if kio is not None:
         sa.unroll(kio)
     tens = cfg["tensorize"]
-    if tens.name == "mac4_i8":
+    if tens.name is not None and _in_unit(tens.name):
         # the tile, the lanes and every reduction loop are inside the unit's nest: nothing to unroll
         tens.apply(s, sa, outer_reduce[0] if outer_reduce else ko)
     else:
@@ -120,9 +120,15 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
     # how the rv32 C places the CFU instructions of a stateless-dot tile: left to the C compiler, or
     # one volatile asm statement per instruction in an order made for the in-order core (cfu_asm)
     cfg.define_knob("cfu_emit", ["c", "asm"])
-    if cfg["cfu_emit"].val == "asm" and tens.name is not None and tens.name != "mac4_i8":
+    if cfg["cfu_emit"].val == "asm" and tens.name is not None and not _in_unit(tens.name):
         st.pragma(bo, "cfu_asm", 1)
     cfg.define_knob("compiler", list(DEFAULT_COMPILERS))
+
+
+def _in_unit(ext_name: str) -> bool:
+    """Whether the extension's tensor intrinsic keeps the whole output tile in the unit (an accumulator
+    bank): then the tile, the lanes and every reduction loop are inside the tensorized nest."""
+    return any(t.accumulators for t in isa_ext.get(ext_name).intrinsics)
 
 
 def _ext(axis) -> int:
