@@ -15,7 +15,22 @@ from . import conv, elementwise, linalg, quant  # noqa: F401 (each module regist
 from .conv import conv2d_nchw_ref, pad_nchw, pad_nhwc
 from .errors import OpError
 from .quant import requantize_np
-from .registry import OPS, Attr, Op, Workload, aliases, get, names, of, register, table
+from .registry import (
+    OPS,
+    VARIANTS,
+    Attr,
+    Op,
+    Workload,
+    aliases,
+    all_names,
+    get,
+    lookup,
+    names,
+    of,
+    register,
+    register_variant,
+    table,
+)
 
-__all__ = ["OPS", "Attr", "Op", "OpError", "Workload", "aliases", "conv2d_nchw_ref", "get", "names", "of",
-           "pad_nchw", "pad_nhwc", "register", "requantize_np", "table"]
+__all__ = ["OPS", "VARIANTS", "Attr", "Op", "OpError", "Workload", "aliases", "all_names", "conv2d_nchw_ref", "get",
+           "lookup", "names", "of", "pad_nchw", "pad_nhwc", "register", "register_variant", "requantize_np", "table"]

@@ -10,7 +10,7 @@ import tir
 
 from .common import dtype_attr, np_dtype, out_size, positive
 from .errors import OpError
-from .registry import Attr, Op, Workload, register
+from .registry import Attr, Op, Workload, register, register_variant
 
 
 def pad_nchw(A, pad: int, value=0, name: str = "pad"):
@@ -116,7 +116,7 @@ CONV2D_NCHW = register(Op(
     (Attr("N", int, doc="batch"), Attr("C", int, doc="input channels"), Attr("H", int), Attr("W", int),
      *_CONV_COMMON),
     _conv_nchw_te, _conv_nchw_ref, _conv_macs, family="conv2d", normalize=_conv_norm("conv2d_nchw"),
-    aliases=("conv2d",),
+    aliases=("conv2d",), cli_default=dict(N=1, C=16, H=16, W=16, F=16, KH=3),
     examples=(dict(N=1, C=3, H=6, W=7, F=4, KH=3), dict(N=2, C=2, H=7, W=6, F=3, KH=3, KW=2, stride=2, pad=1),
               dict(N=1, C=2, H=9, W=9, F=2, KH=3, dilation=2, pad=2), dict(N=1, C=4, H=5, W=5, F=2, KH=1))))
 
@@ -155,9 +155,13 @@ CONV2D_NHWC = register(Op(
      *_CONV_COMMON, Attr("weight_layout", str, "HWIO", "HWIO (TVM's) or OHWI (TFLite's, channel innermost)",
                          ("HWIO", "OHWI"))),
     _conv_nhwc_te, _conv_nhwc_ref, _conv_macs, family="conv2d", normalize=_conv_norm("conv2d_nhwc"),
+    cli_default=dict(N=1, H=16, W=16, C=16, F=16, KH=3),
     examples=(dict(N=1, H=6, W=5, C=3, F=4, KH=3), dict(N=1, H=7, W=7, C=4, F=2, KH=3, stride=2, pad=1),
               dict(N=2, H=5, W=6, C=4, F=3, KH=3, KW=1, pad=1, weight_layout="OHWI"),
               dict(N=1, H=8, W=8, C=2, F=2, KH=2, dilation=3, stride=2))))
+
+
+register_variant("conv2d_nhwc_ohwi", "conv2d_nhwc", weight_layout="OHWI")
 
 
 # --- depthwise conv2d NCHW ----------------------------------------------------------------------
@@ -200,7 +204,7 @@ DEPTHWISE_CONV2D_NCHW = register(Op(
      Attr("stride", int, 1), Attr("pad", int, 0), Attr("dilation", int, 1),
      Attr("weight_layout", str, "C1HW", "C1HW ([C, 1, KH, KW], multiplier 1) or CHW", ("C1HW", "CHW"))),
     _dw_te, _dw_ref, _dw_macs, family="depthwise_conv2d", normalize=_conv_norm("depthwise_conv2d_nchw"),
-    aliases=("depthwise_conv2d", "depthwise"),
+    aliases=("depthwise_conv2d", "depthwise"), cli_default=dict(N=1, C=16, H=16, W=16, KH=3),
     examples=(dict(N=1, C=3, H=6, W=6, KH=3), dict(N=2, C=2, H=7, W=8, KH=3, KW=2, stride=2, pad=1),
               dict(N=1, C=2, H=9, W=9, KH=3, dilation=2, pad=1, weight_layout="CHW"))))
 

@@ -8,7 +8,7 @@ import numpy as np
 import tir
 
 from .common import cast, dtype_attr, np_dtype, positive
-from .registry import Attr, Op, Workload, register
+from .registry import Attr, Op, Workload, register, register_variant
 
 _MNK = (Attr("M", int, doc="rows of the output"), Attr("N", int, doc="columns of the output"),
         Attr("K", int, doc="reduction length"))
@@ -43,7 +43,7 @@ MATMUL = register(Op(
     "matmul", "C[M, N] = A[M, K] · B[K, N] (B row-major [K, N])",
     (*_MNK, *_DT, Attr("name", str, "C", "the output tensor's name")),
     _matmul_te, _matmul_ref, lambda M, N, K, **_: M * N * K, family="matmul", normalize=_mnk("matmul"),
-    aliases=("matmul_kn",),
+    aliases=("matmul_kn",), cli_default=dict(M=64, N=64, K=64),
     examples=(dict(M=5, N=7, K=9), dict(M=4, N=4, K=8, dtype_in="int16"), dict(M=3, N=5, K=6, dtype_in="int32"),
               dict(M=3, N=4, K=5, dtype_in="float32", dtype_acc="float32"))))
 
@@ -67,7 +67,7 @@ def _matmul_nt_ref(a, bt, *, M, N, K, dtype_in, dtype_acc):
 MATMUL_NT = register(Op(
     "matmul_nt", "C[M, N] = A[M, K] · Bt[N, K]ᵀ (both operands K-major: what a packed dot reads)",
     (*_MNK, *_DT), _matmul_nt_te, _matmul_nt_ref, lambda M, N, K, **_: M * N * K, family="matmul",
-    normalize=_mnk("matmul_nt"),
+    normalize=_mnk("matmul_nt"), cli_default=dict(M=64, N=64, K=64),
     examples=(dict(M=5, N=7, K=8), dict(M=4, N=6, K=8, dtype_in="int16"), dict(M=2, N=3, K=4, dtype_in="uint8"))))
 
 
@@ -147,9 +147,14 @@ DENSE = register(Op(
     (*_MNK, Attr("bias", bool, False, "add Bias[N] (dtype_acc); stage 'dense' is the product"),
      Attr("relu", bool, False, "max(., 0) last; stage 'bias' (or 'dense') is its input"), *_DT),
     _dense_te, _dense_ref, lambda M, N, K, **_: M * N * K, family="dense", normalize=_dense_norm,
+    cli_default=dict(M=16, N=64, K=64),
     examples=(dict(M=5, N=6, K=7), dict(M=4, N=8, K=8, bias=True), dict(M=3, N=5, K=9, bias=True, relu=True),
               dict(M=3, N=4, K=5, relu=True), dict(M=3, N=4, K=5, bias=True, relu=True, dtype_in="float32",
                                                    dtype_acc="float32"))))
+
+
+register_variant("dense_bias", "dense", bias=True)
+register_variant("dense_bias_relu", "dense", bias=True, relu=True)
 
 
 # --- K-major packing of B --------------------------------------------------------------------------

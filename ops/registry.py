@@ -92,7 +92,7 @@ class Attr:
         return f"{self.name}:{t}" if self.required else f"{self.name}:{t}={self.default!r}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Op:
     """One operator of the library.
 
@@ -101,7 +101,8 @@ class Op:
     * ``count_macs(**attrs)``: multiply-accumulates of one run (0 for operators without products);
     * ``normalize(attrs) -> attrs``: derived defaults and range checks (raises OpError);
     * ``family``: what schedules dispatch on (``"matmul"`` for both matmul forms, ``"conv2d"`` for
-      both layouts, ...); ``examples``: small attribute sets the tests run every operator at.
+      both layouts, ...); ``examples``: small attribute sets the tests run every operator at;
+      ``cli_default``: typical required attributes for the command line.
     """
 
     name: str
@@ -114,6 +115,17 @@ class Op:
     normalize: Callable[[dict], dict] | None = None
     aliases: tuple[str, ...] = ()
     examples: tuple[dict, ...] = ()
+    cli_default: dict = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r}: {self.signature()})"
+
+    @property
+    def default_attrs(self) -> dict:
+        """Typical required attributes (what the CLI uses without ``--shape``): ``cli_default``, else
+        the first example's."""
+        src = self.cli_default or (self.examples[0] if self.examples else {})
+        return {k: src[k] for k in self.shape_attrs if k in src}
 
     @property
     def shape_attrs(self) -> tuple[str, ...]:
@@ -166,12 +178,17 @@ class Op:
 
 OPS: dict[str, Op] = {}
 _ALIASES: dict[str, str] = {}
+VARIANTS: dict[str, tuple[str, dict]] = {}  # name -> (operator, the attributes it fixes)
+
+
+def _taken(n: str) -> bool:
+    return n in OPS or n in _ALIASES or n in VARIANTS
 
 
 def register(op: Op) -> Op:
     """Add an operator (its name and aliases must be new)."""
     for n in (op.name, *op.aliases):
-        if n in OPS or n in _ALIASES:
+        if _taken(n):
             raise OpError(f"operator name {n!r} is already registered")
     OPS[op.name] = op
     for a in op.aliases:
@@ -179,12 +196,41 @@ def register(op: Op) -> Op:
     return op
 
 
+def register_variant(name: str, op_name: str, **fixed) -> None:
+    """A name for an operator with some attributes fixed (``dense_bias_relu`` = dense, bias and relu)."""
+    if _taken(name):
+        raise OpError(f"operator name {name!r} is already registered")
+    op = get(op_name)
+    unknown = set(fixed) - {a.name for a in op.attrs}
+    if unknown:
+        raise OpError(f"variant {name!r}: operator {op_name!r} has no attribute(s) {', '.join(sorted(unknown))}")
+    VARIANTS[name] = (op.name, dict(fixed))
+
+
 def get(name: str) -> Op:
-    """The operator named ``name`` (or one of its aliases)."""
+    """The operator named ``name`` (or one of its aliases). A variant name is refused: ``lookup`` gives
+    its operator together with the attributes it fixes."""
+    if name in VARIANTS:
+        op_name, fixed = VARIANTS[name]
+        raise OpError(f"{name!r} is a variant of operator {op_name!r} "
+                      f"({', '.join(f'{k}={v!r}' for k, v in fixed.items())}): use ops.lookup({name!r})")
     key = _ALIASES.get(name, name)
     if key not in OPS:
         raise OpError(f"no operator named {name!r}; operators: {', '.join(sorted(OPS))}")
     return OPS[key]
+
+
+def lookup(name: str) -> tuple[Op, dict]:
+    """(operator, fixed attributes) of an operator name, alias or variant name."""
+    if name in VARIANTS:
+        op_name, fixed = VARIANTS[name]
+        return OPS[op_name], dict(fixed)
+    return get(name), {}
+
+
+def all_names() -> list[str]:
+    """Every name ``lookup`` accepts: operators, aliases and variants."""
+    return sorted([*OPS, *_ALIASES, *VARIANTS])
 
 
 def of(wl: Workload) -> Op | None:
@@ -204,9 +250,16 @@ def aliases() -> dict[str, str]:
     return dict(_ALIASES)
 
 
-def table() -> list[tuple[str, str, str]]:
-    """(name, attributes, doc) of every operator, by name (what ``isaforge ops`` prints)."""
-    return [(op.name, op.signature(), op.doc) for op in (OPS[n] for n in sorted(OPS))]
+def table(variants: bool = True) -> list[tuple[str, str, str]]:
+    """(name, attributes, doc) of every operator by name, then of every variant (what ``isaforge ops`` prints)."""
+    rows = [(op.name, op.signature(), op.doc + (f" (aliases: {', '.join(op.aliases)})" if op.aliases else ""))
+            for op in (OPS[n] for n in sorted(OPS))]
+    if variants:
+        for n in sorted(VARIANTS):
+            op_name, fixed = VARIANTS[n]
+            rows.append((n, f"{op_name} with " + ", ".join(f"{k}={v!r}" for k, v in fixed.items()), OPS[op_name].doc))
+    return rows
 
 
-__all__ = ["OPS", "REQUIRED", "Attr", "Op", "Workload", "aliases", "get", "names", "of", "register", "table"]
+__all__ = ["OPS", "REQUIRED", "VARIANTS", "Attr", "Op", "Workload", "aliases", "all_names", "get", "lookup", "names",
+           "of", "register", "register_variant", "table"]

@@ -264,18 +264,22 @@ _DEFAULT_ARGS = {
 }
 
 
+# spellings ``isaforge tune`` accepted before the registry names, kept working
+LEGACY_NAMES = {"matmul_kn": "matmul_kn_i8", "dense": "dense_i8", "conv2d_nhwc": "conv2d_nhwc_i8",
+                "depthwise_conv2d": "depthwise_conv2d_i8"}
+
+
 def _cli_names() -> dict[str, str]:
-    """CLI name -> template: each template's registry operator name (and that operator's aliases), the
-    template's own name, and the spellings ``isaforge tune`` has accepted before."""
-    names = {}
-    for tname, (op_name, _) in TEMPLATE_OPS.items():
-        names[op_name] = tname
-        names[tname] = tname
-    for alias, op_name in ops.aliases().items():
-        for tname, (o, _) in TEMPLATE_OPS.items():
-            if o == op_name and alias not in names:
-                names[alias] = tname
-    names.update({"matmul_kn": "matmul_kn_i8", "depthwise_conv2d": "depthwise_conv2d_i8"})
+    """CLI name -> template: every registry name (operator, alias or variant) whose operator and fixed
+    attributes are exactly a template's, each template's own name, and the legacy spellings."""
+    names = {t: t for t in TEMPLATE_OPS}
+    for n in ops.all_names():
+        op, fixed = ops.lookup(n)
+        for t, (op_name, t_fixed) in TEMPLATE_OPS.items():
+            if op.name == op_name and fixed == t_fixed:
+                names[n] = t
+    for n, t in LEGACY_NAMES.items():
+        names.setdefault(n, t)
     return names
 
 
@@ -283,5 +287,5 @@ def _cli_names() -> dict[str, str]:
 # ``matmul`` is A[M, K]·B[K, N] (matmul_kn_i8), ``matmul_nt`` is A·Bt[N, K]ᵀ (matmul_i8).
 WORKLOADS = {name: (t, _DEFAULT_ARGS[t]) for name, t in sorted(_cli_names().items())}
 
-__all__ = ["TEMPLATE_OPS", "WORKLOADS", "conv2d_nchw_i8", "conv2d_nhwc_i8", "dense_i8", "depthwise_conv2d_i8",
-           "matmul_i8", "matmul_kn_i8"]
+__all__ = ["LEGACY_NAMES", "TEMPLATE_OPS", "WORKLOADS", "conv2d_nchw_i8", "conv2d_nhwc_i8", "dense_i8",
+           "depthwise_conv2d_i8", "matmul_i8", "matmul_kn_i8"]
