@@ -257,6 +257,17 @@ TEMPLATE_OPS = {
     "depthwise_conv2d_i8": ("depthwise_conv2d_nchw", {"weight_layout": "CHW"}),
 }
 
+def template_macs(name: str, args) -> int | None:
+    """Multiply-accumulates of a built-in template's kernel at ``args`` (its operator's leading
+    attributes, then ``exts``), from the registry; None for a template not in TEMPLATE_OPS."""
+    if name not in TEMPLATE_OPS:
+        return None
+    op_name, fixed = TEMPLATE_OPS[name]
+    op = ops.get(op_name)
+    fields = [a.name for a in op.attrs if a.name not in fixed]
+    return op.macs(**dict(zip(fields, [a for a in args if not isinstance(a, str)])), **fixed)
+
+
 _DEFAULT_ARGS = {
     "matmul_i8": (32, 32, 32), "matmul_kn_i8": (32, 32, 32), "dense_i8": (8, 32, 64),
     "conv2d_nhwc_i8": (1, 8, 8, 16, 16, 3), "conv2d_nchw_i8": (1, 8, 10, 10, 8, 3),
@@ -287,5 +298,5 @@ def _cli_names() -> dict[str, str]:
 # ``matmul`` is A[M, K]·B[K, N] (matmul_kn_i8), ``matmul_nt`` is A·Bt[N, K]ᵀ (matmul_i8).
 WORKLOADS = {name: (t, _DEFAULT_ARGS[t]) for name, t in sorted(_cli_names().items())}
 
-__all__ = ["LEGACY_NAMES", "TEMPLATE_OPS", "WORKLOADS", "conv2d_nchw_i8", "conv2d_nhwc_i8", "dense_i8",
+__all__ = ["LEGACY_NAMES", "TEMPLATE_OPS", "WORKLOADS", "template_macs", "conv2d_nchw_i8", "conv2d_nhwc_i8", "dense_i8",
            "depthwise_conv2d_i8", "matmul_i8", "matmul_kn_i8"]
