@@ -382,6 +382,9 @@ def _kind(wl) -> str:
                             f"(got bias={p.get('bias')}, relu={p.get('relu')})")
     if kind in ("conv2d", "depthwise") and p.get("dilation", 1) != 1:
         raise ScheduleError(f"{wl.name}: the hand convolution schedules need dilation 1, got {p['dilation']}")
+    if kind == "depthwise" and p.get("weight_layout", "C1HW") != "C1HW":
+        raise ScheduleError(f"{wl.name}: the hand depthwise schedules read weights [C, 1, KH, KW] (weight_layout "
+                            f"C1HW), got {p['weight_layout']}")
     if kind is None:
         raise ScheduleError(f"no hand schedule for workload {wl.name!r} (operator {name!r}); hand schedules "
                             f"cover {', '.join(sorted(HAND_KINDS))}")

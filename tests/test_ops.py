@@ -246,6 +246,8 @@ def test_hand_schedules_dispatch_on_the_registry_entry():
     assert hand._kind(ops.lookup("conv2d_nhwc_ohwi")[0](1, 5, 5, 4, 2, 3, weight_layout="OHWI")) == "conv2d"
     with pytest.raises(tir.ScheduleError, match="need dilation 1, got 2"):
         hand.dot4(ops.get("conv2d_nchw")(1, 4, 9, 9, 4, 3, dilation=2))
+    with pytest.raises(tir.ScheduleError, match="weight_layout C1HW"):
+        hand.dot4(ops.get("depthwise_conv2d_nchw")(1, 4, 6, 6, 3, weight_layout="CHW"))
     with pytest.raises(tir.ScheduleError, match="need bias=True and relu=True"):
         hand.scalar_best(ops.get("dense")(4, 8, 8))
     with pytest.raises(tir.ScheduleError, match="no hand schedule for workload 'requantize'"):
