@@ -116,7 +116,8 @@ def _dense_te(M, N, K, bias, relu, dtype_in, dtype_acc):
         Bias = tir.placeholder((N,), dtype_acc, name="Bias")
         inputs.append(Bias)
         stages["dense"] = D
-        out = tir.compute((M, N), lambda i, j: D[i, j] + Bias[j], name="bias")
+        # an intermediate stage "bias" before the relu; as the output "Y" (the C parameter next to "Bias")
+        out = tir.compute((M, N), lambda i, j: D[i, j] + Bias[j], name="bias" if relu else "Y")
     if relu:
         prev = out
         if bias:
