@@ -315,3 +315,19 @@ def test_cli_ops_lists_every_operator_by_itself():
     r = subprocess.run([sys.executable, "-m", "isaforge", "ops", "conv2d_nhwc_ohwi"], capture_output=True, text=True,
                        cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, timeout=120)
     assert r.returncode == 0 and "fixes weight_layout='OHWI'" in r.stdout, r.stdout + r.stderr
+
+
+def test_requantize_on_the_simulated_vexriscv():
+    """The int32-piece requantization on rv32 (uint32 products, floor division by constants) is exact too."""
+    import isa_ext
+    import simulator
+
+    acc = np.concatenate([INT32_EDGES, np.random.default_rng(5).integers(-2**31, 2**31, 41, dtype=np.int64)])
+    acc = acc.astype(np.int32)
+    for multiplier, shift, zp in [(1518500250, -7, -3), (2147483647, 2, 9)]:
+        wl = ops.get("requantize")(shape=acc.shape, multiplier=multiplier, shift=shift, zero_point=zp)
+        func = tir.lower(schedules.create_schedule(wl.output), wl.args)
+        out = np.zeros(acc.shape, np.int8)
+        simulator.run(func, [acc, out], "vexriscv")
+        want = np.array([isa_ext.requantize(int(a), multiplier, shift, zp, -128, 127) for a in acc], np.int8)
+        np.testing.assert_array_equal(out, want, err_msg=str(func))
