@@ -8,13 +8,13 @@ import argparse
 import time
 
 import codegen_c
+import ops
 import schedules
 import tir
-from schedules import workloads as W
 
 
 def matmul_3level(M=256, N=256, K=256):
-    wl = W.matmul(M, N, K)
+    wl = ops.get("matmul")(M, N, K)
     C = wl.output
     s = schedules.create_schedule(C)
     CL = s.cache_write(C, "local")
@@ -31,22 +31,17 @@ def matmul_3level(M=256, N=256, K=256):
 
 
 def conv2d_tiled(N=1, C=16, H=32, W=32, F=32, R=3):
-    X = tir.placeholder((N, C, H, W), "int8", name="X")
-    Wt = tir.placeholder((F, C, R, R), "int8", name="W")
-    P = tir.compute((N, C, H + 2, W + 2), lambda b, c, y, x: tir.if_then_else(
-        tir.all(y >= 1, y < H + 1, x >= 1, x < W + 1), X[b, c, y - 1, x - 1], tir.const(0, "int8")), name="pad")
-    rc, ry, rx = tir.reduce_axis((0, C), "rc"), tir.reduce_axis((0, R), "ry"), tir.reduce_axis((0, R), "rx")
-    Y = tir.compute((N, F, H, W), lambda b, f, y, x: tir.sum(
-        P[b, rc, y + ry, x + rx].astype("int32") * Wt[f, rc, ry, rx].astype("int32"), axis=[rc, ry, rx]), name="Y")
+    wl = ops.get("conv2d_nchw")(N, C, H, W, F, R, pad=1)
+    Y = wl.output
     s = schedules.create_schedule(Y)
-    s[P].compute_inline()
+    s[wl["pad"]].compute_inline()
     YL = s.cache_write(Y, "local")
     b, f, y, x = Y.op.axis
     fo, fi = s[Y].split(f, 4)
     xo, xi = s[Y].split(x, 4)
     s[Y].reorder(b, fo, y, xo, fi, xi)
     s[YL].compute_at(s[Y], xo)
-    return s, [X, Wt, Y]
+    return s, wl.args
 
 
 def throughput(make, seconds: float) -> float:

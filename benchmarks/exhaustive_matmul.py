@@ -80,9 +80,9 @@ def main(argv=None) -> int:
         return 1
     best_cost, best_index = min(valid)
     best_cfg = space.get(best_index)
-    macs = None
-    if args.template.startswith("matmul") and len(args.shape) == 3:
-        macs = args.shape[0] * args.shape[1] * args.shape[2]
+    from schedules.autotune.templates import template_macs
+
+    macs = template_macs(args.template, args.shape)  # from the template's registry operator
     out = {
         "task": task.key,
         "template": task.name,

@@ -23,10 +23,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import ops  # noqa: E402
 import simulator  # noqa: E402
 import tir  # noqa: E402
 from schedules import hand  # noqa: E402
-from schedules import workloads as W  # noqa: E402
 from simulator import Toolchain  # noqa: E402
 
 ZIG = Toolchain()
@@ -48,13 +48,8 @@ def _inputs(wl, seed=0):
 
 
 def macs(wl) -> int:
-    p = wl.params
-    if wl.name in ("matmul", "matmul_nt", "dense_bias_relu"):
-        return p["M"] * p["N"] * p["K"]
-    out = int(np.prod(wl.output.shape))
-    if wl.name.startswith("conv2d"):
-        return out * p["C"] * p["KH"] * p["KW"]
-    return out * p["KH"] * p["KW"]  # depthwise
+    """Multiply-accumulates of a workload, from its registry operator."""
+    return wl.op.macs(**wl.params)
 
 
 def measure(wl, sched_fn, toolchains, tiles=(None,)):
@@ -79,17 +74,18 @@ def measure(wl, sched_fn, toolchains, tiles=(None,)):
 
 def kernels(quick: bool):
     n = 32 if quick else 64
+    op = ops.get
     return [
-        (f"matmul {n}x{n}x{n} (B[K,N], packed in-kernel)", W.matmul(n, n, n), ["dot4_i8", "mac4_i8"]),
-        (f"matmul {n}x{n}x{n} (Bt[N,K] pre-packed)", hand.matmul_nt(n, n, n), ["dot4_i8", "mac4_i8"]),
-        ("matmul int16 32x32x32 (B[K,N])", W.matmul(32, 32, 32, "int16"), ["dot2_i16"]),
-        ("conv2d NCHW 16x16x16 -> 16, 3x3 pad 1", W.conv2d_nchw(1, 16, 16, 16, 16, 3, pad=1),
+        (f"matmul {n}x{n}x{n} (B[K,N], packed in-kernel)", op("matmul")(n, n, n), ["dot4_i8", "mac4_i8"]),
+        (f"matmul {n}x{n}x{n} (Bt[N,K] pre-packed)", op("matmul_nt")(n, n, n), ["dot4_i8", "mac4_i8"]),
+        ("matmul int16 32x32x32 (B[K,N])", op("matmul")(32, 32, 32, "int16"), ["dot2_i16"]),
+        ("conv2d NCHW 16x16x16 -> 16, 3x3 pad 1", op("conv2d_nchw")(1, 16, 16, 16, 16, 3, pad=1),
          ["dot4_i8", "mac4_i8"]),
-        ("conv2d NHWC 16x16x16 -> 16, 3x3 s2 pad 1", W.conv2d_nhwc(1, 16, 16, 16, 16, 3, stride=2, pad=1),
+        ("conv2d NHWC 16x16x16 -> 16, 3x3 s2 pad 1", op("conv2d_nhwc")(1, 16, 16, 16, 16, 3, stride=2, pad=1),
          ["dot4_i8", "mac4_i8"]),
-        ("depthwise NCHW 16x16x16, 3x3 pad 1", W.depthwise_conv2d_nchw(1, 16, 16, 16, 3, pad=1),
+        ("depthwise NCHW 16x16x16, 3x3 pad 1", op("depthwise_conv2d_nchw")(1, 16, 16, 16, 3, pad=1),
          ["dot4_i8", "mac4_i8"]),
-        ("dense+bias+relu 16x64x64", W.dense_bias_relu(16, 64, 64), ["dot4_i8", "mac4_i8"]),
+        ("dense+bias+relu 16x64x64", op("dense")(16, 64, 64, bias=True, relu=True), ["dot4_i8", "mac4_i8"]),
     ]
 
 
@@ -109,7 +105,7 @@ def main(argv=None) -> int:
         naive = measure(wl, hand.naive, ["zig"])
         cols = [("naive C", naive)]
         cols.append(("hand, no ext", measure(wl, hand.scalar_best, ["zig", "gcc"])))
-        is_mm = wl.name in ("matmul", "matmul_nt") and not args.quick
+        is_mm = wl.op.family == "matmul" and not args.quick
         for ext in exts:
             if ext.startswith("mac"):
                 fn, tiles = hand.mac4, MATMUL_TILES["mac"] if is_mm else (None,)

@@ -8,15 +8,14 @@ from pathlib import Path
 
 from isaforge.plotting import curves_from_records, plot_curves
 from schedules import autotune
-from schedules.autotune.templates import EXTS
+from schedules.autotune.templates import EXTS, template_macs
 from simulator.measure import make_measure
 
 TRIALS = 32
 OUT = Path("out") / "demo"
-# (title, template, args, MACs)
-TASKS = (("int8 matmul 64x64x64", "matmul_i8", (64, 64, 64), 64 * 64 * 64),
-         ("int8 conv2d NHWC 10x10x16 -> 16, 3x3", "conv2d_nhwc_i8", (1, 10, 10, 16, 16, 3, 3, 1, 0),
-          8 * 8 * 16 * 16 * 9))
+# (title, template, args); the MACs come from each template's registry operator
+TASKS = (("int8 matmul 64x64x64", "matmul_i8", (64, 64, 64)),
+         ("int8 conv2d NHWC 10x10x16 -> 16, 3x3", "conv2d_nhwc_i8", (1, 10, 10, 16, 16, 3, 3, 1, 0)))
 
 
 def main(trials: int = TRIALS) -> int:
@@ -28,7 +27,8 @@ def main(trials: int = TRIALS) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     paths = []
     with make_measure("vexriscv") as measure:
-        for title, name, args, macs in TASKS:
+        for title, name, args in TASKS:
+            macs = template_macs(name, args)
             best = {}
             for label, exts in (("no extension", ""), ("dot4_i8 / mac4_i8", EXTS)):
                 task = autotune.create_task(name, (*args, exts), "vexriscv")

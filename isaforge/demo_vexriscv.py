@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+import ops
 import simulator
 import tir
 from schedules import hand
-from schedules import workloads as W
 
 VARIANTS = (("naive C", "naive"), ("hand, no extension", "scalar"), ("dot4_i8", "dot4"),
             ("dot4_i8, cfu_asm", "dot4_asm"), ("mac4_i8", "mac4"))
@@ -30,11 +30,12 @@ def main() -> int:
     print("=" * 78)
     print("On the simulated VexRiscv (litex full+cfu, Verilator), warm kernel cycles")
     print("=" * 78)
-    kernels = [("matmul 64x64x64 int8", W.matmul(64, 64, 64), 64 * 64 * 64),
-               ("conv2d NHWC 16x16x16->16 3x3", W.conv2d_nhwc(1, 16, 16, 16, 16, 3, pad=1), 16 * 16 * 16 * 16 * 9)]
+    kernels = [("matmul 64x64x64 int8", ops.get("matmul")(64, 64, 64)),
+               ("conv2d NHWC 16x16x16->16 3x3", ops.get("conv2d_nhwc")(1, 16, 16, 16, 16, 3, pad=1))]
     tc = simulator.Toolchain()
     print(f"{'kernel':<30}{'schedule':<20}{'cycles':>12}{'MAC/cycle':>11}{'speedup':>9}")
-    for title, wl, macs in kernels:
+    for title, wl in kernels:
+        macs = wl.op.macs(**wl.params)
         base = None
         for label, variant in VARIANTS:
             cycles, rate = measure(wl, variant, macs, tc)

@@ -14,16 +14,17 @@ asking the caller for other arrays.
   (dot4_i8, dot4_u8, dot2_i16, or any extension with a ``dot`` intrinsic);
 * ``mac4(wl, ext)``    the output tile kept in the accumulator bank of mac4_i8 (at most 16 outputs).
 
-Supported workloads (``wl.name``): ``matmul`` (A[M, K] x B[K, N], B is packed to [N, K]),
-``matmul_nt`` (A[M, K] x Bt[N, K], already K-major), ``conv2d_nhwc`` (weights HWIO, or OHWI with
-:func:`conv2d_nhwc_ohwi`), ``conv2d_nchw`` (data packed to padded NHWC, weights to OHWI),
-``depthwise_conv2d_nchw`` (the window rows packed im2col-style to 4-byte words for the tensorized
-versions) and ``dense_bias_relu``.
+Supported operators (the workload's ``ops`` registry entry, see ``HAND_KINDS``): ``matmul``
+(A[M, K] x B[K, N], B is packed to [N, K]), ``matmul_nt`` (A[M, K] x Bt[N, K], already K-major),
+``conv2d_nhwc`` (weights HWIO, or OHWI with :func:`conv2d_nhwc_ohwi`), ``conv2d_nchw`` (data packed
+to padded NHWC, weights to OHWI), ``depthwise_conv2d_nchw`` (the window rows packed im2col-style to
+4-byte words for the tensorized versions) and ``dense`` with bias and relu; convolutions at dilation 1.
 """
 
 from __future__ import annotations
 
 import isa_ext
+import ops
 import tir
 from tir.errors import ScheduleError
 from tir.intrin import TensorIntrin
@@ -81,8 +82,8 @@ def _matmul_te(wl, pack: bool):
     p = wl.params
     dt_in, dt_acc = p.get("dtype_in", "int8"), p.get("dtype_acc", "int32")
     A, B = wl.inputs
-    if wl.name == "matmul_nt" or not pack:
-        if wl.name == "matmul_nt":
+    if _is_nt(wl) or not pack:
+        if _is_nt(wl):
             return A, B, B, wl.output
         return A, B, None, wl.output
     N, K = p["N"], p["K"]
@@ -166,7 +167,7 @@ def _conv_packed_te(wl):
     stride, pad = p["stride"], p["pad"]
     A, Wt = wl.inputs
     zero = tir.const(0, "int8")
-    if wl.name == "conv2d_nhwc":
+    if _is_nhwc(wl):
         src = wl.stages.get("pad", A)
         if p.get("weight_layout") == "OHWI":
             Wp = Wt
@@ -184,7 +185,7 @@ def _conv_packed_te(wl):
         return tir.sum(src[b, y * stride + ry, x * stride + rx, rc].astype("int32") *
                        Wp[f, ry, rx, rc].astype("int32"), axis=[ry, rx, rc])
 
-    if wl.name == "conv2d_nhwc":
+    if _is_nhwc(wl):
         Out = tir.compute((N, OH, OW, F), body, name="conv")
     else:
         Out = tir.compute((N, F, OH, OW), lambda b, f, y, x: body(b, y, x, f), name="conv")
@@ -194,7 +195,7 @@ def _conv_packed_te(wl):
 def _conv_axes(wl, st):
     """(b, y, x, f) data axes of a conv stage in either output layout."""
     ax = st.op.axis
-    if wl.name == "conv2d_nhwc":
+    if _is_nhwc(wl):
         return ax[0], ax[1], ax[2], ax[3]
     return ax[0], ax[2], ax[3], ax[1]
 
@@ -205,7 +206,7 @@ def _conv_tile(wl, s, Out, tx: int, tf: int):
     b, y, x, f = _conv_axes(wl, s[Out])
     xo, xi = s[Out].split(x, tx)
     fo, fi = s[Out].split(f, tf)
-    if wl.name == "conv2d_nhwc":
+    if _is_nhwc(wl):
         s[Out].reorder(b, y, xo, fo, xi, fi)
         at = fo
     else:
@@ -224,7 +225,7 @@ def _conv_scalar(wl, tile=(4, 4)):
     tx, tf = tile
     CL, xc, fc = _conv_tile(wl, s, Out, tx, tf)
     ry_rc = s[CL].op.reduce_axis
-    if wl.name == "conv2d_nhwc":
+    if _is_nhwc(wl):
         ry, rx, rc = ry_rc
         s[CL].reorder(ry, rx, rc, xc, fc)
     else:
@@ -241,7 +242,7 @@ def _conv_tensorized(wl, intrin: TensorIntrin, tile):
     s = create_schedule(Out)
     tx, tf = tile
     if intrin.accumulators:  # the bank holds whole tiles: no guard inside the tensorized nest
-        OW, F = (Out.shape[2], Out.shape[3]) if wl.name == "conv2d_nhwc" else (Out.shape[3], Out.shape[1])
+        OW, F = (Out.shape[2], Out.shape[3]) if _is_nhwc(wl) else (Out.shape[3], Out.shape[1])
         tx, tf = _fit(OW, tx), _fit(F, tf)
     CL, xc, fc = _conv_tile(wl, s, Out, tx, tf)
     ry, rx, rc = s[CL].op.reduce_axis
@@ -354,16 +355,42 @@ def _dense(wl, intrin: TensorIntrin | None, tile=(4, 4), kfactor=4):
 # entry points
 
 
+# the hand schedule family of each ops registry entry
+HAND_KINDS = {"matmul": "matmul", "matmul_nt": "matmul", "conv2d_nhwc": "conv2d", "conv2d_nchw": "conv2d",
+              "depthwise_conv2d_nchw": "depthwise", "dense": "dense"}
+
+
+def _op_name(wl) -> str | None:
+    """The registry name of the workload's operator (None when it is not a registry operator)."""
+    op = ops.of(wl)
+    return None if op is None else op.name
+
+
+def _is_nt(wl) -> bool:
+    return _op_name(wl) == "matmul_nt"
+
+
+def _is_nhwc(wl) -> bool:
+    return _op_name(wl) == "conv2d_nhwc"
+
+
 def _kind(wl) -> str:
-    if wl.name in ("matmul", "matmul_nt"):
-        return "matmul"
-    if wl.name in ("conv2d_nhwc", "conv2d_nchw"):
-        return "conv2d"
-    if wl.name == "depthwise_conv2d_nchw":
-        return "depthwise"
-    if wl.name == "dense_bias_relu":
-        return "dense"
-    raise ScheduleError(f"no hand schedule for workload {wl.name!r}")
+    """The hand schedule family of a workload, from its registry entry and attributes."""
+    name = _op_name(wl)
+    kind = HAND_KINDS.get(name)
+    p = wl.params
+    if kind == "dense" and not (p.get("bias") and p.get("relu")):
+        raise ScheduleError(f"{wl.name}: the hand dense schedules need bias=True and relu=True "
+                            f"(got bias={p.get('bias')}, relu={p.get('relu')})")
+    if kind in ("conv2d", "depthwise") and p.get("dilation", 1) != 1:
+        raise ScheduleError(f"{wl.name}: the hand convolution schedules need dilation 1, got {p['dilation']}")
+    if kind == "depthwise" and p.get("weight_layout", "C1HW") != "C1HW":
+        raise ScheduleError(f"{wl.name}: the hand depthwise schedules read weights [C, 1, KH, KW] (weight_layout "
+                            f"C1HW), got {p['weight_layout']}")
+    if kind is None:
+        raise ScheduleError(f"no hand schedule for workload {wl.name!r} (operator {name!r}); hand schedules "
+                            f"cover {', '.join(sorted(HAND_KINDS))}")
+    return kind
 
 
 def scalar_best(wl, tile=None):
@@ -372,7 +399,7 @@ def scalar_best(wl, tile=None):
     if k == "matmul":
         return _matmul_scalar(wl, tile or (2, 4))
     if k == "conv2d":  # (output pixels, output channels), measured on the SoC
-        return _conv_scalar(wl, tile or ((2, 4) if wl.name == "conv2d_nhwc" else (4, 2)))
+        return _conv_scalar(wl, tile or ((2, 4) if _is_nhwc(wl) else (4, 2)))
     if k == "depthwise":
         return _dw_scalar(wl, tile or 2)
     return _dense(wl, None, tile or (2, 2), kfactor=4)
@@ -422,4 +449,5 @@ def mac4(wl, ext="mac4_i8", tile=None):
 SCHEDULES = {"naive": naive, "scalar": scalar_best, "dot4": dot4, "dot4_asm": dot4_asm, "mac4": mac4}
 
 
-__all__ = ["SCHEDULES", "conv2d_nhwc_ohwi", "dot4", "dot4_asm", "mac4", "matmul_nt", "naive", "scalar_best"]
+__all__ = ["HAND_KINDS", "SCHEDULES", "conv2d_nhwc_ohwi", "dot4", "dot4_asm", "mac4", "matmul_nt", "naive",
+           "scalar_best"]

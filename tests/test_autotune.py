@@ -301,7 +301,7 @@ def test_cli_tune_best_plot(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     f = tmp_path / "f.jsonl"
     py = [sys.executable, "-m", "isaforge"]
-    p = subprocess.run([*py, "tune", "matmul", "--shape", "16,16,16", "--trials", "8", "--tuner", "random",
+    p = subprocess.run([*py, "tune", "matmul_nt", "--shape", "16,16,16", "--trials", "8", "--tuner", "random",
                         "--records", str(f), "--parallel", "2"], capture_output=True, text=True, env=env, cwd=ROOT)
     assert p.returncode == 0, p.stderr
     assert "8/8 best cycles" in p.stderr and "matmul_i8[16,16,16]@vexriscv" in p.stdout

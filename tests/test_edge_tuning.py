@@ -258,7 +258,7 @@ def test_a_tuner_shares_configs_in_flight_elsewhere(task, tmp_path, mode):
 # --- tuners as real processes ----------------------------------------------------------------------
 
 def _tune_cmd(records, trials, tuner="random", parallel=1, seed=0):
-    return [sys.executable, "-m", "isaforge", "tune", "matmul", "--shape", "16,16,16", "--trials", str(trials),
+    return [sys.executable, "-m", "isaforge", "tune", "matmul_nt", "--shape", "16,16,16", "--trials", str(trials),
             "--tuner", tuner, "--records", str(records), "--parallel", str(parallel), "--seed", str(seed),
             "--no-progress"]
 

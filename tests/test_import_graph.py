@@ -18,12 +18,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # Lowest first. A module belongs to the layer of the longest prefix below that names it.
 # - toolchain: the content-hash cache, host C compiler, RV32 cross compilers, Verilator builder.
 # - isa_ext: instruction extensions and their RTL generation (isa_ext.cfu); schedules tensorize with them.
+# - ops: the operator library (TE, attributes, numpy references, MAC counts); it reads only tir.
 # - schedules.autotune: the search; it takes a measuring function and needs no simulator.
 # - simulator.measure: measurement, the autotuner's measure function built on the simulator.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("tir",),
     ("toolchain",),
-    ("isa_ext",),
+    ("isa_ext", "ops"),
     ("schedules",),
     ("codegen_c",),
     ("schedules.autotune",),

@@ -334,6 +334,68 @@ def test_depthwise_conv2d_nchw(variant, stride, rng):
     check_workload(wl, s, rng)
 
 
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("variant", CONV_VARIANTS)
+def test_conv2d_nchw_dilated(variant, stride, rng):
+    """Dilation 2: the window spans 2 * (KH - 1) + 1 padded rows (bound inference of pad_at_row / pad_at_tile)."""
+    wl = W.conv2d_nchw(1, 2, 9, 8, 3, 3, stride=stride, pad=2, dilation=2)
+    s = schedules.create_schedule(wl.output)
+    _conv_schedule(s, wl, variant)
+    check_workload(wl, s, rng)
+
+
+@pytest.mark.parametrize("variant", ["pad_root", "pad_inline_vectorize_f", "pad_at_x", "cache_write"])
+def test_conv2d_nhwc_ohwi_dilated(variant, rng):
+    wl = W.conv2d_nhwc_ohwi(1, 8, 7, 3, 4, 2, 3, stride=1, pad=1, dilation=3)
+    s = schedules.create_schedule(wl.output)
+    _conv_nhwc_schedule(s, wl, variant)
+    check_workload(wl, s, rng)
+
+
+@pytest.mark.parametrize("variant", ["pad_root", "pad_inline", "pad_at_row", "pad_at_tile"])
+def test_depthwise_conv2d_nchw_dilated(variant, rng):
+    wl = W.depthwise_conv2d_nchw(1, 3, 9, 9, 3, stride=2, pad=1, dilation=2)
+    s = schedules.create_schedule(wl.output)
+    _conv_schedule(s, wl, variant)
+    check_workload(wl, s, rng)
+
+
+# --- dense variants and quantization ops (from the ops registry) ---------------------------------
+
+@pytest.mark.parametrize("bias,relu", [(False, False), (True, False), (False, True)])
+def test_dense_variants_register_blocked(bias, relu, rng):
+    import ops
+
+    wl = ops.get("dense")(6, 8, 10, bias=bias, relu=relu)
+    s = schedules.create_schedule(wl.output)
+    if "dense" not in wl.stages:  # plain dense: the output is the reduction
+        sch_register_block(s, wl, tile=2, ksplit=5)
+    else:  # the reduction tile computed at the elementwise output's tile
+        st = s[wl.output]
+        io, jo, ii, ji = st.tile(*st.op.axis, 2, 4)
+        s[wl["dense"]].compute_at(st, jo)
+    check_workload(wl, s, rng)
+
+
+@pytest.mark.parametrize("variant", ["default", "hi_inline", "hi_at_outer", "split_unroll"])
+def test_requantize_schedules(variant, rng):
+    import ops
+
+    wl = ops.get("requantize")(shape=(6, 20), multiplier=1518500250, shift=-9, zero_point=-7)
+    s = schedules.create_schedule(wl.output)
+    st = s[wl.output]
+    hi = wl["hi"]
+    if variant == "hi_inline":
+        s[hi].compute_inline()
+    elif variant == "hi_at_outer":
+        s[hi].compute_at(st, st.op.axis[0])
+    elif variant == "split_unroll":
+        s[hi].compute_inline()
+        _, inner = st.split(st.op.axis[1], 4)
+        st.unroll(inner)
+    check_workload(wl, s, rng)
+
+
 # --- pooling ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("variant", ["default", "pad_inline", "pad_at_row", "unroll_window", "fuse", "reorder"])

@@ -24,16 +24,17 @@ Each template computes the reduction into a ``local`` accumulator tile (``cache_
 ``conv2d_nhwc_i8(N, H, W, C, F, KH, KW, stride, pad)``: weights OHWI ([F, KH, KW, C], TFLite's).
 ``conv2d_nchw_i8(N, C, H, W, F, KH, KW, stride, pad)``: weights OIHW.
 ``depthwise_conv2d_i8(N, C, H, W, KH, KW, stride, pad)``: NCHW, weights [C, KH, KW].
+
+Each template's TE and numpy reference are its ``ops`` registry operator's (``TEMPLATE_OPS``); the
+CLI names in ``WORKLOADS`` are the registry's.
 """
 
 from __future__ import annotations
 
-import numpy as np
-
 import isa_ext
+import ops
 import schedules
 import tir
-from schedules.workloads import conv2d_nchw_ref
 
 from .space import DEFAULT_COMPILERS, get_config, template
 
@@ -135,18 +136,33 @@ def _ext(axis) -> int:
     return int(axis.dom.extent.value if hasattr(axis.dom.extent, "value") else axis.dom.extent)
 
 
+# --- the operators: TE and numpy references from the ops registry ------------------------------------
+
+def _op_reference(op_name: str, fields: tuple[str, ...], **fixed):
+    """A template ``reference`` (it receives the template's args) from the registry operator
+    ``op_name``: the leading template args are the attributes ``fields``, ``fixed`` the others."""
+    op = ops.get(op_name)
+
+    def reference(*arrays, args):
+        return op.reference(*arrays, **dict(zip(fields, args)), **fixed)
+
+    reference.__qualname__ = f"reference[{op_name}]"
+    return reference
+
+
+_MNK = ("M", "N", "K")
+_CONV_ARGS = ("KH", "KW", "stride", "pad")
+
+
 # --- matmul ------------------------------------------------------------------------------------------
 
-def _matmul_ref(a, bt):
-    return a.astype(np.int32) @ bt.astype(np.int32).T
+_matmul_ref = _op_reference("matmul_nt", _MNK)
 
 
 @template("matmul_i8", reference=_matmul_ref)
 def matmul_i8(M, N, K, exts=EXTS):
-    A = tir.placeholder((M, K), "int8", name="A")
-    Bt = tir.placeholder((N, K), "int8", name="Bt")
-    k = tir.reduce_axis((0, K), name="k")
-    C = tir.compute((M, N), lambda i, j: tir.sum(_i32(A[i, k]) * _i32(Bt[j, k]), axis=k), name="C")
+    wl = ops.get("matmul_nt")(M, N, K)
+    (A, Bt), C = wl.inputs, wl.output
     s = schedules.create_schedule(C)
     CL = s.cache_write(C, "local")
     cfg = get_config()
@@ -154,14 +170,13 @@ def matmul_i8(M, N, K, exts=EXTS):
     return s, [A, Bt, C]
 
 
-def _matmul_kn_ref(a, b):
-    return a.astype(np.int32) @ b.astype(np.int32)
+_matmul_kn_ref = _op_reference("matmul", _MNK)
 
 
 @template("matmul_kn_i8", reference=_matmul_kn_ref)
 def matmul_kn_i8(M, N, K, exts=EXTS):
-    A = tir.placeholder((M, K), "int8", name="A")
-    B = tir.placeholder((K, N), "int8", name="B")
+    A, B = ops.get("matmul")(M, N, K).inputs
+    # the template's layout choice: B copied to K-major [N, K] so the lanes run along K in both operands
     Bp = tir.compute((N, K), lambda j, kk: B[kk, j], name="Bpack")
     k = tir.reduce_axis((0, K), name="k")
     C = tir.compute((M, N), lambda i, j: tir.sum(_i32(A[i, k]) * _i32(Bp[j, k]), axis=k), name="C")
@@ -172,18 +187,13 @@ def matmul_kn_i8(M, N, K, exts=EXTS):
     return s, [A, B, C]
 
 
-def _dense_ref(x, w, bias):
-    return x.astype(np.int32) @ w.astype(np.int32).T + bias.astype(np.int32)
+_dense_ref = _op_reference("dense", _MNK, bias=True)
 
 
 @template("dense_i8", reference=_dense_ref)
 def dense_i8(M, N, K, exts=EXTS):
-    X = tir.placeholder((M, K), "int8", name="X")
-    W = tir.placeholder((N, K), "int8", name="W")
-    Bias = tir.placeholder((N,), "int32", name="Bias")
-    k = tir.reduce_axis((0, K), name="k")
-    D = tir.compute((M, N), lambda i, j: tir.sum(_i32(X[i, k]) * _i32(W[j, k]), axis=k), name="dense")
-    Y = tir.compute((M, N), lambda i, j: D[i, j] + Bias[j], name="Y")
+    wl = ops.get("dense")(M, N, K, bias=True)
+    (X, W, Bias), D, Y = wl.inputs, wl["dense"], wl.output
     s = schedules.create_schedule(Y)
     DL = s.cache_write(D, "local")
     s[D].compute_inline()
@@ -194,48 +204,13 @@ def dense_i8(M, N, K, exts=EXTS):
 
 # --- convolutions --------------------------------------------------------------------------------------
 
-def _out(n, k, stride, pad):
-    return (n + 2 * pad - k) // stride + 1
-
-
-def _pad_stage(A, pad, layout):
-    if pad == 0:
-        return A
-    zero = tir.const(0, A.dtype)
-    if layout == "nhwc":
-        n, h, w, c = A.shape
-        return tir.compute((n, h + 2 * pad, w + 2 * pad, c), lambda b, y, x, ch: tir.if_then_else(
-            tir.all(y >= pad, y < h + pad, x >= pad, x < w + pad), A[b, y - pad, x - pad, ch], zero), name="pad")
-    n, c, h, w = A.shape
-    return tir.compute((n, c, h + 2 * pad, w + 2 * pad), lambda b, ch, y, x: tir.if_then_else(
-        tir.all(y >= pad, y < h + pad, x >= pad, x < w + pad), A[b, ch, y - pad, x - pad], zero), name="pad")
-
-
-def _conv_nhwc_ref(a, w, *, args):
-    stride, pad = _conv_sp(args, 7)
-    out = conv2d_nchw_ref(a.transpose(0, 3, 1, 2), w.transpose(0, 3, 1, 2), stride, pad)
-    return np.ascontiguousarray(out.transpose(0, 2, 3, 1))
-
-
-def _conv_sp(args, at):
-    stride = args[at] if len(args) > at else 1
-    pad = args[at + 1] if len(args) > at + 1 else 0
-    return stride, pad
+_conv_nhwc_ref = _op_reference("conv2d_nhwc", ("N", "H", "W", "C", "F", *_CONV_ARGS), weight_layout="OHWI")
 
 
 @template("conv2d_nhwc_i8", reference=_conv_nhwc_ref)
 def conv2d_nhwc_i8(N, H, W, C, F, KH, KW=None, stride=1, pad=0, exts=EXTS):
-    KW = KH if KW is None else KW
-    A = tir.placeholder((N, H, W, C), "int8", name="A")
-    Wt = tir.placeholder((F, KH, KW, C), "int8", name="Wt")
-    P = _pad_stage(A, pad, "nhwc")
-    OH, OW = _out(H, KH, stride, pad), _out(W, KW, stride, pad)
-    ry = tir.reduce_axis((0, KH), "ry")
-    rx = tir.reduce_axis((0, KW), "rx")
-    rc = tir.reduce_axis((0, C), "rc")
-    Out = tir.compute((N, OH, OW, F), lambda b, y, x, f: tir.sum(
-        _i32(P[b, y * stride + ry, x * stride + rx, rc]) * _i32(Wt[f, ry, rx, rc]), axis=[ry, rx, rc]),
-        name="conv")
+    wl = ops.get("conv2d_nhwc")(N, H, W, C, F, KH, KW, stride, pad, weight_layout="OHWI")
+    (A, Wt), Out = wl.inputs, wl.output
     s = schedules.create_schedule(Out)
     OL = s.cache_write(Out, "local")
     cfg = get_config()
@@ -244,24 +219,13 @@ def conv2d_nhwc_i8(N, H, W, C, F, KH, KW=None, stride=1, pad=0, exts=EXTS):
     return s, [A, Wt, Out]
 
 
-def _conv_nchw_ref(a, w, *, args):
-    stride, pad = _conv_sp(args, 7)
-    return conv2d_nchw_ref(a, w, stride, pad)
+_conv_nchw_ref = _op_reference("conv2d_nchw", ("N", "C", "H", "W", "F", *_CONV_ARGS))
 
 
 @template("conv2d_nchw_i8", reference=_conv_nchw_ref)
 def conv2d_nchw_i8(N, C, H, W, F, KH, KW=None, stride=1, pad=0, exts=EXTS):
-    KW = KH if KW is None else KW
-    A = tir.placeholder((N, C, H, W), "int8", name="A")
-    Wt = tir.placeholder((F, C, KH, KW), "int8", name="Wt")
-    P = _pad_stage(A, pad, "nchw")
-    OH, OW = _out(H, KH, stride, pad), _out(W, KW, stride, pad)
-    rc = tir.reduce_axis((0, C), "rc")
-    ry = tir.reduce_axis((0, KH), "ry")
-    rx = tir.reduce_axis((0, KW), "rx")
-    Out = tir.compute((N, F, OH, OW), lambda b, f, y, x: tir.sum(
-        _i32(P[b, rc, y * stride + ry, x * stride + rx]) * _i32(Wt[f, rc, ry, rx]), axis=[rc, ry, rx]),
-        name="conv")
+    wl = ops.get("conv2d_nchw")(N, C, H, W, F, KH, KW, stride, pad)
+    (A, Wt), Out = wl.inputs, wl.output
     s = schedules.create_schedule(Out)
     OL = s.cache_write(Out, "local")
     cfg = get_config()
@@ -272,31 +236,13 @@ def conv2d_nchw_i8(N, C, H, W, F, KH, KW=None, stride=1, pad=0, exts=EXTS):
     return s, [A, Wt, Out]
 
 
-def _dw_ref(a, w, *, args):
-    stride, pad = _conv_sp(args, 6)
-    n, c, h, wd = a.shape
-    _, kh, kw = w.shape
-    xp = np.pad(a.astype(np.int32), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    oh, ow = _out(h, kh, stride, pad), _out(wd, kw, stride, pad)
-    out = np.zeros((n, c, oh, ow), np.int32)
-    for y in range(oh):
-        for x in range(ow):
-            patch = xp[:, :, y * stride:y * stride + kh, x * stride:x * stride + kw]
-            out[:, :, y, x] = np.einsum("ncij,cij->nc", patch, w.astype(np.int32))
-    return out
+_dw_ref = _op_reference("depthwise_conv2d_nchw", ("N", "C", "H", "W", *_CONV_ARGS), weight_layout="CHW")
 
 
 @template("depthwise_conv2d_i8", reference=_dw_ref)
 def depthwise_conv2d_i8(N, C, H, W, KH, KW=None, stride=1, pad=0, exts=EXTS):
-    KW = KH if KW is None else KW
-    A = tir.placeholder((N, C, H, W), "int8", name="A")
-    Wt = tir.placeholder((C, KH, KW), "int8", name="Wt")
-    P = _pad_stage(A, pad, "nchw")
-    OH, OW = _out(H, KH, stride, pad), _out(W, KW, stride, pad)
-    ry = tir.reduce_axis((0, KH), "ry")
-    rx = tir.reduce_axis((0, KW), "rx")
-    Out = tir.compute((N, C, OH, OW), lambda b, c, y, x: tir.sum(
-        _i32(P[b, c, y * stride + ry, x * stride + rx]) * _i32(Wt[c, ry, rx]), axis=[ry, rx]), name="dwconv")
+    wl = ops.get("depthwise_conv2d_nchw")(N, C, H, W, KH, KW, stride, pad, weight_layout="CHW")
+    (A, Wt), Out = wl.inputs, wl.output
     s = schedules.create_schedule(Out)
     OL = s.cache_write(Out, "local")
     cfg = get_config()
@@ -306,21 +252,57 @@ def depthwise_conv2d_i8(N, C, H, W, KH, KW=None, stride=1, pad=0, exts=EXTS):
     return s, [A, Wt, Out]
 
 
-# name -> (constructor of args from a --shape list, default shape) for the CLI
-WORKLOADS = {
-    "matmul": ("matmul_i8", (32, 32, 32)),
-    "matmul_i8": ("matmul_i8", (32, 32, 32)),
-    "matmul_kn": ("matmul_kn_i8", (32, 32, 32)),
-    "matmul_kn_i8": ("matmul_kn_i8", (32, 32, 32)),
-    "dense": ("dense_i8", (8, 32, 64)),
-    "dense_i8": ("dense_i8", (8, 32, 64)),
-    "conv2d_nhwc": ("conv2d_nhwc_i8", (1, 8, 8, 16, 16, 3)),
-    "conv2d_nhwc_i8": ("conv2d_nhwc_i8", (1, 8, 8, 16, 16, 3)),
-    "conv2d_nchw": ("conv2d_nchw_i8", (1, 8, 10, 10, 8, 3)),
-    "conv2d_nchw_i8": ("conv2d_nchw_i8", (1, 8, 10, 10, 8, 3)),
-    "depthwise_conv2d": ("depthwise_conv2d_i8", (1, 8, 10, 10, 3)),
-    "depthwise_conv2d_i8": ("depthwise_conv2d_i8", (1, 8, 10, 10, 3)),
+# template -> (its ops registry operator, the attributes the template fixes); its args are the
+# operator's shape attributes in order (then ``exts``)
+TEMPLATE_OPS = {
+    "matmul_i8": ("matmul_nt", {}),
+    "matmul_kn_i8": ("matmul", {}),
+    "dense_i8": ("dense", {"bias": True}),
+    "conv2d_nhwc_i8": ("conv2d_nhwc", {"weight_layout": "OHWI"}),
+    "conv2d_nchw_i8": ("conv2d_nchw", {}),
+    "depthwise_conv2d_i8": ("depthwise_conv2d_nchw", {"weight_layout": "CHW"}),
 }
 
-__all__ = ["WORKLOADS", "conv2d_nchw_i8", "conv2d_nhwc_i8", "dense_i8", "depthwise_conv2d_i8", "matmul_i8",
-           "matmul_kn_i8"]
+def template_macs(name: str, args) -> int | None:
+    """Multiply-accumulates of a built-in template's kernel at ``args`` (its operator's leading
+    attributes, then ``exts``), from the registry; None for a template not in TEMPLATE_OPS."""
+    if name not in TEMPLATE_OPS:
+        return None
+    op_name, fixed = TEMPLATE_OPS[name]
+    op = ops.get(op_name)
+    fields = [a.name for a in op.attrs if a.name not in fixed]
+    return op.macs(**dict(zip(fields, [a for a in args if not isinstance(a, str)])), **fixed)
+
+
+_DEFAULT_ARGS = {
+    "matmul_i8": (32, 32, 32), "matmul_kn_i8": (32, 32, 32), "dense_i8": (8, 32, 64),
+    "conv2d_nhwc_i8": (1, 8, 8, 16, 16, 3), "conv2d_nchw_i8": (1, 8, 10, 10, 8, 3),
+    "depthwise_conv2d_i8": (1, 8, 10, 10, 3),
+}
+
+
+# spellings ``isaforge tune`` accepted before the registry names, kept working
+LEGACY_NAMES = {"matmul_kn": "matmul_kn_i8", "dense": "dense_i8", "conv2d_nhwc": "conv2d_nhwc_i8",
+                "depthwise_conv2d": "depthwise_conv2d_i8"}
+
+
+def _cli_names() -> dict[str, str]:
+    """CLI name -> template: every registry name (operator, alias or variant) whose operator and fixed
+    attributes are exactly a template's, each template's own name, and the legacy spellings."""
+    names = {t: t for t in TEMPLATE_OPS}
+    for n in ops.all_names():
+        op, fixed = ops.lookup(n)
+        for t, (op_name, t_fixed) in TEMPLATE_OPS.items():
+            if op.name == op_name and fixed == t_fixed:
+                names[n] = t
+    for n, t in LEGACY_NAMES.items():
+        names.setdefault(n, t)
+    return names
+
+
+# name -> (template, default shape) for the CLI. The registry names mean what they mean everywhere:
+# ``matmul`` is A[M, K]·B[K, N] (matmul_kn_i8), ``matmul_nt`` is A·Bt[N, K]ᵀ (matmul_i8).
+WORKLOADS = {name: (t, _DEFAULT_ARGS[t]) for name, t in sorted(_cli_names().items())}
+
+__all__ = ["LEGACY_NAMES", "TEMPLATE_OPS", "WORKLOADS", "template_macs", "conv2d_nchw_i8", "conv2d_nhwc_i8", "dense_i8",
+           "depthwise_conv2d_i8", "matmul_i8", "matmul_kn_i8"]
