@@ -65,6 +65,11 @@ class Target:
                 raise CodegenError(f"kernel {func.name!r} uses extension {ext.name!r}, which target "
                                    f"{self.describe()} cannot run")
 
+    def toolchain(self, compiler: str | None = None, opt: str | None = None, extra: tuple[str, ...] = ()):
+        """The cross compiler (a ``toolchain.rv32.Toolchain``) of a build, from the parts of a
+        ``compiler`` knob value or the target's own; None for a target the host compiler builds."""
+        return None
+
     def build(self, func: PrimFunc):
         """Emit and compile ``func`` into a Module callable here (host-side targets only)."""
         raise CodegenError(f"target {self.describe()} does not run on the host; use simulator.run(func, arrays)")
