@@ -83,6 +83,13 @@ class Target:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
+    def __reduce_ex__(self, protocol):
+        # a registered target unpickles as the registered object (by name), so that identity holds
+        # ("rv32im" and "vexriscv" are one object, in every process that registered it)
+        if _REGISTRY.get(self.name) is self:
+            return (get_target, (self.name,))
+        return super().__reduce_ex__(protocol)
+
 
 _REGISTRY: dict[str, Target] = {}
 

@@ -245,6 +245,31 @@ def test_aliases_give_the_same_task_and_measure():
     assert toolchain_of(autotune.create_task("matmul_i8", (8, 8, 16), "host").config_space.get(0), "host") is None
 
 
+def test_an_unregistered_target_object_works_everywhere():
+    t = HostO1()  # never registered: passed as an object
+    with pytest.raises(UnknownTargetError):
+        get_target("host_o1")
+    task = autotune.create_task("matmul_i8", (8, 8, 16), t)
+    assert task.key.endswith("@host_o1") and task.target_object is t
+    with make_measure(t, n_parallel=1) as m:
+        res = m(task, [0])[0]
+    assert res.valid and res.cost > 0 and "compiler" not in res.extra  # the host has no compiler knob
+    func = task.lower(0)
+    assert codegen_c.emit(func, t) == codegen_c.emit(func, "host")
+
+
+def test_registered_targets_pickle_as_themselves(registered):
+    import pickle
+
+    gcc = registered(GccVexRiscv())
+    for t in (get_target("rv32im"), get_target("host"), gcc):
+        assert pickle.loads(pickle.dumps(t)) is t
+    task = autotune.create_task("matmul_i8", (8, 8, 16), "vexriscv")
+    assert pickle.loads(pickle.dumps(task)).target_object is get_target("vexriscv")
+    lone = pickle.loads(pickle.dumps(HostO1()))  # unregistered: a copy of its class
+    assert type(lone) is HostO1
+
+
 def test_a_target_without_runner_is_a_clear_error(registered):
     bare = registered(Unrunnable())
     func, shape = tiled_matmul_nt("dot4_i8", 2)

@@ -63,7 +63,7 @@ class Task:
 
     @property
     def key(self) -> str:
-        return task_key(self.name, self.args, self.target)
+        return task_key(self.name, self.args, self.target_object)
 
     @property
     def module(self) -> str | None:
