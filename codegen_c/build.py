@@ -13,7 +13,8 @@ from tir.stmt import PrimFunc
 from toolchain import host as _host
 from toolchain.errors import HostCompileError
 
-from .emit import c_function_name, canonical_target, emit
+from .emit import c_function_name
+from .target import Target, get_target
 
 # -Wno-sign-compare: the IR compares only operands of one dtype, so a mixed-sign C comparison comes
 # from the integer promotion of narrow values, which the emitter wraps back to their dtype first; gcc
@@ -37,17 +38,25 @@ def compile_shared(source: str, extra_flags: tuple[str, ...] = (), link: tuple[s
     The flags are :data:`HOST_CFLAGS` plus ``extra_flags``; a failed compile is a CodegenError (the
     generated C did not build) whose cause is the toolchain's HostCompileError.
     """
+    return compile_shared_flags(source, HOST_CFLAGS + tuple(extra_flags), link, kind)
+
+
+def compile_shared_flags(source: str, flags: tuple[str, ...], link: tuple[str, ...] = (),
+                         kind: str = "host-modules") -> Path:
+    """:func:`compile_shared` with exactly ``flags`` (no :data:`HOST_CFLAGS` added)."""
     try:
-        return _host.compile_shared_with(source, HOST_CFLAGS + tuple(extra_flags), tuple(link), kind)
+        return _host.compile_shared_with(source, tuple(flags), tuple(link), kind)
     except HostCompileError as exc:
         raise CodegenError(str(exc)) from exc
 
 
 class Module:
-    """A compiled kernel: ``mod(*arrays)`` runs it, writing outputs into the arrays in place."""
+    """A compiled kernel: ``mod(*arrays)`` runs it, writing outputs into the arrays in place.
+    ``target`` is the name of the target it was built for."""
 
-    def __init__(self, func: PrimFunc, source: str, lib_path: Path, target: str):
-        self.func, self.source, self.lib_path, self.target = func, source, lib_path, target
+    def __init__(self, func: PrimFunc, source: str, lib_path: Path, target: Target | str):
+        self.func, self.source, self.lib_path = func, source, lib_path
+        self.target = get_target(target).name
         self._lib = ctypes.CDLL(str(lib_path))
         self._fn = getattr(self._lib, c_function_name(func))
         self._fn.restype = None
@@ -139,38 +148,10 @@ def _overlap(x: tuple[int, int], y: tuple[int, int]) -> bool:
     return x[0] < y[1] and y[0] < x[1]
 
 
-def build(func: PrimFunc, target: str = "host") -> Module:
-    """Emit and compile ``func`` for a host-side target (``host`` or ``verilator``).
+def build(func: PrimFunc, target: Target | str = "host") -> Module:
+    """Emit and compile ``func`` for a host-side target (``host``, ``verilator`` or a Target whose
+    ``runs_on_host`` is true): ``get_target(target).build(func)``.
 
     For ``vexriscv`` use ``simulator.run``, which cross-compiles and simulates the SoC.
     """
-    t = canonical_target(target)
-    if t == "rv32im":
-        raise CodegenError(f"target {target!r} does not run on the host; use simulator.run(func, arrays)")
-    source = emit(func, t)
-    extra: tuple[str, ...] = ()
-    link: tuple[str, ...] = ()
-    if any(st == "parallel" for st in _loop_kinds(func)):
-        extra += ("-fopenmp",)
-    if t == "verilator":
-        libs = _cosim_libraries(func)
-        link = tuple(str(p) for p in libs) + tuple(f"-Wl,-rpath,{Path(p).parent}" for p in libs)
-    path = compile_shared(source, extra, link)
-    return Module(func, source, path, t)
-
-
-def _loop_kinds(func: PrimFunc):
-    from tir.printer import iter_stmts
-    from tir.stmt import For
-
-    for s in iter_stmts(func.body):
-        if isinstance(s, For):
-            yield s.kind
-
-
-def _cosim_libraries(func: PrimFunc) -> list[Path]:
-    """The verilated-RTL library the 'verilator' target links against (from the extensions)."""
-    if not func.extensions:
-        return []
-    exts = list(func.extensions)
-    return [exts[0].cosim_library(exts)]
+    return get_target(target).build(func)

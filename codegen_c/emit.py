@@ -13,17 +13,18 @@ import numpy as np
 
 from tir import dtype as dt
 from tir.errors import CodegenError, ScheduleError
-from tir.expr import BinOp, BufferLoad, Call, Cast, Cmp, Const, Expr, Not, Ramp, Select, Var, key, same
-from tir.simplify import Lin, Ranges, linear, simplify
+from tir.expr import BinOp, BufferLoad, Call, Cast, Cmp, Const, Expr, Not, Ramp, Select, Var
+from tir.simplify import Ranges, simplify
 from tir.stmt import Allocate, Buffer, Evaluate, For, IfThen, PrimFunc, Seq, Stmt, Store
 from tir.visit import walk
 
+from .target import Target, get_target
+
 INF = math.inf
 
+# the names of the built-in targets (codegen_c.target.get_target resolves each, and "vexriscv", which is
+# the same target as "rv32im"); what a target can do is asked of its Target object, never of its name
 TARGETS = ("host", "verilator", "rv32im")
-# targets that are the same C as another one (the SoC simulation runs the rv32im code)
-ALIASES = {"vexriscv": "rv32im"}
-THREADED = {"host", "verilator"}
 
 # Names a sanitized identifier must not be: it would be a keyword, a macro or type of the two headers
 # every kernel includes, or a symbol the rv32 runtime / driver or the co-simulation glue defines
@@ -80,59 +81,10 @@ _HELPERS = {
 }
 
 
-WORDS = 8  # operand words a CFU block keeps in registers at once
-
-
-def _ramps(st) -> list:
+def ramps_of(st) -> list:
+    """The Ramp nodes (packed-word loads) of a Store's value and indices or an Evaluate's value."""
     exprs = [st.value] if isinstance(st, Evaluate) else [st.value, *st.indices]
     return [n for e in exprs for n in walk(e) if isinstance(n, Ramp)]
-
-
-def _is_intrinsic_stmt(st) -> bool:
-    """An Evaluate of an intrinsic call, or a store whose value calls one."""
-    if isinstance(st, Evaluate):
-        return _is_unit_call(st.value)
-    if isinstance(st, Store):
-        return any(_is_unit_call(n) for n in walk(st.value))
-    return False
-
-
-def _is_unit_call(e) -> bool:
-    """A call of an extension op (a pure op of the tensor language is plain C, not a CFU instruction)."""
-    return isinstance(e, Call) and not getattr(e.op, "pure", False)
-
-
-def _accumulate_call(st):
-    """(call, C cast type) when ``st`` is ``buf[i] = buf[i] + (T)call(...)``, else None."""
-    if not isinstance(st, Store) or not isinstance(st.value, BinOp) or st.value.op != "+":
-        return None
-    cur, add = st.value.a, st.value.b
-    if not (isinstance(cur, BufferLoad) and cur.buffer is st.buffer
-            and all(same(x, y) for x, y in zip(cur.indices, st.indices))):
-        return None
-    if isinstance(add, Cast) and isinstance(add.value, Call) and add.dtype == st.buffer.dtype:
-        return add.value, dt.c_type(add.dtype)
-    return None
-
-
-def _asm_call(st):
-    """The call of ``st`` when the rv32 "cfu_asm" path can place it: ``acc += (T)op(word, word)``
-    with ``op`` a single instruction (IntrinOp.insn), both operands loaded words and a 32-bit acc."""
-    acc = _accumulate_call(st)
-    if acc is None:
-        return None
-    call = acc[0]
-    if (not getattr(call.op, "insn", "") or call.imm or len(call.args) != 2
-            or not all(isinstance(a, Ramp) for a in call.args) or dt.bits(st.buffer.dtype) != 32):
-        return None
-    return call
-
-
-def canonical_target(target: str) -> str:
-    t = ALIASES.get(target, target)
-    if t not in TARGETS:
-        raise CodegenError(f"unknown target {target!r}; expected one of {', '.join(TARGETS + tuple(ALIASES))}")
-    return t
 
 
 def sanitize(name: str, kernel: bool = False) -> str:
@@ -221,8 +173,15 @@ def _full(dtype: str) -> tuple[float, float]:
 _INT_RANGE = (-(2 ** 31), 2 ** 31 - 1)  # C's int on every target: the type narrow operands promote to
 
 
-class _Emitter:
-    def __init__(self, func: PrimFunc, target: str):
+class CEmitter:
+    """PrimFunc -> C for any target: the generic statements and expressions.
+
+    A target with emission of its own (codegen_c.rv32: CFU blocks) subclasses it and names the subclass
+    as its ``emitter_class``; the hooks it overrides are :meth:`emit_seq`, :meth:`loop_body`,
+    :meth:`stored`, :meth:`branch` and :meth:`load_word`.
+    """
+
+    def __init__(self, func: PrimFunc, target: Target):
         self.func, self.target = func, target
         self.names: dict[int, str] = {}
         self.used: set[str] = set()
@@ -233,18 +192,7 @@ class _Emitter:
         self.vranges: Ranges = {}
         self.exact_memo: dict[int, tuple] = {}  # id(expr) -> (expr, _exact bounds)
         self.lines: list[str] = []
-        self.words: dict = {}  # Ramp key -> local holding the loaded word (inside a CFU block)
-        self.temps = 0
         self.word_buffers: set[int] = set()
-        # operand words a CFU block loads ahead (0: leave the order to the C compiler); a loop
-        # pragma "cfu_words" sets it for the loops it encloses
-        self.cfu_words = WORDS
-        # pragma "cfu_asm": place the loads, CFU instructions and adds of a CFU block one volatile asm
-        # statement each, in the order emit_cfu_asm picks (the C compiler only allocates registers)
-        self.cfu_asm = 0
-        # local elements known to hold 0 here (straight-line code since their zero store): a CFU
-        # instruction in asm mode writes its result straight into them instead of adding
-        self.zeros: dict[str, int] = {}
 
     def name(self, obj, hint: str) -> str:
         n = self.names.get(id(obj))
@@ -319,15 +267,16 @@ class _Emitter:
         if isinstance(e, BufferLoad):
             return self.element(e.buffer, e.indices), 16
         if isinstance(e, Ramp):
-            self.helper("load32")
-            word = self.words.get(key(e))
-            if word is not None:
-                return word, 16
-            return f"isaforge_load32(&{self.element(e.buffer, e.indices)})", 16
+            return self.load_word(e), 16
         if isinstance(e, Call):
             args = [str(i) for i in e.imm] + [self.expr(a) for a in e.args]
             return f"{e.op.c_name}({', '.join(args)})", 16
         raise CodegenError(f"cannot emit expression node {type(e).__name__}")
+
+    def load_word(self, e: Ramp) -> str:
+        """C text of a packed 32-bit word load."""
+        self.helper("load32")
+        return f"isaforge_load32(&{self.element(e.buffer, e.indices)})"
 
     # integer bounds --------------------------------------------------------------------------------
     def vbound(self, e: Expr) -> tuple[float, float]:
@@ -456,17 +405,7 @@ class _Emitter:
         pad = "  " * ind
         out = self.lines
         if isinstance(s, Seq):
-            stmts, i = list(s.stmts), 0
-            while i < len(stmts):
-                j = i
-                while self.target == "rv32im" and self.cfu_words and j < len(stmts) and _is_intrinsic_stmt(stmts[j]):
-                    j += 1
-                if j - i >= 2:
-                    self.emit_cfu_block(stmts[i:j], ind)
-                    i = j
-                else:
-                    self.emit(stmts[i], ind)
-                    i += 1
+            self.emit_seq(s.stmts, ind)
         elif isinstance(s, For):
             v = self.name(s.var, s.var.name)
             lo = self.expr(s.min)
@@ -479,48 +418,36 @@ class _Emitter:
                 text = f"{k}={val}".replace("*/", "* /")
                 out.append(f"{pad}/* pragma {text} */")
             if s.kind == "parallel":
-                if self.target not in THREADED:
+                if not self.target.has_threads:
                     raise ScheduleError(f"loop {s.var.name!r}: parallel is not possible on target "
-                                        f"{self.target!r}, which has no threads")
+                                        f"{self.target.describe()}, which has no threads")
                 out.append("#ifdef _OPENMP")
                 out.append("#pragma omp parallel for")
                 out.append("#endif")
             elif s.kind == "vectorize":
                 out.append(f"{pad}/* vectorized: a simple loop for the C compiler's vectorizer */")
             out.append(f"{pad}for (int32_t {v} = {lo}; {v} < {hi}; ++{v}) {{")
-            saved = self.cfu_words, self.cfu_asm
-            for k, val in s.pragmas:
-                if k == "cfu_words":
-                    self.cfu_words = int(val)
-                elif k == "cfu_asm":
-                    self.cfu_asm = int(val)
-            self.zeros.clear()  # the body runs many times: nothing straight-line holds across it
-            self.emit(s.body, ind + 1)
-            self.zeros.clear()
-            self.cfu_words, self.cfu_asm = saved
+            self.loop_body(s, ind + 1)
             out.append(f"{pad}}}")
         elif isinstance(s, Store):
             lvalue = self.element(s.buffer, s.indices)
             out.append(f"{pad}{lvalue} = {self.expr(s.value)};")
-            self.forget_zeros(s.buffer, s.indices, lvalue)
-            if (s.buffer.scope == "local" and isinstance(s.value, Const) and s.value.value == 0
-                    and all(isinstance(i, Const) for i in s.indices)):
-                self.zeros[lvalue] = id(s.buffer)
+            self.stored(s, lvalue)
         elif isinstance(s, IfThen):
-            self.zeros.clear()
+            self.branch()
             out.append(f"{pad}if ({self.expr(s.cond)}) {{")
             self.emit(s.then, ind + 1)
-            self.zeros.clear()
+            self.branch()
             if s.otherwise is not None:
                 out.append(f"{pad}}} else {{")
                 self.emit(s.otherwise, ind + 1)
-                self.zeros.clear()
+                self.branch()
             out.append(f"{pad}}}")
         elif isinstance(s, Allocate):
             b = s.buffer
             n = self.name(b, b.name)
             # buffers read as packed words need 4-byte aligned elements: say so, don't hope
-            align = " __attribute__((aligned(4)))" if id(b) in self.word_buffers else ""
+            align = f" __attribute__((aligned({self.target.word_align})))" if id(b) in self.word_buffers else ""
             if b.scope == "global":
                 # kernel-level intermediates are static: large arrays stay off the small rv32 stack
                 out.append(f"{pad}static {dt.c_type(b.dtype)} {n}[{b.size}]{align};")
@@ -539,180 +466,21 @@ class _Emitter:
         else:
             raise CodegenError(f"cannot emit statement {type(s).__name__}")
 
-    def forget_zeros(self, buf: Buffer, indices=None, lvalue: str = "") -> None:
-        """A store to ``buf``: the element stored to is not known to be zero any more; with
-        non-constant (or unknown) indices it may be any element of ``buf``."""
-        if indices is not None and all(isinstance(i, Const) for i in indices):
-            self.zeros.pop(lvalue, None)
-        else:
-            self.zeros = {lv: b for lv, b in self.zeros.items() if b != id(buf)}
-
-    def emit_cfu_block(self, stmts: list, ind: int) -> None:
-        """Straight-line intrinsic statements (an unrolled tile), scheduled for an in-order core.
-
-        VexRiscv pays for a load right before a CFU op and for using a CFU result at once, and C
-        compilers hoist every CFU op of a tile ahead of its adds. So each chunk of statements that
-        reads at most ``cfu_words`` distinct operand words (pragma "cfu_words"; 0 turns this off)
-        first loads them into locals, then issues the
-        ops, accumulating each result one op later. Loads move above the chunk's stores only when
-        no store of the chunk writes a buffer a load reads.
-        """
-        chunks, cur, keys, fresh = [], [], set(), []
+    # hooks a target's emitter overrides -------------------------------------------------------------
+    def emit_seq(self, stmts, ind: int) -> None:
+        """The statements of a Seq, in order."""
         for st in stmts:
-            ks = {key(r) for r in _ramps(st)}
-            if cur and len(keys | ks) > self.cfu_words:
-                # cut where the last group of statements started (one whose words were all new),
-                # so that a chunk does not end in the middle of a k step
-                starts = [i for i, f in enumerate(fresh) if f and i > 0]
-                cut = starts[-1] if starts else len(cur)
-                chunks.append(cur[:cut])
-                cur = cur[cut:]
-                keys = {key(r) for c in cur for r in _ramps(c)}
-                fresh = fresh[cut:]
-            fresh.append(bool(ks) and not (ks & keys))
-            cur.append(st)
-            keys |= ks
-        chunks.append(cur)
-        if self.cfu_asm and self.emit_cfu_asm(chunks, ind):
-            return
-        for st in stmts:
-            if isinstance(st, Store):
-                self.forget_zeros(st.buffer)
-        pad = "  " * ind
-        for chunk in chunks:
-            ramps = {}
-            for st in chunk:
-                for r in _ramps(st):
-                    ramps.setdefault(key(r), r)
-            written = {id(st.buffer) for st in chunk if isinstance(st, Store)}
-            if any(id(r.buffer) in written for r in ramps.values()):
-                for st in chunk:
-                    self.emit(st, ind)
-                continue
-            self.lines.append(f"{pad}{{")
-            inner = pad + "  "
-            for k, r in ramps.items():
-                w = f"isaforge_w{len(self.words)}"
-                self.lines.append(f"{inner}const uint32_t {w} = {self.expr(r)};")
-                self.words[k] = w
-            pending = None
-            for st in chunk:
-                acc = _accumulate_call(st)
-                if acc is None:
-                    if pending:
-                        self.lines.append(pending)
-                        pending = None
-                    self.emit(st, ind + 1)
-                    continue
-                call, cast = acc
-                tmp = f"isaforge_d{self.temps}"
-                self.temps += 1
-                self.lines.append(f"{inner}const uint32_t {tmp} = {self.expr(call)};")
-                if pending:
-                    self.lines.append(pending)
-                target = self.element(st.buffer, st.indices)
-                if cast == "int32_t":
-                    # wrap-around like the IR (signed += may overflow: undefined); see binop
-                    pending = f"{inner}{target} = (int32_t)((uint32_t){target} + {tmp});"
-                else:
-                    pending = f"{inner}{target} += ({cast}){tmp};"
-            if pending:
-                self.lines.append(pending)
-            self.lines.append(f"{pad}}}")
-            for k in ramps:
-                self.words.pop(k, None)
+            self.emit(st, ind)
 
-    def emit_cfu_asm(self, chunks: list, ind: int) -> bool:
-        """The chunks of a CFU block as one volatile asm statement per instruction (pragma "cfu_asm").
+    def loop_body(self, s: For, ind: int) -> None:
+        """The body of loop ``s`` (its header is emitted; ``s.pragmas`` may matter to a subclass)."""
+        self.emit(s.body, ind)
 
-        Per chunk: every operand word is loaded first (``lw``, in one group: VexRiscv pays about 2
-        cycles once per group of loads next to a CFU op), then the CFU instructions issue in program
-        order, each followed by the ``add`` of the previous result (an add fits in the second issue
-        cycle of a CFU op; using a result at once costs a cycle). An accumulator known to hold zero
-        takes the result directly (no add, and its zero store is dead). The C compiler only allocates
-        registers: volatile asm statements keep their order. Returns False, emitting nothing, when a
-        statement is not ``acc += op(word, word)`` of a single-instruction op or a chunk reads a
-        buffer the block writes.
+    def stored(self, s: Store, lvalue: str) -> None:
+        """Called after the store ``s`` to ``lvalue`` is emitted."""
 
-        Before (C): ``w0 = load(A+..); w1 = load(B+..); d0 = dot(w0, w1); c[0] += d0; ...``
-        After:      ``pA = &A[..]; asm("lw %0, 64(%1)" : "=r"(w0) : "r"(pA)); ...;
-        asm(".insn r 0x0B, 0, 0, %0, %1, %2" ..); asm("add %0, %0, %1" : "+r"(c[0]) ..)``, the add one
-        op later, the whole block between two compiler barriers.
-        """
-        calls = [[(st, _asm_call(st)) for st in chunk] for chunk in chunks]
-        if any(call is None for chunk in calls for _, call in chunk):
-            return False
-        written = {id(st.buffer) for chunk in calls for st, _ in chunk}
-        if any(id(r.buffer) in written for chunk in calls for _, call in chunk for r in call.args):
-            return False
-        pad = "  " * ind
-        inner = pad + "  "
-        out = self.lines
-        # the loads below name their addresses only as registers: keep memory accesses of the code
-        # around the block on their side of it (a compiler barrier; registers are not affected)
-        out.append(f"{pad}{{")
-        out.append(f'{inner}__asm__ __volatile__("" ::: "memory");')
-        # every word is ``lw w, offset(base)``: one base pointer per buffer and non-constant index part
-        # (a C compiler given the addresses hoists and spills them), constant parts as immediates
-        bases: dict = {}  # (buffer, non-constant index part) -> [(pointer name, its byte offset)]
-        loads: dict = {}  # Ramp key -> (pointer name, immediate)
-        for chunk in calls:
-            for _, call in chunk:
-                for r in call.args:
-                    if key(r) in loads:
-                        continue
-                    lin = linear(self.flat_expr(r.buffer, r.indices), self.ranges)
-                    off = lin.c * dt.bits(r.buffer.dtype) // 8
-                    rest = simplify(Lin(dict(lin.terms), 0).to_expr(), self.ranges)
-                    near = bases.setdefault((id(r.buffer), key(rest)), [])
-                    # lw takes a 12-bit signed immediate: a word further away gets a pointer of its own
-                    fit = [(n, o) for n, o in near if -2048 <= off - o <= 2044]
-                    if not fit:
-                        name = f"isaforge_p{self.temps}"
-                        self.temps += 1
-                        out.append(f"{inner}const {dt.c_type(r.buffer.dtype)} *{name} = "
-                                   f"&{self.names[id(r.buffer)]}[{self.expr(simplify(rest + lin.c, self.ranges))}];")
-                        fit = [(name, off)]
-                        near.append(fit[0])
-                    loads[key(r)] = (fit[0][0], off - fit[0][1])
-        pending = None
-        for chunk in calls:
-            words = {}
-            for _, call in chunk:
-                for r in call.args:
-                    k = key(r)
-                    if k in words:
-                        continue
-                    w = words[k] = f"isaforge_w{self.temps}"
-                    self.temps += 1
-                    base, off = loads[k]
-                    out.append(f"{inner}uint32_t {w};")
-                    out.append(f'{inner}__asm__ __volatile__("lw %0, {off}(%1)" : "=r"({w}) : "r"({base}));')
-            for st, call in chunk:
-                a, b = (words[key(r)] for r in call.args)
-                target = self.element(st.buffer, st.indices)
-                insn = f'"{call.op.insn}, %0, %1, %2"'
-                if target in self.zeros:
-                    del self.zeros[target]
-                    out.append(f'{inner}__asm__ __volatile__({insn} : "=r"({target}) : "r"({a}), "r"({b}));')
-                    if pending:
-                        out.append(pending)
-                        pending = None
-                    continue
-                if not all(isinstance(i, Const) for i in st.indices):
-                    self.forget_zeros(st.buffer)  # it may be any element
-                tmp = f"isaforge_d{self.temps}"
-                self.temps += 1
-                out.append(f"{inner}uint32_t {tmp};")
-                out.append(f'{inner}__asm__ __volatile__({insn} : "=r"({tmp}) : "r"({a}), "r"({b}));')
-                if pending:
-                    out.append(pending)
-                pending = f'{inner}__asm__ __volatile__("add %0, %0, %1" : "+r"({target}) : "r"({tmp}));'
-        if pending:
-            out.append(pending)
-        out.append(f'{inner}__asm__ __volatile__("" ::: "memory");')
-        out.append(f"{pad}}}")
-        return True
+    def branch(self) -> None:
+        """Called where control flow joins or forks (around the branches of an if)."""
 
     def run(self) -> str:
         f = self.func
@@ -724,11 +492,11 @@ class _Emitter:
         from tir.printer import iter_stmts
 
         self.word_buffers = {id(r.buffer) for st in iter_stmts(f.body)
-                             if isinstance(st, (Store, Evaluate)) for r in _ramps(st)}
+                             if isinstance(st, (Store, Evaluate)) for r in ramps_of(st)}
         self.emit(f.body, 1)
         head = ["/* generated by isaforge: do not edit */", "#include <stdint.h>", "#include <stddef.h>", ""]
         for ext in f.extensions:
-            head.append(ext.c_source(self.target).rstrip("\n"))
+            head.append(ext.c_source(self.target.intrinsic_abi).rstrip("\n"))
             head.append("")
         # pure ops of the tensor language (tir.quant): their helper definitions, once each
         pure = {c.op.c_name: c.op.c_source for c in f.intrinsic_calls if getattr(c.op, "pure", False)}
@@ -743,15 +511,17 @@ class _Emitter:
         return "\n".join(head + [sig + " {"] + body + self.lines + ["}", ""])
 
 
-def emit(func: PrimFunc, target: str = "host") -> str:
-    """Emit ``func`` as one freestanding C99 translation unit for ``target``.
+def emit(func: PrimFunc, target: Target | str = "host") -> str:
+    """Emit ``func`` as one freestanding C99 translation unit for ``target`` (a name or a Target).
 
     ``host`` uses each intrinsic's C model, ``verilator`` routes intrinsic calls into the
-    verilated RTL, ``rv32im`` (alias ``vexriscv``) emits the custom instructions as inline asm.
+    verilated RTL, ``vexriscv`` (alias ``rv32im``) emits the custom instructions as inline asm.
     """
     if not isinstance(func, PrimFunc):
         raise CodegenError(f"emit expects a PrimFunc from tir.lower, got {type(func).__name__}")
-    return _Emitter(func, canonical_target(target)).run()
+    t = get_target(target)
+    t.check(func)
+    return (t.emitter_class or CEmitter)(func, t).run()
 
 
 def c_function_name(func: PrimFunc) -> str:

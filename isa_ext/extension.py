@@ -48,7 +48,16 @@ from isa_ext.cfu import cfu_module_header
 from isa_ext.errors import ExtensionError
 
 OPCODE = 0x0B
-TARGETS = ("host", "rv32im", "verilator")
+TARGETS = ("host", "rv32im", "verilator")  # the flavours of C an extension has (Extension.c_source)
+
+
+def c_flavour(target) -> str:
+    """The C flavour (one of :data:`TARGETS`) of a flavour name or of a target object: a codegen_c Target
+    names its flavour as ``intrinsic_abi`` (read by attribute: codegen_c is a layer above isa_ext)."""
+    flavour = getattr(target, "intrinsic_abi", target)
+    if not isinstance(flavour, str) or flavour not in TARGETS:
+        raise ExtensionError(f"unknown C target {target!r}; expected one of {TARGETS} or a codegen_c Target")
+    return flavour
 
 _IDENT = re.compile(r"[a-z][a-z0-9_]*\Z")
 
@@ -296,8 +305,9 @@ class Extension:
         doc = f": {op.doc}" if op.doc else ""
         return f"/* {op.name} ({enc}; {kind}){doc} */"
 
-    def c_source(self, target: str) -> str:
-        """C99 definitions of every op as static inline functions for ``target``.
+    def c_source(self, target) -> str:
+        """C99 definitions of every op as static inline functions for ``target`` (one of :data:`TARGETS`,
+        or a codegen_c Target, which names its flavour as ``intrinsic_abi``).
 
         * ``"host"``: the C model; state lives in static variables of the including translation unit;
           ``isaforge_<ext>_reset()`` restores the reset state.
@@ -306,8 +316,7 @@ class Extension:
           instruction (a switch over the legal immediates folds away once inlined).
         * ``"verilator"``: calls ``isaforge_cfu_call(function_id, rs1, rs2)`` of a co-simulation library.
         """
-        if target not in TARGETS:
-            raise ExtensionError(f"unknown C target {target!r}; expected one of {TARGETS}")
+        target = c_flavour(target)
         guard = f"ISAFORGE_{self.name.upper()}_H"
         lines = [
             f"/* isaforge ISA extension '{self.name}' -- C for target '{target}' (generated, do not edit). */",
@@ -315,12 +324,7 @@ class Extension:
         if self.doc:
             lines.append(f"/* {self.doc} */")
         lines += [f"#ifndef {guard}", f"#define {guard}", "#include <stdint.h>", "", *_C_PRELUDE, ""]
-        if target == "host":
-            lines += self._c_host()
-        elif target == "rv32im":
-            lines += self._c_rv32()
-        else:
-            lines += self._c_verilator()
+        lines += {"host": self._c_host, "rv32im": self._c_rv32, "verilator": self._c_verilator}[target]()
         lines += [f"#endif /* {guard} */", ""]
         return "\n".join(lines)
 

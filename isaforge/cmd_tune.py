@@ -19,7 +19,9 @@ def add_parser(sub) -> None:
     p = sub.add_parser("tune", help="autotune a workload's schedule template (records to a JSON Lines file)")
     p.add_argument("workload", help="matmul, matmul_kn, dense, conv2d_nhwc, conv2d_nchw, depthwise_conv2d "
                                     "or a registered template name")
-    p.add_argument("--target", default="vexriscv", choices=("vexriscv", "host"))
+    p.add_argument("--target", default="vexriscv",
+                   help="a target name: vexriscv (alias rv32im: the simulated SoC, cost in cycles), host or "
+                        "verilator (seconds), or one a --templates file registers (codegen_c.register_target)")
     p.add_argument("--trials", type=int, default=64, help="total measurements (resumed records count)")
     p.add_argument("--tuner", default="xgb", choices=TUNER_CHOICES)
     p.add_argument("--records", required=True, help="JSON Lines file; an existing one is resumed, and tuners "
@@ -83,19 +85,22 @@ def _resolve(workload: str, shape):
 
 
 def run_tune(args) -> int:
+    from codegen_c.target import get_target
     from schedules import autotune
     from simulator.measure import make_measure
+    from simulator.run import runner_for
 
-    load_templates(args.templates)
+    load_templates(args.templates)  # a templates file may register a target: resolve the name after it
+    target = get_target(args.target)
+    unit = runner_for(target).unit
     name, targs = _resolve(args.workload, args.shape)
     tuner_cls = autotune.get_tuner(args.tuner)
-    task = autotune.create_task(name, targs, args.target)
+    task = autotune.create_task(name, targs, target)
     print(f"tuning {task.key}: {len(task.config_space)} configs, {args.trials} trials, tuner {args.tuner}",
           file=sys.stderr)
     tuner = tuner_cls(task, seed=args.seed)
-    unit = "cycles" if args.target == "vexriscv" else "seconds"
     callbacks = [] if args.no_progress else [autotune.progress_bar(args.trials, sys.stderr, unit)]
-    with make_measure(args.target, n_parallel=args.parallel, scheduler=args.scheduler, seed=args.seed) as m:
+    with make_measure(target, n_parallel=args.parallel, scheduler=args.scheduler, seed=args.seed) as m:
         res = tuner.tune(args.trials, m, records=args.records, early_stopping=args.early_stopping,
                          callbacks=callbacks)
     for pr in res.problems:

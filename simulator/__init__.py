@@ -9,12 +9,12 @@ from .errors import (
     TrapError,
     VerilatorBuildError,
 )
-from .run import RunResult, cfu_verilog, output_indices, run
+from .run import HostRunner, Runner, RunResult, SocRunner, cfu_verilog, output_indices, register_runner, run, runner_for
 from .toolchain import Toolchain, available_toolchains
 from .vexriscv import KernelResult, run_kernel
 
 __all__ = [
-    "BusError", "KernelResult", "RunResult", "SimTimeout", "SimulationError", "StackOverflowError", "Toolchain",
-    "ToolchainError", "TrapError", "VerilatorBuildError", "available_toolchains", "cfu_verilog", "output_indices",
-    "run", "run_kernel",
+    "BusError", "HostRunner", "KernelResult", "RunResult", "Runner", "SimTimeout", "SimulationError", "SocRunner",
+    "StackOverflowError", "Toolchain", "ToolchainError", "TrapError", "VerilatorBuildError", "available_toolchains",
+    "cfu_verilog", "output_indices", "register_runner", "run", "run_kernel", "runner_for",
 ]

@@ -1,8 +1,9 @@
 """The measure function of the autotuner: build, run and *check* each config.
 
 ``make_measure(target="vexriscv", n_parallel=None, scheduler=None, timeout_cycles=..., seed=0,
-corrupt=None)`` returns a callable ``measure(task, configs) -> list[MeasureResult]``. Per config:
-lower the template's schedule, emit C, cross-compile (the toolchain from the ``compiler`` knob),
+corrupt=None)`` returns a callable ``measure(task, configs) -> list[MeasureResult]`` (``target``: a
+name or a codegen_c Target; its runner, ``simulator.run.runner_for``, builds and runs). Per config:
+lower the template's schedule, emit C, cross-compile (rv32: the toolchain from the ``compiler`` knob),
 simulate, and compare every output with the task's expected outputs (its numpy reference, or
 ``tir.evaluate`` of its tensor expression when it has none; integers exactly, floats with a
 tolerance). Outputs are pre-filled with a garbage pattern, so a kernel that skips elements is
@@ -50,7 +51,6 @@ importable there: a module-level function of an importable module, never of ``__
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing.context
 import os
 import signal
@@ -65,19 +65,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import codegen_c
-from codegen_c.build import compile_shared
 from codegen_c.emit import c_function_name
+from codegen_c.target import Target, get_target
 from schedules.autotune import COMPILER_KNOB, AutotuneError, MeasureResult, parse_compiler
 from tir.errors import CodegenError, DTypeError, LoweringError, ScheduleError
 
 from .errors import BusError, SimTimeout, ToolchainError, TrapError
-from .run import RunResult, cfu_verilog, output_indices, stack_need
+from .run import Runner, output_indices, runner_for
 from .toolchain import Toolchain
-from .vexriscv import run_kernel
 
 DEFAULT_TIMEOUT_CYCLES = 20_000_000
 GARBAGE = 0x5A
-HOST_REPEAT = 3  # host targets: the best of this many timed calls (as simulator.run)
 
 
 def classify(exc: BaseException) -> str:
@@ -91,12 +89,13 @@ def classify(exc: BaseException) -> str:
     return "runtime"
 
 
-def toolchain_of(config) -> Toolchain:
-    """The Toolchain named by a config's ``compiler`` knob (default: zig -O2)."""
-    if COMPILER_KNOB not in config:
-        return Toolchain()
-    compiler, opt, extra = parse_compiler(config[COMPILER_KNOB].val)
-    return Toolchain(compiler, opt, extra)
+def toolchain_of(config, target: Target | str = "vexriscv") -> Toolchain | None:
+    """The cross compiler of a config on ``target``: its ``compiler`` knob's, else the target's own
+    (``vexriscv``: zig -O2); None for a target built by the host compiler (no knob applies)."""
+    t = get_target(target)
+    if t.toolchain() is None or COMPILER_KNOB not in config:
+        return t.toolchain()
+    return t.toolchain(*parse_compiler(config[COMPILER_KNOB].val))
 
 
 def flip_first(config_index, outputs) -> None:
@@ -128,13 +127,15 @@ class Job:
 
     ``arrays``: every kernel argument (outputs pre-filled with garbage); ``outputs``: the indices
     of the written ones, ``output_names`` their names and ``expected`` the arrays they must equal.
-    ``target`` vexriscv: ``source`` is the rv32im C, ``cfu_verilog`` the extensions' RTL, and
-    ``toolchain`` / ``max_cycles`` / ``stack_bytes`` what ``run_kernel`` takes. Host targets:
-    ``source`` is the host C, ``cflags`` / ``link`` the extra compiler flags and libraries.
+    ``target`` is the target's name, ``runner`` the simulator.run.Runner that filled the rest and runs
+    the Job (``Runner.run_prepared``). vexriscv: ``source`` is the rv32im C, ``cfu_verilog`` the
+    extensions' RTL, and ``toolchain`` / ``max_cycles`` / ``stack_bytes`` what ``run_kernel`` takes.
+    Host targets: ``source`` is the host C, ``cflags`` / ``link`` the compiler flags and libraries.
     """
 
     config_index: int
     target: str
+    runner: Runner
     kernel_name: str
     source: str
     arrays: list
@@ -151,25 +152,11 @@ class Job:
     extra: dict = field(default_factory=dict)
 
 
-def _host_options(func, target: str) -> tuple[tuple, tuple]:
-    """Extra flags and libraries of a host-side build, as ``codegen_c.build`` chooses them."""
-    from tir.printer import iter_stmts
-    from tir.stmt import For
-
-    cflags: tuple = ()
-    link: tuple = ()
-    if any(isinstance(st, For) and st.kind == "parallel" for st in iter_stmts(func.body)):
-        cflags += ("-fopenmp",)
-    if target == "verilator" and func.extensions:
-        exts = list(func.extensions)
-        lib = exts[0].cosim_library(exts)  # a cached build of the verilated RTL: done once, here
-        link = (str(lib), f"-Wl,-rpath,{os.path.dirname(str(lib))}")
-    return cflags, link
-
-
-def prepare(task, config, target: str, timeout_cycles: int = DEFAULT_TIMEOUT_CYCLES, seed: int = 0,
+def prepare(task, config, target: Target | str, timeout_cycles: int = DEFAULT_TIMEOUT_CYCLES, seed: int = 0,
             corrupt=None) -> Job:
     """The Job of one config of ``task``: lower, emit and compute the expected outputs, in this process."""
+    t = get_target(target)
+    runner = runner_for(t)
     cfg = task.config(config)
     func = task.lower(cfg)
     arrays, expected = _data(task, seed)
@@ -185,37 +172,15 @@ def prepare(task, config, target: str, timeout_cycles: int = DEFAULT_TIMEOUT_CYC
     if outs != list(task.output_indices):
         raise AutotuneError(f"task {task.key}: config {cfg.index} writes args {outs}, the task's outputs are "
                             f"{task.output_indices}")
-    job = Job(cfg.index, target, c_function_name(func), "", arrays, outs,
+    job = Job(cfg.index, t.name, runner, c_function_name(func), "", arrays, outs,
               [task.arg_specs[i][3] for i in outs], [np.asarray(e) for e in expected], corrupt=corrupt)
-    if target == "vexriscv":
-        job.source = codegen_c.emit(func, "rv32im")
-        job.cfu_verilog = cfu_verilog(func.extensions)
-        job.toolchain = toolchain_of(cfg)
-        job.max_cycles = int(timeout_cycles)
-        job.stack_bytes = stack_need(func)
-        job.extra["compiler"] = cfg[COMPILER_KNOB].val if COMPILER_KNOB in cfg else "zig:-O2"
-    elif target in ("host", "verilator"):
-        job.source = codegen_c.emit(func, target)
-        job.cflags, job.link = _host_options(func, target)
-    else:
-        raise AutotuneError(f"unknown measure target {target!r}")
+    # a cross-compiled target's compiler is a tuning knob ("compiler"); a host target has none
+    toolchain = toolchain_of(cfg, t)
+    for k, v in runner.prepare(func, t, toolchain=toolchain, max_cycles=timeout_cycles).items():
+        setattr(job, k, v)
+    if toolchain is not None:
+        job.extra["compiler"] = cfg[COMPILER_KNOB].val if COMPILER_KNOB in cfg else t.default_compiler
     return job
-
-
-def _run_host(job: Job) -> RunResult:
-    path = compile_shared(job.source, job.cflags, job.link)
-    fn = getattr(ctypes.CDLL(str(path)), job.kernel_name)
-    fn.restype = None
-    fn.argtypes = [ctypes.c_void_p] * len(job.arrays)
-    saved = [job.arrays[i].copy() for i in job.outputs]
-    best = float("inf")
-    for _ in range(HOST_REPEAT):
-        for i, s in zip(job.outputs, saved):
-            job.arrays[i][...] = s
-        t0 = time.perf_counter()
-        fn(*[a.ctypes.data for a in job.arrays])
-        best = min(best, time.perf_counter() - t0)
-    return RunResult(job.target, seconds=best)
 
 
 def _compare(job: Job, outputs) -> str | None:
@@ -245,13 +210,7 @@ def run_job(job: Job) -> MeasureResult:
     t0 = time.time()
     extra = dict(job.extra)
     try:
-        if job.target == "vexriscv":
-            r = run_kernel(job.source, job.kernel_name, job.arrays, outputs=job.outputs, cfu_verilog=job.cfu_verilog,
-                           toolchain=job.toolchain or Toolchain(), max_cycles=job.max_cycles,
-                           stack_bytes=job.stack_bytes)
-            res = RunResult(job.target, r.cycles, r.instret)
-        else:
-            res = _run_host(job)
+        res = job.runner.run_prepared(job)
         outputs = [job.arrays[i] for i in job.outputs]
         if job.corrupt is not None:
             fn = _CORRUPTIONS[job.corrupt] if isinstance(job.corrupt, str) else job.corrupt
@@ -266,7 +225,7 @@ def run_job(job: Job) -> MeasureResult:
         return _failed(job.config_index, e, t0, extra)
 
 
-def _prepare_or_fail(task, config_index: int, target: str, timeout_cycles: int, seed: int, corrupt):
+def _prepare_or_fail(task, config_index: int, target: Target | str, timeout_cycles: int, seed: int, corrupt):
     """``prepare``, or the MeasureResult of why the config cannot be built (a template error is "build")."""
     t0 = time.time()
     try:
@@ -275,7 +234,8 @@ def _prepare_or_fail(task, config_index: int, target: str, timeout_cycles: int, 
         return _failed(config_index, e, t0, {})
 
 
-def measure_one(task, config_index: int, target: str, timeout_cycles: int, seed: int, corrupt=None) -> MeasureResult:
+def measure_one(task, config_index: int, target: Target | str, timeout_cycles: int, seed: int,
+                corrupt=None) -> MeasureResult:
     """Build, run and check one config of ``task`` in this process."""
     job = _prepare_or_fail(task, config_index, target, timeout_cycles, seed, corrupt)
     return job if isinstance(job, MeasureResult) else run_job(job)
@@ -367,9 +327,8 @@ class Measure:
 
     def __init__(self, target="vexriscv", n_parallel=None, scheduler=None,
                  timeout_cycles=DEFAULT_TIMEOUT_CYCLES, seed=0, corrupt=None):
-        if target not in ("vexriscv", "host", "verilator"):
-            raise AutotuneError(f"unknown measure target {target!r}")
-        self.target = target
+        self.target = get_target(target)
+        self.runner = runner_for(self.target)  # a target simulator cannot run fails here, not per config
         self.timeout_cycles = timeout_cycles
         self.seed = seed
         self.corrupt = corrupt
@@ -430,8 +389,9 @@ class Measure:
     def iter_results(self, task, configs):
         """Yield ``(position, MeasureResult)`` as each config finishes."""
         idxs = [c.index if hasattr(c, "index") else int(c) for c in configs]
-        if task.target != self.target:
-            raise AutotuneError(f"task {task.key} is for target {task.target!r}, this measure runs {self.target!r}")
+        if task.target != self.target.name:
+            raise AutotuneError(f"task {task.key} is for target {task.target!r}, this measure runs "
+                                f"{self.target.name!r}")
         self.n_measured += len(idxs)
         if self.scheduler is not None:
             from distributed import as_completed as dask_completed
@@ -511,7 +471,7 @@ class Measure:
             pass
 
 
-def make_measure(target: str = "vexriscv", n_parallel: int | None = None, scheduler=None,
+def make_measure(target: Target | str = "vexriscv", n_parallel: int | None = None, scheduler=None,
                  timeout_cycles: int = DEFAULT_TIMEOUT_CYCLES, seed: int = 0, corrupt=None) -> Measure:
     """The autotuner's measure function for ``target``; see the module docstring."""
     return Measure(target, n_parallel, scheduler, timeout_cycles, seed, corrupt)

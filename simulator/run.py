@@ -1,18 +1,31 @@
 """``simulator.run``: execute a lowered kernel on a target and measure it.
 
-``vexriscv`` cross-compiles the kernel for rv32im, attaches the RTL of exactly the extensions the
-kernel uses to the CPU's CFU port, and simulates the SoC cycle-accurately; ``host`` and
-``verilator`` build a host shared library (the latter with every intrinsic executed by the
-verilated RTL) and time it.
+How a target runs is a :class:`Runner`, registered per Target class (:func:`register_runner`; a
+subclass of a target class uses its runner unless it registers one of its own):
+
+* :class:`SocRunner` for :class:`codegen_c.VexRiscvTarget` (``"vexriscv"`` / ``"rv32im"``):
+  cross-compiles the kernel for rv32im with the target's toolchain, attaches the RTL of exactly the
+  extensions the kernel uses to the CPU's CFU port, and simulates the SoC cycle-accurately (cost: cycles);
+* :class:`HostRunner` for :class:`codegen_c.HostTarget` (``"host"``, and ``"verilator"``, whose library
+  executes every intrinsic in the verilated RTL): builds a host shared library and times it (cost: seconds).
+
+A runner also has the two halves of the autotuner's measurement (``simulator.measure``): ``prepare``
+(in the tuning process: the C and everything a worker needs, as plain data) and ``run_prepared``
+(in a worker, from that data only).
 """
 
 from __future__ import annotations
 
+import ctypes
 import time
 from dataclasses import dataclass
 
 import codegen_c
+from codegen_c.build import compile_shared_flags
 from codegen_c.emit import c_function_name
+from codegen_c.host import HostTarget
+from codegen_c.rv32 import VexRiscvTarget
+from codegen_c.target import Target, get_target
 from isa_ext.cfu import combine_cfu
 from tir.errors import CodegenError
 from tir.stmt import PrimFunc
@@ -20,7 +33,7 @@ from tir.stmt import PrimFunc
 from .toolchain import Toolchain
 from .vexriscv import run_kernel
 
-SIM_TARGETS = ("vexriscv", "host", "verilator")
+SIM_TARGETS = ("vexriscv", "host", "verilator")  # the built-in targets a runner is registered for
 
 
 @dataclass
@@ -60,32 +73,132 @@ def stack_need(func: PrimFunc) -> int:
     return func.local_stack_bytes(codegen_c.c_elem_bytes)
 
 
-def run(func: PrimFunc, arrays, target: str = "vexriscv", *, toolchain: Toolchain | None = None,
-        ram_kib: int = 256, wait_states: int = 0, max_cycles: int = 50_000_000, repeat: int = 3) -> RunResult:
-    """Run ``func`` on ``arrays`` (outputs written in place, as ``codegen_c.build(...)(*arrays)``)."""
-    arrays = list(arrays)
-    codegen_c.check_arrays(func, arrays)
-    if target == "vexriscv":
-        source = codegen_c.emit(func, "rv32im")
-        res = run_kernel(source, c_function_name(func), arrays, outputs=output_indices(func),
-                         cfu_verilog=cfu_verilog(func.extensions), toolchain=toolchain or Toolchain(),
+class Runner:
+    """How kernels of one family of targets are run (:meth:`run`) and measured for the autotuner
+    (:meth:`prepare`, then :meth:`run_prepared` in a worker). Stateless: one instance is registered."""
+
+    #: what ``RunResult.cost`` counts for this runner
+    unit = "seconds"
+
+    def run(self, func: PrimFunc, arrays: list, target: Target, *, toolchain: Toolchain | None, ram_kib: int,
+            wait_states: int, max_cycles: int, repeat: int) -> RunResult:
+        raise NotImplementedError
+
+    def prepare(self, func: PrimFunc, target: Target, *, toolchain: Toolchain | None, max_cycles: int) -> dict:
+        """The fields of a ``simulator.measure.Job`` for ``func`` (plain, picklable data)."""
+        raise NotImplementedError
+
+    def run_prepared(self, job) -> RunResult:
+        """Run a ``simulator.measure.Job`` that :meth:`prepare` filled (``job.arrays`` written in place)."""
+        raise NotImplementedError
+
+
+def _best_seconds(fn, arrays: list, outputs: list[int], repeat: int) -> float:
+    """The shortest of ``repeat`` timed calls of ``fn`` on ``arrays``, the outputs restored before each."""
+    saved = [arrays[i].copy() for i in outputs]
+    best = float("inf")
+    for _ in range(max(1, repeat)):
+        for i, s in zip(outputs, saved):
+            arrays[i][...] = s
+        t0 = time.perf_counter()
+        fn(*arrays)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+class HostRunner(Runner):
+    """Host-side targets (:class:`codegen_c.HostTarget` and subclasses): build a shared library, time it."""
+
+    unit = "seconds"
+    repeat = 3  # measurement: the best of this many timed calls
+
+    def run(self, func, arrays, target, *, toolchain=None, ram_kib=256, wait_states=0, max_cycles=0, repeat=3):
+        mod = target.build(func)
+        return RunResult(target.name, seconds=_best_seconds(mod, arrays, output_indices(func), repeat))
+
+    def prepare(self, func, target, *, toolchain=None, max_cycles=0) -> dict:
+        flags, link = target.build_options(func)
+        return {"source": codegen_c.emit(func, target), "cflags": flags, "link": link}
+
+    def run_prepared(self, job) -> RunResult:
+        path = compile_shared_flags(job.source, job.cflags, job.link)
+        fn = getattr(ctypes.CDLL(str(path)), job.kernel_name)
+        fn.restype = None
+        fn.argtypes = [ctypes.c_void_p] * len(job.arrays)
+
+        def call(*arrays):
+            fn(*[a.ctypes.data for a in arrays])
+
+        return RunResult(job.target, seconds=_best_seconds(call, job.arrays, job.outputs, self.repeat))
+
+
+class SocRunner(Runner):
+    """rv32 targets on the simulated VexRiscv SoC (:class:`codegen_c.VexRiscvTarget` and subclasses)."""
+
+    unit = "cycles"
+
+    def run(self, func, arrays, target, *, toolchain=None, ram_kib=256, wait_states=0, max_cycles=50_000_000,
+            repeat=3):
+        res = run_kernel(codegen_c.emit(func, target), c_function_name(func), arrays, outputs=output_indices(func),
+                         cfu_verilog=cfu_verilog(func.extensions), toolchain=toolchain or target.toolchain(),
                          ram_kib=ram_kib, wait_states=wait_states, max_cycles=max_cycles,
                          stack_bytes=stack_need(func))
-        return RunResult(target, res.cycles, res.instret, res.cold_cycles, res.cold_instret, None, res.console,
+        return RunResult(target.name, res.cycles, res.instret, res.cold_cycles, res.cold_instret, None, res.console,
                          res.stack_bytes)
-    if target in ("host", "verilator"):
-        mod = codegen_c.build(func, target)
-        outs = output_indices(func)
-        saved = [arrays[i].copy() for i in outs]
-        best = float("inf")
-        for _ in range(max(1, repeat)):
-            for i, s in zip(outs, saved):
-                arrays[i][...] = s
-            t0 = time.perf_counter()
-            mod(*arrays)
-            best = min(best, time.perf_counter() - t0)
-        return RunResult(target, seconds=best)
-    raise CodegenError(f"unknown run target {target!r}; expected one of {', '.join(SIM_TARGETS)}")
+
+    def prepare(self, func, target, *, toolchain=None, max_cycles=50_000_000) -> dict:
+        return {"source": codegen_c.emit(func, target), "cfu_verilog": cfu_verilog(func.extensions),
+                "toolchain": toolchain or target.toolchain(), "max_cycles": int(max_cycles),
+                "stack_bytes": stack_need(func)}
+
+    def run_prepared(self, job) -> RunResult:
+        r = run_kernel(job.source, job.kernel_name, job.arrays, outputs=job.outputs, cfu_verilog=job.cfu_verilog,
+                       toolchain=job.toolchain or Toolchain(), max_cycles=job.max_cycles, stack_bytes=job.stack_bytes)
+        return RunResult(job.target, r.cycles, r.instret)
 
 
-__all__ = ["RunResult", "SIM_TARGETS", "cfu_verilog", "output_indices", "run", "stack_need"]
+_RUNNERS: dict[type, Runner] = {}
+
+
+def register_runner(target_cls: type, runner: Runner) -> None:
+    """Run (and measure) the targets of ``target_cls`` and its subclasses with ``runner``."""
+    if not (isinstance(target_cls, type) and issubclass(target_cls, Target)):
+        raise CodegenError(f"register_runner expects a codegen_c.Target subclass, got {target_cls!r}")
+    if not isinstance(runner, Runner):
+        raise CodegenError(f"register_runner expects a simulator.run.Runner, got {type(runner).__name__}")
+    _RUNNERS[target_cls] = runner
+
+
+def runner_for(target: Target | str) -> Runner:
+    """The runner of a target (name or object): the one registered for the nearest class in its MRO."""
+    t = get_target(target)
+    for cls in type(t).__mro__:
+        r = _RUNNERS.get(cls)
+        if r is not None:
+            return r
+    raise CodegenError(f"target {t.describe()} ({type(t).__name__}) has no runner: simulator runs "
+                       f"{', '.join(c.__name__ for c in _RUNNERS)} and their subclasses "
+                       f"(simulator.run.register_runner adds one)")
+
+
+register_runner(HostTarget, HostRunner())
+register_runner(VexRiscvTarget, SocRunner())
+
+
+def run(func: PrimFunc, arrays, target: Target | str = "vexriscv", *, toolchain: Toolchain | None = None,
+        ram_kib: int = 256, wait_states: int = 0, max_cycles: int = 50_000_000, repeat: int = 3) -> RunResult:
+    """Run ``func`` on ``arrays`` (outputs written in place, as ``codegen_c.build(...)(*arrays)``).
+
+    ``target``: a name or a Target. ``toolchain`` (rv32 targets): instead of the target's own;
+    ``ram_kib``, ``wait_states``, ``max_cycles``: the SoC's; ``repeat``: host targets time the best of
+    this many calls."""
+    t = get_target(target)
+    runner = runner_for(t)
+    arrays = list(arrays)
+    codegen_c.check_arrays(func, arrays)
+    return runner.run(func, arrays, t, toolchain=toolchain, ram_kib=ram_kib, wait_states=wait_states,
+                      max_cycles=max_cycles, repeat=repeat)
+
+
+__all__ = ["HostRunner", "RunResult", "Runner", "SIM_TARGETS", "SocRunner", "cfu_verilog", "output_indices",
+           "register_runner", "run", "runner_for", "stack_need"]

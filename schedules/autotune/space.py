@@ -32,13 +32,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from codegen_c.target import get_target
 from tir.errors import ScheduleError, TirError
 from tir.tensor import IterVar, Tensor
 
 COMPILER_KNOB = "compiler"
-# -DISAFORGE_CFU_IN_ORDER keeps stateless CFU ops in program order (isa_ext's rv32 C honours it)
-DEFAULT_COMPILERS = ("zig:-O2", "zig:-O3", "gcc:-O2", "gcc:-O2:-fno-schedule-insns",
-                     "zig:-O2:-DISAFORGE_CFU_IN_ORDER")
+# the compiler knob values of the default target: its Target lists them (codegen_c.rv32.RV32Target.compilers)
+DEFAULT_COMPILERS = get_target("vexriscv").compilers
 
 
 class AutotuneError(TirError):

@@ -15,6 +15,7 @@ import json
 import numpy as np
 
 import tir
+from codegen_c.target import Target, get_target
 from tir.tensor import PlaceholderOp
 
 from .space import AutotuneError, ConfigEntity, ConfigSpace, define_space, get_template, instantiate
@@ -33,18 +34,21 @@ def _norm_args(args) -> tuple:
     return tuple(out)
 
 
-def task_key(name: str, args, target: str) -> str:
-    """Stable string naming a task: ``matmul_i8[32,32,32]@vexriscv``."""
-    return f"{name}{json.dumps(list(_norm_args(args)), separators=(',', ':'))}@{target}"
+def task_key(name: str, args, target: Target | str) -> str:
+    """Stable string naming a task: ``matmul_i8[32,32,32]@vexriscv`` (the target's name: an alias such
+    as ``rv32im`` gives the same key)."""
+    return f"{name}{json.dumps(list(_norm_args(args)), separators=(',', ':'))}@{get_target(target).name}"
 
 
 class Task:
-    """A tunable template at fixed args for one target."""
+    """A tunable template at fixed args for one target. ``target`` is the target's name (as records
+    store it), ``target_object`` the codegen_c Target."""
 
-    def __init__(self, name: str, args, target: str):
+    def __init__(self, name: str, args, target: Target | str):
         self.name = name
         self.args = _norm_args(args)
-        self.target = target
+        self.target_object: Target = get_target(target)
+        self.target: str = self.target_object.name
         self.template = get_template(name)
         self.config_space: ConfigSpace = define_space(self.template, self.args)
         _, tensors = self._default()
@@ -59,14 +63,14 @@ class Task:
 
     @property
     def key(self) -> str:
-        return task_key(self.name, self.args, self.target)
+        return task_key(self.name, self.args, self.target_object)
 
     @property
     def module(self) -> str | None:
         return self.template.module
 
     def __reduce__(self):
-        return (_recreate, (self.module, self.name, self.args, self.target))
+        return (_recreate, (self.module, self.name, self.args, self.target_object))
 
     def __repr__(self) -> str:
         return f"Task({self.key}, {len(self.config_space)} configs)"
@@ -168,16 +172,16 @@ class Task:
 _TASKS: dict[str, Task] = {}
 
 
-def create_task(template_name: str, args, target: str = "vexriscv") -> Task:
-    """The Task of a registered template at ``args`` for ``target`` (cached per process)."""
+def create_task(template_name: str, args, target: Target | str = "vexriscv") -> Task:
+    """The Task of a registered template at ``args`` for ``target`` (a name or a Target; cached per process)."""
     key = task_key(template_name, args, target)
     t = _TASKS.get(key)
-    if t is None or t.template is not get_template(template_name):
+    if t is None or t.template is not get_template(template_name) or t.target_object is not get_target(target):
         t = _TASKS[key] = Task(template_name, args, target)
     return t
 
 
-def _recreate(module: str | None, name: str, args, target: str) -> Task:
+def _recreate(module: str | None, name: str, args, target: Target | str) -> Task:
     if module and module != "__main__":
         importlib.import_module(module)
     return create_task(name, args, target)
