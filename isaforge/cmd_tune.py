@@ -17,8 +17,10 @@ def _shape(text: str) -> tuple[int, ...]:
 
 def add_parser(sub) -> None:
     p = sub.add_parser("tune", help="autotune a workload's schedule template (records to a JSON Lines file)")
-    p.add_argument("workload", help="matmul, matmul_kn, dense, conv2d_nhwc, conv2d_nchw, depthwise_conv2d "
-                                    "or a registered template name")
+    from schedules.autotune.templates import WORKLOADS
+
+    p.add_argument("workload", help=f"an operator with a template ({', '.join(WORKLOADS)}; `isaforge ops` "
+                                    "describes them) or a registered template name")
     p.add_argument("--target", default="vexriscv",
                    help="a target name: vexriscv (alias rv32im: the simulated SoC, cost in cycles), host or "
                         "verilator (seconds), or one a --templates file registers (codegen_c.register_target)")

@@ -2,20 +2,19 @@
 point, clamp), and zero-point subtraction / addition.
 
 ``requantize`` is TFLite's int8 output stage (MultiplyByQuantizedMultiplier, + zero point, clamp),
-bit-exact, built only from int32 (and one uint32) operations the tensor language has: there is no
-int64 and no shift operator, so
+bit-exact: one compute of ``tir.requantize`` (the pure op ``tir.q_multiply_shift``, whose C helper
+uses a 64-bit product), so the ``requant_i8`` extension can tensorize it. Ranges (checked):
+``0 <= multiplier < 2**31`` (TFLite's are in [2**30, 2**31) or 0), ``-31 <= shift <= 31``.
 
-* the left shift (``shift > 0``) is a multiply by ``2**shift`` (int32, wrapping like ``acc << shift``);
+``doubling_high_mul_te`` / ``rounding_divide_by_pot_te`` build the same two steps from int32 (and
+one uint32) operations only, for code that must avoid the pure op:
+
 * SaturatingRoundingDoublingHighMul ``floor((x * m + 2**30) / 2**31)`` is assembled from 16-bit halves
   ``x = xh * 2**16 + xl``, ``m = mh * 2**16 + ml``: every product of halves fits int32 (``xl * ml`` is
   taken in uint32), only exact values are divided, and the partial sums may wrap because the result
   fits int32 (sums and products modulo 2**32 are exact there);
 * RoundingDivideByPOT (``shift < 0``, ties away from zero) is a floor division by ``2**-shift`` plus one
   where the floor remainder is above TFLite's threshold ``(2**e - 1) // 2 + (x < 0)``.
-
-Documented ranges (checked): ``0 <= multiplier < 2**31`` (TFLite's are in [2**30, 2**31) or 0, so the
-doubling high mul never saturates), ``-30 <= shift <= 30``. The ``requant_i8`` extension of isa_ext
-computes the same function; tests/test_ops.py checks them against each other.
 """
 
 from __future__ import annotations
@@ -72,18 +71,9 @@ def requantize_np(acc: np.ndarray, multiplier: int, shift: int, zero_point: int,
 
 def _requant_te(shape, multiplier, shift, zero_point, qmin, qmax, out_dtype):
     A = tir.placeholder(shape, "int32", name="Acc")
-    left, right = max(shift, 0), max(-shift, 0)
-
-    def scaled(i):
-        return A[i] * _i32(1 << left) if left else A[i]
-
-    Hi = tir.compute(shape, lambda *i: doubling_high_mul_te(scaled(i), multiplier), name="hi")
-
-    def out(*i):
-        v = rounding_divide_by_pot_te(Hi[i], right) + _i32(zero_point)
-        return tir.min(tir.max(v, _i32(qmin)), _i32(qmax)).astype(out_dtype)
-
-    return Workload("requantize", [A], tir.compute(shape, out, name="requant"), None, {"hi": Hi})
+    out = tir.compute(shape, lambda *i: tir.requantize(A[i], multiplier, shift, zero_point, qmin, qmax, out_dtype),
+                      name="requant")
+    return Workload("requantize", [A], out, None, {})
 
 
 def _requant_ref(acc, *, shape, multiplier, shift, zero_point, qmin, qmax, out_dtype):
@@ -96,8 +86,8 @@ def _requant_norm(a):
         raise OpError(f"operator {op!r}: attribute 'shape' must be a non-empty shape, got {a['shape']}")
     if not 0 <= a["multiplier"] < 1 << 31:
         raise OpError(f"operator {op!r}: attribute 'multiplier' = {a['multiplier']} is outside [0, 2**31)")
-    if not -30 <= a["shift"] <= 30:
-        raise OpError(f"operator {op!r}: attribute 'shift' = {a['shift']} is outside [-30, 30]")
+    if not -31 <= a["shift"] <= 31:
+        raise OpError(f"operator {op!r}: attribute 'shift' = {a['shift']} is outside [-31, 31]")
     if not tir.dtype.fits(a["zero_point"], "int32"):
         raise OpError(f"operator {op!r}: attribute 'zero_point' = {a['zero_point']} does not fit int32")
     dt = a["out_dtype"]
@@ -113,7 +103,7 @@ REQUANTIZE = register(Op(
     "requantize", "int32 -> int8: clamp(RoundingDivideByPOT(SRDHM(acc << shift+, multiplier), shift-) + "
     "zero_point, qmin, qmax) (TFLite, exact)",
     (Attr("shape", tuple), Attr("multiplier", int, 1 << 30, "Q31 multiplier, 0 <= m < 2**31"),
-     Attr("shift", int, 0, ">0: left shift before the multiply, <0: rounding right shift after; |shift| <= 30"),
+     Attr("shift", int, 0, ">0: left shift before the multiply, <0: rounding right shift after; |shift| <= 31"),
      Attr("zero_point", int, 0, "output zero point"), Attr("qmin", int, -128), Attr("qmax", int, 127),
      Attr("out_dtype", str, "int8", choices=_OUT_DTYPES)),
     _requant_te, _requant_ref, lambda **_: 0, family="quant", normalize=_requant_norm,

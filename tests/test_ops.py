@@ -138,7 +138,7 @@ def test_host_compiled_kernel_equals_reference(name, attrs):
 
 # --- quantization -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("multiplier,shift,zp", [(1 << 30, 0, 0), (1518500250, -7, -3), (2147483647, -30, 5),
+@pytest.mark.parametrize("multiplier,shift,zp", [(1 << 30, 0, 0), (1518500250, -7, -3), (2147483647, -31, 5),
                                                  (1073741824 + 12345, 3, 0), (1999999999, 30, 1), (1, -1, 0),
                                                  (0, 0, 17), (1234567891, -15, -128)])
 def test_requantize_is_the_requant_i8_extensions_function(multiplier, shift, zp):
@@ -160,8 +160,8 @@ def test_requantize_ranges_are_checked():
     rq = ops.get("requantize")
     with pytest.raises(OpError, match="'multiplier'.*outside"):
         rq(shape=(4,), multiplier=-1)
-    with pytest.raises(OpError, match="'shift' = -31"):
-        rq(shape=(4,), shift=-31)
+    with pytest.raises(OpError, match="'shift' = -32"):
+        rq(shape=(4,), shift=-32)
     with pytest.raises(OpError, match="'qmax' = 300 does not fit out_dtype int8"):
         rq(shape=(4,), qmax=300)
 

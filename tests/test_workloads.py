@@ -377,22 +377,21 @@ def test_dense_variants_register_blocked(bias, relu, rng):
     check_workload(wl, s, rng)
 
 
-@pytest.mark.parametrize("variant", ["default", "hi_inline", "hi_at_outer", "split_unroll"])
+@pytest.mark.parametrize("variant", ["default", "split_unroll", "fuse", "requant_i8"])
 def test_requantize_schedules(variant, rng):
+    import isa_ext
     import ops
 
     wl = ops.get("requantize")(shape=(6, 20), multiplier=1518500250, shift=-9, zero_point=-7)
     s = schedules.create_schedule(wl.output)
     st = s[wl.output]
-    hi = wl["hi"]
-    if variant == "hi_inline":
-        s[hi].compute_inline()
-    elif variant == "hi_at_outer":
-        s[hi].compute_at(st, st.op.axis[0])
-    elif variant == "split_unroll":
-        s[hi].compute_inline()
+    if variant == "split_unroll":
         _, inner = st.split(st.op.axis[1], 4)
         st.unroll(inner)
+    elif variant == "fuse":
+        st.fuse(*st.op.axis)
+    elif variant == "requant_i8":  # the unit computes the same function
+        st.tensorize(st.op.axis[1], isa_ext.get("requant_i8"))
     check_workload(wl, s, rng)
 
 
