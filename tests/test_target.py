@@ -235,6 +235,23 @@ def test_user_rv32_target_tunes_under_its_own_name(registered):
         make_measure("vexriscv", n_parallel=1)(task, [0])
 
 
+class GccOnlyVexRiscv(VexRiscvTarget):
+    """An rv32 target that lets the tuner choose only among gcc builds."""
+
+    name = "vexriscv_gcc_only"
+    aliases = ()
+    compilers = ("gcc:-O2", "gcc:-O3")
+
+
+def test_templates_offer_the_targets_compilers(registered):
+    t = registered(GccOnlyVexRiscv())
+    space = autotune.create_task("matmul_i8", (8, 8, 16), t).config_space
+    assert space.knobs["compiler"].choices == ["gcc:-O2", "gcc:-O3"]
+    base = autotune.create_task("matmul_i8", (8, 8, 16), "vexriscv").config_space
+    assert base.knobs["compiler"].choices == list(get_target("vexriscv").compilers)
+    assert len(space) * len(base.knobs["compiler"].choices) == len(base) * 2
+
+
 def test_aliases_give_the_same_task_and_measure():
     assert autotune.create_task("matmul_i8", (8, 8, 16), "rv32im").key == \
         autotune.create_task("matmul_i8", (8, 8, 16), "vexriscv").key

@@ -374,6 +374,13 @@ class _Definer:
         """Tensorize at ``axis`` with one of ``intrinsics`` (extensions or names), or not (None)."""
         return self._define(name, lambda: TensorizeKnob(name, list(intrinsics)))
 
+    @property
+    def compilers(self) -> tuple[str, ...]:
+        """The compiler knob's values for the task's target (its ``compilers``; the vexriscv ones for a
+        target that declares none, or outside a task): what a template passes to ``define_knob("compiler")``."""
+        target = getattr(self._space(), "target", None)
+        return tuple(getattr(target, "compilers", ()) or DEFAULT_COMPILERS)
+
     def define_knob(self, name: str, choices):
         """A plain choice among ``choices`` (JSON-able values); ``cfg[name].val``."""
         if name == COMPILER_KNOB:
@@ -389,6 +396,10 @@ class ConfigSpace(_Definer):
         self.knobs: OrderedDict[str, Knob] = OrderedDict()
         self._defaults: dict = {}
         self.template_name: str | None = None
+        self.target = None  # the task's Target (set by define_space)
+
+    def _space(self) -> ConfigSpace:
+        return self
 
     def _define(self, name, make):
         if name in self.knobs:
@@ -503,6 +514,9 @@ class ConfigEntity(_Definer):
         self.space = space
         self.index = int(index)
         self._entities = entities
+
+    def _space(self) -> ConfigSpace:
+        return self.space
 
     def _define(self, name, make):
         if name not in self._entities:
@@ -643,9 +657,10 @@ def _check_result(name, out):
     return s, list(args)
 
 
-def define_space(tmpl: Template, args: tuple) -> ConfigSpace:
+def define_space(tmpl: Template, args: tuple, target=None) -> ConfigSpace:
     space = ConfigSpace()
     space.template_name = tmpl.name
+    space.target = target
     with _config_context(space):
         try:
             _check_result(tmpl.name, tmpl.func(*args))

@@ -50,7 +50,7 @@ class Task:
         self.target_object: Target = get_target(target)
         self.target: str = self.target_object.name
         self.template = get_template(name)
-        self.config_space: ConfigSpace = define_space(self.template, self.args)
+        self.config_space: ConfigSpace = define_space(self.template, self.args, self.target_object)
         _, tensors = self._default()
         self.arg_specs = [(tuple(int(d) for d in t.shape), t.dtype, not isinstance(t.op, PlaceholderOp),
                            t.op.name) for t in tensors]

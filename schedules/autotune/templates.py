@@ -36,7 +36,7 @@ import ops
 import schedules
 import tir
 
-from .space import DEFAULT_COMPILERS, get_config, template
+from .space import get_config, template
 
 TILE_INNER = (2, 4, 8)  # register tile extents offered per axis
 # the extensions a template may tensorize to (a comma-separated template argument; "" for none)
@@ -123,7 +123,7 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
     cfg.define_knob("cfu_emit", ["c", "asm"])
     if cfg["cfu_emit"].val == "asm" and tens.name is not None and not _in_unit(tens.name):
         st.pragma(bo, "cfu_asm", 1)
-    cfg.define_knob("compiler", list(DEFAULT_COMPILERS))
+    cfg.define_knob("compiler", list(cfg.compilers))  # the task's target's compilers
 
 
 def _in_unit(ext_name: str) -> bool:
