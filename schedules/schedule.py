@@ -38,6 +38,59 @@ class IterAttr:
     tensorize: object = None
 
 
+@dataclass(frozen=True)
+class PragmaKey:
+    """One known pragma key: what its value must be and what it does."""
+
+    name: str
+    value: str  # the value type, as documentation: "ignored", "int >= 0", "0 or 1"
+    doc: str
+    check: object = None  # value -> bool; None: any value
+
+
+def _int_at_least(lo: int):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= lo
+
+
+def _flag(v) -> bool:
+    return isinstance(v, (int, bool)) and v in (0, 1)
+
+
+#: The pragma keys ``Stage.pragma`` accepts. Keys starting with :data:`USER_PRAGMA_PREFIX` are
+#: accepted too (any value, recorded and printed as a comment, no effect); any other key is a
+#: ScheduleError that lists these.
+PRAGMAS: dict[str, PragmaKey] = {p.name: p for p in (
+    PragmaKey("unroll", "ignored", "the unroll primitive on the axis (TVM's pragma 'unroll')"),
+    PragmaKey("vectorize", "ignored", "the vectorize primitive on the axis"),
+    PragmaKey("parallel", "ignored", "the parallel primitive on the axis"),
+    PragmaKey("cfu_words", "int >= 0", "operand words an rv32 CFU block under the loop loads ahead into "
+              "registers (0: leave the order to the C compiler)", _int_at_least(0)),
+    PragmaKey("cfu_asm", "0 or 1", "1: the rv32 emitter places a stateless CFU tile's loads, ops and adds "
+              "under the loop as one volatile asm statement each", _flag),
+    PragmaKey("auto_unroll_max_step", "int >= 0", "TVM's unroll hint: recorded, printed as a comment in the "
+              "IR and the C, no effect (use the unroll primitive)", _int_at_least(0)),
+    PragmaKey("unroll_explicit", "0 or 1", "TVM's unroll hint: recorded, printed as a comment, no effect",
+              _flag),
+)}
+
+USER_PRAGMA_PREFIX = "user."
+
+
+def check_pragma(key, value, where: str = "pragma") -> str:
+    """``key`` if it is a known pragma key (or a user key) and ``value`` fits it, else a ScheduleError."""
+    if not isinstance(key, str):
+        raise ScheduleError(f"{where}: the key must be a string, got {key!r}")
+    if key.startswith(USER_PRAGMA_PREFIX) and len(key) > len(USER_PRAGMA_PREFIX):
+        return key
+    p = PRAGMAS.get(key)
+    if p is None:
+        raise ScheduleError(f"{where}: unknown pragma key {key!r}; known keys: {', '.join(PRAGMAS)} "
+                            f"(or {USER_PRAGMA_PREFIX}<name> for a key that is only recorded)")
+    if p.check is not None and not p.check(value):
+        raise ScheduleError(f"{where}: pragma {key!r} takes {p.value}, got {value!r}")
+    return key
+
+
 def _axis_list(axes) -> str:
     return ", ".join(a.name for a in axes)
 
@@ -225,25 +278,31 @@ class Stage:
         self._annotate(axis, "parallel")
 
     def pragma(self, axis: IterVar, key: str, value=None) -> None:
-        """Attach a pragma ``key=value`` to the loop of ``axis`` (printed in the IR and the C).
+        """Attach the pragma ``key=value`` to the loop of ``axis``.
 
-        Keys the compiler acts on:
+        args:
+            axis:  a leaf axis of this stage.
+            key:   one of :data:`PRAGMAS` (the table says what each does and which values it takes),
+                   or a ``"user."`` key: recorded verbatim, printed as a comment, no effect.
+            value: checked against the key's value type; an unknown key or a bad value is a
+                   ScheduleError naming the key (and, for an unknown key, every known one).
 
-        - ``"unroll"``, ``"vectorize"``, ``"parallel"``: the same as calling that primitive on ``axis``
-          (as TVM's ``Stage.pragma`` does); the value is ignored.
-        - ``"cfu_words"`` (int): operand words an rv32 CFU block loads ahead into registers (0: leave the
-          order to the C compiler).
-        - ``"cfu_asm"`` (0/1): place a stateless CFU tile's loads, ops and adds as one volatile asm
-          statement each (rv32 only).
+        rewrite (``pragma(i, "cfu_asm", 1)``)::
 
-        Any other key is recorded and printed as a comment in the IR and the C.
+            for i in _:          ->    # pragma cfu_asm=1
+                s                      for i in _:
+                                           s
+
+        ``"unroll"``, ``"vectorize"`` and ``"parallel"`` are the primitives of the same name (as in
+        TVM's ``Stage.pragma``): the loop's kind changes, nothing is recorded.
         """
         self._check_leaf(axis, "pragma")
+        key = check_pragma(key, value, where=f"stage {self.name!r} axis {axis.name!r}: pragma")
         primitive = {"unroll": self.unroll, "vectorize": self.vectorize, "parallel": self.parallel}.get(key)
         if primitive is not None:
             primitive(axis)
             return
-        self._attr(axis).pragmas.append((str(key), value))
+        self._attr(axis).pragmas.append((key, value))
 
     def compute_at(self, parent: Stage, axis: IterVar) -> None:
         """Compute this stage inside the loop ``axis`` of consumer stage ``parent``.
