@@ -17,7 +17,7 @@ from .expr import (
     sum,
     var,
 )
-from .lower import lower
+from .lower import lower, lower_passes
 from .simplify import simplify
 from .stmt import Buffer, PrimFunc
 from .tensor import ComputeOp, IterVar, PlaceholderOp, Range, Tensor, compute, placeholder, reduce_axis
@@ -25,6 +25,6 @@ from .tensor import ComputeOp, IterVar, PlaceholderOp, Range, Tensor, compute, p
 __all__ = [
     "ArgumentError", "Buffer", "CodegenError", "ComputeOp", "DTypeError", "Expr", "IterVar", "LoweringError",
     "PlaceholderOp", "PrimFunc", "Range", "ScheduleError", "Tensor", "TirError", "Var", "all", "any",
-    "compute", "const", "dtype", "evaluate", "if_then_else", "logical_not", "lower", "max", "min",
+    "compute", "const", "dtype", "evaluate", "if_then_else", "logical_not", "lower", "lower_passes", "max", "min",
     "placeholder", "reduce_axis", "same", "simplify", "sum", "var",
 ]
