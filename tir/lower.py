@@ -44,9 +44,9 @@ from .expr import BinOp, BufferLoad, Cast, Cmp, Const, Expr, Not, Ramp, Reduce, 
 from .passes import finalize
 from .schedule_api import ScheduleLike
 from .simplify import Lin, bound, linear, simplify
-from .stmt import Allocate, Buffer, Evaluate, For, IfThen, PrimFunc, Seq, Store, seq
+from .stmt import Allocate, Buffer, For, IfThen, PrimFunc, Store, seq
 from .tensor import ComputeOp, PlaceholderOp, Tensor, split_extents
-from .visit import children, collect_vars, mutate, substitute, walk
+from .visit import StmtVisitor, children, collect_vars, mutate, substitute, walk
 
 
 def lower(sch: ScheduleLike, args, name: str = "main",
@@ -1007,6 +1007,52 @@ def te_read_errors(name: str, body: Expr, ranges: dict) -> list[tuple[str, Lower
     return out
 
 
+class _AccessChecker(StmtVisitor):
+    """check_func's walk: statements with the conditions that guard them (``conds``) and the loop
+    ranges; ``access(buf, indices, lanes, conds, kind)`` and ``expr(e, conds)`` check the accesses."""
+
+    def __init__(self, access, expr, ranges: dict, fixed: set):
+        self.access, self.expr, self.ranges, self.fixed = access, expr, ranges, fixed
+        self.conds: list = []
+
+    def visit_For(self, s):
+        _check_int32(f"loop {s.var.name!r}: extent", s.extent)
+        if isinstance(s.min, Const):
+            lo = int(s.min.value)
+        else:
+            lo = bound(s.min, self.ranges)[0]
+            self.fixed.add(id(s.var))
+        b = bound(s.min, self.ranges)
+        self.ranges[id(s.var)] = (lo, b[1] + s.extent - 1)
+        self.visit(s.body)
+
+    def visit_IfThen(self, s):
+        conds = self.conds
+        self.expr(s.cond, conds)
+        self.conds = conds + [s.cond]
+        self.visit(s.then)
+        if s.otherwise is not None:
+            self.conds = conds + [Not(s.cond)]
+            self.visit(s.otherwise)
+        self.conds = conds
+
+    def visit_Store(self, s):
+        for i in s.indices:
+            self.expr(i, self.conds)
+        self.expr(s.value, self.conds)
+        self.access(s.buffer, s.indices, 1, self.conds, "store")
+
+    def visit_Allocate(self, s):
+        check_buffer(s.buffer)
+        self.visit(s.body)
+
+    def visit_Evaluate(self, s):
+        self.expr(s.value, self.conds)
+
+    def visit_default(self, s):
+        return None
+
+
 def check_func(func: PrimFunc, explain: dict | None = None) -> None:
     """Check every access and loop of the lowered function.
 
@@ -1061,39 +1107,9 @@ def check_func(func: PrimFunc, explain: dict | None = None) -> None:
             elif isinstance(n, BufferLoad):
                 access(n.buffer, n.indices, 1, cs, "load")
 
-    def stmt(s, conds):
-        if isinstance(s, Seq):
-            for c in s.stmts:
-                stmt(c, conds)
-        elif isinstance(s, For):
-            _check_int32(f"loop {s.var.name!r}: extent", s.extent)
-            if isinstance(s.min, Const):
-                lo = int(s.min.value)
-            else:
-                lo = bound(s.min, ranges)[0]
-                fixed.add(id(s.var))
-            b = bound(s.min, ranges)
-            ranges[id(s.var)] = (lo, b[1] + s.extent - 1)
-            stmt(s.body, conds)
-        elif isinstance(s, IfThen):
-            expr(s.cond, conds)
-            stmt(s.then, conds + [s.cond])
-            if s.otherwise is not None:
-                stmt(s.otherwise, conds + [Not(s.cond)])
-        elif isinstance(s, Store):
-            for i in s.indices:
-                expr(i, conds)
-            expr(s.value, conds)
-            access(s.buffer, s.indices, 1, conds, "store")
-        elif isinstance(s, Allocate):
-            check_buffer(s.buffer)
-            stmt(s.body, conds)
-        elif isinstance(s, Evaluate):
-            expr(s.value, conds)
-
     for b in func.args:
         check_buffer(b)
-    stmt(func.body, [])
+    _AccessChecker(access, expr, ranges, fixed).visit(func.body)
 
 
 __all__ = ["PASSES", "BlockContext", "Pass", "lower", "lower_passes"]
