@@ -46,7 +46,7 @@ from .schedule_api import ScheduleLike
 from .simplify import Lin, bound, linear, simplify
 from .stmt import Allocate, Buffer, For, IfThen, PrimFunc, Store, seq
 from .tensor import ComputeOp, PlaceholderOp, Tensor, split_extents
-from .visit import StmtVisitor, children, collect_vars, mutate, substitute, walk
+from .visit import ExprVisitor, StmtVisitor, collect_vars, mutate, substitute, walk
 
 
 def lower(sch: ScheduleLike, args, name: str = "main",
@@ -825,31 +825,42 @@ class _Unknown(Exception):
     """An expression the witness search cannot evaluate (a load, a call, an unbounded variable)."""
 
 
-def _eval(e: Expr, env: dict):
-    """Evaluate an integer/bool expression on a grid (numpy broadcasting over the variables)."""
-    if isinstance(e, Const):
+class _GridEval(ExprVisitor):
+    """Each ``visit_<Node>`` returns the node's values on the grid ``env`` (numpy broadcasting)."""
+
+    def __init__(self, env: dict):
+        self.env = env
+
+    def visit_default(self, e):
+        raise _Unknown(type(e).__name__)
+
+    def visit_Const(self, e: Const):
         return np.int64(int(e.value)) if not isinstance(e.value, bool) else np.bool_(e.value)
-    if isinstance(e, Var):
-        if id(e) not in env:
+
+    def visit_Var(self, e: Var):
+        if id(e) not in self.env:
             raise _Unknown(e.name)
-        return env[id(e)]
-    if isinstance(e, Cast):
-        v = _eval(e.value, env)
+        return self.env[id(e)]
+
+    def visit_Cast(self, e: Cast):
+        v = self.visit(e.value)
         if e.dtype == "bool":
             return v != 0
         if e.dtype in ("int32", "int64") or dt.is_int(e.dtype):
             return np.asarray(v).astype(np.int64)
         raise _Unknown(e.dtype)
-    if isinstance(e, Not):
-        return np.logical_not(_eval(e.a, env))
-    if isinstance(e, Select):
-        return np.where(_eval(e.cond, env), _eval(e.t, env), _eval(e.f, env))
-    if isinstance(e, Cmp):
-        a, b = _eval(e.a, env), _eval(e.b, env)
-        return {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
-                "==": np.equal, "!=": np.not_equal}[e.op](a, b)
-    if isinstance(e, BinOp):
-        a, b = _eval(e.a, env), _eval(e.b, env)
+
+    def visit_Not(self, e: Not):
+        return np.logical_not(self.visit(e.a))
+
+    def visit_Select(self, e: Select):
+        return np.where(self.visit(e.cond), self.visit(e.t), self.visit(e.f))
+
+    def visit_Cmp(self, e: Cmp):
+        return _CMP[e.op](self.visit(e.a), self.visit(e.b))
+
+    def visit_BinOp(self, e: BinOp):
+        a, b = self.visit(e.a), self.visit(e.b)
         if e.op == "&&":
             return np.logical_and(a, b)
         if e.op == "||":
@@ -860,11 +871,23 @@ def _eval(e: Expr, env: dict):
             if np.any(np.asarray(b) == 0):
                 raise _Unknown("division by zero")
             return np.floor_divide(a, b) if e.op == "//" else np.mod(a, b)
-        f = {"+": np.add, "-": np.subtract, "*": np.multiply, "min": np.minimum, "max": np.maximum}.get(e.op)
+        f = _ARITH.get(e.op)
         if f is None:
             raise _Unknown(e.op)
         return f(a, b)
-    raise _Unknown(type(e).__name__)
+
+    # loads, calls, ramps, reductions: not evaluable here
+    visit_TensorLoad = visit_BufferLoad = visit_Ramp = visit_Call = visit_Reduce = visit_default
+
+
+_CMP = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal, "==": np.equal,
+        "!=": np.not_equal}
+_ARITH = {"+": np.add, "-": np.subtract, "*": np.multiply, "min": np.minimum, "max": np.maximum}
+
+
+def _eval(e: Expr, env: dict):
+    """Evaluate an integer/bool expression on a grid (numpy broadcasting over the variables)."""
+    return _GridEval(env).visit(e)
 
 
 def _witness(indices: list, shape: tuple, conds: list, ranges, fixed: set = frozenset()):
@@ -929,28 +952,49 @@ def _witness(indices: list, shape: tuple, conds: list, ranges, fixed: set = froz
     return {k: (vs[k], int(values[k][p])) for k, p in zip(keys, pos)}
 
 
+class _AccessPaths(ExprVisitor):
+    """Collects (access, conditions on its path) into ``out``; ``conds`` grows under a guard."""
+
+    def __init__(self, conds: list, out: list):
+        self.conds, self.out = conds, out
+
+    def under(self, e: Expr, conds: list) -> None:
+        saved, self.conds = self.conds, conds
+        self.visit(e)
+        self.conds = saved
+
+    def visit_Select(self, e: Select) -> None:
+        conds = self.conds
+        self.visit(e.cond)
+        self.under(e.t, conds + [e.cond])
+        self.under(e.f, conds + [Not(e.cond)])
+
+    def visit_BinOp(self, e: BinOp) -> None:
+        if e.op in ("&&", "||"):
+            self.visit(e.a)
+            self.under(e.b, self.conds + [e.a if e.op == "&&" else Not(e.a)])
+        else:
+            self.visit(e.a)
+            self.visit(e.b)
+
+    def visit_Reduce(self, e: Reduce) -> None:
+        if e.condition is not None:
+            self.visit(e.condition)
+            self.under(e.source, self.conds + [e.condition])
+        else:
+            self.visit(e.source)
+
+    def _access(self, e) -> None:
+        self.out.append((e, self.conds))
+        for i in e.indices:
+            self.visit(i)
+
+    visit_TensorLoad = visit_BufferLoad = visit_Ramp = _access
+
+
 def _access_paths(e: Expr, conds: list, out: list) -> None:
     """Every tensor/buffer access in ``e`` with the conditions that guard it (if_then_else, &&, ||)."""
-    if isinstance(e, Select):
-        _access_paths(e.cond, conds, out)
-        _access_paths(e.t, conds + [e.cond], out)
-        _access_paths(e.f, conds + [Not(e.cond)], out)
-        return
-    if isinstance(e, BinOp) and e.op in ("&&", "||"):
-        _access_paths(e.a, conds, out)
-        _access_paths(e.b, conds + [e.a if e.op == "&&" else Not(e.a)], out)
-        return
-    if isinstance(e, Reduce):
-        if e.condition is not None:
-            _access_paths(e.condition, conds, out)
-            _access_paths(e.source, conds + [e.condition], out)
-        else:
-            _access_paths(e.source, conds, out)
-        return
-    if isinstance(e, (TensorLoad, BufferLoad, Ramp)):
-        out.append((e, conds))
-    for c in children(e):
-        _access_paths(c, conds, out)
+    _AccessPaths(conds, out).visit(e)
 
 
 def _fmt_point(p: dict) -> str:
