@@ -36,8 +36,8 @@ def _tiled_matmul():
 def test_passes_are_named_in_order_and_documented():
     names = [p.name for p in tir.lower_passes()]
     assert names[0] == "argument buffers" and names[-1] == "access checks"
-    for a, b in (("bound inference", "loop nests"), ("loop nests", "unroll, simplify, guard removal"),
-                 ("schedule checks", "kernel buffers")):
+    for a, b in (("bound inference", "loop nests"), ("loop nests", "unroll"), ("unroll", "simplify"),
+                 ("simplify", "guard removal"), ("schedule checks", "kernel buffers")):
         assert names.index(a) < names.index(b)
     assert len(set(names)) == len(names)
     for p in tir.lower_passes():
@@ -60,10 +60,34 @@ def test_trace_reports_the_ir_after_every_pass(capsys):
     assert by_name["bound inference"] == ""  # no statement exists before the loop nests
     assert "for " in by_name["loop nests"] and "def main(" not in by_name["loop nests"]
     assert by_name["allocation"].startswith("def main(")  # the PrimFunc takes shape
-    # the unrolled axis is a loop before the simplify pass, and gone after it
-    assert "in unroll(" in by_name["allocation"] and "in unroll(" not in by_name["unroll, simplify, guard removal"]
+    # the unrolled axis is a loop before the unroll pass, and gone after it
+    assert "in unroll(" in by_name["allocation"] and "in unroll(" not in by_name["unroll"]
     assert seen[-1][1] == str(func)
     assert capsys.readouterr().out == ""  # the library prints nothing, traced or not
+
+
+def test_unroll_simplify_and_guard_removal_each_do_one_job():
+    A = tir.placeholder((6,), "int32", "A")
+    C = tir.compute((6,), lambda i: A[i] + 1, name="C")
+    s = schedules.create_schedule(C)
+    o, i = s[C].split(C.op.axis[0], factor=4)
+    s[C].unroll(o)
+    s[C].unroll(i)
+    seen = {}
+    func = tir.lower(s, [A, C], trace=lambda name, text: seen.__setitem__(name, text))
+    assert "if i.outer * 4 + i.inner < 6:" in seen["allocation"]
+    # unroll: 8 copies with the loop variables substituted, nothing simplified yet
+    assert "in unroll(" not in seen["unroll"] and seen["unroll"].count("if 1 * 4 + 3 < 6:") == 1
+    assert seen["unroll"].count("if ") == 8
+    # simplify: every guard's condition is now a constant, the live stores are folded
+    assert seen["simplify"].count("if True:") == 6 and seen["simplify"].count("if False:") == 2
+    assert "C[5] = A[5] + 1" in seen["simplify"]
+    # guard removal: the six stores that run, no guard left
+    assert "if " not in seen["guard removal"] and seen["guard removal"].count(" = A[") == 6
+    a = np.arange(6, dtype=np.int32)
+    c = np.zeros(6, np.int32)
+    codegen_c.build(func, "host")(a, c)
+    np.testing.assert_array_equal(c, a + 1)
 
 
 def test_traced_and_plain_lowering_agree():

@@ -41,7 +41,7 @@ import numpy as np
 from . import dtype as dt
 from .errors import LoweringError, ScheduleError
 from .expr import BinOp, BufferLoad, Cast, Cmp, Const, Expr, Not, Ramp, Reduce, Select, TensorLoad, Var
-from .passes import finalize
+from .passes import remove_guards_func, simplify_func, unroll_func
 from .schedule_api import ScheduleLike
 from .simplify import Lin, bound, linear, simplify
 from .stmt import Allocate, Buffer, For, IfThen, PrimFunc, Store, seq
@@ -191,9 +191,19 @@ def allocation(lw: _Lowerer) -> None:
     lw.func = PrimFunc(lw.name, lw.arg_bufs, body, list(lw.extensions))
 
 
-def simplify_unroll_guards(lw: _Lowerer) -> None:
-    """Unroll 'unroll' loops, simplify with loop bounds, drop guards the bounds prove (tir.passes)."""
-    lw.func = finalize(lw.func)
+def unroll(lw: _Lowerer) -> None:
+    """Replace 'unroll' loops (and loops of extent 1) by copies of their body (tir.passes.unroll)."""
+    lw.func = unroll_func(lw.func)
+
+
+def simplify_with_bounds(lw: _Lowerer) -> None:
+    """Simplify every expression with the bounds of its loops (tir.passes.simplify_bounds)."""
+    lw.func = simplify_func(lw.func)
+
+
+def guard_removal(lw: _Lowerer) -> None:
+    """Drop the guards the bounds prove, and the statements left empty (tir.passes.remove_guards)."""
+    lw.func = remove_guards_func(lw.func)
 
 
 def access_checks(lw: _Lowerer) -> None:
@@ -211,7 +221,9 @@ PASSES: list[Pass] = [
     Pass("loop nests", loop_nests),
     Pass("prologue", prologue),
     Pass("allocation", allocation),
-    Pass("unroll, simplify, guard removal", simplify_unroll_guards),
+    Pass("unroll", unroll),
+    Pass("simplify", simplify_with_bounds),
+    Pass("guard removal", guard_removal),
     Pass("access checks", access_checks),
 ]
 
@@ -282,13 +294,6 @@ class _Lowerer:
         if st is None:
             raise LoweringError(f"tensor {op.name!r} is not part of the schedule")
         return st
-
-    def run(self, args: list, name: str) -> PrimFunc:
-        """Run the whole pipeline (kept for callers of the old interface)."""
-        self.args, self.name = list(args), name
-        for p in PASSES:
-            p.run(self)
-        return self.func
     def check_reads(self, live, regions: dict) -> dict:
         """Out-of-bounds reads in the tensor expressions, over what each stage computes.
 

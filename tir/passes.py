@@ -1,9 +1,16 @@
-"""Passes over the loop IR: unrolling, simplification with loop bounds, guard removal."""
+"""Passes over the loop IR, the last three of tir.lower: unroll, simplify with loop bounds, guard removal.
+
+Each is a :class:`tir.visit.StmtMutator` with one job, in this order: ``unroll`` copies the body of
+every 'unroll' loop (and of every loop of extent 1) once per iteration with the loop variable
+substituted; ``simplify_bounds`` simplifies every expression with the bounds of the loops around it,
+which turns a guard the bounds decide into a constant condition; ``remove_guards`` drops those
+guards (keeping the branch that runs) and every statement left without work.
+"""
 
 from __future__ import annotations
 
 from .errors import LoweringError
-from .expr import BufferLoad, Const, Expr, Not, Ramp
+from .expr import BufferLoad, Const, Expr, Ramp
 from .simplify import Ranges, bound, fits, simplify
 from .stmt import Evaluate, For, IfThen, PrimFunc, Seq, Stmt, Store, seq
 from .visit import StmtMutator, mutate, substitute
@@ -20,47 +27,29 @@ def _simp(e: Expr, ranges: Ranges) -> Expr:
     return simplify(mutate(e, pre), ranges)
 
 
-class _Simplify(StmtMutator):
-    """Substitute ``vmap``, simplify every expression with loop bounds, unroll 'unroll' loops and
-    drop guards that the bounds prove; a statement that does nothing becomes None."""
+class _Unroll(StmtMutator):
+    """Replace every 'unroll' loop (and every loop of extent 1) by one copy of its body per
+    iteration, the loop variable substituted by its value; loops of extent <= 0 disappear."""
 
-    def __init__(self, ranges: Ranges, vmap: dict):
-        self.ranges, self.vmap = ranges, vmap
+    def __init__(self, vmap: dict):
+        self.vmap = vmap
 
     def visit_expr(self, e: Expr) -> Expr:
-        return _simp(substitute(e, self.vmap), self.ranges)
-
-    def visit_default(self, s):
-        raise LoweringError(f"simplify: unknown statement node {type(s).__name__}")
-
-    def visit_Seq(self, s: Seq) -> Stmt | None:
-        out = [c for c in (self.visit(c) for c in s.stmts) if c is not None]
-        return seq(out) if out else None
+        return substitute(e, self.vmap)
 
     def visit_For(self, s: For) -> Stmt | None:
-        lo = self.visit_expr(s.min)
         if s.extent <= 0:
             return None
-        if s.kind == "unroll" or s.extent == 1:
-            return self.unroll(s, lo)
-        ranges = self.ranges
-        if isinstance(lo, Const):
-            ranges[id(s.var)] = (lo.value, lo.value + s.extent - 1)
-        else:
-            # a symbolic start: the variable ranges over [min of lo, max of lo + extent - 1]
-            blo, bhi = bound(lo, ranges)
-            if fits((blo, bhi + s.extent - 1)):
-                ranges[id(s.var)] = (int(blo), int(bhi) + s.extent - 1)
-        body = self.visit(s.body)
-        if body is None:
-            return None
-        return For(s.var, lo, s.extent, s.kind, body, s.pragmas)
-
-    def unroll(self, s: For, lo: Expr) -> Stmt | None:
-        """One copy of the body per iteration (a symbolic start stays symbolic in the offsets)."""
+        lo = self.visit_expr(s.min)
+        if s.kind != "unroll" and s.extent != 1:
+            body = self.visit(s.body)
+            if body is None:
+                return None
+            return s if (lo is s.min and body is s.body) else For(s.var, lo, s.extent, s.kind, body, s.pragmas)
         vmap, parts = self.vmap, []
         for i in range(s.extent):
-            v = Const(i, "int32") if isinstance(lo, Const) and lo.value == 0 else _simp(lo + i, self.ranges)
+            # a symbolic start stays symbolic in the offsets (simplified by the next pass)
+            v = Const(int(lo.value) + i, "int32") if isinstance(lo, Const) else lo + i
             self.vmap = {**vmap, s.var: v}
             parts.append(self.visit(s.body))
         self.vmap = vmap
@@ -70,34 +59,112 @@ class _Simplify(StmtMutator):
             return For(s.var, Const(0, "int32"), 1, "serial", seq(parts), s.pragmas)
         return seq(parts) if parts else None
 
+
+class _Simplify(StmtMutator):
+    """Simplify every expression with the bounds of the loops around it (a guard the bounds decide
+    becomes a constant condition; its dead branch is left alone for guard removal to drop)."""
+
+    def __init__(self, ranges: Ranges):
+        self.ranges = ranges
+
+    def visit_expr(self, e: Expr) -> Expr:
+        return _simp(e, self.ranges)
+
+    def visit_default(self, s):
+        raise LoweringError(f"simplify: unknown statement node {type(s).__name__}")
+
+    def visit_Seq(self, s: Seq) -> Stmt:
+        return seq([self.visit(c) for c in s.stmts])
+
+    def visit_For(self, s: For) -> Stmt:
+        lo, ranges = self.visit_expr(s.min), self.ranges
+        if isinstance(lo, Const):
+            ranges[id(s.var)] = (lo.value, lo.value + s.extent - 1)
+        else:
+            # a symbolic start: the variable ranges over [min of lo, max of lo + extent - 1]
+            blo, bhi = bound(lo, ranges)
+            if fits((blo, bhi + s.extent - 1)):
+                ranges[id(s.var)] = (int(blo), int(bhi) + s.extent - 1)
+        return For(s.var, lo, s.extent, s.kind, self.visit(s.body), s.pragmas)
+
     def visit_Store(self, s: Store) -> Stmt:
         return Store(s.buffer, tuple(self.visit_expr(i) for i in s.indices), self.visit_expr(s.value))
 
-    def visit_IfThen(self, s: IfThen) -> Stmt | None:
+    def visit_IfThen(self, s: IfThen) -> Stmt:
         c = self.visit_expr(s.cond)
-        if isinstance(c, Const):  # guard removal: the bounds decide it
-            branch = s.then if c.value else s.otherwise
-            return None if branch is None else self.visit(branch)
-        then = self.visit(s.then)
-        other = None if s.otherwise is None else self.visit(s.otherwise)
-        if then is None and other is None:
-            return None
-        if then is None:
-            return IfThen(Not(c), other)
-        return IfThen(c, then, other)
+        if isinstance(c, Const):
+            if c.value:
+                return IfThen(c, self.visit(s.then), s.otherwise)
+            return IfThen(c, s.then, None if s.otherwise is None else self.visit(s.otherwise))
+        return IfThen(c, self.visit(s.then), None if s.otherwise is None else self.visit(s.otherwise))
 
     def visit_Evaluate(self, s: Evaluate) -> Stmt:
         return Evaluate(self.visit_expr(s.value))
 
 
+class _RemoveGuards(StmtMutator):
+    """Drop the guards with a constant condition (keeping the branch that runs) and every
+    statement left without work: empty loops, allocations and ifs."""
+
+    def visit_Seq(self, s: Seq) -> Stmt | None:
+        out = [c for c in (self.visit(c) for c in s.stmts) if c is not None]
+        return seq(out) if out else None
+
+    def visit_IfThen(self, s: IfThen) -> Stmt | None:
+        if isinstance(s.cond, Const):
+            branch = s.then if s.cond.value else s.otherwise
+            return None if branch is None else self.visit(branch)
+        return super().visit_IfThen(s)
+
+    def visit_Store(self, s: Store) -> Stmt:
+        return s
+
+    def visit_Evaluate(self, s: Evaluate) -> Stmt:
+        return s
+
+
+def unroll(s: Stmt, vmap: dict | None = None) -> Stmt | None:
+    """Unroll 'unroll' loops and loops of extent 1 (substituting ``vmap`` too); None if nothing is left."""
+    return _Unroll(vmap or {}).visit(s)
+
+
+def simplify_bounds(s: Stmt, ranges: Ranges) -> Stmt:
+    """Simplify every expression with loop bounds (``ranges`` gains the bounds of the loops of ``s``)."""
+    return _Simplify(ranges).visit(s)
+
+
+def remove_guards(s: Stmt) -> Stmt | None:
+    """Drop guards with constant conditions and the statements left empty; None if nothing is left."""
+    return _RemoveGuards().visit(s)
+
+
 def simplify_stmt(s: Stmt, ranges: Ranges, vmap: dict | None = None) -> Stmt | None:
-    """Substitute ``vmap``, simplify every expression with loop bounds, unroll 'unroll' loops and
-    drop guards that the bounds prove. Returns None for a statement that does nothing."""
-    return _Simplify(ranges, vmap or {}).visit(s)
+    """Substitute ``vmap``, unroll, simplify with loop bounds, drop the guards the bounds prove.
+    Returns None for a statement that does nothing."""
+    s = unroll(s, vmap)
+    return None if s is None else remove_guards(simplify_bounds(s, ranges))
+
+
+def _on_body(func: PrimFunc, f) -> PrimFunc:
+    body = f(func.body)
+    return PrimFunc(func.name, func.args, Seq([]) if body is None else body, func.extensions, func.attrs)
+
+
+def unroll_func(func: PrimFunc) -> PrimFunc:
+    """:func:`unroll` on a kernel's body."""
+    return _on_body(func, unroll)
+
+
+def simplify_func(func: PrimFunc) -> PrimFunc:
+    """:func:`simplify_bounds` on a kernel's body, starting without bounds."""
+    return _on_body(func, lambda b: simplify_bounds(b, {}))
+
+
+def remove_guards_func(func: PrimFunc) -> PrimFunc:
+    """:func:`remove_guards` on a kernel's body."""
+    return _on_body(func, remove_guards)
 
 
 def finalize(func: PrimFunc) -> PrimFunc:
-    body = simplify_stmt(func.body, {})
-    if body is None:
-        body = Seq([])
-    return PrimFunc(func.name, func.args, body, func.extensions, func.attrs)
+    """Unroll, simplify and remove guards (the last three passes of tir.lower, in one call)."""
+    return remove_guards_func(simplify_func(unroll_func(func)))
