@@ -38,6 +38,59 @@ class IterAttr:
     tensorize: object = None
 
 
+@dataclass(frozen=True)
+class PragmaKey:
+    """One known pragma key: what its value must be and what it does."""
+
+    name: str
+    value: str  # the value type, as documentation: "ignored", "int >= 0", "0 or 1"
+    doc: str
+    check: object = None  # value -> bool; None: any value
+
+
+def _int_at_least(lo: int):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= lo
+
+
+def _flag(v) -> bool:
+    return isinstance(v, (int, bool)) and v in (0, 1)
+
+
+#: The pragma keys ``Stage.pragma`` accepts. Keys starting with :data:`USER_PRAGMA_PREFIX` are
+#: accepted too (any value, recorded and printed as a comment, no effect); any other key is a
+#: ScheduleError that lists these.
+PRAGMAS: dict[str, PragmaKey] = {p.name: p for p in (
+    PragmaKey("unroll", "ignored", "the unroll primitive on the axis (TVM's pragma 'unroll')"),
+    PragmaKey("vectorize", "ignored", "the vectorize primitive on the axis"),
+    PragmaKey("parallel", "ignored", "the parallel primitive on the axis"),
+    PragmaKey("cfu_words", "int >= 0", "operand words an rv32 CFU block under the loop loads ahead into "
+              "registers (0: leave the order to the C compiler)", _int_at_least(0)),
+    PragmaKey("cfu_asm", "0 or 1", "1: the rv32 emitter places a stateless CFU tile's loads, ops and adds "
+              "under the loop as one volatile asm statement each", _flag),
+    PragmaKey("auto_unroll_max_step", "int >= 0", "TVM's unroll hint: recorded, printed as a comment in the "
+              "IR and the C, no effect (use the unroll primitive)", _int_at_least(0)),
+    PragmaKey("unroll_explicit", "0 or 1", "TVM's unroll hint: recorded, printed as a comment, no effect",
+              _flag),
+)}
+
+USER_PRAGMA_PREFIX = "user."
+
+
+def check_pragma(key, value, where: str = "pragma") -> str:
+    """``key`` if it is a known pragma key (or a user key) and ``value`` fits it, else a ScheduleError."""
+    if not isinstance(key, str):
+        raise ScheduleError(f"{where}: the key must be a string, got {key!r}")
+    if key.startswith(USER_PRAGMA_PREFIX) and len(key) > len(USER_PRAGMA_PREFIX):
+        return key
+    p = PRAGMAS.get(key)
+    if p is None:
+        raise ScheduleError(f"{where}: unknown pragma key {key!r}; known keys: {', '.join(PRAGMAS)} "
+                            f"(or {USER_PRAGMA_PREFIX}<name> for a key that is only recorded)")
+    if p.check is not None and not p.check(value):
+        raise ScheduleError(f"{where}: pragma {key!r} takes {p.value}, got {value!r}")
+    return key
+
+
 def _axis_list(axes) -> str:
     return ", ".join(a.name for a in axes)
 
@@ -113,16 +166,20 @@ class Stage:
 
     # primitives ----------------------------------------------------------------------------------
     def split(self, parent: IterVar, factor: int | None = None, nparts: int | None = None):
-        """Split ``parent`` into (outer, inner) with ``inner`` of extent ``factor`` (or ``nparts`` outer).
+        """Split ``parent`` into ``(outer, inner)``; returns them.
 
-        Non-divisible factors are allowed: the loop nest gets a guard.
+        args:
+            parent:  a leaf axis of this stage.
+            factor:  the extent of ``inner`` (an int >= 1), or
+            nparts:  the extent of ``outer``; give exactly one of the two. A factor that does not
+                     divide the extent is allowed: the body gets a guard.
 
-        Before::                        After ``split(i, factor=4)``::
+        rewrite (``split(i, factor=4)``, extent 10)::
 
-            for i in range(10):             for i.outer in range(3):
-                C[i] = ...                      for i.inner in range(4):
-                                                    if i.outer * 4 + i.inner < 10:
-                                                        C[i.outer * 4 + i.inner] = ...
+            for i in range(10):        ->    for i.outer in range(3):
+                s[i]                             for i.inner in range(4):
+                                                     if i.outer * 4 + i.inner < 10:
+                                                         s[i.outer * 4 + i.inner]
         """
         pos = self._check_leaf(parent, "split")
         if (factor is None) == (nparts is None):
@@ -147,13 +204,17 @@ class Stage:
             self._attr(new).pragmas = a.pragmas
 
     def fuse(self, *axes: IterVar) -> IterVar:
-        """Fuse adjacent leaf axes (outermost first) into one.
+        """Fuse adjacent leaf axes into one; returns the fused axis.
 
-        Before::                           After ``fuse(i, j)``::
+        args:
+            axes: leaf axes of this stage, outermost first, adjacent in the loop order and all data
+                  or all reduction axes (a list or tuple works too).
 
-            for i in range(4):                 for i.j.fused in range(32):
-                for j in range(8):                 C[i.j.fused // 8, i.j.fused % 8] = ...
-                    C[i, j] = ...
+        rewrite (``fuse(i, j)``)::
+
+            for i in range(4):         ->    for i.j.fused in range(32):
+                for j in range(8):               s[i.j.fused // 8, i.j.fused % 8]
+                    s[i, j]
         """
         if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
             axes = tuple(axes[0])
@@ -177,12 +238,17 @@ class Stage:
         return fused
 
     def reorder(self, *axes: IterVar) -> None:
-        """Reorder the given leaf axes into this order, in the positions they occupy.
+        """Put the given leaf axes in this order, in the loop positions they occupy now.
 
-        Before::                        After ``reorder(j, i)``::
+        args:
+            axes: distinct leaf axes of this stage (a list or tuple works too); the other leaf axes
+                  keep their positions.
 
-            for i in range(4):              for j in range(8):
-                for j in range(8):              for i in range(4):
+        rewrite (``reorder(j, i)``)::
+
+            for i in _:                ->    for j in _:
+                for j in _:                      for i in _:
+                    s                                s
         """
         if len(axes) == 1 and isinstance(axes[0], (list, tuple)):
             axes = tuple(axes[0])
@@ -196,7 +262,20 @@ class Stage:
             self.leaf_iter_vars[p] = a
 
     def tile(self, x_parent: IterVar, y_parent: IterVar, x_factor: int, y_factor: int):
-        """Split x and y and order the result (x.outer, y.outer, x.inner, y.inner)."""
+        """Split two axes and order the result ``(x.outer, y.outer, x.inner, y.inner)``; returns them.
+
+        args:
+            x_parent, y_parent: leaf axes of this stage (x outside y).
+            x_factor, y_factor: the extents of ``x.inner`` and ``y.inner`` (as ``split``'s factor).
+
+        rewrite (``tile(i, j, 4, 8)``)::
+
+            for i in range(M):         ->    for i.outer in range(M / 4):
+                for j in range(N):               for j.outer in range(N / 8):
+                    s[i, j]                          for i.inner in range(4):
+                                                         for j.inner in range(8):
+                                                             s[i.outer * 4 + i.inner, j.outer * 8 + j.inner]
+        """
         xo, xi = self.split(x_parent, x_factor)
         yo, yi = self.split(y_parent, y_factor)
         self.reorder(xo, yo, xi, yi)
@@ -207,54 +286,92 @@ class Stage:
         self._attr(axis).kind = kind
 
     def unroll(self, axis: IterVar) -> None:
-        """Fully unroll the loop of ``axis``: the C gets one statement per iteration, not a pragma."""
+        """Fully unroll the loop of ``axis``: the C gets one statement per iteration, not a pragma.
+
+        args:
+            axis: a leaf axis of this stage (its extent is the number of copies).
+
+        rewrite (``unroll(j)``, extent 2)::
+
+            for j in range(2):         ->    s[0]
+                s[j]                         s[1]
+        """
         self._annotate(axis, "unroll")
 
     def vectorize(self, axis: IterVar) -> None:
-        """Mark a data axis for vectorization: a simple innermost loop the C compiler vectorizes."""
+        """Mark a data axis for vectorization: a simple innermost loop the C compiler vectorizes.
+
+        args:
+            axis: a leaf data axis of this stage (a reduction axis is a ScheduleError).
+
+        rewrite (``vectorize(j)``)::
+
+            for j in range(8):         ->    for j in vectorize(8):
+                s[j]                             s[j]
+        """
         self._check_leaf(axis, "vectorize")
         if axis.kind == "reduce":
             raise self._err(axis, "vectorize: cannot vectorize a reduction axis")
         self._annotate(axis, "vectorize")
 
     def parallel(self, axis: IterVar) -> None:
-        """Run the loop of ``axis`` in parallel (targets with threads only; checked when emitting)."""
+        """Run the loop of ``axis`` in parallel (targets with threads only; checked when emitting).
+
+        args:
+            axis: a leaf data axis of this stage (a reduction axis is a ScheduleError).
+
+        rewrite (``parallel(i)``)::
+
+            for i in range(8):         ->    for i in parallel(8):     # "#pragma omp parallel for" in C
+                s[i]                             s[i]
+        """
         self._check_leaf(axis, "parallel")
         if axis.kind == "reduce":
             raise self._err(axis, "parallel: cannot parallelize a reduction axis")
         self._annotate(axis, "parallel")
 
     def pragma(self, axis: IterVar, key: str, value=None) -> None:
-        """Attach a pragma ``key=value`` to the loop of ``axis`` (printed in the IR and the C).
+        """Attach the pragma ``key=value`` to the loop of ``axis``.
 
-        Keys the compiler acts on:
+        args:
+            axis:  a leaf axis of this stage.
+            key:   one of :data:`PRAGMAS` (the table says what each does and which values it takes),
+                   or a ``"user."`` key: recorded verbatim, printed as a comment, no effect.
+            value: checked against the key's value type; an unknown key or a bad value is a
+                   ScheduleError naming the key (and, for an unknown key, every known one).
 
-        - ``"unroll"``, ``"vectorize"``, ``"parallel"``: the same as calling that primitive on ``axis``
-          (as TVM's ``Stage.pragma`` does); the value is ignored.
-        - ``"cfu_words"`` (int): operand words an rv32 CFU block loads ahead into registers (0: leave the
-          order to the C compiler).
-        - ``"cfu_asm"`` (0/1): place a stateless CFU tile's loads, ops and adds as one volatile asm
-          statement each (rv32 only).
+        rewrite (``pragma(i, "cfu_asm", 1)``)::
 
-        Any other key is recorded and printed as a comment in the IR and the C.
+            for i in _:          ->    # pragma cfu_asm=1
+                s                      for i in _:
+                                           s
+
+        ``"unroll"``, ``"vectorize"`` and ``"parallel"`` are the primitives of the same name (as in
+        TVM's ``Stage.pragma``): the loop's kind changes, nothing is recorded.
         """
         self._check_leaf(axis, "pragma")
+        key = check_pragma(key, value, where=f"stage {self.name!r} axis {axis.name!r}: pragma")
         primitive = {"unroll": self.unroll, "vectorize": self.vectorize, "parallel": self.parallel}.get(key)
         if primitive is not None:
             primitive(axis)
             return
-        self._attr(axis).pragmas.append((str(key), value))
+        self._attr(axis).pragmas.append((key, value))
 
     def compute_at(self, parent: Stage, axis: IterVar) -> None:
         """Compute this stage inside the loop ``axis`` of consumer stage ``parent``.
 
-        Only the region the consumer needs at that loop level is computed (bound inference).
+        Only the region the consumer reads at one iteration of that loop is computed (bound
+        inference), into a buffer of that region's size.
 
-        Before::                                 After ``s[P].compute_at(s[C], i)``::
+        args:
+            parent: the Stage of a consumer of this stage (directly or through inlined stages).
+            axis:   a leaf axis of ``parent``.
 
-            for i in range(8):                        for i in range(8):
-                P[i] = A[i] * 2                           P[0] = A[i] * 2   # a 1-element buffer
-            for i in range(8):                            C[i] = P[0] + 1
+        rewrite (``s[P].compute_at(s[C], i)``)::
+
+            for i in range(8):         ->    for i in range(8):
+                P[i] = A[i] * 2                  P[0] = A[i] * 2           # a 1-element buffer
+            for i in range(8):                   C[i] = P[0] + 1
                 C[i] = P[i] + 1
         """
         self._check_compute("compute_at")
@@ -279,7 +396,17 @@ class Stage:
         self.attach_type, self.attach_stage, self.attach_ivar = "scope", parent, axis
 
     def compute_inline(self) -> None:
-        """Inline this stage into its consumers: its expression replaces every read of it."""
+        """Inline this stage into its consumers: its expression replaces every read of it.
+
+        args: none. Not for a reduction or an output stage.
+
+        rewrite (``s[P].compute_inline()``)::
+
+            for i in range(8):         ->    for i in range(8):
+                P[i] = A[i] * 2                  C[i] = A[i] * 2 + 1
+            for i in range(8):
+                C[i] = P[i] + 1
+        """
         self._check_compute("compute_inline")
         if isinstance(self.op.body, Reduce):
             raise ScheduleError(f"stage {self.name!r}: compute_inline of a reduction is not possible")
@@ -288,15 +415,35 @@ class Stage:
         self.attach_type, self.attach_stage, self.attach_ivar = "inline", None, None
 
     def compute_root(self) -> None:
-        """Compute this stage at the top level (undo compute_at / compute_inline)."""
+        """Compute this stage at the top level, over its whole domain (undo compute_at / compute_inline).
+
+        args: none.
+
+        rewrite (``s[P].compute_root()`` after ``compute_at(s[C], i)``)::
+
+            for i in range(8):         ->    for i in range(8):
+                P[0] = A[i] * 2                  P[i] = A[i] * 2
+                C[i] = P[0] + 1              for i in range(8):
+                                                 C[i] = P[i] + 1
+        """
         self._check_compute("compute_root")
         self.attach_type, self.attach_stage, self.attach_ivar = "root", None, None
 
     def tensorize(self, axis: IterVar, intrinsic) -> None:
         """Replace the loop nest under ``axis`` by calls of an ISA-extension intrinsic.
 
-        The check that the nest computes exactly the intrinsic's semantics happens here, with an
-        error naming the differing extent, dtype, stride or alignment.
+        The check that the nest computes exactly the intrinsic's semantics happens here, with a
+        ScheduleError naming the differing extent, dtype, stride or alignment.
+
+        args:
+            axis:      a leaf axis of this stage; the loops from it inward are the intrinsic's block.
+            intrinsic: an ``isa_ext`` extension (its tensor intrinsic) or a ``tir.intrin.TensorIntrin``.
+
+        rewrite (``tensorize(k.inner, dot4_i8)``, k.inner of extent 4)::
+
+            for k.outer in range(K / 4):          ->    for k.outer in range(K / 4):
+                for k.inner in range(4):                    C[i, j] = C[i, j] + int32(dot4_i8(A[i, k.outer * 4 : +4],
+                    C[i, j] += A[i, k] * B[j, k]                                              B[j, k.outer * 4 : +4]))
         """
         self._check_leaf(axis, "tensorize")
         from .tensorize import check_tensorize
@@ -333,6 +480,13 @@ class Schedule:
             self.stage_map[id(op)].is_output = True
 
     def __getitem__(self, t) -> Stage:
+        """The Stage of a tensor or operation (``s[C]``); a ScheduleError if it is not in this schedule.
+
+        args:
+            t: a Tensor or Operation of this schedule.
+
+        rewrite: none (a lookup).
+        """
         op = t.op if isinstance(t, Tensor) else t
         st = self.stage_map.get(id(op))
         if st is None:
@@ -340,12 +494,24 @@ class Schedule:
         return st
 
     def stage_of(self, op: Operation) -> Stage:
+        """The Stage of an operation: the same as ``s[op]``.
+
+        args:
+            op: an Operation or Tensor of this schedule.
+
+        rewrite: none (a lookup).
+        """
         return self[op]
 
     def consumes(self, consumer: Stage, producer: Stage) -> bool:
         """Does ``consumer`` read ``producer`` directly or through inlined stages?
 
         Part of the interface tir.lower needs from a schedule (:class:`tir.schedule_api.ScheduleLike`).
+
+        args:
+            consumer, producer: Stages of this schedule.
+
+        rewrite: none (a query).
         """
         for t in consumer.op.input_tensors:
             st = self.stage_map.get(id(t.op))
@@ -375,9 +541,21 @@ class Schedule:
         self.stage_map[id(stage.op)] = stage
 
     def cache_read(self, tensor: Tensor, scope: str, readers) -> Tensor:
-        """Copy ``tensor`` into a cache read by ``readers`` instead of the original.
+        """Copy ``tensor`` into a cache stage of ``scope`` that ``readers`` read instead; returns it.
 
         Combined with compute_at, the copy covers only the tile a loop level needs.
+
+        args:
+            tensor:  a tensor of this schedule (an input or an intermediate).
+            scope:   the cache's storage scope, e.g. ``"local"`` (its name becomes ``<tensor>.<scope>``).
+            readers: the stage(s) or tensor(s) that read the cache instead; each must read ``tensor``.
+
+        rewrite (``AA = s.cache_read(A, "local", [C])``)::
+
+            for i in range(8):         ->    for ax0 in range(8):
+                C[i] = A[i] + 1                  A.local[ax0] = A[ax0]
+                                             for i in range(8):
+                                                 C[i] = A.local[i] + 1
         """
         src = self[tensor]
         if not isinstance(readers, (list, tuple)):
@@ -399,10 +577,24 @@ class Schedule:
         return op.outputs[0]
 
     def cache_write(self, tensor: Tensor, scope: str) -> Tensor:
-        """Compute ``tensor`` into a cache of ``scope``; the original stage then copies it out.
+        """Compute ``tensor`` into a cache stage of ``scope``; the original stage then copies it out.
 
         The register-blocking pattern: ``CL = s.cache_write(C, "local")``, then
-        ``s[CL].compute_at(s[C], yo)``: a small accumulator tile per output tile.
+        ``s[CL].compute_at(s[C], yo)``: a small accumulator tile per output tile. Must come before
+        any other primitive on ``tensor``'s stage.
+
+        args:
+            tensor: the output of a compute stage of this schedule.
+            scope:  the cache's storage scope, e.g. ``"local"`` (its name becomes ``<tensor>.<scope>``).
+
+        rewrite (``CL = s.cache_write(C, "local")``)::
+
+            for i in range(8):         ->    for i.c in range(8):
+                C[i] = 0                         C.local[i.c] = 0
+                for k in range(4):               for k in range(4):
+                    C[i] += A[i, k]                  C.local[i.c] += A[i.c, k]
+                                             for i in range(8):
+                                                 C[i] = C.local[i]
         """
         st = self[tensor]
         st._check_compute("cache_write")
@@ -426,7 +618,17 @@ class Schedule:
 
 
 def create_schedule(ops) -> Schedule:
-    """A default schedule (every stage at the root, loops in axis order) for the output tensor(s)."""
+    """A default schedule for the output tensor(s): every stage at the root, loops in axis order.
+
+    args:
+        ops: an output tensor or a list of them.
+
+    rewrite: none yet; lowering the default schedule gives one loop nest per stage::
+
+        for i in range(M):
+            for j in range(N):
+                C[i, j] = ...
+    """
     if not isinstance(ops, (list, tuple)):
         ops = [ops]
     return Schedule(list(ops))

@@ -332,21 +332,22 @@ def test_vectorize_reduce_axis_rejected():
     assert_names(e, "'O'", "'ax'", "vectorize", "reduction")
 
 
-# TVM: test_pragma (the pragma keys are recorded, printed and compiled)
+# TVM: test_pragma (the pragma keys are recorded, printed and compiled; TVM's free-form "pragma1" is a
+# "user." key here, since an unknown key is a ScheduleError)
 def test_pragma_keys_recorded(rng):
     m = 100
     A = tir.placeholder((m,), "float32", "A")
     T = tir.compute((m,), lambda i: A[i], name="T")
     s = schedules.create_schedule(T)
     xo, xi = s[T].split(T.op.axis[0], factor=10)
-    s[T].pragma(xo, "pragma1")
+    s[T].pragma(xo, "user.pragma1")
     s[T].pragma(xo, "auto_unroll_max_step", 16)
-    assert [k for k, _ in s[T].iter_var_attrs[xo].pragmas] == ["pragma1", "auto_unroll_max_step"]
+    assert [k for k, _ in s[T].iter_var_attrs[xo].pragmas] == ["user.pragma1", "auto_unroll_max_step"]
     a = floats(rng, (m,))
     t = garbage((m,), np.float32)
     func = run_host(s, [A, T], [a, t])
     np.testing.assert_array_equal(t, a, err_msg=str(func))
-    assert "pragma pragma1" in str(func)
+    assert "pragma user.pragma1" in str(func)
     assert "auto_unroll_max_step=16" in codegen_c.emit(func, "host")
 
 

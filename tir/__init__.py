@@ -17,7 +17,7 @@ from .expr import (
     sum,
     var,
 )
-from .lower import lower
+from .lower import lower, lower_passes
 from .quant import q_multiply_shift, requantize
 from .simplify import simplify
 from .stmt import Buffer, PrimFunc
@@ -26,6 +26,6 @@ from .tensor import ComputeOp, IterVar, PlaceholderOp, Range, Tensor, compute, p
 __all__ = [
     "ArgumentError", "Buffer", "CodegenError", "ComputeOp", "DTypeError", "Expr", "IterVar", "LoweringError",
     "PlaceholderOp", "PrimFunc", "Range", "ScheduleError", "Tensor", "TirError", "Var", "all", "any",
-    "compute", "const", "dtype", "evaluate", "if_then_else", "logical_not", "lower", "max", "min",
+    "compute", "const", "dtype", "evaluate", "if_then_else", "logical_not", "lower", "lower_passes", "max", "min",
     "placeholder", "q_multiply_shift", "reduce_axis", "requantize", "same", "simplify", "sum", "var",
 ]

@@ -1,10 +1,18 @@
 """Lowering: a schedule (stages with their loop transforms and attach points) to the loop IR.
 
-For every stage the lowerer builds a loop nest over its leaf axes, expresses the root axes in
-terms of the leaves (split: ``outer * factor + inner``; fuse: ``fused // n`` and ``fused % n``),
-guards non-divisible splits, and places the stages attached with compute_at inside the consumer's
-loop at the attach axis, computing only the region the consumer reads there (bound inference).
-Reductions get an init nest just before their outermost reduction loop.
+``lower`` runs :data:`PASSES`, a list of named passes, in order over one :class:`_Lowerer` (the
+state they share). Print the pipeline with one line::
+
+    print(" -> ".join(p.name for p in tir.lower_passes()))
+
+and watch the IR grow with ``tir.lower(s, args, trace=callback)``: ``callback(pass_name, text)``
+is called after every pass with the statement built so far (empty before the loop nests exist).
+
+For every stage the "loop nests" pass builds a loop nest over its leaf axes, expresses the root
+axes in terms of the leaves (split: ``outer * factor + inner``; fuse: ``fused // n`` and
+``fused % n``), guards non-divisible splits, and places the stages attached with compute_at inside
+the consumer's loop at the attach axis, computing only the region the consumer reads there (bound
+inference). Reductions get an init nest just before their outermost reduction loop.
 
 Bound inference follows fused and split axes: at one iteration of the loops outside the attach
 point, an index is ``base + [lo, hi]`` with ``base`` in the fixed variables, and floor division /
@@ -25,6 +33,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,20 +41,40 @@ import numpy as np
 from . import dtype as dt
 from .errors import LoweringError, ScheduleError
 from .expr import BinOp, BufferLoad, Cast, Cmp, Const, Expr, Not, Ramp, Reduce, Select, TensorLoad, Var
-from .passes import finalize
+from .passes import remove_guards_func, simplify_func, unroll_func
 from .schedule_api import ScheduleLike
 from .simplify import Lin, bound, linear, simplify
-from .stmt import Allocate, Buffer, Evaluate, For, IfThen, PrimFunc, Seq, Stmt, Store, seq
+from .stmt import Allocate, Buffer, For, IfThen, PrimFunc, Stmt, Store, seq
 from .tensor import ComputeOp, PlaceholderOp, Tensor, split_extents
-from .visit import children, collect_vars, mutate, substitute, walk
+from .visit import ExprVisitor, StmtVisitor, collect_vars, mutate, substitute, walk
 
 
-def lower(sch: ScheduleLike, args, name: str = "main") -> PrimFunc:
+def lower(sch: ScheduleLike, args, name: str = "main",
+          trace: Callable[[str, str], None] | None = None) -> PrimFunc:
     """Lower schedule ``sch`` to a PrimFunc whose buffer arguments follow ``args`` in order.
 
     ``sch`` is read only through the members :class:`tir.schedule_api.ScheduleLike` declares.
+    ``trace(pass_name, ir_text)``, if given, is called after each of :data:`PASSES` (debugging).
     """
-    return _Lowerer(sch).run(list(args), name)
+    lw = _Lowerer(sch, list(args), name)
+    for p in PASSES:
+        p.run(lw)
+        if trace is not None:
+            trace(p.name, lw.ir_text())
+    return lw.func
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One named step of :func:`lower`: ``run(lowerer)`` updates the shared state in place."""
+
+    name: str
+    run: Callable[[_Lowerer], None]
+
+    @property
+    def doc(self) -> str:
+        """The first line of the pass function's docstring: what the pass does."""
+        return (self.run.__doc__ or "").strip().splitlines()[0]
 
 
 @dataclass
@@ -76,15 +105,176 @@ def _is_split(rel) -> bool:
     return hasattr(rel, "parent")
 
 
+# the passes, in order ----------------------------------------------------------------------------
+
+def arg_buffers(lw: _Lowerer) -> None:
+    """One global buffer per kernel argument, in the order of ``args``."""
+    for t in lw.args:
+        if not isinstance(t, Tensor):
+            raise LoweringError(f"lower args must be tensors, got {t!r}")
+        if id(t.op) not in lw.sch.stage_map and isinstance(t.op, PlaceholderOp):
+            # an input the kernel does not read: still a parameter, as in TVM
+            lw.arg_bufs.append(Buffer(t.name, t.shape, t.dtype, "global", is_arg=True))
+            continue
+        st = lw.stage(t.op)
+        if st.attach_type == "inline":
+            raise LoweringError(f"tensor {t.name!r} is an argument but its stage is inlined")
+        if id(st) in lw.buffers:
+            raise LoweringError(f"tensor {t.name!r} appears twice in args")
+        b = Buffer(t.name, t.shape, t.dtype, "global", is_arg=True)
+        lw.buffers[id(st)] = b
+        lw.offsets[id(st)] = None
+        lw.arg_bufs.append(b)
+    lw.live = [s for s in lw.sch.stages if s.attach_type != "inline"]
+
+
+def schedule_checks(lw: _Lowerer) -> None:
+    """Every output and every placeholder read is an argument; compute_at targets are valid."""
+    for st in lw.live:
+        if st.is_output and id(st) not in lw.buffers:
+            raise LoweringError(f"output tensor {st.name!r} is missing from the lower args")
+    for st in lw.live:
+        if isinstance(st.op, PlaceholderOp):
+            continue
+        for t in lw._reads(st.op.body):
+            rs = lw.stage(t.op)
+            if isinstance(rs.op, PlaceholderOp) and id(rs) not in lw.buffers:
+                raise LoweringError(f"stage {st.name!r} reads placeholder {rs.name!r}, which is not "
+                                    "in the lower args")
+    for st in lw.live:
+        if st.attach_type == "scope":
+            lw._check_attach(st, lw.live)
+            lw.children[(id(st.attach_stage), id(st.attach_ivar))].append(st)
+
+
+def kernel_buffers(lw: _Lowerer) -> None:
+    """Size-check the arguments; a full-shape global buffer for each intermediate at the root."""
+    for b in lw.arg_bufs:
+        check_buffer(b)
+    lw.roots = [s for s in lw.live if s.attach_type == "root" and not isinstance(s.op, PlaceholderOp)]
+    for st in lw.roots:
+        if id(st) not in lw.buffers:
+            # kernel-level intermediates are "global" whatever their cache scope: full size
+            lw.buffers[id(st)] = Buffer(st.name, st.op.shape, st.op.dtype, "global")
+            lw.offsets[id(st)] = None
+            check_buffer(lw.buffers[id(st)])
+
+
+def bound_inference(lw: _Lowerer) -> None:
+    """The region of each kernel-level intermediate its consumers read (compute only that)."""
+    for st in reversed(lw.roots):  # consumers come after their producers
+        if not lw.buffers[id(st)].is_arg:
+            lw.regions[id(st)] = lw.root_region(st, lw.live, lw.regions)
+
+
+def read_checks(lw: _Lowerer) -> None:
+    """Out-of-bounds reads of the tensor expressions, with a witness point (see check_reads)."""
+    lw.explain = lw.check_reads(lw.live, lw.regions)
+
+
+def loop_nests(lw: _Lowerer) -> None:
+    """One loop nest per root stage: guards, compute_at children, tensorize, init placement."""
+    lw.body = seq([lw.stage_nest(st, lw.regions.get(id(st))) for st in lw.roots])
+
+
+def prologue(lw: _Lowerer) -> None:
+    """Statements the intrinsics run once at kernel entry (clearing an accumulator bank) go first."""
+    lw.body = seq([s for stmts in lw.prologue.values() for s in stmts] + [lw.body])
+
+
+def allocation(lw: _Lowerer) -> None:
+    """Allocate the kernel-level intermediates around the body; the PrimFunc takes shape."""
+    body = lw.body
+    allocs = [lw.buffers[id(st)] for st in lw.roots if not lw.buffers[id(st)].is_arg]
+    for b in reversed(allocs):
+        body = Allocate(b, body)
+    lw.func = PrimFunc(lw.name, lw.arg_bufs, body, list(lw.extensions))
+
+
+def unroll(lw: _Lowerer) -> None:
+    """Replace 'unroll' loops (and loops of extent 1) by copies of their body (tir.passes.unroll)."""
+    lw.func = unroll_func(lw.func)
+
+
+def simplify_with_bounds(lw: _Lowerer) -> None:
+    """Simplify every expression with the bounds of its loops (tir.passes.simplify_bounds)."""
+    lw.func = simplify_func(lw.func)
+
+
+def guard_removal(lw: _Lowerer) -> None:
+    """Drop the guards the bounds prove, and the statements left empty (tir.passes.remove_guards)."""
+    lw.func = remove_guards_func(lw.func)
+
+
+def access_checks(lw: _Lowerer) -> None:
+    """No store or load of the lowered IR leaves its buffer on a path that executes (check_func)."""
+    check_func(lw.func, lw.explain)
+
+
+#: The lowering pipeline, in order.
+PASSES: list[Pass] = [
+    Pass("argument buffers", arg_buffers),
+    Pass("schedule checks", schedule_checks),
+    Pass("kernel buffers", kernel_buffers),
+    Pass("bound inference", bound_inference),
+    Pass("read checks", read_checks),
+    Pass("loop nests", loop_nests),
+    Pass("prologue", prologue),
+    Pass("allocation", allocation),
+    Pass("unroll", unroll),
+    Pass("simplify", simplify_with_bounds),
+    Pass("guard removal", guard_removal),
+    Pass("access checks", access_checks),
+]
+
+
+def lower_passes() -> list[Pass]:
+    """The passes :func:`lower` runs, in order (a copy: editing it does not change lowering)."""
+    return list(PASSES)
+
+
+# one stage's loop nest, in steps -------------------------------------------------------------------
+
+@dataclass
+class _Nest:
+    """What the steps of one stage's loop nest share."""
+
+    st: object
+    region: list | None
+    data: list
+    red: list
+    ext: dict  # IterVar -> constant extent
+    root_min: dict  # root IterVar -> the start of its region
+    inexact: list  # split parents whose outer * inner overshoots: each needs a guard
+    leaves: list = None
+    val: dict = None  # IterVar -> value in leaf variables, relative to the region start
+    root_val: dict = None  # root IterVar -> its absolute value
+    vmap: dict = None  # root Var -> root_val
+    guards: list = None  # (condition, innermost leaf position, is_reduce)
+    child_stmts: dict = None  # leaf position -> nests of the stages attached there
+    child_allocs: dict = None  # leaf position -> their buffers
+
+
 class _Lowerer:
-    def __init__(self, sch: ScheduleLike):
+    """The state the passes share, and the per-stage steps of the "loop nests" pass."""
+
+    def __init__(self, sch: ScheduleLike, args: list | None = None, name: str = "main"):
         self.sch = sch
+        self.args = args or []
+        self.name = name
         self.ranges: dict[int, tuple[int, int]] = {}
         self.buffers: dict[int, Buffer] = {}
         self.offsets: dict[int, list[Expr] | None] = {}
         self.children: dict[tuple[int, int], list] = defaultdict(list)
         self.extensions: list = []
         self.prologue: dict[int, list] = {}
+        self.arg_bufs: list[Buffer] = []
+        self.live: list = []
+        self.roots: list = []
+        self.regions: dict = {}
+        self.explain: dict = {}
+        self.body = None
+        self.func: PrimFunc | None = None
 
     def add_prologue(self, owner, stmts) -> None:
         """Statements run once at kernel entry (e.g. clearing an accumulator bank), once per owner."""
@@ -92,72 +282,18 @@ class _Lowerer:
         if len(stmts) > len(cur):
             cur[:] = stmts
 
+    def ir_text(self) -> str:
+        """The IR built so far (for ``lower(trace=...)``)."""
+        if self.func is not None:
+            return str(self.func)
+        return "" if self.body is None else str(self.body)
+
     # setup ---------------------------------------------------------------------------------------
     def stage(self, op):
         st = self.sch.stage_map.get(id(op))
         if st is None:
             raise LoweringError(f"tensor {op.name!r} is not part of the schedule")
         return st
-
-    def run(self, args: list, name: str) -> PrimFunc:
-        sch = self.sch
-        arg_bufs = []
-        for t in args:
-            if not isinstance(t, Tensor):
-                raise LoweringError(f"lower args must be tensors, got {t!r}")
-            if id(t.op) not in self.sch.stage_map and isinstance(t.op, PlaceholderOp):
-                # an input the kernel does not read: still a parameter, as in TVM
-                b = Buffer(t.name, t.shape, t.dtype, "global", is_arg=True)
-                arg_bufs.append(b)
-                continue
-            st = self.stage(t.op)
-            if st.attach_type == "inline":
-                raise LoweringError(f"tensor {t.name!r} is an argument but its stage is inlined")
-            if id(st) in self.buffers:
-                raise LoweringError(f"tensor {t.name!r} appears twice in args")
-            b = Buffer(t.name, t.shape, t.dtype, "global", is_arg=True)
-            self.buffers[id(st)] = b
-            self.offsets[id(st)] = None
-            arg_bufs.append(b)
-        live = [s for s in sch.stages if s.attach_type != "inline"]
-        for st in live:
-            if st.is_output and id(st) not in self.buffers:
-                raise LoweringError(f"output tensor {st.name!r} is missing from the lower args")
-        for st in live:
-            if isinstance(st.op, PlaceholderOp):
-                continue
-            for t in self._reads(st.op.body):
-                rs = self.stage(t.op)
-                if isinstance(rs.op, PlaceholderOp) and id(rs) not in self.buffers:
-                    raise LoweringError(f"stage {st.name!r} reads placeholder {rs.name!r}, which is not "
-                                        "in the lower args")
-        for st in live:
-            if st.attach_type == "scope":
-                self._check_attach(st, live)
-                self.children[(id(st.attach_stage), id(st.attach_ivar))].append(st)
-        for b in arg_bufs:
-            check_buffer(b)
-        roots = [s for s in live if s.attach_type == "root" and not isinstance(s.op, PlaceholderOp)]
-        for st in roots:
-            if id(st) not in self.buffers:
-                # kernel-level intermediates are "global" whatever their cache scope: full size
-                self.buffers[id(st)] = Buffer(st.name, st.op.shape, st.op.dtype, "global")
-                self.offsets[id(st)] = None
-                check_buffer(self.buffers[id(st)])
-        regions: dict = {}
-        for st in reversed(roots):  # consumers come after their producers
-            if not self.buffers[id(st)].is_arg:
-                regions[id(st)] = self.root_region(st, live, regions)
-        explain = self.check_reads(live, regions)
-        body = seq([self.stage_nest(st, regions.get(id(st))) for st in roots])
-        body = seq([s for stmts in self.prologue.values() for s in stmts] + [body])
-        allocs = [self.buffers[id(st)] for st in roots if not self.buffers[id(st)].is_arg]
-        for b in reversed(allocs):
-            body = Allocate(b, body)
-        func = finalize(PrimFunc(name, arg_bufs, body, list(self.extensions)))
-        check_func(func, explain)
-        return func
-
     def check_reads(self, live, regions: dict) -> dict:
         """Out-of-bounds reads in the tensor expressions, over what each stage computes.
 
@@ -294,6 +430,16 @@ class _Lowerer:
 
     # one stage -----------------------------------------------------------------------------------
     def stage_nest(self, st, region):
+        """The loop nest of stage ``st`` over ``region`` (None: its whole domain)."""
+        n = self.nest_extents(st, region)
+        self.nest_values(n)
+        self.nest_guards(n)
+        self.nest_children(n)
+        inner, init_stmt, positions = self.nest_block(n)
+        return self.nest_place_init(n, inner, init_stmt, positions)
+
+    def nest_extents(self, st, region) -> _Nest:
+        """Constant extents of every axis (root: its region; split/fuse results), int32-checked."""
         op = st.op
         data, red = list(op.axis), list(op.reduce_axis)
         ext, root_min = {}, {}
@@ -304,7 +450,7 @@ class _Lowerer:
                 root_min[iv], ext[iv] = region[d]
         for iv in red:
             root_min[iv], ext[iv] = Const(iv.dom.min, "int32"), iv.dom.extent
-        inexact = []  # split parents whose outer * inner overshoots: each needs a guard
+        inexact = []
         for rel in st.relations:
             if _is_split(rel):
                 e = ext[rel.parent]
@@ -317,26 +463,34 @@ class _Lowerer:
             _check_int32(f"stage {st.name!r} axis {iv.name!r}: extent", e)
         for iv in data + red:
             _check_int32(f"stage {st.name!r} axis {iv.name!r}: last index", iv.dom.min + iv.dom.extent - 1)
-        leaves = list(st.leaf_iter_vars)
+        return _Nest(st, region, data, red, ext, root_min, inexact)
+
+    def nest_values(self, n: _Nest) -> None:
+        """Every root axis as an expression of the leaf variables (split: o * f + i; fuse: //, %)."""
+        ext = n.ext
+        n.leaves = leaves = list(n.st.leaf_iter_vars)
         for lv in leaves:
             self.ranges[id(lv.var)] = (0, ext[lv] - 1)
         val: dict = {lv: lv.var for lv in leaves}
-        for rel in reversed(st.relations):
+        for rel in reversed(n.st.relations):
             if _is_split(rel):
                 val[rel.parent] = BinOp("+", BinOp("*", val[rel.outer], Const(ext[rel.inner], "int32"), "int32"),
                                         val[rel.inner], "int32")
             else:
-                n = Const(ext[rel.inner], "int32")
-                val[rel.outer] = BinOp("//", val[rel.fused], n, "int32")
-                val[rel.inner] = BinOp("%", val[rel.fused], n, "int32")
-        for iv in data + red:
+                c = Const(ext[rel.inner], "int32")
+                val[rel.outer] = BinOp("//", val[rel.fused], c, "int32")
+                val[rel.inner] = BinOp("%", val[rel.fused], c, "int32")
+        roots = n.data + n.red
+        for iv in roots:
             val[iv] = simplify(val[iv], self.ranges)
-        root_val = {iv: simplify(BinOp("+", root_min[iv], val[iv], "int32"), self.ranges) for iv in data + red}
-        vmap = {iv.var: root_val[iv] for iv in data + red}
+        n.val = val
+        n.root_val = {iv: simplify(BinOp("+", n.root_min[iv], val[iv], "int32"), self.ranges) for iv in roots}
+        n.vmap = {iv.var: n.root_val[iv] for iv in roots}
 
-        # guards: (condition, position of the innermost leaf it depends on)
-        pos_of = {id(lv.var): p for p, lv in enumerate(leaves)}
-        guards = []
+    def nest_guards(self, n: _Nest) -> None:
+        """Guards of non-divisible splits and of a region's edges, each at its innermost leaf."""
+        pos_of = {id(lv.var): p for p, lv in enumerate(n.leaves)}
+        n.guards = guards = []
 
         def add_guard(cond: Expr, is_reduce: bool) -> None:
             c = simplify(cond, self.ranges)
@@ -348,40 +502,44 @@ class _Lowerer:
             vs = [pos_of[v] for v in collect_vars(c) if v in pos_of]
             guards.append((c, max(vs) if vs else -1, is_reduce))
 
-        for iv in inexact:
-            add_guard(Cmp("<", simplify(val[iv], self.ranges), Const(ext[iv], "int32")), iv.kind == "reduce")
-        if region is not None:
-            for iv in data:
-                add_guard(Cmp(">=", root_val[iv], Const(0, "int32")), False)
-                add_guard(Cmp("<", root_val[iv], Const(iv.dom.extent, "int32")), False)
+        for iv in n.inexact:
+            add_guard(Cmp("<", simplify(n.val[iv], self.ranges), Const(n.ext[iv], "int32")), iv.kind == "reduce")
+        if n.region is not None:
+            for iv in n.data:
+                add_guard(Cmp(">=", n.root_val[iv], Const(0, "int32")), False)
+                add_guard(Cmp("<", n.root_val[iv], Const(iv.dom.extent, "int32")), False)
 
-        # children attached at our leaves: infer regions, allocate
-        child_stmts: dict[int, list] = defaultdict(list)
-        child_allocs: dict[int, list] = defaultdict(list)
-        te_body = self.inline(op.body)
+    def nest_children(self, n: _Nest) -> None:
+        """The stages attached at our leaves (compute_at): infer their regions, allocate, nest them."""
+        st, leaves = n.st, n.leaves
+        n.child_stmts, n.child_allocs = defaultdict(list), defaultdict(list)
+        te_body = self.inline(st.op.body)
         for p, lv in enumerate(leaves):
             for ch in self.children.get((id(st), id(lv)), []):
                 inner_ids = {id(leaves[q].var) for q in range(p + 1, len(leaves))}
-                reg = self.infer_region(ch, te_body, vmap, inner_ids)
+                reg = self.infer_region(ch, te_body, n.vmap, inner_ids)
                 cbuf = self.buffers.get(id(ch))
                 if cbuf is None:
                     cbuf = Buffer(ch.name, tuple(e for _, e in reg), ch.op.dtype,
                                   ch.scope if ch.scope != "global" else "local")
                     self.buffers[id(ch)] = cbuf
                     self.offsets[id(ch)] = [m for m, _ in reg]
-                    child_allocs[p].append(cbuf)
-                child_stmts[p].append(self.stage_nest(ch, reg))
+                    n.child_allocs[p].append(cbuf)
+                n.child_stmts[p].append(self.stage_nest(ch, reg))
 
-        # the statements
+    def nest_block(self, n: _Nest):
+        """The innermost statement (a store, or the tensor intrinsic's block), the reduction's init
+        store, and the leaf positions still to become loops."""
+        st, leaves = n.st, n.leaves
         buf = self.buffers[id(st)]
         off = self.offsets.get(id(st))
-        idx = [root_val[iv] if off is None else val[iv] for iv in data]
+        idx = [n.root_val[iv] if off is None else n.val[iv] for iv in n.data]
         tens = self._tensorize_pos(st, leaves)
-        body = op.body
+        body = st.op.body
         init_stmt = None
         if tens is not None:
             tpos, intrin = tens
-            ctx = BlockContext(self, st, buf, idx, leaves, tpos, vmap, val, ext, guards)
+            ctx = BlockContext(self, st, buf, idx, leaves, tpos, n.vmap, n.val, n.ext, n.guards)
             inner, init = intrin.lower_block(ctx)  # init: True (the identity store), a Stmt, or False
             self.extensions.extend(x for x in intrin.extensions() if x not in self.extensions)
             positions = list(range(tpos))
@@ -392,50 +550,56 @@ class _Lowerer:
         else:
             positions = list(range(len(leaves)))
             if isinstance(body, Reduce):
-                src = self.lower_expr(body.source, vmap)
+                src = self.lower_expr(body.source, n.vmap)
                 cur = BufferLoad(buf, idx)
                 inner = Store(buf, idx, body.combine(cur, src))
                 if body.condition is not None:
-                    inner = IfThen(self.lower_expr(body.condition, vmap), inner)
+                    inner = IfThen(self.lower_expr(body.condition, n.vmap), inner)
                 init_stmt = Store(buf, idx, body.identity())
             else:
-                inner = Store(buf, idx, self.lower_expr(body, vmap))
+                inner = Store(buf, idx, self.lower_expr(body, n.vmap))
+        return inner, init_stmt, positions
 
-        def wrap(stmt, ps, only_data_guards=False, with_children=True):
-            for p in reversed(ps):
-                lv = leaves[p]
-                parts = []
-                if with_children:
-                    parts.extend(child_stmts.get(p, []))
-                gs = [g for g, gp, isr in guards if gp == p and not (only_data_guards and isr)]
-                inner_s = stmt
-                for g in reversed(gs):
-                    inner_s = IfThen(g, inner_s)
-                s = seq(parts + [inner_s])
-                if with_children:
-                    for b in reversed(child_allocs.get(p, [])):
-                        s = Allocate(b, s)
-                attr = st.iter_var_attrs.get(lv)
-                kind = attr.kind if attr else "serial"
-                pragmas = attr.pragmas if attr else ()
-                stmt = For(lv.var, Const(0, "int32"), ext[lv], kind, s, pragmas)
-            return stmt
+    def nest_wrap(self, n: _Nest, stmt, ps, only_data_guards=False, with_children=True):
+        """Wrap ``stmt`` in the loops of leaf positions ``ps`` (innermost last), with their guards,
+        attached children and allocations."""
+        for p in reversed(ps):
+            lv = n.leaves[p]
+            parts = []
+            if with_children:
+                parts.extend(n.child_stmts.get(p, []))
+            gs = [g for g, gp, isr in n.guards if gp == p and not (only_data_guards and isr)]
+            inner_s = stmt
+            for g in reversed(gs):
+                inner_s = IfThen(g, inner_s)
+            s = seq(parts + [inner_s])
+            if with_children:
+                for b in reversed(n.child_allocs.get(p, [])):
+                    s = Allocate(b, s)
+            attr = n.st.iter_var_attrs.get(lv)
+            kind = attr.kind if attr else "serial"
+            pragmas = attr.pragmas if attr else ()
+            stmt = For(lv.var, Const(0, "int32"), n.ext[lv], kind, s, pragmas)
+        return stmt
 
+    def nest_place_init(self, n: _Nest, inner, init_stmt, positions):
+        """Init placement: a reduction's init nest goes just before its outermost reduction loop."""
+        leaves, wrap = n.leaves, self.nest_wrap
         red_pos = [p for p in positions if leaves[p].kind == "reduce"]
         if init_stmt is not None and red_pos:
             first = red_pos[0]
-            upd = wrap(inner, [p for p in positions if p >= first])
+            upd = wrap(n, inner, [p for p in positions if p >= first])
             init_ps = [p for p in positions if p > first and leaves[p].kind == "data"]
-            for _g, gp, isr in guards:
+            for _g, gp, isr in n.guards:
                 if not isr and gp > first and leaves[gp].kind == "reduce":
-                    raise LoweringError(f"stage {st.name!r}: guard on a data axis below a reduction loop")
-            ini = wrap(init_stmt, init_ps, only_data_guards=True, with_children=False)
-            stmt = wrap(seq([ini, upd]), [p for p in positions if p < first])
+                    raise LoweringError(f"stage {n.st.name!r}: guard on a data axis below a reduction loop")
+            ini = wrap(n, init_stmt, init_ps, only_data_guards=True, with_children=False)
+            stmt = wrap(n, seq([ini, upd]), [p for p in positions if p < first])
         elif init_stmt is not None:
-            stmt = wrap(seq([init_stmt, inner]), positions)
+            stmt = wrap(n, seq([init_stmt, inner]), positions)
         else:
-            stmt = wrap(inner, positions)
-        for g, gp, _isr in guards:
+            stmt = wrap(n, inner, positions)
+        for g, gp, _isr in n.guards:
             if gp == -1:
                 stmt = IfThen(g, stmt)
         return stmt
@@ -668,31 +832,42 @@ class _Unknown(Exception):
     """An expression the witness search cannot evaluate (a load, a call, an unbounded variable)."""
 
 
-def _eval(e: Expr, env: dict):
-    """Evaluate an integer/bool expression on a grid (numpy broadcasting over the variables)."""
-    if isinstance(e, Const):
+class _GridEval(ExprVisitor):
+    """Each ``visit_<Node>`` returns the node's values on the grid ``env`` (numpy broadcasting)."""
+
+    def __init__(self, env: dict):
+        self.env = env
+
+    def visit_default(self, e):
+        raise _Unknown(type(e).__name__)
+
+    def visit_Const(self, e: Const):
         return np.int64(int(e.value)) if not isinstance(e.value, bool) else np.bool_(e.value)
-    if isinstance(e, Var):
-        if id(e) not in env:
+
+    def visit_Var(self, e: Var):
+        if id(e) not in self.env:
             raise _Unknown(e.name)
-        return env[id(e)]
-    if isinstance(e, Cast):
-        v = _eval(e.value, env)
+        return self.env[id(e)]
+
+    def visit_Cast(self, e: Cast):
+        v = self.visit(e.value)
         if e.dtype == "bool":
             return v != 0
         if e.dtype in ("int32", "int64") or dt.is_int(e.dtype):
             return np.asarray(v).astype(np.int64)
         raise _Unknown(e.dtype)
-    if isinstance(e, Not):
-        return np.logical_not(_eval(e.a, env))
-    if isinstance(e, Select):
-        return np.where(_eval(e.cond, env), _eval(e.t, env), _eval(e.f, env))
-    if isinstance(e, Cmp):
-        a, b = _eval(e.a, env), _eval(e.b, env)
-        return {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
-                "==": np.equal, "!=": np.not_equal}[e.op](a, b)
-    if isinstance(e, BinOp):
-        a, b = _eval(e.a, env), _eval(e.b, env)
+
+    def visit_Not(self, e: Not):
+        return np.logical_not(self.visit(e.a))
+
+    def visit_Select(self, e: Select):
+        return np.where(self.visit(e.cond), self.visit(e.t), self.visit(e.f))
+
+    def visit_Cmp(self, e: Cmp):
+        return _CMP[e.op](self.visit(e.a), self.visit(e.b))
+
+    def visit_BinOp(self, e: BinOp):
+        a, b = self.visit(e.a), self.visit(e.b)
         if e.op == "&&":
             return np.logical_and(a, b)
         if e.op == "||":
@@ -703,11 +878,23 @@ def _eval(e: Expr, env: dict):
             if np.any(np.asarray(b) == 0):
                 raise _Unknown("division by zero")
             return np.floor_divide(a, b) if e.op == "//" else np.mod(a, b)
-        f = {"+": np.add, "-": np.subtract, "*": np.multiply, "min": np.minimum, "max": np.maximum}.get(e.op)
+        f = _ARITH.get(e.op)
         if f is None:
             raise _Unknown(e.op)
         return f(a, b)
-    raise _Unknown(type(e).__name__)
+
+    # loads, calls, ramps, reductions: not evaluable here
+    visit_TensorLoad = visit_BufferLoad = visit_Ramp = visit_Call = visit_Reduce = visit_default
+
+
+_CMP = {"<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal, "==": np.equal,
+        "!=": np.not_equal}
+_ARITH = {"+": np.add, "-": np.subtract, "*": np.multiply, "min": np.minimum, "max": np.maximum}
+
+
+def _eval(e: Expr, env: dict):
+    """Evaluate an integer/bool expression on a grid (numpy broadcasting over the variables)."""
+    return _GridEval(env).visit(e)
 
 
 def _witness(indices: list, shape: tuple, conds: list, ranges, fixed: set = frozenset()):
@@ -772,28 +959,49 @@ def _witness(indices: list, shape: tuple, conds: list, ranges, fixed: set = froz
     return {k: (vs[k], int(values[k][p])) for k, p in zip(keys, pos)}
 
 
+class _AccessPaths(ExprVisitor):
+    """Collects (access, conditions on its path) into ``out``; ``conds`` grows under a guard."""
+
+    def __init__(self, conds: list, out: list):
+        self.conds, self.out = conds, out
+
+    def under(self, e: Expr, conds: list) -> None:
+        saved, self.conds = self.conds, conds
+        self.visit(e)
+        self.conds = saved
+
+    def visit_Select(self, e: Select) -> None:
+        conds = self.conds
+        self.visit(e.cond)
+        self.under(e.t, conds + [e.cond])
+        self.under(e.f, conds + [Not(e.cond)])
+
+    def visit_BinOp(self, e: BinOp) -> None:
+        if e.op in ("&&", "||"):
+            self.visit(e.a)
+            self.under(e.b, self.conds + [e.a if e.op == "&&" else Not(e.a)])
+        else:
+            self.visit(e.a)
+            self.visit(e.b)
+
+    def visit_Reduce(self, e: Reduce) -> None:
+        if e.condition is not None:
+            self.visit(e.condition)
+            self.under(e.source, self.conds + [e.condition])
+        else:
+            self.visit(e.source)
+
+    def _access(self, e) -> None:
+        self.out.append((e, self.conds))
+        for i in e.indices:
+            self.visit(i)
+
+    visit_TensorLoad = visit_BufferLoad = visit_Ramp = _access
+
+
 def _access_paths(e: Expr, conds: list, out: list) -> None:
     """Every tensor/buffer access in ``e`` with the conditions that guard it (if_then_else, &&, ||)."""
-    if isinstance(e, Select):
-        _access_paths(e.cond, conds, out)
-        _access_paths(e.t, conds + [e.cond], out)
-        _access_paths(e.f, conds + [Not(e.cond)], out)
-        return
-    if isinstance(e, BinOp) and e.op in ("&&", "||"):
-        _access_paths(e.a, conds, out)
-        _access_paths(e.b, conds + [e.a if e.op == "&&" else Not(e.a)], out)
-        return
-    if isinstance(e, Reduce):
-        if e.condition is not None:
-            _access_paths(e.condition, conds, out)
-            _access_paths(e.source, conds + [e.condition], out)
-        else:
-            _access_paths(e.source, conds, out)
-        return
-    if isinstance(e, (TensorLoad, BufferLoad, Ramp)):
-        out.append((e, conds))
-    for c in children(e):
-        _access_paths(c, conds, out)
+    _AccessPaths(conds, out).visit(e)
 
 
 def _fmt_point(p: dict) -> str:
@@ -850,6 +1058,52 @@ def te_read_errors(name: str, body: Expr, ranges: dict) -> list[tuple[str, Lower
     return out
 
 
+class _AccessChecker(StmtVisitor):
+    """check_func's walk: statements with the conditions that guard them (``conds``) and the loop
+    ranges; ``access(buf, indices, lanes, conds, kind)`` and ``expr(e, conds)`` check the accesses."""
+
+    def __init__(self, access, expr, ranges: dict, fixed: set):
+        self.access, self.expr, self.ranges, self.fixed = access, expr, ranges, fixed
+        self.conds: list = []
+
+    def visit_For(self, s):
+        _check_int32(f"loop {s.var.name!r}: extent", s.extent)
+        if isinstance(s.min, Const):
+            lo = int(s.min.value)
+        else:
+            lo = bound(s.min, self.ranges)[0]
+            self.fixed.add(id(s.var))
+        b = bound(s.min, self.ranges)
+        self.ranges[id(s.var)] = (lo, b[1] + s.extent - 1)
+        self.visit(s.body)
+
+    def visit_IfThen(self, s):
+        conds = self.conds
+        self.expr(s.cond, conds)
+        self.conds = conds + [s.cond]
+        self.visit(s.then)
+        if s.otherwise is not None:
+            self.conds = conds + [Not(s.cond)]
+            self.visit(s.otherwise)
+        self.conds = conds
+
+    def visit_Store(self, s):
+        for i in s.indices:
+            self.expr(i, self.conds)
+        self.expr(s.value, self.conds)
+        self.access(s.buffer, s.indices, 1, self.conds, "store")
+
+    def visit_Allocate(self, s):
+        check_buffer(s.buffer)
+        self.visit(s.body)
+
+    def visit_Evaluate(self, s):
+        self.expr(s.value, self.conds)
+
+    def visit_default(self, s):
+        return None
+
+
 def check_func(func: PrimFunc, explain: dict | None = None) -> None:
     """Check every access and loop of the lowered function.
 
@@ -904,39 +1158,9 @@ def check_func(func: PrimFunc, explain: dict | None = None) -> None:
             elif isinstance(n, BufferLoad):
                 access(n.buffer, n.indices, 1, cs, "load")
 
-    def stmt(s, conds):
-        if isinstance(s, Seq):
-            for c in s.stmts:
-                stmt(c, conds)
-        elif isinstance(s, For):
-            _check_int32(f"loop {s.var.name!r}: extent", s.extent)
-            if isinstance(s.min, Const):
-                lo = int(s.min.value)
-            else:
-                lo = bound(s.min, ranges)[0]
-                fixed.add(id(s.var))
-            b = bound(s.min, ranges)
-            ranges[id(s.var)] = (lo, b[1] + s.extent - 1)
-            stmt(s.body, conds)
-        elif isinstance(s, IfThen):
-            expr(s.cond, conds)
-            stmt(s.then, conds + [s.cond])
-            if s.otherwise is not None:
-                stmt(s.otherwise, conds + [Not(s.cond)])
-        elif isinstance(s, Store):
-            for i in s.indices:
-                expr(i, conds)
-            expr(s.value, conds)
-            access(s.buffer, s.indices, 1, conds, "store")
-        elif isinstance(s, Allocate):
-            check_buffer(s.buffer)
-            stmt(s.body, conds)
-        elif isinstance(s, Evaluate):
-            expr(s.value, conds)
-
     for b in func.args:
         check_buffer(b)
-    stmt(func.body, [])
+    _AccessChecker(access, expr, ranges, fixed).visit(func.body)
 
 
-__all__ = ["BlockContext", "lower"]
+__all__ = ["PASSES", "BlockContext", "Pass", "lower", "lower_passes"]

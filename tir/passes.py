@@ -1,12 +1,19 @@
-"""Passes over the loop IR: unrolling, simplification with loop bounds, guard removal."""
+"""Passes over the loop IR, the last three of tir.lower: unroll, simplify with loop bounds, guard removal.
+
+Each is a :class:`tir.visit.StmtMutator` with one job, in this order: ``unroll`` copies the body of
+every 'unroll' loop (and of every loop of extent 1) once per iteration with the loop variable
+substituted; ``simplify_bounds`` simplifies every expression with the bounds of the loops around it,
+which turns a guard the bounds decide into a constant condition; ``remove_guards`` drops those
+guards (keeping the branch that runs) and every statement left without work.
+"""
 
 from __future__ import annotations
 
 from .errors import LoweringError
 from .expr import BufferLoad, Const, Expr, Ramp
 from .simplify import Ranges, bound, fits, simplify
-from .stmt import Allocate, Evaluate, For, IfThen, PrimFunc, Seq, Stmt, Store, seq
-from .visit import mutate, substitute
+from .stmt import Evaluate, For, IfThen, PrimFunc, Seq, Stmt, Store, seq
+from .visit import StmtMutator, mutate, substitute
 
 
 def _simp(e: Expr, ranges: Ranges) -> Expr:
@@ -20,35 +27,57 @@ def _simp(e: Expr, ranges: Ranges) -> Expr:
     return simplify(mutate(e, pre), ranges)
 
 
-def simplify_stmt(s: Stmt, ranges: Ranges, vmap: dict | None = None) -> Stmt | None:
-    """Substitute ``vmap``, simplify every expression with loop bounds, unroll 'unroll' loops and
-    drop guards that the bounds prove. Returns None for a statement that does nothing."""
-    vmap = vmap or {}
+class _Unroll(StmtMutator):
+    """Replace every 'unroll' loop (and every loop of extent 1) by one copy of its body per
+    iteration, the loop variable substituted by its value; loops of extent <= 0 disappear."""
 
-    def ex(e: Expr) -> Expr:
-        return _simp(substitute(e, vmap), ranges)
+    def __init__(self, vmap: dict):
+        self.vmap = vmap
 
-    if isinstance(s, Seq):
-        out = [simplify_stmt(c, ranges, vmap) for c in s.stmts]
-        out = [c for c in out if c is not None]
-        return seq(out) if out else None
-    if isinstance(s, For):
-        lo = ex(s.min)
+    def visit_expr(self, e: Expr) -> Expr:
+        return substitute(e, self.vmap)
+
+    def visit_For(self, s: For) -> Stmt | None:
         if s.extent <= 0:
             return None
-        if s.kind == "unroll" or s.extent == 1:
-            if not isinstance(lo, Const) and s.extent > 1:
-                # a symbolic start: unroll with the offset kept symbolic
-                pass
-            parts = []
-            for i in range(s.extent):
-                v = Const(i, "int32") if isinstance(lo, Const) and lo.value == 0 else _simp(lo + i, ranges)
-                parts.append(simplify_stmt(s.body, ranges, {**vmap, s.var: v}))
-            parts = [p for p in parts if p is not None]
-            if parts and s.pragmas:
-                # a pragma scopes the statements of its loop: keep one iteration of a loop around them
-                return For(s.var, Const(0, "int32"), 1, "serial", seq(parts), s.pragmas)
-            return seq(parts) if parts else None
+        lo = self.visit_expr(s.min)
+        if s.kind != "unroll" and s.extent != 1:
+            body = self.visit(s.body)
+            if body is None:
+                return None
+            return s if (lo is s.min and body is s.body) else For(s.var, lo, s.extent, s.kind, body, s.pragmas)
+        vmap, parts = self.vmap, []
+        for i in range(s.extent):
+            # a symbolic start stays symbolic in the offsets (simplified by the next pass)
+            v = Const(int(lo.value) + i, "int32") if isinstance(lo, Const) else lo + i
+            self.vmap = {**vmap, s.var: v}
+            parts.append(self.visit(s.body))
+        self.vmap = vmap
+        parts = [p for p in parts if p is not None]
+        if parts and s.pragmas:
+            # a pragma scopes the statements of its loop: keep one iteration of a loop around them
+            return For(s.var, Const(0, "int32"), 1, "serial", seq(parts), s.pragmas)
+        return seq(parts) if parts else None
+
+
+class _Simplify(StmtMutator):
+    """Simplify every expression with the bounds of the loops around it (a guard the bounds decide
+    becomes a constant condition; its dead branch is left alone for guard removal to drop)."""
+
+    def __init__(self, ranges: Ranges):
+        self.ranges = ranges
+
+    def visit_expr(self, e: Expr) -> Expr:
+        return _simp(e, self.ranges)
+
+    def visit_default(self, s):
+        raise LoweringError(f"simplify: unknown statement node {type(s).__name__}")
+
+    def visit_Seq(self, s: Seq) -> Stmt:
+        return seq([self.visit(c) for c in s.stmts])
+
+    def visit_For(self, s: For) -> Stmt:
+        lo, ranges = self.visit_expr(s.min), self.ranges
         if isinstance(lo, Const):
             ranges[id(s.var)] = (lo.value, lo.value + s.extent - 1)
         else:
@@ -56,36 +85,86 @@ def simplify_stmt(s: Stmt, ranges: Ranges, vmap: dict | None = None) -> Stmt | N
             blo, bhi = bound(lo, ranges)
             if fits((blo, bhi + s.extent - 1)):
                 ranges[id(s.var)] = (int(blo), int(bhi) + s.extent - 1)
-        body = simplify_stmt(s.body, ranges, vmap)
-        if body is None:
-            return None
-        return For(s.var, lo, s.extent, s.kind, body, s.pragmas)
-    if isinstance(s, Store):
-        return Store(s.buffer, tuple(ex(i) for i in s.indices), ex(s.value))
-    if isinstance(s, IfThen):
-        c = ex(s.cond)
-        if isinstance(c, Const):
-            branch = s.then if c.value else s.otherwise
-            return None if branch is None else simplify_stmt(branch, ranges, vmap)
-        then = simplify_stmt(s.then, ranges, vmap)
-        other = None if s.otherwise is None else simplify_stmt(s.otherwise, ranges, vmap)
-        if then is None and other is None:
-            return None
-        if then is None:
-            from .expr import Not
+        return For(s.var, lo, s.extent, s.kind, self.visit(s.body), s.pragmas)
 
-            return IfThen(Not(c), other)
-        return IfThen(c, then, other)
-    if isinstance(s, Allocate):
-        body = simplify_stmt(s.body, ranges, vmap)
-        return None if body is None else Allocate(s.buffer, body)
-    if isinstance(s, Evaluate):
-        return Evaluate(ex(s.value))
-    raise LoweringError(f"simplify: unknown statement node {type(s).__name__}")
+    def visit_Store(self, s: Store) -> Stmt:
+        return Store(s.buffer, tuple(self.visit_expr(i) for i in s.indices), self.visit_expr(s.value))
+
+    def visit_IfThen(self, s: IfThen) -> Stmt:
+        c = self.visit_expr(s.cond)
+        if isinstance(c, Const):
+            if c.value:
+                return IfThen(c, self.visit(s.then), s.otherwise)
+            return IfThen(c, s.then, None if s.otherwise is None else self.visit(s.otherwise))
+        return IfThen(c, self.visit(s.then), None if s.otherwise is None else self.visit(s.otherwise))
+
+    def visit_Evaluate(self, s: Evaluate) -> Stmt:
+        return Evaluate(self.visit_expr(s.value))
+
+
+class _RemoveGuards(StmtMutator):
+    """Drop the guards with a constant condition (keeping the branch that runs) and every
+    statement left without work: empty loops, allocations and ifs."""
+
+    def visit_Seq(self, s: Seq) -> Stmt | None:
+        out = [c for c in (self.visit(c) for c in s.stmts) if c is not None]
+        return seq(out) if out else None
+
+    def visit_IfThen(self, s: IfThen) -> Stmt | None:
+        if isinstance(s.cond, Const):
+            branch = s.then if s.cond.value else s.otherwise
+            return None if branch is None else self.visit(branch)
+        return super().visit_IfThen(s)
+
+    def visit_Store(self, s: Store) -> Stmt:
+        return s
+
+    def visit_Evaluate(self, s: Evaluate) -> Stmt:
+        return s
+
+
+def unroll(s: Stmt, vmap: dict | None = None) -> Stmt | None:
+    """Unroll 'unroll' loops and loops of extent 1 (substituting ``vmap`` too); None if nothing is left."""
+    return _Unroll(vmap or {}).visit(s)
+
+
+def simplify_bounds(s: Stmt, ranges: Ranges) -> Stmt:
+    """Simplify every expression with loop bounds (``ranges`` gains the bounds of the loops of ``s``)."""
+    return _Simplify(ranges).visit(s)
+
+
+def remove_guards(s: Stmt) -> Stmt | None:
+    """Drop guards with constant conditions and the statements left empty; None if nothing is left."""
+    return _RemoveGuards().visit(s)
+
+
+def simplify_stmt(s: Stmt, ranges: Ranges, vmap: dict | None = None) -> Stmt | None:
+    """Substitute ``vmap``, unroll, simplify with loop bounds, drop the guards the bounds prove.
+    Returns None for a statement that does nothing."""
+    s = unroll(s, vmap)
+    return None if s is None else remove_guards(simplify_bounds(s, ranges))
+
+
+def _on_body(func: PrimFunc, f) -> PrimFunc:
+    body = f(func.body)
+    return PrimFunc(func.name, func.args, Seq([]) if body is None else body, func.extensions, func.attrs)
+
+
+def unroll_func(func: PrimFunc) -> PrimFunc:
+    """:func:`unroll` on a kernel's body."""
+    return _on_body(func, unroll)
+
+
+def simplify_func(func: PrimFunc) -> PrimFunc:
+    """:func:`simplify_bounds` on a kernel's body, starting without bounds."""
+    return _on_body(func, lambda b: simplify_bounds(b, {}))
+
+
+def remove_guards_func(func: PrimFunc) -> PrimFunc:
+    """:func:`remove_guards` on a kernel's body."""
+    return _on_body(func, remove_guards)
 
 
 def finalize(func: PrimFunc) -> PrimFunc:
-    body = simplify_stmt(func.body, {})
-    if body is None:
-        body = Seq([])
-    return PrimFunc(func.name, func.args, body, func.extensions, func.attrs)
+    """Unroll, simplify and remove guards (the last three passes of tir.lower, in one call)."""
+    return remove_guards_func(simplify_func(unroll_func(func)))

@@ -40,7 +40,8 @@ import zlib
 import numpy as np
 
 from tir.expr import BinOp, BufferLoad, Call, Cast, Cmp, Const, Expr, Not, Ramp, Select, Var
-from tir.stmt import Allocate, Evaluate, For, IfThen, PrimFunc, Seq, Stmt, Store
+from tir.stmt import Allocate, Evaluate, For, IfThen, PrimFunc, Stmt, Store
+from tir.visit import StmtVisitor
 
 MAX_DEPTH = 8
 MAX_BUFFERS = 6
@@ -136,7 +137,9 @@ class _Access:
         self.buf, self.kind, self.trip, self.loops, self.parts, self.lanes = buf, kind, trip, loops, parts, lanes
 
 
-class _Walker:
+class _Walker(StmtVisitor):
+    """One pass over the lowered IR collecting the raw counts the features are made of."""
+
     def __init__(self):
         self.accesses: list[_Access] = []
         self.loops: list[For] = []
@@ -160,53 +163,60 @@ class _Walker:
         self.asm_scope = 0  # inside loops with the "cfu_asm" pragma (the emitter places their CFU ops)
         self.asm_calls = 0.0  # trip-weighted single-instruction intrinsic calls placed that way
 
+    # statements: visit_<Node> (tir.visit.StmtVisitor dispatch) ---------------------------------------
     def stmt(self, s: Stmt) -> None:
-        if isinstance(s, Seq):
-            for c in s.stmts:
-                self.stmt(c)
-        elif isinstance(s, For):
-            self.n_loops += 1
-            ext = max(1, int(s.extent))
-            self.loops.append(s)
-            self.max_depth = max(self.max_depth, len(self.loops))
-            old_trip, old_mult = self.trip, self.unroll_mult
-            asm = any(k == "cfu_asm" and v for k, v in s.pragmas)
-            self.asm_scope += asm
-            self.trip *= ext
-            if s.kind != "unroll":
-                self.loop_iters += self.trip
-            if s.kind == "unroll":
-                self.unroll_mult *= ext
-                self.n_unrolled += 1
-                self.unrolled_product += ext
-            self.stmt(s.body)
-            self.trip, self.unroll_mult = old_trip, old_mult
-            self.asm_scope -= asm
-            self.loops.pop()
-        elif isinstance(s, Store):
-            self._leaf()
-            self.buffers[id(s.buffer)] = s.buffer
-            self.accesses.append(_Access(s.buffer, "store", self.trip, tuple(self.loops),
-                                         _flat_index(s.buffer, s.indices)))
-            self._note_local(s.buffer, s.indices)
-            for i in s.indices:
-                self.index_expr(i)
-            self.expr(s.value)
-        elif isinstance(s, Evaluate):
-            self._leaf()
-            self.expr(s.value)
-        elif isinstance(s, IfThen):
-            self.guards += self.trip
-            self.guards_static += self.unroll_mult
-            self.code_size += self.unroll_mult
-            self.expr(s.cond)
-            self.stmt(s.then)
-            if s.otherwise is not None:
-                self.stmt(s.otherwise)
-        elif isinstance(s, Allocate):
-            self.allocs.append(s.buffer)
-            self.buffers[id(s.buffer)] = s.buffer
-            self.stmt(s.body)
+        self.visit(s)
+
+    def visit_For(self, s: For) -> None:
+        self.n_loops += 1
+        ext = max(1, int(s.extent))
+        self.loops.append(s)
+        self.max_depth = max(self.max_depth, len(self.loops))
+        old_trip, old_mult = self.trip, self.unroll_mult
+        asm = any(k == "cfu_asm" and v for k, v in s.pragmas)
+        self.asm_scope += asm
+        self.trip *= ext
+        if s.kind != "unroll":
+            self.loop_iters += self.trip
+        if s.kind == "unroll":
+            self.unroll_mult *= ext
+            self.n_unrolled += 1
+            self.unrolled_product += ext
+        self.visit(s.body)
+        self.trip, self.unroll_mult = old_trip, old_mult
+        self.asm_scope -= asm
+        self.loops.pop()
+
+    def visit_Store(self, s: Store) -> None:
+        self._leaf()
+        self.buffers[id(s.buffer)] = s.buffer
+        self.accesses.append(_Access(s.buffer, "store", self.trip, tuple(self.loops),
+                                     _flat_index(s.buffer, s.indices)))
+        self._note_local(s.buffer, s.indices)
+        for i in s.indices:
+            self.index_expr(i)
+        self.expr(s.value)
+
+    def visit_Evaluate(self, s: Evaluate) -> None:
+        self._leaf()
+        self.expr(s.value)
+
+    def visit_IfThen(self, s: IfThen) -> None:
+        self.guards += self.trip
+        self.guards_static += self.unroll_mult
+        self.code_size += self.unroll_mult
+        self.expr(s.cond)
+        self.visit(s.then)
+        if s.otherwise is not None:
+            self.visit(s.otherwise)
+
+    def visit_Allocate(self, s: Allocate) -> None:
+        self.allocs.append(s.buffer)
+        self.buffers[id(s.buffer)] = s.buffer
+        self.visit(s.body)
+
+    def visit_default(self, s) -> None:
+        return None  # a statement kind without features
 
     def _note_local(self, buf, indices) -> None:
         if buf.scope == "local" and all(isinstance(i, Const) for i in indices):
@@ -224,59 +234,71 @@ class _Walker:
         self.code_size += self.unroll_mult
         self.nests.append((self.trip, tuple(self.loops)))
 
+    # expressions: an explicit stack (no recursion limit on deep sums), one handler per node type ----
     def expr(self, e: Expr) -> None:
         stack = [e]
-        trip = self.trip
-        ops = self.ops
+        handlers = _EXPR_HANDLERS
         while stack:
             n = stack.pop()
-            if isinstance(n, BinOp):
-                op = n.op
-                if op in ("+", "-"):
-                    ops["add"] += trip
-                elif op == "*":
-                    ops["mul"] += trip
-                elif op in ("/", "//", "%"):
-                    ops["div"] += trip
-                elif op in ("min", "max"):
-                    ops["minmax"] += trip
-                stack.append(n.a)
-                stack.append(n.b)
-            elif isinstance(n, BufferLoad):
-                self.buffers[id(n.buffer)] = n.buffer
-                self.accesses.append(_Access(n.buffer, "load", trip, tuple(self.loops),
-                                             _flat_index(n.buffer, n.indices)))
-                self._note_local(n.buffer, n.indices)
-                for i in n.indices:
-                    self.index_expr(i)
-            elif isinstance(n, Ramp):
-                self.buffers[id(n.buffer)] = n.buffer
-                self.accesses.append(_Access(n.buffer, "word", trip, tuple(self.loops),
-                                             _flat_index(n.buffer, n.indices), n.lanes))
-                for i in n.indices:
-                    self.index_expr(i)
-            elif isinstance(n, Call):
-                name = getattr(n.op, "c_name", str(n.op))
-                ent = self.intrin.get(name)
-                if ent is None:
-                    ent = self.intrin[name] = [n.op, 0.0, 0]
-                ent[1] += trip
-                ent[2] += self.unroll_mult
-                if self.asm_scope and getattr(n.op, "insn", ""):
-                    self.asm_calls += trip
-                stack.extend(n.args)
-            elif isinstance(n, Cast):
-                ops["cast"] += trip
-                stack.append(n.value)
-            elif isinstance(n, Select):
-                ops["select"] += trip
-                stack.extend((n.cond, n.t, n.f))
-            elif isinstance(n, Cmp):
-                ops["cmp"] += trip
-                stack.append(n.a)
-                stack.append(n.b)
-            elif isinstance(n, Not):
-                stack.append(n.a)
+            h = handlers.get(type(n))
+            if h is not None:
+                h(self, n, stack)
+
+    def _binop(self, n: BinOp, stack: list) -> None:
+        k = _BINOP_KIND.get(n.op)
+        if k is not None:
+            self.ops[k] += self.trip
+        stack.append(n.a)
+        stack.append(n.b)
+
+    def _cmp(self, n: Cmp, stack: list) -> None:
+        self.ops["cmp"] += self.trip
+        stack.append(n.a)
+        stack.append(n.b)
+
+    def _buffer_load(self, n: BufferLoad, stack: list) -> None:
+        self.buffers[id(n.buffer)] = n.buffer
+        self.accesses.append(_Access(n.buffer, "load", self.trip, tuple(self.loops),
+                                     _flat_index(n.buffer, n.indices)))
+        self._note_local(n.buffer, n.indices)
+        for i in n.indices:
+            self.index_expr(i)
+
+    def _ramp(self, n: Ramp, stack: list) -> None:
+        self.buffers[id(n.buffer)] = n.buffer
+        self.accesses.append(_Access(n.buffer, "word", self.trip, tuple(self.loops),
+                                     _flat_index(n.buffer, n.indices), n.lanes))
+        for i in n.indices:
+            self.index_expr(i)
+
+    def _call(self, n: Call, stack: list) -> None:
+        name = getattr(n.op, "c_name", str(n.op))
+        ent = self.intrin.get(name)
+        if ent is None:
+            ent = self.intrin[name] = [n.op, 0.0, 0]
+        ent[1] += self.trip
+        ent[2] += self.unroll_mult
+        if self.asm_scope and getattr(n.op, "insn", ""):
+            self.asm_calls += self.trip
+        stack.extend(n.args)
+
+    def _cast(self, n: Cast, stack: list) -> None:
+        self.ops["cast"] += self.trip
+        stack.append(n.value)
+
+    def _select(self, n: Select, stack: list) -> None:
+        self.ops["select"] += self.trip
+        stack.extend((n.cond, n.t, n.f))
+
+    def _not(self, n: Not, stack: list) -> None:
+        stack.append(n.a)
+
+
+_BINOP_KIND = {"+": "add", "-": "add", "*": "mul", "/": "div", "//": "div", "%": "div", "min": "minmax",
+               "max": "minmax"}
+# node type -> _Walker handler(self, node, stack); nodes without one (Const, Var) add nothing
+_EXPR_HANDLERS = {BinOp: _Walker._binop, Cmp: _Walker._cmp, BufferLoad: _Walker._buffer_load, Ramp: _Walker._ramp,
+                  Call: _Walker._call, Cast: _Walker._cast, Select: _Walker._select, Not: _Walker._not}
 
 
 def _dtype_bytes(dtype: str) -> int:
