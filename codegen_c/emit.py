@@ -16,7 +16,7 @@ from tir.errors import CodegenError, ScheduleError
 from tir.expr import BinOp, BufferLoad, Call, Cast, Cmp, Const, Expr, Not, Ramp, Select, Var
 from tir.simplify import Ranges, simplify
 from tir.stmt import Allocate, Buffer, Evaluate, For, IfThen, PrimFunc, Seq, Stmt, Store
-from tir.visit import walk
+from tir.visit import ExprVisitor, StmtVisitor, walk
 
 from .target import Target, get_target
 
@@ -173,7 +173,123 @@ def _full(dtype: str) -> tuple[float, float]:
 _INT_RANGE = (-(2 ** 31), 2 ** 31 - 1)  # C's int on every target: the type narrow operands promote to
 
 
-class CEmitter:
+class _CText(ExprVisitor):
+    """C text and precedence (higher binds tighter) of an expression, for minimal parentheses."""
+
+    def __init__(self, em: CEmitter):
+        self.em = em
+
+    def visit_default(self, e) -> tuple[str, int]:
+        raise CodegenError(f"cannot emit expression node {type(e).__name__}")
+
+    def visit_Const(self, e: Const) -> tuple[str, int]:
+        return _const_str(e), 16
+
+    def visit_Var(self, e: Var) -> tuple[str, int]:
+        names = self.em.names
+        if id(e) not in names:
+            raise CodegenError(f"variable {e.name!r} is used outside its loop")
+        return names[id(e)], 16
+
+    def visit_BinOp(self, e: BinOp) -> tuple[str, int]:
+        return self.em.binop(e)
+
+    def visit_Cmp(self, e: Cmp) -> tuple[str, int]:
+        em = self.em
+        p = _CPREC[e.op]
+        # a truth value compared with another is parenthesized (gcc's -Wparentheses and
+        # -Wlogical-not-parentheses warn on `a > b == c < d` and `!a == b`)
+        q = 15 if e.a.dtype == "bool" else p
+        return f"{em._sub(e.a, q)} {e.op} {em._sub(e.b, q, True)}", p
+
+    def visit_Not(self, e: Not) -> tuple[str, int]:
+        return f"!{self.em._sub(e.a, 14)}", 14
+
+    def visit_Cast(self, e: Cast) -> tuple[str, int]:
+        em = self.em
+        if e.dtype == "bool":
+            return f"{em._sub(e.value, 10)} != 0", 9
+        if dt.is_float(e.value.dtype) and dt.is_int(e.dtype):
+            # C leaves an out-of-range float -> int conversion undefined: saturate (NaN -> 0),
+            # the rule tir.evaluate defines
+            fname, code = _f2i_helper(e.dtype)
+            em.helper(fname, code)
+            return f"{fname}({em.expr(e.value)})", 16
+        return f"({dt.c_type(e.dtype)}){em._sub(e.value, 14)}", 14
+
+    def visit_Select(self, e: Select) -> tuple[str, int]:
+        em = self.em
+        return f"{em._sub(e.cond, 4)} ? {em._sub(e.t, 3)} : {em._sub(e.f, 3)}", 3
+
+    def visit_BufferLoad(self, e: BufferLoad) -> tuple[str, int]:
+        return self.em.element(e.buffer, e.indices), 16
+
+    def visit_Ramp(self, e: Ramp) -> tuple[str, int]:
+        return self.em.load_word(e), 16
+
+    def visit_Call(self, e: Call) -> tuple[str, int]:
+        args = [str(i) for i in e.imm] + [self.em.expr(a) for a in e.args]
+        return f"{e.op.c_name}({', '.join(args)})", 16
+
+    visit_TensorLoad = visit_Reduce = visit_default  # never in lowered IR
+
+
+class _Bounds(ExprVisitor):
+    """Bounds of the mathematically exact result of an integer expression's operation on its
+    operands' C values (see CEmitter.vbound)."""
+
+    def __init__(self, em: CEmitter):
+        self.em = em
+
+    def visit_default(self, e) -> tuple[float, float]:
+        return _full(e.dtype)  # loads, calls, words
+
+    def visit_Const(self, e: Const) -> tuple[float, float]:
+        return (int(e.value), int(e.value))
+
+    def visit_Var(self, e: Var) -> tuple[float, float]:
+        return self.em.vranges.get(id(e), _full(e.dtype))
+
+    def visit_Cmp(self, e) -> tuple[float, float]:
+        return (0, 1)
+
+    visit_Not = visit_Cmp
+
+    def visit_Select(self, e: Select) -> tuple[float, float]:
+        t, f = self.em.vbound(e.t), self.em.vbound(e.f)
+        return (min(t[0], f[0]), max(t[1], f[1]))
+
+    def visit_Cast(self, e: Cast) -> tuple[float, float]:
+        if dt.is_float(e.value.dtype):
+            return _full(e.dtype)
+        return self.em.vbound(e.value)
+
+    def visit_BinOp(self, e: BinOp) -> tuple[float, float]:
+        if e.op in ("&&", "||"):
+            return (0, 1)
+        a, b = self.em.vbound(e.a), self.em.vbound(e.b)
+        if e.op == "+":
+            return (a[0] + b[0], a[1] + b[1])
+        if e.op == "-":
+            return (a[0] - b[1], a[1] - b[0])
+        if e.op == "*":
+            prods = [0 if x == 0 or y == 0 else x * y for x in a for y in b]
+            return (min(prods), max(prods))
+        if e.op == "min":
+            return (min(a[0], b[0]), min(a[1], b[1]))
+        if e.op == "max":
+            return (max(a[0], b[0]), max(a[1], b[1]))
+        if e.op == "//" and b[0] >= 1 and INF not in (abs(a[0]), abs(a[1]), b[1]):
+            qs = [x // y for x in a for y in b]
+            return (min(qs), max(qs))
+        if e.op == "%" and b[0] >= 1:
+            return (0, min(a[1], b[1] - 1) if a[0] >= 0 else b[1] - 1)
+        return _full(e.dtype)
+
+    visit_TensorLoad = visit_BufferLoad = visit_Ramp = visit_Call = visit_Reduce = visit_default
+
+
+class CEmitter(StmtVisitor):
     """PrimFunc -> C for any target: the generic statements and expressions.
 
     A target with emission of its own (codegen_c.rv32: CFU blocks) subclasses it and names the subclass
@@ -193,6 +309,8 @@ class CEmitter:
         self.exact_memo: dict[int, tuple] = {}  # id(expr) -> (expr, _exact bounds)
         self.lines: list[str] = []
         self.word_buffers: set[int] = set()
+        self.ind = 0  # indentation of the statement being visited (see emit)
+        self._ctext, self._bounds = _CText(self), _Bounds(self)
 
     def name(self, obj, hint: str) -> str:
         n = self.names.get(id(obj))
@@ -235,43 +353,7 @@ class CEmitter:
 
     def _p(self, e: Expr) -> tuple[str, int]:
         """C text of ``e`` and its precedence (higher binds tighter), for minimal parentheses."""
-        if isinstance(e, Const):
-            s = _const_str(e)
-            return s, (16 if not s.startswith("(") else 16)
-        if isinstance(e, Var):
-            if id(e) not in self.names:
-                raise CodegenError(f"variable {e.name!r} is used outside its loop")
-            return self.names[id(e)], 16
-        if isinstance(e, BinOp):
-            return self.binop(e)
-        if isinstance(e, Cmp):
-            p = _CPREC[e.op]
-            # a truth value compared with another is parenthesized (gcc's -Wparentheses and
-            # -Wlogical-not-parentheses warn on `a > b == c < d` and `!a == b`)
-            q = 15 if e.a.dtype == "bool" else p
-            return f"{self._sub(e.a, q)} {e.op} {self._sub(e.b, q, True)}", p
-        if isinstance(e, Not):
-            return f"!{self._sub(e.a, 14)}", 14
-        if isinstance(e, Cast):
-            if e.dtype == "bool":
-                return f"{self._sub(e.value, 10)} != 0", 9
-            if dt.is_float(e.value.dtype) and dt.is_int(e.dtype):
-                # C leaves an out-of-range float -> int conversion undefined: saturate (NaN -> 0),
-                # the rule tir.evaluate defines
-                fname, code = _f2i_helper(e.dtype)
-                self.helper(fname, code)
-                return f"{fname}({self.expr(e.value)})", 16
-            return f"({dt.c_type(e.dtype)}){self._sub(e.value, 14)}", 14
-        if isinstance(e, Select):
-            return f"{self._sub(e.cond, 4)} ? {self._sub(e.t, 3)} : {self._sub(e.f, 3)}", 3
-        if isinstance(e, BufferLoad):
-            return self.element(e.buffer, e.indices), 16
-        if isinstance(e, Ramp):
-            return self.load_word(e), 16
-        if isinstance(e, Call):
-            args = [str(i) for i in e.imm] + [self.expr(a) for a in e.args]
-            return f"{e.op.c_name}({', '.join(args)})", 16
-        raise CodegenError(f"cannot emit expression node {type(e).__name__}")
+        return self._ctext.visit(e)
 
     def load_word(self, e: Ramp) -> str:
         """C text of a packed 32-bit word load."""
@@ -300,41 +382,7 @@ class CEmitter:
     def _exact_uncached(self, e: Expr) -> tuple[float, float]:
         if dt.is_float(e.dtype):
             return (-INF, INF)
-        if isinstance(e, Const):
-            return (int(e.value), int(e.value))
-        if isinstance(e, Var):
-            return self.vranges.get(id(e), _full(e.dtype))
-        if isinstance(e, (Cmp, Not)):
-            return (0, 1)
-        if isinstance(e, Select):
-            t, f = self.vbound(e.t), self.vbound(e.f)
-            return (min(t[0], f[0]), max(t[1], f[1]))
-        if isinstance(e, Cast):
-            if dt.is_float(e.value.dtype):
-                return _full(e.dtype)
-            return self.vbound(e.value)
-        if not isinstance(e, BinOp):
-            return _full(e.dtype)  # loads, calls, words
-        if e.op in ("&&", "||"):
-            return (0, 1)
-        a, b = self.vbound(e.a), self.vbound(e.b)
-        if e.op == "+":
-            return (a[0] + b[0], a[1] + b[1])
-        if e.op == "-":
-            return (a[0] - b[1], a[1] - b[0])
-        if e.op == "*":
-            prods = [0 if x == 0 or y == 0 else x * y for x in a for y in b]
-            return (min(prods), max(prods))
-        if e.op == "min":
-            return (min(a[0], b[0]), min(a[1], b[1]))
-        if e.op == "max":
-            return (max(a[0], b[0]), max(a[1], b[1]))
-        if e.op == "//" and b[0] >= 1 and INF not in (abs(a[0]), abs(a[1]), b[1]):
-            qs = [x // y for x in a for y in b]
-            return (min(qs), max(qs))
-        if e.op == "%" and b[0] >= 1:
-            return (0, min(a[1], b[1] - 1) if a[0] >= 0 else b[1] - 1)
-        return _full(e.dtype)
+        return self._bounds.visit(e)
 
     def _wraps(self, e: BinOp) -> bool:
         """Whether C's signed ``int`` arithmetic for ``e`` (+ - *) could overflow (undefined behaviour):
@@ -402,69 +450,87 @@ class CEmitter:
 
     # statements ----------------------------------------------------------------------------------
     def emit(self, s: Stmt, ind: int) -> None:
+        """Append the C of statement ``s`` at indentation ``ind``."""
+        saved, self.ind = self.ind, ind
+        self.visit(s)
+        self.ind = saved
+
+    def visit_default(self, s) -> None:
+        raise CodegenError(f"cannot emit statement {type(s).__name__}")
+
+    def visit_Seq(self, s: Seq) -> None:
+        self.emit_seq(s.stmts, self.ind)
+
+    def visit_For(self, s: For) -> None:
+        ind = self.ind
         pad = "  " * ind
         out = self.lines
-        if isinstance(s, Seq):
-            self.emit_seq(s.stmts, ind)
-        elif isinstance(s, For):
-            v = self.name(s.var, s.var.name)
-            lo = self.expr(s.min)
-            if isinstance(s.min, Const):
-                self.ranges[id(s.var)] = (s.min.value, s.min.value + s.extent - 1)
-            lo_b = self.vbound(s.min)
-            self.vranges[id(s.var)] = (lo_b[0], lo_b[1] + s.extent - 1)
-            hi = str(s.extent) if lo == "0" else f"{lo} + {s.extent}"
-            for k, val in s.pragmas:
-                text = f"{k}={val}".replace("*/", "* /")
-                out.append(f"{pad}/* pragma {text} */")
-            if s.kind == "parallel":
-                if not self.target.has_threads:
-                    raise ScheduleError(f"loop {s.var.name!r}: parallel is not possible on target "
-                                        f"{self.target.describe()}, which has no threads")
-                out.append("#ifdef _OPENMP")
-                out.append("#pragma omp parallel for")
-                out.append("#endif")
-            elif s.kind == "vectorize":
-                out.append(f"{pad}/* vectorized: a simple loop for the C compiler's vectorizer */")
-            out.append(f"{pad}for (int32_t {v} = {lo}; {v} < {hi}; ++{v}) {{")
-            self.loop_body(s, ind + 1)
-            out.append(f"{pad}}}")
-        elif isinstance(s, Store):
-            lvalue = self.element(s.buffer, s.indices)
-            out.append(f"{pad}{lvalue} = {self.expr(s.value)};")
-            self.stored(s, lvalue)
-        elif isinstance(s, IfThen):
+        v = self.name(s.var, s.var.name)
+        lo = self.expr(s.min)
+        if isinstance(s.min, Const):
+            self.ranges[id(s.var)] = (s.min.value, s.min.value + s.extent - 1)
+        lo_b = self.vbound(s.min)
+        self.vranges[id(s.var)] = (lo_b[0], lo_b[1] + s.extent - 1)
+        hi = str(s.extent) if lo == "0" else f"{lo} + {s.extent}"
+        for k, val in s.pragmas:
+            text = f"{k}={val}".replace("*/", "* /")
+            out.append(f"{pad}/* pragma {text} */")
+        if s.kind == "parallel":
+            if not self.target.has_threads:
+                raise ScheduleError(f"loop {s.var.name!r}: parallel is not possible on target "
+                                    f"{self.target.describe()}, which has no threads")
+            out.append("#ifdef _OPENMP")
+            out.append("#pragma omp parallel for")
+            out.append("#endif")
+        elif s.kind == "vectorize":
+            out.append(f"{pad}/* vectorized: a simple loop for the C compiler's vectorizer */")
+        out.append(f"{pad}for (int32_t {v} = {lo}; {v} < {hi}; ++{v}) {{")
+        self.loop_body(s, ind + 1)
+        out.append(f"{pad}}}")
+
+    def visit_Store(self, s: Store) -> None:
+        lvalue = self.element(s.buffer, s.indices)
+        self.lines.append(f"{'  ' * self.ind}{lvalue} = {self.expr(s.value)};")
+        self.stored(s, lvalue)
+
+    def visit_IfThen(self, s: IfThen) -> None:
+        ind = self.ind
+        pad = "  " * ind
+        out = self.lines
+        self.branch()
+        out.append(f"{pad}if ({self.expr(s.cond)}) {{")
+        self.emit(s.then, ind + 1)
+        self.branch()
+        if s.otherwise is not None:
+            out.append(f"{pad}}} else {{")
+            self.emit(s.otherwise, ind + 1)
             self.branch()
-            out.append(f"{pad}if ({self.expr(s.cond)}) {{")
-            self.emit(s.then, ind + 1)
-            self.branch()
-            if s.otherwise is not None:
-                out.append(f"{pad}}} else {{")
-                self.emit(s.otherwise, ind + 1)
-                self.branch()
-            out.append(f"{pad}}}")
-        elif isinstance(s, Allocate):
-            b = s.buffer
-            n = self.name(b, b.name)
-            # buffers read as packed words need 4-byte aligned elements: say so, don't hope
-            align = f" __attribute__((aligned({self.target.word_align})))" if id(b) in self.word_buffers else ""
-            if b.scope == "global":
-                # kernel-level intermediates are static: large arrays stay off the small rv32 stack
-                out.append(f"{pad}static {dt.c_type(b.dtype)} {n}[{b.size}]{align};")
-                self.emit(s.body, ind)
-            else:
-                out.append(f"{pad}{{")
-                # (void): a tile whose reads a guard removed is still well-formed C under -Werror
-                # zeroed: a producer guarded by its domain may skip elements a guarded consumer never
-                # reads; C compilers cannot always see that and warn (dead stores are removed anyway)
-                out.append(f"{pad}  {dt.c_type(b.dtype)} {n}[{b.size}]{align} = {{0}};")
-                out.append(f"{pad}  (void){n};")
-                self.emit(s.body, ind + 1)
-                out.append(f"{pad}}}")
-        elif isinstance(s, Evaluate):
-            out.append(f"{pad}{self.expr(s.value)};")
+        out.append(f"{pad}}}")
+
+    def visit_Allocate(self, s: Allocate) -> None:
+        ind = self.ind
+        pad = "  " * ind
+        out = self.lines
+        b = s.buffer
+        n = self.name(b, b.name)
+        # buffers read as packed words need 4-byte aligned elements: say so, don't hope
+        align = f" __attribute__((aligned({self.target.word_align})))" if id(b) in self.word_buffers else ""
+        if b.scope == "global":
+            # kernel-level intermediates are static: large arrays stay off the small rv32 stack
+            out.append(f"{pad}static {dt.c_type(b.dtype)} {n}[{b.size}]{align};")
+            self.emit(s.body, ind)
         else:
-            raise CodegenError(f"cannot emit statement {type(s).__name__}")
+            out.append(f"{pad}{{")
+            # (void): a tile whose reads a guard removed is still well-formed C under -Werror
+            # zeroed: a producer guarded by its domain may skip elements a guarded consumer never
+            # reads; C compilers cannot always see that and warn (dead stores are removed anyway)
+            out.append(f"{pad}  {dt.c_type(b.dtype)} {n}[{b.size}]{align} = {{0}};")
+            out.append(f"{pad}  (void){n};")
+            self.emit(s.body, ind + 1)
+            out.append(f"{pad}}}")
+
+    def visit_Evaluate(self, s: Evaluate) -> None:
+        self.lines.append(f"{'  ' * self.ind}{self.expr(s.value)};")
 
     # hooks a target's emitter overrides -------------------------------------------------------------
     def emit_seq(self, stmts, ind: int) -> None:
