@@ -228,6 +228,8 @@ class _CText(ExprVisitor):
         return self.em.load_word(e), 16
 
     def visit_Call(self, e: Call) -> tuple[str, int]:
+        if getattr(e.op, "pure", False):  # a pure op of the tensor language: its helper goes in the header
+            self.em.pure_ops[e.op.c_name] = e.op.c_source
         args = [str(i) for i in e.imm] + [self.em.expr(a) for a in e.args]
         return f"{e.op.c_name}({', '.join(args)})", 16
 
@@ -310,6 +312,7 @@ class CEmitter(StmtVisitor):
         self.lines: list[str] = []
         self.word_buffers: set[int] = set()
         self.ind = 0  # indentation of the statement being visited (see emit)
+        self.pure_ops: dict[str, str] = {}  # c_name -> C definition of the pure ops called
         self._ctext, self._bounds = _CText(self), _Bounds(self)
 
     def name(self, obj, hint: str) -> str:
@@ -565,8 +568,7 @@ class CEmitter(StmtVisitor):
             head.append(ext.c_source(self.target.intrinsic_abi).rstrip("\n"))
             head.append("")
         # pure ops of the tensor language (tir.quant): their helper definitions, once each
-        pure = {c.op.c_name: c.op.c_source for c in f.intrinsic_calls if getattr(c.op, "pure", False)}
-        for _n, src in sorted(pure.items()):
+        for _n, src in sorted(self.pure_ops.items()):
             head += [src.rstrip("\n"), ""]
         for name in sorted(self.helpers):
             head.append(self.helpers[name].rstrip("\n"))
