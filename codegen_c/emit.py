@@ -6,6 +6,7 @@ deterministic for a given PrimFunc and target.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -163,6 +164,7 @@ def _const_str(c: Const) -> str:
     return str(v)
 
 
+@functools.cache
 def _full(dtype: str) -> tuple[float, float]:
     """The values of ``dtype`` (floats: unbounded)."""
     if dt.is_float(dtype):
