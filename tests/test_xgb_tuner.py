@@ -301,3 +301,21 @@ def test_xgb_tunes_int8_matmul_64_with_dot4_to_1_2_mac_per_cycle(tmp_path):
         res = XGBTuner(task, seed=0).tune(16, measure, records=tmp_path / "mm64.jsonl", batch_size=8)
     assert 64 ** 3 / res.best_cost >= 1.2, (res.best_cost, str(res.best_config))
     assert res.best_config["tensorize"].name == "dot4_i8"
+
+
+def test_feature_cache_lowers_each_ir_once_and_keeps_every_configs_features():
+    """Configs that differ only in the compiler knob share one lowering; their features still differ
+    exactly in the knob part, as if each had been lowered on its own."""
+    from schedules.autotune.features import FeatureCache
+
+    task = create_task("matmul_i8", (16, 16, 16), "vexriscv")
+    sp = task.config_space
+    n_comp = len(sp.knobs["compiler"].choices)
+    fc = FeatureCache(task)
+    siblings = [i for i in range(len(sp)) if sp.decompose(i)[:-1] == sp.decompose(0)[:-1]]
+    assert list(sp.knobs)[-1] == "compiler" and len(siblings) == n_comp
+    for i in siblings:
+        cfg = sp.get(i)
+        assert np.array_equal(fc.get(i), extract_features(task.lower(cfg), cfg, sp))
+    assert fc.n_lowered == 1
+    assert len({fc.signature(i) for i in siblings}) == n_comp and len({fc.ir_signature(i) for i in siblings}) == 1

@@ -515,7 +515,12 @@ def signature(func: PrimFunc, config=None) -> str:
 
 
 class FeatureCache:
-    """Features per config index of one task: lowers each config once (failures give None)."""
+    """Features per config index of one task (failures give None).
+
+    Configs that differ only in the compiler knob lower to the same IR, so each IR is lowered once:
+    its features are kept under the config's other knob values, and each config only adds its own
+    knob features (the last MAX_KNOB_FEATS entries).
+    """
 
     def __init__(self, task, feature_type: str = "itervar"):
         if feature_type not in ("itervar", "knob"):
@@ -526,6 +531,7 @@ class FeatureCache:
         self._cache: dict[int, np.ndarray | None] = {}
         self._sig: dict[int, str | None] = {}
         self._irsig: dict[int, str | None] = {}
+        self._by_ir_knobs: dict[tuple, tuple] = {}  # knob choices but the compiler -> (IR features, IR signature)
         self.n_lowered = 0
 
     def __contains__(self, index: int) -> bool:
@@ -546,17 +552,38 @@ class FeatureCache:
             f = self.knob_vector(index)
         else:
             cfg = self.space.get(index)
-            try:
-                func = self.task.lower(cfg)
-                self.n_lowered += 1
-                f = extract_features(func, cfg, self.space)
-                sig, irsig = signature(func, cfg), signature(func)
-            except Exception:  # noqa: BLE001 - a config that does not lower is predicted as bad
+            key, comp = self._ir_key(index, cfg)
+            hit = self._by_ir_knobs.get(key) if key is not None else None
+            if hit is None:
+                try:
+                    func = self.task.lower(cfg)
+                    self.n_lowered += 1
+                    hit = (extract_features(func)[:-MAX_KNOB_FEATS], signature(func))
+                except Exception:  # noqa: BLE001 - a config that does not lower is predicted as bad
+                    hit = (None, None)
+                if key is not None:
+                    self._by_ir_knobs[key] = hit
+            if hit[0] is None:
                 f, sig, irsig = None, None, None
+            else:
+                f = np.concatenate([hit[0], self.knob_vector(index)])
+                irsig = hit[1]
+                sig = f"{irsig}|{comp}"
         self._cache[index] = f
         self._sig[index] = sig
         self._irsig[index] = irsig
         return f
+
+    def _ir_key(self, index: int, cfg) -> tuple[tuple | None, str]:
+        """(the config's knob choices without the compiler, the compiler); key None: no decomposition."""
+        comp = ""
+        try:
+            comp = str(cfg["compiler"].val) if "compiler" in cfg else ""
+            choices = self.space.decompose(index)
+        except Exception:  # noqa: BLE001 - spaces without decompose: no sharing
+            return None, comp
+        names = list(self.space.knobs)
+        return tuple(c for n, c in zip(names, choices) if n != "compiler"), comp
 
     def ir_signature(self, index: int) -> str | None:
         """The lowered IR alone (configs that differ only in the compiler share it)."""
