@@ -16,6 +16,18 @@ import tir
 sys.path.insert(0, str(Path(__file__).parent))  # `import workloads` from any test module
 
 
+def load_example(name: str):
+    """The module ``examples/<name>.py``, imported under its own name (examples are scripts, not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent.parent / "examples" /
+                                                  f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def rand_array(shape, dtype: str, rng: np.random.Generator, lo=None, hi=None) -> np.ndarray:
     """A random array of a tir dtype: full range for int8/uint8, small values for wider ints, [-1, 1) floats."""
     npd = tir.dtype.numpy_dtype(dtype)

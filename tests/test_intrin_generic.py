@@ -3,12 +3,11 @@ built-in op; the saturating intrinsic of examples/custom_extension.py and its ra
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_example
 
 import codegen_c
 import isa_ext
@@ -52,6 +51,15 @@ def _mm(M, N, K, bt_of=None):
     return A, Bt, C
 
 
+def _check_matmul_nt(func, M, N, K, rng):
+    """Run ``func`` (C = A Bt^T, int8 -> int32) on the host; C starts as garbage, so every element is written."""
+    a = rng.integers(-128, 128, (M, K), dtype=np.int8)
+    bt = rng.integers(-128, 128, (N, K), dtype=np.int8)
+    c = np.full((M, N), 7, np.int32)
+    codegen_c.build(func, "host")(a, bt, c)
+    np.testing.assert_array_equal(c, a.astype(np.int32) @ bt.astype(np.int32).T)
+
+
 def test_user_intrinsic_over_two_output_rows_matches_numpy(rng):
     A, Bt, C = _mm(6, 8, 16)
     s = schedules.create_schedule(C)
@@ -62,11 +70,7 @@ def test_user_intrinsic_over_two_output_rows_matches_numpy(rng):
     s[C].tensorize(ji, two_row_dot())
     func = tir.lower(s, [A, Bt, C])
     assert len(func.intrinsic_calls) == 2
-    a = rng.integers(-128, 128, (6, 16), dtype=np.int8)
-    bt = rng.integers(-128, 128, (8, 16), dtype=np.int8)
-    c = np.full((6, 8), 7, np.int32)
-    codegen_c.build(func, "host")(a, bt, c)
-    np.testing.assert_array_equal(c, a.astype(np.int32) @ bt.astype(np.int32).T)
+    _check_matmul_nt(func, 6, 8, 16, rng)
 
 
 def test_operand_varying_along_an_axis_the_description_does_not_is_refused():
@@ -93,12 +97,7 @@ def test_rows_of_either_operand_match(rng):
     ko, ki = s[C].split(C.op.reduce_axis[0], 4)
     s[C].reorder(j, io, ko, ii, ki)
     s[C].tensorize(ii, two_row_dot())
-    func = tir.lower(s, [A, Bt, C])
-    a = rng.integers(-128, 128, (8, 16), dtype=np.int8)
-    bt = rng.integers(-128, 128, (6, 16), dtype=np.int8)
-    c = np.zeros((8, 6), np.int32)
-    codegen_c.build(func, "host")(a, bt, c)
-    np.testing.assert_array_equal(c, a.astype(np.int32) @ bt.astype(np.int32).T)
+    _check_matmul_nt(tir.lower(s, [A, Bt, C]), 8, 6, 16, rng)
 
 
 def test_desc_index_must_be_an_axis():
@@ -115,11 +114,7 @@ def test_desc_index_must_be_an_axis():
 
 @pytest.fixture(scope="module")
 def custom():
-    spec = importlib.util.spec_from_file_location("custom_extension", ROOT / "examples" / "custom_extension.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["custom_extension"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example("custom_extension")
 
 
 def test_sat_mac2_widened_int8_matmul_matches_numpy(custom, rng):

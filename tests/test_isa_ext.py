@@ -1,7 +1,6 @@
 """isa_ext: extensions, generated C / Verilog, three-way verification, CFU composition (real tools)."""
 
 import dataclasses
-import importlib.util
 import os
 import subprocess
 import sys
@@ -9,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_example
 
 import isa_ext
 from isa_ext import Extension, ExtensionError, Op, VerifyError
@@ -19,17 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILTINS = ["dot2_i16", "dot4_i8", "dot4_u8", "mac4_i8", "requant_i8"]
 
 
-def _load_example():
-    spec = importlib.util.spec_from_file_location("isaforge_example_custom_extension",
-                                                  ROOT / "examples" / "custom_extension.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope="module")
 def example():
-    return _load_example()
+    return load_example("custom_extension")
 
 
 def _mutant(ext: Extension, old: str, new: str) -> Extension:

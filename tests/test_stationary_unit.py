@@ -4,12 +4,11 @@ than any stateless dot product can be on this core (which cannot pass 2.0 MAC/cy
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_example
 
 import codegen_c
 import isa_ext
@@ -23,11 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def ex():
-    spec = importlib.util.spec_from_file_location("stationary_unit", ROOT / "examples" / "stationary_unit.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["stationary_unit"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_example("stationary_unit")
 
 
 def _data(M, N, K, seed=0):
