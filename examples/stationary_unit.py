@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 import isa_ext
+import ops
 import schedules
 import simulator
 import tir
@@ -205,13 +206,11 @@ def matmul_schedule(M: int, N: int, K: int):
     """C[M, N] = A[M, K] x Bt[N, K]^T with every block of 4 columns of C on the unit."""
     if N % N_COLS:
         raise ValueError(f"N = {N} must be a multiple of {N_COLS}")
-    A = tir.placeholder((M, K), "int8", name="A")
-    Bt = tir.placeholder((N, K), "int8", name="Bt")
-    r = tir.reduce_axis((0, K), name="k")
-    C = tir.compute((M, N), lambda i, j: tir.sum(A[i, r].astype("int32") * Bt[j, r].astype("int32"), axis=r),
-                    name="C")
+    wl = ops.get("matmul_nt")(M, N, K)  # the library's K-major int8 matmul
+    C = wl.output
     s = schedules.create_schedule(C)
     i, j = C.op.axis
+    r = C.op.reduce_axis[0]
     jo, ji = s[C].split(j, N_COLS)
     kc = min(K, K_MAX)
     if K > K_MAX:  # blocks of K_MAX reduction steps, accumulated in C
@@ -220,7 +219,7 @@ def matmul_schedule(M: int, N: int, K: int):
     else:
         s[C].reorder(jo, i, ji, r)
     s[C].tensorize(i, stationary_intrinsic(EXT, kc))
-    return s, [A, Bt, C]
+    return s, wl.args
 
 
 def main(M: int = 64, N: int = 64, K: int = 64) -> None:
