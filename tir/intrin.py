@@ -36,7 +36,7 @@ from .expr import BinOp, BufferLoad, Call, Cast, Const, Expr, Ramp, Reduce, Sele
 from .simplify import linear, simplify
 from .stmt import For, Stmt, Store, seq
 from .tensor import PlaceholderOp, Tensor
-from .visit import collect_vars, substitute
+from .visit import collect_tensor_loads, collect_vars, substitute, walk
 
 
 @dataclass(frozen=True, eq=False)
@@ -207,6 +207,7 @@ class TensorizeMatch:
     output: BufferView | None = None
     loads: dict = field(default_factory=dict)  # desc placeholder name -> the stage's TensorLoad
     lowered_params: dict = field(default_factory=dict)
+    inner: list = field(default_factory=list)  # the nest's leaves that desc's axes cover, in order
 
     @property
     def params(self) -> dict:
@@ -250,7 +251,7 @@ class TensorIntrin:
         if not self.inputs:
             raise ScheduleError(f"{err} reads no placeholder")
         axes = {id(a.var): a for a in list(op.axis) + list(op.reduce_axis)}
-        for t in _loads(op.body):
+        for t in collect_tensor_loads(op.body):
             for i in t.indices:
                 if not (isinstance(i, Const) or (isinstance(i, Var) and id(i) in axes)):
                     raise ScheduleError(f"{err}: index {i} of {t.tensor.name} must be one of its axes or a constant")
@@ -268,7 +269,7 @@ class TensorIntrin:
     @property
     def lanes(self) -> int:
         """Extent of the innermost reduction axis of ``desc`` (1 when it has none)."""
-        red = [a for a in self.desc.op.reduce_axis]
+        red = self.desc.op.reduce_axis
         return _ext(red[-1]) if red else 1
 
     @property
@@ -322,7 +323,7 @@ class TensorIntrin:
             a = attrs.get(lv)
             m.loops.append(MatchedLoop(lv, extent(lv), lv.kind == "reduce", a.kind if a else "serial",
                                        tuple(a.pragmas) if a else ()))
-        m._inner = inner  # the leaves mapped onto self.axes, in order
+        m.inner = inner
 
     # lowering ------------------------------------------------------------------------------------
     def lower_block(self, ctx) -> tuple[Stmt, object]:
@@ -389,14 +390,15 @@ class TensorIntrin:
         """The view of ``bl`` (the stage's access, in leaf variables) that ``desc`` tensor ``name`` covers."""
         if not isinstance(bl, BufferLoad):
             raise m.error(f"operand {name} is not a plain load after inlining ({bl})")
-        inner = m._inner
+        inner = m.inner
         if desc_t is None:
             didx = [a.var for a in self.desc.op.axis]
             shape = self.desc.op.shape
         else:
-            didx = next(t.indices for t in _loads(self.desc.op.body) if t.tensor.op is desc_t.op)
+            didx = next(t.indices for t in collect_tensor_loads(self.desc.op.body) if t.tensor.op is desc_t.op)
             shape = desc_t.shape
-        zero = {id(lv.var): Const(0, "int32") for lv in inner}
+        zero = {lv.var: Const(0, "int32") for lv in inner}
+        inner_ids = {id(lv.var) for lv in inner}
         ranges = ctx.ranges
         matrix = [[0] * len(shape) for _ in bl.indices]
         axes = [""] * len(shape)
@@ -404,9 +406,9 @@ class TensorIntrin:
             lin = linear(simplify(ix, ranges), ranges)
             coef = {}
             for _k, (e, co) in lin.terms.items():
-                if isinstance(e, Var) and id(e) in zero:
+                if isinstance(e, Var) and id(e) in inner_ids:
                     coef[id(e)] = co
-                elif collect_vars(e) & zero.keys():
+                elif collect_vars(e) & inner_ids:
                     raise m.error(f"the index of {bl.buffer.name} depends non-linearly on the loops of the nest "
                                   f"({ix})")
             for lv, da in zip(inner, self.axes):
@@ -420,7 +422,7 @@ class TensorIntrin:
                 matrix[b][dims[0]] = co
                 for j in dims:
                     axes[j] = lv.name
-        base = tuple(_subst_ids(i, zero) for i in bl.indices)
+        base = tuple(substitute(i, zero) for i in bl.indices)
         return BufferView(name, bl.buffer, base, matrix, shape, axes, m.error, ranges)
 
 
@@ -453,21 +455,9 @@ def _as_expr(x) -> Expr:
     return Const(int(x), "int32") if isinstance(x, int) else x
 
 
-def _subst_ids(e: Expr, m: dict) -> Expr:
-    from .visit import mutate
-
-    return mutate(e, lambda n: m.get(id(n)) if isinstance(n, Var) else None)
-
-
-def _loads(e: Expr) -> list:
-    from .visit import walk
-
-    return [n for n in walk(e) if isinstance(n, TensorLoad)]
-
-
 def _placeholders(body: Expr) -> list:
     out = []
-    for t in _loads(body):
+    for t in collect_tensor_loads(body):
         if isinstance(t.tensor.op, PlaceholderOp) and all(t.tensor.op is not o.op for o in out):
             out.append(t.tensor)
     return out
@@ -484,8 +474,6 @@ def _describe(want: Expr) -> str:
 def _match_body(body: Expr, intrin: TensorIntrin, m: TensorizeMatch) -> list[dict]:
     """Every way ``body`` matches ``desc``'s body (operands of + and * in either order): a list of
     desc placeholder name -> the stage's load; a ScheduleError (the first difference) if none."""
-    from .visit import walk
-
     comm = [n for n in walk(intrin.desc.op.body) if isinstance(n, BinOp) and n.op in _COMMUTATIVE]
     out, first = [], None
     for mask in itertools.product((False, True), repeat=len(comm)):
