@@ -31,7 +31,6 @@ def intrin_op(ext, name: str) -> IntrinOp:
     return IntrinOp(ext.c_name(name), op.stateful, ext.latency, ext.issue_interval, insn)
 
 
-
 def dot_desc(name: str, lanes: int, in_dtype: str, acc_dtype: str = "int32") -> tir.Tensor:
     """``c[0] = sum(acc(a[k]) * acc(b[k]) for k in lanes)``: one packed word pair."""
     a = tir.placeholder((lanes,), in_dtype, name="a")

@@ -43,6 +43,8 @@ from tir.expr import BinOp, BufferLoad, Call, Cast, Cmp, Const, Expr, Not, Ramp,
 from tir.stmt import Allocate, Evaluate, For, IfThen, PrimFunc, Stmt, Store
 from tir.visit import StmtVisitor
 
+from .space import COMPILER_KNOB
+
 MAX_DEPTH = 8
 MAX_BUFFERS = 6
 INTRIN_SLOTS = 4
@@ -578,12 +580,11 @@ class FeatureCache:
         """(the config's knob choices without the compiler, the compiler); key None: no decomposition."""
         comp = ""
         try:
-            comp = str(cfg["compiler"].val) if "compiler" in cfg else ""
+            comp = str(cfg[COMPILER_KNOB].val) if COMPILER_KNOB in cfg else ""
             choices = self.space.decompose(index)
         except Exception:  # noqa: BLE001 - spaces without decompose: no sharing
             return None, comp
-        names = list(self.space.knobs)
-        return tuple(c for n, c in zip(names, choices) if n != "compiler"), comp
+        return tuple(c for n, c in zip(self.space.knobs, choices) if n != COMPILER_KNOB), comp
 
     def ir_signature(self, index: int) -> str | None:
         """The lowered IR alone (configs that differ only in the compiler share it)."""
