@@ -13,7 +13,7 @@ import sys
 from tir.errors import TirError
 
 # subcommand modules, in --help order
-COMMANDS = ("isaforge.cmd_ops", "isaforge.cmd_export", "isaforge.cmd_tune")
+COMMANDS = ("isaforge.cmd_ops", "isaforge.cmd_export", "isaforge.cmd_tune", "isaforge.cmd_area")
 
 
 def build_parser() -> argparse.ArgumentParser:
