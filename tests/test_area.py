@@ -90,6 +90,19 @@ def test_builtin_unit_area_is_sane(dot4_area):
     assert again.to_json() == r.to_json()
 
 
+def test_fresh_run_in_a_private_cache(tmp_path, monkeypatch, dot4_area):
+    # a cache under /tmp: YoWASP maps /tmp to a private folder inside its sandbox, so this checks the run
+    # works from relative paths; the empty cache makes Yosys really run
+    monkeypatch.setenv("ISAFORGE_CACHE", str(tmp_path))
+    fresh = extension_area("dot4_i8")
+    assert fresh.synth_seconds > 0
+    assert (fresh.lut, fresh.ff, fresh.dsp, fresh.logic_depth) == (dot4_area.lut, dot4_area.ff, dot4_area.dsp,
+                                                                   dot4_area.logic_depth)
+    entries = [p for p in (tmp_path / "yosys").iterdir() if not p.name.startswith(".")]
+    assert len(entries) == 1 and (entries[0] / "report.json").exists() and (entries[0] / "yosys.log").exists()
+    assert not (entries[0] / "netlist.json").exists()
+
+
 def test_stateful_unit_counts_its_state():
     r = extension_area("mac4_i8")
     assert 16 * 32 <= r.ff <= 16 * 32 + 32  # sixteen int32 accumulators plus the handshake
