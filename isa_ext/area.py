@@ -41,7 +41,7 @@ CPU_TOP = "VexRiscv"
 
 __all__ = [
     "AreaReport", "AreaRow", "SynthesisError", "area_rows", "cpu_area", "cpu_verilog_path", "extension_area",
-    "format_area_table",
+    "format_area_table", "synthesize",
 ]
 
 

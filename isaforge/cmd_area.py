@@ -11,6 +11,7 @@ def run(args) -> int:
     from isa_ext.area import SynthesisError, cpu_area, extension_area, format_area_table
     from isa_ext.extset import BUILTIN_NAMES
 
+    load_extensions(args.load)
     names = args.ext or list(BUILTIN_NAMES)
     exts = [isa_ext.get(n) for n in names]  # an unknown name fails here, before any synthesis
     units = [exts] if args.set else [[e] for e in exts]
@@ -26,10 +27,33 @@ def run(args) -> int:
     return 2 if failures else 0
 
 
+def load_extensions(sources) -> None:
+    """Run each ``.py`` file (as a module of its own, not ``__main__``) or import each module name, so that
+    the extensions they register (``isa_ext.register``) can be named."""
+    import importlib
+    import os
+    import runpy
+
+    from isaforge.errors import IsaforgeError
+
+    for src in sources:
+        if src.endswith(".py") or os.sep in src:
+            if not os.path.isfile(src):
+                raise IsaforgeError(f"--load {src!r}: no such file")
+            runpy.run_path(src, run_name="isaforge_user_extensions")
+        else:
+            try:
+                importlib.import_module(src)
+            except ImportError as e:
+                raise IsaforgeError(f"--load {src!r}: cannot import it ({e})") from e
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("area", help="synthesize extensions with Yosys: LUT FF DSP BRAM depth, %% of the CPU",
                        description=__doc__.splitlines()[0])
     p.add_argument("ext", nargs="*", help="registered extension names (default: every built-in)")
+    p.add_argument("--load", action="append", default=[], metavar="FILE_OR_MODULE",
+                   help="a Python file or module that registers extensions (repeatable)")
     p.add_argument("--set", action="store_true", help="synthesize the given extensions as one CFU")
     p.add_argument("--no-cpu", action="store_true", help="skip the CPU synthesis (no %% of the CPU column)")
     p.set_defaults(func=run)

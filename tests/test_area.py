@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -174,6 +176,18 @@ def test_cli_area(capsys, dot4_area):
     assert out[0].split()[0] == "unit"
     assert out[1].split()[:4] == ["dot4_i8", str(dot4_area.lut), str(dot4_area.ff), str(dot4_area.dsp)]
     assert main(["area", "no_such_unit", "--no-cpu"]) == 2
+    assert main(["area", "dot4_i8", "--load", "no/such/file.py", "--no-cpu"]) == 2
+
+
+def test_cli_area_of_a_user_extension(capsys):
+    from isaforge.cli import main
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "custom_extension.py"
+    assert main(["area", "sat_mac2_i16", "--load", str(example), "--no-cpu"]) == 0
+    row = capsys.readouterr().out.splitlines()[1].split()
+    assert row[0] == "sat_mac2_i16"
+    lut, ff, dsp = int(row[1]), int(row[2]), int(row[3])
+    assert 20 <= lut <= 2000 and ff >= 32 and dsp >= 1  # one int32 accumulator, two int16 multipliers
 
 
 # ---------------------------------------------------------------- the parsers, on real Yosys output shapes
@@ -232,3 +246,12 @@ def test_logic_depth_counts_levels_between_registers():
         },
     }}}
     assert logic_depth(netlist, "t") == (2, ("LUT1", "LUT1"))
+    # a DSP48E1 without its P register passes paths through; its A register ends the path into A
+    dsp = {"type": "DSP48E1", "parameters": {"AREG": "1", "BREG": "0", "MREG": "0", "PREG": "0"},
+           "port_directions": {"A": "input", "B": "input", "P": "output"},
+           "connections": {"A": [3], "B": [4], "P": [7]}}
+    netlist["modules"]["t"]["cells"]["dsp"] = dsp
+    netlist["modules"]["t"]["ports"]["z"] = {"direction": "output", "bits": [7]}
+    assert logic_depth(netlist, "t") == (3, ("LUT1", "LUT1", "DSP48E1"))  # x -> a -> b -> B -> P -> z
+    dsp["parameters"]["PREG"] = "1"
+    assert logic_depth(netlist, "t")[0] == 2

@@ -209,6 +209,15 @@ def parse_stat(text: str) -> dict[str, int]:
     return {t: n for t, n in tables[-1].items() if t != "$scopeinfo"}
 
 
+def _netlist_cells(netlist: Mapping, top: str) -> dict[str, int]:
+    """Cell counts by type of module ``top`` of a ``write_json`` netlist."""
+    cells: dict[str, int] = {}
+    for cell in netlist["modules"][top].get("cells", {}).values():
+        if cell["type"] != "$scopeinfo":
+            cells[cell["type"]] = cells.get(cell["type"], 0) + 1
+    return cells
+
+
 def _param_int(value) -> int:
     if isinstance(value, int):
         return value
@@ -448,14 +457,17 @@ def _run(items, top, label, family, script, timeout, root, key, final, report_pa
         log = _read(tmp / "yosys.log")
         tail = _tail((log + "\n" + proc.stdout).strip())
         stat_text = _read(tmp / "stat.json")
-        if proc.returncode != 0 or not stat_text:
+        if proc.returncode != 0 or not (tmp / "netlist.json").exists():
             raise SynthesisError(
                 f"Yosys synthesis of {label!r} (top {top!r}) failed (exit {proc.returncode}):\n{tail}",
                 name=label, top=top, returncode=proc.returncode, log_tail=tail,
             )
         try:
-            cells = parse_stat(stat_text)
             netlist = json.loads(_read(tmp / "netlist.json"))
+            try:
+                cells = parse_stat(stat_text)
+            except ValueError:  # an unexpected stat layout: count the mapped netlist's cells instead
+                cells = _netlist_cells(netlist, top)
             depth, path = logic_depth(netlist, top)
         except (ValueError, KeyError) as e:
             raise SynthesisError(f"Yosys synthesis of {label!r} (top {top!r}): unreadable output ({e}):\n{tail}",
