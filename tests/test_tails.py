@@ -15,8 +15,7 @@ import codegen_c
 import isa_ext
 import schedules
 import tir
-from schedules import TailStrategy
-from schedules import hand
+from schedules import TailStrategy, hand
 from schedules import workloads as W
 from tir.errors import ScheduleError
 

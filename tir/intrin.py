@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 
 from . import dtype as dt
 from .errors import ScheduleError
-from .partition import TailInNest
 from .expr import BinOp, BufferLoad, Call, Cast, Const, Expr, Ramp, Reduce, Select, TensorLoad, Var
-from .simplify import linear, simplify
+from .partition import TailInNest
+from .simplify import bound, linear, simplify
 from .stmt import For, Stmt, Store, seq
 from .tensor import PlaceholderOp, Tensor
 from .visit import collect_tensor_loads, collect_vars, substitute, walk
@@ -182,7 +182,8 @@ class BufferView:
         for i, s in zip(idx, self.buffer_strides):
             flat = BinOp("+", flat, BinOp("*", i, Const(s, "int32"), "int32"), "int32")
         lin = linear(simplify(flat, self._ranges), self._ranges)
-        bad = [(e, co) for _k, (e, co) in lin.terms.items() if co % lanes != 0]
+        # a term whose value is always 0 (a loop of extent 1) does not move the word
+        bad = [(e, co) for _k, (e, co) in lin.terms.items() if co % lanes != 0 and bound(e, self._ranges) != (0, 0)]
         if lin.c % lanes != 0 or bad:
             what = ", ".join(f"{co} * {e}" for e, co in bad) or f"the offset {lin.c}"
             raise self._err(f"alignment: the word of {bname} starts at a multiple of 4 bytes only if every "
