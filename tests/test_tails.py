@@ -287,6 +287,12 @@ def test_strict_refuses_the_tail():
     assert "stage 'C'" in msg and "'k.inner'" in msg and "strict" in msg and "guard" in msg, msg
 
 
+def test_strict_wins_over_an_explicit_partition():
+    s, args = schedule_matmul(8, 8, 10, "dot4_i8", "root", strict=True, tail=TailStrategy.PARTITION)
+    with pytest.raises(ScheduleError, match="strict"):
+        tir.lower(s, args)
+
+
 def test_strict_mac4_refuses_a_consumer_tail():
     """strict on the cache stage: the consumer's M tail would need a guard in the bank tile."""
     s, args = schedule_matmul(10, 8, 8, "mac4_i8", "tile", strict=True)
@@ -344,18 +350,19 @@ def _soc(func, arrays):
 
 
 SOC_CASES = [
-    ("matmul", (10, 13, 11), "dot4_i8"),
-    ("matmul", (10, 13, 11), "mac4_i8"),
-    ("conv", (5, 7, 6, 5), "dot4_i8"),
-    ("conv", (5, 7, 8, 6), "mac4_i8"),
+    ("matmul", (10, 13, 11), "dot4_i8", TailStrategy.AUTO),
+    ("matmul", (17, 9, 21), "dot4_i8", TailStrategy.PARTITION),
+    ("matmul", (10, 13, 11), "mac4_i8", TailStrategy.AUTO),
+    ("conv", (5, 7, 6, 5), "dot4_i8", TailStrategy.AUTO),
+    ("conv", (5, 7, 8, 6), "mac4_i8", TailStrategy.AUTO),
 ]
 
-@pytest.mark.parametrize("kind,shape,ext", SOC_CASES)
-def test_tails_on_the_soc(kind, shape, ext):
+@pytest.mark.parametrize("kind,shape,ext,tail", SOC_CASES)
+def test_tails_on_the_soc(kind, shape, ext, tail):
     rng = np.random.default_rng(3)
     if kind == "matmul":
         M, N, K = shape
-        s, args = schedule_matmul(M, N, K, ext, "tile")
+        s, args = schedule_matmul(M, N, K, ext, "tile", tail=tail)
         a, b = _rand((M, K), "int8", rng), _rand((K, N), "int8", rng)
         ins, expect = [a, b], a.astype(np.int32) @ b.astype(np.int32)
         ss, sargs = hand.scalar_best(W.matmul(M, N, K))
@@ -374,5 +381,4 @@ def test_tails_on_the_soc(kind, shape, ext):
     sout = np.full(expect.shape, 0x5A, np.int32)
     rs = _soc(sfunc, ins + [sout])
     np.testing.assert_array_equal(sout, expect)
-    print(f"SOC {kind} {shape} {ext}: {r.cycles} cycles, scalar_best {rs.cycles}")
     assert r.cycles < rs.cycles, (r.cycles, rs.cycles)

@@ -151,7 +151,9 @@ def _plan(lw, st, region) -> tuple[list, list]:
         t = tail_of(rel)
         if t is TailStrategy.GUARD:
             continue
-        inside = tens is not None and not strict and gpos.get(iv, -1) >= tens[0]
+        inside = tens is not None and gpos.get(iv, -1) >= tens[0]
+        if inside and strict:
+            continue  # strict: the guard stays, and lowering the nest refuses it by name
         if t is TailStrategy.PARTITION or inside:
             parts.append(_part(st, n, rel, True))
         elif iv in gpos:
