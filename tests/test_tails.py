@@ -134,9 +134,12 @@ def test_k_tail_is_two_dot4_steps_and_two_scalar_macs(rng):
     s[C].tensorize(ki, isa_ext.get("dot4_i8"))
     func = tir.lower(s, [A, B, C])
     text = str(func)
-    # the main loop over the two full words has no guard; the remainder is a scalar loop of 2
-    assert "for k.outer in range(2):" in text and "for k.inner in range(2):" in text, text
-    assert "if " not in text.split("C[i, j] = 0")[1], text
+    # the main loop over the two full words has no guard; the remainder is 2 straight-line MACs
+    main, rest = text.split("C[i, j] = 0")[1].split("isaforge_dot4_i8_dot(")[0], text.split("_dot(")[-1]
+    assert "for k.outer in range(2):" in main and "if " not in text.split("C[i, j] = 0")[1], text
+    assert "int32(Ap[i, 8]) * int32(Bt[j, 8])" in rest and "int32(Ap[i, 9]) * int32(Bt[j, 9])" in rest, text
+    assert "Ap[i, 10]" not in rest and "k.inner" not in rest, text
+    assert _n_calls(func, "dot4_i8") == 1, text
     _check_matmul(func, 3, 2, 10, "int8", rng)
 
 

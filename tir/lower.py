@@ -597,6 +597,8 @@ class _Lowerer:
                     s = Allocate(b, s)
             attr = n.st.iter_var_attrs.get(lv)
             kind = attr.kind if attr else "serial"
+            if n.part is not None and id(lv) in n.part.unroll:
+                kind = "unroll"
             pragmas = attr.pragmas if attr else ()
             stmt = For(lv.var, Const(0, "int32"), n.loop_extent(lv), kind, s, pragmas)
         return stmt

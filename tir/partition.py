@@ -67,6 +67,7 @@ class Region:
     tail: bool = False  # a remainder: a tensorized nest that needs a guard runs scalar code
     init: bool = True  # the first region of its output elements: runs the reduction's init
     scalar: bool = False  # the tensorized nest's covered loops are shortened: scalar code
+    unroll: set = field(default_factory=set)  # ids of leaves unrolled here (a shortened lane loop)
 
     def values(self) -> dict:
         """Leaf IterVar -> its value ``var + first`` for the leaves whose loop does not start at 0."""
@@ -178,7 +179,10 @@ def _regions(parts: list, leaves: list, tens) -> list[Region]:
                 r.lo[p.rel.outer], r.ext[p.rel.outer] = p.q, p.e - p.q
                 if p.shrink is not None:
                     r.ext[p.rel.inner] = p.shrink
-                    r.scalar = r.scalar or id(p.rel.inner) in covered
+                    if id(p.rel.inner) in covered:
+                        # the leftover lanes of the intrinsic: fewer than it takes, straight-line code
+                        r.scalar = True
+                        r.unroll.add(id(p.rel.inner))
             else:
                 r.ext[p.rel.outer] = p.q
                 empty = empty or p.q == 0
