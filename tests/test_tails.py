@@ -385,3 +385,19 @@ def test_tails_on_the_soc(kind, shape, ext, tail):
     rs = _soc(sfunc, ins + [sout])
     np.testing.assert_array_equal(sout, expect)
     assert r.cycles < rs.cycles, (r.cycles, rs.cycles)
+
+
+def test_guard_consumer_tail_under_mac4_is_refused():
+    """The consumer's tile asks for guards (GUARD): the bank tile would be partial, refused by name."""
+    A, B, Ap, Bt, C = matmul_padded(10, 8, 8)
+    s = schedules.create_schedule(C)
+    CL = s.cache_write(C, "local")
+    io, jo, ii, ji = s[C].tile(C.op.axis[0], C.op.axis[1], 4, 4, tail=TailStrategy.GUARD)
+    s[CL].compute_at(s[C], jo)
+    ko, ki = s[CL].split(CL.op.reduce_axis[0], 4)
+    s[CL].reorder(ko, *CL.op.axis, ki)
+    s[CL].tensorize(ko, isa_ext.get("mac4_i8"))
+    with pytest.raises(ScheduleError) as ei:
+        tir.lower(s, [A, B, C])
+    msg = str(ei.value)
+    assert "stage 'C.local' axis 'k.outer'" in msg and "guard" in msg and "i.outer * 4" in msg, msg
