@@ -126,6 +126,16 @@ def test_two_lane_steps_per_iteration_with_tails(ext, rng):
     _check_matmul(func, M, N, K, "int8", rng)
 
 
+def test_remainder_of_a_two_step_chunk_keeps_its_full_word(rng):
+    """K = 13 in chunks of 8 (2 unrolled lane steps): 1 chunk, then a remainder of 5 lanes that is
+    partitioned in turn: 1 more dot4 word and 1 scalar MAC (not 5 scalar MACs)."""
+    s, args = schedule_matmul(4, 4, 13, "dot4_i8", "tile", tile=(1, 1), k_steps=2)
+    func = tir.lower(s, args)
+    assert _n_calls(func, "dot4_i8") == 3, str(func)
+    assert str(func).count("int32(Ap[") == 1, str(func)
+    _check_matmul(func, 4, 4, 13, "int8", rng)
+
+
 def test_k_tail_is_two_dot4_steps_and_two_scalar_macs(rng):
     """K = 10 under a 4-lane dot: per output 2 dot4 words, then 2 scalar multiply-adds."""
     A, B, Ap, Bt, C = matmul_padded(3, 2, 10)

@@ -6,8 +6,10 @@ carries a :class:`TailStrategy` (``Stage.split(..., tail=...)``):
 
 * ``GUARD``: the body is guarded, ``if outer * f + inner < N`` (one nest, every iteration tests);
 * ``PARTITION``: the loop of ``outer`` is partitioned into a main part ``outer in [0, q)`` whose
-  guard the loop bounds prove (so it disappears) and a remainder ``outer in [q, E)``, the inner
-  loop shortened to ``N - q * f`` when it is a loop of its own and the remainder is one tile;
+  guard the loop bounds prove (so it disappears) and the remainder ``outer = q``, ``inner`` in
+  ``[0, N - q * f)`` (every later outer iteration lies past the extent): a shortened loop when
+  ``inner`` is a loop, partitioned in turn when ``inner`` is split again (k by 8, then by 4: a
+  remainder of 5 is one full 4-lane tile and 1 lane), guarded otherwise;
 * ``AUTO`` (the default): ``GUARD``, except where the guard would fall inside a tensorized nest
   (the stage's own, or one of a stage computed at this stage's loops): there ``PARTITION``. A
   schedule that lowered before this option existed lowers to the same IR (the guard inside a
@@ -82,12 +84,11 @@ def tail_of(rel) -> TailStrategy:
 
 @dataclass
 class _Part:
-    """A split to partition: its outer loop in [0, q) (main) or [q, E) (remainder)."""
+    """A split to partition. ``choices[0]`` is the main part (outer in [0, q)), the others the
+    pieces of the remainder; each is a list of (leaf, first value, extent, shortened) loop ranges."""
 
     rel: object
-    q: int
-    e: int
-    shrink: int | None  # the inner loop's extent in the remainder (None: unchanged)
+    choices: list
 
     @property
     def is_reduce(self) -> bool:
@@ -129,11 +130,29 @@ def _part(st, n, rel, needed: bool) -> _Part | None:
                             f"{n.ext[rel.parent]} and its tail cannot be partitioned: the outer axis "
                             f"{rel.outer.name!r} was split or fused again (partitioning needs it as a loop); choose "
                             f"a factor that divides {n.ext[rel.parent]} or split {rel.outer.name!r} no further")
-    big, f, e = n.ext[rel.parent], n.ext[rel.inner], n.ext[rel.outer]
+    big, f = n.ext[rel.parent], n.ext[rel.inner]
     q = big // f
-    inner_leaf = any(rel.inner is lv for lv in leaves)
-    shrink = big - q * f if inner_leaf and e - q == 1 else None
-    return _Part(rel, q, e, shrink)
+    return _Part(rel, [[(rel.outer, 0, q, False)]] + _remainder(n, rel, q, big - q * f))
+
+
+def _remainder(n, rel, q: int, r: int) -> list:
+    """The pieces of split ``rel``'s remainder: ``outer = q`` with ``inner`` in [0, r) (every later
+    outer iteration lies past the extent). A shortened inner loop needs no guard; an inner axis split
+    again (exactly, its outer a loop) is partitioned in turn, so its full tiles stay full tiles."""
+    if r == 0:
+        return []
+    base = (rel.outer, q, 1, False)
+    leaves = n.leaves
+    if any(rel.inner is lv for lv in leaves):
+        return [[base, (rel.inner, 0, r, True)]]
+    sub = next((x for x in n.st.relations if _is_split(x) and x.parent is rel.inner), None)
+    if (sub is None or not any(sub.outer is lv for lv in leaves)
+            or n.ext[sub.outer] * n.ext[sub.inner] != n.ext[sub.parent]):
+        return [[base]]  # the remainder keeps its guard
+    f2 = n.ext[sub.inner]
+    q2 = r // f2
+    out = [[base, (sub.outer, 0, q2, False)]] if q2 else []
+    return out + [[base] + piece for piece in _remainder(n, sub, q2, r - q2 * f2)]
 
 
 def _plan(lw, st, region) -> tuple[list, list]:
@@ -171,21 +190,17 @@ def _regions(parts: list, leaves: list, tens) -> list[Region]:
     if tens is not None:
         covered = {id(lv) for lv in leaves[len(leaves) - len(tens[1].axes):]}
     out, seen = [], set()
-    for combo in itertools.product((False, True), repeat=len(parts)):
+    for combo in itertools.product(*[range(len(p.choices)) for p in parts]):
         r = Region(tail=any(combo))
         empty = False
-        for p, is_tail in zip(parts, combo):
-            if is_tail:
-                r.lo[p.rel.outer], r.ext[p.rel.outer] = p.q, p.e - p.q
-                if p.shrink is not None:
-                    r.ext[p.rel.inner] = p.shrink
-                    if id(p.rel.inner) in covered:
-                        # the leftover lanes of the intrinsic: fewer than it takes, straight-line code
-                        r.scalar = True
-                        r.unroll.add(id(p.rel.inner))
-            else:
-                r.ext[p.rel.outer] = p.q
-                empty = empty or p.q == 0
+        for p, c in zip(parts, combo):
+            for lv, lo, ext, short in p.choices[c]:
+                r.lo[lv], r.ext[lv] = lo, ext
+                empty = empty or ext == 0
+                if short and id(lv) in covered:
+                    # the leftover lanes of the intrinsic: fewer than it takes, straight-line code
+                    r.scalar = True
+                    r.unroll.add(id(lv))
         if empty:
             continue
         box = tuple(c for p, c in zip(parts, combo) if not p.is_reduce)
