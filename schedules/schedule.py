@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from tir.errors import ScheduleError
 from tir.expr import Reduce, TensorLoad
+from tir.partition import TailStrategy
 from tir.tensor import ComputeOp, IterVar, Operation, PlaceholderOp, Range, Tensor, split_extents
 from tir.visit import mutate, substitute
 
@@ -22,6 +23,7 @@ class Split:
     inner: IterVar
     factor: int | None
     nparts: int | None
+    tail: TailStrategy = TailStrategy.AUTO  # what lowering does with a partial last tile
 
 
 @dataclass(eq=False)
@@ -36,6 +38,7 @@ class IterAttr:
     kind: str = "serial"  # serial | unroll | vectorize | parallel
     pragmas: list = field(default_factory=list)
     tensorize: object = None
+    tensorize_strict: bool = False  # refuse any guard in the tensorized nest (no partitioned tail)
 
 
 @dataclass(frozen=True)
@@ -165,23 +168,40 @@ class Stage:
         return ext.get(axis)
 
     # primitives ----------------------------------------------------------------------------------
-    def split(self, parent: IterVar, factor: int | None = None, nparts: int | None = None):
+    def split(self, parent: IterVar, factor: int | None = None, nparts: int | None = None, *,
+              tail: TailStrategy = TailStrategy.AUTO):
         """Split ``parent`` into ``(outer, inner)``; returns them.
 
         args:
             parent:  a leaf axis of this stage.
             factor:  the extent of ``inner`` (an int >= 1), or
             nparts:  the extent of ``outer``; give exactly one of the two. A factor that does not
-                     divide the extent is allowed: the body gets a guard.
+                     divide the extent is allowed; ``tail`` says what happens to the partial tile.
+            tail:    a :class:`TailStrategy` (tir.partition): ``GUARD`` guards the body;
+                     ``PARTITION`` lowers a main loop over the full tiles without a guard, then the
+                     remainder; ``AUTO`` (default) guards, except where the guard would fall inside a
+                     tensorized nest: there the full tiles are tensorized and the remainder runs the
+                     stage's scalar code.
 
-        rewrite (``split(i, factor=4)``, extent 10)::
+        rewrite (``split(i, factor=4)``, extent 10; ``tail=GUARD``, or ``AUTO`` outside a tensorized nest)::
 
             for i in range(10):        ->    for i.outer in range(3):
                 s[i]                             for i.inner in range(4):
                                                      if i.outer * 4 + i.inner < 10:
                                                          s[i.outer * 4 + i.inner]
+
+        rewrite (``split(i, factor=4, tail=PARTITION)``, extent 10)::
+
+            for i in range(10):        ->    for i.outer in range(2):
+                s[i]                             for i.inner in range(4):
+                                                     s[i.outer * 4 + i.inner]
+                                             for i.inner in range(2):
+                                                 s[8 + i.inner]
         """
         pos = self._check_leaf(parent, "split")
+        if not isinstance(tail, TailStrategy):
+            raise self._err(parent, f"split tail must be a TailStrategy ({', '.join(t.name for t in TailStrategy)}), "
+                                    f"got {tail!r}")
         if (factor is None) == (nparts is None):
             raise self._err(parent, "split needs exactly one of factor and nparts")
         val = factor if factor is not None else nparts
@@ -192,7 +212,7 @@ class Stage:
             raise self._err(parent, f"split {what} {val} must be >= 1")
         outer = IterVar(f"{parent.name}.outer", None, parent.kind)
         inner = IterVar(f"{parent.name}.inner", None, parent.kind)
-        self.relations.append(Split(parent, outer, inner, factor, nparts))
+        self.relations.append(Split(parent, outer, inner, factor, nparts, tail))
         self.all_iter_vars += [outer, inner]
         self.leaf_iter_vars[pos:pos + 1] = [outer, inner]
         self._move_attr(parent, outer)
@@ -261,12 +281,14 @@ class Stage:
         for p, a in zip(pos, axes):
             self.leaf_iter_vars[p] = a
 
-    def tile(self, x_parent: IterVar, y_parent: IterVar, x_factor: int, y_factor: int):
+    def tile(self, x_parent: IterVar, y_parent: IterVar, x_factor: int, y_factor: int, *,
+             tail: TailStrategy = TailStrategy.AUTO):
         """Split two axes and order the result ``(x.outer, y.outer, x.inner, y.inner)``; returns them.
 
         args:
             x_parent, y_parent: leaf axes of this stage (x outside y).
             x_factor, y_factor: the extents of ``x.inner`` and ``y.inner`` (as ``split``'s factor).
+            tail:               the TailStrategy of both splits (see ``split``).
 
         rewrite (``tile(i, j, 4, 8)``)::
 
@@ -276,8 +298,8 @@ class Stage:
                                                          for j.inner in range(8):
                                                              s[i.outer * 4 + i.inner, j.outer * 8 + j.inner]
         """
-        xo, xi = self.split(x_parent, x_factor)
-        yo, yi = self.split(y_parent, y_factor)
+        xo, xi = self.split(x_parent, x_factor, tail=tail)
+        yo, yi = self.split(y_parent, y_factor, tail=tail)
         self.reorder(xo, yo, xi, yi)
         return xo, yo, xi, yi
 
@@ -429,27 +451,43 @@ class Stage:
         self._check_compute("compute_root")
         self.attach_type, self.attach_stage, self.attach_ivar = "root", None, None
 
-    def tensorize(self, axis: IterVar, intrinsic) -> None:
+    def tensorize(self, axis: IterVar, intrinsic, *, strict: bool = False) -> None:
         """Replace the loop nest under ``axis`` by calls of an ISA-extension intrinsic.
 
         The check that the nest computes exactly the intrinsic's semantics happens here, with a
         ScheduleError naming the differing extent, dtype, stride or alignment.
 
+        A split that does not divide its axis and whose guard would fall inside the nest is
+        partitioned (its ``tail``, AUTO or PARTITION): the full tiles are tensorized, the remainder
+        runs the stage's scalar code (see ``split`` and tir.partition).
+
         args:
             axis:      a leaf axis of this stage; the loops from it inward are the intrinsic's block.
             intrinsic: an ``isa_ext`` extension (its tensor intrinsic) or a ``tir.intrin.TensorIntrin``.
+            strict:    True: no remainder; any guard the nest would need is a ScheduleError when lowered.
 
         rewrite (``tensorize(k.inner, dot4_i8)``, k.inner of extent 4)::
 
             for k.outer in range(K / 4):          ->    for k.outer in range(K / 4):
                 for k.inner in range(4):                    C[i, j] = C[i, j] + int32(dot4_i8(A[i, k.outer * 4 : +4],
                     C[i, j] += A[i, k] * B[j, k]                                              B[j, k.outer * 4 : +4]))
+
+        rewrite (the same with K = 10: ``split(k, 4)`` does not divide, the tail is partitioned)::
+
+            for k.outer in range(3):              ->    for k.outer in range(2):
+                for k.inner in range(4):                    C[i, j] = C[i, j] + int32(dot4_i8(...))
+                    if k.outer * 4 + k.inner < 10:      for k.inner in range(2):
+                        C[i, j] += A[i, k] * B[j, k]        C[i, j] += A[i, 8 + k.inner] * B[j, 8 + k.inner]
         """
         self._check_leaf(axis, "tensorize")
+        if not isinstance(strict, bool):
+            raise self._err(axis, f"tensorize strict must be a bool, got {strict!r}")
         from .tensorize import check_tensorize
 
         intrin = check_tensorize(self, axis, intrinsic)
-        self._attr(axis).tensorize = intrin
+        a = self._attr(axis)
+        a.tensorize = intrin
+        a.tensorize_strict = strict
 
 
 class Schedule:

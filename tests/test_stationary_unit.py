@@ -39,10 +39,7 @@ def test_verifies_in_verilator(ex):
 @pytest.mark.parametrize("shape", [(8, 8, 64), (5, 12, 24), (4, 4, 128), (3, 8, 200)])
 def test_host_matches_numpy(ex, shape):
     M, N, K = shape
-    if K > ex.K_MAX and K % ex.K_MAX:
-        with pytest.raises(ScheduleError, match="guard"):
-            tir.lower(*ex.matmul_schedule(M, N, K))
-        return
+    # K = 200: three blocks of 64 on the unit, the last 8 steps are the split's remainder (scalar code)
     func = tir.lower(*ex.matmul_schedule(M, N, K))
     assert [e.name for e in func.extensions] == ["wstat4_i8"]
     a, bt, c = _data(M, N, K)

@@ -145,11 +145,11 @@ def _mm(M=8, N=8, K=8, dtype="int8", a_shape=None, b_shape=None, kt=False, kdom=
     return A, B, C
 
 
-def _tensorize_dot(A, B, C, factor=4, ext="dot4_i8"):
+def _tensorize_dot(A, B, C, factor=4, ext="dot4_i8", strict=False, tail=schedules.TailStrategy.AUTO):
     """Tensorize and lower; returns the PrimFunc or raises (whichever step finds the problem)."""
     s = schedules.create_schedule(C)
-    ko, ki = s[C].split(C.op.reduce_axis[0], factor)
-    s[C].tensorize(ki, isa_ext.get(ext))
+    ko, ki = s[C].split(C.op.reduce_axis[0], factor, tail=tail)
+    s[C].tensorize(ki, isa_ext.get(ext), strict=strict)
     return tir.lower(s, [A, B, C])
 
 
@@ -185,8 +185,29 @@ def test_error_alignment_names_buffer():
     assert "6" in msg and "B" not in msg.split("alignment")[1].split("(")[0]
 
 
-def test_error_nondivisible_split_under_tensorized_axis():
-    _expect(lambda: _tensorize_dot(*_mm(K=10)), "stage 'C'", "'k.inner'", "guard", "divide")
+def test_error_nondivisible_split_under_tensorized_axis_strict():
+    """strict=True keeps the refusal of a guard in the tensorized nest (K = 10, rows padded to 12)."""
+    mm = _mm(K=12, a_shape=(8, 12), b_shape=(8, 12), kdom=(0, 10))
+    msg = _expect(lambda: _tensorize_dot(*mm, strict=True), "stage 'C'", "'k.inner'", "guard", "divide", "strict")
+    assert "k.outer * 4 + k.inner < 10" in msg
+
+
+def test_error_nondivisible_split_with_guard_tail():
+    """tail=GUARD asks for the guard: tensorizing over it is refused, naming the tail options."""
+    mm = _mm(K=12, a_shape=(8, 12), b_shape=(8, 12), kdom=(0, 10))
+    _expect(lambda: _tensorize_dot(*mm, tail=schedules.TailStrategy.GUARD), "stage 'C'", "'k.inner'", "guard",
+            "TailStrategy.PARTITION")
+
+
+def test_nondivisible_split_under_tensorized_axis_partitions(rng):
+    """The default tail (AUTO): 2 dot4 words per output, then 2 scalar MACs for k = 8, 9."""
+    A, B, C = _mm(K=12, a_shape=(8, 12), b_shape=(8, 12), kdom=(0, 10))
+    func = _tensorize_dot(A, B, C)
+    _assert_tensorized(func, "dot4_i8")
+    a, b = _rand((8, 12), "int8", rng), _rand((8, 12), "int8", rng)
+    c = np.full((8, 8), 0x5A, np.int32)
+    codegen_c.build(func, "host")(a, b, c)
+    np.testing.assert_array_equal(c, a[:, :10].astype(np.int32) @ b[:, :10].astype(np.int32).T)
 
 
 def test_error_mac_tile_too_many_outputs():

@@ -15,8 +15,10 @@ A :class:`TensorIntrin` is declared (:func:`decl_tensor_intrin`, as in TVM) by
 ``desc``'s axes (data axes first, then reduction axes, axes of extent 1 left out), with the same
 extents; the loops above them are handed to ``impl`` as :attr:`TensorizeMatch.loops`. The stage's
 body must equal ``desc``'s up to the order of the operands of ``+`` and ``*``; each operand's index
-must be affine in the matched loops; a guard inside the nest (a split that does not divide) is
-refused. Nothing is accepted on faith: each mismatch is a ScheduleError naming the stage, the axis,
+must be affine in the matched loops. A guard inside the nest (a split that does not divide) is
+refused unless the split's tail is partitioned (:mod:`tir.partition`): then the full tiles are
+tensorized and the remainder runs the stage's scalar code; ``tensorize(..., strict=True)`` refuses
+any guard. Nothing is accepted on faith: each mismatch is a ScheduleError naming the stage, the axis,
 the intrinsic and what differs.
 
 Which result ``impl`` must give: when reduction loops lie outside the tensorized nest the stage
@@ -33,7 +35,8 @@ from dataclasses import dataclass, field
 from . import dtype as dt
 from .errors import ScheduleError
 from .expr import BinOp, BufferLoad, Call, Cast, Const, Expr, Ramp, Reduce, Select, TensorLoad, Var
-from .simplify import linear, simplify
+from .partition import TailInNest
+from .simplify import bound, linear, simplify
 from .stmt import For, Stmt, Store, seq
 from .tensor import PlaceholderOp, Tensor
 from .visit import collect_tensor_loads, collect_vars, substitute, walk
@@ -179,7 +182,8 @@ class BufferView:
         for i, s in zip(idx, self.buffer_strides):
             flat = BinOp("+", flat, BinOp("*", i, Const(s, "int32"), "int32"), "int32")
         lin = linear(simplify(flat, self._ranges), self._ranges)
-        bad = [(e, co) for _k, (e, co) in lin.terms.items() if co % lanes != 0]
+        # a term whose value is always 0 (a loop of extent 1) does not move the word
+        bad = [(e, co) for _k, (e, co) in lin.terms.items() if co % lanes != 0 and bound(e, self._ranges) != (0, 0)]
         if lin.c % lanes != 0 or bad:
             what = ", ".join(f"{co} * {e}" for e, co in bad) or f"the offset {lin.c}"
             raise self._err(f"alignment: the word of {bname} starts at a multiple of 4 bytes only if every "
@@ -336,8 +340,15 @@ class TensorIntrin:
             if gp >= ctx.tpos:
                 why = ("the lanes must form whole words" if is_red else
                        "every element of the replaced nest must exist (the tile cannot be partial)")
-                raise m.error(f"the nest needs a guard ({g}) because a split does not divide its axis; choose "
-                              f"factors that divide the extents ({why})")
+                attr = st.iter_var_attrs.get(ctx.leaves[ctx.tpos])
+                if getattr(attr, "tensorize_strict", False):
+                    raise m.error(f"the nest needs a guard ({g}) because a split does not divide its axis, and "
+                                  f"tensorize is strict; choose factors that divide the extents ({why})")
+                raise TailInNest(str(m.error(
+                    f"the nest needs a guard ({g}) because a split does not divide its axis; choose factors that "
+                    f"divide the extents ({why}), or split with tail=TailStrategy.PARTITION / AUTO so that the "
+                    "full tiles are tensorized and the remainder runs scalar code (a guard from the edge of a "
+                    "region computed at a consumer's loop is partitioned by the consumer's split)")), st)
         for lp in m.loops:  # loops the impl unrolls into constants keep exact ranges
             ctx.ranges[id(lp.var)] = (0, lp.extent - 1)
         if self.check_nest is not None:

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import dtype as dt
+from . import partition
 from .errors import LoweringError, ScheduleError
 from .expr import BinOp, BufferLoad, Cast, Cmp, Const, Expr, Not, Ramp, Reduce, Select, TensorLoad, Var
 from .passes import remove_guards_func, simplify_func, unroll_func
@@ -253,6 +254,11 @@ class _Nest:
     guards: list = None  # (condition, innermost leaf position, is_reduce)
     child_stmts: dict = None  # leaf position -> nests of the stages attached there
     child_allocs: dict = None  # leaf position -> their buffers
+    part: partition.Region | None = None  # the loop ranges of one region of a partitioned nest
+
+    def loop_extent(self, lv) -> int:
+        """The extent of leaf ``lv``'s loop (a partition region may shorten it; splits keep ``ext``)."""
+        return self.ext[lv] if self.part is None else self.part.ext.get(lv, self.ext[lv])
 
 
 class _Lowerer:
@@ -275,6 +281,7 @@ class _Lowerer:
         self.explain: dict = {}
         self.body = None
         self.func: PrimFunc | None = None
+        self.in_tail = False  # lowering a remainder region (tir.partition)
 
     def add_prologue(self, owner, stmts) -> None:
         """Statements run once at kernel entry (e.g. clearing an accumulator bank), once per owner."""
@@ -430,8 +437,14 @@ class _Lowerer:
 
     # one stage -----------------------------------------------------------------------------------
     def stage_nest(self, st, region):
-        """The loop nest of stage ``st`` over ``region`` (None: its whole domain)."""
+        """The loop nest of stage ``st`` over ``region`` (None: its whole domain), the tails of its
+        splits partitioned as their TailStrategy says (tir.partition)."""
+        return partition.stage_nest(self, st, region)
+
+    def stage_nest_region(self, st, region, part):
+        """The nest of ``st`` over ``region``, restricted to partition region ``part`` (None: all)."""
         n = self.nest_extents(st, region)
+        n.part = part
         self.nest_values(n)
         self.nest_guards(n)
         self.nest_children(n)
@@ -470,8 +483,10 @@ class _Lowerer:
         ext = n.ext
         n.leaves = leaves = list(n.st.leaf_iter_vars)
         for lv in leaves:
-            self.ranges[id(lv.var)] = (0, ext[lv] - 1)
+            self.ranges[id(lv.var)] = (0, n.loop_extent(lv) - 1)
         val: dict = {lv: lv.var for lv in leaves}
+        if n.part is not None:
+            val.update(n.part.values())
         for rel in reversed(n.st.relations):
             if _is_split(rel):
                 val[rel.parent] = BinOp("+", BinOp("*", val[rel.outer], Const(ext[rel.inner], "int32"), "int32"),
@@ -537,10 +552,14 @@ class _Lowerer:
         tens = self._tensorize_pos(st, leaves)
         body = st.op.body
         init_stmt = None
-        if tens is not None:
+        block = None
+        if tens is not None and not (n.part is not None and n.part.scalar):
             tpos, intrin = tens
-            ctx = BlockContext(self, st, buf, idx, leaves, tpos, n.vmap, n.val, n.ext, n.guards)
-            inner, init = intrin.lower_block(ctx)  # init: True (the identity store), a Stmt, or False
+            ext = n.ext if n.part is None else {**n.ext, **n.part.ext}
+            ctx = BlockContext(self, st, buf, idx, leaves, tpos, n.vmap, n.val, ext, n.guards)
+            block = partition.tensorized_block(self, n, intrin, ctx)  # None: a remainder runs scalar code
+        if block is not None:
+            inner, init = block  # init: True (the identity store), a Stmt, or False
             self.extensions.extend(x for x in intrin.extensions() if x not in self.extensions)
             positions = list(range(tpos))
             if isinstance(init, Stmt):
@@ -555,7 +574,7 @@ class _Lowerer:
                 inner = Store(buf, idx, body.combine(cur, src))
                 if body.condition is not None:
                     inner = IfThen(self.lower_expr(body.condition, n.vmap), inner)
-                init_stmt = Store(buf, idx, body.identity())
+                init_stmt = Store(buf, idx, body.identity()) if n.part is None or n.part.init else None
             else:
                 inner = Store(buf, idx, self.lower_expr(body, n.vmap))
         return inner, init_stmt, positions
@@ -578,8 +597,10 @@ class _Lowerer:
                     s = Allocate(b, s)
             attr = n.st.iter_var_attrs.get(lv)
             kind = attr.kind if attr else "serial"
+            if n.part is not None and id(lv) in n.part.unroll:
+                kind = "unroll"
             pragmas = attr.pragmas if attr else ()
-            stmt = For(lv.var, Const(0, "int32"), n.ext[lv], kind, s, pragmas)
+            stmt = For(lv.var, Const(0, "int32"), n.loop_extent(lv), kind, s, pragmas)
         return stmt
 
     def nest_place_init(self, n: _Nest, inner, init_stmt, positions):

@@ -20,6 +20,8 @@ class IterVarAttrLike(Protocol):
     kind: str  # "serial" | "unroll" | "vectorize" | "parallel"
     pragmas: Sequence[Any]  # (key, value) pairs emitted as ``#pragma`` lines
     tensorize: Any  # a tir.intrin.TensorIntrin replacing the loops from this axis inward, or None
+    # optional (read with getattr, default False): refuse any guard in the tensorized nest
+    # tensorize_strict: bool
 
 
 @runtime_checkable
@@ -33,8 +35,9 @@ class StageLike(Protocol):
     is_output: bool
     scope: str  # "global" or a cache scope such as "local"
     leaf_iter_vars: Sequence[IterVar]  # the loop axes, outermost first
-    # split relations (parent, outer, inner, factor, nparts) and fuse relations (outer, inner, fused),
-    # in the order they were applied
+    # split relations (parent, outer, inner, factor, nparts, and optionally tail: a
+    # tir.partition.TailStrategy, AUTO if absent) and fuse relations (outer, inner, fused), in the
+    # order they were applied
     relations: Sequence[Any]
     iter_var_attrs: Mapping[IterVar, IterVarAttrLike]
 
