@@ -103,6 +103,73 @@ def _register_tile(s, C, tm: int, tn: int):
     return CL
 
 
+#: bytes of the D-cache (VexRiscv_FullCfu: 4 KiB, direct-mapped, 32-byte lines) a cache block of the
+#: stationary operand may fill; the rest holds the streamed rows (a direct-mapped cache evicts by set)
+CACHE_BYTES = 4096
+BLOCK_BYTES = 2048
+#: row tiles of A that must reuse a packed block of B before packing it pays for its copy
+PACK_MIN_REUSE = 32
+
+
+def _cache_block(wl, tile, lanes: int, block_bytes: int = BLOCK_BYTES) -> int:
+    """Columns of C per cache block (0: no blocking): as many rows of Bt (K bytes each) as fill
+    BLOCK_BYTES, a multiple of the tile's columns dividing N; 0 when the whole Bt fits the cache."""
+    p = wl.params
+    N, K = p["N"], p["K"]
+    esize = 2 if p.get("dtype_in", "int8") in ("int16", "uint16") else 1
+    if N * K * esize <= CACHE_BYTES:
+        return 0
+    tn = tile[1]
+    if N % tn:
+        return 0
+    rows = max(1, block_bytes // (K * esize) // tn)
+    nb = _fit(N // tn, rows) * tn
+    return 0 if nb >= N else nb
+
+
+def _register_tile_blocked(s, C, tm: int, tn: int, block: int):
+    """The register tile of _register_tile inside cache blocks of ``block`` columns of C (rows of the
+    K-major Bt): ``for jb: for io: for jo: tile``, so one block of Bt stays in the D-cache while every
+    row tile of A streams past it. Returns (the cache, jb)."""
+    CL = s.cache_write(C, "local")
+    i, j = s[C].op.axis
+    io, jo, ii, ji = s[C].tile(i, j, tm, tn)
+    jb, jo = s[C].split(jo, block // tn)
+    s[C].reorder(jb, io, jo, ii, ji)
+    s[CL].compute_at(s[C], jo)
+    return CL, jb
+
+
+def _matmul_unit_blocked(wl, intrin: TensorIntrin, tile, block: int, k_steps: int = 2):
+    """An accumulator-bank tile in cache blocks, the block of B packed: ``for jb: pack the block's
+    rows of B K-major into a contiguous buffer; for io: for jo: the tile in the unit``.
+
+    No cache_write: the unit's nest writes the output tile itself, so the packing stage is computed
+    at a loop of the output stage (the stage that reads it)."""
+    A, B = wl.inputs
+    C = wl.output
+    lanes = intrin.lanes
+    K = wl.params["K"]
+    s = create_schedule(C)
+    BP = s.cache_read(B, "local", [C], layout=None if _is_nt(wl) else (1, 0))
+    tm, tn = tile
+    i, j = s[C].op.axis
+    io, jo, ii, ji = s[C].tile(i, j, tm, tn)
+    jb, jo = s[C].split(jo, block // tn)
+    k = s[C].op.reduce_axis[0]
+    if k_steps > 1 and K % (k_steps * lanes) == 0:
+        ko, kr = s[C].split(k, k_steps * lanes)
+        kio, ki = s[C].split(kr, lanes)
+        s[C].reorder(jb, io, jo, ko, kio, ii, ji, ki)
+        s[C].unroll(kio)
+    else:
+        ko, ki = s[C].split(k, lanes)
+        s[C].reorder(jb, io, jo, ko, ii, ji, ki)
+    s[BP].compute_at(s[C], jb)
+    s[C].tensorize(ko, intrin)
+    return s, [A, B, C]
+
+
 def _matmul_scalar(wl, tile=(2, 4), kfactor=2):
     A, B, Bt, C = _matmul_te(wl, pack=False)
     s = create_schedule(C)
@@ -116,9 +183,11 @@ def _matmul_scalar(wl, tile=(2, 4), kfactor=2):
     return s, [A, B, C]
 
 
-def _matmul_tensorized(wl, intrin: TensorIntrin, tile, asm: bool = False):
+def _matmul_tensorized(wl, intrin: TensorIntrin, tile, asm: bool = False, block: int | None = None,
+                       k_chunk: int | None = None, pack: bool | None = None):
     A, B, Bt, C = _matmul_te(wl, pack=True)
     _check_lanes(wl, "K", wl.params["K"], intrin.lanes)
+    K = wl.params["K"]
     s = create_schedule(C)
     if Bt is not B:  # the transpose in 4 x 4 blocks: word-sized runs of both layouts per block
         j, k = s[Bt].op.axis
@@ -129,12 +198,26 @@ def _matmul_tensorized(wl, intrin: TensorIntrin, tile, asm: bool = False):
         s[Bt].unroll(ki)
     if intrin.accumulators:
         tile = (_fit(C.shape[0], tile[0]), _fit(C.shape[1], tile[1]))
-    CL = _register_tile(s, C, *tile)
+    if pack is None:  # the copy pays when many row tiles of A reuse the packed block
+        pack = bool(intrin.accumulators) and wl.params["M"] // tile[0] >= PACK_MIN_REUSE
+    if block is None:
+        block = _cache_block(wl, tile, intrin.lanes, CACHE_BYTES if pack else BLOCK_BYTES)
+    if block and intrin.accumulators and pack:
+        return _matmul_unit_blocked(wl, intrin, tile, block)
+    if block:
+        CL, jb = _register_tile_blocked(s, C, *tile, block)
+        if Bt is not B:  # pack only the block of Bt the rows of C read: a contiguous buffer
+            s[Bt].compute_at(s[C], jb)
+    else:
+        CL = _register_tile(s, C, *tile)
     ic, jc = s[CL].op.axis
-    K = wl.params["K"]
-    if asm and not intrin.accumulators and K // intrin.lanes <= 16:
-        # the whole reduction straight-line: the emitter orders every load, op and add of the tile
-        ko, kr = s[CL].split(s[CL].op.reduce_axis[0], K)
+    steps = K // intrin.lanes
+    if k_chunk is None and asm and not intrin.accumulators and steps > 16:
+        k_chunk = _fit(steps, 16)
+    if asm and not intrin.accumulators and (steps <= 16 or k_chunk):
+        # the whole reduction (or k_chunk lane steps of it) straight-line: the emitter orders every
+        # load, op and add of the tile
+        ko, kr = s[CL].split(s[CL].op.reduce_axis[0], K if steps <= 16 else k_chunk * intrin.lanes)
         kio, ki = s[CL].split(kr, intrin.lanes)
         s[CL].reorder(ko, kio, ic, jc, ki)
         s[CL].unroll(kio)
@@ -322,7 +405,7 @@ def _dw_tensorized(wl, intrin: TensorIntrin, tile=4):
 # dense + bias + relu: the dense tile is computed at the relu tile, bias inlined
 
 
-def _dense(wl, intrin: TensorIntrin | None, tile=(4, 4), kfactor=4):
+def _dense(wl, intrin: TensorIntrin | None, tile=(4, 4), kfactor=4, k_steps: int = 1):
     R = wl.output
     D, DB = wl.stages["dense"], wl.stages["bias"]
     s = create_schedule(R)
@@ -345,6 +428,13 @@ def _dense(wl, intrin: TensorIntrin | None, tile=(4, 4), kfactor=4):
         s[D].unroll(ic)
         s[D].unroll(jc)
         s[D].tensorize(ki, intrin)
+    elif k_steps > 1 and wl.params["K"] % (k_steps * intrin.lanes) == 0:
+        # k_steps lane steps per iteration (unrolled): a batch-1 dense streams its weights once, the
+        # loop overhead is what is left to remove
+        ko, kio = s[D].split(ko, k_steps)
+        s[D].reorder(ko, kio, ic, jc, ki)
+        s[D].unroll(kio)
+        s[D].tensorize(ko, intrin)
     else:
         s[D].reorder(ko, ic, jc, ki)
         s[D].tensorize(ko, intrin)
@@ -405,7 +495,7 @@ def scalar_best(wl, tile=None):
     return _dense(wl, None, tile or (2, 2), kfactor=4)
 
 
-def dot4(wl, ext="dot4_i8", tile=None, asm: bool = False):
+def dot4(wl, ext="dot4_i8", tile=None, asm: bool = False, block: int | None = None, k_chunk: int | None = None):
     """The register tile with its lane loop tensorized by ``ext``'s stateless dot intrinsic.
 
     ``asm``: the rv32 emitter places the tile's loads, CFU ops and adds itself (pragma "cfu_asm" on
@@ -415,7 +505,8 @@ def dot4(wl, ext="dot4_i8", tile=None, asm: bool = False):
     k = _kind(wl)
     if k == "matmul":
         # 4x2: measured best with zig at 32^3 and 64^3 in C order; 4x4 once the emitter orders the tile
-        s, args = _matmul_tensorized(wl, intrin, tile or ((4, 4) if asm else (4, 2)), asm=asm)
+        s, args = _matmul_tensorized(wl, intrin, tile or ((4, 4) if asm else (4, 2)), asm=asm, block=block,
+                                     k_chunk=k_chunk)
     elif k == "conv2d":
         s, args = _conv_tensorized(wl, intrin, tile or (4, 4))
     elif k == "depthwise":
@@ -433,12 +524,12 @@ def dot4_asm(wl, ext="dot4_i8", tile=None):
     return dot4(wl, ext, tile, asm=True)
 
 
-def mac4(wl, ext="mac4_i8", tile=None):
+def mac4(wl, ext="mac4_i8", tile=None, block: int | None = None, pack: bool | None = None):
     """The output tile (at most the unit's accumulators) kept in ``ext``'s accumulator bank."""
     intrin = _intrin(ext, True)
     k = _kind(wl)
     if k == "matmul":
-        return _matmul_tensorized(wl, intrin, tile or (4, 4))
+        return _matmul_tensorized(wl, intrin, tile or (4, 4), block=block, pack=pack)
     if k == "conv2d":
         return _conv_tensorized(wl, intrin, tile or (4, 4))
     if k == "depthwise":
