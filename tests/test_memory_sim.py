@@ -67,3 +67,30 @@ def test_template_memory_configs_on_the_soc(knobs):
     outs = [a for a, spec in zip(arrays, task.arg_specs) if spec[2]]
     for o, w in zip(outs, task.reference(arrays)):
         np.testing.assert_array_equal(o, w)
+
+
+@pytest.mark.parametrize("sched", ["dot4", "dot4_asm", "mac4"])
+def test_depthwise_phase_copies_beat_scalar(sched):
+    """Depthwise 3x3 stride 1: the tensorized schedules read phase-shifted row copies (no im2col) and
+    take fewer cycles than the best scalar schedule."""
+    wl = ops.get("depthwise_conv2d_nchw")(1, 16, 16, 16, 3, pad=1)
+    fast = _run(wl, *hand.SCHEDULES[sched](wl))
+    scalar = _run(wl, *hand.scalar_best(wl))
+    assert fast < scalar, (fast, scalar)
+
+
+@pytest.mark.parametrize("shape,kw", [((2, 3, 9, 12, 5), dict(pad=2)), ((1, 4, 7, 10, 3), {}),
+                                      ((1, 4, 10, 10, 3), dict(stride=2, pad=1))])
+@pytest.mark.parametrize("sched", ["dot4", "dot4_asm", "mac4"])
+def test_depthwise_shapes_equal_numpy(shape, kw, sched):
+    wl = ops.get("depthwise_conv2d_nchw")(*shape, **kw)
+    assert _run(wl, *hand.SCHEDULES[sched](wl), seed=3) > 0
+
+
+@pytest.mark.parametrize("shape,kw", [((1, 8, 8, 20, 24, 3), dict(pad=1, weight_layout="OHWI")),
+                                      ((1, 7, 7, 16, 12, 1), {}), ((1, 9, 9, 8, 40, 3), dict(stride=2, pad=1))])
+def test_conv_nhwc_unit_direct_equals_numpy(shape, kw):
+    """The mac4 NHWC convolutions whose weights exceed the D-cache (or 1x1): the unit's tile written
+    directly, filter-tile blocks outermost."""
+    wl = ops.get("conv2d_nhwc")(*shape, **kw)
+    assert _run(wl, *hand.mac4(wl), seed=4) > 0
