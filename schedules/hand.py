@@ -170,10 +170,30 @@ def _matmul_unit_blocked(wl, intrin: TensorIntrin, tile, block: int, k_steps: in
     return s, [A, B, C]
 
 
-def _matmul_scalar(wl, tile=(2, 4), kfactor=2):
+def _pack_block(s, B, Bt, CL, out_stage, jb) -> None:
+    """Copy the rows of the K-major B that one cache block reads into a contiguous local buffer, at
+    the block loop ``jb`` (computed there although the register tile ``CL`` is what reads it: CL is
+    computed inside ``jb``). An in-kernel transpose stage (``Bt is not B``) is itself computed per block."""
+    if Bt is not B:
+        s[Bt].compute_at(out_stage, jb)
+    else:
+        BP = s.cache_read(B, "local", [CL])
+        s[BP].compute_at(out_stage, jb)
+
+
+def _matmul_scalar(wl, tile=(2, 4), kfactor=2, block: int | None = None, pack: bool | None = None):
     A, B, Bt, C = _matmul_te(wl, pack=False)
     s = create_schedule(C)
-    CL = _register_tile(s, C, *tile)
+    if pack is None:
+        pack = _is_nt(wl) and wl.params["M"] // tile[0] >= PACK_MIN_REUSE
+    if block is None:
+        block = _cache_block(wl, tile, 1)
+    if block:
+        CL, jb = _register_tile_blocked(s, C, *tile, block)
+        if pack and _is_nt(wl):
+            _pack_block(s, B, B, CL, s[C], jb)
+    else:
+        CL = _register_tile(s, C, *tile)
     ic, jc = s[CL].op.axis
     ko, ki = s[CL].split(s[CL].op.reduce_axis[0], kfactor)
     s[CL].reorder(ko, ki, ic, jc)
@@ -199,14 +219,16 @@ def _matmul_tensorized(wl, intrin: TensorIntrin, tile, asm: bool = False, block:
     if intrin.accumulators:
         tile = (_fit(C.shape[0], tile[0]), _fit(C.shape[1], tile[1]))
     if pack is None:  # the copy pays when many row tiles of A reuse the packed block
-        pack = bool(intrin.accumulators) and wl.params["M"] // tile[0] >= PACK_MIN_REUSE
+        pack = wl.params["M"] // tile[0] >= PACK_MIN_REUSE
     if block is None:
-        block = _cache_block(wl, tile, intrin.lanes, CACHE_BYTES if pack else BLOCK_BYTES)
+        # measured (zig): mac4 fills the cache with its packed block; dot4's tile needs room beside it
+        block = _cache_block(wl, tile, intrin.lanes, CACHE_BYTES if pack and intrin.accumulators else BLOCK_BYTES)
     if block and intrin.accumulators and pack:
         return _matmul_unit_blocked(wl, intrin, tile, block)
     if block:
-        # (a packing stage of B stays at the root: it is read by the cache stage, not by C)
-        CL, _ = _register_tile_blocked(s, C, *tile, block)
+        CL, jb = _register_tile_blocked(s, C, *tile, block)
+        if pack:
+            _pack_block(s, B, Bt, CL, s[C], jb)
     else:
         CL = _register_tile(s, C, *tile)
     ic, jc = s[CL].op.axis
@@ -556,11 +578,11 @@ def _kind(wl) -> str:
     return kind
 
 
-def scalar_best(wl, tile=None):
+def scalar_best(wl, tile=None, block: int | None = None, pack: bool | None = None):
     """A register-blocked schedule without extensions."""
     k = _kind(wl)
     if k == "matmul":
-        return _matmul_scalar(wl, tile or (2, 4))
+        return _matmul_scalar(wl, tile or (2, 4), block=block, pack=pack)
     if k == "conv2d":  # (output pixels, output channels), measured on the SoC
         return _conv_scalar(wl, tile or ((2, 4) if _is_nhwc(wl) else (4, 2)))
     if k == "depthwise":
@@ -568,7 +590,8 @@ def scalar_best(wl, tile=None):
     return _dense(wl, None, tile or (2, 2), kfactor=4)
 
 
-def dot4(wl, ext="dot4_i8", tile=None, asm: bool = False, block: int | None = None, k_chunk: int | None = None):
+def dot4(wl, ext="dot4_i8", tile=None, asm: bool = False, block: int | None = None, k_chunk: int | None = None,
+         pack: bool | None = None):
     """The register tile with its lane loop tensorized by ``ext``'s stateless dot intrinsic.
 
     ``asm``: the rv32 emitter places the tile's loads, CFU ops and adds itself (pragma "cfu_asm" on
@@ -579,7 +602,7 @@ def dot4(wl, ext="dot4_i8", tile=None, asm: bool = False, block: int | None = No
     if k == "matmul":
         # 4x2: measured best with zig at 32^3 and 64^3 in C order; 4x4 once the emitter orders the tile
         s, args = _matmul_tensorized(wl, intrin, tile or ((4, 4) if asm else (4, 2)), asm=asm, block=block,
-                                     k_chunk=k_chunk)
+                                     k_chunk=k_chunk, pack=pack)
     elif k == "conv2d":
         s, args = _conv_tensorized(wl, intrin, tile or (4, 4))
     elif k == "depthwise":

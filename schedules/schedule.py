@@ -389,7 +389,7 @@ class Stage:
             parent._check_leaf(axis, "compute_at")
         except ScheduleError as e:
             raise self._err(axis, f"compute_at {parent.name!r}: {e}") from None
-        if not self.schedule.consumes(parent, self):
+        if not self.schedule.consumes(parent, self) and not self.schedule.consumes_through(parent, self):
             raise self._err(axis, f"compute_at: stage {parent.name!r} does not consume {self.name!r}")
         if self.attach_type == "inline":
             raise ScheduleError(f"stage {self.name!r}: compute_at on an inlined stage")
@@ -520,6 +520,21 @@ class Schedule:
             if st is not None and st.attach_type == "inline" and self.consumes(st, producer):
                 return True
         return False
+
+    def consumes_through(self, consumer: Stage, producer: Stage) -> bool:
+        """Does ``consumer`` read a stage that reads ``producer`` (one stage in between)?
+
+        Then ``producer`` may be computed at a loop of ``consumer`` when that reader is computed at
+        the same loop or inside it (a packed tile hoisted above the cache stage that reads it);
+        lowering checks the placement.
+
+        args:
+            consumer, producer: Stages of this schedule.
+
+        rewrite: none (a query).
+        """
+        return any(st is not producer and st is not consumer and self.consumes(st, producer)
+                   and self.consumes(consumer, st) for st in self.stages)
 
     def _replace_reads(self, reader: Stage, old_op: Operation, new: Tensor, perm=None) -> None:
         op = reader.op

@@ -17,7 +17,7 @@ import ops
 import tir
 from schedules import ScheduleError, autotune, create_schedule, hand
 
-SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -37,32 +37,43 @@ def memory_case(draw):
     pack_b = draw(st.sampled_from(["no", "root", "block", "tile"]), label="pack B")
     pack_a = draw(st.sampled_from(["no", "root", "tile"]), label="pack A")
     transpose = draw(st.booleans(), label="pack B K-major (layout)")
-    return nt, (M, N, K), (tm, tn), blk, order, pack_b, pack_a, transpose
+    cached = draw(st.booleans(), label="register tile (cache_write) reads the packed operands")
+    return nt, (M, N, K), (tm, tn), blk, order, pack_b, pack_a, transpose, cached
 
 
 def _schedule(case):
-    nt, (M, N, K), (tm, tn), blk, order, pack_b, pack_a, transpose = case
+    nt, (M, N, K), (tm, tn), blk, order, pack_b, pack_a, transpose, cached = case
     wl = ops.get("matmul_nt" if nt else "matmul")(M, N, K)
     A, B = wl.inputs
     C = wl.output
     s = create_schedule(C)
+    # cached: a register tile CL computed at the tile loop reads the packed buffers, which are
+    # computed at a loop of C above it (lowering infers their region through CL)
+    CL = s.cache_write(C, "local") if cached else None
+    reader = CL if cached else C
     # packing stages first: cache_read rewrites the reader's body
     layout = (1, 0) if transpose else None
-    BP = s.cache_read(B, "local", [C], layout=layout) if pack_b != "no" else None
-    AP = s.cache_read(A, "local", [C]) if pack_a != "no" else None
+    BP = s.cache_read(B, "local", [reader], layout=layout) if pack_b != "no" else None
+    AP = s.cache_read(A, "local", [reader]) if pack_a != "no" else None
     i, j = s[C].op.axis
     io, jo, ii, ji = s[C].tile(i, j, tm, tn)
-    (k,) = s[C].op.reduce_axis
+    (k,) = s[CL if cached else C].op.reduce_axis
+    if cached:
+        k = ()
+    else:
+        k = (k,)
     if order == "block_b":
         jb, jo = s[C].split(jo, blk)
-        s[C].reorder(jb, io, jo, ii, ji, k)
+        s[C].reorder(jb, io, jo, ii, ji, *k)
         at = {"block": jb, "tile": jo}
     elif order == "block_a":
         ib, io = s[C].split(io, blk)
-        s[C].reorder(ib, jo, io, ii, ji, k)
+        s[C].reorder(ib, jo, io, ii, ji, *k)
         at = {"block": ib, "tile": io}
     else:
         at = {"block": io, "tile": jo}
+    if cached:
+        s[CL].compute_at(s[C], at["tile"])
     if BP is not None and pack_b != "root":
         s[BP].compute_at(s[C], at[pack_b])
     if AP is not None and pack_a == "tile":

@@ -225,22 +225,29 @@ def _memory_plan(cfg, stationary_bytes: int, ao, bo):
     return nblk, which
 
 
-def _pack_choice(cfg, s, out, operands: dict, stationary_bytes: int, exts: str):
+def _pack_choice(cfg, stationary_bytes: int, exts: str) -> str | None:
     """The ``pack`` knob of a matmul-like template (only when the stationary operand exceeds the
-    D-cache): copy the operand of the blocked axis (``operands``: "a" / "b" -> tensor) per cache
-    block into a contiguous local buffer (cache_read, computed at the block loop). Packing needs the
-    direct form (an accumulator-bank tile writes the output itself, no cache_write), so it applies
-    only with a mac tensorize and a cache block; otherwise it is recorded and has no effect.
-    Returns ("a"/"b" -> cache tensor) when this config packs, else None."""
+    D-cache): copy the operand of the blocked axis per cache block into a contiguous local buffer
+    (cache_read, computed at the block loop). Returns None (no packing: the knob is off, or there is
+    no cache block), ``"direct"`` (a mac tensorize: the unit's tile writes the output itself, no
+    cache_write, the packed operand read by the output stage) or ``"cached"`` (the packed operand read
+    by the register tile, which is computed inside the block loop)."""
     if stationary_bytes <= CACHE_BYTES:
         return None
     cfg.define_knob("pack", [False, True])
-    tens = _peek(cfg, "tensorize", None)
-    if not (cfg["pack"].val and tens is not None and tens in exts and _in_unit(tens)
-            and _peek(cfg, "cache_block", 0)):
+    if not (cfg["pack"].val and _peek(cfg, "cache_block", 0)):
         return None
+    tens = _peek(cfg, "tensorize", None)
+    return "direct" if tens is not None and tens in exts and _in_unit(tens) else "cached"
+
+
+def _packed(cfg, s, reader, operands: dict, stages: dict = ()) -> dict:
+    """"a" / "b" -> the packing stage of the blocked axis's operand, read by ``reader``: a compute stage
+    of the template (``stages``) when it already is a packing stage, else a new cache_read."""
     which = _peek(cfg, "cache_axis", "b")
-    return {which: s.cache_read(operands[which], "local", [out])}
+    if which in dict(stages):
+        return {which: dict(stages)[which]}
+    return {which: s.cache_read(operands[which], "local", [reader])}
 
 
 def _in_unit(ext_name: str) -> bool:
@@ -283,14 +290,16 @@ def matmul_i8(M, N, K, exts=EXTS):
     s = schedules.create_schedule(C)
     cfg = get_config()
     big = N * K  # int8 bytes of Bt, swept again for every row of tiles
-    packed = _pack_choice(cfg, s, C, {"a": A, "b": Bt}, big, exts)
-    if packed:  # the direct form: the unit's tile writes C itself; the packed operand read per block
+    mode = _pack_choice(cfg, big, exts)
+    if mode == "direct":  # the unit's tile writes C itself; the packed operand read per block
+        packed = _packed(cfg, s, C, {"a": A, "b": Bt})
         _register_block(cfg, s, C, C, C.op.axis[0], C.op.axis[1], s[C].op.reduce_axis[0], exts=exts,
                         stationary_bytes=big, packable=packed)
         return s, [A, Bt, C]
     CL = s.cache_write(C, "local")
+    packed = _packed(cfg, s, CL, {"a": A, "b": Bt}) if mode else None
     _register_block(cfg, s, C, CL, C.op.axis[0], C.op.axis[1], CL.op.reduce_axis[0], exts=exts,
-                    stationary_bytes=big)
+                    stationary_bytes=big, packable=packed)
     return s, [A, Bt, C]
 
 
@@ -307,17 +316,16 @@ def matmul_kn_i8(M, N, K, exts=EXTS):
     s = schedules.create_schedule(C)
     cfg = get_config()
     big = N * K
-    packed = _pack_choice(cfg, s, C, {"a": A, "b": Bp}, big, exts)
-    if packed:
-        if "b" in packed:  # the packing stage itself, per block: no second copy
-            packed = {"b": Bp}
-            s = schedules.create_schedule(C)
+    mode = _pack_choice(cfg, big, exts)
+    if mode == "direct":  # (the packing stage Bpack itself is computed per block: no second copy)
+        packed = _packed(cfg, s, C, {"a": A}, {"b": Bp})
         _register_block(cfg, s, C, C, C.op.axis[0], C.op.axis[1], s[C].op.reduce_axis[0], exts=exts,
                         stationary_bytes=big, packable=packed)
         return s, [A, B, C]
     CL = s.cache_write(C, "local")
+    packed = _packed(cfg, s, CL, {"a": A}, {"b": Bp}) if mode else None
     _register_block(cfg, s, C, CL, C.op.axis[0], C.op.axis[1], CL.op.reduce_axis[0], exts=exts,
-                    stationary_bytes=big)
+                    stationary_bytes=big, packable=packed)
     return s, [A, B, C]
 
 
