@@ -19,6 +19,22 @@ Supported operators (the workload's ``ops`` registry entry, see ``HAND_KINDS``):
 ``conv2d_nhwc`` (weights HWIO, or OHWI with :func:`conv2d_nhwc_ohwi`), ``conv2d_nchw`` (data packed
 to padded NHWC, weights to OHWI), ``depthwise_conv2d_nchw`` (the window rows packed im2col-style to
 4-byte words for the tensorized versions) and ``dense`` with bias and relu; convolutions at dilation 1.
+
+Memory hierarchy (VexRiscv_FullCfu: 4 KiB direct-mapped D-cache, 32-byte lines, ~12 cycles a refill),
+only for shapes whose stationary operand does not fit the cache (so the C of smaller shapes is
+unchanged):
+
+* matmul: cache blocks of output columns (``block``: columns per block, 0 for none; default from
+  BLOCK_BYTES / CACHE_BYTES) with the block loop outermost, and, when at least PACK_MIN_REUSE row
+  tiles reuse a block (``pack``), the block's rows of B copied into a contiguous local buffer at the
+  block loop. mac4 then writes the output tile from the unit directly (no cache_write);
+  ``dot4(asm=True)`` splits a reduction longer than 16 lane steps into straight-line chunks
+  (``k_chunk`` lane steps) of a rolled loop;
+* conv2d NHWC with mac4: filter-tile blocks outermost, the unit's tile written directly, a window
+  row and a chunk of channels straight-line (also for 1x1 windows);
+* depthwise (stride 1): phase-shifted copies of the source rows instead of im2col (4 bytes copied
+  per source byte instead of KH * 4 per output), so the tensorized versions beat the scalar one;
+* dense at batch 1: a 1 x 8 tile with several lane steps per iteration (mac4, dot4 with asm).
 """
 
 from __future__ import annotations
@@ -518,6 +534,13 @@ def _dense(wl, intrin: TensorIntrin | None, tile=(4, 4), kfactor=4, k_steps: int
         s[D].unroll(ki)
         s[D].unroll(ic)
         s[D].unroll(jc)
+    elif not intrin.accumulators and k_steps > 1 and (wl.params["K"] // intrin.lanes) % k_steps == 0:
+        ko, kio = s[D].split(ko, k_steps)  # k_steps lane steps straight-line per iteration
+        s[D].reorder(ko, kio, ic, jc, ki)
+        s[D].unroll(kio)
+        s[D].unroll(ic)
+        s[D].unroll(jc)
+        s[D].tensorize(ki, intrin)
     elif not intrin.accumulators:
         s[D].reorder(ko, ic, jc, ki)
         s[D].unroll(ic)
@@ -607,6 +630,10 @@ def dot4(wl, ext="dot4_i8", tile=None, asm: bool = False, block: int | None = No
         s, args = _conv_tensorized(wl, intrin, tile or (4, 4))
     elif k == "depthwise":
         s, args = _dw_tensorized(wl, intrin, tile or 4)
+    elif wl.params["M"] == 1 and tile is None and asm:
+        # batch 1 (measured 1x256 -> 64, cfu_asm: 0.479 MAC/cycle with 4x4 and one lane step per
+        # iteration, 0.582 with 1x8 and 16; in C order 1x8 is slower than 4x4: 0.365 vs 0.479)
+        s, args = _dense(wl, intrin, (1, _fit(wl.params["N"], 8)), k_steps=_fit(wl.params["K"] // intrin.lanes, 16))
     else:
         s, args = _dense(wl, intrin, tile or (4, 4))
     if asm:
