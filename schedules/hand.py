@@ -191,10 +191,10 @@ def _pack_block(s, B, Bt, CL, out_stage, jb) -> None:
     the block loop ``jb`` (computed there although the register tile ``CL`` is what reads it: CL is
     computed inside ``jb``). An in-kernel transpose stage (``Bt is not B``) is itself computed per block."""
     if Bt is not B:
-        s[Bt].compute_at(out_stage, jb)
+        s[Bt].compute_at(out_stage, jb, through=s[CL])
     else:
         BP = s.cache_read(B, "local", [CL])
-        s[BP].compute_at(out_stage, jb)
+        s[BP].compute_at(out_stage, jb, through=s[CL])
 
 
 def _matmul_scalar(wl, tile=(2, 4), kfactor=2, block: int | None = None, pack: bool | None = None):

@@ -107,6 +107,9 @@ class Stage:
         self.attach_type = "root"  # root | inline | scope
         self.attach_stage: Stage | None = None
         self.attach_ivar: IterVar | None = None
+        # compute_at(..., through=R): the stage between this one and attach_stage (R reads this
+        # stage and is computed at attach_ivar or inside it); lowering reads it as an optional member
+        self.attach_through: Stage | None = None
         self.is_output = False
         self.scope = "global"
         self._reset_axes()
@@ -357,15 +360,20 @@ class Stage:
             return
         self._attr(axis).pragmas.append((key, value))
 
-    def compute_at(self, parent: Stage, axis: IterVar) -> None:
+    def compute_at(self, parent: Stage, axis: IterVar, through: Stage | None = None) -> None:
         """Compute this stage inside the loop ``axis`` of consumer stage ``parent``.
 
         Only the region the consumer reads at one iteration of that loop is computed (bound
         inference), into a buffer of that region's size.
 
         args:
-            parent: the Stage of a consumer of this stage (directly or through inlined stages).
-            axis:   a leaf axis of ``parent``.
+            parent:  the Stage of a consumer of this stage (directly or through inlined stages), or,
+                     with ``through``, of a consumer of ``through``.
+            axis:    a leaf axis of ``parent``.
+            through: None, or the one Stage that reads this stage and that ``parent`` reads, itself
+                     computed at ``axis`` or inside it (checked when lowering): a packed tile hoisted
+                     above the register tile that reads it. The region is what ``through`` reads
+                     during one iteration of ``axis``.
 
         rewrite (``s[P].compute_at(s[C], i)``)::
 
@@ -373,6 +381,13 @@ class Stage:
                 P[i] = A[i] * 2                  P[0] = A[i] * 2           # a 1-element buffer
             for i in range(8):                   C[i] = P[0] + 1
                 C[i] = P[i] + 1
+
+        rewrite (``s[BP].compute_at(s[C], jb, through=s[CL])``, CL computed at jo inside jb)::
+
+            for jb, io, jo:            ->    for jb in _:
+                CL[..] = A * BP[jo..]            BP[0:8, :] = B[jb*8 : +8, :]   # the block, packed
+                C[..] = CL[..]                   for io, jo:
+                                                     CL[..] = A * BP[jo..]; C[..] = CL[..]
         """
         self._check_compute("compute_at")
         if not isinstance(parent, Stage):
@@ -389,11 +404,19 @@ class Stage:
             parent._check_leaf(axis, "compute_at")
         except ScheduleError as e:
             raise self._err(axis, f"compute_at {parent.name!r}: {e}") from None
-        if not self.schedule.consumes(parent, self) and not self.schedule.consumes_through(parent, self):
+        if through is not None:
+            if not isinstance(through, Stage) or through is self or through is parent:
+                raise self._err(axis, f"compute_at {parent.name!r}: through= expects the Stage between them, "
+                                      f"got {through!r}")
+            if not (self.schedule.consumes(through, self) and self.schedule.consumes(parent, through)):
+                raise self._err(axis, f"compute_at {parent.name!r} through {through.name!r}: {through.name!r} "
+                                      f"must read {self.name!r} and be read by {parent.name!r}")
+        elif not self.schedule.consumes(parent, self):
             raise self._err(axis, f"compute_at: stage {parent.name!r} does not consume {self.name!r}")
         if self.attach_type == "inline":
             raise ScheduleError(f"stage {self.name!r}: compute_at on an inlined stage")
         self.attach_type, self.attach_stage, self.attach_ivar = "scope", parent, axis
+        self.attach_through = through
 
     def compute_inline(self) -> None:
         """Inline this stage into its consumers: its expression replaces every read of it.
@@ -413,6 +436,7 @@ class Stage:
         if self.is_output:
             raise ScheduleError(f"stage {self.name!r}: compute_inline of an output stage")
         self.attach_type, self.attach_stage, self.attach_ivar = "inline", None, None
+        self.attach_through = None
 
     def compute_root(self) -> None:
         """Compute this stage at the top level, over its whole domain (undo compute_at / compute_inline).
@@ -428,6 +452,7 @@ class Stage:
         """
         self._check_compute("compute_root")
         self.attach_type, self.attach_stage, self.attach_ivar = "root", None, None
+        self.attach_through = None
 
     def tensorize(self, axis: IterVar, intrinsic) -> None:
         """Replace the loop nest under ``axis`` by calls of an ISA-extension intrinsic.
@@ -520,21 +545,6 @@ class Schedule:
             if st is not None and st.attach_type == "inline" and self.consumes(st, producer):
                 return True
         return False
-
-    def consumes_through(self, consumer: Stage, producer: Stage) -> bool:
-        """Does ``consumer`` read a stage that reads ``producer`` (one stage in between)?
-
-        Then ``producer`` may be computed at a loop of ``consumer`` when that reader is computed at
-        the same loop or inside it (a packed tile hoisted above the cache stage that reads it);
-        lowering checks the placement.
-
-        args:
-            consumer, producer: Stages of this schedule.
-
-        rewrite: none (a query).
-        """
-        return any(st is not producer and st is not consumer and self.consumes(st, producer)
-                   and self.consumes(consumer, st) for st in self.stages)
 
     def _replace_reads(self, reader: Stage, old_op: Operation, new: Tensor, perm=None) -> None:
         op = reader.op

@@ -74,10 +74,11 @@ def _schedule(case):
         at = {"block": io, "tile": jo}
     if cached:
         s[CL].compute_at(s[C], at["tile"])
+    via = s[CL] if cached else None
     if BP is not None and pack_b != "root":
-        s[BP].compute_at(s[C], at[pack_b])
+        s[BP].compute_at(s[C], at[pack_b], through=via)
     if AP is not None and pack_a == "tile":
-        s[AP].compute_at(s[C], at["tile"])
+        s[AP].compute_at(s[C], at["tile"], through=via)
     return wl, s, [A, B, C]
 
 
@@ -175,6 +176,32 @@ def test_cache_read_layout_transposes_the_copy():
     assert tuple(BP.shape) == (5, 7)
     func = tir.lower(s, list(wl.inputs) + [wl.output])
     ins, want = _arrays(wl, 3)
+    out = np.zeros(wl.output.shape, np.int32)
+    codegen_c.build(func, "host")(*ins, out)
+    np.testing.assert_array_equal(out, want)
+
+
+def test_compute_at_through_needs_the_reader_inside_the_loop():
+    """through= names the stage between; lowering refuses it when that stage is not computed at the
+    loop or inside it (the region would not be one block), and compute_at refuses a wrong stage."""
+    wl = ops.get("matmul_nt")(8, 8, 8)
+    A, B = wl.inputs
+    C = wl.output
+    s = create_schedule(C)
+    CL = s.cache_write(C, "local")
+    BP = s.cache_read(B, "local", [CL])
+    i, j = s[C].op.axis
+    io, jo, ii, ji = s[C].tile(i, j, 4, 4)
+    with pytest.raises(ScheduleError, match="does not consume"):
+        s[BP].compute_at(s[C], io)
+    with pytest.raises(ScheduleError, match="must read"):
+        s[BP].compute_at(s[C], io, through=s[A])
+    s[BP].compute_at(s[C], jo, through=s[CL])  # CL still at the root: refused when lowering
+    with pytest.raises(ScheduleError, match="through"):
+        tir.lower(s, [A, B, C])
+    s[CL].compute_at(s[C], jo)
+    func = tir.lower(s, [A, B, C])
+    ins, want = _arrays(wl, 5)
     out = np.zeros(wl.output.shape, np.int32)
     codegen_c.build(func, "host")(*ins, out)
     np.testing.assert_array_equal(out, want)

@@ -378,9 +378,10 @@ class _Lowerer:
         via = None
         if not self.sch.consumes(parent, st):
             via = self._attached_reader(st, live)
-            if via is None:
+            if via is None or getattr(st, "attach_through", None) is not via:
                 raise ScheduleError(f"stage {st.name!r}: computed at stage {parent.name!r}, which does not "
-                                    "consume it (nor is its reader computed inside that loop)")
+                                    "consume it (compute_at(..., through=R) needs R, its one reader, "
+                                    "computed at that loop or inside it)")
         for other in live:
             if other is parent or other is st or other is via or isinstance(other.op, PlaceholderOp):
                 continue

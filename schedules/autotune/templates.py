@@ -107,7 +107,9 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
     else:
         st.reorder(*others, ao, bo, ai, bi, *reduce_leaves)
     if packable and block_at is not None and block_at[1] in packable:
-        s[packable[block_at[1]]].compute_at(st, block_at[0])
+        # the register tile (computed inside the block loop) reads the packed buffer, or, in the
+        # direct form, the output stage itself
+        s[packable[block_at[1]]].compute_at(st, block_at[0], through=None if direct else s[acc])
     if direct:
         sa = st
         ca, cb = ai, bi
