@@ -20,6 +20,24 @@ Each template computes the reduction into a ``local`` accumulator tile (``cache_
                  (pragma ``cfu_asm``; see codegen_c.emit). No effect without a dot4 tensorize;
 * ``compiler``   the cross compiler and flags of the vexriscv target.
 
+Shapes whose stationary operand (Bt of a matmul, the weights of a dense layer or an NHWC convolution)
+exceeds the 4 KiB D-cache (CACHE_BYTES) also get the memory knobs, before ``compiler`` (smaller shapes
+keep exactly the space above):
+
+* ``pack``         (matmuls, the first knob) copy the blocked axis's operand per cache block into a
+                   contiguous local buffer (cache_read computed at the block loop; with mac4 the
+                   unit's tile writes the output directly, otherwise the register tile reads the
+                   packed buffer, ``compute_at(..., through=)``);
+* ``cache_block``  tiles of the blocked axis per cache block (0: none): the block loop outermost;
+* ``cache_axis``   which tile axis is blocked (``"b"``: the stationary operand's, ``"a"``: the other);
+* ``k_steps``      also straight-line chunks of 4, 8 or 16 lane steps of a reduction too long to
+                   unroll whole;
+* ``cfu_words``    operand words per C-order CFU block (pragma ``cfu_words``: 8, 4, 0 = the C
+                   compiler's order).
+
+Space sizes (vexriscv): matmul_i8 128^3 388,800 configs; conv2d_nhwc_i8 1x16x16x32 -> 32 3x3 pad 1
+116,640; dense_i8 1x256 -> 64 64,800; matmul_i8 64^3 3,240 (unchanged).
+
 ``matmul_i8(M, N, K)``: C[M, N] = A[M, K] x Bt[N, K]^T (B transposed, so both operands run along K).
 ``matmul_kn_i8(M, N, K)``: B given as [K, N]; a packing stage copies it to [N, K] first.
 ``dense_i8(M, N, K)``: Y = X[M, K] x W[N, K]^T + bias[N].
