@@ -89,23 +89,42 @@ def kernels(quick: bool):
     ]
 
 
+def memory_kernels():
+    """The shapes of the memory-hierarchy table (operands beyond the 4 KiB D-cache; --memory)."""
+    op = ops.get
+    mm = ["dot4_i8", "mac4_i8"]
+    return [
+        ("matmul 64x64x64 (Bt[N,K])", op("matmul_nt")(64, 64, 64), mm),
+        ("matmul 48x80x96 (Bt[N,K])", op("matmul_nt")(48, 80, 96), mm),
+        ("matmul 100x100x100 (Bt[N,K])", op("matmul_nt")(100, 100, 100), mm),
+        ("matmul 128x128x128 (Bt[N,K])", op("matmul_nt")(128, 128, 128), mm),
+        ("matmul 256x64x256 (Bt[N,K])", op("matmul_nt")(256, 64, 256), mm),
+        ("conv2d NHWC 1x16x16x32 -> 32, 3x3 pad 1", op("conv2d_nhwc")(1, 16, 16, 32, 32, 3, pad=1), mm),
+        ("conv2d NHWC 1x16x16x32 -> 32, 1x1", op("conv2d_nhwc")(1, 16, 16, 32, 32, 1), mm),
+        ("depthwise NCHW 16x16x16, 3x3 pad 1", op("depthwise_conv2d_nchw")(1, 16, 16, 16, 3, pad=1), mm),
+        ("dense+bias+relu 1x256 -> 64", op("dense")(1, 64, 256, bias=True, relu=True), mm),
+    ]
+
+
 MATMUL_TILES = {"dot": ((4, 4), (2, 4), (4, 2), (2, 8)), "mac": ((4, 4), (8, 2), (2, 8))}
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="32^3 matmuls and no tile search")
+    ap.add_argument("--memory", action="store_true", help="the memory-hierarchy shapes (operands beyond the "
+                    "D-cache) instead of the default table; the hand schedules' default tiles only")
     ap.add_argument("--json", metavar="PATH", help="also write the table as JSON (benchmarks/results/"
                     "vexriscv_kernels.json is the checked-in one that tests/test_vexriscv_kernels.py holds to)")
     args = ap.parse_args(argv)
     t0 = time.time()
     rows = []
-    for title, wl, exts in kernels(args.quick):
+    for title, wl, exts in (memory_kernels() if args.memory else kernels(args.quick)):
         n_macs = macs(wl)
-        naive = measure(wl, hand.naive, ["zig"])
-        cols = [("naive C", naive)]
+        # (--memory: no naive column; the largest naive kernels take tens of millions of cycles)
+        cols = [] if args.memory else [("naive C", measure(wl, hand.naive, ["zig"]))]
         cols.append(("hand, no ext", measure(wl, hand.scalar_best, ["zig", "gcc"])))
-        is_mm = wl.op.family == "matmul" and not args.quick
+        is_mm = wl.op.family == "matmul" and not args.quick and not args.memory
         for ext in exts:
             if ext.startswith("mac"):
                 fn, tiles = hand.mac4, MATMUL_TILES["mac"] if is_mm else (None,)

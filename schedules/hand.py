@@ -19,6 +19,22 @@ Supported operators (the workload's ``ops`` registry entry, see ``HAND_KINDS``):
 ``conv2d_nhwc`` (weights HWIO, or OHWI with :func:`conv2d_nhwc_ohwi`), ``conv2d_nchw`` (data packed
 to padded NHWC, weights to OHWI), ``depthwise_conv2d_nchw`` (the window rows packed im2col-style to
 4-byte words for the tensorized versions) and ``dense`` with bias and relu; convolutions at dilation 1.
+
+Memory hierarchy (VexRiscv_FullCfu: 4 KiB direct-mapped D-cache, 32-byte lines, ~12 cycles a refill),
+only for shapes whose stationary operand does not fit the cache (so the C of smaller shapes is
+unchanged):
+
+* matmul: cache blocks of output columns (``block``: columns per block, 0 for none; default from
+  BLOCK_BYTES / CACHE_BYTES) with the block loop outermost, and, when at least PACK_MIN_REUSE row
+  tiles reuse a block (``pack``), the block's rows of B copied into a contiguous local buffer at the
+  block loop. mac4 then writes the output tile from the unit directly (no cache_write);
+  ``dot4(asm=True)`` splits a reduction longer than 16 lane steps into straight-line chunks
+  (``k_chunk`` lane steps) of a rolled loop;
+* conv2d NHWC with mac4: filter-tile blocks outermost, the unit's tile written directly, a window
+  row and a chunk of channels straight-line (also for 1x1 windows);
+* depthwise (stride 1): phase-shifted copies of the source rows instead of im2col (4 bytes copied
+  per source byte instead of KH * 4 per output), so the tensorized versions beat the scalar one;
+* dense at batch 1: a 1 x 8 tile with several lane steps per iteration (mac4, dot4 with asm).
 """
 
 from __future__ import annotations
@@ -103,10 +119,97 @@ def _register_tile(s, C, tm: int, tn: int):
     return CL
 
 
-def _matmul_scalar(wl, tile=(2, 4), kfactor=2):
+#: bytes of the D-cache (VexRiscv_FullCfu: 4 KiB, direct-mapped, 32-byte lines) a cache block of the
+#: stationary operand may fill; the rest holds the streamed rows (a direct-mapped cache evicts by set)
+CACHE_BYTES = 4096
+BLOCK_BYTES = 2048
+#: row tiles of A that must reuse a packed block of B before packing it pays for its copy
+PACK_MIN_REUSE = 32
+
+
+def _cache_block(wl, tile, lanes: int, block_bytes: int = BLOCK_BYTES) -> int:
+    """Columns of C per cache block (0: no blocking): as many rows of Bt (K bytes each) as fill
+    BLOCK_BYTES, a multiple of the tile's columns dividing N; 0 when the whole Bt fits the cache."""
+    p = wl.params
+    N, K = p["N"], p["K"]
+    esize = 2 if p.get("dtype_in", "int8") in ("int16", "uint16") else 1
+    if N * K * esize <= CACHE_BYTES:
+        return 0
+    tn = tile[1]
+    if N % tn:
+        return 0
+    rows = max(1, block_bytes // (K * esize) // tn)
+    nb = _fit(N // tn, rows) * tn
+    return 0 if nb >= N else nb
+
+
+def _register_tile_blocked(s, C, tm: int, tn: int, block: int):
+    """The register tile of _register_tile inside cache blocks of ``block`` columns of C (rows of the
+    K-major Bt): ``for jb: for io: for jo: tile``, so one block of Bt stays in the D-cache while every
+    row tile of A streams past it. Returns (the cache, jb)."""
+    CL = s.cache_write(C, "local")
+    i, j = s[C].op.axis
+    io, jo, ii, ji = s[C].tile(i, j, tm, tn)
+    jb, jo = s[C].split(jo, block // tn)
+    s[C].reorder(jb, io, jo, ii, ji)
+    s[CL].compute_at(s[C], jo)
+    return CL, jb
+
+
+def _matmul_unit_blocked(wl, intrin: TensorIntrin, tile, block: int, k_steps: int = 2):
+    """An accumulator-bank tile in cache blocks, the block of B packed: ``for jb: pack the block's
+    rows of B K-major into a contiguous buffer; for io: for jo: the tile in the unit``.
+
+    No cache_write: the unit's nest writes the output tile itself, so the packing stage is computed
+    at a loop of the output stage (the stage that reads it)."""
+    A, B = wl.inputs
+    C = wl.output
+    lanes = intrin.lanes
+    K = wl.params["K"]
+    s = create_schedule(C)
+    BP = s.cache_read(B, "local", [C], layout=None if _is_nt(wl) else (1, 0))
+    tm, tn = tile
+    i, j = s[C].op.axis
+    io, jo, ii, ji = s[C].tile(i, j, tm, tn)
+    jb, jo = s[C].split(jo, block // tn)
+    k = s[C].op.reduce_axis[0]
+    if k_steps > 1 and K % (k_steps * lanes) == 0:
+        ko, kr = s[C].split(k, k_steps * lanes)
+        kio, ki = s[C].split(kr, lanes)
+        s[C].reorder(jb, io, jo, ko, kio, ii, ji, ki)
+        s[C].unroll(kio)
+    else:
+        ko, ki = s[C].split(k, lanes)
+        s[C].reorder(jb, io, jo, ko, ii, ji, ki)
+    s[BP].compute_at(s[C], jb)
+    s[C].tensorize(ko, intrin)
+    return s, [A, B, C]
+
+
+def _pack_block(s, B, Bt, CL, out_stage, jb) -> None:
+    """Copy the rows of the K-major B that one cache block reads into a contiguous local buffer, at
+    the block loop ``jb`` (computed there although the register tile ``CL`` is what reads it: CL is
+    computed inside ``jb``). An in-kernel transpose stage (``Bt is not B``) is itself computed per block."""
+    if Bt is not B:
+        s[Bt].compute_at(out_stage, jb, through=s[CL])
+    else:
+        BP = s.cache_read(B, "local", [CL])
+        s[BP].compute_at(out_stage, jb, through=s[CL])
+
+
+def _matmul_scalar(wl, tile=(2, 4), kfactor=2, block: int | None = None, pack: bool | None = None):
     A, B, Bt, C = _matmul_te(wl, pack=False)
     s = create_schedule(C)
-    CL = _register_tile(s, C, *tile)
+    if pack is None:
+        pack = _is_nt(wl) and wl.params["M"] // tile[0] >= PACK_MIN_REUSE
+    if block is None:
+        block = _cache_block(wl, tile, 1)
+    if block:
+        CL, jb = _register_tile_blocked(s, C, *tile, block)
+        if pack and _is_nt(wl):
+            _pack_block(s, B, B, CL, s[C], jb)
+    else:
+        CL = _register_tile(s, C, *tile)
     ic, jc = s[CL].op.axis
     ko, ki = s[CL].split(s[CL].op.reduce_axis[0], kfactor)
     s[CL].reorder(ko, ki, ic, jc)
@@ -116,9 +219,11 @@ def _matmul_scalar(wl, tile=(2, 4), kfactor=2):
     return s, [A, B, C]
 
 
-def _matmul_tensorized(wl, intrin: TensorIntrin, tile, asm: bool = False):
+def _matmul_tensorized(wl, intrin: TensorIntrin, tile, asm: bool = False, block: int | None = None,
+                       k_chunk: int | None = None, pack: bool | None = None):
     A, B, Bt, C = _matmul_te(wl, pack=True)
     _check_lanes(wl, "K", wl.params["K"], intrin.lanes)
+    K = wl.params["K"]
     s = create_schedule(C)
     if Bt is not B:  # the transpose in 4 x 4 blocks: word-sized runs of both layouts per block
         j, k = s[Bt].op.axis
@@ -129,12 +234,27 @@ def _matmul_tensorized(wl, intrin: TensorIntrin, tile, asm: bool = False):
         s[Bt].unroll(ki)
     if intrin.accumulators:
         tile = (_fit(C.shape[0], tile[0]), _fit(C.shape[1], tile[1]))
-    CL = _register_tile(s, C, *tile)
+    if pack is None:  # the copy pays when many row tiles of A reuse the packed block
+        pack = wl.params["M"] // tile[0] >= PACK_MIN_REUSE
+    if block is None:
+        # measured (zig): mac4 fills the cache with its packed block; dot4's tile needs room beside it
+        block = _cache_block(wl, tile, intrin.lanes, CACHE_BYTES if pack and intrin.accumulators else BLOCK_BYTES)
+    if block and intrin.accumulators and pack:
+        return _matmul_unit_blocked(wl, intrin, tile, block)
+    if block:
+        CL, jb = _register_tile_blocked(s, C, *tile, block)
+        if pack:
+            _pack_block(s, B, Bt, CL, s[C], jb)
+    else:
+        CL = _register_tile(s, C, *tile)
     ic, jc = s[CL].op.axis
-    K = wl.params["K"]
-    if asm and not intrin.accumulators and K // intrin.lanes <= 16:
-        # the whole reduction straight-line: the emitter orders every load, op and add of the tile
-        ko, kr = s[CL].split(s[CL].op.reduce_axis[0], K)
+    steps = K // intrin.lanes
+    if k_chunk is None and asm and not intrin.accumulators and steps > 16:
+        k_chunk = _fit(steps, 16)
+    if asm and not intrin.accumulators and (steps <= 16 or k_chunk):
+        # the whole reduction (or k_chunk lane steps of it) straight-line: the emitter orders every
+        # load, op and add of the tile
+        ko, kr = s[CL].split(s[CL].op.reduce_axis[0], K if steps <= 16 else k_chunk * intrin.lanes)
         kio, ki = s[CL].split(kr, intrin.lanes)
         s[CL].reorder(ko, kio, ic, jc, ki)
         s[CL].unroll(kio)
@@ -236,8 +356,45 @@ def _conv_scalar(wl, tile=(4, 4)):
     return s, wl.args
 
 
+def _conv_unit_direct(wl, intrin: TensorIntrin, tile, f_block: int, k_steps: int):
+    """NHWC, an accumulator-bank tile written by the unit itself (no cache_write), for weights beyond
+    the D-cache (or 1x1 windows): ``for fb: for b, y, xo: for fo: for ry: for rco: rx, rck unrolled``.
+
+    ``f_block`` output channels per cache block (a multiple of the tile's): the block loop goes
+    outermost, so the block's weights stay in the D-cache while the input streams past them;
+    ``k_steps`` lane steps of the channel loop per iteration, unrolled with the whole rx loop (a
+    straight-line run of CFU ops per window row)."""
+    p = wl.params
+    Out = _conv_packed_te(wl)
+    s = create_schedule(Out)
+    tx, tf = _fit(Out.shape[2], tile[0]), _fit(Out.shape[3], tile[1])
+    b, y, x, f = Out.op.axis
+    xo, xi = s[Out].split(x, tx)
+    fo, fi = s[Out].split(f, tf)
+    ry, rx, rc = s[Out].op.reduce_axis
+    rco, rci = s[Out].split(rc, intrin.lanes)
+    rco, rck = s[Out].split(rco, _fit(p["C"] // intrin.lanes, k_steps))
+    lead = []
+    if f_block and f_block % tf == 0 and (p["F"] // tf) % (f_block // tf) == 0 and f_block < p["F"]:
+        fb, fo = s[Out].split(fo, f_block // tf)
+        lead = [fb]
+    s[Out].reorder(*lead, b, y, xo, fo, ry, rco, rx, rck, xi, fi, rci)
+    s[Out].unroll(rck)
+    s[Out].unroll(rx)
+    s[Out].tensorize(ry, intrin)
+    return s, list(wl.inputs) + [Out]
+
+
 def _conv_tensorized(wl, intrin: TensorIntrin, tile):
     _check_lanes(wl, "C (input channels)", wl.params["C"], intrin.lanes)
+    p = wl.params
+    if intrin.accumulators and _is_nhwc(wl) and (p["F"] * p["KH"] * p["KW"] * p["C"] > CACHE_BYTES
+                                                 or p["KH"] * p["KW"] == 1):
+        # measured (zig), 1x16x16x32 -> 32: 3x3 pad 1 0.980 -> 1.144 MAC/cycle (one 4-channel tile of
+        # weights per block); 1x1 1.116 -> 1.127 (no block, the whole channel loop unrolled)
+        if p["KH"] * p["KW"] == 1:
+            return _conv_unit_direct(wl, intrin, tile, 0, 8)
+        return _conv_unit_direct(wl, intrin, tile, tile[1], 8)
     Out = _conv_packed_te(wl)
     s = create_schedule(Out)
     tx, tf = tile
@@ -280,6 +437,33 @@ def _dw_packed_te(wl, lanes: int):
     return Col, Out
 
 
+def _dw_phase_te(wl, lanes: int):
+    """Depthwise without im2col (stride 1, output tiles of ``lanes`` pixels): ``lanes`` copies of each
+    source row, copy ``q`` shifted left by ``q`` bytes, Ph[b, c, r, q, j] = src[b, c, r, j + q]. The
+    window row of output x then starts at the aligned word ``j = x - x % lanes`` of copy ``x % lanes``:
+    4 bytes copied per source byte instead of KH * 4 per output (im2col).
+
+    Lanes kx >= KW read a clamped neighbour whose weight is zero, so the clamp never changes a sum."""
+    p = wl.params
+    N, C, KH, KW = (p[k] for k in ("N", "C", "KH", "KW"))
+    A, Wt = wl.inputs
+    src = wl.stages.get("pad", A)
+    OH, OW = wl.output.shape[2], wl.output.shape[3]
+    KX = -(-KW // lanes) * lanes
+    WS = src.shape[3]
+    XW = -(-(OW + KX - lanes) // lanes) * lanes
+    z8 = tir.const(0, "int8")
+    Ph = tir.compute((N, C, src.shape[2], lanes, XW),
+                     lambda b, c, r, q, j: src[b, c, r, tir.min(j + q, WS - 1)], name="Ph")
+    Wp = tir.compute((C, KH, KX), lambda c, r, kx: tir.if_then_else(kx < KW, Wt[c, 0, r, tir.min(kx, KW - 1)], z8),
+                     name="Wp")
+    ry, kx = tir.reduce_axis((0, KH), "ry"), tir.reduce_axis((0, KX), "kx")
+    Out = tir.compute((N, C, OH, OW), lambda b, c, y, x: tir.sum(
+        Ph[b, c, y + ry, x % lanes, x - x % lanes + kx].astype("int32") * Wp[c, ry, kx].astype("int32"),
+        axis=[ry, kx]), name="dwconv")
+    return Out
+
+
 def _dw_scalar(wl, tile=4):
     Out = wl.output
     s = create_schedule(Out)
@@ -298,10 +482,18 @@ def _dw_scalar(wl, tile=4):
 
 
 def _dw_tensorized(wl, intrin: TensorIntrin, tile=4):
-    Col, Out = _dw_packed_te(wl, intrin.lanes)
-    s = create_schedule(Out)
     if intrin.accumulators:
-        tile = _fit(Out.shape[3], min(tile, intrin.accumulators))
+        tile = _fit(wl.output.shape[3], min(tile, intrin.accumulators))
+    phase = wl.params["stride"] == 1 and tile == intrin.lanes and wl.output.shape[3] % tile == 0
+    if phase:
+        # measured 16x16x16 3x3 pad 1 (zig): im2col 0.137 MAC/cycle (dot4), phase copies 0.201; scalar 0.168
+        Out = _dw_phase_te(wl, intrin.lanes)
+        s = create_schedule(Out)
+        if "pad" in wl.stages:
+            s[wl.stages["pad"]].compute_root()
+    else:
+        Col, Out = _dw_packed_te(wl, intrin.lanes)
+        s = create_schedule(Out)
     CL = s.cache_write(Out, "local")
     b, c, y, x = s[Out].op.axis
     xo, xi = s[Out].split(x, tile)
@@ -312,6 +504,8 @@ def _dw_tensorized(wl, intrin: TensorIntrin, tile=4):
     s[CL].reorder(ry, kxo, xc, kxi)
     if not intrin.accumulators:
         s[CL].unroll(xc)
+        if phase:
+            s[CL].unroll(ry)  # the window's rows straight-line: one CFU block per output tile
         s[CL].tensorize(kxi, intrin)
     else:
         s[CL].tensorize(ry, intrin)
@@ -322,7 +516,7 @@ def _dw_tensorized(wl, intrin: TensorIntrin, tile=4):
 # dense + bias + relu: the dense tile is computed at the relu tile, bias inlined
 
 
-def _dense(wl, intrin: TensorIntrin | None, tile=(4, 4), kfactor=4):
+def _dense(wl, intrin: TensorIntrin | None, tile=(4, 4), kfactor=4, k_steps: int = 1):
     R = wl.output
     D, DB = wl.stages["dense"], wl.stages["bias"]
     s = create_schedule(R)
@@ -340,11 +534,25 @@ def _dense(wl, intrin: TensorIntrin | None, tile=(4, 4), kfactor=4):
         s[D].unroll(ki)
         s[D].unroll(ic)
         s[D].unroll(jc)
+    elif not intrin.accumulators and k_steps > 1 and (wl.params["K"] // intrin.lanes) % k_steps == 0:
+        ko, kio = s[D].split(ko, k_steps)  # k_steps lane steps straight-line per iteration
+        s[D].reorder(ko, kio, ic, jc, ki)
+        s[D].unroll(kio)
+        s[D].unroll(ic)
+        s[D].unroll(jc)
+        s[D].tensorize(ki, intrin)
     elif not intrin.accumulators:
         s[D].reorder(ko, ic, jc, ki)
         s[D].unroll(ic)
         s[D].unroll(jc)
         s[D].tensorize(ki, intrin)
+    elif k_steps > 1 and wl.params["K"] % (k_steps * intrin.lanes) == 0:
+        # k_steps lane steps per iteration (unrolled): a batch-1 dense streams its weights once, the
+        # loop overhead is what is left to remove
+        ko, kio = s[D].split(ko, k_steps)
+        s[D].reorder(ko, kio, ic, jc, ki)
+        s[D].unroll(kio)
+        s[D].tensorize(ko, intrin)
     else:
         s[D].reorder(ko, ic, jc, ki)
         s[D].tensorize(ko, intrin)
@@ -393,11 +601,11 @@ def _kind(wl) -> str:
     return kind
 
 
-def scalar_best(wl, tile=None):
+def scalar_best(wl, tile=None, block: int | None = None, pack: bool | None = None):
     """A register-blocked schedule without extensions."""
     k = _kind(wl)
     if k == "matmul":
-        return _matmul_scalar(wl, tile or (2, 4))
+        return _matmul_scalar(wl, tile or (2, 4), block=block, pack=pack)
     if k == "conv2d":  # (output pixels, output channels), measured on the SoC
         return _conv_scalar(wl, tile or ((2, 4) if _is_nhwc(wl) else (4, 2)))
     if k == "depthwise":
@@ -405,7 +613,8 @@ def scalar_best(wl, tile=None):
     return _dense(wl, None, tile or (2, 2), kfactor=4)
 
 
-def dot4(wl, ext="dot4_i8", tile=None, asm: bool = False):
+def dot4(wl, ext="dot4_i8", tile=None, asm: bool = False, block: int | None = None, k_chunk: int | None = None,
+         pack: bool | None = None):
     """The register tile with its lane loop tensorized by ``ext``'s stateless dot intrinsic.
 
     ``asm``: the rv32 emitter places the tile's loads, CFU ops and adds itself (pragma "cfu_asm" on
@@ -415,11 +624,16 @@ def dot4(wl, ext="dot4_i8", tile=None, asm: bool = False):
     k = _kind(wl)
     if k == "matmul":
         # 4x2: measured best with zig at 32^3 and 64^3 in C order; 4x4 once the emitter orders the tile
-        s, args = _matmul_tensorized(wl, intrin, tile or ((4, 4) if asm else (4, 2)), asm=asm)
+        s, args = _matmul_tensorized(wl, intrin, tile or ((4, 4) if asm else (4, 2)), asm=asm, block=block,
+                                     k_chunk=k_chunk, pack=pack)
     elif k == "conv2d":
         s, args = _conv_tensorized(wl, intrin, tile or (4, 4))
     elif k == "depthwise":
         s, args = _dw_tensorized(wl, intrin, tile or 4)
+    elif wl.params["M"] == 1 and tile is None and asm:
+        # batch 1 (measured 1x256 -> 64, cfu_asm: 0.479 MAC/cycle with 4x4 and one lane step per
+        # iteration, 0.582 with 1x8 and 16; in C order 1x8 is slower than 4x4: 0.365 vs 0.479)
+        s, args = _dense(wl, intrin, (1, _fit(wl.params["N"], 8)), k_steps=_fit(wl.params["K"] // intrin.lanes, 16))
     else:
         s, args = _dense(wl, intrin, tile or (4, 4))
     if asm:
@@ -433,16 +647,20 @@ def dot4_asm(wl, ext="dot4_i8", tile=None):
     return dot4(wl, ext, tile, asm=True)
 
 
-def mac4(wl, ext="mac4_i8", tile=None):
+def mac4(wl, ext="mac4_i8", tile=None, block: int | None = None, pack: bool | None = None):
     """The output tile (at most the unit's accumulators) kept in ``ext``'s accumulator bank."""
     intrin = _intrin(ext, True)
     k = _kind(wl)
     if k == "matmul":
-        return _matmul_tensorized(wl, intrin, tile or (4, 4))
+        return _matmul_tensorized(wl, intrin, tile or (4, 4), block=block, pack=pack)
     if k == "conv2d":
         return _conv_tensorized(wl, intrin, tile or (4, 4))
     if k == "depthwise":
         return _dw_tensorized(wl, intrin, tile or 4)
+    if wl.params["M"] == 1 and tile is None:
+        # batch 1: one row of outputs, the weights streamed once (measured 1x256 -> 64: 0.584 MAC/cycle
+        # with 4x4 and one lane step per iteration, 0.609 with 1x8 and four)
+        return _dense(wl, intrin, (1, _fit(wl.params["N"], 8)), k_steps=4)
     return _dense(wl, intrin, tile or (4, 4))
 
 

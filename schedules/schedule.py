@@ -110,6 +110,9 @@ class Stage:
         self.attach_type = "root"  # root | inline | scope
         self.attach_stage: Stage | None = None
         self.attach_ivar: IterVar | None = None
+        # compute_at(..., through=R): the stage between this one and attach_stage (R reads this
+        # stage and is computed at attach_ivar or inside it); lowering reads it as an optional member
+        self.attach_through: Stage | None = None
         self.is_output = False
         self.scope = "global"
         self._reset_axes()
@@ -379,15 +382,20 @@ class Stage:
             return
         self._attr(axis).pragmas.append((key, value))
 
-    def compute_at(self, parent: Stage, axis: IterVar) -> None:
+    def compute_at(self, parent: Stage, axis: IterVar, through: Stage | None = None) -> None:
         """Compute this stage inside the loop ``axis`` of consumer stage ``parent``.
 
         Only the region the consumer reads at one iteration of that loop is computed (bound
         inference), into a buffer of that region's size.
 
         args:
-            parent: the Stage of a consumer of this stage (directly or through inlined stages).
-            axis:   a leaf axis of ``parent``.
+            parent:  the Stage of a consumer of this stage (directly or through inlined stages), or,
+                     with ``through``, of a consumer of ``through``.
+            axis:    a leaf axis of ``parent``.
+            through: None, or the one Stage that reads this stage and that ``parent`` reads, itself
+                     computed at ``axis`` or inside it (checked when lowering): a packed tile hoisted
+                     above the register tile that reads it. The region is what ``through`` reads
+                     during one iteration of ``axis``.
 
         rewrite (``s[P].compute_at(s[C], i)``)::
 
@@ -395,6 +403,13 @@ class Stage:
                 P[i] = A[i] * 2                  P[0] = A[i] * 2           # a 1-element buffer
             for i in range(8):                   C[i] = P[0] + 1
                 C[i] = P[i] + 1
+
+        rewrite (``s[BP].compute_at(s[C], jb, through=s[CL])``, CL computed at jo inside jb)::
+
+            for jb, io, jo:            ->    for jb in _:
+                CL[..] = A * BP[jo..]            BP[0:8, :] = B[jb*8 : +8, :]   # the block, packed
+                C[..] = CL[..]                   for io, jo:
+                                                     CL[..] = A * BP[jo..]; C[..] = CL[..]
         """
         self._check_compute("compute_at")
         if not isinstance(parent, Stage):
@@ -411,11 +426,19 @@ class Stage:
             parent._check_leaf(axis, "compute_at")
         except ScheduleError as e:
             raise self._err(axis, f"compute_at {parent.name!r}: {e}") from None
-        if not self.schedule.consumes(parent, self):
+        if through is not None:
+            if not isinstance(through, Stage) or through is self or through is parent:
+                raise self._err(axis, f"compute_at {parent.name!r}: through= expects the Stage between them, "
+                                      f"got {through!r}")
+            if not (self.schedule.consumes(through, self) and self.schedule.consumes(parent, through)):
+                raise self._err(axis, f"compute_at {parent.name!r} through {through.name!r}: {through.name!r} "
+                                      f"must read {self.name!r} and be read by {parent.name!r}")
+        elif not self.schedule.consumes(parent, self):
             raise self._err(axis, f"compute_at: stage {parent.name!r} does not consume {self.name!r}")
         if self.attach_type == "inline":
             raise ScheduleError(f"stage {self.name!r}: compute_at on an inlined stage")
         self.attach_type, self.attach_stage, self.attach_ivar = "scope", parent, axis
+        self.attach_through = through
 
     def compute_inline(self) -> None:
         """Inline this stage into its consumers: its expression replaces every read of it.
@@ -435,6 +458,7 @@ class Stage:
         if self.is_output:
             raise ScheduleError(f"stage {self.name!r}: compute_inline of an output stage")
         self.attach_type, self.attach_stage, self.attach_ivar = "inline", None, None
+        self.attach_through = None
 
     def compute_root(self) -> None:
         """Compute this stage at the top level, over its whole domain (undo compute_at / compute_inline).
@@ -450,6 +474,7 @@ class Stage:
         """
         self._check_compute("compute_root")
         self.attach_type, self.attach_stage, self.attach_ivar = "root", None, None
+        self.attach_through = None
 
     def tensorize(self, axis: IterVar, intrinsic, *, strict: bool = False) -> None:
         """Replace the loop nest under ``axis`` by calls of an ISA-extension intrinsic.
@@ -559,14 +584,17 @@ class Schedule:
                 return True
         return False
 
-    def _replace_reads(self, reader: Stage, old_op: Operation, new: Tensor) -> None:
+    def _replace_reads(self, reader: Stage, old_op: Operation, new: Tensor, perm=None) -> None:
         op = reader.op
         if not isinstance(op, ComputeOp):
             return
 
         def pre(n):
             if isinstance(n, TensorLoad) and self.stage_map.get(id(n.tensor.op)) is self.stage_map[id(old_op)]:
-                return TensorLoad(new, tuple(mutate(i, pre) for i in n.indices))
+                idx = tuple(mutate(i, pre) for i in n.indices)
+                if perm is not None:  # the cache's dimension d is the source's dimension perm[d]
+                    idx = tuple(idx[p] for p in perm)
+                return TensorLoad(new, idx)
             return None
 
         body = mutate(op.body, pre)
@@ -578,15 +606,21 @@ class Schedule:
         self.stages.insert(self.stages.index(before), stage)
         self.stage_map[id(stage.op)] = stage
 
-    def cache_read(self, tensor: Tensor, scope: str, readers) -> Tensor:
+    def cache_read(self, tensor: Tensor, scope: str, readers, layout=None) -> Tensor:
         """Copy ``tensor`` into a cache stage of ``scope`` that ``readers`` read instead; returns it.
 
-        Combined with compute_at, the copy covers only the tile a loop level needs.
+        Combined with compute_at, the copy covers only the tile a loop level needs, in a buffer of
+        that tile's size: a contiguous scratch buffer (packing). ``layout`` permutes the cache's
+        dimensions, so the copy is also a layout change (e.g. ``(1, 0)`` makes a [K, N] operand
+        K-major, [N, K]: its reduction lanes become word loads).
 
         args:
             tensor:  a tensor of this schedule (an input or an intermediate).
             scope:   the cache's storage scope, e.g. ``"local"`` (its name becomes ``<tensor>.<scope>``).
             readers: the stage(s) or tensor(s) that read the cache instead; each must read ``tensor``.
+            layout:  None (the tensor's own dimension order) or a permutation of ``range(ndim)``:
+                     dimension ``d`` of the cache is dimension ``layout[d]`` of ``tensor``. Anything
+                     else is a ScheduleError naming the tensor.
 
         rewrite (``AA = s.cache_read(A, "local", [C])``)::
 
@@ -594,6 +628,15 @@ class Schedule:
                 C[i] = A[i] + 1                  A.local[ax0] = A[ax0]
                                              for i in range(8):
                                                  C[i] = A.local[i] + 1
+
+        rewrite (``BP = s.cache_read(B, "local", [C], layout=(1, 0))``, then
+        ``s[BP].compute_at(s[C], jo)``: only the columns of one block, packed)::
+
+            for jo in range(N / 8):                  ->    for jo in range(N / 8):
+                for i, jj, k in _:                             for ax0, ax1 in range(8), range(K):
+                    C[i, jo*8+jj] += A[i, k] * B[k, jo*8+jj]       B.local[ax0, ax1] = B[ax1, jo*8 + ax0]
+                                                               for i, jj, k in _:
+                                                                   C[i, jo*8+jj] += A[i, k] * B.local[jj, k]
         """
         src = self[tensor]
         if not isinstance(readers, (list, tuple)):
@@ -604,14 +647,19 @@ class Schedule:
                 raise ScheduleError(f"cache_read of {src.name!r}: stage {rs.name!r} does not read it")
         cur = src.op.outputs[0]
         shape = cur.shape
-        axis = [IterVar(f"ax{d}", Range(0, n), "data") for d, n in enumerate(shape)]
-        op = ComputeOp(f"{src.name}.{scope}", "cache_read", axis, cur[tuple(a.var for a in axis)])
+        perm = _check_layout(src.name, layout, len(shape))
+        order = perm or tuple(range(len(shape)))
+        axis = [IterVar(f"ax{d}", Range(0, shape[order[d]]), "data") for d in range(len(shape))]
+        index = [None] * len(shape)
+        for d, src_dim in enumerate(order):
+            index[src_dim] = axis[d].var
+        op = ComputeOp(f"{src.name}.{scope}", "cache_read", axis, cur[tuple(index)])
         st = Stage(op, self)
         st.scope = scope
         first = min(self.stages.index(r) for r in reader_stages)
         self._insert(st, self.stages[first])
         for rs in reader_stages:
-            self._replace_reads(rs, src.op, op.outputs[0])
+            self._replace_reads(rs, src.op, op.outputs[0], perm)
         return op.outputs[0]
 
     def cache_write(self, tensor: Tensor, scope: str) -> Tensor:
@@ -653,6 +701,21 @@ class Schedule:
         st._reset_axes()
         self.stage_map[id(copy_op)] = st
         return cache
+
+
+def _check_layout(name: str, layout, ndim: int) -> tuple[int, ...] | None:
+    """A cache_read layout as a permutation tuple (None: the identity), or a ScheduleError."""
+    if layout is None:
+        return None
+    try:
+        perm = tuple(layout)
+    except TypeError:
+        perm = None
+    if (perm is None or sorted(perm) != list(range(ndim))
+            or not all(isinstance(p, int) and not isinstance(p, bool) for p in perm)):
+        raise ScheduleError(f"cache_read of {name!r}: layout {layout!r} is not a permutation of the "
+                            f"tensor's {ndim} dimensions (0..{ndim - 1})")
+    return None if perm == tuple(range(ndim)) else perm
 
 
 def create_schedule(ops) -> Schedule:

@@ -382,15 +382,34 @@ class _Lowerer:
         if not any(iv is lv for lv in parent.leaf_iter_vars):
             raise ScheduleError(f"stage {st.name!r}: compute_at axis {iv.name!r} is no longer a leaf axis of "
                                 f"stage {parent.name!r} (it was split or fused after compute_at)")
+        via = None
         if not self.sch.consumes(parent, st):
-            raise ScheduleError(f"stage {st.name!r}: computed at stage {parent.name!r}, which does not "
-                                "consume it")
+            via = self._attached_reader(st, live)
+            if via is None or getattr(st, "attach_through", None) is not via:
+                raise ScheduleError(f"stage {st.name!r}: computed at stage {parent.name!r}, which does not "
+                                    "consume it (compute_at(..., through=R) needs R, its one reader, "
+                                    "computed at that loop or inside it)")
         for other in live:
-            if other is parent or other is st or isinstance(other.op, PlaceholderOp):
+            if other is parent or other is st or other is via or isinstance(other.op, PlaceholderOp):
                 continue
             if any(self.stage(t.op) is st for t in self._reads(other.op.body)):
                 raise ScheduleError(f"stage {st.name!r} is computed at {parent.name!r} but stage "
                                     f"{other.name!r} reads it too; compute it at the root or cache it")
+
+    def _attached_reader(self, st, live):
+        """The one stage reading ``st`` when it is computed at ``st``'s attach stage, at ``st``'s loop
+        or inside it (a packing stage hoisted above the cache stage that reads it), else None."""
+        parent, iv = st.attach_stage, st.attach_ivar
+        readers = [o for o in live if o is not st and not isinstance(o.op, PlaceholderOp)
+                   and any(self.stage(t.op) is st for t in self._reads(o.op.body))]
+        if len(readers) != 1:
+            return None
+        r = readers[0]
+        leaves = list(parent.leaf_iter_vars)
+        if r.attach_type != "scope" or r.attach_stage is not parent or not any(iv is lv for lv in leaves):
+            return None
+        pos = {id(lv): q for q, lv in enumerate(leaves)}
+        return r if pos.get(id(r.attach_ivar), -1) >= pos[id(iv)] else None
 
     def _reads(self, e: Expr) -> list[Tensor]:
         """Tensors read by an expression after expanding inlined stages."""
@@ -532,7 +551,10 @@ class _Lowerer:
         for p, lv in enumerate(leaves):
             for ch in self.children.get((id(st), id(lv)), []):
                 inner_ids = {id(leaves[q].var) for q in range(p + 1, len(leaves))}
-                reg = self.infer_region(ch, te_body, n.vmap, inner_ids)
+                if any(isinstance(t, TensorLoad) and self.stage(t.tensor.op) is ch for t in walk(te_body)):
+                    reg = self.infer_region(ch, te_body, n.vmap, inner_ids)
+                else:  # read by a stage computed at this loop or inside it
+                    reg = self.infer_region(*self._through_reader(ch, n, p, te_body, inner_ids))
                 cbuf = self.buffers.get(id(ch))
                 if cbuf is None:
                     cbuf = Buffer(ch.name, tuple(e for _, e in reg), ch.op.dtype,
@@ -541,6 +563,30 @@ class _Lowerer:
                     self.offsets[id(ch)] = [m for m, _ in reg]
                     n.child_allocs[p].append(cbuf)
                 n.child_stmts[p].append(self.stage_nest(ch, reg))
+
+    def _through_reader(self, ch, n: _Nest, p: int, te_body: Expr, inner_ids: set):
+        """(ch, body, vmap, inner ids) for infer_region of ``ch`` read by the stage R attached at leaf
+        ``q >= p`` of ``n``: R's body with each data axis d of R at (its region's min + t_d), t_d a
+        fresh variable over R's extent, and R's reduction variables ranging: every element R reads
+        during one iteration of leaf ``p``."""
+        leaves = n.leaves
+        for q in range(p, len(leaves)):
+            for r in self.children.get((id(n.st), id(leaves[q])), []):
+                r_body = self.inline(r.op.body)
+                if not any(isinstance(t, TensorLoad) and self.stage(t.tensor.op) is ch for t in walk(r_body)):
+                    continue
+                r_inner = {id(leaves[x].var) for x in range(q + 1, len(leaves))}
+                sub, ids = {}, set(inner_ids)
+                for iv, (m, e) in zip(r.op.axis, self.infer_region(r, te_body, n.vmap, r_inner)):
+                    t = Var(f"{iv.name}.t")
+                    self.ranges[id(t)] = (0, e - 1)
+                    sub[iv.var] = BinOp("+", m, t, "int32")
+                    ids.add(id(t))
+                for iv in r.op.reduce_axis:
+                    self.ranges[id(iv.var)] = (iv.dom.min, iv.dom.min + iv.dom.extent - 1)
+                    ids.add(id(iv.var))
+                return ch, substitute(r_body, sub), n.vmap, ids
+        raise LoweringError(f"stage {ch.name!r}: no stage computed inside {n.st.name!r} reads it")
 
     def nest_block(self, n: _Nest):
         """The innermost statement (a store, or the tensor intrinsic's block), the reduction's init

@@ -20,6 +20,24 @@ Each template computes the reduction into a ``local`` accumulator tile (``cache_
                  (pragma ``cfu_asm``; see codegen_c.emit). No effect without a dot4 tensorize;
 * ``compiler``   the cross compiler and flags of the vexriscv target.
 
+Shapes whose stationary operand (Bt of a matmul, the weights of a dense layer or an NHWC convolution)
+exceeds the 4 KiB D-cache (CACHE_BYTES) also get the memory knobs, before ``compiler`` (smaller shapes
+keep exactly the space above):
+
+* ``pack``         (matmuls, the first knob) copy the blocked axis's operand per cache block into a
+                   contiguous local buffer (cache_read computed at the block loop; with mac4 the
+                   unit's tile writes the output directly, otherwise the register tile reads the
+                   packed buffer, ``compute_at(..., through=)``);
+* ``cache_block``  tiles of the blocked axis per cache block (0: none): the block loop outermost;
+* ``cache_axis``   which tile axis is blocked (``"b"``: the stationary operand's, ``"a"``: the other);
+* ``k_steps``      also straight-line chunks of 4, 8 or 16 lane steps of a reduction too long to
+                   unroll whole;
+* ``cfu_words``    operand words per C-order CFU block (pragma ``cfu_words``: 8, 4, 0 = the C
+                   compiler's order).
+
+Space sizes (vexriscv): matmul_i8 128^3 388,800 configs; conv2d_nhwc_i8 1x16x16x32 -> 32 3x3 pad 1
+116,640; dense_i8 1x256 -> 64 64,800; matmul_i8 64^3 3,240 (unchanged).
+
 ``matmul_i8(M, N, K)``: C[M, N] = A[M, K] x Bt[N, K]^T (B transposed, so both operands run along K).
 ``matmul_kn_i8(M, N, K)``: B given as [K, N]; a packing stage copies it to [N, K] first.
 ``dense_i8(M, N, K)``: Y = X[M, K] x W[N, K]^T + bias[N].
@@ -38,13 +56,19 @@ import ops
 import schedules
 import tir
 
-from .space import get_config, template
+from .space import ConfigEntity, TensorizeEntity, get_config, template
 
 TILE_INNER = (2, 4, 8)  # register tile extents offered per axis
 # the extensions a template may tensorize to (a comma-separated template argument; "" for none)
 EXTS = "dot4_i8,mac4_i8"
 LANES = 4
 FULL_K_STEPS = 16  # the k_steps knob offers a fully unrolled reduction up to this many lane steps
+CACHE_BYTES = 4096  # VexRiscv_FullCfu's D-cache: 4 KiB, direct-mapped, 32-byte lines
+# tiles per cache block the cache_block knob offers (0, no blocking, first), when the stationary
+# operand exceeds the D-cache
+CACHE_BLOCKS = [2, 3, 4, 8, 16]
+K_CHUNKS = (4, 8, 16)  # lane steps per straight-line chunk of a reduction too long to unroll whole
+CFU_WORDS = (8, 4, 0)  # the cfu_words knob: operand words per C-order CFU block (8 is the emitter's default)
 
 
 def _tile_candidates(extent: int, inner=TILE_INNER) -> list[list[int]]:
@@ -57,11 +81,18 @@ def _i32(x):
 
 
 def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), lanes_ok=True, mac_ok=True,
-                    exts=EXTS):
+                    exts=EXTS, stationary_bytes=0, packable=None):
     """The shared schedule: tile (ax_a, ax_b) of ``out``, accumulate the tile in ``acc`` (local).
 
     ``lane_axis`` is the reduction axis of ``acc`` split into LANES-wide lanes; ``outer_reduce``
     the other reduction axes of ``acc`` (run outside the tile). Returns nothing: ``s`` is scheduled.
+
+    ``stationary_bytes``: the bytes of the operand the tile loops sweep again for every row of tiles
+    (Bt of a matmul, the weights of a convolution). Above the D-cache's CACHE_BYTES the space also has
+    the memory knobs (see :func:`_memory_knobs`). ``acc is out`` is the direct form (no cache_write:
+    only an accumulator-bank tensorize, which writes the output tile itself); ``packable`` maps
+    "a" / "b" to the operand read along ax_a / ax_b that a "pack" knob copies per cache block
+    (the template has already made that cache_read, see :func:`_pack_choice`).
     """
     cfg.define_split("tile_a", ax_a, num_outputs=2, policy="candidate",
                      candidate=_tile_candidates(_ext(ax_a)))
@@ -71,21 +102,45 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
     if lanes_ok and lane_axis is not None and _ext(lane_axis) % LANES == 0:
         offered = [x.strip() for x in exts.split(",") if x.strip()]
         intrins = [isa_ext.get(n) for n in offered if mac_ok or not _in_unit(n)]
+    direct = acc is out
     ao, ai = cfg["tile_a"].apply(s, out, ax_a)
     bo, bi = cfg["tile_b"].apply(s, out, ax_b)
     st = s[out]
     leaf = list(st.leaf_iter_vars)
     # keep the other data axes outside, then (ao, bo, ai, bi)
-    others = [a for a in leaf if a not in (ao, bo, ai, bi)]
-    st.reorder(*others, ao, bo, ai, bi)
-    s[acc].compute_at(st, bo)
-    sa = s[acc]
-    # the accumulator's data axes matching ax_a / ax_b have the tile extents; others are 1
-    data = list(acc.op.axis)
-    pos_a = list(out.op.axis).index(ax_a)
-    pos_b = list(out.op.axis).index(ax_b)
-    ca, cb = data[pos_a], data[pos_b]
-    rest = [a for i, a in enumerate(data) if i not in (pos_a, pos_b)]
+    others = [a for a in leaf if a not in (ao, bo, ai, bi) and a.kind != "reduce"]
+    reduce_leaves = [a for a in leaf if a.kind == "reduce"]
+    mem = _memory_plan(cfg, stationary_bytes, ao, bo)
+    block_at = None
+    if mem is not None and mem[0]:
+        nblk, which = mem
+        if which == "b":
+            blk, bo = st.split(bo, factor=nblk)
+        else:
+            blk, ao = st.split(ao, factor=nblk)
+        # the block loop outermost: one block of the stationary operand stays in the D-cache while
+        # every other tile streams past it
+        st.reorder(blk, *others, ao, bo, ai, bi, *reduce_leaves)
+        block_at = (blk, which)
+    else:
+        st.reorder(*others, ao, bo, ai, bi, *reduce_leaves)
+    if packable and block_at is not None and block_at[1] in packable:
+        # the register tile (computed inside the block loop) reads the packed buffer, or, in the
+        # direct form, the output stage itself
+        s[packable[block_at[1]]].compute_at(st, block_at[0], through=None if direct else s[acc])
+    if direct:
+        sa = st
+        ca, cb = ai, bi
+        rest = []
+    else:
+        s[acc].compute_at(st, bo)
+        sa = s[acc]
+        # the accumulator's data axes matching ax_a / ax_b have the tile extents; others are 1
+        data = list(acc.op.axis)
+        pos_a = list(out.op.axis).index(ax_a)
+        pos_b = list(out.op.axis).index(ax_b)
+        ca, cb = data[pos_a], data[pos_b]
+        rest = [a for i, a in enumerate(data) if i not in (pos_a, pos_b)]
     cfg.define_annotate("unroll", [ca, cb], policy="try_unroll")
     cfg.define_tensorize("tensorize", lane_axis, intrins)
     lanes = lane_axis is not None and _ext(lane_axis) % LANES == 0
@@ -93,6 +148,10 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
     steps = [1, 2] if lanes and _ext(lane_axis) % (2 * LANES) == 0 else [1]
     if lanes and 2 < _ext(lane_axis) // LANES <= FULL_K_STEPS:
         steps.append(_ext(lane_axis) // LANES)  # the whole reduction straight-line
+    elif lanes and stationary_bytes > CACHE_BYTES:
+        # a reduction too long to unroll whole: chunks of it straight-line (a rolled loop of chunks)
+        n = _ext(lane_axis) // LANES
+        steps += [c for c in K_CHUNKS if c > 2 and n % c == 0 and c < n]
     cfg.define_knob("k_steps", steps)
     tens = cfg["tensorize"]
     # scalar code keeps the reduction steps outside the tile (unrolled), so the tile's accumulators stay
@@ -122,9 +181,14 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
         sa.unroll(kio)
     if scalar and ki is not None:
         sa.unroll(ki)
+    if direct and not (tens.name is not None and _in_unit(tens.name)):
+        raise schedules.ScheduleError(f"stage {out.op.name!r}: the packed direct form needs an accumulator-bank "
+                                      f"tensorize, got {tens.name}")
     if tens.name is not None and _in_unit(tens.name):
         # the tile, the lanes and every reduction loop are inside the unit's nest: nothing to unroll
         tens.apply(s, sa, outer_reduce[0] if outer_reduce else ko)
+    elif direct:
+        pass
     else:
         cfg["unroll"].apply(s, sa, [ca, cb])
         # the tile's write-back too: an accumulator array indexed by loop variables stays in memory
@@ -137,7 +201,73 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
     cfg.define_knob("cfu_emit", ["c", "asm"])
     if cfg["cfu_emit"].val == "asm" and tens.name is not None and not _in_unit(tens.name):
         st.pragma(bo, "cfu_asm", 1)
+    if stationary_bytes > CACHE_BYTES:
+        # operand words a C-order CFU block loads ahead (pragma cfu_words; 0: the C compiler's order)
+        cfg.define_knob("cfu_words", list(CFU_WORDS))
+        if cfg["cfu_words"].val != CFU_WORDS[0] and tens.name is not None and not _in_unit(tens.name):
+            st.pragma(bo, "cfu_words", cfg["cfu_words"].val)
     cfg.define_knob("compiler", list(cfg.compilers))  # the task's target's compilers
+
+
+def _peek(cfg, name: str, default):
+    """A knob's value before the template defines it: the config's choice when instantiating, the
+    first choice (``default``) while the space is being defined."""
+    if isinstance(cfg, ConfigEntity) and name in cfg:
+        e = cfg[name]
+        return e.name if isinstance(e, TensorizeEntity) else e.val
+    return default
+
+
+def _divisors_upto(n: int, cap: int) -> list[int]:
+    return [d for d in range(2, min(n, cap) + 1) if n % d == 0]
+
+
+def _memory_plan(cfg, stationary_bytes: int, ao, bo):
+    """The memory knobs of a shape whose stationary operand exceeds the D-cache (None otherwise):
+
+    * ``cache_block`` tiles of the blocked axis per cache block (0: no cache blocking): the block loop
+      goes outermost, so one block of the operand read along that axis stays in the 4 KiB D-cache
+      while the tiles of the other axis stream past it;
+    * ``cache_axis`` which output axis is blocked: ``"b"`` (the stationary operand's rows, e.g. Bt) or
+      ``"a"`` (the other operand's rows): the loop order of the two tile loops.
+
+    Returns (tiles per block, axis).
+    """
+    if stationary_bytes <= CACHE_BYTES:
+        return None
+    n_a, n_b = cfg["tile_a"].size[0], cfg["tile_b"].size[0]
+    cfg.define_knob("cache_block", [0] + CACHE_BLOCKS)
+    cfg.define_knob("cache_axis", ["b", "a"])
+    nblk, which = cfg["cache_block"].val, cfg["cache_axis"].val
+    n = n_b if which == "b" else n_a
+    if nblk and (nblk >= n or n % nblk):
+        nblk = 0  # a block as large as the axis (or not dividing it) is no blocking
+    return nblk, which
+
+
+def _pack_choice(cfg, stationary_bytes: int, exts: str) -> str | None:
+    """The ``pack`` knob of a matmul-like template (only when the stationary operand exceeds the
+    D-cache): copy the operand of the blocked axis per cache block into a contiguous local buffer
+    (cache_read, computed at the block loop). Returns None (no packing: the knob is off, or there is
+    no cache block), ``"direct"`` (a mac tensorize: the unit's tile writes the output itself, no
+    cache_write, the packed operand read by the output stage) or ``"cached"`` (the packed operand read
+    by the register tile, which is computed inside the block loop)."""
+    if stationary_bytes <= CACHE_BYTES:
+        return None
+    cfg.define_knob("pack", [False, True])
+    if not (cfg["pack"].val and _peek(cfg, "cache_block", 0)):
+        return None
+    tens = _peek(cfg, "tensorize", None)
+    return "direct" if tens is not None and tens in exts and _in_unit(tens) else "cached"
+
+
+def _packed(cfg, s, reader, operands: dict, stages: dict = ()) -> dict:
+    """"a" / "b" -> the packing stage of the blocked axis's operand, read by ``reader``: a compute stage
+    of the template (``stages``) when it already is a packing stage, else a new cache_read."""
+    which = _peek(cfg, "cache_axis", "b")
+    if which in dict(stages):
+        return {which: dict(stages)[which]}
+    return {which: s.cache_read(operands[which], "local", [reader])}
 
 
 def _in_unit(ext_name: str) -> bool:
@@ -178,9 +308,18 @@ def matmul_i8(M, N, K, exts=EXTS):
     wl = ops.get("matmul_nt")(M, N, K)
     (A, Bt), C = wl.inputs, wl.output
     s = schedules.create_schedule(C)
-    CL = s.cache_write(C, "local")
     cfg = get_config()
-    _register_block(cfg, s, C, CL, C.op.axis[0], C.op.axis[1], CL.op.reduce_axis[0], exts=exts)
+    big = N * K  # int8 bytes of Bt, swept again for every row of tiles
+    mode = _pack_choice(cfg, big, exts)
+    if mode == "direct":  # the unit's tile writes C itself; the packed operand read per block
+        packed = _packed(cfg, s, C, {"a": A, "b": Bt})
+        _register_block(cfg, s, C, C, C.op.axis[0], C.op.axis[1], s[C].op.reduce_axis[0], exts=exts,
+                        stationary_bytes=big, packable=packed)
+        return s, [A, Bt, C]
+    CL = s.cache_write(C, "local")
+    packed = _packed(cfg, s, CL, {"a": A, "b": Bt}) if mode else None
+    _register_block(cfg, s, C, CL, C.op.axis[0], C.op.axis[1], CL.op.reduce_axis[0], exts=exts,
+                    stationary_bytes=big, packable=packed)
     return s, [A, Bt, C]
 
 
@@ -195,9 +334,18 @@ def matmul_kn_i8(M, N, K, exts=EXTS):
     k = tir.reduce_axis((0, K), name="k")
     C = tir.compute((M, N), lambda i, j: tir.sum(_i32(A[i, k]) * _i32(Bp[j, k]), axis=k), name="C")
     s = schedules.create_schedule(C)
-    CL = s.cache_write(C, "local")
     cfg = get_config()
-    _register_block(cfg, s, C, CL, C.op.axis[0], C.op.axis[1], CL.op.reduce_axis[0], exts=exts)
+    big = N * K
+    mode = _pack_choice(cfg, big, exts)
+    if mode == "direct":  # (the packing stage Bpack itself is computed per block: no second copy)
+        packed = _packed(cfg, s, C, {"a": A}, {"b": Bp})
+        _register_block(cfg, s, C, C, C.op.axis[0], C.op.axis[1], s[C].op.reduce_axis[0], exts=exts,
+                        stationary_bytes=big, packable=packed)
+        return s, [A, B, C]
+    CL = s.cache_write(C, "local")
+    packed = _packed(cfg, s, CL, {"a": A}, {"b": Bp}) if mode else None
+    _register_block(cfg, s, C, CL, C.op.axis[0], C.op.axis[1], CL.op.reduce_axis[0], exts=exts,
+                    stationary_bytes=big, packable=packed)
     return s, [A, B, C]
 
 
@@ -212,7 +360,8 @@ def dense_i8(M, N, K, exts=EXTS):
     DL = s.cache_write(D, "local")
     s[D].compute_inline()
     cfg = get_config()
-    _register_block(cfg, s, Y, DL, Y.op.axis[0], Y.op.axis[1], DL.op.reduce_axis[0], exts=exts)
+    _register_block(cfg, s, Y, DL, Y.op.axis[0], Y.op.axis[1], DL.op.reduce_axis[0], exts=exts,
+                    stationary_bytes=N * K)
     return s, [X, W, Bias, Y]
 
 
@@ -229,7 +378,8 @@ def conv2d_nhwc_i8(N, H, W, C, F, KH, KW=None, stride=1, pad=0, exts=EXTS):
     OL = s.cache_write(Out, "local")
     cfg = get_config()
     ry_, rx_, rc_ = OL.op.reduce_axis
-    _register_block(cfg, s, Out, OL, Out.op.axis[2], Out.op.axis[3], rc_, outer_reduce=(ry_, rx_), exts=exts)
+    _register_block(cfg, s, Out, OL, Out.op.axis[2], Out.op.axis[3], rc_, outer_reduce=(ry_, rx_), exts=exts,
+                    stationary_bytes=F * KH * (KW or KH) * C)
     return s, [A, Wt, Out]
 
 
