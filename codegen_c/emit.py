@@ -17,7 +17,7 @@ from tir.errors import CodegenError, ScheduleError
 from tir.expr import BinOp, BufferLoad, Call, Cast, Cmp, Const, Expr, Not, Ramp, Select, Var
 from tir.simplify import Ranges, simplify
 from tir.stmt import Allocate, Buffer, Evaluate, For, IfThen, PrimFunc, Seq, Stmt, Store
-from tir.visit import ExprVisitor, StmtVisitor, walk
+from tir.visit import ExprVisitor, StmtVisitor, contains_ramp, walk
 
 from .target import Target, get_target
 
@@ -85,7 +85,7 @@ _HELPERS = {
 def ramps_of(st) -> list:
     """The Ramp nodes (packed-word loads) of a Store's value and indices or an Evaluate's value."""
     exprs = [st.value] if isinstance(st, Evaluate) else [st.value, *st.indices]
-    return [n for e in exprs for n in walk(e) if isinstance(n, Ramp)]
+    return [n for e in exprs if contains_ramp(e) for n in walk(e) if isinstance(n, Ramp)]
 
 
 def sanitize(name: str, kernel: bool = False) -> str:

@@ -19,11 +19,27 @@ _LOGIC = {"&&", "||"}
 _CMP = {"<", "<=", ">", ">=", "==", "!="}
 
 
+# Per-node caches (filled lazily, never part of a node's value): the structural key of ``key``, the strict
+# key of ``strict_key``, the variables of ``tir.simplify`` memos and the node kinds found inside
+# (``tir.visit.contains_call`` / ``contains_ramp``). Nodes are immutable, so a cache
+# filled once stays right; the keys hold ids, so they are dropped when a node is pickled or copied.
+_CACHE_SLOTS = ("_k", "_sk", "_fv", "_m")
+
+
 class Expr:
     """Base class of every scalar expression; carries a dtype."""
 
-    __slots__ = ("dtype",)
+    __slots__ = ("dtype", *_CACHE_SLOTS)
     dtype: str
+
+    def __getstate__(self):
+        # the caches hold id()s of this process's objects: a copy or an unpickled node recomputes them
+        state = {}
+        for cls in type(self).__mro__:
+            for name in getattr(cls, "__slots__", ()):
+                if name not in _CACHE_SLOTS and hasattr(self, name):
+                    state[name] = getattr(self, name)
+        return (None, state)
 
     # arithmetic -------------------------------------------------------------------------------
     def __add__(self, other): return binop("+", self, other)
@@ -450,6 +466,14 @@ def same(a: Expr, b: Expr) -> bool:
 
 def key(e) -> tuple:
     """A hashable structural key of an expression (vars and buffers by identity)."""
+    k = getattr(e, "_k", None)
+    if k is None:
+        k = _key(e)
+        e._k = k  # cached: nodes are immutable
+    return k
+
+
+def _key(e) -> tuple:
     if isinstance(e, Const):
         return ("c", e.value, e.dtype)
     if isinstance(e, Var):
@@ -474,3 +498,44 @@ def key(e) -> tuple:
         return ("red", e.combiner, key(e.source), tuple(id(a) for a in e.axis),
                 None if e.condition is None else key(e.condition))
     raise TirError(f"unknown expression node {type(e).__name__}")
+
+
+def strict_key(e) -> tuple:
+    """A hashable key equal for two expressions exactly when they are the same tree: like :func:`key`,
+    but constants compare by type and spelling (``0.0`` and ``-0.0``, ``1`` and ``True`` differ) and
+    calls by dtype. Two expressions with equal strict keys give the same results everywhere, so it
+    keys the memos of tir.simplify. Cached on the node."""
+    k = getattr(e, "_sk", None)
+    if k is None:
+        k = _strict_key(e)
+        e._sk = k
+    return k
+
+
+def _strict_key(e) -> tuple:
+    t = type(e)
+    if t is Const:
+        return ("c", type(e.value), repr(e.value), e.dtype)
+    if t is Var:
+        return ("v", id(e))
+    if t is BinOp or t is Cmp:
+        return (e.op, strict_key(e.a), strict_key(e.b), e.dtype)
+    if t is Not:
+        return ("!", strict_key(e.a))
+    if t is Cast:
+        return ("cast", e.dtype, strict_key(e.value))
+    if t is Select:
+        return ("sel", strict_key(e.cond), strict_key(e.t), strict_key(e.f))
+    if t is TensorLoad:
+        return ("tl", id(e.tensor.op), e.tensor.value_index, tuple(strict_key(i) for i in e.indices))
+    if t is BufferLoad:
+        return ("bl", id(e.buffer), tuple(strict_key(i) for i in e.indices))
+    if t is Ramp:
+        return ("ramp", id(e.buffer), tuple(strict_key(i) for i in e.indices), e.lanes)
+    if t is Call:
+        return ("call", id(e.op), tuple(strict_key(a) for a in e.args), e.imm, e.dtype)
+    if t is Reduce:
+        return ("red", e.combiner, strict_key(e.source), tuple(id(a) for a in e.axis),
+                None if e.condition is None else strict_key(e.condition), e.dtype)
+    # a subclass of a node type: no cached key (identity), never shared through a memo
+    return ("id", id(e))

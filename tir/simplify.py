@@ -28,13 +28,63 @@ from __future__ import annotations
 import math
 
 from . import dtype as dt
-from .expr import BinOp, Call, Cast, Cmp, Const, Expr, Not, Select, Var, cast_value, key
-from .visit import mutate, walk
+from .expr import BinOp, Call, Cast, Cmp, Const, Expr, Not, Select, Var, cast_value, key, strict_key
+from .visit import children, contains_call, mutate
 
 Ranges = dict[int, tuple[int, int]]
 INF = math.inf
 _I32 = (-(2 ** 31), 2 ** 31 - 1)
 _ARITH = ("+", "-", "*", "//", "%", "min", "max")
+
+
+# memos --------------------------------------------------------------------------------------------
+#
+# simplify() and the linear form are pure functions of the expression's tree (its strict key) and of
+# the ranges of the variables in it, so they are memoized on exactly that: lowering and emission
+# meet the same index arithmetic over and over (the copies of an unrolled body, every load of a
+# tile, the flat index of each access). An entry keeps its expression alive, so the ids in its key
+# stay unique; the memos are emptied when they grow past _MEMO_LIMIT entries.
+
+_MEMO_LIMIT = 1 << 15
+_SIMPLIFY_MEMO: dict = {}
+_LIN_MEMO: dict = {}
+
+
+def free_var_ids(e: Expr) -> tuple[int, ...]:
+    """The ids of the variables in ``e``, each once, in first-seen order (cached on the node)."""
+    fv = getattr(e, "_fv", None)
+    if fv is None:
+        t = type(e)
+        if t is Var:
+            fv = (id(e),)
+        elif t is Const:
+            fv = ()
+        else:
+            fv = ()
+            for c in children(e):
+                cv = free_var_ids(c)
+                if not fv:
+                    fv = cv
+                elif cv and cv != fv:
+                    fv = fv + tuple(v for v in cv if v not in fv)
+        e._fv = fv
+    return fv
+
+
+def _memo_key(e: Expr, ranges: Ranges) -> tuple:
+    fv = getattr(e, "_fv", None)
+    if fv is None:
+        fv = free_var_ids(e)
+    if not fv:
+        return (strict_key(e),)
+    get = ranges.get
+    return (strict_key(e), *[get(v) for v in fv])
+
+
+def clear_memos() -> None:
+    """Empty the simplifier's memos (they are bounded; this only frees memory)."""
+    _SIMPLIFY_MEMO.clear()
+    _LIN_MEMO.clear()
 
 
 # bounds ---------------------------------------------------------------------------------------
@@ -224,7 +274,25 @@ def _atom(op: str, a: Lin, b: Lin) -> Lin:
 
 
 def _lin(e: Expr, ranges: Ranges) -> Lin:
-    """The linear form of an int32 expression, congruent to its value mod 2**32."""
+    """The linear form of an int32 expression, congruent to its value mod 2**32 (memoized: the
+    result is shared, never mutate it)."""
+    t = type(e)
+    if t is Const:
+        return Lin({}, dt.wrap(int(e.value), "int32"))
+    if t is Var:
+        return Lin({key(e): [e, 1]}, 0)
+    k = _memo_key(e, ranges)
+    hit = _LIN_MEMO.get(k)
+    if hit is not None:
+        return hit[1]
+    out = _lin_uncached(e, ranges)
+    if len(_LIN_MEMO) >= _MEMO_LIMIT:
+        _LIN_MEMO.clear()
+    _LIN_MEMO[k] = (e, out)
+    return out
+
+
+def _lin_uncached(e: Expr, ranges: Ranges) -> Lin:
     if isinstance(e, Const):
         return Lin({}, dt.wrap(int(e.value), "int32"))
     if isinstance(e, Var):
@@ -367,7 +435,7 @@ def _fold_cmp(op: str, d: tuple[float, float]) -> bool | None:
 
 def _has_call(e: Expr) -> bool:
     """Whether e calls an intrinsic (which may have effects, so must not be folded away)."""
-    return any(isinstance(n, Call) for n in walk(e))
+    return contains_call(e)
 
 
 def _decide_cmp(op: str, a: Expr, b: Expr, ranges: Ranges, lins: tuple | None = None) -> bool | None:
@@ -462,7 +530,23 @@ def simplify(e: Expr, ranges: Ranges | None = None) -> Expr:
     The result has the value of ``e`` under numpy's wrap-around semantics for every assignment of
     the variables within ``ranges``.
     """
-    ranges = ranges or {}
+    t = type(e)
+    if t is Const or t is Var:
+        return e
+    if ranges is None:
+        ranges = {}
+    k = _memo_key(e, ranges)
+    hit = _SIMPLIFY_MEMO.get(k)
+    if hit is not None:
+        return hit[1]
+    out = _simplify(e, ranges)
+    if len(_SIMPLIFY_MEMO) >= _MEMO_LIMIT:
+        _SIMPLIFY_MEMO.clear()
+    _SIMPLIFY_MEMO[k] = (e, out)
+    return out
+
+
+def _simplify(e: Expr, ranges: Ranges) -> Expr:
     if isinstance(e, (Const, Var)):
         return e
     if e.dtype == "int32" and isinstance(e, BinOp) and e.op in _ARITH:
@@ -499,8 +583,9 @@ def simplify(e: Expr, ranges: Ranges | None = None) -> Expr:
 
 
 def linear(e: Expr, ranges: Ranges | None = None) -> Lin:
-    """The linear form of an int32 expression."""
-    return _lin(e, ranges or {})
+    """The linear form of an int32 expression (a fresh object: the caller may change it)."""
+    lin = _lin(e, ranges or {})
+    return Lin({k: [v[0], v[1]] for k, v in lin.terms.items()}, lin.c)
 
 
 def prove(cond: Expr, ranges: Ranges) -> bool | None:

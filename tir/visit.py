@@ -118,6 +118,31 @@ def walk(e: Expr) -> Iterator[Expr]:
         stack.extend(reversed(children(n)))
 
 
+_CALL, _RAMP = 1, 2
+
+
+def _kinds(e: Expr) -> int:
+    """Bit mask of the node kinds in ``e`` (_CALL, _RAMP), cached on the node (nodes are immutable)."""
+    m = getattr(e, "_m", None)
+    if m is None:
+        t = type(e)
+        m = _CALL if t is Call else (_RAMP if t is Ramp else 0)
+        for c in children(e):
+            m |= _kinds(c)
+        e._m = m
+    return m
+
+
+def contains_call(e: Expr) -> bool:
+    """Whether a Call node occurs in ``e``."""
+    return bool(_kinds(e) & _CALL)
+
+
+def contains_ramp(e: Expr) -> bool:
+    """Whether a Ramp node occurs in ``e``."""
+    return bool(_kinds(e) & _RAMP)
+
+
 def collect_tensor_loads(e: Expr) -> list[TensorLoad]:
     return [n for n in walk(e) if isinstance(n, TensorLoad)]
 
