@@ -43,7 +43,7 @@ from .errors import LoweringError, ScheduleError
 from .expr import BinOp, BufferLoad, Cast, Cmp, Const, Expr, Not, Ramp, Reduce, Select, TensorLoad, Var
 from .passes import remove_guards_func, simplify_func, unroll_func
 from .schedule_api import ScheduleLike
-from .simplify import Lin, bound, linear, simplify
+from .simplify import Lin, bound, clear_memos, linear, simplify
 from .stmt import Allocate, Buffer, For, IfThen, PrimFunc, Stmt, Store, seq
 from .tensor import ComputeOp, PlaceholderOp, Tensor, split_extents
 from .visit import ExprVisitor, StmtVisitor, collect_vars, mutate, substitute, walk
@@ -56,6 +56,7 @@ def lower(sch: ScheduleLike, args, name: str = "main",
     ``sch`` is read only through the members :class:`tir.schedule_api.ScheduleLike` declares.
     ``trace(pass_name, ir_text)``, if given, is called after each of :data:`PASSES` (debugging).
     """
+    clear_memos()  # the simplifier's memos serve one kernel (its lowering and emission), then go
     lw = _Lowerer(sch, list(args), name)
     for p in PASSES:
         p.run(lw)

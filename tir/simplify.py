@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 
 from . import dtype as dt
-from .expr import BinOp, Call, Cast, Cmp, Const, Expr, Not, Select, Var, cast_value, key, strict_key
+from .expr import BinOp, Cast, Cmp, Const, Expr, Not, Select, Var, cast_value, key, strict_key
 from .visit import children, contains_call, mutate
 
 Ranges = dict[int, tuple[int, int]]
@@ -43,9 +43,11 @@ _ARITH = ("+", "-", "*", "//", "%", "min", "max")
 # the ranges of the variables in it, so they are memoized on exactly that: lowering and emission
 # meet the same index arithmetic over and over (the copies of an unrolled body, every load of a
 # tile, the flat index of each access). An entry keeps its expression alive, so the ids in its key
-# stay unique; the memos are emptied when they grow past _MEMO_LIMIT entries.
+# stay unique. tir.lower empties the memos when it starts a kernel, and they are emptied when they
+# grow past _MEMO_LIMIT entries: what they hold stays small (a large live set slows Python's
+# garbage collector more than the memo saves).
 
-_MEMO_LIMIT = 1 << 15
+_MEMO_LIMIT = 1 << 13
 _SIMPLIFY_MEMO: dict = {}
 _LIN_MEMO: dict = {}
 
