@@ -14,10 +14,10 @@ import numpy as np
 
 from tir import dtype as dt
 from tir.errors import CodegenError, ScheduleError
-from tir.expr import BinOp, BufferLoad, Call, Cast, Cmp, Const, Expr, Not, Ramp, Select, Var
-from tir.simplify import Ranges, simplify
+from tir.expr import BinOp, BufferLoad, Call, Cast, Cmp, Const, Expr, Not, Ramp, Select, Var, strict_key
+from tir.simplify import Ranges, flat_index, free_var_ids
 from tir.stmt import Allocate, Buffer, Evaluate, For, IfThen, PrimFunc, Seq, Stmt, Store
-from tir.visit import ExprVisitor, StmtVisitor, contains_ramp, walk
+from tir.visit import ExprVisitor, StmtVisitor, contains_call, contains_ramp, walk
 
 from .target import Target, get_target
 
@@ -311,6 +311,7 @@ class CEmitter(StmtVisitor):
         # that signed C arithmetic does not overflow; self.ranges (constant-start loops) drives simplify
         self.vranges: Ranges = {}
         self.exact_memo: dict[int, tuple] = {}  # id(expr) -> (expr, _exact bounds)
+        self.element_memo: dict[tuple, tuple] = {}  # see element
         self.lines: list[str] = []
         self.word_buffers: set[int] = set()
         self.ind = 0  # indentation of the statement being visited (see emit)
@@ -335,19 +336,29 @@ class CEmitter(StmtVisitor):
     def flat_expr(self, buf: Buffer, indices) -> Expr:
         if len(indices) != len(buf.shape):
             raise CodegenError(f"buffer {buf.name} has {len(buf.shape)} dims, indexed with {len(indices)}")
-        e: Expr = Const(0, "int32")
-        stride = 1
-        for i, n in zip(reversed(indices), reversed(buf.shape)):
-            e = BinOp("+", e, BinOp("*", i, Const(stride, "int32"), "int32"), "int32")
-            stride *= n
-        return simplify(e, self.ranges)
+        return flat_index(indices, buf.shape, self.ranges)
 
     def flat(self, buf: Buffer, indices) -> str:
         return self.expr(self.flat_expr(buf, indices))
 
     def element(self, buf: Buffer, indices) -> str:
         """The C lvalue of one element: ``name[flat index]``."""
-        return f"{self.names[id(buf)]}[{self.flat(buf, indices)}]"
+        # memoized: the text depends only on the indices' trees and the ranges of their variables
+        # (the names are fixed once given); an unrolled tile reads the same elements again and again
+        ranges, vranges = self.ranges, self.vranges
+        k = [id(buf)]
+        for i in indices:
+            if contains_ramp(i) or contains_call(i):
+                return f"{self.names[id(buf)]}[{self.flat(buf, indices)}]"
+            k.append(strict_key(i))
+            for v in free_var_ids(i):
+                k.append(ranges.get(v))
+                k.append(vranges.get(v))
+        k = tuple(k)
+        hit = self.element_memo.get(k)
+        if hit is None:
+            hit = self.element_memo[k] = (buf, indices, f"{self.names[id(buf)]}[{self.flat(buf, indices)}]")
+        return hit[2]
 
     def expr(self, e: Expr) -> str:
         return self._p(e)[0]

@@ -50,6 +50,7 @@ _ARITH = ("+", "-", "*", "//", "%", "min", "max")
 _MEMO_LIMIT = 1 << 13
 _SIMPLIFY_MEMO: dict = {}
 _LIN_MEMO: dict = {}
+_BOUND_MEMO: dict = {}
 
 
 def free_var_ids(e: Expr) -> tuple[int, ...]:
@@ -87,6 +88,7 @@ def clear_memos() -> None:
     """Empty the simplifier's memos (they are bounded; this only frees memory)."""
     _SIMPLIFY_MEMO.clear()
     _LIN_MEMO.clear()
+    _BOUND_MEMO.clear()
 
 
 # bounds ---------------------------------------------------------------------------------------
@@ -116,6 +118,22 @@ def bound(e: Expr, ranges: Ranges) -> tuple[float, float]:
 
     Unknown integer values get their dtype's range; float expressions get (-inf, inf).
     """
+    t = type(e)
+    if t is BinOp or t is Select or t is Cast:
+        # memoized like simplify (the access checks and the emitter ask for the same indices again)
+        k = _memo_key(e, ranges)
+        hit = _BOUND_MEMO.get(k)
+        if hit is not None:
+            return hit[1]
+        out = _bound(e, ranges)
+        if len(_BOUND_MEMO) >= _MEMO_LIMIT:
+            _BOUND_MEMO.clear()
+        _BOUND_MEMO[k] = (e, out)
+        return out
+    return _bound(e, ranges)
+
+
+def _bound(e: Expr, ranges: Ranges) -> tuple[float, float]:
     if isinstance(e, Const):
         if dt.is_float(e.dtype):
             return (-INF, INF)
@@ -582,6 +600,22 @@ def _simplify(e: Expr, ranges: Ranges) -> Expr:
             return a
         return BinOp(e.op, a, b, e.dtype)
     return _simplify_other(e, ranges)
+
+
+def flat_index(indices, shape, ranges: Ranges) -> Expr:
+    """The simplified row-major flat index of ``indices`` into ``shape``: exactly
+    ``simplify(0 + i_last * 1 + i_prev * n_last + ...)``, built from the linear forms of the
+    indices without making that tree."""
+    if not indices:
+        return Const(0, "int32")
+    lin = Lin({}, 0)
+    stride = 1
+    for i, n in zip(reversed(indices), reversed(shape)):
+        # _lin of `lin + i * stride`: the "*" by a constant scales, the "+" adds and merges
+        term = _wrap32(_lin(i, ranges).scale(dt.wrap(stride, "int32")))
+        lin = _wrap32(_merge_divmod(lin.add(term)))
+        stride *= n
+    return lin.to_expr()
 
 
 def linear(e: Expr, ranges: Ranges | None = None) -> Lin:
