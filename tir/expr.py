@@ -6,6 +6,7 @@ use ``same(a, b)`` for structural equality.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -500,24 +501,39 @@ def _key(e) -> tuple:
     raise TirError(f"unknown expression node {type(e).__name__}")
 
 
-def strict_key(e) -> tuple:
-    """A hashable key equal for two expressions exactly when they are the same tree: like :func:`key`,
-    but constants compare by type and spelling (``0.0`` and ``-0.0``, ``1`` and ``True`` differ) and
+# strict keys are small ints: a tree's key is interned from its node's fields and its children's keys
+# (so a memo lookup hashes a flat tuple, not the whole tree). The numbers only ever grow: emptying the
+# table when it is full can make the same tree get a second number (a memo miss), never give two
+# different trees one number. A variable gets a fresh number of its own (no id() that could be reused).
+_INTERN: dict = {}
+_INTERN_LIMIT = 1 << 16
+_next_key = itertools.count(1).__next__
+
+
+def strict_key(e) -> int:
+    """A key equal for two expressions exactly when they are the same tree: like :func:`key`, but
+    constants compare by type and spelling (``0.0`` and ``-0.0``, ``1`` and ``True`` differ) and
     calls by dtype. Two expressions with equal strict keys give the same results everywhere, so it
-    keys the memos of tir.simplify. Cached on the node."""
+    keys the memos of tir.simplify. Cached on the node; only meaningful within one process."""
     k = getattr(e, "_sk", None)
     if k is None:
-        k = _strict_key(e)
+        if type(e) is Var:
+            k = _next_key()
+        else:
+            fields = _strict_fields(e)
+            k = _INTERN.get(fields)
+            if k is None:
+                if len(_INTERN) >= _INTERN_LIMIT:
+                    _INTERN.clear()
+                k = _INTERN[fields] = _next_key()
         e._sk = k
     return k
 
 
-def _strict_key(e) -> tuple:
+def _strict_fields(e) -> tuple:
     t = type(e)
     if t is Const:
         return ("c", type(e.value), repr(e.value), e.dtype)
-    if t is Var:
-        return ("v", id(e))
     if t is BinOp or t is Cmp:
         return (e.op, strict_key(e.a), strict_key(e.b), e.dtype)
     if t is Not:
@@ -527,15 +543,15 @@ def _strict_key(e) -> tuple:
     if t is Select:
         return ("sel", strict_key(e.cond), strict_key(e.t), strict_key(e.f))
     if t is TensorLoad:
-        return ("tl", id(e.tensor.op), e.tensor.value_index, tuple(strict_key(i) for i in e.indices))
+        return ("tl", id(e.tensor.op), e.tensor.value_index, *[strict_key(i) for i in e.indices])
     if t is BufferLoad:
-        return ("bl", id(e.buffer), tuple(strict_key(i) for i in e.indices))
+        return ("bl", id(e.buffer), *[strict_key(i) for i in e.indices])
     if t is Ramp:
-        return ("ramp", id(e.buffer), tuple(strict_key(i) for i in e.indices), e.lanes)
+        return ("ramp", id(e.buffer), e.lanes, *[strict_key(i) for i in e.indices])
     if t is Call:
-        return ("call", id(e.op), tuple(strict_key(a) for a in e.args), e.imm, e.dtype)
+        return ("call", id(e.op), e.imm, e.dtype, *[strict_key(a) for a in e.args])
     if t is Reduce:
-        return ("red", e.combiner, strict_key(e.source), tuple(id(a) for a in e.axis),
-                None if e.condition is None else strict_key(e.condition), e.dtype)
-    # a subclass of a node type: no cached key (identity), never shared through a memo
+        return ("red", e.combiner, tuple(id(a) for a in e.axis), e.dtype, strict_key(e.source),
+                None if e.condition is None else strict_key(e.condition))
+    # a subclass of a node type: its own number (never shared through a memo)
     return ("id", id(e))

@@ -13,10 +13,13 @@ from .errors import LoweringError
 from .expr import BufferLoad, Const, Expr, Ramp
 from .simplify import Ranges, bound, fits, simplify
 from .stmt import Evaluate, For, IfThen, PrimFunc, Seq, Stmt, Store, seq
-from .visit import StmtMutator, mutate, substitute
+from .visit import StmtMutator, contains_buffer_access, mutate, substitute
 
 
 def _simp(e: Expr, ranges: Ranges) -> Expr:
+    if not contains_buffer_access(e):
+        return simplify(e, ranges)  # what the mutate below would give, without rebuilding e
+
     def pre(n):
         if isinstance(n, BufferLoad):
             return BufferLoad(n.buffer, tuple(simplify(i, ranges) for i in n.indices))

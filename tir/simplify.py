@@ -29,7 +29,7 @@ import math
 
 from . import dtype as dt
 from .expr import BinOp, Cast, Cmp, Const, Expr, Not, Select, Var, cast_value, key, strict_key
-from .visit import children, contains_call, mutate
+from .visit import contains_call, free_var_ids, mutate
 
 Ranges = dict[int, tuple[int, int]]
 INF = math.inf
@@ -51,27 +51,6 @@ _MEMO_LIMIT = 1 << 13
 _SIMPLIFY_MEMO: dict = {}
 _LIN_MEMO: dict = {}
 _BOUND_MEMO: dict = {}
-
-
-def free_var_ids(e: Expr) -> tuple[int, ...]:
-    """The ids of the variables in ``e``, each once, in first-seen order (cached on the node)."""
-    fv = getattr(e, "_fv", None)
-    if fv is None:
-        t = type(e)
-        if t is Var:
-            fv = (id(e),)
-        elif t is Const:
-            fv = ()
-        else:
-            fv = ()
-            for c in children(e):
-                cv = free_var_ids(c)
-                if not fv:
-                    fv = cv
-                elif cv and cv != fv:
-                    fv = fv + tuple(v for v in cv if v not in fv)
-        e._fv = fv
-    return fv
 
 
 def _memo_key(e: Expr, ranges: Ranges) -> tuple:

@@ -78,10 +78,55 @@ def mutate(e: Expr, pre: Callable[[Expr], Expr | None]) -> Expr:
 
 
 def substitute(e: Expr, vmap: dict[Var, Expr]) -> Expr:
-    """Replace variables (keys compared by identity) by expressions."""
+    """Replace variables (keys compared by identity) by expressions.
+
+    A subtree without any of the variables is kept as it is (the same object), so the copies of an
+    unrolled body share what does not depend on the unrolled variable.
+    """
     if not vmap:
         return e
-    ids = {id(k): v for k, v in vmap.items()}
+    return _subst(e, {id(k): v for k, v in vmap.items()})
+
+
+def _subst(e: Expr, ids: dict) -> Expr:
+    fv = getattr(e, "_fv", None)
+    if fv is None:
+        fv = free_var_ids(e)
+    for v in fv:
+        if v in ids:
+            break
+    else:
+        return e
+    t = type(e)
+    if t is Var:
+        return ids[id(e)]
+    if t is BinOp:
+        a, b = _subst(e.a, ids), _subst(e.b, ids)
+        return e if a is e.a and b is e.b else BinOp(e.op, a, b, e.dtype)
+    if t is Cmp:
+        a, b = _subst(e.a, ids), _subst(e.b, ids)
+        return e if a is e.a and b is e.b else Cmp(e.op, a, b)
+    if t is Cast:
+        v = _subst(e.value, ids)
+        return e if v is e.value else Cast(e.dtype, v)
+    if t is BufferLoad:
+        return BufferLoad(e.buffer, tuple(_subst(i, ids) for i in e.indices))
+    if t is Not:
+        a = _subst(e.a, ids)
+        return e if a is e.a else Not(a)
+    if t is Select:
+        c, tt, f = _subst(e.cond, ids), _subst(e.t, ids), _subst(e.f, ids)
+        return e if (c is e.cond and tt is e.t and f is e.f) else Select(c, tt, f)
+    if t is TensorLoad:
+        return TensorLoad(e.tensor, tuple(_subst(i, ids) for i in e.indices))
+    if t is Ramp:
+        return Ramp(e.buffer, tuple(_subst(i, ids) for i in e.indices), e.lanes)
+    if t is Call:
+        return Call(e.op, tuple(_subst(a, ids) for a in e.args), e.dtype, e.imm)
+    if t is Reduce:
+        src = _subst(e.source, ids)
+        cond = None if e.condition is None else _subst(e.condition, ids)
+        return Reduce(e.combiner, src, e.axis, cond)
 
     def pre(n):
         if isinstance(n, Var):
@@ -89,6 +134,27 @@ def substitute(e: Expr, vmap: dict[Var, Expr]) -> Expr:
         return None
 
     return mutate(e, pre)
+
+
+def free_var_ids(e: Expr) -> tuple[int, ...]:
+    """The ids of the variables in ``e``, each once, in first-seen order (cached on the node)."""
+    fv = getattr(e, "_fv", None)
+    if fv is None:
+        t = type(e)
+        if t is Var:
+            fv = (id(e),)
+        elif t is Const:
+            fv = ()
+        else:
+            fv = ()
+            for c in children(e):
+                cv = free_var_ids(c)
+                if not fv:
+                    fv = cv
+                elif cv and cv != fv:
+                    fv = fv + tuple(v for v in cv if v not in fv)
+        e._fv = fv
+    return fv
 
 
 def children(e: Expr) -> tuple:
@@ -118,15 +184,15 @@ def walk(e: Expr) -> Iterator[Expr]:
         stack.extend(reversed(children(n)))
 
 
-_CALL, _RAMP = 1, 2
+_CALL, _RAMP, _LOAD = 1, 2, 4
+_KIND_BITS = {Call: _CALL, Ramp: _RAMP, BufferLoad: _LOAD}
 
 
 def _kinds(e: Expr) -> int:
-    """Bit mask of the node kinds in ``e`` (_CALL, _RAMP), cached on the node (nodes are immutable)."""
+    """Bit mask of the node kinds in ``e`` (_CALL, _RAMP, _LOAD), cached on the node (nodes are immutable)."""
     m = getattr(e, "_m", None)
     if m is None:
-        t = type(e)
-        m = _CALL if t is Call else (_RAMP if t is Ramp else 0)
+        m = _KIND_BITS.get(type(e), 0)
         for c in children(e):
             m |= _kinds(c)
         e._m = m
@@ -141,6 +207,11 @@ def contains_call(e: Expr) -> bool:
 def contains_ramp(e: Expr) -> bool:
     """Whether a Ramp node occurs in ``e``."""
     return bool(_kinds(e) & _RAMP)
+
+
+def contains_buffer_access(e: Expr) -> bool:
+    """Whether a BufferLoad or Ramp node occurs in ``e``."""
+    return bool(_kinds(e) & (_LOAD | _RAMP))
 
 
 def collect_tensor_loads(e: Expr) -> list[TensorLoad]:
