@@ -14,8 +14,8 @@ import numpy as np
 
 from tir import dtype as dt
 from tir.errors import CodegenError, ScheduleError
-from tir.expr import BinOp, BufferLoad, Call, Cast, Cmp, Const, Expr, Not, Ramp, Select, Var, strict_key
-from tir.simplify import Ranges, flat_index, free_var_ids
+from tir.expr import BinOp, BufferLoad, Call, Cast, Cmp, Const, Expr, Not, Ramp, Select, Var, free_var_ids, strict_key
+from tir.simplify import Ranges, flat_index
 from tir.stmt import Allocate, Buffer, Evaluate, For, IfThen, PrimFunc, Seq, Stmt, Store
 from tir.visit import ExprVisitor, StmtVisitor, contains_call, contains_ramp, walk
 

@@ -517,41 +517,121 @@ def strict_key(e) -> int:
     keys the memos of tir.simplify. Cached on the node; only meaningful within one process."""
     k = getattr(e, "_sk", None)
     if k is None:
-        if type(e) is Var:
-            k = _next_key()
-        else:
-            fields = _strict_fields(e)
-            k = _INTERN.get(fields)
-            if k is None:
-                if len(_INTERN) >= _INTERN_LIMIT:
-                    _INTERN.clear()
-                k = _INTERN[fields] = _next_key()
-        e._sk = k
+        _info(e)
+        k = e._sk
     return k
 
 
-def _strict_fields(e) -> tuple:
+def free_var_ids(e: Expr) -> tuple[int, ...]:
+    """The ids of the variables in ``e``, each once, in first-seen order (cached on the node)."""
+    if getattr(e, "_sk", None) is None:
+        _info(e)
+    return e._fv
+
+
+def kinds(e: Expr) -> int:
+    """Bit mask of the node kinds that occur in ``e`` (KIND_CALL | KIND_RAMP | ...), cached on the node."""
+    if getattr(e, "_sk", None) is None:
+        _info(e)
+    return e._m
+
+
+KIND_CALL, KIND_RAMP, KIND_LOAD, KIND_TLOAD = 1, 2, 4, 8
+
+
+def _merge(fa: tuple, fb: tuple) -> tuple:
+    if not fb or fa == fb:
+        return fa
+    if not fa:
+        return fb
+    return fa + tuple(v for v in fb if v not in fa)
+
+
+def _intern(fields: tuple) -> int:
+    k = _INTERN.get(fields)
+    if k is None:
+        if len(_INTERN) >= _INTERN_LIMIT:
+            _INTERN.clear()
+        k = _INTERN[fields] = _next_key()
+    return k
+
+
+def _info(e) -> None:
+    """Fill the strict key, variables and kinds of ``e`` (and of its children that lack them)."""
     t = type(e)
-    if t is Const:
-        return ("c", type(e.value), repr(e.value), e.dtype)
     if t is BinOp or t is Cmp:
-        return (e.op, strict_key(e.a), strict_key(e.b), e.dtype)
-    if t is Not:
-        return ("!", strict_key(e.a))
+        a, b = e.a, e.b
+        if getattr(a, "_sk", None) is None:
+            _info(a)
+        if getattr(b, "_sk", None) is None:
+            _info(b)
+        e._sk = _intern((e.op, a._sk, b._sk, e.dtype))
+        e._fv = _merge(a._fv, b._fv)
+        e._m = a._m | b._m
+        return
+    if t is Const:
+        e._sk = _intern(("c", type(e.value), repr(e.value), e.dtype))
+        e._fv, e._m = (), 0
+        return
+    if t is Var:
+        e._sk = _next_key()  # a number of its own: no id() that a later variable could reuse
+        e._fv, e._m = (id(e),), 0
+        return
+    kids = _kids(e)
+    for c in kids:
+        if getattr(c, "_sk", None) is None:
+            _info(c)
+    fv: tuple = ()
+    m = 0
+    for c in kids:
+        fv = _merge(fv, c._fv)
+        m |= c._m
     if t is Cast:
-        return ("cast", e.dtype, strict_key(e.value))
-    if t is Select:
-        return ("sel", strict_key(e.cond), strict_key(e.t), strict_key(e.f))
-    if t is TensorLoad:
-        return ("tl", id(e.tensor.op), e.tensor.value_index, *[strict_key(i) for i in e.indices])
-    if t is BufferLoad:
-        return ("bl", id(e.buffer), *[strict_key(i) for i in e.indices])
-    if t is Ramp:
-        return ("ramp", id(e.buffer), e.lanes, *[strict_key(i) for i in e.indices])
-    if t is Call:
-        return ("call", id(e.op), e.imm, e.dtype, *[strict_key(a) for a in e.args])
-    if t is Reduce:
-        return ("red", e.combiner, tuple(id(a) for a in e.axis), e.dtype, strict_key(e.source),
-                None if e.condition is None else strict_key(e.condition))
-    # a subclass of a node type: its own number (never shared through a memo)
-    return ("id", id(e))
+        fields = ("cast", e.dtype, e.value._sk)
+    elif t is BufferLoad:
+        fields = ("bl", id(e.buffer), *[i._sk for i in e.indices])
+        m |= KIND_LOAD
+    elif t is Not:
+        fields = ("!", e.a._sk)
+    elif t is Select:
+        fields = ("sel", e.cond._sk, e.t._sk, e.f._sk)
+    elif t is TensorLoad:
+        fields = ("tl", id(e.tensor.op), e.tensor.value_index, *[i._sk for i in e.indices])
+        m |= KIND_TLOAD
+    elif t is Ramp:
+        fields = ("ramp", id(e.buffer), e.lanes, *[i._sk for i in e.indices])
+        m |= KIND_RAMP
+    elif t is Call:
+        fields = ("call", id(e.op), e.imm, e.dtype, *[a._sk for a in e.args])
+        m |= KIND_CALL
+    elif t is Reduce:
+        fields = ("red", e.combiner, tuple(id(a) for a in e.axis), e.dtype, e.source._sk,
+                  None if e.condition is None else e.condition._sk)
+    else:
+        # a subclass of a node type: its own number (never shared through a memo)
+        fields = ("id", id(e))
+        for cls, bit in ((BufferLoad, KIND_LOAD), (TensorLoad, KIND_TLOAD), (Ramp, KIND_RAMP), (Call, KIND_CALL)):
+            if isinstance(e, cls):
+                m |= bit
+        if isinstance(e, Var):
+            fv = _merge((id(e),), fv)
+    e._sk, e._fv, e._m = _intern(fields), fv, m
+
+
+def _kids(e) -> tuple:
+    """The child expressions of ``e`` (as tir.visit.children)."""
+    if isinstance(e, (BinOp, Cmp)):
+        return (e.a, e.b)
+    if isinstance(e, Not):
+        return (e.a,)
+    if isinstance(e, Cast):
+        return (e.value,)
+    if isinstance(e, Select):
+        return (e.cond, e.t, e.f)
+    if isinstance(e, (TensorLoad, BufferLoad, Ramp)):
+        return e.indices
+    if isinstance(e, Call):
+        return e.args
+    if isinstance(e, Reduce):
+        return (e.source,) if e.condition is None else (e.source, e.condition)
+    return ()

@@ -46,7 +46,7 @@ from .schedule_api import ScheduleLike
 from .simplify import Lin, bound, clear_memos, linear, simplify
 from .stmt import Allocate, Buffer, For, IfThen, PrimFunc, Stmt, Store, seq
 from .tensor import ComputeOp, PlaceholderOp, Tensor, split_extents
-from .visit import ExprVisitor, StmtVisitor, collect_vars, mutate, substitute, walk
+from .visit import ExprVisitor, StmtVisitor, collect_vars, contains_access, mutate, substitute, walk
 
 
 def lower(sch: ScheduleLike, args, name: str = "main",
@@ -276,6 +276,7 @@ class _Lowerer:
         self.explain: dict = {}
         self.body = None
         self.func: PrimFunc | None = None
+        self._inline_memo: dict[int, tuple] = {}  # id(TE expression) -> (it, inlined)
 
     def add_prologue(self, owner, stmts) -> None:
         """Statements run once at kernel entry (e.g. clearing an accumulator bank), once per owner."""
@@ -396,7 +397,14 @@ class _Lowerer:
 
     def inline(self, e: Expr) -> Expr:
         """Expand reads of inlined stages into their expressions (TE level)."""
+        # memoized per expression: every pass asks for the same stage bodies (the attach types it
+        # depends on are fixed while lowering)
+        hit = self._inline_memo.get(id(e))
+        if hit is None or hit[0] is not e:
+            hit = self._inline_memo[id(e)] = (e, self._inline(e))
+        return hit[1]
 
+    def _inline(self, e: Expr) -> Expr:
         def pre(n):
             if isinstance(n, TensorLoad):
                 st = self.stage(n.tensor.op)
@@ -995,7 +1003,8 @@ class _AccessPaths(ExprVisitor):
     def _access(self, e) -> None:
         self.out.append((e, self.conds))
         for i in e.indices:
-            self.visit(i)
+            if contains_access(i):  # an index without accesses adds nothing
+                self.visit(i)
 
     visit_TensorLoad = visit_BufferLoad = visit_Ramp = _access
 
@@ -1151,6 +1160,8 @@ def check_func(func: PrimFunc, explain: dict | None = None) -> None:
                             f"{[(lo, hi) for lo, hi in dims]}")
 
     def expr(e, conds):
+        if not contains_access(e):
+            return
         paths: list = []
         _access_paths(e, conds, paths)
         for n, cs in paths:

@@ -29,7 +29,7 @@ import math
 
 from . import dtype as dt
 from .expr import BinOp, Cast, Cmp, Const, Expr, Not, Select, Var, cast_value, key, strict_key
-from .visit import contains_call, free_var_ids, mutate
+from .visit import contains_call, mutate
 
 Ranges = dict[int, tuple[int, int]]
 INF = math.inf
@@ -54,13 +54,16 @@ _BOUND_MEMO: dict = {}
 
 
 def _memo_key(e: Expr, ranges: Ranges) -> tuple:
-    fv = getattr(e, "_fv", None)
-    if fv is None:
-        fv = free_var_ids(e)
+    sk = getattr(e, "_sk", None)
+    if sk is None:
+        sk = strict_key(e)
+    fv = e._fv
     if not fv:
-        return (strict_key(e),)
+        return (sk,)
+    if len(fv) == 1:
+        return (sk, ranges.get(fv[0]))
     get = ranges.get
-    return (strict_key(e), *[get(v) for v in fv])
+    return (sk, *[get(v) for v in fv])
 
 
 def clear_memos() -> None:

@@ -22,6 +22,10 @@ from collections.abc import Callable, Iterator
 
 from .errors import TirError
 from .expr import (
+    KIND_CALL,
+    KIND_LOAD,
+    KIND_RAMP,
+    KIND_TLOAD,
     BinOp,
     BufferLoad,
     Call,
@@ -35,6 +39,8 @@ from .expr import (
     Select,
     TensorLoad,
     Var,
+    free_var_ids,
+    kinds,
 )
 from .stmt import Allocate, Evaluate, For, IfThen, Seq, Stmt, Store, seq
 
@@ -136,27 +142,6 @@ def _subst(e: Expr, ids: dict) -> Expr:
     return mutate(e, pre)
 
 
-def free_var_ids(e: Expr) -> tuple[int, ...]:
-    """The ids of the variables in ``e``, each once, in first-seen order (cached on the node)."""
-    fv = getattr(e, "_fv", None)
-    if fv is None:
-        t = type(e)
-        if t is Var:
-            fv = (id(e),)
-        elif t is Const:
-            fv = ()
-        else:
-            fv = ()
-            for c in children(e):
-                cv = free_var_ids(c)
-                if not fv:
-                    fv = cv
-                elif cv and cv != fv:
-                    fv = fv + tuple(v for v in cv if v not in fv)
-        e._fv = fv
-    return fv
-
-
 def children(e: Expr) -> tuple:
     if isinstance(e, (BinOp, Cmp)):
         return (e.a, e.b)
@@ -184,19 +169,8 @@ def walk(e: Expr) -> Iterator[Expr]:
         stack.extend(reversed(children(n)))
 
 
-_CALL, _RAMP, _LOAD = 1, 2, 4
-_KIND_BITS = {Call: _CALL, Ramp: _RAMP, BufferLoad: _LOAD}
-
-
-def _kinds(e: Expr) -> int:
-    """Bit mask of the node kinds in ``e`` (_CALL, _RAMP, _LOAD), cached on the node (nodes are immutable)."""
-    m = getattr(e, "_m", None)
-    if m is None:
-        m = _KIND_BITS.get(type(e), 0)
-        for c in children(e):
-            m |= _kinds(c)
-        e._m = m
-    return m
+_CALL, _RAMP, _LOAD, _TLOAD = KIND_CALL, KIND_RAMP, KIND_LOAD, KIND_TLOAD
+_kinds = kinds
 
 
 def contains_call(e: Expr) -> bool:
@@ -212,6 +186,11 @@ def contains_ramp(e: Expr) -> bool:
 def contains_buffer_access(e: Expr) -> bool:
     """Whether a BufferLoad or Ramp node occurs in ``e``."""
     return bool(_kinds(e) & (_LOAD | _RAMP))
+
+
+def contains_access(e: Expr) -> bool:
+    """Whether a BufferLoad, Ramp or TensorLoad node occurs in ``e``."""
+    return bool(_kinds(e) & (_LOAD | _RAMP | _TLOAD))
 
 
 def collect_tensor_loads(e: Expr) -> list[TensorLoad]:
