@@ -577,6 +577,18 @@ def _info(e) -> None:
         e._sk = _next_key()  # a number of its own: no id() that a later variable could reuse
         e._fv, e._m = (id(e),), 0
         return
+    if t is Cast:
+        v = e.value
+        if getattr(v, "_sk", None) is None:
+            _info(v)
+        e._sk, e._fv, e._m = _intern(("cast", e.dtype, v._sk)), v._fv, v._m
+        return
+    if t is BufferLoad and len(e.indices) == 1:
+        i = e.indices[0]
+        if getattr(i, "_sk", None) is None:
+            _info(i)
+        e._sk, e._fv, e._m = _intern(("bl", id(e.buffer), i._sk)), i._fv, i._m | KIND_LOAD
+        return
     kids = _kids(e)
     for c in kids:
         if getattr(c, "_sk", None) is None:

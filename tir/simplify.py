@@ -75,11 +75,16 @@ def clear_memos() -> None:
 
 # bounds ---------------------------------------------------------------------------------------
 
+_DTYPE_RANGES: dict[str, tuple[float, float]] = {}
+
+
 def dtype_range(dtype: str) -> tuple[float, float]:
     """Inclusive range of the values of an integer or bool dtype; (-inf, inf) for floats."""
-    if dt.is_float(dtype):
-        return (-INF, INF)
-    return (dt.min_value(dtype), dt.max_value(dtype))
+    r = _DTYPE_RANGES.get(dtype)
+    if r is None:
+        r = (-INF, INF) if dt.is_float(dtype) else (dt.min_value(dtype), dt.max_value(dtype))
+        _DTYPE_RANGES[dtype] = r
+    return r
 
 
 def fits(b: tuple[float, float], dtype: str = "int32") -> bool:
@@ -112,6 +117,9 @@ def bound(e: Expr, ranges: Ranges) -> tuple[float, float]:
             _BOUND_MEMO.clear()
         _BOUND_MEMO[k] = (e, out)
         return out
+    if t is Var:
+        r = ranges.get(id(e))
+        return r if r is not None else dtype_range(e.dtype)
     return _bound(e, ranges)
 
 
@@ -222,7 +230,12 @@ class Lin:
     def bound(self, ranges: Ranges) -> tuple[float, float]:
         lo = hi = self.c
         for e, co in self.terms.values():
-            b = bound(e, ranges)
+            if type(e) is Var:
+                b = ranges.get(id(e))
+                if b is None:
+                    b = dtype_range(e.dtype)
+            else:
+                b = bound(e, ranges)
             if co > 0:
                 lo, hi = lo + _mul(co, b[0]), hi + _mul(co, b[1])
             else:
