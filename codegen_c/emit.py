@@ -14,10 +14,25 @@ import numpy as np
 
 from tir import dtype as dt
 from tir.errors import CodegenError, ScheduleError
-from tir.expr import BinOp, BufferLoad, Call, Cast, Cmp, Const, Expr, Not, Ramp, Select, Var, free_var_ids, strict_key
+from tir.expr import (
+    KIND_CALL,
+    KIND_RAMP,
+    BinOp,
+    BufferLoad,
+    Call,
+    Cast,
+    Cmp,
+    Const,
+    Expr,
+    Not,
+    Ramp,
+    Select,
+    Var,
+    kinds,
+)
 from tir.simplify import Ranges, flat_index
 from tir.stmt import Allocate, Buffer, Evaluate, For, IfThen, PrimFunc, Seq, Stmt, Store
-from tir.visit import ExprVisitor, StmtVisitor, contains_call, contains_ramp, walk
+from tir.visit import ExprVisitor, StmtVisitor, contains_ramp, walk
 
 from .target import Target, get_target
 
@@ -348,10 +363,10 @@ class CEmitter(StmtVisitor):
         ranges, vranges = self.ranges, self.vranges
         k = [id(buf)]
         for i in indices:
-            if contains_ramp(i) or contains_call(i):
+            if kinds(i) & (KIND_RAMP | KIND_CALL):  # their text depends on more than the tree
                 return f"{self.names[id(buf)]}[{self.flat(buf, indices)}]"
-            k.append(strict_key(i))
-            for v in free_var_ids(i):
+            k.append(i._sk)  # filled by kinds()
+            for v in i._fv:
                 k.append(ranges.get(v))
                 k.append(vranges.get(v))
         k = tuple(k)
