@@ -22,7 +22,11 @@ def _simp(e: Expr, ranges: Ranges) -> Expr:
 
     def pre(n):
         if isinstance(n, BufferLoad):
-            return BufferLoad(n.buffer, tuple(simplify(i, ranges) for i in n.indices))
+            idx = [simplify(i, ranges) for i in n.indices]
+            for a, b in zip(idx, n.indices):
+                if a is not b:
+                    return BufferLoad(n.buffer, tuple(idx))
+            return n  # (the same load: its parents need no rebuild)
         if isinstance(n, Ramp):
             return Ramp(n.buffer, tuple(simplify(i, ranges) for i in n.indices), n.lanes)
         return None

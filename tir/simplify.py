@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 
 from . import dtype as dt
-from .expr import BinOp, Cast, Cmp, Const, Expr, Not, Select, Var, cast_value, key, strict_key
+from .expr import BinOp, BufferLoad, Cast, Cmp, Const, Expr, Not, Select, Var, cast_value, key, strict_key
 from .visit import contains_call, mutate
 
 Ranges = dict[int, tuple[int, int]]
@@ -526,6 +526,13 @@ def _simplify_other(e: Expr, ranges: Ranges) -> Expr:
             return Const(cast_value(v.value, v.dtype, e.dtype), e.dtype)
         return Cast(e.dtype, v)
     # loads, calls, non-int32 arithmetic: simplify the children
+    if type(e) is BufferLoad:
+        # (what the mutate below does for a load; the load itself when no index changes)
+        idx = [simplify(i, ranges) for i in e.indices]
+        for a, b in zip(idx, e.indices):
+            if a is not b:
+                return BufferLoad(e.buffer, tuple(idx))
+        return e
     return mutate(e, lambda n: None if n is e else simplify(n, ranges))
 
 

@@ -50,6 +50,22 @@ def mutate(e: Expr, pre: Callable[[Expr], Expr | None]) -> Expr:
     r = pre(e)
     if r is not None:
         return r
+    # the common node types by exact type first (one test each), then the general chain
+    t = type(e)
+    if t is BinOp:
+        a, b = mutate(e.a, pre), mutate(e.b, pre)
+        return e if a is e.a and b is e.b else BinOp(e.op, a, b, e.dtype)
+    if t is Const or t is Var:
+        return e
+    if t is BufferLoad:
+        return BufferLoad(e.buffer, tuple([mutate(i, pre) for i in e.indices]))
+    if t is Cast:
+        v = mutate(e.value, pre)
+        return e if v is e.value else Cast(e.dtype, v)
+    return _mutate_any(e, pre)
+
+
+def _mutate_any(e: Expr, pre: Callable[[Expr], Expr | None]) -> Expr:
     if isinstance(e, (Const, Var)):
         return e
     if isinstance(e, BinOp):
