@@ -98,6 +98,7 @@ class Const(Expr):
     def __init__(self, value, dtype: str):
         self.dtype = dtype
         self.value = value
+        self._k = self._sk = None  # the caches of key / strict_key (see _CACHE_SLOTS)
 
 
 class Var(Expr):
@@ -108,6 +109,7 @@ class Var(Expr):
     def __init__(self, name: str, dtype: str = "int32"):
         self.name = name
         self.dtype = dt.check(dtype)
+        self._k = self._sk = None  # the caches of key / strict_key (see _CACHE_SLOTS)
 
 
 class BinOp(Expr):
@@ -115,6 +117,7 @@ class BinOp(Expr):
 
     def __init__(self, op: str, a: Expr, b: Expr, dtype: str):
         self.op, self.a, self.b, self.dtype = op, a, b, dtype
+        self._k = self._sk = None  # the caches of key / strict_key (see _CACHE_SLOTS)
 
 
 class Cmp(Expr):
@@ -122,6 +125,7 @@ class Cmp(Expr):
 
     def __init__(self, op: str, a: Expr, b: Expr):
         self.op, self.a, self.b, self.dtype = op, a, b, "bool"
+        self._k = self._sk = None  # the caches of key / strict_key (see _CACHE_SLOTS)
 
     def __bool__(self):
         # Lets `x in list_of_exprs` and `a == b` in plain Python code mean identity, as in TVM.
@@ -137,6 +141,7 @@ class Not(Expr):
 
     def __init__(self, a: Expr):
         self.a, self.dtype = a, "bool"
+        self._k = self._sk = None  # the caches of key / strict_key (see _CACHE_SLOTS)
 
 
 class Cast(Expr):
@@ -144,6 +149,7 @@ class Cast(Expr):
 
     def __init__(self, dtype: str, value: Expr):
         self.dtype, self.value = dtype, value
+        self._k = self._sk = None  # the caches of key / strict_key (see _CACHE_SLOTS)
 
 
 class Select(Expr):
@@ -153,6 +159,7 @@ class Select(Expr):
 
     def __init__(self, cond: Expr, t: Expr, f: Expr):
         self.cond, self.t, self.f, self.dtype = cond, t, f, t.dtype
+        self._k = self._sk = None  # the caches of key / strict_key (see _CACHE_SLOTS)
 
 
 class TensorLoad(Expr):
@@ -162,6 +169,7 @@ class TensorLoad(Expr):
 
     def __init__(self, tensor, indices: tuple[Expr, ...]):
         self.tensor, self.indices, self.dtype = tensor, indices, tensor.dtype
+        self._k = self._sk = None  # the caches of key / strict_key (see _CACHE_SLOTS)
 
 
 class Reduce(Expr):
@@ -172,6 +180,7 @@ class Reduce(Expr):
     def __init__(self, combiner: str, source: Expr, axis: tuple, condition: Expr | None):
         self.combiner, self.source, self.axis, self.condition = combiner, source, axis, condition
         self.dtype = source.dtype
+        self._k = self._sk = None  # the caches of key / strict_key (see _CACHE_SLOTS)
 
     def identity(self) -> Const:
         if self.combiner == "sum":
@@ -195,6 +204,7 @@ class BufferLoad(Expr):
 
     def __init__(self, buffer, indices: tuple[Expr, ...]):
         self.buffer, self.indices, self.dtype = buffer, tuple(indices), buffer.dtype
+        self._k = self._sk = None  # the caches of key / strict_key (see _CACHE_SLOTS)
 
 
 class Call(Expr):
@@ -207,6 +217,7 @@ class Call(Expr):
 
     def __init__(self, op, args: tuple[Expr, ...], dtype: str, imm: tuple[int, ...] = ()):
         self.op, self.args, self.dtype, self.imm = op, tuple(args), dtype, tuple(imm)
+        self._k = self._sk = None  # the caches of key / strict_key (see _CACHE_SLOTS)
 
 
 class Ramp(Expr):
@@ -219,6 +230,7 @@ class Ramp(Expr):
 
     def __init__(self, buffer, indices: tuple[Expr, ...], lanes: int):
         self.buffer, self.indices, self.lanes, self.dtype = buffer, tuple(indices), lanes, "uint32"
+        self._k = self._sk = None  # the caches of key / strict_key (see _CACHE_SLOTS)
 
 
 # constructors ---------------------------------------------------------------------------------

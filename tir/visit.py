@@ -111,10 +111,7 @@ def substitute(e: Expr, vmap: dict[Var, Expr]) -> Expr:
 
 
 def _subst(e: Expr, ids: dict) -> Expr:
-    fv = getattr(e, "_fv", None)
-    if fv is None:
-        fv = free_var_ids(e)
-    for v in fv:
+    for v in free_var_ids(e):
         if v in ids:
             break
     else:
