@@ -408,6 +408,15 @@ class CEmitter(StmtVisitor):
             if hit is None or hit[0] is not e:
                 hit = self.exact_memo[id(e)] = (e, self._exact_uncached(e))
             return hit[1]
+        t = type(e)
+        if t is Var or t is Const:
+            # (what _Bounds gives a leaf, without the dispatch)
+            if dt.is_float(e.dtype):
+                return (-INF, INF)
+            if t is Const:
+                return (int(e.value), int(e.value))
+            r = self.vranges.get(id(e))
+            return r if r is not None else _full(e.dtype)
         return self._exact_uncached(e)
 
     def _exact_uncached(self, e: Expr) -> tuple[float, float]:

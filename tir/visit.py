@@ -111,7 +111,8 @@ def substitute(e: Expr, vmap: dict[Var, Expr]) -> Expr:
 
 
 def _subst(e: Expr, ids: dict) -> Expr:
-    for v in free_var_ids(e):
+    # (the variables are filled together with the strict key)
+    for v in (e._fv if getattr(e, "_sk", None) is not None else free_var_ids(e)):
         if v in ids:
             break
     else:
