@@ -109,7 +109,10 @@ def bound(e: Expr, ranges: Ranges) -> tuple[float, float]:
     if t is BinOp or t is Select or t is Cast:
         # memoized like simplify (the access checks and the emitter ask for the same indices again)
         k = _memo_key(e, ranges)
-        hit = _BOUND_MEMO.get(k)
+        try:
+            hit = _BOUND_MEMO.get(k)
+        except TypeError:  # a range that is not hashable (a list): no memo
+            return _bound(e, ranges)
         if hit is not None:
             return hit[1]
         out = _bound(e, ranges)
@@ -297,7 +300,10 @@ def _lin(e: Expr, ranges: Ranges) -> Lin:
     if t is Var:
         return Lin({key(e): [e, 1]}, 0)
     k = _memo_key(e, ranges)
-    hit = _LIN_MEMO.get(k)
+    try:
+        hit = _LIN_MEMO.get(k)
+    except TypeError:  # a range that is not hashable (a list): no memo
+        return _lin_uncached(e, ranges)
     if hit is not None:
         return hit[1]
     out = _lin_uncached(e, ranges)
@@ -558,7 +564,10 @@ def simplify(e: Expr, ranges: Ranges | None = None) -> Expr:
     if ranges is None:
         ranges = {}
     k = _memo_key(e, ranges)
-    hit = _SIMPLIFY_MEMO.get(k)
+    try:
+        hit = _SIMPLIFY_MEMO.get(k)
+    except TypeError:  # a range that is not hashable (a list): no memo
+        return _simplify(e, ranges)
     if hit is not None:
         return hit[1]
     out = _simplify(e, ranges)
