@@ -487,6 +487,22 @@ def key(e) -> tuple:
 
 
 def _key(e) -> tuple:
+    # the common node types by exact type first, then the general chain (subclasses)
+    t = type(e)
+    if t is BinOp or t is Cmp:
+        return (e.op, key(e.a), key(e.b), e.dtype)
+    if t is Const:
+        return ("c", e.value, e.dtype)
+    if t is Var:
+        return ("v", id(e))
+    if t is BufferLoad:
+        return ("bl", id(e.buffer), tuple([key(i) for i in e.indices]))
+    if t is Cast:
+        return ("cast", e.dtype, key(e.value))
+    return _key_any(e)
+
+
+def _key_any(e) -> tuple:
     if isinstance(e, Const):
         return ("c", e.value, e.dtype)
     if isinstance(e, Var):

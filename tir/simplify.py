@@ -488,6 +488,13 @@ def _decide_cmp(op: str, a: Expr, b: Expr, ranges: Ranges, lins: tuple | None = 
 
 
 def _simplify_other(e: Expr, ranges: Ranges) -> Expr:
+    if type(e) is BufferLoad:
+        # (what the mutate at the end does for a load; the load itself when no index changes)
+        idx = [simplify(i, ranges) for i in e.indices]
+        for a, b in zip(idx, e.indices):
+            if a is not b:
+                return BufferLoad(e.buffer, tuple(idx))
+        return e
     if isinstance(e, Cmp):
         lins = None
         if e.a.dtype == "int32":
@@ -532,13 +539,6 @@ def _simplify_other(e: Expr, ranges: Ranges) -> Expr:
             return Const(cast_value(v.value, v.dtype, e.dtype), e.dtype)
         return Cast(e.dtype, v)
     # loads, calls, non-int32 arithmetic: simplify the children
-    if type(e) is BufferLoad:
-        # (what the mutate below does for a load; the load itself when no index changes)
-        idx = [simplify(i, ranges) for i in e.indices]
-        for a, b in zip(idx, e.indices):
-            if a is not b:
-                return BufferLoad(e.buffer, tuple(idx))
-        return e
     return mutate(e, lambda n: None if n is e else simplify(n, ranges))
 
 

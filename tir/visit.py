@@ -246,7 +246,10 @@ class _Dispatch:
         cls._table = {t: getattr(cls, "visit_" + t.__name__) for t in cls._types}
 
     def visit(self, node):
-        return self._table.get(type(node), type(self).visit_default)(self, node)
+        f = self._table.get(type(node))
+        if f is None:
+            return self.visit_default(node)
+        return f(self, node)
 
     def visit_default(self, node):
         raise TirError(f"{type(self).__name__}: cannot traverse node {type(node).__name__}")
