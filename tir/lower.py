@@ -46,7 +46,16 @@ from .schedule_api import ScheduleLike
 from .simplify import Lin, bound, clear_memos, linear, simplify
 from .stmt import Allocate, Buffer, For, IfThen, PrimFunc, Stmt, Store, seq
 from .tensor import ComputeOp, PlaceholderOp, Tensor, split_extents
-from .visit import ExprVisitor, StmtVisitor, collect_vars, contains_access, mutate, substitute, walk
+from .visit import (
+    ExprVisitor,
+    StmtVisitor,
+    collect_tensor_loads,
+    collect_vars,
+    contains_access,
+    mutate,
+    substitute,
+    walk,
+)
 
 
 def lower(sch: ScheduleLike, args, name: str = "main",
@@ -389,11 +398,7 @@ class _Lowerer:
 
     def _reads(self, e: Expr) -> list[Tensor]:
         """Tensors read by an expression after expanding inlined stages."""
-        out = []
-        for n in walk(self.inline(e)):
-            if isinstance(n, TensorLoad):
-                out.append(n.tensor)
-        return out
+        return [n.tensor for n in collect_tensor_loads(self.inline(e))]
 
     def inline(self, e: Expr) -> Expr:
         """Expand reads of inlined stages into their expressions (TE level)."""
@@ -623,7 +628,7 @@ class _Lowerer:
     # bound inference -----------------------------------------------------------------------------
     def infer_region(self, ch, te_body: Expr, vmap: dict, inner_ids: set) -> list[tuple[Expr, int]]:
         """The region of child stage ``ch`` that ``te_body`` reads, with inner loops ranging."""
-        loads = [n for n in walk(te_body) if isinstance(n, TensorLoad) and self.stage(n.tensor.op) is ch]
+        loads = [n for n in collect_tensor_loads(te_body) if self.stage(n.tensor.op) is ch]
         shape = ch.op.shape
         idxs = [[simplify(substitute(i, vmap), self.ranges) for i in ld.indices] for ld in loads]
         region = []

@@ -208,7 +208,18 @@ def contains_access(e: Expr) -> bool:
 
 
 def collect_tensor_loads(e: Expr) -> list[TensorLoad]:
-    return [n for n in walk(e) if isinstance(n, TensorLoad)]
+    """The TensorLoad nodes of ``e`` in pre-order (as ``walk``; subtrees without one are skipped)."""
+    out: list[TensorLoad] = []
+    _tensor_loads(e, out)
+    return out
+
+
+def _tensor_loads(e: Expr, out: list) -> None:
+    if kinds(e) & KIND_TLOAD:
+        if isinstance(e, TensorLoad):
+            out.append(e)
+        for c in children(e):
+            _tensor_loads(c, out)
 
 
 def collect_vars(e: Expr) -> set[int]:
