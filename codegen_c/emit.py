@@ -14,10 +14,25 @@ import numpy as np
 
 from tir import dtype as dt
 from tir.errors import CodegenError, ScheduleError
-from tir.expr import BinOp, BufferLoad, Call, Cast, Cmp, Const, Expr, Not, Ramp, Select, Var
-from tir.simplify import Ranges, simplify
+from tir.expr import (
+    KIND_CALL,
+    KIND_RAMP,
+    BinOp,
+    BufferLoad,
+    Call,
+    Cast,
+    Cmp,
+    Const,
+    Expr,
+    Not,
+    Ramp,
+    Select,
+    Var,
+    kinds,
+)
+from tir.simplify import Ranges, flat_index
 from tir.stmt import Allocate, Buffer, Evaluate, For, IfThen, PrimFunc, Seq, Stmt, Store
-from tir.visit import ExprVisitor, StmtVisitor, walk
+from tir.visit import ExprVisitor, StmtVisitor, contains_ramp, walk
 
 from .target import Target, get_target
 
@@ -85,7 +100,7 @@ _HELPERS = {
 def ramps_of(st) -> list:
     """The Ramp nodes (packed-word loads) of a Store's value and indices or an Evaluate's value."""
     exprs = [st.value] if isinstance(st, Evaluate) else [st.value, *st.indices]
-    return [n for e in exprs for n in walk(e) if isinstance(n, Ramp)]
+    return [n for e in exprs if contains_ramp(e) for n in walk(e) if isinstance(n, Ramp)]
 
 
 def sanitize(name: str, kernel: bool = False) -> str:
@@ -311,6 +326,7 @@ class CEmitter(StmtVisitor):
         # that signed C arithmetic does not overflow; self.ranges (constant-start loops) drives simplify
         self.vranges: Ranges = {}
         self.exact_memo: dict[int, tuple] = {}  # id(expr) -> (expr, _exact bounds)
+        self.element_memo: dict[tuple, tuple] = {}  # see element
         self.lines: list[str] = []
         self.word_buffers: set[int] = set()
         self.ind = 0  # indentation of the statement being visited (see emit)
@@ -335,19 +351,29 @@ class CEmitter(StmtVisitor):
     def flat_expr(self, buf: Buffer, indices) -> Expr:
         if len(indices) != len(buf.shape):
             raise CodegenError(f"buffer {buf.name} has {len(buf.shape)} dims, indexed with {len(indices)}")
-        e: Expr = Const(0, "int32")
-        stride = 1
-        for i, n in zip(reversed(indices), reversed(buf.shape)):
-            e = BinOp("+", e, BinOp("*", i, Const(stride, "int32"), "int32"), "int32")
-            stride *= n
-        return simplify(e, self.ranges)
+        return flat_index(indices, buf.shape, self.ranges)
 
     def flat(self, buf: Buffer, indices) -> str:
         return self.expr(self.flat_expr(buf, indices))
 
     def element(self, buf: Buffer, indices) -> str:
         """The C lvalue of one element: ``name[flat index]``."""
-        return f"{self.names[id(buf)]}[{self.flat(buf, indices)}]"
+        # memoized: the text depends only on the indices' trees and the ranges of their variables
+        # (the names are fixed once given); an unrolled tile reads the same elements again and again
+        ranges, vranges = self.ranges, self.vranges
+        k = [id(buf)]
+        for i in indices:
+            if kinds(i) & (KIND_RAMP | KIND_CALL):  # their text depends on more than the tree
+                return f"{self.names[id(buf)]}[{self.flat(buf, indices)}]"
+            k.append(i._sk)  # filled by kinds()
+            for v in i._fv:
+                k.append(ranges.get(v))
+                k.append(vranges.get(v))
+        k = tuple(k)
+        hit = self.element_memo.get(k)
+        if hit is None:
+            hit = self.element_memo[k] = (buf, indices, f"{self.names[id(buf)]}[{self.flat(buf, indices)}]")
+        return hit[2]
 
     def expr(self, e: Expr) -> str:
         return self._p(e)[0]
@@ -382,6 +408,15 @@ class CEmitter(StmtVisitor):
             if hit is None or hit[0] is not e:
                 hit = self.exact_memo[id(e)] = (e, self._exact_uncached(e))
             return hit[1]
+        t = type(e)
+        if t is Var or t is Const:
+            # (what _Bounds gives a leaf, without the dispatch)
+            if dt.is_float(e.dtype):
+                return (-INF, INF)
+            if t is Const:
+                return (int(e.value), int(e.value))
+            r = self.vranges.get(id(e))
+            return r if r is not None else _full(e.dtype)
         return self._exact_uncached(e)
 
     def _exact_uncached(self, e: Expr) -> tuple[float, float]:

@@ -14,7 +14,7 @@ from tir import dtype as dt
 from tir.expr import BinOp, BufferLoad, Call, Cast, Const, Ramp, key, same
 from tir.simplify import Lin, linear, simplify
 from tir.stmt import Buffer, Evaluate, For, Store
-from tir.visit import walk
+from tir.visit import contains_call, walk
 from toolchain.rv32 import Toolchain
 
 from .emit import CEmitter, ramps_of
@@ -28,7 +28,7 @@ def _is_intrinsic_stmt(st) -> bool:
     if isinstance(st, Evaluate):
         return _is_unit_call(st.value)
     if isinstance(st, Store):
-        return any(_is_unit_call(n) for n in walk(st.value))
+        return contains_call(st.value) and any(_is_unit_call(n) for n in walk(st.value))
     return False
 
 

@@ -6,6 +6,7 @@ use ``same(a, b)`` for structural equality.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -19,11 +20,27 @@ _LOGIC = {"&&", "||"}
 _CMP = {"<", "<=", ">", ">=", "==", "!="}
 
 
+# Per-node caches (filled lazily, never part of a node's value): the structural key of ``key``, the strict
+# key of ``strict_key``, the variables of ``tir.simplify`` memos and the node kinds found inside
+# (``tir.visit.contains_call`` / ``contains_ramp``). Nodes are immutable, so a cache
+# filled once stays right; the keys hold ids, so they are dropped when a node is pickled or copied.
+_CACHE_SLOTS = ("_k", "_sk", "_fv", "_m")
+
+
 class Expr:
     """Base class of every scalar expression; carries a dtype."""
 
-    __slots__ = ("dtype",)
+    __slots__ = ("dtype", *_CACHE_SLOTS)
     dtype: str
+
+    def __getstate__(self):
+        # the caches hold id()s of this process's objects: a copy or an unpickled node recomputes them
+        state = {}
+        for cls in type(self).__mro__:
+            for name in getattr(cls, "__slots__", ()):
+                if name not in _CACHE_SLOTS and hasattr(self, name):
+                    state[name] = getattr(self, name)
+        return (None, state)
 
     # arithmetic -------------------------------------------------------------------------------
     def __add__(self, other): return binop("+", self, other)
@@ -81,6 +98,7 @@ class Const(Expr):
     def __init__(self, value, dtype: str):
         self.dtype = dtype
         self.value = value
+        self._k = self._sk = None  # the caches of key / strict_key (see _CACHE_SLOTS)
 
 
 class Var(Expr):
@@ -91,6 +109,7 @@ class Var(Expr):
     def __init__(self, name: str, dtype: str = "int32"):
         self.name = name
         self.dtype = dt.check(dtype)
+        self._k = self._sk = None  # the caches of key / strict_key (see _CACHE_SLOTS)
 
 
 class BinOp(Expr):
@@ -98,6 +117,7 @@ class BinOp(Expr):
 
     def __init__(self, op: str, a: Expr, b: Expr, dtype: str):
         self.op, self.a, self.b, self.dtype = op, a, b, dtype
+        self._k = self._sk = None  # the caches of key / strict_key (see _CACHE_SLOTS)
 
 
 class Cmp(Expr):
@@ -105,6 +125,7 @@ class Cmp(Expr):
 
     def __init__(self, op: str, a: Expr, b: Expr):
         self.op, self.a, self.b, self.dtype = op, a, b, "bool"
+        self._k = self._sk = None  # the caches of key / strict_key (see _CACHE_SLOTS)
 
     def __bool__(self):
         # Lets `x in list_of_exprs` and `a == b` in plain Python code mean identity, as in TVM.
@@ -120,6 +141,7 @@ class Not(Expr):
 
     def __init__(self, a: Expr):
         self.a, self.dtype = a, "bool"
+        self._k = self._sk = None  # the caches of key / strict_key (see _CACHE_SLOTS)
 
 
 class Cast(Expr):
@@ -127,6 +149,7 @@ class Cast(Expr):
 
     def __init__(self, dtype: str, value: Expr):
         self.dtype, self.value = dtype, value
+        self._k = self._sk = None  # the caches of key / strict_key (see _CACHE_SLOTS)
 
 
 class Select(Expr):
@@ -136,6 +159,7 @@ class Select(Expr):
 
     def __init__(self, cond: Expr, t: Expr, f: Expr):
         self.cond, self.t, self.f, self.dtype = cond, t, f, t.dtype
+        self._k = self._sk = None  # the caches of key / strict_key (see _CACHE_SLOTS)
 
 
 class TensorLoad(Expr):
@@ -145,6 +169,7 @@ class TensorLoad(Expr):
 
     def __init__(self, tensor, indices: tuple[Expr, ...]):
         self.tensor, self.indices, self.dtype = tensor, indices, tensor.dtype
+        self._k = self._sk = None  # the caches of key / strict_key (see _CACHE_SLOTS)
 
 
 class Reduce(Expr):
@@ -155,6 +180,7 @@ class Reduce(Expr):
     def __init__(self, combiner: str, source: Expr, axis: tuple, condition: Expr | None):
         self.combiner, self.source, self.axis, self.condition = combiner, source, axis, condition
         self.dtype = source.dtype
+        self._k = self._sk = None  # the caches of key / strict_key (see _CACHE_SLOTS)
 
     def identity(self) -> Const:
         if self.combiner == "sum":
@@ -178,6 +204,7 @@ class BufferLoad(Expr):
 
     def __init__(self, buffer, indices: tuple[Expr, ...]):
         self.buffer, self.indices, self.dtype = buffer, tuple(indices), buffer.dtype
+        self._k = self._sk = None  # the caches of key / strict_key (see _CACHE_SLOTS)
 
 
 class Call(Expr):
@@ -190,6 +217,7 @@ class Call(Expr):
 
     def __init__(self, op, args: tuple[Expr, ...], dtype: str, imm: tuple[int, ...] = ()):
         self.op, self.args, self.dtype, self.imm = op, tuple(args), dtype, tuple(imm)
+        self._k = self._sk = None  # the caches of key / strict_key (see _CACHE_SLOTS)
 
 
 class Ramp(Expr):
@@ -202,6 +230,7 @@ class Ramp(Expr):
 
     def __init__(self, buffer, indices: tuple[Expr, ...], lanes: int):
         self.buffer, self.indices, self.lanes, self.dtype = buffer, tuple(indices), lanes, "uint32"
+        self._k = self._sk = None  # the caches of key / strict_key (see _CACHE_SLOTS)
 
 
 # constructors ---------------------------------------------------------------------------------
@@ -450,6 +479,30 @@ def same(a: Expr, b: Expr) -> bool:
 
 def key(e) -> tuple:
     """A hashable structural key of an expression (vars and buffers by identity)."""
+    k = getattr(e, "_k", None)
+    if k is None:
+        k = _key(e)
+        e._k = k  # cached: nodes are immutable
+    return k
+
+
+def _key(e) -> tuple:
+    # the common node types by exact type first, then the general chain (subclasses)
+    t = type(e)
+    if t is BinOp or t is Cmp:
+        return (e.op, key(e.a), key(e.b), e.dtype)
+    if t is Const:
+        return ("c", e.value, e.dtype)
+    if t is Var:
+        return ("v", id(e))
+    if t is BufferLoad:
+        return ("bl", id(e.buffer), tuple([key(i) for i in e.indices]))
+    if t is Cast:
+        return ("cast", e.dtype, key(e.value))
+    return _key_any(e)
+
+
+def _key_any(e) -> tuple:
     if isinstance(e, Const):
         return ("c", e.value, e.dtype)
     if isinstance(e, Var):
@@ -474,3 +527,151 @@ def key(e) -> tuple:
         return ("red", e.combiner, key(e.source), tuple(id(a) for a in e.axis),
                 None if e.condition is None else key(e.condition))
     raise TirError(f"unknown expression node {type(e).__name__}")
+
+
+# strict keys are small ints: a tree's key is interned from its node's fields and its children's keys
+# (so a memo lookup hashes a flat tuple, not the whole tree). The numbers only ever grow: emptying the
+# table when it is full can make the same tree get a second number (a memo miss), never give two
+# different trees one number. A variable gets a fresh number of its own (no id() that could be reused).
+_INTERN: dict = {}
+_INTERN_LIMIT = 1 << 16
+_next_key = itertools.count(1).__next__
+
+
+def strict_key(e) -> int:
+    """A key equal for two expressions exactly when they are the same tree: like :func:`key`, but
+    constants compare by type and spelling (``0.0`` and ``-0.0``, ``1`` and ``True`` differ) and
+    calls by dtype. Two expressions with equal strict keys give the same results everywhere, so it
+    keys the memos of tir.simplify. Cached on the node; only meaningful within one process."""
+    k = getattr(e, "_sk", None)
+    if k is None:
+        _info(e)
+        k = e._sk
+    return k
+
+
+def free_var_ids(e: Expr) -> tuple[int, ...]:
+    """The ids of the variables in ``e``, each once, in first-seen order (cached on the node)."""
+    if getattr(e, "_sk", None) is None:
+        _info(e)
+    return e._fv
+
+
+def kinds(e: Expr) -> int:
+    """Bit mask of the node kinds that occur in ``e`` (KIND_CALL | KIND_RAMP | ...), cached on the node."""
+    if getattr(e, "_sk", None) is None:
+        _info(e)
+    return e._m
+
+
+KIND_CALL, KIND_RAMP, KIND_LOAD, KIND_TLOAD = 1, 2, 4, 8
+
+
+def _merge(fa: tuple, fb: tuple) -> tuple:
+    if not fb or fa == fb:
+        return fa
+    if not fa:
+        return fb
+    return fa + tuple(v for v in fb if v not in fa)
+
+
+def _intern(fields: tuple) -> int:
+    k = _INTERN.get(fields)
+    if k is None:
+        if len(_INTERN) >= _INTERN_LIMIT:
+            _INTERN.clear()
+        k = _INTERN[fields] = _next_key()
+    return k
+
+
+def _info(e) -> None:
+    """Fill the strict key, variables and kinds of ``e`` (and of its children that lack them)."""
+    t = type(e)
+    if t is BinOp or t is Cmp:
+        a, b = e.a, e.b
+        if getattr(a, "_sk", None) is None:
+            _info(a)
+        if getattr(b, "_sk", None) is None:
+            _info(b)
+        e._sk = _intern((e.op, a._sk, b._sk, e.dtype))
+        e._fv = _merge(a._fv, b._fv)
+        e._m = a._m | b._m
+        return
+    if t is Const:
+        e._sk = _intern(("c", type(e.value), repr(e.value), e.dtype))
+        e._fv, e._m = (), 0
+        return
+    if t is Var:
+        e._sk = _next_key()  # a number of its own: no id() that a later variable could reuse
+        e._fv, e._m = (id(e),), 0
+        return
+    if t is Cast:
+        v = e.value
+        if getattr(v, "_sk", None) is None:
+            _info(v)
+        e._sk, e._fv, e._m = _intern(("cast", e.dtype, v._sk)), v._fv, v._m
+        return
+    if t is BufferLoad and len(e.indices) == 1:
+        i = e.indices[0]
+        if getattr(i, "_sk", None) is None:
+            _info(i)
+        e._sk, e._fv, e._m = _intern(("bl", id(e.buffer), i._sk)), i._fv, i._m | KIND_LOAD
+        return
+    kids = _kids(e)
+    for c in kids:
+        if getattr(c, "_sk", None) is None:
+            _info(c)
+    fv: tuple = ()
+    m = 0
+    for c in kids:
+        fv = _merge(fv, c._fv)
+        m |= c._m
+    if t is Cast:
+        fields = ("cast", e.dtype, e.value._sk)
+    elif t is BufferLoad:
+        fields = ("bl", id(e.buffer), *[i._sk for i in e.indices])
+        m |= KIND_LOAD
+    elif t is Not:
+        fields = ("!", e.a._sk)
+    elif t is Select:
+        fields = ("sel", e.cond._sk, e.t._sk, e.f._sk)
+    elif t is TensorLoad:
+        fields = ("tl", id(e.tensor.op), e.tensor.value_index, *[i._sk for i in e.indices])
+        m |= KIND_TLOAD
+    elif t is Ramp:
+        fields = ("ramp", id(e.buffer), e.lanes, *[i._sk for i in e.indices])
+        m |= KIND_RAMP
+    elif t is Call:
+        fields = ("call", id(e.op), e.imm, e.dtype, *[a._sk for a in e.args])
+        m |= KIND_CALL
+    elif t is Reduce:
+        fields = ("red", e.combiner, tuple(id(a) for a in e.axis), e.dtype, e.source._sk,
+                  None if e.condition is None else e.condition._sk)
+    else:
+        # a subclass of a node type: its own number (never shared through a memo)
+        fields = ("id", id(e))
+        for cls, bit in ((BufferLoad, KIND_LOAD), (TensorLoad, KIND_TLOAD), (Ramp, KIND_RAMP), (Call, KIND_CALL)):
+            if isinstance(e, cls):
+                m |= bit
+        if isinstance(e, Var):
+            fv = _merge((id(e),), fv)
+    e._sk, e._fv, e._m = _intern(fields), fv, m
+
+
+def _kids(e) -> tuple:
+    """The child expressions of ``e`` (as tir.visit.children)."""
+    if isinstance(e, (BinOp, Cmp)):
+        return (e.a, e.b)
+    if isinstance(e, Not):
+        return (e.a,)
+    if isinstance(e, Cast):
+        return (e.value,)
+    if isinstance(e, Select):
+        return (e.cond, e.t, e.f)
+    if isinstance(e, (TensorLoad, BufferLoad, Ramp)):
+        return e.indices
+    if isinstance(e, Call):
+        return e.args
+    if isinstance(e, Reduce):
+        return (e.source,) if e.condition is None else (e.source, e.condition)
+    return ()

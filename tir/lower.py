@@ -44,10 +44,19 @@ from .errors import LoweringError, ScheduleError
 from .expr import BinOp, BufferLoad, Cast, Cmp, Const, Expr, Not, Ramp, Reduce, Select, TensorLoad, Var
 from .passes import remove_guards_func, simplify_func, unroll_func
 from .schedule_api import ScheduleLike
-from .simplify import Lin, bound, linear, simplify
+from .simplify import Lin, bound, clear_memos, linear, simplify
 from .stmt import Allocate, Buffer, For, IfThen, PrimFunc, Stmt, Store, seq
 from .tensor import ComputeOp, PlaceholderOp, Tensor, split_extents
-from .visit import ExprVisitor, StmtVisitor, collect_vars, mutate, substitute, walk
+from .visit import (
+    ExprVisitor,
+    StmtVisitor,
+    collect_tensor_loads,
+    collect_vars,
+    contains_access,
+    mutate,
+    substitute,
+    walk,
+)
 
 
 def lower(sch: ScheduleLike, args, name: str = "main",
@@ -57,6 +66,7 @@ def lower(sch: ScheduleLike, args, name: str = "main",
     ``sch`` is read only through the members :class:`tir.schedule_api.ScheduleLike` declares.
     ``trace(pass_name, ir_text)``, if given, is called after each of :data:`PASSES` (debugging).
     """
+    clear_memos()  # the simplifier's memos serve one kernel (its lowering and emission), then go
     lw = _Lowerer(sch, list(args), name)
     for p in PASSES:
         p.run(lw)
@@ -282,6 +292,7 @@ class _Lowerer:
         self.body = None
         self.func: PrimFunc | None = None
         self.in_tail = False  # lowering a remainder region (tir.partition)
+        self._inline_memo: dict[int, tuple] = {}  # id(TE expression) -> (it, inlined)
 
     def add_prologue(self, owner, stmts) -> None:
         """Statements run once at kernel entry (e.g. clearing an accumulator bank), once per owner."""
@@ -413,15 +424,18 @@ class _Lowerer:
 
     def _reads(self, e: Expr) -> list[Tensor]:
         """Tensors read by an expression after expanding inlined stages."""
-        out = []
-        for n in walk(self.inline(e)):
-            if isinstance(n, TensorLoad):
-                out.append(n.tensor)
-        return out
+        return [n.tensor for n in collect_tensor_loads(self.inline(e))]
 
     def inline(self, e: Expr) -> Expr:
         """Expand reads of inlined stages into their expressions (TE level)."""
+        # memoized per expression: every pass asks for the same stage bodies (the attach types it
+        # depends on are fixed while lowering)
+        hit = self._inline_memo.get(id(e))
+        if hit is None or hit[0] is not e:
+            hit = self._inline_memo[id(e)] = (e, self._inline(e))
+        return hit[1]
 
+    def _inline(self, e: Expr) -> Expr:
         def pre(n):
             if isinstance(n, TensorLoad):
                 st = self.stage(n.tensor.op)
@@ -681,7 +695,7 @@ class _Lowerer:
     # bound inference -----------------------------------------------------------------------------
     def infer_region(self, ch, te_body: Expr, vmap: dict, inner_ids: set) -> list[tuple[Expr, int]]:
         """The region of child stage ``ch`` that ``te_body`` reads, with inner loops ranging."""
-        loads = [n for n in walk(te_body) if isinstance(n, TensorLoad) and self.stage(n.tensor.op) is ch]
+        loads = [n for n in collect_tensor_loads(te_body) if self.stage(n.tensor.op) is ch]
         shape = ch.op.shape
         idxs = [[simplify(substitute(i, vmap), self.ranges) for i in ld.indices] for ld in loads]
         region = []
@@ -1061,7 +1075,8 @@ class _AccessPaths(ExprVisitor):
     def _access(self, e) -> None:
         self.out.append((e, self.conds))
         for i in e.indices:
-            self.visit(i)
+            if contains_access(i):  # an index without accesses adds nothing
+                self.visit(i)
 
     visit_TensorLoad = visit_BufferLoad = visit_Ramp = _access
 
@@ -1217,6 +1232,8 @@ def check_func(func: PrimFunc, explain: dict | None = None) -> None:
                             f"{[(lo, hi) for lo, hi in dims]}")
 
     def expr(e, conds):
+        if not contains_access(e):
+            return
         paths: list = []
         _access_paths(e, conds, paths)
         for n, cs in paths:

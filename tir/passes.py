@@ -13,13 +13,20 @@ from .errors import LoweringError
 from .expr import BufferLoad, Const, Expr, Ramp
 from .simplify import Ranges, bound, fits, simplify
 from .stmt import Evaluate, For, IfThen, PrimFunc, Seq, Stmt, Store, seq
-from .visit import StmtMutator, mutate, substitute
+from .visit import StmtMutator, contains_buffer_access, mutate, substitute
 
 
 def _simp(e: Expr, ranges: Ranges) -> Expr:
+    if not contains_buffer_access(e):
+        return simplify(e, ranges)  # what the mutate below would give, without rebuilding e
+
     def pre(n):
         if isinstance(n, BufferLoad):
-            return BufferLoad(n.buffer, tuple(simplify(i, ranges) for i in n.indices))
+            idx = [simplify(i, ranges) for i in n.indices]
+            for a, b in zip(idx, n.indices):
+                if a is not b:
+                    return BufferLoad(n.buffer, tuple(idx))
+            return n  # (the same load: its parents need no rebuild)
         if isinstance(n, Ramp):
             return Ramp(n.buffer, tuple(simplify(i, ranges) for i in n.indices), n.lanes)
         return None

@@ -28,8 +28,8 @@ from __future__ import annotations
 import math
 
 from . import dtype as dt
-from .expr import BinOp, Call, Cast, Cmp, Const, Expr, Not, Select, Var, cast_value, key
-from .visit import mutate, walk
+from .expr import BinOp, BufferLoad, Cast, Cmp, Const, Expr, Not, Select, Var, cast_value, key, strict_key
+from .visit import contains_call, mutate
 
 Ranges = dict[int, tuple[int, int]]
 INF = math.inf
@@ -37,13 +37,54 @@ _I32 = (-(2 ** 31), 2 ** 31 - 1)
 _ARITH = ("+", "-", "*", "//", "%", "min", "max")
 
 
+# memos --------------------------------------------------------------------------------------------
+#
+# simplify() and the linear form are pure functions of the expression's tree (its strict key) and of
+# the ranges of the variables in it, so they are memoized on exactly that: lowering and emission
+# meet the same index arithmetic over and over (the copies of an unrolled body, every load of a
+# tile, the flat index of each access). An entry keeps its expression alive, so the ids in its key
+# stay unique. tir.lower empties the memos when it starts a kernel, and they are emptied when they
+# grow past _MEMO_LIMIT entries: what they hold stays small (a large live set slows Python's
+# garbage collector more than the memo saves).
+
+_MEMO_LIMIT = 1 << 13
+_SIMPLIFY_MEMO: dict = {}
+_LIN_MEMO: dict = {}
+_BOUND_MEMO: dict = {}
+
+
+def _memo_key(e: Expr, ranges: Ranges) -> tuple:
+    sk = getattr(e, "_sk", None)
+    if sk is None:
+        sk = strict_key(e)
+    fv = e._fv
+    if not fv:
+        return (sk,)
+    if len(fv) == 1:
+        return (sk, ranges.get(fv[0]))
+    get = ranges.get
+    return (sk, *[get(v) for v in fv])
+
+
+def clear_memos() -> None:
+    """Empty the simplifier's memos (they are bounded; this only frees memory)."""
+    _SIMPLIFY_MEMO.clear()
+    _LIN_MEMO.clear()
+    _BOUND_MEMO.clear()
+
+
 # bounds ---------------------------------------------------------------------------------------
+
+_DTYPE_RANGES: dict[str, tuple[float, float]] = {}
+
 
 def dtype_range(dtype: str) -> tuple[float, float]:
     """Inclusive range of the values of an integer or bool dtype; (-inf, inf) for floats."""
-    if dt.is_float(dtype):
-        return (-INF, INF)
-    return (dt.min_value(dtype), dt.max_value(dtype))
+    r = _DTYPE_RANGES.get(dtype)
+    if r is None:
+        r = (-INF, INF) if dt.is_float(dtype) else (dt.min_value(dtype), dt.max_value(dtype))
+        _DTYPE_RANGES[dtype] = r
+    return r
 
 
 def fits(b: tuple[float, float], dtype: str = "int32") -> bool:
@@ -64,6 +105,28 @@ def bound(e: Expr, ranges: Ranges) -> tuple[float, float]:
 
     Unknown integer values get their dtype's range; float expressions get (-inf, inf).
     """
+    t = type(e)
+    if t is BinOp or t is Select or t is Cast:
+        # memoized like simplify (the access checks and the emitter ask for the same indices again)
+        k = _memo_key(e, ranges)
+        try:
+            hit = _BOUND_MEMO.get(k)
+        except TypeError:  # a range that is not hashable (a list): no memo
+            return _bound(e, ranges)
+        if hit is not None:
+            return hit[1]
+        out = _bound(e, ranges)
+        if len(_BOUND_MEMO) >= _MEMO_LIMIT:
+            _BOUND_MEMO.clear()
+        _BOUND_MEMO[k] = (e, out)
+        return out
+    if t is Var:
+        r = ranges.get(id(e))
+        return r if r is not None else dtype_range(e.dtype)
+    return _bound(e, ranges)
+
+
+def _bound(e: Expr, ranges: Ranges) -> tuple[float, float]:
     if isinstance(e, Const):
         if dt.is_float(e.dtype):
             return (-INF, INF)
@@ -170,7 +233,12 @@ class Lin:
     def bound(self, ranges: Ranges) -> tuple[float, float]:
         lo = hi = self.c
         for e, co in self.terms.values():
-            b = bound(e, ranges)
+            if type(e) is Var:
+                b = ranges.get(id(e))
+                if b is None:
+                    b = dtype_range(e.dtype)
+            else:
+                b = bound(e, ranges)
             if co > 0:
                 lo, hi = lo + _mul(co, b[0]), hi + _mul(co, b[1])
             else:
@@ -224,7 +292,28 @@ def _atom(op: str, a: Lin, b: Lin) -> Lin:
 
 
 def _lin(e: Expr, ranges: Ranges) -> Lin:
-    """The linear form of an int32 expression, congruent to its value mod 2**32."""
+    """The linear form of an int32 expression, congruent to its value mod 2**32 (memoized: the
+    result is shared, never mutate it)."""
+    t = type(e)
+    if t is Const:
+        return Lin({}, dt.wrap(int(e.value), "int32"))
+    if t is Var:
+        return Lin({key(e): [e, 1]}, 0)
+    k = _memo_key(e, ranges)
+    try:
+        hit = _LIN_MEMO.get(k)
+    except TypeError:  # a range that is not hashable (a list): no memo
+        return _lin_uncached(e, ranges)
+    if hit is not None:
+        return hit[1]
+    out = _lin_uncached(e, ranges)
+    if len(_LIN_MEMO) >= _MEMO_LIMIT:
+        _LIN_MEMO.clear()
+    _LIN_MEMO[k] = (e, out)
+    return out
+
+
+def _lin_uncached(e: Expr, ranges: Ranges) -> Lin:
     if isinstance(e, Const):
         return Lin({}, dt.wrap(int(e.value), "int32"))
     if isinstance(e, Var):
@@ -367,7 +456,7 @@ def _fold_cmp(op: str, d: tuple[float, float]) -> bool | None:
 
 def _has_call(e: Expr) -> bool:
     """Whether e calls an intrinsic (which may have effects, so must not be folded away)."""
-    return any(isinstance(n, Call) for n in walk(e))
+    return contains_call(e)
 
 
 def _decide_cmp(op: str, a: Expr, b: Expr, ranges: Ranges, lins: tuple | None = None) -> bool | None:
@@ -399,6 +488,13 @@ def _decide_cmp(op: str, a: Expr, b: Expr, ranges: Ranges, lins: tuple | None = 
 
 
 def _simplify_other(e: Expr, ranges: Ranges) -> Expr:
+    if type(e) is BufferLoad:
+        # (what the mutate at the end does for a load; the load itself when no index changes)
+        idx = [simplify(i, ranges) for i in e.indices]
+        for a, b in zip(idx, e.indices):
+            if a is not b:
+                return BufferLoad(e.buffer, tuple(idx))
+        return e
     if isinstance(e, Cmp):
         lins = None
         if e.a.dtype == "int32":
@@ -462,7 +558,26 @@ def simplify(e: Expr, ranges: Ranges | None = None) -> Expr:
     The result has the value of ``e`` under numpy's wrap-around semantics for every assignment of
     the variables within ``ranges``.
     """
-    ranges = ranges or {}
+    t = type(e)
+    if t is Const or t is Var:
+        return e
+    if ranges is None:
+        ranges = {}
+    k = _memo_key(e, ranges)
+    try:
+        hit = _SIMPLIFY_MEMO.get(k)
+    except TypeError:  # a range that is not hashable (a list): no memo
+        return _simplify(e, ranges)
+    if hit is not None:
+        return hit[1]
+    out = _simplify(e, ranges)
+    if len(_SIMPLIFY_MEMO) >= _MEMO_LIMIT:
+        _SIMPLIFY_MEMO.clear()
+    _SIMPLIFY_MEMO[k] = (e, out)
+    return out
+
+
+def _simplify(e: Expr, ranges: Ranges) -> Expr:
     if isinstance(e, (Const, Var)):
         return e
     if e.dtype == "int32" and isinstance(e, BinOp) and e.op in _ARITH:
@@ -498,9 +613,26 @@ def simplify(e: Expr, ranges: Ranges | None = None) -> Expr:
     return _simplify_other(e, ranges)
 
 
+def flat_index(indices, shape, ranges: Ranges) -> Expr:
+    """The simplified row-major flat index of ``indices`` into ``shape``: exactly
+    ``simplify(0 + i_last * 1 + i_prev * n_last + ...)``, built from the linear forms of the
+    indices without making that tree."""
+    if not indices:
+        return Const(0, "int32")
+    lin = Lin({}, 0)
+    stride = 1
+    for i, n in zip(reversed(indices), reversed(shape)):
+        # _lin of `lin + i * stride`: the "*" by a constant scales, the "+" adds and merges
+        term = _wrap32(_lin(i, ranges).scale(dt.wrap(stride, "int32")))
+        lin = _wrap32(_merge_divmod(lin.add(term)))
+        stride *= n
+    return lin.to_expr()
+
+
 def linear(e: Expr, ranges: Ranges | None = None) -> Lin:
-    """The linear form of an int32 expression."""
-    return _lin(e, ranges or {})
+    """The linear form of an int32 expression (a fresh object: the caller may change it)."""
+    lin = _lin(e, ranges or {})
+    return Lin({k: [v[0], v[1]] for k, v in lin.terms.items()}, lin.c)
 
 
 def prove(cond: Expr, ranges: Ranges) -> bool | None:

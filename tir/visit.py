@@ -22,6 +22,10 @@ from collections.abc import Callable, Iterator
 
 from .errors import TirError
 from .expr import (
+    KIND_CALL,
+    KIND_LOAD,
+    KIND_RAMP,
+    KIND_TLOAD,
     BinOp,
     BufferLoad,
     Call,
@@ -35,6 +39,8 @@ from .expr import (
     Select,
     TensorLoad,
     Var,
+    free_var_ids,
+    kinds,
 )
 from .stmt import Allocate, Evaluate, For, IfThen, Seq, Stmt, Store, seq
 
@@ -44,6 +50,22 @@ def mutate(e: Expr, pre: Callable[[Expr], Expr | None]) -> Expr:
     r = pre(e)
     if r is not None:
         return r
+    # the common node types by exact type first (one test each), then the general chain
+    t = type(e)
+    if t is BinOp:
+        a, b = mutate(e.a, pre), mutate(e.b, pre)
+        return e if a is e.a and b is e.b else BinOp(e.op, a, b, e.dtype)
+    if t is Const or t is Var:
+        return e
+    if t is BufferLoad:
+        return BufferLoad(e.buffer, tuple([mutate(i, pre) for i in e.indices]))
+    if t is Cast:
+        v = mutate(e.value, pre)
+        return e if v is e.value else Cast(e.dtype, v)
+    return _mutate_any(e, pre)
+
+
+def _mutate_any(e: Expr, pre: Callable[[Expr], Expr | None]) -> Expr:
     if isinstance(e, (Const, Var)):
         return e
     if isinstance(e, BinOp):
@@ -78,10 +100,53 @@ def mutate(e: Expr, pre: Callable[[Expr], Expr | None]) -> Expr:
 
 
 def substitute(e: Expr, vmap: dict[Var, Expr]) -> Expr:
-    """Replace variables (keys compared by identity) by expressions."""
+    """Replace variables (keys compared by identity) by expressions.
+
+    A subtree without any of the variables is kept as it is (the same object), so the copies of an
+    unrolled body share what does not depend on the unrolled variable.
+    """
     if not vmap:
         return e
-    ids = {id(k): v for k, v in vmap.items()}
+    return _subst(e, {id(k): v for k, v in vmap.items()})
+
+
+def _subst(e: Expr, ids: dict) -> Expr:
+    # (the variables are filled together with the strict key)
+    for v in (e._fv if getattr(e, "_sk", None) is not None else free_var_ids(e)):
+        if v in ids:
+            break
+    else:
+        return e
+    t = type(e)
+    if t is Var:
+        return ids[id(e)]
+    if t is BinOp:
+        a, b = _subst(e.a, ids), _subst(e.b, ids)
+        return e if a is e.a and b is e.b else BinOp(e.op, a, b, e.dtype)
+    if t is Cmp:
+        a, b = _subst(e.a, ids), _subst(e.b, ids)
+        return e if a is e.a and b is e.b else Cmp(e.op, a, b)
+    if t is Cast:
+        v = _subst(e.value, ids)
+        return e if v is e.value else Cast(e.dtype, v)
+    if t is BufferLoad:
+        return BufferLoad(e.buffer, tuple(_subst(i, ids) for i in e.indices))
+    if t is Not:
+        a = _subst(e.a, ids)
+        return e if a is e.a else Not(a)
+    if t is Select:
+        c, tt, f = _subst(e.cond, ids), _subst(e.t, ids), _subst(e.f, ids)
+        return e if (c is e.cond and tt is e.t and f is e.f) else Select(c, tt, f)
+    if t is TensorLoad:
+        return TensorLoad(e.tensor, tuple(_subst(i, ids) for i in e.indices))
+    if t is Ramp:
+        return Ramp(e.buffer, tuple(_subst(i, ids) for i in e.indices), e.lanes)
+    if t is Call:
+        return Call(e.op, tuple(_subst(a, ids) for a in e.args), e.dtype, e.imm)
+    if t is Reduce:
+        src = _subst(e.source, ids)
+        cond = None if e.condition is None else _subst(e.condition, ids)
+        return Reduce(e.combiner, src, e.axis, cond)
 
     def pre(n):
         if isinstance(n, Var):
@@ -118,8 +183,43 @@ def walk(e: Expr) -> Iterator[Expr]:
         stack.extend(reversed(children(n)))
 
 
+_CALL, _RAMP, _LOAD, _TLOAD = KIND_CALL, KIND_RAMP, KIND_LOAD, KIND_TLOAD
+_kinds = kinds
+
+
+def contains_call(e: Expr) -> bool:
+    """Whether a Call node occurs in ``e``."""
+    return bool(_kinds(e) & _CALL)
+
+
+def contains_ramp(e: Expr) -> bool:
+    """Whether a Ramp node occurs in ``e``."""
+    return bool(_kinds(e) & _RAMP)
+
+
+def contains_buffer_access(e: Expr) -> bool:
+    """Whether a BufferLoad or Ramp node occurs in ``e``."""
+    return bool(_kinds(e) & (_LOAD | _RAMP))
+
+
+def contains_access(e: Expr) -> bool:
+    """Whether a BufferLoad, Ramp or TensorLoad node occurs in ``e``."""
+    return bool(_kinds(e) & (_LOAD | _RAMP | _TLOAD))
+
+
 def collect_tensor_loads(e: Expr) -> list[TensorLoad]:
-    return [n for n in walk(e) if isinstance(n, TensorLoad)]
+    """The TensorLoad nodes of ``e`` in pre-order (as ``walk``; subtrees without one are skipped)."""
+    out: list[TensorLoad] = []
+    _tensor_loads(e, out)
+    return out
+
+
+def _tensor_loads(e: Expr, out: list) -> None:
+    if kinds(e) & KIND_TLOAD:
+        if isinstance(e, TensorLoad):
+            out.append(e)
+        for c in children(e):
+            _tensor_loads(c, out)
 
 
 def collect_vars(e: Expr) -> set[int]:
@@ -157,7 +257,10 @@ class _Dispatch:
         cls._table = {t: getattr(cls, "visit_" + t.__name__) for t in cls._types}
 
     def visit(self, node):
-        return self._table.get(type(node), type(self).visit_default)(self, node)
+        f = self._table.get(type(node))
+        if f is None:
+            return self.visit_default(node)
+        return f(self, node)
 
     def visit_default(self, node):
         raise TirError(f"{type(self).__name__}: cannot traverse node {type(node).__name__}")
