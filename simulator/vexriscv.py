@@ -19,7 +19,7 @@ API
 
 ``run_kernel(kernel_c, kernel_name, arrays, *, outputs=None, cfu_verilog=None,
              toolchain=Toolchain(), ram_kib=256, wait_states=0, max_cycles=50_000_000,
-             stack_bytes=0) -> KernelResult``
+             stack_bytes=0, plain_eval=False) -> KernelResult``
     Compile ``kernel_c`` (a freestanding C99 unit defining ``void <kernel_name>(T0 *restrict a0,
     ...)``; pointer types follow the numpy dtypes) with a generated driver that calls it twice
     (cold, then warm, restoring the output buffers in between so accumulating kernels see the same
@@ -404,6 +404,7 @@ def run_kernel(
     wait_states: int = 0,
     max_cycles: int = 50_000_000,
     stack_bytes: int = 0,
+    plain_eval: bool = False,
 ) -> KernelResult:
     """Compile, run and measure one kernel; see the module docstring."""
     if not isinstance(kernel_name, str) or not kernel_name.isidentifier():
@@ -448,7 +449,7 @@ def run_kernel(
 
     run = run_elf(
         elf_path, cfu_verilog=cfu_verilog, ram_kib=ram_kib, wait_states=wait_states,
-        max_cycles=max_cycles, dump=dump, image_patches=patches,
+        max_cycles=max_cycles, dump=dump, image_patches=patches, plain_eval=plain_eval,
     )
     used = _check_stack(kernel_name, run.dumps["stack"], free_start, ram_end, stack_bytes)
     if run.exit_code != 0:
