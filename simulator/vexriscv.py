@@ -37,8 +37,9 @@ API
     StackOverflowError instead of returning numbers. ``KernelResult.stack_bytes`` is the deepest
     stack use seen.
 
-    Placement: the kernel's kernel-level ``static`` arrays (codegen_c's global intermediates) and the
-    argument arrays are placed by :mod:`simulator.placement` (statics, then inputs, then outputs, each
+    Placement: the kernel's kernel-level ``static`` arrays (codegen_c's global intermediates), the
+    argument arrays and the driver's saved copies of the outputs are placed by :mod:`simulator.placement`
+    (statics, then inputs, then outputs, then the copies, each
     at a planned offset modulo the 4 KiB direct-mapped D-cache, away from the top of the stack), so
     that hot operands do not collide by accident; a RAM without room for the padding keeps them
     packed. The placed statics start zeroed, like .bss.
@@ -352,7 +353,8 @@ def driver_source(kernel_name: str, arrays, outputs: list[int]) -> str:
         )
     for o in outputs:
         a = arrays[o]
-        lines.append(f"uint32_t isaforge_save{o}[{_pad16(a.nbytes) // 4}] __attribute__((aligned(16)));")
+        lines.append(f"uint32_t isaforge_save{o}[{_pad16(a.nbytes) // 4}] "
+                     f'__attribute__((section(".isaforge_buf.save{o}"), aligned(16), used));')
     lines += [
         "",
         "struct isaforge_result { uint32_t cold_cycles, cold_instret, warm_cycles, warm_instret,",
@@ -527,10 +529,14 @@ def _kernel_program(kernel_c, kernel_name, arrays, outs, toolchain, ram_kib, sta
 
 
 def _buffer_plan(arrays, outs, statics, ram_kib: int, stack_bytes: int) -> BufferPlan:
-    """The placement of the kernel's statics, then its inputs, then its outputs (simulator.placement)."""
+    """The placement of the kernel's statics, then its inputs, then its outputs, then the copies of the
+    outputs the driver restores before the warm run (simulator.placement). Those copies are read just
+    before the warm run, so their lines are what the D-cache holds when it starts: placed, they keep
+    off the lines of the kernel's operands where there is room."""
     args = [PlannedBuffer(f"isaforge_arg{i}", f".isaforge_buf.arg{i}", max(1, a.nbytes), 1 if i in outs else 2)
             for i, a in enumerate(arrays)]
-    order = statics + [b for i, b in enumerate(args) if i not in outs] + [args[i] for i in outs]
+    saves = [PlannedBuffer(f"isaforge_save{o}", f".isaforge_buf.save{o}", _pad16(arrays[o].nbytes), 1) for o in outs]
+    order = statics + [b for i, b in enumerate(args) if i not in outs] + [args[i] for i in outs] + saves
     # the hot top of the stack: the driver's and the kernel's frames and the kernel's stack arrays
     return plan(order, stack_top=RAM_BASE + ram_kib * 1024, stack_hot=256 + _pad16(stack_bytes))
 
