@@ -1,7 +1,8 @@
 """The VexRiscv SoC's freestanding runtime, and the RV32 cross compilers (from :mod:`toolchain.rv32`).
 
-``runtime_sources() -> dict[str, str]`` and ``link_script_text(ram_kib=256)``
-    The freestanding runtime (crt0.S, isaforge_rt.c, isaforge_rt.h) and its linker script.
+``runtime_sources() -> dict[str, str]`` and ``link_script_text(ram_kib=256, stack_kib=8, buffers=None)``
+    The freestanding runtime (crt0.S, isaforge_rt.c, isaforge_rt.h) and its linker script; ``buffers``
+    replaces the section the driver's buffers go in (``simulator.placement.link_block``).
 
 ``compile_rv32(sources, out_dir=None, toolchain=Toolchain(), link_script=None) -> Path``
     :func:`toolchain.rv32.compile_rv32` with ``link_script`` defaulting to the runtime's link.ld for
@@ -33,13 +34,26 @@ def runtime_sources() -> dict[str, str]:
     return {name: (RUNTIME_DIR / name).read_text() for name in ("crt0.S", "isaforge_rt.c", "isaforge_rt.h")}
 
 
-def link_script_text(ram_kib: int = 256, stack_kib: int = 8) -> str:
-    """The linker script for RAM at 0x40000000 of ``ram_kib`` KiB (reset vector = RAM base)."""
+# the .isaforge_buf output section of a program whose buffers are not planned (simulator.placement)
+DEFAULT_BUFFERS = """    /* Buffers filled by the host before the run: not zeroed by crt0. */
+    .isaforge_buf (NOLOAD) : ALIGN(16) {
+        *(.isaforge_buf .isaforge_buf.*)
+        . = ALIGN(16);
+    } > RAM"""
+
+
+def link_script_text(ram_kib: int = 256, stack_kib: int = 8, buffers: str | None = None) -> str:
+    """The linker script for RAM at 0x40000000 of ``ram_kib`` KiB (reset vector = RAM base).
+
+    ``buffers`` is the ``.isaforge_buf`` output section (``simulator.placement.link_block``); None: the
+    buffers follow one another in that section, 16-byte aligned.
+    """
     text = (RUNTIME_DIR / "link.ld.in").read_text()
     return (
         text.replace("@RAM_BASE@", f"0x{RAM_BASE:08x}")
         .replace("@RAM_SIZE@", f"0x{ram_kib * 1024:x}")
         .replace("@STACK_SIZE@", f"0x{stack_kib * 1024:x}")
+        .replace("@BUFFERS@", DEFAULT_BUFFERS if buffers is None else buffers)
     )
 
 

@@ -2,23 +2,24 @@
 
 API
 ---
-``build_soc(cfu_verilog=None, *, ram_kib=256, wait_states=0) -> Path``
+``build_soc(cfu_verilog=None, *, ram_kib=256, wait_states=0, plain_eval=False) -> Path``
     The cached Verilator model of ``isaforge_soc_top`` (VexRiscv_FullCfu + a module named ``Cfu``).
     ``cfu_verilog`` is Verilog text (or a path to a .v/.sv file) defining ``module Cfu`` with the
     CFU Playground ports; ``None`` uses a null CFU that answers every command with 0. One model is
     built per distinct CFU text; RAM size and wait states are run-time options of the model.
 
 ``run_elf(elf, *, cfu_verilog=None, ram_kib=256, wait_states=0, max_cycles=50_000_000,
-          dump={}, image_patches=()) -> SimRun``
+          dump={}, image_patches=(), plain_eval=False) -> SimRun``
     Run an ELF linked for RAM at 0x40000000 (see simulator.toolchain.link_script_text). ``dump``
     maps a name to ``(address, nbytes)``; the bytes are read after the program ends.
     ``image_patches`` is a list of ``(address, bytes)`` written into RAM before the run.
     Raises SimTimeout, BusError or TrapError when the program hangs, touches an unmapped address
-    or traps; a nonzero exit code is returned, not raised.
+    or traps; a nonzero exit code is returned, not raised. ``plain_eval``: run on the reference model
+    of build_soc (Verilator's eval() on both edges; same cycles, slower).
 
 ``run_kernel(kernel_c, kernel_name, arrays, *, outputs=None, cfu_verilog=None,
              toolchain=Toolchain(), ram_kib=256, wait_states=0, max_cycles=50_000_000,
-             stack_bytes=0) -> KernelResult``
+             stack_bytes=0, plain_eval=False) -> KernelResult``
     Compile ``kernel_c`` (a freestanding C99 unit defining ``void <kernel_name>(T0 *restrict a0,
     ...)``; pointer types follow the numpy dtypes) with a generated driver that calls it twice
     (cold, then warm, restoring the output buffers in between so accumulating kernels see the same
@@ -36,11 +37,23 @@ API
     StackOverflowError instead of returning numbers. ``KernelResult.stack_bytes`` is the deepest
     stack use seen.
 
+    Placement: the kernel's kernel-level ``static`` arrays (codegen_c's global intermediates), the
+    argument arrays and the driver's saved copies of the outputs are placed by :mod:`simulator.placement`
+    (statics, then inputs, then outputs, then the copies, each
+    at a planned offset modulo the 4 KiB direct-mapped D-cache, away from the top of the stack), so
+    that hot operands do not collide by accident; a RAM without room for the padding keeps them
+    packed. The placed statics start zeroed, like .bss.
+
+``kernel_program(kernel_c, kernel_name, arrays, *, outputs=None, toolchain=Toolchain(), ram_kib=256,
+                 stack_bytes=0) -> KernelProgram``
+    The linked program run_kernel runs (``.elf``), its ``.plan`` and each placed buffer's address.
+
 Memory map: RAM at 0x40000000 (reset vector), MMIO at 0xF0000000 (see runtime/isaforge_rt.h).
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -51,6 +64,7 @@ import numpy as np
 
 from simulator.elf import read_elf
 from simulator.errors import BusError, SimTimeout, SimulationError, StackOverflowError, TrapError
+from simulator.placement import BufferPlan, PlannedBuffer, own_statics, plan
 from simulator.toolchain import RAM_BASE, Toolchain, compile_rv32, link_script_text, runtime_sources
 from tir.errors import ArgumentError
 from toolchain.verilator import build_verilated
@@ -83,6 +97,7 @@ class SimRun:
     cycles: int  # total cycles since reset
     console: str
     dumps: dict[str, bytes] = field(default_factory=dict)
+    eval_mode: str = ""  # how the harness evaluated the model: "rise" (rising edges only), "direct" or "eval"
 
 
 @dataclass
@@ -125,15 +140,20 @@ def _cfu_text(cfu_verilog: str | Path | None) -> str:
 
 # The SoC model runs for millions of cycles per measurement: its C++ is built with -O3 (measured 1.74 ->
 # 2.10 M simulated cycles/s on matmul 64^3 naive C; the cycles are the same). The co-simulation
-# libraries of isa_ext.verify, which run briefly, keep the default -O2.
+# libraries of isa_ext.verify, which run briefly, keep the default -O2. The harness (harness/soc_main.cpp)
+# evaluates the model directly and, for a design with rising-edge logic only (posedge_only), once per
+# cycle: 12.5% fewer host instructions per simulated cycle, the same cycles (benchmarks/soc_speed.py).
 SOC_CXX_FLAGS = ("-MAKEFLAGS", "OPT_FAST=-O3", "-MAKEFLAGS", "OPT_GLOBAL=-O3", "-CFLAGS", "-O3")
 
 
-def build_soc(cfu_verilog: str | Path | None = None, *, ram_kib: int = 256, wait_states: int = 0) -> Path:
+def build_soc(cfu_verilog: str | Path | None = None, *, ram_kib: int = 256, wait_states: int = 0,
+              plain_eval: bool = False) -> Path:
     """Build (or fetch from the cache) the SoC model for this CFU; returns the executable.
 
     ``ram_kib`` and ``wait_states`` are accepted for symmetry with run_elf: they are run-time
-    options of the model and do not change the build.
+    options of the model and do not change the build. ``plain_eval``: the harness calls Verilator's
+    ``eval()`` on both clock edges, without its fast paths (the reference they are tested against; a
+    separate model, same cycles).
     """
     _check_geometry(ram_kib, wait_states)
     sources = {
@@ -141,7 +161,23 @@ def build_soc(cfu_verilog: str | Path | None = None, *, ram_kib: int = 256, wait
         "isaforge_soc_top.v": (HARNESS_DIR / "isaforge_soc_top.v").read_text(),
         "isaforge_cfu.v": _cfu_text(cfu_verilog),
     }
-    return build_verilated(SOC_TOP, sources, [HARNESS_DIR / "soc_main.cpp"], kind=SOC_KIND, extra_flags=SOC_CXX_FLAGS)
+    if plain_eval:
+        flags = SOC_CXX_FLAGS + ("-CFLAGS", "-DISAFORGE_PLAIN_EVAL")
+    elif posedge_only(sources.values()):
+        flags = SOC_CXX_FLAGS + ("-CFLAGS", "-DISAFORGE_POSEDGE_ONLY")
+    else:
+        flags = SOC_CXX_FLAGS
+    return build_verilated(SOC_TOP, sources, [HARNESS_DIR / "soc_main.cpp"], kind=SOC_KIND, extra_flags=flags)
+
+
+# any mention of a falling edge or of a both-edges event (even in a comment: the test is conservative)
+_OTHER_EDGE = re.compile(r"\bnegedge\b|\bedge\b|@\s*\(\s*\w+\s*\)")
+
+
+def posedge_only(verilog_texts) -> bool:
+    """Whether no logic of these Verilog texts can run on a falling clock edge (no ``negedge``, ``edge``
+    or ``@(signal)`` event anywhere); the SoC harness then skips the falling-edge evaluation."""
+    return not any(_OTHER_EDGE.search(text) for text in verilog_texts)
 
 
 def _check_geometry(ram_kib: int, wait_states: int) -> None:
@@ -175,6 +211,7 @@ def run_elf(
     max_cycles: int = 50_000_000,
     dump: dict[str, tuple[int, int]] | None = None,
     image_patches=(),
+    plain_eval: bool = False,
 ) -> SimRun:
     """Simulate an ELF on the SoC; see the module docstring."""
     _check_geometry(ram_kib, wait_states)
@@ -211,7 +248,7 @@ def run_elf(
         if addr < RAM_BASE or addr + nbytes > ram_end or nbytes < 0:
             raise SimulationError(f"dump {name!r} [0x{addr:08x}, +{nbytes}) lies outside RAM")
 
-    exe = build_soc(cfu_verilog)
+    exe = build_soc(cfu_verilog, plain_eval=plain_eval)
     with tempfile.TemporaryDirectory(prefix="isaforge-sim-") as tmp:
         tmpd = Path(tmp)
         (tmpd / "image.bin").write_bytes(bytes(image))
@@ -261,7 +298,8 @@ def run_elf(
         if reason != "exit":
             raise SimulationError(f"simulation ended unexpectedly: {f.get('msg', reason)}")
         dumps = {name: (tmpd / f"dump{i}.bin").read_bytes() for i, name in enumerate(names)}
-    return SimRun(exit_code=int(f["exit_code"]), cycles=cycles, console=console, dumps=dumps)
+    return SimRun(exit_code=int(f["exit_code"]), cycles=cycles, console=console, dumps=dumps,
+                  eval_mode=f.get("eval", ""))
 
 
 # --------------------------------------------------------------------------------------------
@@ -311,11 +349,12 @@ def driver_source(kernel_name: str, arrays, outputs: list[int]) -> str:
         n = max(1, a.size)
         lines.append(
             f"{C_TYPES[a.dtype]} isaforge_arg{i}[{n}] "
-            '__attribute__((section(".isaforge_buf"), aligned(16), used));'
+            f'__attribute__((section(".isaforge_buf.arg{i}"), aligned(16), used));'
         )
     for o in outputs:
         a = arrays[o]
-        lines.append(f"uint32_t isaforge_save{o}[{_pad16(a.nbytes) // 4}] __attribute__((aligned(16)));")
+        lines.append(f"uint32_t isaforge_save{o}[{_pad16(a.nbytes) // 4}] "
+                     f'__attribute__((section(".isaforge_buf.save{o}"), aligned(16), used));')
     lines += [
         "",
         "struct isaforge_result { uint32_t cold_cycles, cold_instret, warm_cycles, warm_instret,",
@@ -367,6 +406,7 @@ def run_kernel(
     wait_states: int = 0,
     max_cycles: int = 50_000_000,
     stack_bytes: int = 0,
+    plain_eval: bool = False,
 ) -> KernelResult:
     """Compile, run and measure one kernel; see the module docstring."""
     if not isinstance(kernel_name, str) or not kernel_name.isidentifier():
@@ -387,11 +427,8 @@ def run_kernel(
         raise StackOverflowError(_no_room(kernel_name, stack_bytes, reserve, ram_kib * 1024 - 8 * 1024 - need,
                                           f"about {need} bytes of arrays and at least 8 KiB of code", ram_kib))
 
-    sources = runtime_sources()
-    sources["main.c"] = driver_source(kernel_name, arrays, outs)
-    sources["kernel.c"] = kernel_c
-    elf_path = compile_rv32(sources, None, toolchain, link_script_text(ram_kib, STACK_KIB))
-    info = read_elf(elf_path)
+    prog = _kernel_program(kernel_c, kernel_name, arrays, outs, toolchain, ram_kib, stack_bytes, need, reserve)
+    elf_path, info = prog.elf, read_elf(prog.elf)
 
     ram_end = RAM_BASE + ram_kib * 1024
     free_start = info.symbol("__heap_start").address
@@ -403,6 +440,8 @@ def run_kernel(
     for i, a in enumerate(arrays):
         sym = info.symbol(f"isaforge_arg{i}")
         patches.append((sym.address, a.tobytes()))
+    # the placed statics start zeroed (C's static storage) like .bss, which crt0 zeroes: they are not in it
+    patches += [(addr, bytes(b.nbytes)) for b, addr in prog.addresses.items() if b.section.startswith(".isaforge_tmp.")]
     # paint the stack's RAM: nothing runs before main but crt0, which uses no stack
     patches.append((free_start, np.full(free // 4, STACK_PAINT, dtype="<u4").tobytes()))
     res_sym = info.symbol("isaforge_result")
@@ -412,7 +451,7 @@ def run_kernel(
 
     run = run_elf(
         elf_path, cfu_verilog=cfu_verilog, ram_kib=ram_kib, wait_states=wait_states,
-        max_cycles=max_cycles, dump=dump, image_patches=patches,
+        max_cycles=max_cycles, dump=dump, image_patches=patches, plain_eval=plain_eval,
     )
     used = _check_stack(kernel_name, run.dumps["stack"], free_start, ram_end, stack_bytes)
     if run.exit_code != 0:
@@ -432,6 +471,74 @@ def run_kernel(
         total_cycles=run.cycles,
         stack_bytes=used,
     )
+
+
+@dataclass(frozen=True)
+class KernelProgram:
+    """The linked driver + kernel of :func:`run_kernel`: the ELF and where the planned buffers are."""
+
+    elf: Path
+    plan: BufferPlan | None  # None: the RAM had no room for the placement's padding (buffers packed)
+    addresses: dict[PlannedBuffer, int]  # every planned buffer's address (empty without a plan)
+
+
+def kernel_program(
+    kernel_c: str,
+    kernel_name: str,
+    arrays: list[np.ndarray],
+    *,
+    outputs: list[int] | None = None,
+    toolchain: Toolchain = Toolchain(),  # noqa: B008 (frozen, immutable)
+    ram_kib: int = 256,
+    stack_bytes: int = 0,
+) -> KernelProgram:
+    """Compile and link the program :func:`run_kernel` runs (same arguments), without running it.
+
+    The kernel's statics and the arrays are placed by :mod:`simulator.placement` when the RAM has room
+    for the padding; ``addresses`` then names each buffer's address (checked against the ELF's symbols
+    for the arrays).
+    """
+    outs = _validate_arrays(arrays, outputs)
+    need = sum(_pad16(a.nbytes) for a in arrays) + sum(_pad16(arrays[o].nbytes) for o in outs)
+    return _kernel_program(kernel_c, kernel_name, arrays, outs, toolchain, ram_kib, stack_bytes, need,
+                           stack_reserve(stack_bytes))
+
+
+def _kernel_program(kernel_c, kernel_name, arrays, outs, toolchain, ram_kib, stack_bytes, need, reserve):
+    sources = runtime_sources()
+    sources["main.c"] = driver_source(kernel_name, arrays, outs)
+    # the buffers' placement (simulator.placement); a RAM without room for its padding keeps them packed
+    placed_c, statics = own_statics(kernel_c)
+    placed: BufferPlan | None = _buffer_plan(arrays, outs, statics, ram_kib, stack_bytes)
+    spare = ram_kib * 1024 - need - 8 * 1024 - reserve - sum(_pad16(b.nbytes) for b in statics)
+    if placed.padding > spare:
+        placed = None
+    sources["kernel.c"] = kernel_c if placed is None else placed_c
+    script = link_script_text(ram_kib, STACK_KIB, None if placed is None else placed.link_block)
+    elf_path = compile_rv32(sources, None, toolchain, script)
+    addresses: dict[PlannedBuffer, int] = {}
+    if placed is not None:
+        info = read_elf(elf_path)
+        base = info.symbol("__isaforge_buf_start").address
+        for b, pos in zip(placed.buffers, placed.positions):
+            addresses[b] = base + pos
+            if not b.section.startswith(".isaforge_tmp.") and info.symbol(b.name).address != base + pos:
+                raise SimulationError(f"the linker put {b.name} at 0x{info.symbol(b.name).address:08x}, not at "
+                                      f"the planned 0x{base + pos:08x} (simulator.placement)")
+    return KernelProgram(elf_path, placed, addresses)
+
+
+def _buffer_plan(arrays, outs, statics, ram_kib: int, stack_bytes: int) -> BufferPlan:
+    """The placement of the kernel's statics, then its inputs, then its outputs, then the copies of the
+    outputs the driver restores before the warm run (simulator.placement). Those copies are read just
+    before the warm run, so their lines are what the D-cache holds when it starts: placed, they keep
+    off the lines of the kernel's operands where there is room."""
+    args = [PlannedBuffer(f"isaforge_arg{i}", f".isaforge_buf.arg{i}", max(1, a.nbytes), 1 if i in outs else 2)
+            for i, a in enumerate(arrays)]
+    saves = [PlannedBuffer(f"isaforge_save{o}", f".isaforge_buf.save{o}", _pad16(arrays[o].nbytes), 1) for o in outs]
+    order = statics + [b for i, b in enumerate(args) if i not in outs] + [args[i] for i in outs] + saves
+    # the hot top of the stack: the driver's and the kernel's frames and the kernel's stack arrays
+    return plan(order, stack_top=RAM_BASE + ram_kib * 1024, stack_hot=256 + _pad16(stack_bytes))
 
 
 def stack_reserve(stack_bytes: int) -> int:

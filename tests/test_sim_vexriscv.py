@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
+from simulator.elf import read_elf
 from simulator.errors import BusError, SimTimeout, TrapError
-from simulator.toolchain import Toolchain, available_toolchains
-from simulator.vexriscv import build_soc, run_elf, run_kernel
+from simulator.toolchain import Toolchain, available_toolchains, compile_rv32, link_script_text, runtime_sources
+from simulator.vexriscv import build_soc, driver_source, run_elf, run_kernel
 from tir.errors import ArgumentError, TirError
 
 N = 16
@@ -235,3 +236,34 @@ def test_accumulating_kernel_sees_original_outputs_on_warm_run():
     np.testing.assert_array_equal(d, np.arange(5, dtype=np.uint8) + 1)
     np.testing.assert_array_equal(a, np.arange(5, dtype=np.int16) * 100)  # inputs untouched
     assert res.cycles > 0
+
+
+
+@pytest.mark.parametrize(("cfu", "wait_states"), [(None, 0), (DOT4_CFU, 1)], ids=["no_cfu", "dot4_cfu_ws1"])
+def test_fast_harness_gives_the_cycles_of_plain_eval(cfu, wait_states):
+    """The harness's fast paths (the model's evaluation called directly, the falling edge skipped for a
+    rising-edge-only design) simulate exactly what Verilator's eval() on both edges does: same cycles,
+    same memory, same counters."""
+    rng = np.random.default_rng(5)
+    a = rng.integers(-128, 128, (N, N)).astype(np.int8)
+    b = rng.integers(-128, 128, (N, N)).astype(np.int8)
+    c = np.zeros((N, N), np.int32)
+    if cfu is None:
+        src, name, args = MATMUL_SCALAR, "matmul", [a, b, c]
+    else:
+        src, name, args = MATMUL_CFU, "matmul_cfu", [a, b.T.copy(), c]
+    sources = runtime_sources()
+    sources["main.c"] = driver_source(name, args, [2])
+    sources["kernel.c"] = src
+    elf = compile_rv32(sources, None, Toolchain(), link_script_text(256, 8))
+    info = read_elf(elf)
+    patches = [(info.symbol(f"isaforge_arg{i}").address, x.tobytes()) for i, x in enumerate(args)]
+    dump = {"result": (info.symbol("isaforge_result").address, 32),
+            "c": (info.symbol("isaforge_arg2").address, c.nbytes)}
+    runs = [run_elf(elf, cfu_verilog=cfu, dump=dump, image_patches=patches, wait_states=wait_states,
+                    plain_eval=plain) for plain in (False, True)]
+    fast, plain = runs
+    assert fast.eval_mode == "rise" and plain.eval_mode == "eval"
+    assert fast.cycles == plain.cycles and fast.dumps == plain.dumps and fast.exit_code == plain.exit_code == 0
+    want = a.astype(np.int32) @ b.astype(np.int32)
+    np.testing.assert_array_equal(np.frombuffer(fast.dumps["c"], np.int32).reshape(N, N), want)

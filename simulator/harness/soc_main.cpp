@@ -7,6 +7,7 @@
 // The last stdout line is the machine-readable summary:
 //   ISAFORGE_SIM reason=<exit|trap|bus_error|timeout|error> exit_code=.. cycles=.. pc=0x..
 //                addr=0x.. write=0|1 bus=<i|d> mcause=0x.. mepc=0x.. mtval=0x.. insn=0x.. msg=..
+//                eval=<rise|direct|eval> (how the model was evaluated: see "Speed" below)
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
@@ -16,9 +17,33 @@
 #include <vector>
 
 #include "Visaforge_soc_top.h"
+#include "Visaforge_soc_top___024root.h"
 #include "verilated.h"
 
+// Speed (the model runs for millions of cycles per measurement; none of this changes a cycle):
+// * Each edge runs the model's evaluation itself, not eval(): eval() adds per call a mutex-guarded
+//   sweep of dynamic objects and a flush of messages queued by other threads, and this single-threaded
+//   design of plain modules has neither. Declared weak: a Verilator whose generated code names it
+//   otherwise leaves it null, and eval() is used.
+// * ISAFORGE_POSEDGE_ONLY (defined by simulator.vexriscv.build_soc when no source mentions another
+//   edge): nothing happens on the falling edge, and the bus outputs the harness samples are registers
+//   (so they do not depend on this cycle's ACK), so the falling-edge evaluation is skipped; the model
+//   only has to see the clock low before the next rising edge, which is its edge detector's state.
+// * ISAFORGE_PLAIN_EVAL: neither (eval() on both edges), the reference the fast paths are tested against.
+void Visaforge_soc_top___024root___eval(Visaforge_soc_top___024root *vlSelf) __attribute__((weak));
+
 namespace {
+
+// the rising-edge detector's memory of the clock, where this Verilator keeps it (else: no fast path)
+template <typename R>
+auto clear_clock_memory(R *root, int) -> decltype(root->__Vtrigprevexpr___TOP__clk__0 = 0, true) {
+    root->__Vtrigprevexpr___TOP__clk__0 = 0;
+    return true;
+}
+template <typename R>
+bool clear_clock_memory(R *, long) {
+    return false;
+}
 
 constexpr uint32_t kMmioBase = 0xF0000000u;
 constexpr uint32_t kMmioSize = 0x1000u;
@@ -227,6 +252,22 @@ int main(int argc, char **argv) {
     top.clk = 0;
     top.eval();
 
+    Visaforge_soc_top___024root *const root = top.rootp;
+#ifdef ISAFORGE_PLAIN_EVAL
+    const bool direct = false;  // the reference: eval() on both edges
+#else
+    const bool direct = Visaforge_soc_top___024root___eval != nullptr;
+#endif
+#ifdef ISAFORGE_POSEDGE_ONLY
+    const bool skip_fall = direct && clear_clock_memory(root, 0);
+#else
+    const bool skip_fall = false;
+#endif
+    auto eval = [&]() {
+        if (direct) Visaforge_soc_top___024root___eval(root);
+        else top.eval();
+    };
+
     Port ip{true}, dp{false};
     while (true) {
         // Low phase: the outputs reflect the state after the last edge with ACK deasserted.
@@ -240,12 +281,13 @@ int main(int argc, char **argv) {
         top.dbus_ack = dack;
         top.dbus_dat_r = ddat;
         top.clk = 1;
-        top.eval();
+        eval();
         s.cycle++;
         top.ibus_ack = 0;
         top.dbus_ack = 0;
         top.clk = 0;
-        top.eval();
+        if (skip_fall) clear_clock_memory(root, 0);
+        else eval();
         if (top.mem_wb_valid) {
             s.last_mem_pc = top.pc_writeback;
             s.last_mem_addr = top.mem_wb_addr;
@@ -284,9 +326,10 @@ int main(int argc, char **argv) {
     std::printf(
         "ISAFORGE_SIM reason=%s exit_code=%" PRIu32 " cycles=%" PRIu64 " pc=0x%08" PRIx32
         " addr=0x%08" PRIx32 " write=%d bus=%c mcause=0x%08" PRIx32 " mepc=0x%08" PRIx32
-        " mtval=0x%08" PRIx32 " insn=0x%08" PRIx32 " console_truncated=%d\n",
+        " mtval=0x%08" PRIx32 " insn=0x%08" PRIx32 " console_truncated=%d eval=%s\n",
         reason, s.exit_code, s.cycle, pc, s.err_addr, s.err_write ? 1 : 0, s.err_ibus ? 'i' : 'd',
-        s.trap_regs[0], s.trap_regs[1], s.trap_regs[2], s.trap_regs[3], s.console_truncated ? 1 : 0);
+        s.trap_regs[0], s.trap_regs[1], s.trap_regs[2], s.trap_regs[3], s.console_truncated ? 1 : 0,
+        skip_fall ? "rise" : direct ? "direct" : "eval");
     std::fflush(stdout);
     return 0;
 }
