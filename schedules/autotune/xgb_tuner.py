@@ -5,7 +5,8 @@ How they propose configs (AutoTVM's scheme, kept cheap on spaces of 1e5-1e8 conf
 1. the first ``plan_size`` trials are random (``initial="random"``, the default, as AutoTVM
    starts), or come from the static cycle estimate of the lowered IR (``initial="estimate"``,
    needs ``prior=True``: memory accesses, operations, intrinsic busy cycles, loop overhead; it
-   ranks a random sample of ``2 * candidate_ratio * plan_size`` configs, one per distinct IR, since it
+   ranks a random sample of ``2 * candidate_ratio * plan_size`` configs and, two steps of hill
+   climbing on it, the 1-knob neighbours of its best, taking one config per distinct IR, since it
    cannot tell compiler variants apart);
 2. each time ``plan_size`` new results have arrived, the cost model is fitted on every result so
    far, twice: on the full features of ``features.extract_features`` (loop nest, per-buffer bytes,
@@ -62,6 +63,7 @@ import numpy as np
 from .cost_model import CostModel, XGBoostCostModel, rank_correlation
 from .features import MAX_KNOB_FEATS, PRIOR_FEATURES, FeatureCache, feature_names
 from .sa_optimizer import ModelOptimizer, SimulatedAnnealingOptimizer
+from .space import COMPILER_KNOB
 from .tuner import Tuner
 
 log = logging.getLogger(__name__)
@@ -345,6 +347,8 @@ class ModelBasedTuner(Tuner):
         ratio = self.diversity_filter_ratio
         want = self.plan_size if not ratio else int(self.plan_size * ratio)
         cands = self._candidates(taken, want)
+        if not self.model.trained and self.use_prior:
+            cands = self._climb_prior(cands, taken, want)
         # the static estimate sees the IR only: configs that differ in nothing but the compiler (or
         # in knobs the IR ignores) tie, so its plan takes one config per IR; a model ranks compilers
         # once it has results
@@ -395,6 +399,40 @@ class ModelBasedTuner(Tuner):
         entry.update({k2: v for k2, v in self._fit_stats.items() if k2 != "alpha"})
         entry["picks"] = {s: sum(1 for v in source.values() if v == s) for s in PICK_SOURCES if s != "random"}
         self.plan_log.append(entry)
+
+    def _climb_prior(self, cands: list[int], taken: set[int], want: int, rounds: int = 2) -> list[int]:
+        """Before any result: improve the random sample by the static estimate, by ``rounds`` steps of
+        hill climbing: the 1-knob neighbours of the best ``want // 2`` (compiler variants aside: the
+        estimate cannot tell them apart) join the candidates. At most ``rounds * want / 2 * sum(radix
+        - 1)`` more lowerings, whatever the size of the space."""
+        knobs = list(self.space.knobs)
+        radix = self.space.radix
+        skip = {knobs.index(COMPILER_KNOB)} if COMPILER_KNOB in knobs else set()
+        pool = list(dict.fromkeys(int(c) for c in cands))
+        expanded: set[int] = set()
+        for _ in range(rounds):
+            est = self.predict_indices(pool)
+            top = [pool[i] for i in np.argsort(-est, kind="stable")[: max(1, want // 2)] if np.isfinite(est[i])]
+            new = []
+            seen = set(pool) | taken
+            for c in top:
+                if c in expanded:
+                    continue
+                expanded.add(c)
+                ch = self.space.decompose(c)
+                for k, n in enumerate(radix):
+                    if k in skip:
+                        continue
+                    for v in range(n):
+                        if v != ch[k]:
+                            nb = self.space.compose(ch[:k] + [v] + ch[k + 1:])
+                            if nb not in seen:
+                                seen.add(nb)
+                                new.append(nb)
+            if not new:
+                break
+            pool += new
+        return pool
 
     def _rank(self, cands: list[int]):
         """(blended scores, model ranks or None, prior ranks or None) of lowered candidates."""
