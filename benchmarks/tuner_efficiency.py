@@ -284,6 +284,8 @@ def main(argv=None) -> int:
                     help=f"names of {list(TASKS)} or template:arg,arg,...")
     ap.add_argument("--tuners", nargs="+", default=["xgb", "xgb_noprior", "ga", "random"])
     ap.add_argument("--trials", type=int, default=96)
+    ap.add_argument("--tuner-trials", nargs="*", default=[], metavar="KIND=N",
+                    help="a larger budget for some tuners (e.g. random=300), so that their median is not censored")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--plan-size", type=int, default=16, help="XGBTuner plan_size")
@@ -296,6 +298,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     ap.add_argument("--plan-cpu", action="store_true", help="only time the first XGB plan of each task")
     args = ap.parse_args(argv)
+    budget = {k: int(v) for k, v in (kv.split("=", 1) for kv in args.tuner_trials)}
 
     table = TableMeasure(Path(args.measure.split(":", 1)[1])) if args.measure.startswith("table:") else None
     if args.plan_cpu:
@@ -338,7 +341,7 @@ def main(argv=None) -> int:
                     t1 = time.time()
                     c1 = time.process_time()
                     tuner = _make_tuner(kind, task, seed, args.plan_size)
-                    res = tuner.tune(args.trials, measure, batch_size=args.batch_size)
+                    res = tuner.tune(budget.get(kind, args.trials), measure, batch_size=args.batch_size)
                     curves.setdefault(kind, []).append(_curve(res.history))
                     rep = dict(res.report)
                     rep.pop("plans", None)
@@ -359,9 +362,10 @@ def main(argv=None) -> int:
                                      if table is not None else None), "tuners": {}}
             for kind, cs in curves.items():
                 reach = [_trials_to_reach(c, target) for c in cs]
-                censored = [r if r is not None else args.trials + 1 for r in reach]
+                n_max = budget.get(kind, args.trials)
+                censored = [r if r is not None else n_max + 1 for r in reach]
                 med = statistics.median(censored)
-                entry = {"trials_to_95pct": reach, "median": med, "median_reached": med <= args.trials,
+                entry = {"trials_to_95pct": reach, "median": med, "median_reached": med <= n_max, "budget": n_max,
                          "final_best": [c[-1] for c in cs]}
                 reps = reports.get(kind, [])
                 if reps and "picks" in reps[0]:
@@ -389,7 +393,7 @@ def main(argv=None) -> int:
         line = f"{row['task']:<44} {row['space_size']:>7} {row['best_known']:>11.0f}"
         for kind in args.tuners:
             t = row["tuners"][kind]
-            cell = ('>' + str(args.trials)) if not t['median_reached'] else format(t['median'], 'g')
+            cell = ('>' + str(t["budget"])) if not t['median_reached'] else format(t['median'], 'g')
             line += f" {cell:>{width[kind]}}"
         for kind in ("xgb", "xgb_noprior"):
             if kind in row["tuners"] and "random" in row["tuners"]:
