@@ -1,27 +1,49 @@
-"""How many trials do XGB, GA and random search need to reach 95% of the best known performance?
+"""How many trials do the tuners need to reach 95% of the best known performance?
 
-For each task (int8 matmul 64x64x64 and an int8 NHWC conv2d on the simulated VexRiscv, both with
-dot4_i8 among the tensorize choices), each tuner runs ``--seeds`` times with ``--trials``
-measurements. "Best known" is the lowest cost seen in any run of any tuner or in the measurement
-cache (every config simulated by earlier invocations too); a run reaches 95% of
-it at the first trial whose best-so-far cost is <= best_known / 0.95. The table gives the median
-over seeds (">T" when the median run did not get there within the budget) and the ratio to
-random search.
+For each task, each tuner runs ``--seeds`` times with ``--trials`` measurements; a run reaches 95%
+of the best known at the first trial whose best-so-far cost is <= best_known / 0.95. The table
+gives the median over seeds (">T" when the median run did not get there within the budget) and
+the ratio to random search. Tuners:
 
-Every measurement is real (simulator.measure: compile, cycle-accurate simulation, checked
-against numpy). The simulation is deterministic, so measured costs are cached per (task, config)
-in ``--cache`` (a JSON Lines file): a config measured by one run is not simulated again for
-another, and re-running the benchmark only simulates new configs.
+* ``xgb``           XGBTuner from a random start (AutoTVM's), the static estimate as a prior;
+* ``xgb_noprior``   the same without the prior: the learned model alone (``prior=False``);
+* ``xgb_estimate``  the first plan from the static estimate (``initial="estimate"``);
+* ``ga``, ``random``.
 
-    python benchmarks/tuner_efficiency.py --trials 200 --seeds 5 [--tuners xgb xgb_random_init ga random]
+For the XGB tuners the table also says how their measured configs were proposed (random /
+prior / model / both / blend: ``XGBTuner.report()``), so the prior's share is visible.
 
-``xgb`` starts from the static cycle estimate of the lowered IR; ``xgb_random_init`` starts from
-random configs as AutoTVM does, which shows what the learned model alone contributes.
+Tasks: ``--task NAME`` of ``TASKS`` or ``template:arg,arg,...`` (any registered template, e.g. the
+bigger spaces of schedules/autotune/templates.py once they land). ``matmul32_packed`` and
+``matmul64_packed`` are defined here (``matmul_kn_i8_packed``): the built-in matmul_kn_i8 template
+plus knobs of its packing stage (split, order and unrolling of the copy of B into K-major form),
+388,800 configs at 32^3; their costs are real measurements too.
+
+Measurement (``--measure``):
+
+* ``sim`` (default): real (simulator.measure: compile, cycle-accurate VexRiscv simulation,
+  checked against numpy). The simulation is deterministic, so costs are cached per (task, config)
+  in ``--cache`` (JSON Lines): re-running only simulates new configs. "Best known" is the lowest
+  cost in the cache (every config any run of any tuner has measured, in this and earlier
+  invocations; ``--best-run N`` first spends N extra trials of a long XGB run on it);
+* ``table:PATH``: the costs of an exhaustive measurement (benchmarks/exhaustive_matmul.py: every
+  config of the space simulated once); "best known" is then the true best of the space.
+
+    python benchmarks/tuner_efficiency.py --task matmul32 \\
+        --measure table:benchmarks/results/exhaustive_matmul32_dot4.json
+    python benchmarks/tuner_efficiency.py --task matmul32_packed --trials 200 --seeds 5
+    python benchmarks/tuner_efficiency.py --plan-cpu --task matmul64 matmul64_packed
+
+``--plan-cpu``: no tuning; the CPU time and the lowerings of the first XGB plan (a fit on
+``plan_size`` results, annealing, lowering and ranking the candidates), with costs from the
+exhaustive table when given, else a deterministic function of the config (the plan's cost does not
+depend on the values).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import statistics
@@ -32,15 +54,52 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-TASKS = {  # name: (template, args); the MACs come from the template's registry operator
+TASKS = {  # name: (template, args)
+    "matmul32": ("matmul_i8", (32, 32, 32)),
     "matmul64": ("matmul_i8", (64, 64, 64)),
     "conv2d": ("conv2d_nhwc_i8", (1, 10, 10, 16, 16, 3)),
+    "matmul32_packed": ("matmul_kn_i8_packed", (32, 32, 32)),
+    "matmul64_packed": ("matmul_kn_i8_packed", (64, 64, 64)),
 }
 # configs known to be good (found by earlier tuning); measured first so that "best known" includes them
 KNOWN = {
     "matmul64": [{"tile_a": [16, 4], "tile_b": [16, 4], "unroll": ["unroll", "unroll"], "tensorize": "dot4_i8",
                   "k_steps": 16, "cfu_emit": "asm", "compiler": "zig:-O2"}],
 }
+XGB_KINDS = ("xgb", "xgb_noprior", "xgb_estimate", "xgb_random_init")
+
+
+def _register_packed_template() -> None:
+    """``matmul_kn_i8_packed(M, N, K)``: matmul_kn_i8 with its packing stage (Bpack[j, k] = B[k, j])
+    scheduled by knobs too: split of k (``pack_k``) and of j (``pack_j``), loop order
+    (``pack_order``: j outer or k outer) and unrolling of the two inner loops (``pack_unroll``)."""
+    from schedules.autotune import templates
+    from schedules.autotune.space import TEMPLATES, get_config, template
+
+    if "matmul_kn_i8_packed" in TEMPLATES:
+        return
+
+    def _cands(n, inner):
+        return [[n // f, f] for f in inner if f <= n and n % f == 0]
+
+    @template("matmul_kn_i8_packed", reference=templates._matmul_kn_ref)
+    def matmul_kn_i8_packed(M, N, K):
+        s, args = templates.matmul_kn_i8(M, N, K)
+        cfg = get_config()
+        bp = next(st for st in s.stages if st.op.name == "Bpack")
+        j, kk = bp.op.axis
+        cfg.define_split("pack_k", kk, num_outputs=2, policy="candidate", candidate=_cands(K, (1, 2, 4, 8, 16)))
+        cfg.define_split("pack_j", j, num_outputs=2, policy="candidate", candidate=_cands(N, (1, 2, 4)))
+        ko, ki = cfg["pack_k"].apply(s, bp, kk)
+        jo, ji = cfg["pack_j"].apply(s, bp, j)
+        cfg.define_knob("pack_order", ["j_outer", "k_outer"])
+        if cfg["pack_order"].val == "j_outer":
+            bp.reorder(jo, ko, ji, ki)
+        else:
+            bp.reorder(ko, jo, ki, ji)
+        cfg.define_annotate("pack_unroll", [ji, ki], policy="try_unroll")
+        cfg["pack_unroll"].apply(s, bp, [ji, ki])
+        return s, args
 
 
 class CachedMeasure:
@@ -98,18 +157,55 @@ class CachedMeasure:
         costs = [r.cost for (k, _), r in self.cache.items() if k == task.key and r.valid]
         return min(costs) if costs else None
 
+    def n_known(self, task) -> int:
+        return sum(1 for (k, _) in self.cache if k == task.key)
+
     def close(self):
         self._f.close()
+
+
+class TableMeasure:
+    """Costs from an exhaustive measurement of the task's space (every config simulated once)."""
+
+    def __init__(self, path: Path):
+        self.data = json.loads(Path(path).read_text())
+        self.n_simulated = 0
+
+    def check(self, task) -> None:
+        if self.data["task"] != task.key or self.data["space_size"] != len(task.config_space):
+            raise SystemExit(f"{task.key} ({len(task.config_space)} configs) is not the task of the table "
+                             f"({self.data['task']}, {self.data['space_size']} configs)")
+
+    def __call__(self, task, configs):
+        from schedules.autotune.measure import MeasureResult
+
+        out = []
+        for c in configs:
+            cost = self.data["costs"][c.index]
+            out.append(MeasureResult(c.index, cost) if cost is not None else
+                       MeasureResult(c.index, None, "build", "failed in the exhaustive measurement"))
+        return out
+
+    def best(self, task) -> float:
+        return float(self.data["best_cost"])
+
+    def n_known(self, task) -> int:
+        return int(self.data["space_size"])
+
+    def close(self):
+        pass
 
 
 def _make_tuner(kind: str, task, seed: int, plan_size: int):
     from schedules.autotune import GATuner, RandomTuner
     from schedules.autotune.xgb_tuner import XGBTuner
 
-    if kind == "xgb":
+    if kind in ("xgb", "xgb_random_init"):
         return XGBTuner(task, plan_size=plan_size, seed=seed)
-    if kind == "xgb_random_init":  # AutoTVM's start: random configs until the first model fit
-        return XGBTuner(task, plan_size=plan_size, seed=seed, initial="random")
+    if kind == "xgb_noprior":
+        return XGBTuner(task, plan_size=plan_size, seed=seed, prior=False)
+    if kind == "xgb_estimate":
+        return XGBTuner(task, plan_size=plan_size, seed=seed, initial="estimate")
     if kind == "ga":
         return GATuner(task, seed=seed)
     if kind == "random":
@@ -133,87 +229,190 @@ def _trials_to_reach(curve, target) -> int | None:
     return None
 
 
+def _task_of(name: str):
+    from schedules.autotune.task import create_task
+
+    _register_packed_template()
+    if name in TASKS:
+        template, shape = TASKS[name]
+    else:
+        template, _, rest = name.partition(":")
+        shape = tuple(int(a) if a.lstrip("-").isdigit() else a for a in rest.split(",") if a)
+    return create_task(template, shape, "vexriscv")
+
+
+def _pseudo_cost(task, c) -> float:
+    """A deterministic stand-in cost (for --plan-cpu only: the plan's CPU time does not depend on it)."""
+    h = hashlib.sha1(f"{task.key}|{c.index}".encode()).digest()
+    return 1000.0 + int.from_bytes(h[:4], "little") % 100000
+
+
+def plan_cpu(task_names, plan_size: int, table, seed: int = 0) -> list[dict]:
+    """CPU time and lowerings of the first model-based plan of XGBTuner on each task."""
+    from schedules.autotune.measure import MeasureResult
+    from schedules.autotune.xgb_tuner import XGBTuner
+
+    rows = []
+    for name in task_names:
+        task = _task_of(name)
+        for prior in (True, False):
+            tuner = XGBTuner(task, plan_size=plan_size, seed=seed, prior=prior)
+            c0 = time.process_time()
+            first = tuner.next_batch(plan_size)  # random start
+            c1 = time.process_time()
+            n_random = tuner.features.n_lowered
+            if table is not None and table.data["task"] == task.key:
+                res = table(task, first)
+            else:
+                res = [MeasureResult(c.index, _pseudo_cost(task, c)) for c in first]
+            tuner._observe(first, res)
+            c2 = time.process_time()
+            tuner.update(first, res)  # fit the models, anneal, lower and rank the candidates
+            c3 = time.process_time()
+            rows.append({"task": task.key, "space": len(task.config_space), "prior": prior,
+                         "random_batch_cpu_s": round(c1 - c0, 2), "first_plan_cpu_s": round(c3 - c2, 2),
+                         "lowerings_random_batch": n_random,
+                         "lowerings_first_plan": tuner.features.n_lowered - n_random,
+                         "plan": len(tuner.plan), "sa_evaluated": getattr(tuner.optimizer, "n_evaluated", None)})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
-    ap.add_argument("--tuners", nargs="+", default=["xgb", "ga", "random"])
+    ap.add_argument("--task", "--tasks", dest="tasks", nargs="+", default=["matmul64", "conv2d"],
+                    help=f"names of {list(TASKS)} or template:arg,arg,...")
+    ap.add_argument("--tuners", nargs="+", default=["xgb", "xgb_noprior", "ga", "random"])
     ap.add_argument("--trials", type=int, default=96)
+    ap.add_argument("--tuner-trials", nargs="*", default=[], metavar="KIND=N",
+                    help="a larger budget for some tuners (e.g. random=300), so that their median is not censored")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--plan-size", type=int, default=16, help="XGBTuner plan_size")
     ap.add_argument("--n-parallel", type=int, default=None)
+    ap.add_argument("--measure", default="sim", help="sim (real, cached) or table:PATH (an exhaustive measurement)")
+    ap.add_argument("--best-run", type=int, default=0,
+                    help="first spend this many trials of one long XGB run on every task (sim: raises best known)")
     ap.add_argument("--cache", type=Path, default=None,
                     help="measurement cache (default: $ISAFORGE_CACHE/tuner_efficiency/measure_cache.jsonl)")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    ap.add_argument("--plan-cpu", action="store_true", help="only time the first XGB plan of each task")
     args = ap.parse_args(argv)
+    budget = {k: int(v) for k, v in (kv.split("=", 1) for kv in args.tuner_trials)}
 
-    from schedules.autotune.task import create_task
+    table = TableMeasure(Path(args.measure.split(":", 1)[1])) if args.measure.startswith("table:") else None
+    if args.plan_cpu:
+        rows = plan_cpu(args.tasks, args.plan_size, table)
+        if args.json:
+            args.json.write_text(json.dumps(rows, indent=1) + "\n")
+        return 0
+    from contextlib import nullcontext
+
     from schedules.autotune.templates import template_macs
-    from simulator.measure import make_measure
-    from toolchain.cache import cache_dir
 
-    cache = args.cache or cache_dir("tuner_efficiency") / "measure_cache.jsonl"
     t0 = time.time()
     results: dict = {}
-    with make_measure("vexriscv", n_parallel=args.n_parallel) as inner:
-        measure = CachedMeasure(inner, cache)
+    if table is None:
+        from simulator.measure import make_measure
+        from toolchain.cache import cache_dir
+
+        cache = args.cache or cache_dir("tuner_efficiency") / "measure_cache.jsonl"
+        ctx = make_measure("vexriscv", n_parallel=args.n_parallel)
+    else:
+        cache, ctx = None, nullcontext()
+    with ctx as inner:
+        measure = table if table is not None else CachedMeasure(inner, cache)
         for tname in args.tasks:
-            template, shape = TASKS[tname]
-            macs = template_macs(template, shape)
-            task = create_task(template, shape, "vexriscv")
+            task = _task_of(tname)
+            if table is not None:
+                table.check(task)
+            macs = template_macs(task.name.removesuffix("_packed"), task.args)
             measure(task, [task.config(k) for k in KNOWN.get(tname, [])])
+            if args.best_run and table is None:
+                t1 = time.time()
+                res = _make_tuner("xgb_estimate", task, 1000, args.plan_size).tune(args.best_run, measure,
+                                                                                  batch_size=args.batch_size)
+                print(f"  {tname} best-known run: {res.best_cost} after {args.best_run} trials "
+                      f"({time.time() - t1:.0f}s)", flush=True)
             curves: dict[str, list[list[float]]] = {}
+            reports: dict[str, list[dict]] = {}
             for kind in args.tuners:
                 for seed in range(args.seeds):
                     t1 = time.time()
+                    c1 = time.process_time()
                     tuner = _make_tuner(kind, task, seed, args.plan_size)
-                    res = tuner.tune(args.trials, measure, batch_size=args.batch_size)
+                    res = tuner.tune(budget.get(kind, args.trials), measure, batch_size=args.batch_size)
                     curves.setdefault(kind, []).append(_curve(res.history))
-                    print(f"  {tname} {kind:6s} seed {seed}: best {res.best_cost} after {len(res.history)} trials "
-                          f"({time.time() - t1:.0f}s, {measure.n_simulated} simulated so far)", flush=True)
+                    rep = dict(res.report)
+                    rep.pop("plans", None)
+                    rep["cpu_s"] = round(time.process_time() - c1, 1)
+                    reports.setdefault(kind, []).append(rep)
+                    print(f"  {tname} {kind:12s} seed {seed}: best {res.best_cost} after {len(res.history)} trials "
+                          f"({time.time() - t1:.0f}s, tuner CPU {rep['cpu_s']}s, "
+                          f"{measure.n_simulated} simulated so far)", flush=True)
             # every config ever measured for the task counts (earlier runs, other budgets), so a
             # tuner that never finds the rare best region is not graded against its own best
             best_known = min([c[-1] for cs in curves.values() for c in cs if c] + [measure.best(task) or math.inf])
             target = best_known / 0.95
             row = {"task": task.key, "space_size": len(task.config_space), "best_known": best_known,
-                   "macs": macs, "best_mac_per_cycle": macs / best_known, "tuners": {}}
+                   "best_known_from": "exhaustive" if table is not None else
+                   f"best of {measure.n_known(task)} configs measured", "macs": macs,
+                   "best_mac_per_cycle": (macs / best_known) if macs else None,
+                   "n_within_5pct": (sum(1 for c in table.data["costs"] if c is not None and c <= target)
+                                     if table is not None else None), "tuners": {}}
             for kind, cs in curves.items():
                 reach = [_trials_to_reach(c, target) for c in cs]
-                censored = [r if r is not None else args.trials + 1 for r in reach]
+                n_max = budget.get(kind, args.trials)
+                censored = [r if r is not None else n_max + 1 for r in reach]
                 med = statistics.median(censored)
-                row["tuners"][kind] = {
-                    "trials_to_95pct": reach,
-                    "median": med,
-                    "median_reached": med <= args.trials,
-                    "final_best": [c[-1] for c in cs],
-                }
+                entry = {"trials_to_95pct": reach, "median": med, "median_reached": med <= n_max, "budget": n_max,
+                         "final_best": [c[-1] for c in cs]}
+                reps = reports.get(kind, [])
+                if reps and "picks" in reps[0]:
+                    entry["share_prior"] = round(statistics.mean(r["share_prior"] for r in reps), 3)
+                    entry["share_model"] = round(statistics.mean(r["share_model"] for r in reps), 3)
+                    entry["share_blend"] = round(statistics.mean(r["share_blend"] for r in reps), 3)
+                    entry["share_random"] = round(statistics.mean(r["share_random"] for r in reps), 3)
+                    entry["alpha_last"] = [r["alpha"] for r in reps]
+                    entry["n_lowered"] = [r["n_lowered"] for r in reps]
+                entry["cpu_s"] = [r["cpu_s"] for r in reps]
+                row["tuners"][kind] = entry
             results[tname] = row
         measure.close()
 
     print()
     print(f"trials to reach 95% of the best known performance (median of {args.seeds} seeds, "
-          f"budget {args.trials} trials, batch {args.batch_size})")
-    head = f"{'task':<42} {'space':>6} {'best (cyc)':>11} {'MAC/cyc':>8}"
+          f"budget {args.trials} trials, batch {args.batch_size}, plan_size {args.plan_size})")
+    head = f"{'task':<44} {'space':>7} {'best (cyc)':>11}"
     width = {kind: max(8, len(kind)) for kind in args.tuners}
     for kind in args.tuners:
         head += f" {kind:>{width[kind]}}"
-    head += "  xgb/random"
+    head += "  xgb/random  noprior/random"
     print(head)
     for row in results.values():
-        line = f"{row['task']:<42} {row['space_size']:>6} {row['best_known']:>11.0f} {row['best_mac_per_cycle']:>8.3f}"
+        line = f"{row['task']:<44} {row['space_size']:>7} {row['best_known']:>11.0f}"
         for kind in args.tuners:
             t = row["tuners"][kind]
-            cell = ('>' + str(args.trials)) if not t['median_reached'] else format(t['median'], 'g')
+            cell = ('>' + str(t["budget"])) if not t['median_reached'] else format(t['median'], 'g')
             line += f" {cell:>{width[kind]}}"
-        if "xgb" in row["tuners"] and "random" in row["tuners"]:
-            x, r = row["tuners"]["xgb"]["median"], row["tuners"]["random"]["median"]
-            rs = "" if row["tuners"]["random"]["median_reached"] else ">="
-            line += f"  {x / r:.2f}" if not rs else f"  <={x / r:.2f}"
+        for kind in ("xgb", "xgb_noprior"):
+            if kind in row["tuners"] and "random" in row["tuners"]:
+                x, r = row["tuners"][kind]["median"], row["tuners"]["random"]["median"]
+                rs = "" if row["tuners"]["random"]["median_reached"] else "<="
+                line += f"  {rs}{x / r:>9.2f}"
         print(line)
+        print(f"    best known: {row['best_known_from']}"
+              + (f"; {row['n_within_5pct']} configs within 5% of it" if row["n_within_5pct"] is not None else ""))
     for tname, row in results.items():
         for kind, t in row["tuners"].items():
-            print(f"  {tname} {kind}: per seed {t['trials_to_95pct']}")
-    print(f"total {time.time() - t0:.0f}s, {measure.n_simulated} configs simulated (the rest from the cache {cache})")
+            extra = ""
+            if "share_prior" in t:
+                extra = (f"; picks from prior {t['share_prior']:.0%}, model {t['share_model']:.0%}, blend "
+                         f"{t['share_blend']:.0%}, random {t['share_random']:.0%}; alpha at the end {t['alpha_last']}; "
+                         f"lowerings {t['n_lowered']}")
+            print(f"  {tname} {kind}: per seed {t['trials_to_95pct']}; tuner CPU s {t['cpu_s']}{extra}")
+    print(f"total {time.time() - t0:.0f}s, {measure.n_simulated} configs simulated"
+          + (f" (the rest from the cache {cache})" if cache else ""))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"args": vars(args) | {"cache": str(cache), "json": str(args.json)},

@@ -191,6 +191,33 @@ def test_resume_never_remeasures(task, measure, tmp_path):
     assert third.calls == [] and len(res.history) == 14
 
 
+def test_xgb_resumes_after_a_kill_with_real_measurements(task, measure, tmp_path):
+    """XGBTuner (random start, the prior on) killed after its first plan resumes from the records:
+    nothing measured twice, the model refitted from the records, and every record says which source
+    proposed its config."""
+    path = tmp_path / "xgb.jsonl"
+    first = CountingMeasure(measure)
+
+    def kill_after_twelve(tuner, configs, results):
+        if len(tuner.history) >= 12:
+            raise Killed
+
+    with pytest.raises(Killed):
+        autotune.XGBTuner(task, plan_size=8, seed=0).tune(20, first, records=path, batch_size=4,
+                                                          callbacks=[kill_after_twelve])
+    assert len(first.calls) == 12
+    second = CountingMeasure(measure)
+    tuner = autotune.XGBTuner(task, plan_size=8, seed=0)
+    res = tuner.tune(20, second, records=path, batch_size=4)
+    assert res.n_resumed == 12 and res.n_measured == 8 == len(second.calls)
+    assert not set(first.calls) & set(second.calls)
+    assert tuner.model.trained and res.report["picks"]["random"] <= 8
+    recs, problems = load_records(path)
+    assert len(recs) == 20 and not problems and len({r.config_index for r in recs}) == 20
+    sources = [r.result.extra["tuner_pick"]["source"] for r in recs]
+    assert sources[:8].count("random") >= 7 and set(sources[12:]) - {"random"}  # the model planned after the kill
+
+
 def test_corrupt_records_are_reported(task, tmp_path):
     path = tmp_path / "bad.jsonl"
     cfg = task.config_space.get(5)

@@ -246,9 +246,8 @@ def test_transfer_learning_from_another_shape(tmp_path):
     cost32 = _synthetic_cost(task.config_space)
     tuner = XGBTuner(task, plan_size=8, seed=0, transfer=str(path))
     # configs that do not lower (a mac4 tile larger than the accumulator bank) have no features
-    unlowerable = sum(1 for i in range(len(small.config_space)) if tuner.features is not None
-                      and _lowers(small, i) is False)
-    assert 40 <= tuner.n_transfer_records <= 49 and unlowerable > 0
+    unlowerable = any(not _lowers(small, i) for i in range(len(small.config_space)))  # stops at the first
+    assert 40 <= tuner.n_transfer_records <= 49 and unlowerable
     assert tuner.model.trained and len(tuner.plan) == 8  # the first batch already comes from the prior model
     res = tuner.tune(24, _fake_measure(cost32), batch_size=8)
     assert len({i for _, i, _ in res.history}) == 24
@@ -264,22 +263,22 @@ def test_prescreen_skips_unlowerable_and_duplicate_configs():
     """No trial is spent on a config that does not lower or that measures the same as an earlier one."""
     task = _task()
     cost = _synthetic_cost(task.config_space)
-    tuner = XGBTuner(task, plan_size=8, seed=3)
+    tuner = XGBTuner(task, plan_size=8, seed=3, initial="estimate")
     res = tuner.tune(96, _fake_measure(cost), batch_size=8)
     idx = [i for _, i, _ in res.history]
     sigs = [tuner.features.signature(i) for i in idx]
     assert None not in sigs  # 48 configs of the space (mac4 tiles > 16 accumulators) do not lower
     assert len(set(sigs)) == len(sigs)
-    # the first batch follows the static estimate: all of it is tensorized
-    first = [task.config_space.get(i)["tensorize"].name for i in idx[:8]]
-    assert all(name is not None for name in first)
+    # the first batch follows the static estimate (but for the epsilon-random picks): all tensorized
+    first = [task.config_space.get(i)["tensorize"].name for i in idx[:8] if tuner.pick_source[i] != "random"]
+    assert len(first) >= 6 and all(name is not None for name in first)
 
 
 def test_the_estimate_plans_one_config_per_ir():
     """The static estimate sees the IR, not the compiler: its plan does not spend trials on compiler
     ties of one schedule; once a model is fitted, compiler variants of a good IR are fair game."""
     task = _task()
-    tuner = XGBTuner(task, plan_size=16, seed=0, epsilon=0.0)
+    tuner = XGBTuner(task, plan_size=16, seed=0, epsilon=0.0, initial="estimate")
     first = tuner.next_batch(16)
     irs = [tuner.features.ir_signature(c.index) for c in first]
     assert None not in irs and len(set(irs)) == 16
@@ -298,7 +297,8 @@ def test_xgb_tunes_int8_matmul_64_with_dot4_to_1_2_mac_per_cycle(tmp_path):
 
     task = create_task("matmul_i8", (64, 64, 64, "dot4_i8"), "vexriscv")
     with make_measure("vexriscv", n_parallel=2) as measure:
-        res = XGBTuner(task, seed=0).tune(16, measure, records=tmp_path / "mm64.jsonl", batch_size=8)
+        res = XGBTuner(task, seed=0, initial="estimate").tune(16, measure, records=tmp_path / "mm64.jsonl",
+                                                              batch_size=8)
     assert 64 ** 3 / res.best_cost >= 1.2, (res.best_cost, str(res.best_config))
     assert res.best_config["tensorize"].name == "dot4_i8"
 
@@ -319,3 +319,130 @@ def test_feature_cache_lowers_each_ir_once_and_keeps_every_configs_features():
         assert np.array_equal(fc.get(i), extract_features(task.lower(cfg), cfg, sp))
     assert fc.n_lowered == 1
     assert len({fc.signature(i) for i in siblings}) == n_comp and len({fc.ir_signature(i) for i in siblings}) == 1
+
+
+# random start, the static prior, lazy lowering, bounded SA, resume -----------------------------------
+
+def test_random_start_then_the_model_plans():
+    """AutoTVM's start: the first plan_size picks are random; the first fit makes the model plan."""
+    task = _task()
+    cost = _synthetic_cost(task.config_space)
+    tuner = XGBTuner(task, plan_size=16, seed=1)
+    assert tuner.initial == "random" and not tuner._guided
+    first = tuner.next_batch(16)
+    assert {tuner.pick_source[c.index] for c in first} == {"random"}
+    assert tuner.features.n_lowered <= 16 * 2  # random picks are lowered one at a time (prescreen), no plan
+    tuner.update(first, _fake_measure(cost)(task, first))
+    assert tuner.model.trained and tuner.knob_model.trained and tuner.n_fits == 1
+    later = tuner.next_batch(16)
+    srcs = [tuner.pick_source[c.index] for c in later]
+    assert sum(s != "random" for s in srcs) >= 12
+    assert not {c.index for c in later} & {c.index for c in first}
+    rep = tuner.report()
+    assert rep["initial"] == "random" and rep["picks"]["random"] == 16 and len(rep["plans"]) == 1
+    with pytest.raises(ValueError):
+        XGBTuner(task, prior=False, initial="estimate")
+
+
+@pytest.mark.parametrize("prior", [True, False])
+def test_prior_on_off_and_its_share_is_reported(prior, tmp_path):
+    """prior=False: the estimate is neither a feature the model sees nor blended in; prior=True: its
+    weight alpha comes from its rank correlation with the measured costs, and the records say which
+    source proposed each config."""
+    from schedules.autotune.features import PRIOR_FEATURES
+    from schedules.autotune.records import load_records
+
+    task = _task()
+    cost = _synthetic_cost(task.config_space)
+    tuner = XGBTuner(task, plan_size=16, seed=0, prior=prior)
+    res = tuner.tune(64, _fake_measure(cost), records=tmp_path / "r.jsonl", batch_size=8)
+    rep = res.report
+    assert rep["prior"] is prior and rep["n_fits"] >= 3
+    assert sum(rep["picks"].values()) == 64
+    assert rep["share_prior"] + rep["share_model"] + rep["share_blend"] + rep["share_random"] == pytest.approx(1.0)
+    col = feature_names().index(PRIOR_FEATURES[0])
+    x = tuner._x(tuner.features.matrix(tuner.measured[:4])[0])
+    if prior:
+        assert (x[:, col] > 0).all()
+        assert 0.0 <= rep["alpha"] <= 1.0
+        assert all("rho_prior" in p for p in rep["plans"])
+    else:
+        assert (x[:, col] == 0).all()
+        assert rep["alpha"] == 0.0 and rep["picks"]["prior"] == rep["picks"]["both"] == 0
+    recs, _ = load_records(tmp_path / "r.jsonl")
+    picks = [r.result.extra.get("tuner_pick", {}).get("source") for r in recs]
+    assert len(recs) == 64 and set(picks) <= {"random", "prior", "model", "both", "blend"}
+    assert picks.count("random") >= 16
+
+
+def test_plans_lower_lazily_never_the_space():
+    """A plan lowers at most (candidate_ratio + 1/2) * plan_size configs (cached by IR), not the space:
+    the 64^3 space has 3,240 configs and 576 distinct IRs."""
+    task = _task(64)
+    cost = _synthetic_cost(task.config_space)
+    tuner = XGBTuner(task, plan_size=16, seed=0)
+    res = tuner.tune(48, _fake_measure(cost), batch_size=8)
+    n_plans = len(res.report["plans"])
+    assert n_plans >= 2
+    bound = n_plans * (tuner.candidate_ratio + 1) * tuner.plan_size + 48 * 2  # plans + random picks
+    assert tuner.features.n_lowered <= bound < 576
+    assert len(tuner.features._cache) < len(task.config_space) // 4
+
+
+def test_sa_on_a_space_of_1e8_configs_has_bounded_cost():
+    """Asked for more candidates than its chains visit, SA still anneals (never enumerates the space)
+    and scores at most parallel_size * (n_iter + 1) points."""
+    space = ConfigSpace()
+    for k in range(8):
+        space.define_knob(f"k{k}", list(range(10)))
+    assert len(space) == 10 ** 8
+    target = np.array([3, 7, 1, 9, 0, 5, 2, 8])
+    calls = []
+
+    def model(indices):
+        calls.append(len(indices))
+        pts = np.stack([(np.asarray(indices) // 10 ** k) % 10 for k in range(8)], axis=1)
+        return -np.abs(pts - target).sum(axis=1).astype(float)
+
+    sa = SimulatedAnnealingOptimizer(space, n_iter=60, parallel_size=64, early_stop=None, seed=0)
+    exclusive = set(range(1000))
+    out = sa.find_maximums(model, 2000, exclusive)
+    assert len(out) == len(set(out)) == 2000 and not set(out) & exclusive
+    assert sa.n_evaluated == sum(calls) <= 64 * 61
+    assert max(model(out[:10])) >= -8  # the chains climbed towards the optimum (random points: about -26)
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_resume_from_records_after_a_kill(tmp_path):
+    """A tuning job that dies halfway resumes from its records: nothing measured twice, the model is
+    refitted from the records and plans at once."""
+    task = _task()
+    cost = _synthetic_cost(task.config_space)
+    path = tmp_path / "r.jsonl"
+    seen: list[int] = []
+
+    def dying(task_, configs):
+        if len(seen) >= 24:
+            raise _Killed()
+        seen.extend(c.index for c in configs)
+        return _fake_measure(cost)(task_, configs)
+
+    with pytest.raises(_Killed):
+        XGBTuner(task, plan_size=16, seed=0).tune(64, dying, records=path, batch_size=8)
+    assert len(seen) == 24
+
+    again: list[int] = []
+
+    def counting(task_, configs):
+        again.extend(c.index for c in configs)
+        return _fake_measure(cost)(task_, configs)
+
+    tuner = XGBTuner(task, plan_size=16, seed=1)
+    res = tuner.tune(64, counting, records=path, batch_size=8)
+    assert res.n_resumed == 24 and res.n_measured == 40 == len(again)
+    assert not set(again) & set(seen)
+    assert tuner.n_fits >= 3 and tuner.model.trained
+    assert len({i for _, i, _ in res.history}) == 64

@@ -39,7 +39,7 @@ from .space import (
 )
 from .task import Task, create_task
 from .tuner import ProgressBar, Tuner, TuneResult, progress_bar
-from .xgb_tuner import XGBTuner  # noqa: E402 (after the core it builds on)
+from .xgb_tuner import ModelBasedTuner, XGBTuner  # noqa: E402 (after the core it builds on)
 
 TUNERS = {"random": RandomTuner, "grid": GridSearchTuner, "ga": GATuner, "xgb": XGBTuner}
 
@@ -56,5 +56,5 @@ __all__ = [
     "ConfigSpace", "GATuner", "GridSearchTuner", "MeasureResult", "ProgressBar", "RandomTuner", "Record",
     "RecordProblem", "RecordWarning", "RecordWriter", "Task", "TuneResult", "Tuner", "apply_history_best",
     "best_records", "create_task", "get_config", "get_template", "get_tuner", "load_records", "parse_compiler",
-    "progress_bar", "template", "XGBTuner",
+    "progress_bar", "template", "ModelBasedTuner", "XGBTuner",
 ]

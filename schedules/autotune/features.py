@@ -25,8 +25,16 @@ shapes, for transfer learning):
   overhead) that gives the trees one strong dimension to split on from the first few samples;
 * annotations the emitter acts on: intrinsic calls whose instructions it places itself (pragma
   ``cfu_asm``);
-* the knob values of the config: the normalized choice index of each knob
-  (``space.decompose(index)``) and the log2 of numeric knob values, padded to ``MAX_KNOB_FEATS``.
+* the D-cache (4 KiB, 32-byte lines, no write-allocate): per buffer its size against the cache,
+  the lines it touches, whether the working set at its reuse distance fits and its estimated
+  misses; in total the estimated misses, misses per load and the kernel's footprint in lines
+  (``_CacheModel``);
+* register pressure (the local tile plus the operands of the unrolled body) and its excess over
+  the registers a tile can keep, store bytes (write-through: each store reaches the bus), and
+  intrinsic calls per rolled-loop iteration;
+* the knob values of the config (``KnobTable``): the normalized choice index of each knob
+  (``space.decompose(index)``) and its numeric values at fixed positions, padded to
+  ``MAX_KNOB_FEATS``.
 
 Counts are log2(1 + x) transformed. The length is the same for every kernel
 (``feature_length()``); ``feature_names()`` labels each position.
@@ -49,13 +57,19 @@ MAX_DEPTH = 8
 MAX_BUFFERS = 6
 INTRIN_SLOTS = 4
 MAX_KNOB_FEATS = 32
+# VexRiscv's D-cache (toolchain facts): 4 KiB, direct-mapped, 32-byte lines, write-through without
+# write-allocate (stores never bring a line in), a refill about 12 cycles
+DCACHE_BYTES = 4096
+DCACHE_LINE = 32
+DCACHE_LINES = DCACHE_BYTES // DCACHE_LINE
 KINDS = ("serial", "unroll", "vectorize", "parallel")
 
 _LOOP_FEATS = ("log_extent", "serial", "unroll", "vectorize", "parallel", "present")
 _BUF_FEATS = ("present", "local", "is_arg", "elem_bytes", "log_loads", "log_stores", "log_word_loads",
               "log_bytes_accessed", "stride_inner", "stride_inner_zero", "stride_inner_unit",
               "stride_rolled", "log_touched_bytes", "touched_over_size", "log_reuse_ct",
-              "log_reuse_dis_iter", "log_reuse_dis_bytes", "reuse_depth")
+              "log_reuse_dis_iter", "log_reuse_dis_bytes", "reuse_depth", "log_size_bytes", "log_size_over_dcache",
+              "log_lines_touched", "log_misses", "reuse_fits_dcache", "log_reuse_lines_over_dcache")
 _INTRIN_FEATS = ("log_count", "latency", "issue_interval", "stateful", "log_busy", "log_static")
 _GLOBAL_FEATS = (
     "log_total_trip", "log_innermost_extent", "n_loops", "max_depth", "log_code_size", "n_unrolled_loops",
@@ -64,7 +78,12 @@ _GLOBAL_FEATS = (
     "log_stores", "log_loads", "log_word_loads", "log_add", "log_mul", "log_div", "log_minmax", "log_cast",
     "log_select", "log_cmp", "n_allocs", "log_local_bytes", "log_global_tmp_bytes", "log_bytes_per_intrin",
     "intrin_fraction", "log_index_ops", "log_loop_iters", "log_const_local", "log_est_cycles", "log_asm_calls",
+    "log_dcache_misses", "log_miss_per_load", "log_footprint_lines", "footprint_fits_dcache", "reg_pressure",
+    "log_reg_spill", "log_store_bytes", "log_intrin_per_iter",
 )
+# features that are the hand-written static cycle estimate (the "prior"): a tuner without the prior
+# blanks them, so its model learns from the raw features alone
+PRIOR_FEATURES = ("g.log_est_cycles",)
 
 
 def feature_length() -> int:
@@ -308,7 +327,7 @@ def _dtype_bytes(dtype: str) -> int:
     return max(1, int(digits) // 8) if digits else 1
 
 
-def _access_geometry(a: _Access):
+def _access_geometry(a: _Access, with_base: bool = False):
     """Strides and footprints of one access w.r.t. its enclosing loops (outermost first)."""
     base = _flat_eval(a.parts, {})
     deps = []
@@ -321,7 +340,116 @@ def _access_geometry(a: _Access):
             dep = _flat_eval(a.parts, {vid: int(lp.extent) - 1}) != base
         strides.append(s1)
         deps.append(dep)
+    if with_base:
+        return strides, deps, base
     return strides, deps
+
+
+class _CacheModel:
+    """Lines touched, working sets and misses of the D-cache, from the affine index strides.
+
+    Loads of one buffer in one loop nest (loops compared by name and extent) with equal strides
+    (e.g. the unrolled reduction steps of a tile, ``A[i, 4k]``, ``A[i, 4k + 1]``, ...) form one
+    group spanning their offsets. For a group and a loop level ``d`` (loops ``d..`` of its nest
+    varying, outermost = 0) it counts the 32-byte lines touched: along the dependent loops in order
+    of stride, a loop whose stride is within the run so far (or within a line) extends the run, any
+    other repeats it. The working set of level ``d`` is the sum of those lines over every load
+    inside the same loops ``0..d-1`` (per buffer at most the buffer). A group misses once per line
+    of the outermost region whose working set fits the cache, re-loaded as often as the loops
+    outside that region run (so a tile whose reuse distance exceeds 4 KiB pays its lines again on
+    every outer iteration). Local buffers are registers or stack and stores never allocate (write-
+    through, no write-allocate): neither is counted.
+    """
+
+    def __init__(self, accesses: list[_Access]):
+        groups: dict[tuple, list] = {}
+        for a in accesses:
+            if a.kind == "store" or a.buf.scope == "local":
+                continue
+            strides, deps, base = _access_geometry(a, with_base=True)
+            key = (id(a.buf), _loop_keys(a.loops), tuple(strides))
+            lanes = a.lanes if a.kind == "word" else 1
+            g = groups.get(key)
+            if g is None:
+                groups[key] = [a, strides, deps, base, base + lanes]
+            else:
+                g[3], g[4] = min(g[3], base), max(g[4], base + lanes)
+        self.geo = {id(g[0]): g for g in groups.values()}
+        self.accesses = [g[0] for g in groups.values()]
+        self.lines: dict[int, list[float]] = {}
+        self.ws: dict[tuple, dict[int, float]] = {}
+        for a in self.accesses:
+            ls = [self._lines(a, d) for d in range(len(a.loops) + 1)]
+            self.lines[id(a)] = ls
+            ids = _loop_keys(a.loops)
+            for d, n in enumerate(ls):
+                per_buf = self.ws.setdefault(ids[:d], {})
+                per_buf[id(a.buf)] = per_buf.get(id(a.buf), 0.0) + n
+        self.size_lines = {id(a.buf): _size_lines(a.buf) for a in self.accesses}
+
+    def _lines(self, a: _Access, d: int) -> float:
+        _, strides, deps, lo, hi = self.geo[id(a)]
+        eb = _dtype_bytes(a.buf.dtype)
+        run = (hi - lo) * eb  # bytes of one iteration of the group
+        count = 1
+        moving = zip(a.loops[d:], strides[d:], deps[d:])
+        loops = sorted(((abs(st) * eb, max(1, int(lp.extent))) for lp, st, dep in moving if dep), key=lambda t: t[0])
+        for sb, e in loops:
+            if sb == 0:  # moves the index, not affinely (// or %): assume separate runs
+                count *= e
+            elif sb <= max(run, DCACHE_LINE):
+                run += sb * (e - 1)
+            else:
+                count *= e
+        return min(count * max(1.0, math.ceil(run / DCACHE_LINE)), _size_lines(a.buf))
+
+    def working_set(self, a: _Access, d: int) -> float:
+        per_buf = self.ws.get(_loop_keys(a.loops[:d]), {})
+        return sum(min(n, self.size_lines[b]) for b, n in per_buf.items())
+
+    def misses(self, a: _Access) -> float:
+        ls = self.lines[id(a)]
+        for d in range(len(a.loops) + 1):
+            if self.working_set(a, d) <= DCACHE_LINES:
+                break
+        else:
+            d = len(a.loops)
+        if d == 0:
+            return ls[0]
+        outer = math.prod(max(1, int(lp.extent)) for lp in a.loops[:d - 1])
+        return ls[d - 1] * outer
+
+    def total_lines(self) -> float:
+        per_buf = self.ws.get((), {})
+        return sum(min(n, self.size_lines[b]) for b, n in per_buf.items())
+
+
+def _loop_keys(loops) -> tuple:
+    # loops by name and extent, not identity: an unrolled outer step copies the loops inside it, and
+    # the copies run in one iteration of their parent
+    return tuple((lp.var.name, int(lp.extent)) for lp in loops)
+
+
+def _size_lines(buf) -> float:
+    return max(1.0, math.ceil(max(1, buf.size) * _dtype_bytes(buf.dtype) / DCACHE_LINE))
+
+
+def _register_pressure(w: _Walker) -> float:
+    """Values a rolled iteration keeps live: the local accumulator tile plus the operands loaded in
+    the unrolled body of the busiest innermost rolled loop."""
+    tile = sum(b.size for b in w.allocs if b.scope == "local")
+    per_loop: dict[int, float] = {}
+    for a in w.accesses:
+        if a.kind == "store" or a.buf.scope == "local":
+            continue
+        mult, key = 1, 0
+        for lp in reversed(a.loops):
+            if lp.kind != "unroll":
+                key = id(lp)
+                break
+            mult *= max(1, int(lp.extent))
+        per_loop[key] = per_loop.get(key, 0.0) + mult
+    return float(tile) + max(per_loop.values(), default=0.0)
 
 
 def sgn(x: float) -> float:
@@ -329,7 +457,7 @@ def sgn(x: float) -> float:
     return math.copysign(_log(abs(x)), x)
 
 
-def _buffer_feats(buf, accs: list[_Access]) -> list[float]:
+def _buffer_feats(buf, accs: list[_Access], cm: _CacheModel | None = None) -> list[float]:
     eb = _dtype_bytes(buf.dtype)
     loads = sum(a.trip for a in accs if a.kind == "load")
     stores = sum(a.trip for a in accs if a.kind == "store")
@@ -361,56 +489,115 @@ def _buffer_feats(buf, accs: list[_Access]) -> list[float]:
             break
         inner_iter *= max(1, int(lp.extent))
         inner_touch *= max(1, int(lp.extent))
+    size_bytes = size * eb
+    cached = [a for a in accs if cm is not None and id(a) in cm.lines]
+    lines0 = max((cm.lines[id(a)][0] for a in cached), default=0.0)
+    misses = sum(cm.misses(a) for a in cached)
+    reuse_fits, reuse_over = 0.0, 0.0
+    if cm is not None and id(dom) in cm.lines and reuse_depth:
+        level = len(loops) - reuse_depth + 1  # the region inside the reusing loop
+        ws = cm.working_set(dom, level)
+        reuse_fits = float(ws <= DCACHE_LINES)
+        reuse_over = sgn(math.log2(max(ws, 1.0) / DCACHE_LINES))
     return [
         1.0, float(buf.scope == "local"), float(bool(buf.is_arg)), float(eb),
         _log(loads), _log(stores), _log(words), _log(bytes_acc),
         sgn(stride_inner), float(stride_inner == 0), float(abs(stride_inner) == 1), sgn(stride_rolled),
         _log(touched * eb), touched / size, _log(reuse_ct), _log(reuse_iter), _log(reuse_bytes),
-        float(reuse_depth),
+        float(reuse_depth), _log(size_bytes), sgn(math.log2(size_bytes / DCACHE_BYTES)), _log(lines0), _log(misses),
+        reuse_fits, reuse_over,
     ]
 
 
-def _knob_feats(config, space) -> list[float]:
-    out: list[float] = []
-    if config is None:
+class KnobTable:
+    """The knob part of the features, vectorized over config indices (no lowering).
+
+    Per knob: its normalized choice index, then the choice's numeric values (log2(1 + |x|) of
+    numbers, 0/1 of booleans and None, the rank among the strings seen at that position of list
+    values, e.g. an annotation's "none"/"unroll"), padded to the knob's widest choice; all knobs
+    together truncated or padded to ``MAX_KNOB_FEATS``. Every choice of a knob puts its values at the
+    same positions, so the trees can split on them."""
+
+    def __init__(self, space):
+        self.space = space
+        self.radix = np.asarray(space.radix, dtype=np.int64)
+        tables = []
+        for k in space.knobs.values():
+            n = len(k.choices)
+            rows = [_choice_values(c) for c in k.choices]
+            width = max((len(r) for r in rows), default=0)
+            strs: dict[int, list] = {}
+            for r in rows:
+                for pos, v in enumerate(r):
+                    if isinstance(v, str):
+                        strs.setdefault(pos, [])
+                        if v not in strs[pos]:
+                            strs[pos].append(v)
+            t = np.zeros((n, 1 + width), dtype=np.float32)
+            for c, r in enumerate(rows):
+                t[c, 0] = c / (n - 1) if n > 1 else 0.0
+                for pos, v in enumerate(r):
+                    t[c, 1 + pos] = strs[pos].index(v) if isinstance(v, str) else v
+            tables.append(t)
+        self.tables = tables
+
+    def rows(self, choices: np.ndarray) -> np.ndarray:
+        """Knob features of a (configs x knobs) matrix of choice indices."""
+        choices = np.asarray(choices, dtype=np.int64).reshape(-1, len(self.tables))
+        parts = [t[choices[:, j]] for j, t in enumerate(self.tables)]
+        x = np.hstack(parts) if parts else np.zeros((len(choices), 0), np.float32)
+        out = np.zeros((len(choices), MAX_KNOB_FEATS), dtype=np.float32)
+        w = min(MAX_KNOB_FEATS, x.shape[1])
+        out[:, :w] = x[:, :w]
         return out
-    if space is not None and getattr(config, "index", None) is not None:
-        try:
-            idx = space.decompose(config.index)
-            knobs = list(space.knobs.values())
-            for i, k in zip(idx, knobs):
-                n = len(k.choices)
-                out.append(i / (n - 1) if n > 1 else 0.0)
-        except Exception:  # noqa: BLE001 - a space without decompose: raw values only
-            out = []
-    names = list(space.knobs) if space is not None else None
-    if names is None:
-        names = list(getattr(config, "keys", lambda: [])())
-    for name in names:
-        try:
-            v = config[name]
-        except Exception:  # noqa: BLE001
-            continue
-        out.extend(_raw_values(v))
-    return out
+
+    def of_indices(self, indices) -> np.ndarray:
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        ch = np.empty((len(idx), len(self.radix)), dtype=np.int64)
+        rest = idx.copy()
+        for k, n in enumerate(self.radix):  # mixed radix, the first knob fastest (space.decompose)
+            ch[:, k] = rest % n
+            rest //= n
+        return self.rows(ch)
 
 
-def _raw_values(v) -> list[float]:
+def _choice_values(v) -> list:
     if isinstance(v, bool):
         return [float(v)]
     if isinstance(v, (int, float)):
         return [_log(abs(v))]
-    if isinstance(v, (list, tuple)):
-        vals = []
-        for x in v:
-            if isinstance(x, bool):
-                vals.append(float(x))
-            elif isinstance(x, (int, float)):
-                vals.append(_log(abs(x)))
-        return vals
     if v is None:
         return [0.0]
-    return []  # strings: covered by the choice index
+    if isinstance(v, str):
+        return []  # covered by the choice index
+    if isinstance(v, (list, tuple)):
+        out: list = []
+        for x in v:
+            if isinstance(x, bool):
+                out.append(float(x))
+            elif isinstance(x, (int, float)):
+                out.append(_log(abs(x)))
+            elif x is None:
+                out.append(0.0)
+            else:
+                out.append(str(x))
+        return out
+    return []
+
+
+def knob_table(space) -> KnobTable:
+    """The space's KnobTable (built once per space)."""
+    t = getattr(space, "_isaforge_knob_table", None)
+    if t is None or len(t.tables) != len(space.knobs):
+        t = KnobTable(space)
+        space._isaforge_knob_table = t
+    return t
+
+
+def _knob_feats(config, space) -> list[float]:
+    if config is None or space is None or getattr(config, "index", None) is None:
+        return []
+    return knob_table(space).of_indices([config.index])[0].tolist()
 
 
 REGISTERS = 24  # of rv32's 31 general registers, about what a tile can keep besides pointers and counters
@@ -459,6 +646,12 @@ def extract_features(func: PrimFunc, config=None, space=None) -> np.ndarray:
     tmp_bytes = sum(b.size * _dtype_bytes(b.dtype) for b in w.allocs if b.scope != "local")
     all_bytes = sum(a.trip * _dtype_bytes(a.buf.dtype) * (a.lanes if a.kind == "word" else 1) for a in w.accesses)
     arith = sum(w.ops.values())
+    cm = _CacheModel(w.accesses)
+    misses = sum(cm.misses(a) for a in cm.accesses)
+    cached_loads = sum(a.trip for a in w.accesses if a.kind != "store" and a.buf.scope != "local")
+    pressure = _register_pressure(w)
+    store_bytes = sum(a.trip * _dtype_bytes(a.buf.dtype) for a in w.accesses
+                      if a.kind == "store" and a.buf.scope != "local")
     feats += [
         _log(total_trip), _log(innermost), float(w.n_loops), float(w.max_depth), _log(w.code_size),
         float(w.n_unrolled), _log(w.unrolled_product), _log(w.guards), float(w.guards_static), _log(calls),
@@ -469,6 +662,9 @@ def extract_features(func: PrimFunc, config=None, space=None) -> np.ndarray:
         calls / (calls + arith + n_loads + n_stores) if calls else 0.0,
         _log(w.index_ops), _log(w.loop_iters), _log(w.const_local), _log(_estimate_cycles(w, busy)),
         _log(w.asm_calls),
+        _log(misses), _log(misses / cached_loads) if cached_loads else 0.0, _log(cm.total_lines()),
+        float(cm.total_lines() <= DCACHE_LINES), pressure, _log(max(0.0, pressure - REGISTERS)), _log(store_bytes),
+        _log(calls / w.loop_iters) if w.loop_iters and calls else 0.0,
     ]
     # loops of the dominant nest, innermost first
     for d in range(MAX_DEPTH):
@@ -480,7 +676,7 @@ def extract_features(func: PrimFunc, config=None, space=None) -> np.ndarray:
     # buffers
     for b in range(MAX_BUFFERS):
         if b < len(bufs):
-            feats += _buffer_feats(bufs[b], per_buf[id(bufs[b])])
+            feats += _buffer_feats(bufs[b], per_buf[id(bufs[b])], cm)
         else:
             feats += [0.0] * len(_BUF_FEATS)
     # intrinsics in hashed slots (stable across processes)
@@ -540,9 +736,11 @@ class FeatureCache:
         return index in self._cache
 
     def knob_vector(self, index: int) -> np.ndarray:
-        cfg = self.space.get(index)
-        knobs = _knob_feats(cfg, self.space)[:MAX_KNOB_FEATS]
-        return np.asarray(knobs + [0.0] * (MAX_KNOB_FEATS - len(knobs)), dtype=np.float32)
+        return knob_table(self.space).of_indices([index])[0]
+
+    def knob_matrix(self, indices) -> np.ndarray:
+        """Knob features of many configs at once, without lowering any."""
+        return knob_table(self.space).of_indices(indices)
 
     def get(self, index: int) -> np.ndarray | None:
         index = int(index)
@@ -620,4 +818,5 @@ class FeatureCache:
         self._cache[int(index)] = features
 
 
-__all__ = ["FeatureCache", "extract_features", "feature_length", "feature_names", "signature"]
+__all__ = ["DCACHE_BYTES", "DCACHE_LINE", "FeatureCache", "KnobTable", "PRIOR_FEATURES", "extract_features",
+           "feature_length", "feature_names", "knob_table", "signature"]

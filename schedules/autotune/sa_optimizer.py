@@ -9,7 +9,11 @@ model, and accepts a move with probability ``exp((new - old) / T)``, T falling l
 in a heap. With ``persistent=True`` the chains resume from where the previous call left them
 (the model changes a little between calls, the good regions rarely do).
 
-Spaces of at most ``exhaustive_limit`` points are simply scored in full.
+Spaces of at most ``exhaustive_limit`` points are simply scored in full; any other space, however
+many candidates are asked for, is annealed: a call scores at most ``parallel_size * (n_iter + 1)``
+points (or ``eval_budget``), so its cost does not grow with the space (1e5-1e8 configs work alike;
+indices are int64 mixed-radix vectors). When the chains find fewer distinct points than asked,
+the rest are random unvisited configs.
 
 ``model`` is a callable ``scores = model(indices)`` (a 1-d integer array in, a float array out,
 -inf for points that cannot be built) or an object with a ``predict_indices`` method.
@@ -131,8 +135,9 @@ class SimulatedAnnealingOptimizer(ModelOptimizer):
         num = int(min(num, max(0, n_space - len(exclusive))))
         if num <= 0:
             return []
-        # small spaces: scoring everything once (features are cached) beats annealing
-        if n_space <= max(self.exhaustive_limit, 4 * self.parallel_size, num * 4):
+        # small spaces: scoring everything once beats annealing; larger ones never are (not even when
+        # the candidates asked for would cover them): the cost of a call stays bounded
+        if n_space <= self.exhaustive_limit:
             cand = np.asarray([i for i in range(n_space) if i not in exclusive], dtype=np.int64)
             scores = np.asarray(score_fn(cand), dtype=np.float64)
             self.n_evaluated += len(cand)
@@ -165,7 +170,7 @@ class SimulatedAnnealingOptimizer(ModelOptimizer):
         t0, t1 = self.temp
         n_iter = self.n_iter
         if self.eval_budget is not None:
-            n_iter = max(1, min(n_iter, self.eval_budget // self.parallel_size))
+            n_iter = max(1, min(n_iter, self.eval_budget // self.parallel_size - 1))
         stale, last_min = 0, None
         for it in range(n_iter):
             new = self._mutate(points)
@@ -192,9 +197,11 @@ class SimulatedAnnealingOptimizer(ModelOptimizer):
         self.points = points
         best = sorted(heap, key=lambda p: (-p[0], p[1]))
         out = [i for _, i in best]
-        if len(out) < num:  # fill with random unvisited points
+        if len(out) < num:  # fill with random unvisited points (a bounded number of draws)
             seen = set(out) | exclusive
-            while len(out) < num and len(seen) < n_space:
+            tries = 0
+            while len(out) < num and len(seen) < n_space and tries < 64 * num:
+                tries += 1
                 i = int(self.rng.integers(0, n_space))
                 if i not in seen:
                     seen.add(i)

@@ -24,7 +24,7 @@ import math
 import sys
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -42,6 +42,7 @@ class TuneResult:
     n_resumed: int = 0  # loaded from the records file
     problems: list = field(default_factory=list)  # RecordProblem of unreadable record lines
     n_shared: int = 0  # measured meanwhile by concurrent tuners on the same records file
+    report: dict = field(default_factory=dict)  # the tuner's own account of its search (Tuner.report)
 
     @property
     def n_errors(self) -> int:
@@ -77,6 +78,20 @@ class Tuner:
 
     def has_next(self) -> bool:
         return len(self.visited) < len(self.space)
+
+    def pick_info(self, config) -> dict:
+        """Why this config was proposed (kept in its record as ``result.extra["tuner_pick"]``; base: nothing)."""
+        return {}
+
+    def report(self) -> dict:
+        """The tuner's account of its search, returned as ``TuneResult.report`` (base: nothing)."""
+        return {}
+
+    def _record(self, cfg, res):
+        info = self.pick_info(cfg)
+        if info:
+            res = replace(res, extra={**res.extra, "tuner_pick": info})
+        return make_record(self.task, cfg, res, self.name)
 
     # bookkeeping -----------------------------------------------------------------------------------
     def _observe(self, configs, results) -> None:
@@ -233,7 +248,7 @@ class Tuner:
                 if hasattr(cb, "finish"):
                     cb.finish(self)
         return TuneResult(self.best_config, None if math.isinf(self.best_cost) else self.best_cost,
-                          list(self.history), n_measured, n_resumed, problems, n_shared)
+                          list(self.history), n_measured, n_resumed, problems, n_shared, self.report())
 
     def _measure(self, measure, batch, writer) -> list[MeasureResult]:
         stream = getattr(measure, "iter_results", None)
@@ -243,13 +258,13 @@ class Tuner:
                 raise AutotuneError(f"measure returned {len(results)} results for {len(batch)} configs")
             if writer is not None:
                 for cfg, res in zip(batch, results):
-                    writer.write(make_record(self.task, cfg, res, self.name))
+                    writer.write(self._record(cfg, res))
             return results
         results: list[MeasureResult | None] = [None] * len(batch)
         for pos, res in stream(self.task, batch):  # as they complete: each is on disk at once
             results[pos] = res
             if writer is not None:
-                writer.write(make_record(self.task, batch[pos], res, self.name))
+                writer.write(self._record(batch[pos], res))
         missing = [i for i, r in enumerate(results) if r is None]
         if missing:
             raise AutotuneError(f"measure gave no result for {len(missing)} config(s)")

@@ -1,23 +1,42 @@
-"""XGBTuner: a tuner guided by a learned cost model (xgboost) over features of the lowered IR.
+"""Model-based tuners: ``ModelBasedTuner`` (a cost model, a model optimizer, plans) and ``XGBTuner``.
 
-How it proposes configs:
+How they propose configs (AutoTVM's scheme, kept cheap on spaces of 1e5-1e8 configs):
 
-1. the first ``plan_size`` trials come from a static cycle estimate of the lowered IR (memory
-   accesses, operations, intrinsic busy cycles, loop overhead; ``initial="estimate"``, the
-   default) or are random (``initial="random"``, AutoTVM's way). The estimate cannot tell
-   configs with the same IR apart (they differ in the compiler knob only), so it plans one
-   config per distinct IR; compilers are ranked once a model has results to learn them from;
-2. each time ``plan_size`` new results have arrived, an xgboost model is fitted on every result so
-   far (features from ``features.extract_features`` of each lowered config: loop nest, buffer
-   access strides and reuse, guards, and the intrinsic calls with their latency and issue
-   interval, so the CFU work of a tensorized config is visible to the model; failed builds and
-   wrong results are kept as the poorest examples);
-3. simulated annealing over the knobs (``sa_optimizer``) finds the configs the model scores
-   highest, excluding those already measured; with ``diversity_filter_ratio`` it first collects
-   ``ratio * plan_size`` candidates and picks ``plan_size`` of them greedily, trading predicted
-   score against knob values not yet covered by the picks;
-4. the next batches are taken from that plan, each pick replaced by a random unvisited config
-   with probability ``epsilon``.
+1. the first ``plan_size`` trials are random (``initial="random"``, the default, as AutoTVM
+   starts), or come from the static cycle estimate of the lowered IR (``initial="estimate"``,
+   needs ``prior=True``: memory accesses, operations, intrinsic busy cycles, loop overhead; it
+   ranks a random sample of ``2 * candidate_ratio * plan_size`` configs and, two steps of hill
+   climbing on it, the 1-knob neighbours of its best, taking one config per distinct IR, since it
+   cannot tell compiler variants apart);
+2. each time ``plan_size`` new results have arrived, the cost model is fitted on every result so
+   far, twice: on the full features of ``features.extract_features`` (loop nest, per-buffer bytes,
+   reuse distance against the 4 KiB D-cache and estimated misses, register pressure, intrinsic
+   counts, latencies and issue intervals, knob values) and on the knob features alone, which
+   need no lowering (failed builds and wrong results are kept as the poorest examples);
+3. the model optimizer (simulated annealing over the knobs, ``sa_optimizer``) searches the whole
+   space with the knob model, at a cost bounded by its iterations and chains whatever the size
+   of the space, and returns ``candidate_ratio * plan_size`` candidates; with ``plan_size / 2``
+   random configs added (exploration; ``plan_size`` with the prior, which ranks them without any
+   result) they are lowered (lazily, cached by IR: ``FeatureCache``) and ranked by the full model.
+   So a plan lowers at most ``(candidate_ratio + 1) * plan_size``
+   configs, never the space (before a model exists, the estimate ranks a random sample of
+   ``2 * candidate_ratio * plan_size``);
+4. with ``prior=True`` the static estimate is blended into that ranking: score = (1 - alpha) *
+   model rank + alpha * estimate rank, alpha = rho_prior / (rho_prior + rho_model) from the rank
+   correlation with the measured costs of the estimate and of the model's 3-fold cross-validated
+   predictions (so the prior fades as the model learns). With ``prior=False`` the estimate is
+   neither blended in nor a feature (``features.PRIOR_FEATURES`` are blanked): the model learns
+   from raw features only;
+5. with ``diversity_filter_ratio`` the ranking keeps ``ratio * plan_size`` candidates and picks
+   ``plan_size`` of them greedily, trading score against knob values not yet covered; the next
+   batches are taken from the plan, each pick replaced by a random unvisited config with
+   probability ``epsilon``.
+
+What drove each pick is kept: ``pick_source[index]`` is ``"random"``, ``"prior"`` (initial plan
+of the estimate, or a pick the estimate's top ranks have and the model's do not), ``"model"``
+(among the model's own top ``plan_size``), ``"both"`` or ``"blend"`` (only the blend ranks it
+that high); records get it as ``result.extra["tuner_pick"]`` and ``report()`` (also
+``TuneResult.report``) sums it up with alpha and the correlations of every plan.
 
 Pre-screening (``prescreen=True``, with IR features): a config that does not lower (e.g. a tile
 larger than the CFU's accumulator bank) is a build error known without measuring, and a config
@@ -33,82 +52,148 @@ enough prior data the first batch already comes from the model.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
+import math
 import os
 
 import numpy as np
 
-from .cost_model import XGBoostCostModel
-from .features import FeatureCache, feature_names
-from .sa_optimizer import SimulatedAnnealingOptimizer
+from .cost_model import CostModel, XGBoostCostModel, rank_correlation
+from .features import MAX_KNOB_FEATS, PRIOR_FEATURES, FeatureCache, feature_names
+from .sa_optimizer import ModelOptimizer, SimulatedAnnealingOptimizer
+from .space import COMPILER_KNOB
 from .tuner import Tuner
 
 log = logging.getLogger(__name__)
 
+INITIAL_CHOICES = ("random", "estimate")
+PICK_SOURCES = ("random", "prior", "model", "both", "blend")
 
-class XGBTuner(Tuner):
-    """Model-guided tuner; see the module docstring."""
 
-    name = "xgb"
+def _ranks(scores: np.ndarray) -> np.ndarray:
+    """Normalized ranks in [0, 1], 1 = best (highest score); ties share the lower rank."""
+    n = len(scores)
+    if n <= 1:
+        return np.ones(n)
+    order = np.argsort(np.argsort(scores, kind="stable"), kind="stable")
+    return order / (n - 1)
 
-    def __init__(self, task, plan_size: int = 16, feature_type: str = "itervar", loss_type: str = "rank",
-                 optimizer="sa", diversity_filter_ratio: float | None = None, epsilon: float = 0.05,
-                 seed: int = 0, transfer=None, transfer_weight: float = 0.3, num_threads: int = 1,
-                 sa_params: dict | None = None, prescreen: bool = True, initial: str = "estimate"):
+
+def _spawn(model: CostModel) -> CostModel:
+    """An untrained model of the same kind and parameters."""
+    spawn = getattr(model, "spawn", None)
+    if spawn is not None:
+        return spawn()
+    m = copy.deepcopy(model)
+    if hasattr(m, "booster"):
+        m.booster = None
+    return m
+
+
+class ModelBasedTuner(Tuner):
+    """A tuner guided by a cost model over features of the configs; see the module docstring.
+
+    ``cost_model``: a ``cost_model.CostModel`` (trained on this task's results as they arrive);
+    ``model_optimizer``: ``"sa"`` or a ``sa_optimizer.ModelOptimizer`` (searches the space with the
+    knob-feature model); ``plan_size``: configs per plan (and results between fits);
+    ``diversity_filter_ratio``: see the module docstring.
+    """
+
+    name = "model"
+
+    def __init__(self, task, cost_model: CostModel, model_optimizer="sa", plan_size: int = 64,
+                 diversity_filter_ratio: float | None = None, *, feature_type: str = "itervar",
+                 epsilon: float = 0.05, seed: int = 0, prior: bool = True, initial: str = "random",
+                 prescreen: bool = True, candidate_ratio: int = 2, sa_params: dict | None = None,
+                 transfer=None, transfer_weight: float = 0.3):
         super().__init__(task, seed=seed)
+        if initial not in INITIAL_CHOICES:
+            raise ValueError(f"initial must be one of {INITIAL_CHOICES}, got {initial!r}")
+        if initial == "estimate" and not prior:
+            raise ValueError("initial='estimate' starts from the static estimate: it needs prior=True")
         self.space = task.config_space
         self.n_space = len(self.space)
-        self.plan_size = int(plan_size)
+        self.plan_size = max(1, int(plan_size))
         self.epsilon = float(epsilon)
         self.diversity_filter_ratio = diversity_filter_ratio
+        self.candidate_ratio = max(1, int(candidate_ratio))
         self.xrng = np.random.default_rng(seed)
         self.features = FeatureCache(task, feature_type)
-        self.model = XGBoostCostModel(loss_type, num_threads=num_threads, seed=seed)
-        if optimizer == "sa":
+        self.model = cost_model
+        self.knob_model = _spawn(cost_model) if feature_type == "itervar" else cost_model
+        if model_optimizer == "sa":
             params = dict(n_iter=120, parallel_size=64, early_stop=30, persistent=True, seed=seed)
             params.update(sa_params or {})
             self.optimizer = SimulatedAnnealingOptimizer(self.space, **params)
-        elif hasattr(optimizer, "find_maximums"):
-            self.optimizer = optimizer
+        elif isinstance(model_optimizer, ModelOptimizer) or hasattr(model_optimizer, "find_maximums"):
+            self.optimizer = model_optimizer
         else:
-            raise ValueError(f"optimizer must be 'sa' or a ModelOptimizer, got {optimizer!r}")
+            raise ValueError(f"model_optimizer must be 'sa' or a ModelOptimizer, got {model_optimizer!r}")
+        self.use_prior = bool(prior) and feature_type == "itervar"
+        self.initial = initial
+        self.prescreen = bool(prescreen) and feature_type == "itervar"
+        names = feature_names()
+        self._est_col = names.index("g.log_est_cycles")
+        self._prior_cols = [names.index(n) for n in PRIOR_FEATURES]
         self.transfer_weight = float(transfer_weight)
-        self.prior: list[tuple[np.ndarray, list]] = []
+        self.prior: list[tuple[np.ndarray, list]] = []  # transfer-learning groups (not the static prior)
         self.measured: list[int] = []
         self.costs: list[float | None] = []
         self.proposed: set[int] = set()
         self.plan: list[int] = []
-        self.prescreen = bool(prescreen) and feature_type == "itervar"
-        if initial not in ("estimate", "random"):
-            raise ValueError(f"initial must be 'estimate' or 'random', got {initial!r}")
-        self.initial = initial
-        self._est_col = feature_names().index("g.log_est_cycles")
+        self.plan_pos = 0
         self.measured_sigs: set = set()
         self.skipped: set[int] = set()
-        self.plan_pos = 0
         self.since_fit = 0
         self.n_fits = 0
         self.n_transfer_records = 0
+        self.alpha = 0.5 if self.use_prior else 0.0  # weight of the static estimate in the ranking
+        self.plan_log: list[dict] = []
+        self.pick_source: dict[int, str] = {}
+        self._plan_source: dict[int, str] = {}
+        self._fit_stats: dict = {}
         if transfer is not None:
             self.load_transfer(transfer)
 
-    # the model as a function of config indices --------------------------------------------------
+    # features as the models see them ------------------------------------------------------------
+    def _x(self, x: np.ndarray) -> np.ndarray:
+        """Full features with the static estimate blanked when the prior is off."""
+        if not self.use_prior and self.features.feature_type == "itervar" and len(x):
+            x = x.copy()
+            x[:, self._prior_cols] = 0.0
+        return x
+
+    def _knob_x(self, x: np.ndarray) -> np.ndarray:
+        return x[:, -MAX_KNOB_FEATS:] if self.features.feature_type == "itervar" else x
+
+    def knob_scores(self, indices) -> np.ndarray:
+        """Scores of the knob model (no lowering): what the optimizer searches the space with."""
+        indices = np.asarray(indices, dtype=np.int64)
+        if not self.knob_model.trained:
+            return np.zeros(len(indices))
+        return np.asarray(self.knob_model.predict(self.features.knob_matrix(indices)), dtype=np.float64)
+
     def predict_indices(self, indices) -> np.ndarray:
+        """Scores of the full model (lowering what is not cached; -inf: does not lower); before a fit,
+        the static estimate (fewer estimated cycles is better) or zeros without the prior."""
         indices = np.asarray(indices, dtype=np.int64)
         x, ok = self.features.matrix(indices.tolist())
         out = np.full(len(indices), -np.inf)
         if ok.any():
             if self.model.trained:
-                out[ok] = self.model.predict(x)
-            else:  # the analytic prior: fewer estimated cycles is better
+                out[ok] = self.model.predict(self._x(x))
+            elif self.use_prior and self.features.feature_type == "itervar":
                 out[ok] = -x[:, self._est_col]
+            else:
+                out[ok] = 0.0
         return out
 
     @property
     def _guided(self) -> bool:
         """Whether picks come from a plan: a trained model, or the static estimate before one exists."""
-        return self.model.trained or (self.initial == "estimate" and self.features.feature_type == "itervar")
+        return self.model.trained or (self.initial == "estimate" and self.use_prior)
 
     # Tuner interface ------------------------------------------------------------------------------
     def _taken(self) -> set[int]:
@@ -144,8 +229,10 @@ class XGBTuner(Tuner):
                 return i
         if fallback is not None:
             return fallback
-        rest = [i for i in range(self.n_space) if i not in taken]
-        return int(rest[self.xrng.integers(0, len(rest))]) if rest else None
+        if self.n_space > 1 << 22:  # a huge space that random draws keep missing: nothing left worth a scan
+            return None
+        rest = np.setdiff1d(np.arange(self.n_space, dtype=np.int64), np.fromiter(taken, np.int64, len(taken)))
+        return int(rest[self.xrng.integers(0, len(rest))]) if len(rest) else None
 
     def next_batch(self, n: int) -> list:
         if self._guided and self.plan_pos >= len(self.plan):
@@ -154,13 +241,13 @@ class XGBTuner(Tuner):
         out: list[int] = []
         batch_sigs: set = set()
         while len(out) < n:
-            idx = None
+            idx, source = None, "random"
             use_model = self._guided and self.xrng.random() >= self.epsilon
             while use_model and self.plan_pos < len(self.plan):
                 cand = self.plan[self.plan_pos]
                 self.plan_pos += 1
                 if cand not in taken and self._useful(cand, batch_sigs):
-                    idx = cand
+                    idx, source = cand, self._plan_source.get(cand, "model")
                     break
             if idx is None:
                 idx = self._random_unvisited(taken, batch_sigs)
@@ -168,10 +255,17 @@ class XGBTuner(Tuner):
                 break
             taken.add(idx)
             out.append(idx)
+            self.pick_source[idx] = source
             if self.prescreen:
                 batch_sigs.add(self.features.signature(idx))
         self.proposed.update(out)
         return [self.space.get(i) for i in out]
+
+    def pick_info(self, config) -> dict:
+        src = self.pick_source.get(int(config.index))
+        if src is None:
+            return {}
+        return {"source": src, "alpha": round(float(self.alpha), 4), "n_fits": self.n_fits}
 
     def update(self, configs, results) -> None:
         for cfg, res in zip(configs, results):
@@ -193,24 +287,73 @@ class XGBTuner(Tuner):
         ys = [c for c, k in zip(self.costs, ok) if k]
         if len(ys) < 2:
             return
+        x = self._x(x)
         self.model.fit_with_history(x, ys, self.prior, prior_weight=self.transfer_weight)
+        if self.knob_model is not self.model:
+            # the knob model sees every measured config, also those that do not lower (as the poorest)
+            kx = self.features.knob_matrix(self.measured)
+            kprior = [(self._knob_x(px), py) for px, py in self.prior]
+            self.knob_model.fit_with_history(kx, list(self.costs), kprior, prior_weight=self.transfer_weight)
         self.n_fits += 1
+        self._fit_stats = self._weigh_prior(x, ys)
         self._plan()
+
+    def _weigh_prior(self, x: np.ndarray, ys: list) -> dict:
+        """alpha from how well the estimate and the model (3-fold cross-validated) rank the measured costs."""
+        costs = np.asarray([np.inf if c is None else c for c in ys], dtype=np.float64)
+        valid = np.isfinite(costs)
+        stats: dict = {"n_train": int(len(ys))}
+        rho_m = math.nan
+        if valid.sum() >= 9:
+            folds = self.xrng.permutation(len(ys)) % 3
+            pred = np.zeros(len(ys))
+            for f in range(3):
+                tr, te = folds != f, folds == f
+                m = _spawn(self.model)
+                m.fit(x[tr], [ys[i] for i in np.nonzero(tr)[0]])
+                if m.trained:
+                    pred[te] = m.predict(x[te])
+            rho_m = rank_correlation(pred, ys)
+        stats["rho_model_cv"] = None if math.isnan(rho_m) else round(float(rho_m), 4)
+        if self.use_prior:
+            rho_p = rank_correlation(-x[:, self._est_col], ys)
+            stats["rho_prior"] = None if math.isnan(rho_p) else round(float(rho_p), 4)
+            a = max(0.0, 0.0 if math.isnan(rho_p) else rho_p)
+            b = max(0.0, 0.0 if math.isnan(rho_m) else rho_m)
+            self.alpha = a / (a + b) if a + b > 0 else 0.5
+        else:
+            self.alpha = 0.0
+        stats["alpha"] = round(float(self.alpha), 4)
+        return stats
+
+    def _candidates(self, taken: set[int], want: int) -> list[int]:
+        """Candidates of a plan: the optimizer's best under the knob model plus random exploration,
+        or (no model yet) a random sample; never more than ``2 * candidate_ratio * want``."""
+        if self.model.trained:  # exploration; the prior, when on, ranks these well without any result
+            n_rand = want if self.use_prior else max(1, want // 2)
+        else:
+            n_rand = 2 * self.candidate_ratio * want
+        out: list[int] = []
+        if self.model.trained:
+            n_opt = self.candidate_ratio * want
+            scorer = self.knob_scores if self.knob_model.trained else self.predict_indices
+            out = [int(i) for i in self.optimizer.find_maximums(scorer, n_opt, taken)]
+        seen = set(out) | taken
+        out += self.space.sample(self.xrng, n_rand, exclude=seen) if len(seen) < self.n_space else []
+        return out
 
     def _plan(self) -> None:
         taken = self._taken() | self.skipped
         ratio = self.diversity_filter_ratio
         want = self.plan_size if not ratio else int(self.plan_size * ratio)
+        cands = self._candidates(taken, want)
+        if not self.model.trained and self.use_prior:
+            cands = self._climb_prior(cands, taken, want)
         # the static estimate sees the IR only: configs that differ in nothing but the compiler (or
         # in knobs the IR ignores) tie, so its plan takes one config per IR; a model ranks compilers
         # once it has results
         per_ir = not self.model.trained and self.prescreen
-        # extra candidates: duplicates of measured or of better-ranked candidates are dropped
-        n = want * (4 if self.prescreen else 1)
-        while True:
-            cands = self.optimizer.find_maximums(self, n, taken)
-            if not self.prescreen:
-                break
+        if self.prescreen:
             sigs, irs, kept = set(self.measured_sigs), set(), []
             for c in cands:
                 sig = self.features.signature(c)
@@ -224,19 +367,109 @@ class XGBTuner(Tuner):
                     irs.add(ir)
                 sigs.add(sig)
                 kept.append(c)
-            if len(kept) >= want or len(cands) < n or n >= 64 * want:
-                cands = kept[:want]
-                break
-            n *= 4
-        if ratio and len(cands) > self.plan_size:
-            cands = self._diversity_pick(cands, self.plan_size)
-        self.plan = list(cands)
-        self.plan_pos = 0
-
-    def _diversity_pick(self, cands: list[int], k: int, weight: float = 1.0) -> list[int]:
-        """Greedy submodular pick: predicted rank score plus the share of knob values not yet covered."""
-        scores = self.predict_indices(cands)
+            cands = kept
+        if not cands:
+            self.plan, self.plan_pos = [], 0
+            return
+        scores, r_model, r_prior = self._rank(cands)
         order = np.argsort(-scores, kind="stable")
+        ranked = [int(cands[i]) for i in order[:want]]
+        if ratio and len(ranked) > self.plan_size:
+            ranked = self._diversity_pick(ranked, self.plan_size, scores={int(cands[i]): scores[i] for i in order})
+        k = min(self.plan_size, len(cands))
+        top_m = {int(cands[i]) for i in np.argsort(-r_model, kind="stable")[:k]} if r_model is not None else set()
+        top_p = {int(cands[i]) for i in np.argsort(-r_prior, kind="stable")[:k]} if r_prior is not None else set()
+        source = {}
+        for c in ranked:
+            if not self.model.trained:
+                source[c] = "prior"
+            elif c in top_m and c in top_p:
+                source[c] = "both"
+            elif c in top_m:
+                source[c] = "model"
+            elif c in top_p:
+                source[c] = "prior"
+            else:
+                source[c] = "blend"
+        self._plan_source.update(source)
+        self.plan = ranked
+        self.plan_pos = 0
+        entry = {"fit": self.n_fits, "n_candidates": len(cands), "n_lowered": self.features.n_lowered,
+                 "alpha": round(float(self.alpha), 4) if self.model.trained else (1.0 if self.use_prior else 0.0)}
+        entry.update({k2: v for k2, v in self._fit_stats.items() if k2 != "alpha"})
+        entry["picks"] = {s: sum(1 for v in source.values() if v == s) for s in PICK_SOURCES if s != "random"}
+        self.plan_log.append(entry)
+
+    def _climb_prior(self, cands: list[int], taken: set[int], want: int, rounds: int = 2) -> list[int]:
+        """Before any result: improve the random sample by the static estimate, by ``rounds`` steps of
+        hill climbing: the 1-knob neighbours of the best ``want // 2`` (compiler variants aside: the
+        estimate cannot tell them apart) join the candidates. At most ``rounds * want / 2 * sum(radix
+        - 1)`` more lowerings, whatever the size of the space."""
+        knobs = list(self.space.knobs)
+        radix = self.space.radix
+        skip = {knobs.index(COMPILER_KNOB)} if COMPILER_KNOB in knobs else set()
+        pool = list(dict.fromkeys(int(c) for c in cands))
+        expanded: set[int] = set()
+        for _ in range(rounds):
+            est = self.predict_indices(pool)
+            top = [pool[i] for i in np.argsort(-est, kind="stable")[: max(1, want // 2)] if np.isfinite(est[i])]
+            new = []
+            seen = set(pool) | taken
+            for c in top:
+                if c in expanded:
+                    continue
+                expanded.add(c)
+                ch = self.space.decompose(c)
+                for k, n in enumerate(radix):
+                    if k in skip:
+                        continue
+                    for v in range(n):
+                        if v != ch[k]:
+                            nb = self.space.compose(ch[:k] + [v] + ch[k + 1:])
+                            if nb not in seen:
+                                seen.add(nb)
+                                new.append(nb)
+            if not new:
+                break
+            pool += new
+        return pool
+
+    def _rank(self, cands: list[int]):
+        """(blended scores, model ranks or None, prior ranks or None) of lowered candidates."""
+        x, ok = self.features.matrix(cands)
+        r_model = r_prior = None
+        if self.features.feature_type == "itervar":
+            if not ok.all():  # candidates that do not lower (prescreen off): last
+                full = np.full((len(cands), x.shape[1]), np.nan, dtype=np.float32)
+                full[ok] = x
+                x = full
+            est = -np.nan_to_num(x[:, self._est_col], nan=np.inf) if self.use_prior else None
+        else:
+            est = None
+        if self.model.trained:
+            pred = np.full(len(cands), -np.inf)
+            if ok.any():
+                xs = x[ok] if self.features.feature_type == "itervar" else x
+                pred[ok] = self.model.predict(self._x(xs))
+            r_model = _ranks(np.where(np.isfinite(pred), pred, -1e30))
+        if est is not None:
+            r_prior = _ranks(np.where(np.isfinite(est), est, -1e30))
+        if r_model is None and r_prior is None:
+            scores = np.zeros(len(cands))
+        elif r_model is None:
+            scores = r_prior
+        elif r_prior is None:
+            scores = r_model
+        else:
+            scores = (1.0 - self.alpha) * r_model + self.alpha * r_prior
+        if not ok.all():
+            scores = np.where(ok, scores, -1.0)
+        return scores, r_model, r_prior
+
+    def _diversity_pick(self, cands: list[int], k: int, weight: float = 1.0, scores: dict | None = None) -> list[int]:
+        """Greedy submodular pick: predicted rank score plus the share of knob values not yet covered."""
+        sc = np.asarray([scores[c] for c in cands]) if scores is not None else self.predict_indices(cands)
+        order = np.argsort(-sc, kind="stable")
         rank_score = np.empty(len(cands))
         rank_score[order] = 1.0 - np.arange(len(cands)) / max(1, len(cands))
         pts = [list(self.space.decompose(int(c))) for c in cands]
@@ -256,6 +489,25 @@ class XGBTuner(Tuner):
             for d, v in enumerate(pts[best]):
                 covered[d].add(v)
         return [int(cands[j]) for j in chosen]
+
+    # what drove the search ------------------------------------------------------------------------
+    def report(self) -> dict:
+        """How the picks were made: per source (random / prior / model / both / blend) the configs
+        measured, the prior's weight alpha and the correlations of every plan, lowerings so far."""
+        picks = dict.fromkeys(PICK_SOURCES, 0)
+        for i in self.measured:
+            src = self.pick_source.get(i)
+            if src is not None:
+                picks[src] += 1
+        n = sum(picks.values())
+        from_prior = picks["prior"] + 0.5 * picks["both"]
+        from_model = picks["model"] + 0.5 * picks["both"]
+        return {
+            "prior": self.use_prior, "initial": self.initial, "n_fits": self.n_fits,
+            "picks": picks, "share_prior": from_prior / n if n else 0.0, "share_model": from_model / n if n else 0.0,
+            "share_blend": picks["blend"] / n if n else 0.0, "share_random": picks["random"] / n if n else 0.0,
+            "alpha": round(float(self.alpha), 4), "n_lowered": self.features.n_lowered, "plans": list(self.plan_log),
+        }
 
     # transfer learning ----------------------------------------------------------------------------
     def load_transfer(self, transfer, min_records: int = 8) -> int:
@@ -293,7 +545,7 @@ class XGBTuner(Tuner):
                 xs.append(f)
                 ys.append(rec.result.cost if rec.result.valid else None)
             if len(xs) >= 2 and any(c is not None for c in ys):
-                self.prior.append((np.vstack(xs), ys))
+                self.prior.append((self._x(np.vstack(xs)), ys))
                 used += len(xs)
         self.n_transfer_records += used
         if used >= min_records:
@@ -301,10 +553,32 @@ class XGBTuner(Tuner):
             width = self.prior[0][0].shape[1]
             self.model.fit_with_history(np.zeros((0, width), np.float32), [], self.prior,
                                         prior_weight=self.transfer_weight)
+            if self.knob_model is not self.model:
+                kprior = [(self._knob_x(px), py) for px, py in self.prior]
+                self.knob_model.fit_with_history(np.zeros((0, MAX_KNOB_FEATS), np.float32), [], kprior,
+                                                 prior_weight=self.transfer_weight)
             if self.model.trained:
                 self.n_fits += 1
                 self._plan()
         return used
+
+
+class XGBTuner(ModelBasedTuner):
+    """A ModelBasedTuner with an xgboost cost model (``loss_type`` "rank" or "reg") and simulated
+    annealing; see the module docstring."""
+
+    name = "xgb"
+
+    def __init__(self, task, plan_size: int = 16, feature_type: str = "itervar", loss_type: str = "rank",
+                 optimizer="sa", diversity_filter_ratio: float | None = None, epsilon: float = 0.05,
+                 seed: int = 0, transfer=None, transfer_weight: float = 0.3, num_threads: int = 1,
+                 sa_params: dict | None = None, prescreen: bool = True, initial: str = "random",
+                 prior: bool = True, candidate_ratio: int = 2):
+        model = XGBoostCostModel(loss_type, num_threads=num_threads, seed=seed)
+        super().__init__(task, model, optimizer, plan_size, diversity_filter_ratio, feature_type=feature_type,
+                         epsilon=epsilon, seed=seed, prior=prior, initial=initial, prescreen=prescreen,
+                         candidate_ratio=candidate_ratio, sa_params=sa_params, transfer=transfer,
+                         transfer_weight=transfer_weight)
 
 
 def _collect_records(transfer) -> list:
@@ -324,4 +598,4 @@ def _collect_records(transfer) -> list:
     return out
 
 
-__all__ = ["XGBTuner"]
+__all__ = ["INITIAL_CHOICES", "ModelBasedTuner", "PICK_SOURCES", "XGBTuner"]
