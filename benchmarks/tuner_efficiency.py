@@ -201,9 +201,9 @@ def _make_tuner(kind: str, task, seed: int, plan_size: int):
     from schedules.autotune.xgb_tuner import XGBTuner
 
     if kind in ("xgb", "xgb_random_init"):
-        return XGBTuner(task, plan_size=plan_size, seed=seed)
+        return XGBTuner(task, plan_size=plan_size, seed=seed, initial="random")
     if kind == "xgb_noprior":
-        return XGBTuner(task, plan_size=plan_size, seed=seed, prior=False)
+        return XGBTuner(task, plan_size=plan_size, seed=seed, prior=False, initial="random")
     if kind == "xgb_estimate":
         return XGBTuner(task, plan_size=plan_size, seed=seed, initial="estimate")
     if kind == "ga":
@@ -256,7 +256,7 @@ def plan_cpu(task_names, plan_size: int, table, seed: int = 0) -> list[dict]:
     for name in task_names:
         task = _task_of(name)
         for prior in (True, False):
-            tuner = XGBTuner(task, plan_size=plan_size, seed=seed, prior=prior)
+            tuner = XGBTuner(task, plan_size=plan_size, seed=seed, prior=prior, initial="random")
             c0 = time.process_time()
             first = tuner.next_batch(plan_size)  # random start
             c1 = time.process_time()

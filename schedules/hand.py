@@ -25,9 +25,11 @@ only for shapes whose stationary operand does not fit the cache (so the C of sma
 unchanged):
 
 * matmul: cache blocks of output columns (``block``: columns per block, 0 for none; default from
-  BLOCK_BYTES / CACHE_BYTES) with the block loop outermost, and, when at least PACK_MIN_REUSE row
-  tiles reuse a block (``pack``), the block's rows of B copied into a contiguous local buffer at the
-  block loop. mac4 then writes the output tile from the unit directly (no cache_write);
+  BLOCK_BYTES / CACHE_BYTES) with the block loop outermost, and, with ``pack=True``, the block's rows
+  of B copied into a contiguous local buffer at the block loop (mac4 then writes the output tile from
+  the unit directly, no cache_write). Packing is off by default: with the harness's cache-aware buffer
+  placement (simulator.placement) blocking alone is faster at every shape measured (int8 matmul_nt
+  128x64x128 mac4: 786,656 cycles blocked, 841,498 unblocked, 902,438 blocked and packed);
   ``dot4(asm=True)`` splits a reduction longer than 16 lane steps into straight-line chunks
   (``k_chunk`` lane steps) of a rolled loop;
 * conv2d NHWC with mac4: filter-tile blocks outermost, the unit's tile written directly, a window
@@ -123,8 +125,6 @@ def _register_tile(s, C, tm: int, tn: int):
 #: stationary operand may fill; the rest holds the streamed rows (a direct-mapped cache evicts by set)
 CACHE_BYTES = 4096
 BLOCK_BYTES = 2048
-#: row tiles of A that must reuse a packed block of B before packing it pays for its copy
-PACK_MIN_REUSE = 32
 
 
 def _cache_block(wl, tile, lanes: int, block_bytes: int = BLOCK_BYTES) -> int:
@@ -201,7 +201,7 @@ def _matmul_scalar(wl, tile=(2, 4), kfactor=2, block: int | None = None, pack: b
     A, B, Bt, C = _matmul_te(wl, pack=False)
     s = create_schedule(C)
     if pack is None:
-        pack = _is_nt(wl) and wl.params["M"] // tile[0] >= PACK_MIN_REUSE
+        pack = False  # measured: blocking alone beats blocking + copy (module docstring)
     if block is None:
         block = _cache_block(wl, tile, 1)
     if block:
@@ -234,8 +234,8 @@ def _matmul_tensorized(wl, intrin: TensorIntrin, tile, asm: bool = False, block:
         s[Bt].unroll(ki)
     if intrin.accumulators:
         tile = (_fit(C.shape[0], tile[0]), _fit(C.shape[1], tile[1]))
-    if pack is None:  # the copy pays when many row tiles of A reuse the packed block
-        pack = wl.params["M"] // tile[0] >= PACK_MIN_REUSE
+    if pack is None:  # measured: blocking alone beats blocking + copy (module docstring)
+        pack = False
     if block is None:
         # measured (zig): mac4 fills the cache with its packed block; dot4's tile needs room beside it
         block = _cache_block(wl, tile, intrin.lanes, CACHE_BYTES if pack and intrin.accumulators else BLOCK_BYTES)

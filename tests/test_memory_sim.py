@@ -22,11 +22,12 @@ def _run(wl, s, args, seed=0):
 
 
 @pytest.mark.parametrize("op", ["matmul_nt", "matmul"])
-def test_mac4_packed_cache_blocks_beat_unblocked(op):
+def test_mac4_cache_blocks_beat_unblocked_and_packing_stays_exact(op):
     wl = ops.get(op)(128, 64, 128)  # B: 8 KiB
-    blocked = _run(wl, *hand.mac4(wl))  # default: 16-column blocks, B's block packed
+    blocked = _run(wl, *hand.mac4(wl))  # default: cache blocks of columns, no copy
     plain = _run(wl, *hand.mac4(wl, block=0))
-    assert blocked < plain, (blocked, plain)
+    packed = _run(wl, *hand.mac4(wl, pack=True))  # B's block copied per block: still exact
+    assert blocked < plain and blocked < packed, (blocked, plain, packed)
 
 
 def test_mac4_cache_blocks_without_packing_beat_unblocked():

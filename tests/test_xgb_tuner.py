@@ -14,7 +14,7 @@ from schedules.autotune.measure import MeasureResult
 from schedules.autotune.random_tuner import RandomTuner
 from schedules.autotune.records import RecordWriter, make_record
 from schedules.autotune.sa_optimizer import SimulatedAnnealingOptimizer
-from schedules.autotune.space import ConfigSpace
+from schedules.autotune.space import AutotuneError, ConfigSpace
 from schedules.autotune.task import create_task
 from schedules.autotune.xgb_tuner import XGBTuner
 
@@ -186,7 +186,7 @@ def test_xgb_tuner_synthetic_beats_random_and_never_repeats():
     task = _task()
     cost = _synthetic_cost(task.config_space)
     best = min(cost(i) for i in range(len(task.config_space)))
-    tuner = XGBTuner(task, plan_size=16, seed=0, diversity_filter_ratio=2)
+    tuner = XGBTuner(task, plan_size=16, seed=0, diversity_filter_ratio=2, initial="random")
     res = tuner.tune(96, _fake_measure(cost), batch_size=8)
     idx = [i for _, i, _ in res.history]
     assert len(idx) == 96 == len(set(idx))
@@ -220,7 +220,7 @@ def test_xgb_tuner_finds_the_exhaustive_best_region_for_real(tmp_path):
     assert ex["space_size"] == len(task.config_space)
     assert ex["task"] == task.key
     measure = make_measure(target="vexriscv", n_parallel=2)
-    tuner = XGBTuner(task, plan_size=16, seed=0)
+    tuner = XGBTuner(task, plan_size=16, seed=0, initial="random")
     res = tuner.tune(64, measure, records=tmp_path / "xgb.jsonl", batch_size=8)
     assert res.best_cost is not None
     assert res.best_cost <= 1.10 * ex["best_cost"], (res.best_cost, ex["best_cost"], str(res.best_config))
@@ -244,7 +244,7 @@ def test_transfer_learning_from_another_shape(tmp_path):
 
     task = _task(32)
     cost32 = _synthetic_cost(task.config_space)
-    tuner = XGBTuner(task, plan_size=8, seed=0, transfer=str(path))
+    tuner = XGBTuner(task, plan_size=8, seed=0, transfer=str(path), initial="random")
     # configs that do not lower (a mac4 tile larger than the accumulator bank) have no features
     unlowerable = any(not _lowers(small, i) for i in range(len(small.config_space)))  # stops at the first
     assert 40 <= tuner.n_transfer_records <= 49 and unlowerable
@@ -255,7 +255,7 @@ def test_transfer_learning_from_another_shape(tmp_path):
     from schedules.autotune.records import load_records
 
     recs, _ = load_records(path)
-    again = XGBTuner(small, plan_size=8, seed=0, transfer=recs)
+    again = XGBTuner(small, plan_size=8, seed=0, transfer=recs, initial="random")
     assert again.n_transfer_records == 0
 
 
@@ -327,7 +327,7 @@ def test_random_start_then_the_model_plans():
     """AutoTVM's start: the first plan_size picks are random; the first fit makes the model plan."""
     task = _task()
     cost = _synthetic_cost(task.config_space)
-    tuner = XGBTuner(task, plan_size=16, seed=1)
+    tuner = XGBTuner(task, plan_size=16, seed=1, initial="random")
     assert tuner.initial == "random" and not tuner._guided
     first = tuner.next_batch(16)
     assert {tuner.pick_source[c.index] for c in first} == {"random"}
@@ -340,7 +340,7 @@ def test_random_start_then_the_model_plans():
     assert not {c.index for c in later} & {c.index for c in first}
     rep = tuner.report()
     assert rep["initial"] == "random" and rep["picks"]["random"] == 16 and len(rep["plans"]) == 1
-    with pytest.raises(ValueError):
+    with pytest.raises(AutotuneError, match="needs prior=True"):
         XGBTuner(task, prior=False, initial="estimate")
 
 
@@ -354,7 +354,7 @@ def test_prior_on_off_and_its_share_is_reported(prior, tmp_path):
 
     task = _task()
     cost = _synthetic_cost(task.config_space)
-    tuner = XGBTuner(task, plan_size=16, seed=0, prior=prior)
+    tuner = XGBTuner(task, plan_size=16, seed=0, prior=prior, initial="random")
     res = tuner.tune(64, _fake_measure(cost), records=tmp_path / "r.jsonl", batch_size=8)
     rep = res.report
     assert rep["prior"] is prior and rep["n_fits"] >= 3
@@ -380,7 +380,7 @@ def test_plans_lower_lazily_never_the_space():
     the 64^3 space has 3,240 configs and 576 distinct IRs."""
     task = _task(64)
     cost = _synthetic_cost(task.config_space)
-    tuner = XGBTuner(task, plan_size=16, seed=0)
+    tuner = XGBTuner(task, plan_size=16, seed=0, initial="random")
     res = tuner.tune(48, _fake_measure(cost), batch_size=8)
     n_plans = len(res.report["plans"])
     assert n_plans >= 2
@@ -431,7 +431,7 @@ def test_resume_from_records_after_a_kill(tmp_path):
         return _fake_measure(cost)(task_, configs)
 
     with pytest.raises(_Killed):
-        XGBTuner(task, plan_size=16, seed=0).tune(64, dying, records=path, batch_size=8)
+        XGBTuner(task, plan_size=16, seed=0, initial="random").tune(64, dying, records=path, batch_size=8)
     assert len(seen) == 24
 
     again: list[int] = []
@@ -440,7 +440,7 @@ def test_resume_from_records_after_a_kill(tmp_path):
         again.extend(c.index for c in configs)
         return _fake_measure(cost)(task_, configs)
 
-    tuner = XGBTuner(task, plan_size=16, seed=1)
+    tuner = XGBTuner(task, plan_size=16, seed=1, initial="random")
     res = tuner.tune(64, counting, records=path, batch_size=8)
     assert res.n_resumed == 24 and res.n_measured == 40 == len(again)
     assert not set(again) & set(seen)

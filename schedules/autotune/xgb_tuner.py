@@ -2,8 +2,8 @@
 
 How they propose configs (AutoTVM's scheme, kept cheap on spaces of 1e5-1e8 configs):
 
-1. the first ``plan_size`` trials are random (``initial="random"``, the default, as AutoTVM
-   starts), or come from the static cycle estimate of the lowered IR (``initial="estimate"``,
+1. the first ``plan_size`` trials are random (``initial="random"``, ModelBasedTuner's default, as
+   AutoTVM starts), or come from the static cycle estimate of the lowered IR (``initial="estimate"``,
    needs ``prior=True``: memory accesses, operations, intrinsic busy cycles, loop overhead; it
    ranks a random sample of ``2 * candidate_ratio * plan_size`` configs and, two steps of hill
    climbing on it, the 1-knob neighbours of its best, taking one config per distinct IR, since it
@@ -63,7 +63,7 @@ import numpy as np
 from .cost_model import CostModel, XGBoostCostModel, rank_correlation
 from .features import MAX_KNOB_FEATS, PRIOR_FEATURES, FeatureCache, feature_names
 from .sa_optimizer import ModelOptimizer, SimulatedAnnealingOptimizer
-from .space import COMPILER_KNOB
+from .space import COMPILER_KNOB, AutotuneError
 from .tuner import Tuner
 
 log = logging.getLogger(__name__)
@@ -110,9 +110,9 @@ class ModelBasedTuner(Tuner):
                  transfer=None, transfer_weight: float = 0.3):
         super().__init__(task, seed=seed)
         if initial not in INITIAL_CHOICES:
-            raise ValueError(f"initial must be one of {INITIAL_CHOICES}, got {initial!r}")
+            raise AutotuneError(f"initial must be one of {INITIAL_CHOICES}, got {initial!r}")
         if initial == "estimate" and not prior:
-            raise ValueError("initial='estimate' starts from the static estimate: it needs prior=True")
+            raise AutotuneError("initial='estimate' starts from the static estimate: it needs prior=True")
         self.space = task.config_space
         self.n_space = len(self.space)
         self.plan_size = max(1, int(plan_size))
@@ -565,15 +565,22 @@ class ModelBasedTuner(Tuner):
 
 class XGBTuner(ModelBasedTuner):
     """A ModelBasedTuner with an xgboost cost model (``loss_type`` "rank" or "reg") and simulated
-    annealing; see the module docstring."""
+    annealing; see the module docstring.
+
+    ``initial`` defaults to ``"estimate"`` with the prior and ``"random"`` without it; pass
+    ``initial="random"`` for AutoTVM's random start with the prior kept in the ranking."""
 
     name = "xgb"
 
     def __init__(self, task, plan_size: int = 16, feature_type: str = "itervar", loss_type: str = "rank",
                  optimizer="sa", diversity_filter_ratio: float | None = None, epsilon: float = 0.05,
                  seed: int = 0, transfer=None, transfer_weight: float = 0.3, num_threads: int = 1,
-                 sa_params: dict | None = None, prescreen: bool = True, initial: str = "random",
+                 sa_params: dict | None = None, prescreen: bool = True, initial: str | None = None,
                  prior: bool = True, candidate_ratio: int = 2):
+        # XGBTuner keeps its earlier behaviour by default: with the prior it starts from the static
+        # estimate (fewest trials to a good config); ModelBasedTuner and initial="random" start as AutoTVM.
+        if initial is None:
+            initial = "estimate" if prior else "random"
         model = XGBoostCostModel(loss_type, num_threads=num_threads, seed=seed)
         super().__init__(task, model, optimizer, plan_size, diversity_filter_ratio, feature_type=feature_type,
                          epsilon=epsilon, seed=seed, prior=prior, initial=initial, prescreen=prescreen,
