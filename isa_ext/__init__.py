@@ -14,6 +14,7 @@ state, reference semantics, C for every target, RTL); see isa_ext/extension.py.
     isa_ext.dot_product_extension / mac_bank_extension / requant_extension  -> parametric families
 """
 
+from isa_ext.area import AreaRow, cpu_area, extension_area
 from isa_ext.bits import INT32_MAX, INT32_MIN, MASK32, clamp, lanes, s8, s16, s32, sext, u32, zext
 from isa_ext.errors import ExtensionError, VerifyError
 from isa_ext.extension import OPCODE, TARGETS, Extension, Op, describe_fid, function_id
@@ -30,7 +31,7 @@ from isa_ext.registry import get, names, register
 from isa_ext.verify import LaneSweep, VerifyReport, build_host_model, verify, verify_set
 
 __all__ = [
-    "INT32_MAX", "INT32_MIN", "MASK32", "OPCODE", "TARGETS",
+    "INT32_MAX", "INT32_MIN", "MASK32", "OPCODE", "TARGETS", "AreaRow", "cpu_area", "extension_area",
     "Extension", "ExtensionError", "ExtensionSet", "LaneSweep", "Op", "VerifyError", "VerifyReport",
     "build_host_model", "clamp", "describe_fid", "dot_product_extension", "function_id", "get", "lanes",
     "mac_bank_extension", "names", "register", "requant_extension", "requantize", "rounding_divide_by_pot",

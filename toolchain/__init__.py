@@ -6,9 +6,11 @@ from .errors import HostCompileError, ToolchainBuildError, ToolchainError, Veril
 from .host import compile_shared_with, host_cc
 from .rv32 import Toolchain, available_toolchains, compile_rv32
 from .verilator import build_verilated, verilator_bin, verilator_version
+from .yosys import AreaReport, SynthesisError, synthesize
 
 __all__ = [
-    "HostCompileError", "Toolchain", "ToolchainBuildError", "ToolchainError", "VerilatorBuildError",
+    "AreaReport", "HostCompileError", "SynthesisError", "Toolchain", "ToolchainBuildError", "ToolchainError",
+    "VerilatorBuildError",
     "available_toolchains", "build_verilated", "cache_dir", "compile_rv32", "compile_shared_with", "content_hash",
-    "host_cc", "verilator_bin", "verilator_version",
+    "host_cc", "synthesize", "verilator_bin", "verilator_version",
 ]
