@@ -617,7 +617,7 @@ def _info(e) -> None:
             _info(i)
         e._sk, e._fv, e._m = _intern(("bl", id(e.buffer), i._sk)), i._fv, i._m | KIND_LOAD
         return
-    kids = _kids(e)
+    kids = children(e)
     for c in kids:
         if getattr(c, "_sk", None) is None:
             _info(c)
@@ -658,8 +658,8 @@ def _info(e) -> None:
     e._sk, e._fv, e._m = _intern(fields), fv, m
 
 
-def _kids(e) -> tuple:
-    """The child expressions of ``e`` (as tir.visit.children)."""
+def children(e) -> tuple:
+    """The child expressions of ``e`` (tir.visit re-exports it)."""
     if isinstance(e, (BinOp, Cmp)):
         return (e.a, e.b)
     if isinstance(e, Not):

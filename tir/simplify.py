@@ -66,6 +66,22 @@ def _memo_key(e: Expr, ranges: Ranges) -> tuple:
     return (sk, *[get(v) for v in fv])
 
 
+def _memoized(memo: dict, compute, e: Expr, ranges: Ranges):
+    """``compute(e, ranges)`` through ``memo`` (keyed by _memo_key; the entry keeps ``e`` alive)."""
+    k = _memo_key(e, ranges)
+    try:
+        hit = memo.get(k)
+    except TypeError:  # a range that is not hashable (a list): no memo
+        return compute(e, ranges)
+    if hit is not None:
+        return hit[1]
+    out = compute(e, ranges)
+    if len(memo) >= _MEMO_LIMIT:
+        memo.clear()
+    memo[k] = (e, out)
+    return out
+
+
 def clear_memos() -> None:
     """Empty the simplifier's memos (they are bounded; this only frees memory)."""
     _SIMPLIFY_MEMO.clear()
@@ -108,18 +124,7 @@ def bound(e: Expr, ranges: Ranges) -> tuple[float, float]:
     t = type(e)
     if t is BinOp or t is Select or t is Cast:
         # memoized like simplify (the access checks and the emitter ask for the same indices again)
-        k = _memo_key(e, ranges)
-        try:
-            hit = _BOUND_MEMO.get(k)
-        except TypeError:  # a range that is not hashable (a list): no memo
-            return _bound(e, ranges)
-        if hit is not None:
-            return hit[1]
-        out = _bound(e, ranges)
-        if len(_BOUND_MEMO) >= _MEMO_LIMIT:
-            _BOUND_MEMO.clear()
-        _BOUND_MEMO[k] = (e, out)
-        return out
+        return _memoized(_BOUND_MEMO, _bound, e, ranges)
     if t is Var:
         r = ranges.get(id(e))
         return r if r is not None else dtype_range(e.dtype)
@@ -299,18 +304,7 @@ def _lin(e: Expr, ranges: Ranges) -> Lin:
         return Lin({}, dt.wrap(int(e.value), "int32"))
     if t is Var:
         return Lin({key(e): [e, 1]}, 0)
-    k = _memo_key(e, ranges)
-    try:
-        hit = _LIN_MEMO.get(k)
-    except TypeError:  # a range that is not hashable (a list): no memo
-        return _lin_uncached(e, ranges)
-    if hit is not None:
-        return hit[1]
-    out = _lin_uncached(e, ranges)
-    if len(_LIN_MEMO) >= _MEMO_LIMIT:
-        _LIN_MEMO.clear()
-    _LIN_MEMO[k] = (e, out)
-    return out
+    return _memoized(_LIN_MEMO, _lin_uncached, e, ranges)
 
 
 def _lin_uncached(e: Expr, ranges: Ranges) -> Lin:
@@ -563,18 +557,7 @@ def simplify(e: Expr, ranges: Ranges | None = None) -> Expr:
         return e
     if ranges is None:
         ranges = {}
-    k = _memo_key(e, ranges)
-    try:
-        hit = _SIMPLIFY_MEMO.get(k)
-    except TypeError:  # a range that is not hashable (a list): no memo
-        return _simplify(e, ranges)
-    if hit is not None:
-        return hit[1]
-    out = _simplify(e, ranges)
-    if len(_SIMPLIFY_MEMO) >= _MEMO_LIMIT:
-        _SIMPLIFY_MEMO.clear()
-    _SIMPLIFY_MEMO[k] = (e, out)
-    return out
+    return _memoized(_SIMPLIFY_MEMO, _simplify, e, ranges)
 
 
 def _simplify(e: Expr, ranges: Ranges) -> Expr:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from .errors import TirError
-from .expr import (
+from .expr import (  # children: defined beside the node caches that need it
     KIND_CALL,
     KIND_LOAD,
     KIND_RAMP,
@@ -39,6 +39,7 @@ from .expr import (
     Select,
     TensorLoad,
     Var,
+    children,
     free_var_ids,
     kinds,
 )
@@ -154,24 +155,6 @@ def _subst(e: Expr, ids: dict) -> Expr:
         return None
 
     return mutate(e, pre)
-
-
-def children(e: Expr) -> tuple:
-    if isinstance(e, (BinOp, Cmp)):
-        return (e.a, e.b)
-    if isinstance(e, Not):
-        return (e.a,)
-    if isinstance(e, Cast):
-        return (e.value,)
-    if isinstance(e, Select):
-        return (e.cond, e.t, e.f)
-    if isinstance(e, (TensorLoad, BufferLoad, Ramp)):
-        return e.indices
-    if isinstance(e, Call):
-        return e.args
-    if isinstance(e, Reduce):
-        return (e.source,) if e.condition is None else (e.source, e.condition)
-    return ()
 
 
 def walk(e: Expr) -> Iterator[Expr]:
