@@ -30,22 +30,10 @@ def run(args) -> int:
 def load_extensions(sources) -> None:
     """Run each ``.py`` file (as a module of its own, not ``__main__``) or import each module name, so that
     the extensions they register (``isa_ext.register``) can be named."""
-    import importlib
-    import os
-    import runpy
-
     from isaforge.errors import IsaforgeError
+    from isaforge.user_code import run_user_sources
 
-    for src in sources:
-        if src.endswith(".py") or os.sep in src:
-            if not os.path.isfile(src):
-                raise IsaforgeError(f"--load {src!r}: no such file")
-            runpy.run_path(src, run_name="isaforge_user_extensions")
-        else:
-            try:
-                importlib.import_module(src)
-            except ImportError as e:
-                raise IsaforgeError(f"--load {src!r}: cannot import it ({e})") from e
+    run_user_sources(sources, "--load", "isaforge_user_extensions", IsaforgeError)
 
 
 def add_parser(sub) -> None:

@@ -53,22 +53,10 @@ def add_parser(sub) -> None:
 def load_templates(sources) -> None:
     """Run each ``.py`` file (as a module of its own, not ``__main__``) or import each module name,
     so that the templates they define are registered."""
-    import importlib
-    import os
-    import runpy
-
+    from isaforge.user_code import run_user_sources
     from schedules.autotune import AutotuneError
 
-    for src in sources:
-        if src.endswith(".py") or os.sep in src:
-            if not os.path.isfile(src):
-                raise AutotuneError(f"--templates {src!r}: no such file")
-            runpy.run_path(src, run_name="isaforge_user_templates")
-        else:
-            try:
-                importlib.import_module(src)
-            except ImportError as e:
-                raise AutotuneError(f"--templates {src!r}: cannot import it ({e})") from e
+    run_user_sources(sources, "--templates", "isaforge_user_templates", AutotuneError)
 
 
 def _resolve(workload: str, shape):
