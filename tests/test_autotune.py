@@ -203,8 +203,8 @@ def test_xgb_resumes_after_a_kill_with_real_measurements(task, measure, tmp_path
             raise Killed
 
     with pytest.raises(Killed):
-        autotune.XGBTuner(task, plan_size=8, seed=0, initial="random").tune(20, first, records=path, batch_size=4,
-                                                          callbacks=[kill_after_twelve])
+        autotune.XGBTuner(task, plan_size=8, seed=0, initial="random").tune(
+            20, first, records=path, batch_size=4, callbacks=[kill_after_twelve])
     assert len(first.calls) == 12
     second = CountingMeasure(measure)
     tuner = autotune.XGBTuner(task, plan_size=8, seed=0, initial="random")
