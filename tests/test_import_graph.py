@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # - ops: the operator library (TE, attributes, numpy references, MAC counts); it reads only tir.
 # - schedules.autotune: the search; it takes a measuring function and needs no simulator.
 # - simulator.measure: measurement, the autotuner's measure function built on the simulator.
+# - isa_search: the custom-instruction search; it tunes and measures, so it sits above simulator.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("tir",),
     ("toolchain",),
@@ -30,6 +31,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("schedules.autotune",),
     ("simulator",),
     ("simulator.measure",),
+    ("isa_search",),
     ("isaforge",),
 )
 LEVEL = {prefix: i for i, names in enumerate(LAYERS) for prefix in names}
