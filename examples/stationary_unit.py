@@ -197,7 +197,7 @@ def stationary_intrinsic(ext: Extension = EXT, k: int = K_MAX):
         return IntrinImpl(body=seq(setup + [nest(body)]), reduce_init=nest(init),
                           reduce_update=seq(setup + [nest(update)]))
 
-    facts = HardwareFacts(ext.latency, ext.issue_interval, 2, 1, N_COLS, N_COLS * K_STEP)
+    facts = HardwareFacts(ext.latency, ext.issue_interval, 2, 1, N_COLS, N_COLS * K_STEP, 4, "rows")
     return decl_tensor_intrin(stationary_desc(k), impl, name=f"{ext.name}_rows", ops=ops, extension=ext,
                               facts=facts, check=check)
 

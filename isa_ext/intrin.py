@@ -57,7 +57,7 @@ def dot_intrinsic(ext, lanes: int, in_dtype: str, op_name: str = "dot") -> Tenso
         dot = Cast(acc, call(op, (a.word(0), b.word(0))))
         return IntrinImpl(reduce_update=out.store(BinOp("+", out.load(0), dot, acc), 0))
 
-    facts = HardwareFacts(ext.latency, ext.issue_interval, 2, 1, 0, lanes)
+    facts = HardwareFacts(ext.latency, ext.issue_interval, 2, 1, 0, lanes, lanes, "lane_reduce")
     return decl_tensor_intrin(dot_desc(ext.name, lanes, in_dtype, acc), impl, name=ext.name, ops={"dot": op},
                               extension=ext, facts=facts, check=_no_outer_loops, lane_ops=("dot",))
 
@@ -108,7 +108,7 @@ def mac_tile_intrinsic(ext, lanes: int, in_dtype: str, n_acc: int) -> TensorIntr
         # read_clear leaves every accumulator at zero, so clearing once at kernel entry suffices
         return IntrinImpl(body=seq([loop] + post), setup=pre)
 
-    facts = HardwareFacts(ext.latency, ext.issue_interval, 2, 1, n_acc, lanes)
+    facts = HardwareFacts(ext.latency, ext.issue_interval, 2, 1, n_acc, lanes, lanes, "tile")
     return decl_tensor_intrin(dot_desc(name, lanes, in_dtype, acc), impl, name=name, ops=ops, extension=ext,
                               facts=facts, check=check, lane_ops=("mac",))
 
@@ -159,7 +159,7 @@ def requant_intrinsic(ext) -> TensorIntrin:
             body = lp.loop(body)
         return IntrinImpl(body=seq(setup + [body]))
 
-    facts = HardwareFacts(ext.latency, ext.issue_interval, 1, 1, 0, 0)
+    facts = HardwareFacts(ext.latency, ext.issue_interval, 1, 1, 0, 0, 1, "elementwise")
     return decl_tensor_intrin(requant_desc(ext.name), impl, name=ext.name, ops=ops, extension=ext, facts=facts,
                               check=check)
 

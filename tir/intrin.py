@@ -56,6 +56,9 @@ class IntrinOp:
     insn: str = ""
 
 
+PATTERNS = ("", "lane_reduce", "tile", "rows", "lanes", "elementwise")
+
+
 @dataclass(frozen=True)
 class HardwareFacts:
     """What the tuner's estimate and the emitter need to know of the unit behind an intrinsic.
@@ -63,7 +66,17 @@ class HardwareFacts:
     ``latency``: cycles from issue to result; ``issue_interval``: cycles between two ops of the unit;
     ``words_in`` / ``words_out``: 32-bit register operands and results per op; ``accumulators``:
     partial results the unit keeps between ops (0: stateless); ``macs_per_op``: multiply-adds one
-    op of the main loop does.
+    op of the main loop does; ``lanes``: elements of the input dtype per register operand (0:
+    unknown); ``pattern``: how a schedule uses the intrinsic, one of PATTERNS (templates offer an
+    extension only where its pattern fits the kernel):
+
+    * ``"lane_reduce"``  a stateless reduction over ``lanes`` packed lanes (tensorize the lane axis);
+    * ``"tile"``         an output tile accumulated inside the unit's bank (tensorize the outer reduction);
+    * ``"rows"``         an operand-stationary unit: rows of outputs against a tile held in the unit
+                         (tensorize a data axis of rows);
+    * ``"lanes"``        lane-parallel over a data axis (e.g. channels of a depthwise convolution or a pool);
+    * ``"elementwise"``  one op per output element (e.g. requantize);
+    * ``""``             not declared (a user intrinsic; schedules written by hand use it).
     """
 
     latency: int = 0
@@ -72,6 +85,12 @@ class HardwareFacts:
     words_out: int = 1
     accumulators: int = 0
     macs_per_op: int = 0
+    lanes: int = 0
+    pattern: str = ""
+
+    def __post_init__(self):
+        if self.pattern not in PATTERNS:
+            raise ScheduleError(f"HardwareFacts: pattern {self.pattern!r} is not one of {PATTERNS}")
 
 
 @dataclass
