@@ -375,6 +375,8 @@ def dataflow_graph(stmt: Stmt, body: LoopBody | None = None, loop_var: Var | Non
     g = b.finish()
     g.graph["executions"] = body.executions if body is not None else 1
     g.graph["kernel"] = body.kernel if body is not None else ""
+    ext = body.loops[-1].extent if body is not None and body.loops else None
+    g.graph["extent"] = int(getattr(ext, "value", ext)) if ext is not None else None
     return g
 
 
@@ -514,7 +516,7 @@ def enumerate_subgraphs(g: nx.DiGraph, max_inputs: int = 2, max_outputs: int = 1
         if d["kind"] == "load":
             free = stateful and bool(d.get("carried"))
             leaf_info[n] = (free, (d["buffer"], d["sym"], d["elem"]) if pack else n, d["offset"], _lanes(d["elem"]))
-        elif d["kind"] == "var":
+        else:  # a variable or an effect's result: one register
             leaf_info[n] = (False, n, 0, 1)
 
     def fast_cost(leaves) -> int:
@@ -721,13 +723,16 @@ def _narrow_load(g: nx.DiGraph, n) -> bool:
     return d["kind"] == "load" and dt.is_int(d["elem"]) and dt.bits(d["elem"]) < 32 and not d.get("carried")
 
 
-def _adjacent(g: nx.DiGraph, loads: list) -> bool:
+def _adjacent(g: nx.DiGraph, loads: list, min_run: int | None = None) -> bool:
     """Loads of narrow elements that pack several to a word: at adjacent offsets within the body or
-    at stride 1 along the innermost loop."""
+    at stride 1 along an innermost loop of at least ``min_run`` iterations (default: a word's lanes,
+    as a reduction packed into words needs)."""
     if not loads:
         return False
     if all(g.nodes[n]["stride"] == 1 for n in loads):
-        return True
+        ext = g.graph.get("extent")
+        need = min_run if min_run is not None else min(_lanes(g.nodes[n]["elem"]) for n in loads)
+        return ext is None or ext >= need
     groups = word_groups(g, loads)
     return len(groups) < len(loads)
 
@@ -751,7 +756,8 @@ def _loads_only_used_by(g: nx.DiGraph, s, leaves) -> list:
 
 def sw_cycles(g: nx.DiGraph, s, model: CycleModel) -> float:
     """Software cycles of ``s``: its operations plus the loads only it uses."""
-    own = _loads_only_used_by(g, s, input_nodes(g, s))
+    # an accumulator lives in a register in software too (register promotion)
+    own = [n for n in _loads_only_used_by(g, s, input_nodes(g, s)) if not g.nodes[n].get("carried")]
     return sum(model.op_cycles(g, n) for n in s) + model.load * len(own)
 
 
@@ -812,7 +818,8 @@ def _simd_spec(g: nx.DiGraph, s, model: CycleModel):
     if not kinds or not kinds <= {"max", "min"} or len(kinds) != 1:
         return None
     loads = [p for p in input_nodes(g, s) if _narrow_load(g, p)]
-    if not loads or not _adjacent(g, loads):
+    # a pooling window of two or more adjacent elements: neighbouring windows share the words
+    if not loads or not _adjacent(g, loads, 2):
         return None
     elem = g.nodes[loads[0]]["elem"]
     if {g.nodes[n]["elem"] for n in loads} != {elem} or elem not in ("int8", "uint8", "int16"):

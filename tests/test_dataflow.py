@@ -292,3 +292,19 @@ def test_fused_int8_stage_tensorizes_on_host(rng):
     z = np.zeros((6, 10), np.int8)
     codegen_c.build(func, "host")(x, y, z)
     np.testing.assert_array_equal(z, np.clip(x.astype(np.int32) + y, -128, 127).astype(np.int8))
+
+
+def test_every_operator_example_runs_and_only_mac_kernels_get_mac_units():
+    """The generator takes any lowered kernel of the library; MAC units only where there are MACs."""
+    seen_mac = 0
+    for name in ops.names():
+        op = ops.get(name)
+        for k, ex in enumerate(op.examples):
+            wl = op(**ex)
+            cands = dataflow_candidates({f"{name}#{k}": _lower(wl)}, top=None)
+            fams = {c.spec.family for c in cands}
+            assert all(c.gain > 0 for c in cands)
+            if op.macs(**ex) == 0:
+                assert not MAC_FAMILIES & fams, (name, ex)
+            seen_mac += bool(MAC_FAMILIES & fams)
+    assert seen_mac >= 5
