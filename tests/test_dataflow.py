@@ -308,3 +308,63 @@ def test_every_operator_example_runs_and_only_mac_kernels_get_mac_units():
                 assert not MAC_FAMILIES & fams, (name, ex)
             seen_mac += bool(MAC_FAMILIES & fams)
     assert seen_mac >= 5
+
+
+_DTS = ("int32", "int16", "uint16", "int8", "uint8")
+
+
+def _random_expr(rng: random.Random) -> tuple[str, str, str]:
+    """A random well-typed postfix DAG over a and b."""
+    da, db = rng.choice(_DTS), rng.choice(_DTS)
+    pool = [(["a"], da), (["b"], db)]
+    for _ in range(rng.randint(1, 5)):
+        x = rng.choice(pool)
+        if rng.random() < 0.25:
+            t = rng.choice(_DTS)
+            pool.append((x[0] + [f"cast.{t}"], t))
+            continue
+        op = rng.choice(["add", "sub", "mul", "min", "max", "div", "mod"])
+        d = x[1]
+        if op in ("div", "mod"):
+            c = 1 << rng.randint(0, 6)
+            if c > tir.dtype.max_value(d):
+                continue
+            pool.append((x[0] + [f"{d}:{c}", f"{op}.{d}"], d))
+            continue
+        y = rng.choice(pool)
+        ytoks = y[0] if y[1] == d else y[0] + [f"cast.{d}"]
+        if rng.random() < 0.3:
+            lo, hi = tir.dtype.min_value(d), tir.dtype.max_value(d)
+            v = rng.randint(max(lo, -300), min(hi, 300))
+            ytoks = [f"{d}:{'m' if v < 0 else ''}{abs(v)}"]
+        pool.append((x[0] + ytoks + [f"{op}.{d}"], d))
+    toks = pool[-1][0]
+    return " ".join(toks), da, db
+
+
+def test_fused_c_model_matches_the_python_semantics_on_random_dags():
+    from isa_ext.verify import HostModel, build_host_model
+
+    rng = random.Random(7)
+    nrng = np.random.default_rng(7)
+    words = np.array([0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF],
+                     dtype=np.uint32)
+    for _ in range(12):
+        expr, a, b = _random_expr(rng)
+        spec = fused_spec(expr, a, b)
+        ext = build_candidate(spec)
+        model = HostModel(build_host_model(ext))
+        x = np.concatenate([np.repeat(words, len(words)), nrng.integers(0, 1 << 32, 500, dtype=np.uint64)
+                            .astype(np.uint32)])
+        y = np.concatenate([np.tile(words, len(words)), nrng.integers(0, 1 << 32, 500, dtype=np.uint64)
+                            .astype(np.uint32)])
+        got = model.call_batch(np.zeros(len(x), np.uint32), x, y)
+        want = [ext.reference("fused", int(p), int(q))[0] for p, q in zip(x, y)]
+        assert got.tolist() == want, spec.key
+
+
+def test_fused_mixed_dtypes_verify_in_verilator():
+    spec = fused_spec("a cast.int16 b cast.int16 sub.int16 int16:8 div.int16 cast.int32 a cast.int32 mul.int32 "
+                      "int32:64 mod.int32 int32:m7 max.int32", "uint8", "int16")
+    rep = isa_ext.verify(build_candidate(spec), n=3000)
+    assert rep.n_ops >= 3000
