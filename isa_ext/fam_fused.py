@@ -335,7 +335,7 @@ def build_fused(spec: CandidateSpec) -> Extension:
     doc = f"rd = {infix(root)}" + "".join(f"; {n}: {d}" for n, d in (("a", a), ("b", b)) if d)
     op_name = "fused"
     edges = _edge_values(root)
-    pairs = [(op_name, None, x, y) for x, y in itertools.product(edges, edges if b else [0])]
+    pairs = [(op_name, None, x, y) for x, y in itertools.product(edges if a else [0], edges if b else [0])]
     ext = Extension(
         name=name,
         ops=(Op(op_name, FUNCT3, 0, None, False, doc),),
