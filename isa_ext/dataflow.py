@@ -489,10 +489,16 @@ def is_valid(g: nx.DiGraph, s, *, max_inputs: int = 2, max_outputs: int = 1, max
 
 
 def enumerate_subgraphs(g: nx.DiGraph, max_inputs: int = 2, max_outputs: int = 1, *, max_nodes: int = 12,
-                        stateful: bool = False, pack: bool = True, limit: int = 20000) -> list[frozenset]:
+                        stateful: bool = False, pack: bool = True, limit: int = 20000,
+                        max_frontier: int = 48) -> list[frozenset]:
     """Every convex, connected set of operation nodes with at most ``max_inputs`` register inputs
     (:func:`input_cost`), 1 to ``max_outputs`` outputs and at most ``max_nodes`` nodes; at most
-    ``limit`` of them (first found first). See the module docstring for the method."""
+    ``limit`` of them (first found first). See the module docstring for the method.
+
+    The input sets tried for an output set are drawn from its ``max_frontier`` nearest operation
+    ancestors (within ``max_nodes`` steps): exact whenever no output has more of those (every test
+    graph), and a bound on the work for very wide bodies.
+    """
     ops = [n for n in nx.topological_sort(g) if is_op(g, n)]
     idx = {n: i for i, n in enumerate(ops)}
     nbit = [1 << i for i in range(len(ops))]
@@ -550,7 +556,7 @@ def enumerate_subgraphs(g: nx.DiGraph, max_inputs: int = 2, max_outputs: int = 1
                 if p not in dist:
                     dist[p] = dist[n] + 1
                     todo.append(p)
-        return [n for n in dist if n not in o_set]
+        return [n for n in dist if n not in o_set][:max_frontier]  # BFS order: the nearest first
 
     def near_any(o: int) -> list[int]:
         dist = {o: 0}
