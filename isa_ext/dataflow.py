@@ -935,7 +935,9 @@ def body_candidates(g: nx.DiGraph, *, model: CycleModel | None = None, max_input
     out = []
     macs = [s for s in subs if _mac_products(g, s)]
     if macs:
+        biggest = max(macs, key=lambda x: (len(_mac_products(g, x)), len(x)))
         for spec, gain, pattern in _mac_specs(g, model):
+            pattern = f"{pattern}; the largest single instruction: {pattern_text(g, biggest)}"
             if gain > 0:
                 out.append((spec, gain, len(_mac_products(g, set(g))), pattern, 0.0, 0.0))
     simd: dict = {}

@@ -210,12 +210,16 @@ def test_isomorphic_patterns_merge_across_kernels():
     assert c.kernels == ("k1", "k2") and c.occurrences == 64 + 96
     assert c.gain == pytest.approx((64 + 96) * (CycleModel().minmax + CycleModel().add - CycleModel().cfu))
     # the pattern text is the canonical form of both bodies
-    texts = set()
+    texts, graphs = set(), []
     for f in funcs.values():
         (b,) = innermost_bodies(f)
         g = dataflow_graph(b.stmt, b)
         texts.add(pattern_text(g, {n for n in g if g.nodes[n]["kind"] in ("add", "max")}))
+        graphs.append(g)
     assert texts == {c.pattern}
+    # the canonical text agrees with networkx isomorphism (operation kinds and dtypes matched)
+    same = lambda x, y: (x["kind"], x["dtype"]) == (y["kind"], y["dtype"])  # noqa: E731
+    assert nx.is_isomorphic(graphs[0], graphs[1], node_match=same)
     # and two kernels with the same matmul merge into one dot candidate naming both
     mm = dataflow_candidates({"a": _matmul(16, 16, 16), "b": _matmul(8, 8, 32)}, top=None)
     dot = [c for c in mm if c.spec.family == "dot"]
