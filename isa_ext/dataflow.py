@@ -708,6 +708,11 @@ class DataflowCandidate:
     unit_cycles: float = 0.0
     per_kernel: dict = field(default_factory=dict)
 
+    def to_json(self) -> dict:
+        """Plain data for records and reports (the spec as :meth:`CandidateSpec.to_json`)."""
+        return {"spec": self.spec.to_json(), "gain": self.gain, "kernels": list(self.kernels), "pattern": self.pattern,
+                "occurrences": self.occurrences, "per_kernel": dict(self.per_kernel)}
+
     def describe(self) -> str:
         return (f"{self.spec.key}: gain {self.gain:.0f} cycles over {', '.join(self.kernels)} "
                 f"({self.occurrences} occurrences of {self.pattern})")

@@ -9,6 +9,7 @@ the simulated SoC.
 from __future__ import annotations
 
 import itertools
+import json
 import random
 
 import networkx as nx
@@ -178,6 +179,8 @@ def test_matmul_proposes_dot_like_units(unroll):
     assert dot.spec.key == CandidateSpec.of("dot", lanes=4, dtype="int8").key
     assert dot.gain > 0 and dot.kernels == ("matmul_i8_64",) and "products of int8" in dot.pattern
     build_candidate(dot.spec)  # a real family spec
+    d = json.loads(json.dumps(dot.to_json()))
+    assert CandidateSpec.from_json(d["spec"]) == dot.spec and d["kernels"] == ["matmul_i8_64"]
 
 
 def test_max_pool_proposes_no_mac_unit():
