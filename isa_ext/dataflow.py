@@ -707,11 +707,13 @@ class DataflowCandidate:
     sw_cycles: float = 0.0  # per occurrence
     unit_cycles: float = 0.0
     per_kernel: dict = field(default_factory=dict)
+    # a fused op whose inputs are loads and whose result is stored: a schedule can tensorize the stage
+    elementwise: bool = False
 
     def to_json(self) -> dict:
         """Plain data for records and reports (the spec as :meth:`CandidateSpec.to_json`)."""
         return {"spec": self.spec.to_json(), "gain": self.gain, "kernels": list(self.kernels), "pattern": self.pattern,
-                "occurrences": self.occurrences, "per_kernel": dict(self.per_kernel)}
+                "occurrences": self.occurrences, "per_kernel": dict(self.per_kernel), "elementwise": self.elementwise}
 
     def describe(self) -> str:
         return (f"{self.spec.key}: gain {self.gain:.0f} cycles over {', '.join(self.kernels)} "
@@ -930,11 +932,13 @@ class _Acc:
     sw: float = 0.0
     unit: float = 0.0
     per_kernel: dict = field(default_factory=dict)
+    elementwise: bool = False
 
 
 def body_candidates(g: nx.DiGraph, *, model: CycleModel | None = None, max_inputs: int = 2, max_nodes: int = 10,
-                    limit: int = 5000) -> list[tuple[CandidateSpec, float, int, str, float, float]]:
-    """(spec, gain per body execution, occurrences, pattern, sw cycles, unit cycles) of one body."""
+                    limit: int = 5000) -> list[tuple[CandidateSpec, float, int, str, float, float, bool]]:
+    """(spec, gain per body execution, occurrences, pattern, sw cycles, unit cycles, elementwise) of one
+    body; ``elementwise``: a fused op reading only loads, its result only stored."""
     model = model or CycleModel()
     subs = enumerate_subgraphs(g, max_inputs, 1, max_nodes=max_nodes, stateful=True, pack=True, limit=limit)
     out = []
@@ -944,7 +948,7 @@ def body_candidates(g: nx.DiGraph, *, model: CycleModel | None = None, max_input
         for spec, gain, pattern in _mac_specs(g, model):
             pattern = f"{pattern}; the largest single instruction: {pattern_text(g, biggest)}"
             if gain > 0:
-                out.append((spec, gain, len(_mac_products(g, set(g))), pattern, 0.0, 0.0))
+                out.append((spec, gain, len(_mac_products(g, set(g))), pattern, 0.0, 0.0, False))
     simd: dict = {}
     fused: dict = {}
     requant: list = []
@@ -967,20 +971,22 @@ def body_candidates(g: nx.DiGraph, *, model: CycleModel | None = None, max_input
         if fx is None:
             continue
         spec = fused_spec(fx[0], fx[1], fx[2], source="dataflow")
-        fused.setdefault(spec, []).append((s, sw - unit, pattern_text(g, s), sw, unit))
+        direct = all(g.nodes[n]["kind"] == "load" and not g.nodes[n]["carried"] for n in ins) and all(
+            g.nodes[x]["kind"] == "store" for o in output_nodes(g, s) for x in g.successors(o))
+        fused.setdefault(spec, []).append((s, sw - unit, pattern_text(g, s), sw, unit, direct))
     for spec, occ in simd.items():
         dj = _disjoint(occ)
         out.append((spec, sum(x[1] for x in dj), len(dj), f"{spec.p['op']} chain over adjacent {spec.p['dtype']} "
-                    "loads", 0.0, 0.0))
+                    "loads", 0.0, 0.0, False))
     if requant:
         dj = _disjoint(requant)
         best = max(requant, key=lambda x: x[1])[0]
         out.append((CandidateSpec.of("requant", source="dataflow", latency=1), sum(x[1] for x in dj), len(dj),
-                    pattern_text(g, best), sw_cycles(g, best, model), unit_cycles(g, best, model)))
+                    pattern_text(g, best), sw_cycles(g, best, model), unit_cycles(g, best, model), False))
     for spec, occ in fused.items():
         dj = _disjoint([(s, gain) for s, gain, *_ in occ])
-        _, _, text, sw, unit = occ[0]
-        out.append((spec, sum(x[1] for x in dj), len(dj), text, sw, unit))
+        _, _, text, sw, unit, _ = occ[0]
+        out.append((spec, sum(x[1] for x in dj), len(dj), text, sw, unit, any(x[5] for x in occ)))
     return out
 
 
@@ -997,19 +1003,21 @@ def dataflow_candidates(funcs: Mapping[str, PrimFunc], top: int | None = 10, *, 
                                  "(pass tir.lower(...)'s result)")
         for body in innermost_bodies(func, kname):
             g = dataflow_graph(body.stmt, body)
-            for spec, gain, occ, pattern, sw, unit in body_candidates(g, model=model, max_inputs=max_inputs,
+            for spec, gain, occ, pattern, sw, unit, direct in body_candidates(g, model=model, max_inputs=max_inputs,
                                                                       max_nodes=max_nodes, limit=limit):
                 a = acc.setdefault(spec, _Acc(spec, pattern, sw=sw, unit=unit))
                 total = gain * body.executions
                 a.gain += total
                 a.occurrences += occ * body.executions
                 a.per_kernel[kname] = a.per_kernel.get(kname, 0.0) + total
+                a.elementwise = a.elementwise or direct
     out = []
     for a in acc.values():
         kernels = tuple(sorted(a.per_kernel))
         ev = f"dataflow: {a.pattern} in {', '.join(kernels)}; estimated gain {a.gain:.0f} cycles"
         spec = CandidateSpec(a.spec.family, a.spec.params, "dataflow", ev)
-        out.append(DataflowCandidate(spec, a.gain, kernels, a.pattern, a.occurrences, a.sw, a.unit, a.per_kernel))
+        out.append(DataflowCandidate(spec, a.gain, kernels, a.pattern, a.occurrences, a.sw, a.unit, a.per_kernel,
+                                     a.elementwise))
     out.sort(key=lambda c: (-c.gain, c.spec.key))
     return out if top is None else out[:top]
 

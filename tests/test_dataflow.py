@@ -198,6 +198,7 @@ def test_requantize_proposes_requant_or_fused():
     assert not MAC_FAMILIES & {c.spec.family for c in cands}
     fused = [c for c in cands if c.spec.family == "fused"]
     assert fused and all(c.gain < cands[0].gain for c in fused)
+    assert not any(c.elementwise for c in fused)  # they read the q_multiply_shift result, not a tensor
 
 
 def test_isomorphic_patterns_merge_across_kernels():
@@ -261,6 +262,7 @@ def test_fused_candidate_from_dataflow_verifies_and_tensorizes(rng):
     f = tir.lower(schedules.create_schedule(R), [A, B, R])
     (cand,) = [c for c in dataflow_candidates({"relu_add": f}, top=None) if c.spec.family == "fused"]
     assert cand.spec.key == fused_spec("int32:0 a b add.int32 max.int32", "int32", "int32").key
+    assert cand.elementwise
     ext = build_candidate(cand.spec)
     rep = isa_ext.verify(ext, n=2000)
     assert rep.n_ops >= 2000
