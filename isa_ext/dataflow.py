@@ -25,8 +25,9 @@ Gains use a small cycle model of the core (:class:`CycleModel`): software cycles
 operations and of the loads only they use, minus the unit's (two issue cycles per CFU op, plus a
 load per input word), times the body's executions. A recognizer maps patterns that a parametric
 family covers better to its spec: sums of products of narrow loads at adjacent addresses (within
-the body, or along the innermost loop) -> ``dot`` / ``mac_bank`` / ``stationary``; max chains over
-adjacent narrow loads -> the lane-parallel ``simd`` max; a requantize chain -> ``requant``. Any
+the body, or along the innermost loop) -> ``dot`` / ``mac_bank`` / ``stationary``; products adjacent
+along an outer data loop (depthwise NHWC channels) -> ``lane_mac``; max chains over adjacent int8
+loads -> the lane-parallel ``simd_max``; a requantize chain -> ``requant``. Any
 other winning single-output pattern with at most two scalar inputs becomes a ``fused`` spec.
 """
 
@@ -212,10 +213,11 @@ def _affine(buf, indices):
 
 
 class _Builder:
-    def __init__(self, loop_var: Var | None):
+    def __init__(self, loop_var: Var | None, loops: tuple = ()):
         self.g = nx.DiGraph()
         self.count = 0
         self.loop_var = loop_var
+        self.loops = loops  # the For nodes around the body: each access's steps along them
         self.nodes: dict = {}  # structural key -> node id
         self.stored: dict = {}  # (buffer id, index key) -> value node of the last store
         self.store_node: dict = {}  # (buffer id, index key) -> its store node
@@ -249,6 +251,7 @@ class _Builder:
         dtype = widen or buf.dtype
         n = self.add(("load", ikey, dtype), kind="load", dtype=dtype, elem=buf.dtype, buffer=buf.name,
                      buf_id=id(buf), sym=sym, offset=off, stride=stride, carried=False, ikey=ikey,
+                     steps=tuple(coef.get(id(lp.var), 0) for lp in self.loops),
                      label=f"ld.{buf.dtype}" + (f">{dtype}" if dtype != buf.dtype else ""))
         self.first_loads.setdefault(ikey, []).append(n)
         return n
@@ -330,8 +333,9 @@ class _Builder:
             old = self.store_node.pop(ikey, None)
             if old is not None:  # overwritten in the same body: the earlier store is dead
                 self.g.remove_node(old)
+            coef = _affine(s.buffer, s.indices)[2]
             n = self.add(None, kind="store", dtype=s.buffer.dtype, buffer=s.buffer.name, ikey=ikey,
-                         label=f"st.{s.buffer.dtype}")
+                         steps=tuple(coef.get(id(lp.var), 0) for lp in self.loops), label=f"st.{s.buffer.dtype}")
             self.edge(v, n, 0)
             self.stored[ikey] = v
             self.store_node[ikey] = n
@@ -370,13 +374,15 @@ def dataflow_graph(stmt: Stmt, body: LoopBody | None = None, loop_var: Var | Non
     """
     if loop_var is None and body is not None:
         loop_var = body.loop_var
-    b = _Builder(loop_var)
+    b = _Builder(loop_var, body.loops if body is not None else ())
     b.stmt(stmt)
     g = b.finish()
     g.graph["executions"] = body.executions if body is not None else 1
     g.graph["kernel"] = body.kernel if body is not None else ""
     ext = body.loops[-1].extent if body is not None and body.loops else None
     g.graph["extent"] = int(getattr(ext, "value", ext)) if ext is not None else None
+    g.graph["loops"] = tuple((lp.var.name, int(getattr(lp.extent, "value", lp.extent)))
+                             for lp in (body.loops if body is not None else ()))
     return g
 
 
@@ -797,7 +803,7 @@ def _mac_specs(g: nx.DiGraph, model: CycleModel) -> list[tuple[CandidateSpec, fl
         return []
     loads = sorted({p for n in prods for p in _operands(g, n)})
     if not _adjacent(g, loads):
-        return []
+        return _lane_mac_specs(g, prods, loads, model)
     elem = g.nodes[loads[0]]["elem"]
     elems = {g.nodes[n]["elem"] for n in loads}
     if len(elems) != 1 or elem not in ("int8", "uint8", "int16"):
@@ -825,6 +831,35 @@ def _mac_specs(g: nx.DiGraph, model: CycleModel) -> list[tuple[CandidateSpec, fl
     return out
 
 
+def _lane_loop(g: nx.DiGraph, loads: list, stores: list, lanes: int) -> int | None:
+    """The position of an outer data loop along which every load and the results move by one element
+    (e.g. the channels of a depthwise convolution in NHWC) and that holds whole words, or None."""
+    loops = g.graph.get("loops", ())
+    for j in range(len(loops) - 2, -1, -1):
+        if loops[j][1] < lanes:
+            continue
+        if all(g.nodes[n].get("steps", ())[j:j + 1] == (1,) for n in loads) and stores and all(
+                g.nodes[n].get("steps", ())[j:j + 1] == (1,) for n in stores):
+            return j
+    return None
+
+
+def _lane_mac_specs(g: nx.DiGraph, prods: list, loads: list, model: CycleModel):
+    """A channel-parallel MAC (family ``lane_mac``) for products adjacent along an outer data loop."""
+    if {g.nodes[n]["elem"] for n in loads} != {"int8"}:
+        return []
+    stores = [n for n in g if g.nodes[n]["kind"] == "store"]
+    j = _lane_loop(g, loads, stores, 4)
+    if j is None:
+        return []
+    p = len(prods)
+    sw = p * (model.mul + model.add) + model.load * len(loads)
+    unit = p / 4 * model.cfu + model.load * len(loads) / 4  # four channels per op and word, sums in the unit
+    pattern = (f"sum of {p} products of int8 loads adjacent along the data loop {g.graph['loops'][j][0]!r} "
+               "(lane-parallel)")
+    return [(CandidateSpec.of("lane_mac", source="dataflow", lanes=4, accumulators=16), sw - unit, pattern)]
+
+
 def _simd_spec(g: nx.DiGraph, s, model: CycleModel):
     """A lane-parallel max / min for max chains over adjacent narrow loads (gain per occurrence)."""
     kinds = {g.nodes[n]["kind"] for n in s}
@@ -841,7 +876,9 @@ def _simd_spec(g: nx.DiGraph, s, model: CycleModel):
     op = kinds.pop()
     sw = sum(model.op_cycles(g, n) for n in s) + model.load * len(loads)
     unit = (model.cfu + model.load) * len(s) / lanes  # one op and one word load per `lanes` elements
-    spec = CandidateSpec.of("simd", source="dataflow", op=op, lanes=lanes, dtype=elem)
+    if op != "max" or elem != "int8":  # the lane-parallel family has a 4-lane int8 max only
+        return None
+    spec = CandidateSpec.of("simd_max", source="dataflow", lanes=lanes, dtype=elem)
     return spec, sw - unit
 
 
@@ -976,8 +1013,8 @@ def body_candidates(g: nx.DiGraph, *, model: CycleModel | None = None, max_input
         fused.setdefault(spec, []).append((s, sw - unit, pattern_text(g, s), sw, unit, direct))
     for spec, occ in simd.items():
         dj = _disjoint(occ)
-        out.append((spec, sum(x[1] for x in dj), len(dj), f"{spec.p['op']} chain over adjacent {spec.p['dtype']} "
-                    "loads", 0.0, 0.0, False))
+        out.append((spec, sum(x[1] for x in dj), len(dj), f"max chain over adjacent {spec.p['dtype']} loads "
+                    f"(e.g. {pattern_text(g, dj[0][0])})", 0.0, 0.0, False))
     if requant:
         dj = _disjoint(requant)
         best = max(requant, key=lambda x: x[1])[0]

@@ -36,7 +36,7 @@ from isa_ext.dataflow import (
 )
 from isa_ext.fam_fused import evaluate, fused_spec, parse
 
-MAC_FAMILIES = {"dot", "mac_bank", "stationary"}
+MAC_FAMILIES = {"dot", "mac_bank", "stationary", "lane_mac"}
 
 
 def _matmul(M=64, N=64, K=64, unroll=False):
@@ -186,8 +186,24 @@ def test_matmul_proposes_dot_like_units(unroll):
 def test_max_pool_proposes_no_mac_unit():
     cands = dataflow_candidates({"pool": _lower(ops.get("max_pool2d")(N=1, C=8, H=16, W=16))}, top=None)
     assert not MAC_FAMILIES & {c.spec.family for c in cands}
-    simd = [c for c in cands if c.spec.family == "simd"]
-    assert simd and simd[0].spec.p == {"op": "max", "lanes": 4, "dtype": "int8"}
+    simd = [c for c in cands if c.spec.family == "simd_max"]
+    assert simd and simd[0].spec.p == {"lanes": 4, "dtype": "int8"} and simd[0].gain > 0
+
+
+def test_depthwise_nhwc_proposes_a_lane_parallel_mac():
+    """Channels are adjacent in NHWC: the products move by one byte along the channel loop, not along
+    the reduction, so the unit is lane-parallel (no dot product)."""
+    H, W, C = 10, 10, 16
+    A = tir.placeholder((H, W, C), "int8", name="A")
+    Wt = tir.placeholder((3, 3, C), "int8", name="Wt")
+    ry = tir.reduce_axis((0, 3), "ry")
+    rx = tir.reduce_axis((0, 3), "rx")
+    Out = tir.compute((H - 2, W - 2, C), lambda y, x, c: tir.sum(
+        A[y + ry, x + rx, c].astype("int32") * Wt[ry, rx, c].astype("int32"), axis=[ry, rx]), name="dw")
+    cands = dataflow_candidates({"dw": tir.lower(schedules.create_schedule(Out), [A, Wt, Out])}, top=None)
+    fams = [c.spec.family for c in cands]
+    assert fams[0] == "lane_mac" and not {"dot", "mac_bank", "stationary"} & set(fams)
+    assert cands[0].gain == pytest.approx(8 * 8 * C * 9 * 3.0)  # 4 cycles per MAC in software, 1 in the unit
 
 
 def test_requantize_proposes_requant_or_fused():
