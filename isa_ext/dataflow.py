@@ -803,7 +803,7 @@ def _mac_specs(g: nx.DiGraph, model: CycleModel) -> list[tuple[CandidateSpec, fl
         return []
     loads = sorted({p for n in prods for p in _operands(g, n)})
     if not _adjacent(g, loads):
-        return _lane_mac_specs(g, prods, loads, model)
+        return _lane_mac_specs(g, prods, loads, model) or _stationary_only(g, prods, loads, model)
     elem = g.nodes[loads[0]]["elem"]
     elems = {g.nodes[n]["elem"] for n in loads}
     if len(elems) != 1 or elem not in ("int8", "uint8", "int16"):
@@ -829,6 +829,25 @@ def _mac_specs(g: nx.DiGraph, model: CycleModel) -> list[tuple[CandidateSpec, fl
         st = CandidateSpec.of("stationary", source="dataflow", cols=4, k=64, dtype="int8")
         out.append((st, sw - (p / 32 * (model.cfu + 2 * model.load) + model.load * words / 4), pattern))
     return out
+
+
+def _stationary_only(g: nx.DiGraph, prods: list, loads: list, model: CycleModel):
+    """Products where only one operand is adjacent along the reduction (conv NHWC with HWIO weights):
+    an operand-stationary unit holds the other operand's tile, so only the streamed one is packed."""
+    if {g.nodes[n]["elem"] for n in loads} != {"int8"}:
+        return []
+    by: dict = {}
+    for n in loads:
+        by.setdefault(g.nodes[n]["buffer"], []).append(n)
+    streamed = [b for b, ns in by.items() if _adjacent(g, ns)]
+    if len(by) != 2 or len(streamed) != 1:
+        return []
+    p = len(prods)
+    sw = p * (model.mul + model.add) + model.load * len(loads)
+    unit = p / 32 * (model.cfu + 2 * model.load)
+    pattern = (f"sum of {p} products of int8 loads, {streamed[0]} adjacent along the reduction, the other operand "
+               "held in the unit")
+    return [(CandidateSpec.of("stationary", source="dataflow", cols=4, k=64, dtype="int8"), sw - unit, pattern)]
 
 
 def _lane_loop(g: nx.DiGraph, loads: list, stores: list, lanes: int) -> int | None:

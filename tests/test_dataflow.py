@@ -393,3 +393,12 @@ def test_fused_mixed_dtypes_verify_in_verilator():
                       "int32:64 mod.int32 int32:m7 max.int32", "uint8", "int16")
     rep = isa_ext.verify(build_candidate(spec), n=3000)
     assert rep.n_ops >= 3000
+
+
+def test_conv_hwio_weights_propose_only_an_operand_stationary_unit():
+    """NHWC activations are adjacent along the channel reduction, HWIO weights are not: a stateless
+    dot would need a packing stage, a unit that holds the weights does not."""
+    wl = ops.get("conv2d_nhwc")(N=1, H=8, W=8, C=16, F=16, KH=3)
+    cands = dataflow_candidates({"conv": _lower(wl)}, top=None)
+    assert [c.spec.key for c in cands] == [CandidateSpec.of("stationary", cols=4, k=64, dtype="int8").key]
+    assert "A adjacent" in cands[0].pattern
