@@ -20,7 +20,8 @@ with the knobs
 
 Tails: N not a multiple of ``cols`` and K not a multiple of ``kb`` are partitioned by the splits'
 AUTO tail strategy (docs/tails.md): full tiles on the unit, the remainders in scalar code. Shapes the
-unit cannot take (K under 8 steps, rows of A not word-aligned: K % 4 != 0) are refused by
+unit cannot take (K under 8 steps, rows of A not word-aligned: K % 4 != 0, fewer than ``cols``
+columns) are refused by
 :func:`plan`, and the template then offers nothing of the unit (its scalar space only).
 
 For a convolution (NHWC, weights OHWI) the rows are the output pixels (n, y, x), the columns the
@@ -108,9 +109,9 @@ def k_blocks(ext, K: int) -> list[int]:
     return out
 
 
-def plan(exts: str, K: int) -> RowsPlan:
-    """The rows unit of ``exts`` (the first registered one whose intrinsic pattern is "rows") if the
-    reduction of K steps suits it, and the exts without rows units."""
+def plan(exts: str, K: int, N: int) -> RowsPlan:
+    """The rows unit of ``exts`` (the first registered one whose intrinsic pattern is "rows") if a
+    reduction of K steps over N columns suits it, and the exts without rows units."""
     names = [x.strip() for x in (exts or "").split(",") if x.strip()]
     rows = [n for n in names if _is_rows(isa_ext.get(n))]
     rest = ",".join(n for n in names if n not in rows)
@@ -121,6 +122,9 @@ def plan(exts: str, K: int) -> RowsPlan:
         return RowsPlan(None, rest, f"axis K = {K}: the rows of the operands are not word-aligned (K % 4 != 0)")
     if not k_blocks(ext, K):
         return RowsPlan(None, rest, f"axis K = {K}: shorter than the unit's reduction block")
+    cols, _ = unit_shape(ext)
+    if N < cols:
+        return RowsPlan(None, rest, f"axis N = {N}: fewer columns than the unit's {cols}")
     return RowsPlan(ext, rest)
 
 

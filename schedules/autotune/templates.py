@@ -306,7 +306,7 @@ _matmul_ref = _op_reference("matmul_nt", _MNK)
 
 @template("matmul_i8", reference=_matmul_ref)
 def matmul_i8(M, N, K, exts=EXTS):
-    rows = stationary.plan(exts, K)  # an operand-stationary unit: its own space (schedules/autotune/stationary.py)
+    rows = stationary.plan(exts, K, N)  # an operand-stationary unit: its own space (schedules/autotune/stationary.py)
     if rows.ext is not None:
         return stationary.matmul_i8(rows.ext, M, N, K)
     exts = rows.rest
@@ -359,7 +359,7 @@ _dense_ref = _op_reference("dense", _MNK, bias=True)
 
 @template("dense_i8", reference=_dense_ref)
 def dense_i8(M, N, K, exts=EXTS):
-    rows = stationary.plan(exts, K)
+    rows = stationary.plan(exts, K, N)
     if rows.ext is not None:
         return stationary.dense_i8(rows.ext, M, N, K)
     exts = rows.rest
@@ -381,7 +381,7 @@ _conv_nhwc_ref = _op_reference("conv2d_nhwc", ("N", "H", "W", "C", "F", *_CONV_A
 
 @template("conv2d_nhwc_i8", reference=_conv_nhwc_ref)
 def conv2d_nhwc_i8(N, H, W, C, F, KH, KW=None, stride=1, pad=0, exts=EXTS):
-    rows = stationary.plan(exts, C)
+    rows = stationary.plan(exts, C, F)
     if rows.ext is not None:
         return stationary.conv2d_nhwc_i8(rows.ext, N, H, W, C, F, KH, KW, stride, pad)
     exts = rows.rest
