@@ -16,6 +16,7 @@ with the knobs
 * ``rows``     rows per row block (all of them, or a divisor of the row count): the row-block loop
                goes outermost, so that block of A stays in the D-cache across the column blocks;
 * ``order``    ``"nk"`` column blocks outside reduction blocks, ``"kn"`` the other way round;
+* ``unroll``   rows per iteration of the row loop (1, or 2 unrolled when the row count is even);
 * ``compiler`` the cross compiler and flags of the target.
 
 Tails: N not a multiple of ``cols`` and K not a multiple of ``kb`` are partitioned by the splits'
@@ -157,8 +158,18 @@ def _schedule_rows(cfg, s, out, ext, rows: list, col, red, outer_reduce=()):
         ro, ri = st.split(rows[-1], factor=rb)
         blocks = [*row_axes[:-1], ro]
         row_axes = [ri]
+    # rows per iteration of the row loop (unrolled): the compiler overlaps one row's loads of A with
+    # the other's CFU ops
+    last = rb if rb < inner_rows else inner_rows
+    cfg.define_knob("unroll", [1, 2] if last % 2 == 0 else [1])
+    unroll_inner = None
+    if cfg["unroll"].val > 1:
+        rio, unroll_inner = st.split(row_axes[-1], factor=cfg["unroll"].val)
+        row_axes = [*row_axes[:-1], rio, unroll_inner]
     blocked = [jo, *outer_reduce, *kos] if order == "nk" else [*outer_reduce, *kos, jo]
     st.reorder(*blocks, *blocked, *row_axes, ji, ki)
+    if unroll_inner is not None:
+        st.unroll(unroll_inner)
     st.tensorize(row_axes[0], rows_intrinsic(ext, kb))
     cfg.define_knob("compiler", list(cfg.compilers))
 
