@@ -133,3 +133,24 @@ def test_matmul_64_cubed_reaches_4_mac_per_cycle_on_vexriscv():
                                          "compiler": "zig:-O2"})
     cycles = _check(task, cfg, "vexriscv")
     assert 64 ** 3 / cycles >= 4.0, cycles
+
+
+def test_xgb_tuning_with_a_stationary_unit_on_vexriscv(tmp_path):
+    """The tuner path a search takes: XGB over the stationary space of a dense layer with column and
+    reduction tails, every measured output checked in the measure function; the best config again on
+    the host against numpy."""
+    from schedules.autotune import XGBTuner
+    from simulator.measure import make_measure
+
+    ext = _unit(8, 32)
+    task = create_task("dense_i8", (4, 12, 76, ext.name), "vexriscv")
+    measure = make_measure("vexriscv", n_parallel=1)
+    try:
+        res = XGBTuner(task, seed=0).tune(8, measure, records=str(tmp_path / "st.jsonl"))
+    finally:
+        close = getattr(measure, "close", None)
+        if close is not None:
+            close()
+    assert res.n_errors == 0 and res.best_config is not None
+    host = create_task("dense_i8", (4, 12, 76, ext.name), "host")
+    _check(host, {"knobs": {k: v for k, v in res.best_config.to_json()["knobs"].items()}}, "host")
