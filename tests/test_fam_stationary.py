@@ -154,3 +154,24 @@ def test_xgb_tuning_with_a_stationary_unit_on_vexriscv(tmp_path):
     assert res.n_errors == 0 and res.best_config is not None
     host = create_task("dense_i8", (4, 12, 76, ext.name), "host")
     _check(host, {"knobs": {k: v for k, v in res.best_config.to_json()["knobs"].items()}}, "host")
+
+
+def test_a_hand_written_rows_unit_gets_the_same_space():
+    """Any extension whose intrinsic declares pattern "rows" (here examples/stationary_unit.py's, attached
+    to a fresh copy of its extension) gets the stationary space, at its one reduction length."""
+    from conftest import load_example
+
+    ex = load_example("stationary_unit")
+    ext = ex.wstat4_i8("wstat4_i8_rows_test")
+    ext.intrinsics.append(ex.stationary_intrinsic(ext, 64))
+    isa_ext.register(ext, replace=True)
+    assert stationary.unit_shape(ext) == (4, 64) and stationary.k_blocks(ext, 100) == [64]
+    assert stationary.plan(ext.name, 32, 8).ext is None  # shorter than its reduction
+    task = create_task("matmul_i8", (6, 10, 100, ext.name), "host")
+    assert "k_block" in task.config_space.knobs
+    for i in range(0, len(task.config_space), 3):
+        f = task.lower(i)
+        assert [e.name for e in f.extensions] == [ext.name]
+        arrays = task.make_inputs(5)
+        codegen_c.build(f, "host")(*arrays)
+        np.testing.assert_array_equal(arrays[2], task.reference(arrays)[0])
