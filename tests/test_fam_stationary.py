@@ -97,7 +97,8 @@ def test_every_config_matches_numpy_on_host(cols, k, tmpl, args):
 
 
 @pytest.mark.parametrize("tmpl,args", [("matmul_i8", (5, 13, 100)), ("dense_i8", (3, 10, 44)),
-                                       ("conv2d_nhwc_i8", (1, 4, 4, 20, 6, 1, 1, 1, 0))])
+                                       ("conv2d_nhwc_i8", (1, 4, 4, 20, 6, 1, 1, 1, 0)),
+                                       ("conv2d_nhwc_i8", (1, 5, 5, 8, 5, 3, 3, 1, 1))])
 def test_tuned_configs_match_numpy_on_vexriscv(tmpl, args):
     ext = _unit(4, 32)
     task = create_task(tmpl, (*args, ext.name), "vexriscv")
