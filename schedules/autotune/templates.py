@@ -56,6 +56,7 @@ import ops
 import schedules
 import tir
 
+from . import stationary
 from .space import ConfigEntity, TensorizeEntity, get_config, template
 
 TILE_INNER = (2, 4, 8)  # register tile extents offered per axis
@@ -305,6 +306,10 @@ _matmul_ref = _op_reference("matmul_nt", _MNK)
 
 @template("matmul_i8", reference=_matmul_ref)
 def matmul_i8(M, N, K, exts=EXTS):
+    rows = stationary.plan(exts, K, N)  # an operand-stationary unit: its own space (schedules/autotune/stationary.py)
+    if rows.ext is not None:
+        return stationary.matmul_i8(rows.ext, M, N, K)
+    exts = rows.rest
     wl = ops.get("matmul_nt")(M, N, K)
     (A, Bt), C = wl.inputs, wl.output
     s = schedules.create_schedule(C)
@@ -354,6 +359,10 @@ _dense_ref = _op_reference("dense", _MNK, bias=True)
 
 @template("dense_i8", reference=_dense_ref)
 def dense_i8(M, N, K, exts=EXTS):
+    rows = stationary.plan(exts, K, N)
+    if rows.ext is not None:
+        return stationary.dense_i8(rows.ext, M, N, K)
+    exts = rows.rest
     wl = ops.get("dense")(M, N, K, bias=True)
     (X, W, Bias), D, Y = wl.inputs, wl["dense"], wl.output
     s = schedules.create_schedule(Y)
@@ -372,6 +381,10 @@ _conv_nhwc_ref = _op_reference("conv2d_nhwc", ("N", "H", "W", "C", "F", *_CONV_A
 
 @template("conv2d_nhwc_i8", reference=_conv_nhwc_ref)
 def conv2d_nhwc_i8(N, H, W, C, F, KH, KW=None, stride=1, pad=0, exts=EXTS):
+    rows = stationary.plan(exts, C, F)
+    if rows.ext is not None:
+        return stationary.conv2d_nhwc_i8(rows.ext, N, H, W, C, F, KH, KW, stride, pad)
+    exts = rows.rest
     wl = ops.get("conv2d_nhwc")(N, H, W, C, F, KH, KW, stride, pad, weight_layout="OHWI")
     (A, Wt), Out = wl.inputs, wl.output
     s = schedules.create_schedule(Out)
