@@ -416,6 +416,132 @@ def depthwise_conv2d_i8(N, C, H, W, KH, KW=None, stride=1, pad=0, exts=EXTS):
     return s, [A, Wt, Out]
 
 
+# --- lane-parallel kernels: NHWC depthwise convolution and max pooling ---------------------------------
+
+PIXEL_TILES = (1, 2, 4, 8)  # output pixels (along OW) per register / unit tile
+CHANNEL_GROUPS = (1, 2, 4)  # lane groups of adjacent channels per tile
+
+
+def _lane_intrinsics(exts: str, combiner: str, channels: int, in_dtype: str = "int8") -> list:
+    """The intrinsics of the listed extensions that fit a lane-parallel kernel: pattern "lanes", the same
+    reduction (``"sum"`` of products or ``"max"``), input dtype ``in_dtype`` and a lane count dividing the
+    channel axis (the lane words must be whole and aligned)."""
+    out = []
+    for n in (x.strip() for x in exts.split(",") if x.strip()):
+        for t in isa_ext.get(n).intrinsics:
+            body = t.desc.op.body
+            if (t.facts.pattern == "lanes" and t.facts.lanes > 0 and channels % t.facts.lanes == 0
+                    and t.in_dtype == in_dtype and getattr(body, "combiner", None) == combiner):
+                out.append(t)
+                break
+    return out
+
+
+def _intrin_of(cfg, intrins: list):
+    name = cfg["tensorize"].name
+    return next((t for t in intrins if t.name == name), None)
+
+
+def _lane_tile(cfg, intr, channels: int, ow: int) -> tuple[int, int, int]:
+    """(pixels per tile, lane groups per tile, lanes) of a config: the knobs' values reduced until the
+    tile fits the channel axis and (for a unit with accumulators) the unit's pixel slots, so that no
+    config fails to build for a shape reason."""
+    lanes = intr.facts.lanes if intr is not None else (4 if channels % 4 == 0 else 1)
+    px, g = cfg["tile_x"].val, cfg["c_groups"].val
+    while g > 1 and channels % (g * lanes):
+        g //= 2
+    if intr is not None and intr.facts.accumulators:
+        slots = intr.facts.accumulators // lanes
+        while px * g > slots and g > 1:
+            g //= 2
+        while px * g > slots and px > 1:
+            px //= 2  # a power of two dividing OW: its halves divide OW too
+    return px, g, lanes
+
+
+def _lane_kernel(cfg, s, out, pad_stage, exts: str, combiner: str):
+    """The schedule of an NHWC lane-parallel kernel (``out[b, y, x, c]`` reduced over the window taps).
+
+    Knobs: ``tile_x`` output pixels per tile, ``c_groups`` lane groups (of 4 channels, or of the unit's
+    lanes) per tile, ``tensorize`` None or a "lanes" intrinsic of ``exts`` that fits, ``pad`` (a padded
+    kernel's scalar configs) inline the zero padding into the loads or materialize it, ``unroll_taps``
+    the window loops of the scalar tile unrolled, ``compiler``. Scalar configs accumulate a pixels x
+    channels tile in registers (cache_write) with the taps outside the tile; a tensorized config writes
+    the output directly from the unit (materialized padding: the lanes are plain word loads).
+    """
+    b, y, x, c = out.op.axis
+    ry, rx = out.op.reduce_axis
+    channels, ow = _ext(c), _ext(x)
+    intrins = _lane_intrinsics(exts, combiner, channels)
+    cfg.define_knob("tile_x", [p for p in PIXEL_TILES if p <= ow and ow % p == 0])
+    cfg.define_knob("c_groups", list(CHANNEL_GROUPS))
+    cfg.define_tensorize("tensorize", c, intrins)
+    if pad_stage is not None:
+        cfg.define_knob("pad", ["inline", "root"])
+    cfg.define_knob("unroll_taps", [True, False])
+    cfg.define_knob("compiler", list(cfg.compilers))
+    intr = _intrin_of(cfg, intrins)
+    px, g, lanes = _lane_tile(cfg, intr, channels, ow)
+    ol = s.cache_write(out, "local") if intr is None else None
+    st = s[out]
+    if pad_stage is not None:
+        if intr is None and cfg["pad"].val == "inline":
+            s[pad_stage].compute_inline()
+        elif channels % 4 == 0:  # the copy of the padded input, 4 channels per unrolled step
+            sp = s[pad_stage]
+            _, pci = sp.split(sp.op.axis[3], factor=4)
+            sp.unroll(pci)
+    xo, xi = st.split(x, factor=px)
+    co, cr = st.split(c, factor=g * lanes)
+    if intr is not None:
+        cg, ci = st.split(cr, factor=lanes)
+        if intr.facts.accumulators:  # the taps inside the unit's tile: tensorize at the outer tap
+            st.reorder(b, y, xo, co, ry, rx, xi, cg, ci)
+        else:  # a stateless unit: one window per call, the tile's loops outside (unrolled)
+            st.reorder(b, y, xo, co, xi, cg, ry, rx, ci)
+            st.unroll(xi)
+            st.unroll(cg)
+        st.tensorize(ry, intr)
+        return
+    st.reorder(b, y, xo, co, xi, cr)
+    s[ol].compute_at(st, co)
+    sa = s[ol]
+    ob, oy, ox, oc = sa.op.axis
+    lry, lrx = sa.op.reduce_axis
+    sa.reorder(ob, oy, lry, lrx, ox, oc)
+    sa.unroll(ox)
+    sa.unroll(oc)
+    if cfg["unroll_taps"].val:
+        sa.unroll(lrx)
+        sa.unroll(lry)
+    st.unroll(xi)
+    st.unroll(cr)
+
+
+_dw_nhwc_ref = _op_reference("depthwise_conv2d_nhwc", ("N", "H", "W", "C", *_CONV_ARGS))
+
+
+@template("depthwise_conv2d_nhwc_i8", reference=_dw_nhwc_ref)
+def depthwise_conv2d_nhwc_i8(N, H, W, C, KH, KW=None, stride=1, pad=0, exts=EXTS):
+    wl = ops.get("depthwise_conv2d_nhwc")(N, H, W, C, KH, KW, stride, pad)
+    (A, Wt), Out = wl.inputs, wl.output
+    s = schedules.create_schedule(Out)
+    _lane_kernel(get_config(), s, Out, wl.stages.get("pad"), exts, "sum")
+    return s, [A, Wt, Out]
+
+
+_max_pool_nhwc_ref = _op_reference("max_pool2d_nhwc", ("N", "H", "W", "C", "k", "stride", "pad"), dtype="int8")
+
+
+@template("max_pool2d_nhwc_i8", reference=_max_pool_nhwc_ref)
+def max_pool2d_nhwc_i8(N, H, W, C, k=2, stride=2, pad=0, exts=EXTS):
+    wl = ops.get("max_pool2d_nhwc")(N, H, W, C, k, stride, pad, dtype="int8")
+    (A,), Out = wl.inputs, wl.output
+    s = schedules.create_schedule(Out)
+    _lane_kernel(get_config(), s, Out, wl.stages.get("pad"), exts, "max")
+    return s, [A, Out]
+
+
 # template -> (its ops registry operator, the attributes the template fixes); its args are the
 # operator's shape attributes in order (then ``exts``)
 TEMPLATE_OPS = {
@@ -425,6 +551,8 @@ TEMPLATE_OPS = {
     "conv2d_nhwc_i8": ("conv2d_nhwc", {"weight_layout": "OHWI"}),
     "conv2d_nchw_i8": ("conv2d_nchw", {}),
     "depthwise_conv2d_i8": ("depthwise_conv2d_nchw", {"weight_layout": "CHW"}),
+    "depthwise_conv2d_nhwc_i8": ("depthwise_conv2d_nhwc", {}),
+    "max_pool2d_nhwc_i8": ("max_pool2d_nhwc", {"dtype": "int8"}),
 }
 
 def template_macs(name: str, args) -> int | None:
@@ -442,6 +570,7 @@ _DEFAULT_ARGS = {
     "matmul_i8": (32, 32, 32), "matmul_kn_i8": (32, 32, 32), "dense_i8": (8, 32, 64),
     "conv2d_nhwc_i8": (1, 8, 8, 16, 16, 3), "conv2d_nchw_i8": (1, 8, 10, 10, 8, 3),
     "depthwise_conv2d_i8": (1, 8, 10, 10, 3),
+    "depthwise_conv2d_nhwc_i8": (1, 16, 16, 32, 3, 3, 1, 1), "max_pool2d_nhwc_i8": (1, 16, 16, 32),
 }
 
 
@@ -469,4 +598,4 @@ def _cli_names() -> dict[str, str]:
 WORKLOADS = {name: (t, _DEFAULT_ARGS[t]) for name, t in sorted(_cli_names().items())}
 
 __all__ = ["LEGACY_NAMES", "TEMPLATE_OPS", "WORKLOADS", "template_macs", "conv2d_nchw_i8", "conv2d_nhwc_i8", "dense_i8",
-           "depthwise_conv2d_i8", "matmul_i8", "matmul_kn_i8"]
+           "depthwise_conv2d_i8", "depthwise_conv2d_nhwc_i8", "matmul_i8", "matmul_kn_i8", "max_pool2d_nhwc_i8"]
