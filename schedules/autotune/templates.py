@@ -487,10 +487,12 @@ def _lane_kernel(cfg, s, out, pad_stage, exts: str, combiner: str):
     if pad_stage is not None:
         if intr is None and cfg["pad"].val == "inline":
             s[pad_stage].compute_inline()
-        elif channels % 4 == 0:  # the copy of the padded input, 4 channels per unrolled step
+        else:  # the copy of the padded input: up to 32 channels per unrolled step (one border test each)
             sp = s[pad_stage]
-            _, pci = sp.split(sp.op.axis[3], factor=4)
-            sp.unroll(pci)
+            f = next((f for f in (32, 16, 8, 4) if channels % f == 0), None)
+            if f is not None:
+                _, pci = sp.split(sp.op.axis[3], factor=f)
+                sp.unroll(pci)
     xo, xi = st.split(x, factor=px)
     co, cr = st.split(c, factor=g * lanes)
     if intr is not None:
