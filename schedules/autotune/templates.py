@@ -61,7 +61,10 @@ from .space import ConfigEntity, TensorizeEntity, get_config, template
 TILE_INNER = (2, 4, 8)  # register tile extents offered per axis
 # the extensions a template may tensorize to (a comma-separated template argument; "" for none)
 EXTS = "dot4_i8,mac4_i8"
-LANES = 4
+LANES = 4  # the lanes of the knobs' definitions when they divide the lane axis (the built-ins' 4)
+# accumulator-bank extensions whose too-large tiles stay a build error (the documented behaviour of the
+# built-in mac4_i8's space, which its tests rely on); every other bank gets its tile reduced to fit
+TILE_ERROR_EXTS = frozenset({"mac4_i8"})
 FULL_K_STEPS = 16  # the k_steps knob offers a fully unrolled reduction up to this many lane steps
 CACHE_BYTES = 4096  # VexRiscv_FullCfu's D-cache: 4 KiB, direct-mapped, 32-byte lines
 # tiles per cache block the cache_block knob offers (0, no blocking, first), when the stationary
@@ -81,7 +84,7 @@ def _i32(x):
 
 
 def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), lanes_ok=True, mac_ok=True,
-                    exts=EXTS, stationary_bytes=0, packable=None):
+                    exts=EXTS, stationary_bytes=0, packable=None, in_dtype="int8"):
     """The shared schedule: tile (ax_a, ax_b) of ``out``, accumulate the tile in ``acc`` (local).
 
     ``lane_axis`` is the reduction axis of ``acc`` split into LANES-wide lanes; ``outer_reduce``
@@ -98,13 +101,29 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
                      candidate=_tile_candidates(_ext(ax_a)))
     cfg.define_split("tile_b", ax_b, num_outputs=2, policy="candidate",
                      candidate=_tile_candidates(_ext(ax_b)))
-    intrins = []
-    if lanes_ok and lane_axis is not None and _ext(lane_axis) % LANES == 0:
-        offered = [x.strip() for x in exts.split(",") if x.strip()]
-        intrins = [isa_ext.get(n) for n in offered if mac_ok or not _in_unit(n)]
+    offered = {}
+    if lanes_ok and lane_axis is not None:
+        min_tile = min(c[1] for c in _tile_candidates(_ext(ax_a))) * min(c[1] for c in _tile_candidates(_ext(ax_b)))
+        offered = _block_intrinsics(exts, _ext(lane_axis), mac_ok, in_dtype, min_tile)
+    intrins = list(offered)
+    # the lanes of the knobs' definitions: the built-ins' 4 whenever they divide the lane axis (their
+    # spaces stay as they were), else the fewest lanes of an offered intrinsic
+    base = LANES if lane_axis is not None and _ext(lane_axis) % LANES == 0 else \
+        min((t.facts.lanes or t.lanes for t in offered.values()), default=LANES)
     direct = acc is out
-    ao, ai = cfg["tile_a"].apply(s, out, ax_a)
-    bo, bi = cfg["tile_b"].apply(s, out, ax_b)
+    chosen = offered.get(_peek(cfg, "tensorize", None))
+    fa, fb = cfg["tile_a"].size[1], cfg["tile_b"].size[1]
+    if chosen is not None and chosen.facts.accumulators and chosen.extension.name not in TILE_ERROR_EXTS:
+        # the unit keeps the whole tile: a tile larger than its bank is reduced (halving the larger
+        # factor keeps it a divisor of its axis), so no offered config fails for a shape reason
+        while fa * fb > chosen.facts.accumulators and max(fa, fb) > 1:
+            if fa >= fb:
+                fa //= 2
+            else:
+                fb //= 2
+    st0 = s[out]
+    ao, ai = st0.split(ax_a, factor=fa)
+    bo, bi = st0.split(ax_b, factor=fb)
     st = s[out]
     leaf = list(st.leaf_iter_vars)
     # keep the other data axes outside, then (ao, bo, ai, bi)
@@ -143,17 +162,23 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
         rest = [a for i, a in enumerate(data) if i not in (pos_a, pos_b)]
     cfg.define_annotate("unroll", [ca, cb], policy="try_unroll")
     cfg.define_tensorize("tensorize", lane_axis, intrins)
-    lanes = lane_axis is not None and _ext(lane_axis) % LANES == 0
+    lanes = lane_axis is not None and _ext(lane_axis) % base == 0
     # lane steps per iteration of the k loop (unrolled): fewer loop overheads, longer CFU runs
-    steps = [1, 2] if lanes and _ext(lane_axis) % (2 * LANES) == 0 else [1]
-    if lanes and 2 < _ext(lane_axis) // LANES <= FULL_K_STEPS:
-        steps.append(_ext(lane_axis) // LANES)  # the whole reduction straight-line
+    steps = [1, 2] if lanes and _ext(lane_axis) % (2 * base) == 0 else [1]
+    if lanes and 2 < _ext(lane_axis) // base <= FULL_K_STEPS:
+        steps.append(_ext(lane_axis) // base)  # the whole reduction straight-line
     elif lanes and stationary_bytes > CACHE_BYTES:
         # a reduction too long to unroll whole: chunks of it straight-line (a rolled loop of chunks)
-        n = _ext(lane_axis) // LANES
+        n = _ext(lane_axis) // base
         steps += [c for c in K_CHUNKS if c > 2 and n % c == 0 and c < n]
     cfg.define_knob("k_steps", steps)
     tens = cfg["tensorize"]
+    # the chosen intrinsic's lanes (the scalar configs keep the knobs' lanes)
+    nl = (offered[tens.name].facts.lanes or offered[tens.name].lanes) if tens.name in offered else base
+    k_steps = cfg["k_steps"].val
+    if lanes and tens.name is not None:
+        # a lane step count the chosen lanes do not divide into whole words: the largest one that does
+        k_steps = max(d for d in range(1, k_steps + 1) if (_ext(lane_axis) // nl) % d == 0)
     # scalar code keeps the reduction steps outside the tile (unrolled), so the tile's accumulators stay
     # in registers across the products of one step, as the hand scalar schedule does
     scalar = tens.name is None
@@ -162,16 +187,16 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
         # spills a 2x4 tile's accumulators from 4 steps on (measured 0.97M / 0.86M / 1.64M cycles at
         # matmul 64^3 for 1 / 2 / 4 steps)
         kio = None
-        ko, ki = sa.split(lane_axis, factor=cfg["k_steps"].val)
+        ko, ki = sa.split(lane_axis, factor=k_steps)
         order = [*rest, *outer_reduce, ko, ki, ca, cb]
     elif lanes:
         kio = None
-        if cfg["k_steps"].val > 1:
-            ko, kr = sa.split(lane_axis, factor=LANES * cfg["k_steps"].val)
-            kio, ki = sa.split(kr, factor=LANES)
+        if k_steps > 1:
+            ko, kr = sa.split(lane_axis, factor=nl * k_steps)
+            kio, ki = sa.split(kr, factor=nl)
             order = [*rest, *outer_reduce, ko, kio, ca, cb, ki]
         else:
-            ko, ki = sa.split(lane_axis, factor=LANES)
+            ko, ki = sa.split(lane_axis, factor=nl)
             order = [*rest, *outer_reduce, ko, ca, cb, ki]
     else:
         ko = ki = kio = None
@@ -207,6 +232,31 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
         if cfg["cfu_words"].val != CFU_WORDS[0] and tens.name is not None and not _in_unit(tens.name):
             st.pragma(bo, "cfu_words", cfg["cfu_words"].val)
     cfg.define_knob("compiler", list(cfg.compilers))  # the task's target's compilers
+
+
+def _block_intrinsics(exts: str, lane_extent: int, mac_ok: bool, in_dtype: str, min_tile: int) -> dict:
+    """ext name -> the tensor intrinsic of each listed extension that fits a register-blocked reduction:
+    pattern "lane_reduce" (a stateless reduction over packed lanes) or, where ``mac_ok``, "tile" (the
+    tile in an accumulator bank, only when the smallest register tile, ``min_tile`` outputs, fits its
+    bank); input dtype ``in_dtype``; lanes dividing the lane axis (``lane_extent``). An intrinsic that
+    declares no pattern counts as "tile" when it has accumulators, else as "lane_reduce"; other patterns
+    ("rows", "lanes", "elementwise") are not offered here."""
+    out = {}
+    for n in (x.strip() for x in exts.split(",") if x.strip()):
+        for t in isa_ext.get(n).intrinsics:
+            pattern = t.facts.pattern or ("tile" if t.facts.accumulators else "lane_reduce")
+            nl = t.facts.lanes or t.lanes
+            if pattern not in ("lane_reduce", "tile") or (pattern == "tile" and not mac_ok):
+                continue
+            if t.in_dtype != in_dtype or nl < 1 or lane_extent % nl:
+                continue
+            if pattern == "tile" and t.facts.accumulators < min_tile:
+                continue
+            if getattr(t.desc.op.body, "combiner", None) != "sum":
+                continue
+            out[n] = t
+            break
+    return out
 
 
 def _peek(cfg, name: str, default):
