@@ -264,15 +264,20 @@ def lane_mac_intrinsic(ext, lanes: int, accumulators: int) -> TensorIntrin:
         pts = list(itertools.product(*[range(lp.extent) for lp in data]))
         body = []
         if stationary:
-            # one weight load per tap, shared by every pixel of the tile (the weights do not vary along
-            # the pixel loops: the view of w at pixel 0)
-            at0 = {lp: 0 for lp in data}
-            body.append(Evaluate(call(ops["set_w"], (w.word(0, at=at0), w.word(4, at=at0)))))
-        for k, vals in enumerate(pts):
-            at = dict(zip(data, vals))
-            if stationary:
-                body.append(Evaluate(call(ops["mac"], (a.word(0, at=at), a.word(4, at=at)), (k,))))
-            else:
+            # the weights are loaded into the unit once per tap and distinct weight word (they vary along
+            # the channel-group loops, not along the pixels): the tile's points grouped by their weights
+            groups: dict = {}
+            for k, vals in enumerate(pts):
+                at = dict(zip(data, vals))
+                groups.setdefault(tuple(str(i) for i in w.index(0, at=at)), []).append((k, at))
+            for members in groups.values():
+                at = members[0][1]
+                body.append(Evaluate(call(ops["set_w"], (w.word(0, at=at), w.word(4, at=at)))))
+                for k, at in members:
+                    body.append(Evaluate(call(ops["mac"], (a.word(0, at=at), a.word(4, at=at)), (k,))))
+        else:
+            for k, vals in enumerate(pts):
+                at = dict(zip(data, vals))
                 body.append(Evaluate(call(ops["mac"], (a.word(0, at=at), w.word(0, at=at)), (k,))))
         loop = seq(body)
         for lp in reversed(red):

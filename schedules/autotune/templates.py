@@ -549,6 +549,9 @@ def _lane_kernel(cfg, s, out, pad_stage, exts: str, combiner: str):
         cg, ci = st.split(cr, factor=lanes)
         if intr.facts.accumulators:  # the taps inside the unit's tile: tensorize at the outer tap
             st.reorder(b, y, xo, co, ry, rx, xi, cg, ci)
+            if cfg["unroll_taps"].val:  # the tap loops inside the unit's nest straight-line
+                st.unroll(ry)
+                st.unroll(rx)
         else:  # a stateless unit: one window per call, the tile's loops outside (unrolled)
             st.reorder(b, y, xo, co, xi, cg, ry, rx, ci)
             st.unroll(xi)
