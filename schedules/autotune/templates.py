@@ -8,9 +8,12 @@ Each template computes the reduction into a ``local`` accumulator tile (``cache_
                  write-back of the tile);
 * ``tensorize``  None, ``dot4_i8`` (innermost 4 reduction lanes) or ``mac4_i8`` (the whole tile
                  in the unit's 16-accumulator bank), where the layout allows: the lane axis must be
-                 contiguous in both operands, so e.g. NCHW convolutions only offer None unless
-                 KW % 4 == 0. A mac4 tile of more than 16 accumulators fails at tensorize time,
-                 a fast "build" error;
+                 contiguous in both operands and its words aligned, so NCHW convolutions only offer
+                 None (unless KW % 4 == 0 with a single output column). A mac4 tile of more than 16
+                 accumulators fails at tensorize time, a fast "build" error; any other extension whose
+                 intrinsic fits (pattern "lane_reduce" or "tile", the operands' dtype, lanes dividing
+                 the lane axis, a bank holding the smallest tile) is offered too, with its own lane
+                 count, and a candidate bank's tile is reduced to fit its accumulators;
 * ``k_steps``    reduction work per iteration of the k loop (unrolled): with a tensorize, lane steps
                  (1, 2, or all of them up to FULL_K_STEPS, so that the whole reduction of a tile is
                  straight-line code); without one, that many reduction steps, outside the tile loops
@@ -44,6 +47,15 @@ Space sizes (vexriscv): matmul_i8 128^3 388,800 configs; conv2d_nhwc_i8 1x16x16x
 ``conv2d_nhwc_i8(N, H, W, C, F, KH, KW, stride, pad)``: weights OHWI ([F, KH, KW, C], TFLite's).
 ``conv2d_nchw_i8(N, C, H, W, F, KH, KW, stride, pad)``: weights OIHW.
 ``depthwise_conv2d_i8(N, C, H, W, KH, KW, stride, pad)``: NCHW, weights [C, KH, KW].
+``depthwise_conv2d_nhwc_i8(N, H, W, C, KH, KW, stride, pad)``: NHWC, weights [KH, KW, C] (channels innermost).
+``max_pool2d_nhwc_i8(N, H, W, C, k, stride, pad)``: int8 NHWC max pooling.
+
+The two NHWC lane kernels (:func:`_lane_kernel`) have their own knobs: ``tile_x`` (output pixels per
+tile), ``c_groups`` (lane groups of adjacent channels per tile), ``tensorize`` (None, or an intrinsic
+of pattern "lanes" from ``exts`` with the kernel's reduction, int8 lanes and a lane count dividing C),
+``pad`` (scalar configs of a padded kernel: padding inlined into the loads or materialized),
+``unroll_taps`` and ``compiler``. Their scalar configs are always there; a tile larger than a unit's
+pixel slots is reduced to fit.
 
 Each template's TE and numpy reference are its ``ops`` registry operator's (``TEMPLATE_OPS``); the
 CLI names in ``WORKLOADS`` are the registry's.
@@ -241,14 +253,17 @@ def _block_intrinsics(exts: str, lane_extent: int, mac_ok: bool, in_dtype: str, 
     bank); input dtype ``in_dtype``; lanes dividing the lane axis (``lane_extent``). An intrinsic that
     declares no pattern counts as "tile" when it has accumulators, else as "lane_reduce"; other patterns
     ("rows", "lanes", "elementwise") are not offered here."""
-    out = {}
+    out: dict = {}
     for n in (x.strip() for x in exts.split(",") if x.strip()):
         for t in isa_ext.get(n).intrinsics:
             pattern = t.facts.pattern or ("tile" if t.facts.accumulators else "lane_reduce")
             nl = t.facts.lanes or t.lanes
             if pattern not in ("lane_reduce", "tile") or (pattern == "tile" and not mac_ok):
                 continue
-            if t.in_dtype != in_dtype or nl < 1 or lane_extent % nl:
+            # the lanes of one operand must fill a 32-bit word: the lane loads are aligned 32-bit words
+            # (tir Ramp), so e.g. a 2-lane int8 dot, whose word would start at every other halfword, is
+            # not offered
+            if t.in_dtype != in_dtype or nl < 1 or lane_extent % nl or nl * tir.dtype.bits(in_dtype) != 32:
                 continue
             if pattern == "tile" and t.facts.accumulators < min_tile:
                 continue
@@ -444,9 +459,10 @@ def conv2d_nchw_i8(N, C, H, W, F, KH, KW=None, stride=1, pad=0, exts=EXTS):
     OL = s.cache_write(Out, "local")
     cfg = get_config()
     rc_, ry_, rx_ = OL.op.reduce_axis
-    # the lanes run along rx (contiguous in both operands only at stride 1)
+    # the lanes run along rx (contiguous in both operands only at stride 1); a word of A at x + rx is
+    # 4-byte aligned for every x only when there is one output column (x steps by one element)
     _register_block(cfg, s, Out, OL, Out.op.axis[1], Out.op.axis[3], rx_, outer_reduce=(rc_, ry_),
-                    lanes_ok=stride == 1, mac_ok=False, exts=exts)
+                    lanes_ok=stride == 1 and _ext(Out.op.axis[3]) == 1, mac_ok=False, exts=exts)
     return s, [A, Wt, Out]
 
 
@@ -461,8 +477,9 @@ def depthwise_conv2d_i8(N, C, H, W, KH, KW=None, stride=1, pad=0, exts=EXTS):
     OL = s.cache_write(Out, "local")
     cfg = get_config()
     ry_, rx_ = OL.op.reduce_axis
+    # (the lanes along rx: whole aligned words only at stride 1 with one output column, as in NCHW conv2d)
     _register_block(cfg, s, Out, OL, Out.op.axis[2], Out.op.axis[3], rx_, outer_reduce=(ry_,),
-                    lanes_ok=stride == 1, mac_ok=False, exts=exts)
+                    lanes_ok=stride == 1 and _ext(Out.op.axis[3]) == 1, mac_ok=False, exts=exts)
     return s, [A, Wt, Out]
 
 
