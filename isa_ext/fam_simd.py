@@ -31,8 +31,9 @@ from isa_ext.intrin import intrin_op
 from isa_ext.library import EDGE_WORDS, edge_or_random
 from isa_ext.verify import LaneSweep
 from tir.expr import BinOp, BufferLoad, Cast, Const
-from tir.intrin import HardwareFacts, IntrinImpl, TensorIntrin, TensorizeMatch, call, decl_tensor_intrin
-from tir.stmt import Allocate, Buffer, Evaluate, Store, seq
+from tir.intrin import HardwareFacts, IntrinImpl, TensorIntrin, TensorizeMatch, call, decl_tensor_intrin, param
+from tir.stmt import Allocate, Buffer, Evaluate, IfThen, Store, seq
+from tir.visit import collect_vars, substitute
 
 LANE_MAC_GRID = ((4, 16), (4, 32), (8, 32), (8, 64))  # (lanes, accumulators)
 
@@ -204,14 +205,20 @@ def lane_mac_extension(name: str, lanes: int = 4, accumulators: int = 32) -> Ext
     return ext
 
 
-def _lanes_desc(name: str, lanes: int, combiner: str) -> tir.Tensor:
+def _lanes_desc(name: str, lanes: int, combiner: str, padded: bool = False) -> tir.Tensor:
     """``out[i] = combiner over r (extent 1) of f(a[i], b[i])`` for i in ``lanes``: the lane axis is a data
-    axis (adjacent channels); the stage's own reduction axes (the window taps) stay in the nest."""
+    axis (adjacent channels); the stage's own reduction axes (the window taps) stay in the nest.
+    ``padded``: ``a[i]`` is read through zero padding inlined into the load, ``cond ? a[i] : 0`` with the
+    condition matched to whatever the stage has there (see :func:`lane_mac_intrinsic`)."""
     a = tir.placeholder((lanes,), "int8", name="a")
     r = tir.reduce_axis((0, 1), name="r")
     if combiner == "sum":
         b = tir.placeholder((lanes,), "int8", name="b")
-        return tir.compute((lanes,), lambda i: tir.sum(a[i].astype("int32") * b[i].astype("int32"), axis=r),
+
+        def src(i):
+            return tir.if_then_else(param("pad_cond", "bool"), a[i], tir.const(0, "int8")) if padded else a[i]
+
+        return tir.compute((lanes,), lambda i: tir.sum(src(i).astype("int32") * b[i].astype("int32"), axis=r),
                            name=name)
     return tir.compute((lanes,), lambda i: tir.max(a[i], axis=r), name=name)
 
@@ -228,19 +235,24 @@ def _data_and_reduce(m: TensorizeMatch):
     return data, red
 
 
-def lane_mac_intrinsic(ext, lanes: int, accumulators: int) -> TensorIntrin:
+def lane_mac_intrinsic(ext, lanes: int, accumulators: int, padded: bool = False) -> TensorIntrin:
     """A tile of pixels x ``lanes`` adjacent channels of a depthwise convolution, accumulated in the unit.
 
     Tensorize the outermost reduction axis of a nest whose innermost loop is a data axis of ``lanes``
     channels (contiguous in the input, the weights and the output): the other data loops of the nest are
     unrolled into pixel slots (at most ``accumulators // lanes``), the reduction loops (window taps) stay
     loops, and each slot's accumulators are read out (and cleared) at the end.
+
+    ``padded``: the variant for zero padding inlined into the input's loads (``cond ? A[...] : 0``, the
+    condition the same for every lane): a tap whose input lies in the padding adds nothing, so its mac is
+    skipped (``if cond: mac``) and the padded input is never materialized. The plain intrinsic carries
+    this variant as ``.padded``.
     """
     slots = accumulators // lanes
     stationary = lanes == 8
     names = ("mac", "read_clear", "clear_all") + (("set_w",) if stationary else ())
     ops = {k: intrin_op(ext, k) for k in names}
-    name = f"{ext.name}_lanes"
+    name = f"{ext.name}_lanes" + ("_pad" if padded else "")
 
     def tile(m: TensorizeMatch) -> int | None:
         n = 1
@@ -263,6 +275,15 @@ def lane_mac_intrinsic(ext, lanes: int, accumulators: int) -> TensorIntrin:
         zero = Const(0, "uint32")
         pts = list(itertools.product(*[range(lp.extent) for lp in data]))
         body = []
+        cond = m.params.get("pad_cond") if padded else None
+        if cond is not None and collect_vars(cond) & {id(lv.var) for lv in m.inner}:
+            raise m.error(f"the padding condition {cond} varies along the lane axis; the lanes of one word must "
+                          "all be inside or all be padding")
+
+        def guarded(stmt, at):
+            if cond is None:
+                return stmt
+            return IfThen(substitute(cond, {lp.var: Const(v, "int32") for lp, v in at.items()}), stmt)
         if stationary:
             # the weights are loaded into the unit once per tap and distinct weight word (they vary along
             # the channel-group loops, not along the pixels): the tile's points grouped by their weights
@@ -274,11 +295,11 @@ def lane_mac_intrinsic(ext, lanes: int, accumulators: int) -> TensorIntrin:
                 at = members[0][1]
                 body.append(Evaluate(call(ops["set_w"], (w.word(0, at=at), w.word(4, at=at)))))
                 for k, at in members:
-                    body.append(Evaluate(call(ops["mac"], (a.word(0, at=at), a.word(4, at=at)), (k,))))
+                    body.append(guarded(Evaluate(call(ops["mac"], (a.word(0, at=at), a.word(4, at=at)), (k,))), at))
         else:
             for k, vals in enumerate(pts):
                 at = dict(zip(data, vals))
-                body.append(Evaluate(call(ops["mac"], (a.word(0, at=at), w.word(0, at=at)), (k,))))
+                body.append(guarded(Evaluate(call(ops["mac"], (a.word(0, at=at), w.word(0, at=at)), (k,))), at))
         loop = seq(body)
         for lp in reversed(red):
             loop = lp.loop(loop)
@@ -292,8 +313,11 @@ def lane_mac_intrinsic(ext, lanes: int, accumulators: int) -> TensorIntrin:
         return IntrinImpl(body=seq([loop] + post), setup=[Evaluate(call(ops["clear_all"], (zero, zero)))])
 
     facts = HardwareFacts(ext.latency, ext.issue_interval, 2, 1, accumulators, lanes, lanes, "lanes")
-    return decl_tensor_intrin(_lanes_desc(name, lanes, "sum"), impl, name=name, ops=ops, extension=ext,
+    intr = decl_tensor_intrin(_lanes_desc(name, lanes, "sum", padded), impl, name=name, ops=ops, extension=ext,
                               facts=facts, check=check)
+    if not padded:
+        intr.padded = lane_mac_intrinsic(ext, lanes, accumulators, padded=True)
+    return intr
 
 
 # --- simd_max ------------------------------------------------------------------------------------------

@@ -183,10 +183,14 @@ def test_depthwise_nhwc_lane_unit_at_least_2x_faster_than_scalar():
     name = _reg(LM8)
     lane_task = autotune.create_task("depthwise_conv2d_nhwc_i8", (*args, name), "vexriscv")
     lsp = lane_task.config_space
-    lane = _where(lsp, tensorize=f"{name}_lanes", tile_x=8, c_groups=1, pad="root", unroll_taps=True,
-                  compiler="zig:-O2")
-    lane += _where(lsp, tensorize=f"{name}_lanes", tile_x=4, c_groups=1, pad="root", unroll_taps=True,
-                   compiler="zig:-O2")
-    best_lane = min(_measure(lane_task, lane).values())
+    # padding inlined: the unit skips the taps in the padding (86,260 cycles, 0.85 MAC/cycle); padding
+    # materialized: 123,000
+    lane = []
+    for pad in ("inline", "root"):
+        lane += _where(lsp, tensorize=f"{name}_lanes", tile_x=8, c_groups=1, pad=pad, unroll_taps=True,
+                       compiler="zig:-O2")
+    cycles = _measure(lane_task, lane)
+    best_lane = min(cycles.values())
     assert best_scalar >= 2 * best_lane, (best_scalar, best_lane)
     assert macs / best_lane > 0.5 and macs / best_scalar < 0.25
+    assert cycles[lane[0]] < cycles[lane[1]]  # skipping the padded taps beats copying the padded input

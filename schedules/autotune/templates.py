@@ -526,7 +526,7 @@ def _lane_tile(cfg, intr, channels: int, ow: int) -> tuple[int, int, int]:
     return px, g, lanes
 
 
-def _lane_kernel(cfg, s, out, pad_stage, exts: str, combiner: str):
+def _lane_kernel(cfg, s, out, pad_stage, exts: str, combiner: str, padded: bool = False):
     """The schedule of an NHWC lane-parallel kernel (``out[b, y, x, c]`` reduced over the window taps).
 
     Knobs: ``tile_x`` output pixels per tile, ``c_groups`` lane groups (of 4 channels, or of the unit's
@@ -534,7 +534,9 @@ def _lane_kernel(cfg, s, out, pad_stage, exts: str, combiner: str):
     kernel's scalar configs) inline the zero padding into the loads or materialize it, ``unroll_taps``
     the window loops of the scalar tile unrolled, ``compiler``. Scalar configs accumulate a pixels x
     channels tile in registers (cache_write) with the taps outside the tile; a tensorized config writes
-    the output directly from the unit (materialized padding: the lanes are plain word loads).
+    the output directly from the unit (materialized padding: the lanes are plain word loads), or, with
+    ``padded`` (the template built ``out`` with its zero padding inside the loads, for a unit that has
+    the padded variant of its intrinsic and a config with pad "inline"), skips the padded taps.
     """
     b, y, x, c = out.op.axis
     ry, rx = out.op.reduce_axis
@@ -543,7 +545,7 @@ def _lane_kernel(cfg, s, out, pad_stage, exts: str, combiner: str):
     cfg.define_knob("tile_x", [p for p in PIXEL_TILES if p <= ow and ow % p == 0])
     cfg.define_knob("c_groups", list(CHANNEL_GROUPS))
     cfg.define_tensorize("tensorize", c, intrins)
-    if pad_stage is not None:
+    if pad_stage is not None or padded:
         cfg.define_knob("pad", ["inline", "root"])
     cfg.define_knob("unroll_taps", [True, False])
     cfg.define_knob("compiler", list(cfg.compilers))
@@ -551,8 +553,12 @@ def _lane_kernel(cfg, s, out, pad_stage, exts: str, combiner: str):
     px, g, lanes = _lane_tile(cfg, intr, channels, ow)
     ol = s.cache_write(out, "local") if intr is None else None
     st = s[out]
+    # a unit with a variant for padding inlined into its loads skips the padded taps instead of reading a
+    # materialized copy (the "pad" knob chooses, as for the scalar configs)
+    use = intr.padded if padded else intr
+    inline = pad_stage is not None and intr is None and cfg["pad"].val == "inline"
     if pad_stage is not None:
-        if intr is None and cfg["pad"].val == "inline":
+        if inline:
             s[pad_stage].compute_inline()
         else:  # the copy of the padded input: up to 32 channels per unrolled step (one border test each)
             sp = s[pad_stage]
@@ -573,7 +579,7 @@ def _lane_kernel(cfg, s, out, pad_stage, exts: str, combiner: str):
             st.reorder(b, y, xo, co, xi, cg, ry, rx, ci)
             st.unroll(xi)
             st.unroll(cg)
-        st.tensorize(ry, intr)
+        st.tensorize(ry, use)
         return
     st.reorder(b, y, xo, co, xi, cr)
     s[ol].compute_at(st, co)
@@ -597,8 +603,31 @@ _dw_nhwc_ref = _op_reference("depthwise_conv2d_nhwc", ("N", "H", "W", "C", *_CON
 def depthwise_conv2d_nhwc_i8(N, H, W, C, KH, KW=None, stride=1, pad=0, exts=EXTS):
     wl = ops.get("depthwise_conv2d_nhwc")(N, H, W, C, KH, KW, stride, pad)
     (A, Wt), Out = wl.inputs, wl.output
+    cfg = get_config()
+    pad_stage = wl.stages.get("pad")
+    chosen = _peek(cfg, "tensorize", None)
+    intr = next((t for t in _lane_intrinsics(exts, "sum", C) if t.name == chosen), None)
+    padded = (pad_stage is not None and intr is not None and getattr(intr, "padded", None) is not None
+              and _peek(cfg, "pad", "inline") == "inline")
+    if padded:
+        # the same convolution with the zero padding inside the loads (no padded copy): the unit skips
+        # the taps that fall into the padding
+        kw = KW or KH
+        OH, OW = Out.shape[1], Out.shape[2]
+        ry = tir.reduce_axis((0, KH), "ry")
+        rx = tir.reduce_axis((0, kw), "rx")
+        zero = tir.const(0, "int8")
+
+        def tap(b, y, x, c):
+            yy, xx = y * stride + ry, x * stride + rx
+            return tir.if_then_else(tir.all(yy >= pad, yy < H + pad, xx >= pad, xx < W + pad),
+                                    A[b, yy - pad, xx - pad, c], zero)
+
+        Out = tir.compute((N, OH, OW, C), lambda b, y, x, c: tir.sum(
+            tap(b, y, x, c).astype("int32") * Wt[ry, rx, c].astype("int32"), axis=[ry, rx]), name="dwconv")
+        pad_stage = None
     s = schedules.create_schedule(Out)
-    _lane_kernel(get_config(), s, Out, wl.stages.get("pad"), exts, "sum")
+    _lane_kernel(cfg, s, Out, pad_stage, exts, "sum", padded=padded)
     return s, [A, Wt, Out]
 
 
