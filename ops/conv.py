@@ -209,6 +209,39 @@ DEPTHWISE_CONV2D_NCHW = register(Op(
               dict(N=1, C=2, H=9, W=9, KH=3, dilation=2, pad=1, weight_layout="CHW"))))
 
 
+# --- depthwise conv2d NHWC, weights [KH, KW, C] ------------------------------------------------
+
+def _dw_nhwc_te(N, H, W, C, KH, KW, stride, pad, dilation):
+    A = tir.placeholder((N, H, W, C), "int8", name="A")
+    Wt = tir.placeholder((KH, KW, C), "int8", name="Wt")
+    P = pad_nhwc(A, pad)
+    src = A if P is None else P
+    OH, OW = out_size(H, KH, stride, pad, dilation), out_size(W, KW, stride, pad, dilation)
+    ry = tir.reduce_axis((0, KH), "ry")
+    rx = tir.reduce_axis((0, KW), "rx")
+    Out = tir.compute((N, OH, OW, C), lambda b, y, x, c: tir.sum(
+        src[b, _tap(y, stride, ry, dilation), _tap(x, stride, rx, dilation), c].astype("int32") *
+        Wt[ry, rx, c].astype("int32"), axis=[ry, rx]), name="dwconv")
+    return Workload("depthwise_conv2d_nhwc", [A, Wt], Out, None, {} if P is None else {"pad": P})
+
+
+def _dw_nhwc_ref(a, w, *, N, H, W, C, KH, KW, stride, pad, dilation):
+    out = _dw_ref(a.transpose(0, 3, 1, 2), w.transpose(2, 0, 1), N=N, C=C, H=H, W=W, KH=KH, KW=KW, stride=stride,
+                  pad=pad, dilation=dilation, weight_layout="CHW")
+    return np.ascontiguousarray(out.transpose(0, 2, 3, 1))
+
+
+DEPTHWISE_CONV2D_NHWC = register(Op(
+    "depthwise_conv2d_nhwc", "Out[N, OH, OW, C] = sum over the window of pad(A)[N, H, W, C] * Wt[KH, KW, C]",
+    (Attr("N", int, doc="batch"), Attr("H", int), Attr("W", int), Attr("C", int, doc="channels"),
+     Attr("KH", int, doc="kernel height"), Attr("KW", int, None, "kernel width (default KH)"),
+     Attr("stride", int, 1), Attr("pad", int, 0), Attr("dilation", int, 1)),
+    _dw_nhwc_te, _dw_nhwc_ref, _dw_macs, family="depthwise_conv2d",
+    normalize=_conv_norm("depthwise_conv2d_nhwc"), cli_default=dict(N=1, H=16, W=16, C=32, KH=3),
+    examples=(dict(N=1, H=6, W=6, C=4, KH=3), dict(N=2, H=7, W=8, C=3, KH=3, KW=2, stride=2, pad=1),
+              dict(N=1, H=9, W=9, C=8, KH=3, dilation=2, pad=1))))
+
+
 # --- pooling -------------------------------------------------------------------------------------
 
 def _pool_norm(name):
@@ -258,6 +291,35 @@ MAX_POOL2D = register(Op(
               dict(N=1, C=2, H=5, W=5, k=2, stride=1, dtype="float32"))))
 
 
+def _max_pool_nhwc_te(N, H, W, C, k, stride, pad, dtype):
+    A = tir.placeholder((N, H, W, C), dtype, name="A")
+    lo = tir.dtype.min_value(dtype)
+    P = pad_nhwc(A, pad, value=lo)
+    src = A if P is None else P
+    OH, OW = out_size(H, k, stride, pad), out_size(W, k, stride, pad)
+    ry = tir.reduce_axis((0, k), "ry")
+    rx = tir.reduce_axis((0, k), "rx")
+    Out = tir.compute((N, OH, OW, C), lambda b, y, x, c: tir.max(src[b, y * stride + ry, x * stride + rx, c],
+                                                                  axis=[ry, rx]), name="maxpool")
+    return Workload("max_pool2d_nhwc", [A], Out, None, {} if P is None else {"pad": P})
+
+
+def _max_pool_nhwc_ref(a, *, N, H, W, C, k, stride, pad, dtype):
+    out = _pool_windows(a.transpose(0, 3, 1, 2), k, stride, pad, tir.dtype.min_value(dtype)).max(axis=(4, 5))
+    return np.ascontiguousarray(out.transpose(0, 2, 3, 1))
+
+
+MAX_POOL2D_NHWC = register(Op(
+    "max_pool2d_nhwc", "Out[N, OH, OW, C] = max over a k x k window of A[N, H, W, C]; padding uses the dtype's "
+    "minimum",
+    (Attr("N", int), Attr("H", int), Attr("W", int), Attr("C", int), Attr("k", int, 2, "window size"),
+     Attr("stride", int, 2), Attr("pad", int, 0), dtype_attr("dtype", "int8")),
+    _max_pool_nhwc_te, _max_pool_nhwc_ref, lambda **_: 0, family="pool", normalize=_pool_norm("max_pool2d_nhwc"),
+    cli_default=dict(N=1, H=16, W=16, C=32),
+    examples=(dict(N=1, H=6, W=6, C=4), dict(N=2, H=7, W=5, C=3, k=3, stride=2, pad=1),
+              dict(N=1, H=5, W=5, C=2, k=2, stride=1, dtype="float32"))))
+
+
 def _avg_pool_te(N, C, H, W, k, stride, dtype):
     A = tir.placeholder((N, C, H, W), dtype, name="A")
     acc = "float32" if dtype == "float32" else "int32"
@@ -290,5 +352,6 @@ AVG_POOL2D = register(Op(
               dict(N=1, C=2, H=4, W=6, dtype="float32"), dict(N=1, C=1, H=4, W=4, dtype="int16"))))
 
 
-__all__ = ["AVG_POOL2D", "CONV2D_NCHW", "CONV2D_NHWC", "DEPTHWISE_CONV2D_NCHW", "MAX_POOL2D", "conv2d_nchw_ref",
+__all__ = ["AVG_POOL2D", "CONV2D_NCHW", "CONV2D_NHWC", "DEPTHWISE_CONV2D_NCHW", "DEPTHWISE_CONV2D_NHWC",
+           "MAX_POOL2D", "MAX_POOL2D_NHWC", "conv2d_nchw_ref",
            "pad_nchw", "pad_nhwc"]

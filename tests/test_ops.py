@@ -271,7 +271,8 @@ def test_template_references_are_the_operators_and_agree_with_evaluate():
 
     cases = {"matmul_i8": (4, 8, 8), "matmul_kn_i8": (4, 8, 8), "dense_i8": (2, 4, 8),
              "conv2d_nhwc_i8": (1, 5, 5, 4, 4, 3, 3, 1, 1), "conv2d_nchw_i8": (1, 4, 6, 6, 2, 3, 3, 2, 1),
-             "depthwise_conv2d_i8": (1, 2, 6, 6, 3, 3, 1, 1)}
+             "depthwise_conv2d_i8": (1, 2, 6, 6, 3, 3, 1, 1), "depthwise_conv2d_nhwc_i8": (1, 6, 6, 4, 3, 3, 1, 1),
+             "max_pool2d_nhwc_i8": (1, 6, 7, 4, 3, 2, 1)}
     assert set(cases) == set(TEMPLATE_OPS)
     for name, args in cases.items():
         task = create_task(name, args, "host")

@@ -8,9 +8,12 @@ Each template computes the reduction into a ``local`` accumulator tile (``cache_
                  write-back of the tile);
 * ``tensorize``  None, ``dot4_i8`` (innermost 4 reduction lanes) or ``mac4_i8`` (the whole tile
                  in the unit's 16-accumulator bank), where the layout allows: the lane axis must be
-                 contiguous in both operands, so e.g. NCHW convolutions only offer None unless
-                 KW % 4 == 0. A mac4 tile of more than 16 accumulators fails at tensorize time,
-                 a fast "build" error;
+                 contiguous in both operands and its words aligned, so NCHW convolutions only offer
+                 None (unless KW % 4 == 0 with a single output column). A mac4 tile of more than 16
+                 accumulators fails at tensorize time, a fast "build" error; any other extension whose
+                 intrinsic fits (pattern "lane_reduce" or "tile", the operands' dtype, lanes dividing
+                 the lane axis, a bank holding the smallest tile) is offered too, with its own lane
+                 count, and a candidate bank's tile is reduced to fit its accumulators;
 * ``k_steps``    reduction work per iteration of the k loop (unrolled): with a tensorize, lane steps
                  (1, 2, or all of them up to FULL_K_STEPS, so that the whole reduction of a tile is
                  straight-line code); without one, that many reduction steps, outside the tile loops
@@ -44,6 +47,15 @@ Space sizes (vexriscv): matmul_i8 128^3 388,800 configs; conv2d_nhwc_i8 1x16x16x
 ``conv2d_nhwc_i8(N, H, W, C, F, KH, KW, stride, pad)``: weights OHWI ([F, KH, KW, C], TFLite's).
 ``conv2d_nchw_i8(N, C, H, W, F, KH, KW, stride, pad)``: weights OIHW.
 ``depthwise_conv2d_i8(N, C, H, W, KH, KW, stride, pad)``: NCHW, weights [C, KH, KW].
+``depthwise_conv2d_nhwc_i8(N, H, W, C, KH, KW, stride, pad)``: NHWC, weights [KH, KW, C] (channels innermost).
+``max_pool2d_nhwc_i8(N, H, W, C, k, stride, pad)``: int8 NHWC max pooling.
+
+The two NHWC lane kernels (:func:`_lane_kernel`) have their own knobs: ``tile_x`` (output pixels per
+tile), ``c_groups`` (lane groups of adjacent channels per tile), ``tensorize`` (None, or an intrinsic
+of pattern "lanes" from ``exts`` with the kernel's reduction, int8 lanes and a lane count dividing C),
+``pad`` (scalar configs of a padded kernel: padding inlined into the loads or materialized),
+``unroll_taps`` and ``compiler``. Their scalar configs are always there; a tile larger than a unit's
+pixel slots is reduced to fit.
 
 Each template's TE and numpy reference are its ``ops`` registry operator's (``TEMPLATE_OPS``); the
 CLI names in ``WORKLOADS`` are the registry's.
@@ -62,8 +74,12 @@ from .space import ConfigEntity, TensorizeEntity, get_config, template
 TILE_INNER = (2, 4, 8)  # register tile extents offered per axis
 # the extensions a template may tensorize to (a comma-separated template argument; "" for none)
 EXTS = "dot4_i8,mac4_i8"
-LANES = 4
+LANES = 4  # the lanes of the knobs' definitions when they divide the lane axis (the built-ins' 4)
 FULL_K_STEPS = 16  # the k_steps knob offers a fully unrolled reduction up to this many lane steps
+# the default extensions keep their documented spaces: a bank tile larger than the bank stays a build
+# error there (existing records and tests hold those configs as errors); every other accumulator bank
+# (e.g. a search candidate) gets its tile reduced to fit, so none of its configs fails for a shape reason
+TILE_ERROR_EXTS = frozenset(EXTS.split(","))
 CACHE_BYTES = 4096  # VexRiscv_FullCfu's D-cache: 4 KiB, direct-mapped, 32-byte lines
 # tiles per cache block the cache_block knob offers (0, no blocking, first), when the stationary
 # operand exceeds the D-cache
@@ -82,7 +98,7 @@ def _i32(x):
 
 
 def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), lanes_ok=True, mac_ok=True,
-                    exts=EXTS, stationary_bytes=0, packable=None):
+                    exts=EXTS, stationary_bytes=0, packable=None, in_dtype="int8"):
     """The shared schedule: tile (ax_a, ax_b) of ``out``, accumulate the tile in ``acc`` (local).
 
     ``lane_axis`` is the reduction axis of ``acc`` split into LANES-wide lanes; ``outer_reduce``
@@ -99,13 +115,29 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
                      candidate=_tile_candidates(_ext(ax_a)))
     cfg.define_split("tile_b", ax_b, num_outputs=2, policy="candidate",
                      candidate=_tile_candidates(_ext(ax_b)))
-    intrins = []
-    if lanes_ok and lane_axis is not None and _ext(lane_axis) % LANES == 0:
-        offered = [x.strip() for x in exts.split(",") if x.strip()]
-        intrins = [isa_ext.get(n) for n in offered if mac_ok or not _in_unit(n)]
+    offered = {}
+    if lanes_ok and lane_axis is not None:
+        min_tile = min(c[1] for c in _tile_candidates(_ext(ax_a))) * min(c[1] for c in _tile_candidates(_ext(ax_b)))
+        offered = _block_intrinsics(exts, _ext(lane_axis), mac_ok, in_dtype, min_tile)
+    intrins = list(offered)
+    # the lanes of the knobs' definitions: the built-ins' 4 whenever they divide the lane axis (their
+    # spaces stay as they were), else the fewest lanes of an offered intrinsic
+    base = LANES if lane_axis is not None and _ext(lane_axis) % LANES == 0 else \
+        min((t.facts.lanes or t.lanes for t in offered.values()), default=LANES)
     direct = acc is out
-    ao, ai = cfg["tile_a"].apply(s, out, ax_a)
-    bo, bi = cfg["tile_b"].apply(s, out, ax_b)
+    chosen = offered.get(_peek(cfg, "tensorize", None))
+    fa, fb = cfg["tile_a"].size[1], cfg["tile_b"].size[1]
+    if chosen is not None and chosen.facts.accumulators and chosen.extension.name not in TILE_ERROR_EXTS:
+        # the unit keeps the whole tile: a tile larger than its bank is reduced (halving the larger
+        # factor keeps it a divisor of its axis), so no offered config fails for a shape reason
+        while fa * fb > chosen.facts.accumulators and max(fa, fb) > 1:
+            if fa >= fb:
+                fa //= 2
+            else:
+                fb //= 2
+    st0 = s[out]
+    ao, ai = st0.split(ax_a, factor=fa)
+    bo, bi = st0.split(ax_b, factor=fb)
     st = s[out]
     leaf = list(st.leaf_iter_vars)
     # keep the other data axes outside, then (ao, bo, ai, bi)
@@ -144,17 +176,23 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
         rest = [a for i, a in enumerate(data) if i not in (pos_a, pos_b)]
     cfg.define_annotate("unroll", [ca, cb], policy="try_unroll")
     cfg.define_tensorize("tensorize", lane_axis, intrins)
-    lanes = lane_axis is not None and _ext(lane_axis) % LANES == 0
+    lanes = lane_axis is not None and _ext(lane_axis) % base == 0
     # lane steps per iteration of the k loop (unrolled): fewer loop overheads, longer CFU runs
-    steps = [1, 2] if lanes and _ext(lane_axis) % (2 * LANES) == 0 else [1]
-    if lanes and 2 < _ext(lane_axis) // LANES <= FULL_K_STEPS:
-        steps.append(_ext(lane_axis) // LANES)  # the whole reduction straight-line
+    steps = [1, 2] if lanes and _ext(lane_axis) % (2 * base) == 0 else [1]
+    if lanes and 2 < _ext(lane_axis) // base <= FULL_K_STEPS:
+        steps.append(_ext(lane_axis) // base)  # the whole reduction straight-line
     elif lanes and stationary_bytes > CACHE_BYTES:
         # a reduction too long to unroll whole: chunks of it straight-line (a rolled loop of chunks)
-        n = _ext(lane_axis) // LANES
+        n = _ext(lane_axis) // base
         steps += [c for c in K_CHUNKS if c > 2 and n % c == 0 and c < n]
     cfg.define_knob("k_steps", steps)
     tens = cfg["tensorize"]
+    # the chosen intrinsic's lanes (the scalar configs keep the knobs' lanes)
+    nl = (offered[tens.name].facts.lanes or offered[tens.name].lanes) if tens.name in offered else base
+    k_steps = cfg["k_steps"].val
+    if lanes and tens.name is not None:
+        # a lane step count the chosen lanes do not divide into whole words: the largest one that does
+        k_steps = max(d for d in range(1, k_steps + 1) if (_ext(lane_axis) // nl) % d == 0)
     # scalar code keeps the reduction steps outside the tile (unrolled), so the tile's accumulators stay
     # in registers across the products of one step, as the hand scalar schedule does
     scalar = tens.name is None
@@ -163,16 +201,16 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
         # spills a 2x4 tile's accumulators from 4 steps on (measured 0.97M / 0.86M / 1.64M cycles at
         # matmul 64^3 for 1 / 2 / 4 steps)
         kio = None
-        ko, ki = sa.split(lane_axis, factor=cfg["k_steps"].val)
+        ko, ki = sa.split(lane_axis, factor=k_steps)
         order = [*rest, *outer_reduce, ko, ki, ca, cb]
     elif lanes:
         kio = None
-        if cfg["k_steps"].val > 1:
-            ko, kr = sa.split(lane_axis, factor=LANES * cfg["k_steps"].val)
-            kio, ki = sa.split(kr, factor=LANES)
+        if k_steps > 1:
+            ko, kr = sa.split(lane_axis, factor=nl * k_steps)
+            kio, ki = sa.split(kr, factor=nl)
             order = [*rest, *outer_reduce, ko, kio, ca, cb, ki]
         else:
-            ko, ki = sa.split(lane_axis, factor=LANES)
+            ko, ki = sa.split(lane_axis, factor=nl)
             order = [*rest, *outer_reduce, ko, ca, cb, ki]
     else:
         ko = ki = kio = None
@@ -208,6 +246,34 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
         if cfg["cfu_words"].val != CFU_WORDS[0] and tens.name is not None and not _in_unit(tens.name):
             st.pragma(bo, "cfu_words", cfg["cfu_words"].val)
     cfg.define_knob("compiler", list(cfg.compilers))  # the task's target's compilers
+
+
+def _block_intrinsics(exts: str, lane_extent: int, mac_ok: bool, in_dtype: str, min_tile: int) -> dict:
+    """ext name -> the tensor intrinsic of each listed extension that fits a register-blocked reduction:
+    pattern "lane_reduce" (a stateless reduction over packed lanes) or, where ``mac_ok``, "tile" (the
+    tile in an accumulator bank, only when the smallest register tile, ``min_tile`` outputs, fits its
+    bank); input dtype ``in_dtype``; lanes dividing the lane axis (``lane_extent``). An intrinsic that
+    declares no pattern counts as "tile" when it has accumulators, else as "lane_reduce"; other patterns
+    ("rows", "lanes", "elementwise") are not offered here."""
+    out: dict = {}
+    for n in (x.strip() for x in exts.split(",") if x.strip()):
+        for t in isa_ext.get(n).intrinsics:
+            pattern = t.facts.pattern or ("tile" if t.facts.accumulators else "lane_reduce")
+            nl = t.facts.lanes or t.lanes
+            if pattern not in ("lane_reduce", "tile") or (pattern == "tile" and not mac_ok):
+                continue
+            # the lanes of one operand must fill a 32-bit word: the lane loads are aligned 32-bit words
+            # (tir Ramp), so e.g. a 2-lane int8 dot, whose word would start at every other halfword, is
+            # not offered
+            if t.in_dtype != in_dtype or nl < 1 or lane_extent % nl or nl * tir.dtype.bits(in_dtype) != 32:
+                continue
+            if pattern == "tile" and t.facts.accumulators < min_tile:
+                continue
+            if getattr(t.desc.op.body, "combiner", None) != "sum":
+                continue
+            out[n] = t
+            break
+    return out
 
 
 def _peek(cfg, name: str, default):
@@ -407,9 +473,10 @@ def conv2d_nchw_i8(N, C, H, W, F, KH, KW=None, stride=1, pad=0, exts=EXTS):
     OL = s.cache_write(Out, "local")
     cfg = get_config()
     rc_, ry_, rx_ = OL.op.reduce_axis
-    # the lanes run along rx (contiguous in both operands only at stride 1)
+    # the lanes run along rx (contiguous in both operands only at stride 1); a word of A at x + rx is
+    # 4-byte aligned for every x only when there is one output column (x steps by one element)
     _register_block(cfg, s, Out, OL, Out.op.axis[1], Out.op.axis[3], rx_, outer_reduce=(rc_, ry_),
-                    lanes_ok=stride == 1, mac_ok=False, exts=exts)
+                    lanes_ok=stride == 1 and _ext(Out.op.axis[3]) == 1, mac_ok=False, exts=exts)
     return s, [A, Wt, Out]
 
 
@@ -424,9 +491,170 @@ def depthwise_conv2d_i8(N, C, H, W, KH, KW=None, stride=1, pad=0, exts=EXTS):
     OL = s.cache_write(Out, "local")
     cfg = get_config()
     ry_, rx_ = OL.op.reduce_axis
+    # (the lanes along rx: whole aligned words only at stride 1 with one output column, as in NCHW conv2d)
     _register_block(cfg, s, Out, OL, Out.op.axis[2], Out.op.axis[3], rx_, outer_reduce=(ry_,),
-                    lanes_ok=stride == 1, mac_ok=False, exts=exts)
+                    lanes_ok=stride == 1 and _ext(Out.op.axis[3]) == 1, mac_ok=False, exts=exts)
     return s, [A, Wt, Out]
+
+
+# --- lane-parallel kernels: NHWC depthwise convolution and max pooling ---------------------------------
+
+PIXEL_TILES = (1, 2, 4, 8)  # output pixels (along OW) per register / unit tile
+CHANNEL_GROUPS = (1, 2, 4)  # lane groups of adjacent channels per tile
+
+
+def _lane_intrinsics(exts: str, combiner: str, channels: int, in_dtype: str = "int8") -> list:
+    """The intrinsics of the listed extensions that fit a lane-parallel kernel: pattern "lanes", the same
+    reduction (``"sum"`` of products or ``"max"``), input dtype ``in_dtype`` and a lane count dividing the
+    channel axis (the lane words must be whole and aligned)."""
+    out = []
+    for n in (x.strip() for x in exts.split(",") if x.strip()):
+        for t in isa_ext.get(n).intrinsics:
+            body = t.desc.op.body
+            if (t.facts.pattern == "lanes" and t.facts.lanes > 0 and channels % t.facts.lanes == 0
+                    and t.in_dtype == in_dtype and getattr(body, "combiner", None) == combiner):
+                out.append(t)
+                break
+    return out
+
+
+def _intrin_of(cfg, intrins: list):
+    name = cfg["tensorize"].name
+    return next((t for t in intrins if t.name == name), None)
+
+
+def _lane_tile(cfg, intr, channels: int, ow: int) -> tuple[int, int, int]:
+    """(pixels per tile, lane groups per tile, lanes) of a config: the knobs' values reduced until the
+    tile fits the channel axis and (for a unit with accumulators) the unit's pixel slots, so that no
+    config fails to build for a shape reason."""
+    lanes = intr.facts.lanes if intr is not None else (4 if channels % 4 == 0 else 1)
+    px, g = cfg["tile_x"].val, cfg["c_groups"].val
+    while g > 1 and channels % (g * lanes):
+        g //= 2
+    if intr is not None and intr.facts.accumulators:
+        slots = intr.facts.accumulators // lanes
+        while px * g > slots and g > 1:
+            g //= 2
+        while px * g > slots and px > 1:
+            px //= 2  # a power of two dividing OW: its halves divide OW too
+    return px, g, lanes
+
+
+def _lane_kernel(cfg, s, out, pad_stage, exts: str, combiner: str, padded: bool = False):
+    """The schedule of an NHWC lane-parallel kernel (``out[b, y, x, c]`` reduced over the window taps).
+
+    Knobs: ``tile_x`` output pixels per tile, ``c_groups`` lane groups (of 4 channels, or of the unit's
+    lanes) per tile, ``tensorize`` None or a "lanes" intrinsic of ``exts`` that fits, ``pad`` (a padded
+    kernel's scalar configs) inline the zero padding into the loads or materialize it, ``unroll_taps``
+    the window loops of the scalar tile unrolled, ``compiler``. Scalar configs accumulate a pixels x
+    channels tile in registers (cache_write) with the taps outside the tile; a tensorized config writes
+    the output directly from the unit (materialized padding: the lanes are plain word loads), or, with
+    ``padded`` (the template built ``out`` with its zero padding inside the loads, for a unit that has
+    the padded variant of its intrinsic and a config with pad "inline"), skips the padded taps.
+    """
+    b, y, x, c = out.op.axis
+    ry, rx = out.op.reduce_axis
+    channels, ow = _ext(c), _ext(x)
+    intrins = _lane_intrinsics(exts, combiner, channels)
+    cfg.define_knob("tile_x", [p for p in PIXEL_TILES if p <= ow and ow % p == 0])
+    cfg.define_knob("c_groups", list(CHANNEL_GROUPS))
+    cfg.define_tensorize("tensorize", c, intrins)
+    if pad_stage is not None or padded:
+        cfg.define_knob("pad", ["inline", "root"])
+    cfg.define_knob("unroll_taps", [True, False])
+    cfg.define_knob("compiler", list(cfg.compilers))
+    intr = _intrin_of(cfg, intrins)
+    px, g, lanes = _lane_tile(cfg, intr, channels, ow)
+    ol = s.cache_write(out, "local") if intr is None else None
+    st = s[out]
+    # a unit with a variant for padding inlined into its loads skips the padded taps instead of reading a
+    # materialized copy (the "pad" knob chooses, as for the scalar configs)
+    use = intr.padded if padded else intr
+    inline = pad_stage is not None and intr is None and cfg["pad"].val == "inline"
+    if pad_stage is not None:
+        if inline:
+            s[pad_stage].compute_inline()
+        else:  # the copy of the padded input: up to 32 channels per unrolled step (one border test each)
+            sp = s[pad_stage]
+            f = next((f for f in (32, 16, 8, 4) if channels % f == 0), None)
+            if f is not None:
+                _, pci = sp.split(sp.op.axis[3], factor=f)
+                sp.unroll(pci)
+    xo, xi = st.split(x, factor=px)
+    co, cr = st.split(c, factor=g * lanes)
+    if intr is not None:
+        cg, ci = st.split(cr, factor=lanes)
+        if intr.facts.accumulators:  # the taps inside the unit's tile: tensorize at the outer tap
+            st.reorder(b, y, xo, co, ry, rx, xi, cg, ci)
+            if cfg["unroll_taps"].val:  # the tap loops inside the unit's nest straight-line
+                st.unroll(ry)
+                st.unroll(rx)
+        else:  # a stateless unit: one window per call, the tile's loops outside (unrolled)
+            st.reorder(b, y, xo, co, xi, cg, ry, rx, ci)
+            st.unroll(xi)
+            st.unroll(cg)
+        st.tensorize(ry, use)
+        return
+    st.reorder(b, y, xo, co, xi, cr)
+    s[ol].compute_at(st, co)
+    sa = s[ol]
+    ob, oy, ox, oc = sa.op.axis
+    lry, lrx = sa.op.reduce_axis
+    sa.reorder(ob, oy, lry, lrx, ox, oc)
+    sa.unroll(ox)
+    sa.unroll(oc)
+    if cfg["unroll_taps"].val:
+        sa.unroll(lrx)
+        sa.unroll(lry)
+    st.unroll(xi)
+    st.unroll(cr)
+
+
+_dw_nhwc_ref = _op_reference("depthwise_conv2d_nhwc", ("N", "H", "W", "C", *_CONV_ARGS))
+
+
+@template("depthwise_conv2d_nhwc_i8", reference=_dw_nhwc_ref)
+def depthwise_conv2d_nhwc_i8(N, H, W, C, KH, KW=None, stride=1, pad=0, exts=EXTS):
+    wl = ops.get("depthwise_conv2d_nhwc")(N, H, W, C, KH, KW, stride, pad)
+    (A, Wt), Out = wl.inputs, wl.output
+    cfg = get_config()
+    pad_stage = wl.stages.get("pad")
+    chosen = _peek(cfg, "tensorize", None)
+    intr = next((t for t in _lane_intrinsics(exts, "sum", C) if t.name == chosen), None)
+    padded = (pad_stage is not None and intr is not None and getattr(intr, "padded", None) is not None
+              and _peek(cfg, "pad", "inline") == "inline")
+    if padded:
+        # the same convolution with the zero padding inside the loads (no padded copy): the unit skips
+        # the taps that fall into the padding
+        kw = KW or KH
+        OH, OW = Out.shape[1], Out.shape[2]
+        ry = tir.reduce_axis((0, KH), "ry")
+        rx = tir.reduce_axis((0, kw), "rx")
+        zero = tir.const(0, "int8")
+
+        def tap(b, y, x, c):
+            yy, xx = y * stride + ry, x * stride + rx
+            return tir.if_then_else(tir.all(yy >= pad, yy < H + pad, xx >= pad, xx < W + pad),
+                                    A[b, yy - pad, xx - pad, c], zero)
+
+        Out = tir.compute((N, OH, OW, C), lambda b, y, x, c: tir.sum(
+            tap(b, y, x, c).astype("int32") * Wt[ry, rx, c].astype("int32"), axis=[ry, rx]), name="dwconv")
+        pad_stage = None
+    s = schedules.create_schedule(Out)
+    _lane_kernel(cfg, s, Out, pad_stage, exts, "sum", padded=padded)
+    return s, [A, Wt, Out]
+
+
+_max_pool_nhwc_ref = _op_reference("max_pool2d_nhwc", ("N", "H", "W", "C", "k", "stride", "pad"), dtype="int8")
+
+
+@template("max_pool2d_nhwc_i8", reference=_max_pool_nhwc_ref)
+def max_pool2d_nhwc_i8(N, H, W, C, k=2, stride=2, pad=0, exts=EXTS):
+    wl = ops.get("max_pool2d_nhwc")(N, H, W, C, k, stride, pad, dtype="int8")
+    (A,), Out = wl.inputs, wl.output
+    s = schedules.create_schedule(Out)
+    _lane_kernel(get_config(), s, Out, wl.stages.get("pad"), exts, "max")
+    return s, [A, Out]
 
 
 # template -> (its ops registry operator, the attributes the template fixes); its args are the
@@ -438,6 +666,8 @@ TEMPLATE_OPS = {
     "conv2d_nhwc_i8": ("conv2d_nhwc", {"weight_layout": "OHWI"}),
     "conv2d_nchw_i8": ("conv2d_nchw", {}),
     "depthwise_conv2d_i8": ("depthwise_conv2d_nchw", {"weight_layout": "CHW"}),
+    "depthwise_conv2d_nhwc_i8": ("depthwise_conv2d_nhwc", {}),
+    "max_pool2d_nhwc_i8": ("max_pool2d_nhwc", {"dtype": "int8"}),
 }
 
 def template_macs(name: str, args) -> int | None:
@@ -455,6 +685,7 @@ _DEFAULT_ARGS = {
     "matmul_i8": (32, 32, 32), "matmul_kn_i8": (32, 32, 32), "dense_i8": (8, 32, 64),
     "conv2d_nhwc_i8": (1, 8, 8, 16, 16, 3), "conv2d_nchw_i8": (1, 8, 10, 10, 8, 3),
     "depthwise_conv2d_i8": (1, 8, 10, 10, 3),
+    "depthwise_conv2d_nhwc_i8": (1, 16, 16, 32, 3, 3, 1, 1), "max_pool2d_nhwc_i8": (1, 16, 16, 32),
 }
 
 
@@ -482,4 +713,4 @@ def _cli_names() -> dict[str, str]:
 WORKLOADS = {name: (t, _DEFAULT_ARGS[t]) for name, t in sorted(_cli_names().items())}
 
 __all__ = ["LEGACY_NAMES", "TEMPLATE_OPS", "WORKLOADS", "template_macs", "conv2d_nchw_i8", "conv2d_nhwc_i8", "dense_i8",
-           "depthwise_conv2d_i8", "matmul_i8", "matmul_kn_i8"]
+           "depthwise_conv2d_i8", "depthwise_conv2d_nhwc_i8", "matmul_i8", "matmul_kn_i8", "max_pool2d_nhwc_i8"]
