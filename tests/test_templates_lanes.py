@@ -85,9 +85,9 @@ def test_shapes_cover_every_template():
 
 def _sample(space, n: int, rng) -> list[int]:
     """Up to ``n`` configs, the tensorized ones first (they are the ones a candidate adds)."""
-    knob = space.knobs["tensorize"]
-    tens = [i for i in range(len(space)) if space.get(i)["tensorize"].name is not None] if len(knob.choices) > 1 \
-        else []
+    knob = space.knobs.get("tensorize")  # a rows unit's space has none: every config uses the unit
+    tens = [i for i in range(len(space)) if space.get(i)["tensorize"].name is not None] \
+        if knob is not None and len(knob.choices) > 1 else []
     pick = list(rng.permutation(tens)[: n - 2]) if tens else []
     rest = [i for i in rng.permutation(len(space))[:4] if i not in pick]
     return [int(i) for i in (pick + rest)[:n]]
