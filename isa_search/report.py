@@ -107,7 +107,8 @@ def format_table(report, top: int | None = None) -> str:
     if macs:
         best = ranked[0] if ranked else None
         if best is not None:
-            lines.append(f"best: {best.name} {macs / best.cycles:.3f} MAC/cycle (rv32im {macs / report.baseline_cycles:.3f})")
+            lines.append(f"best: {best.name} {macs / best.cycles:.3f} MAC/cycle "
+                         f"(rv32im {macs / report.baseline_cycles:.3f})")
     others = [c for c in report.candidates if c.status != Status.RANKED]
     if others:
         lines.append("")

@@ -42,7 +42,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +64,7 @@ ESTIMATE_SAMPLE = 96  # configs per space whose static estimate is taken (the wh
 MIN_SPEEDUP = 1.0  # a unit must beat rv32im by more than this to be proposed
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """What became of a candidate."""
 
     RANKED = "ranked"
@@ -650,5 +650,5 @@ def search_isa(workload, *, budget_s: float, records, out_dir=None, families: Se
         return report
 
 
-__all__ = ["CandidateResult", "KernelResult", "PRUNE_MARGIN", "SeededXGBTuner", "SearchProgress", "SearchReport", "Status",
-           "search_isa"]
+__all__ = ["CandidateResult", "KernelResult", "PRUNE_MARGIN", "SeededXGBTuner", "SearchProgress", "SearchReport",
+           "Status", "search_isa"]

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-import isa_ext
 from isa_ext.candidates import CandidateSpec, Family, register_family
 from isa_ext.library import dot_product_extension
 from isa_search import Status, format_table, load_workload, non_dominated, search_isa
