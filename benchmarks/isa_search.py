@@ -17,6 +17,9 @@ import sys
 import time
 from pathlib import Path
 
+# run as a script, this file's folder comes first on sys.path and its name would hide the package
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -107,6 +107,7 @@ class KernelResult:
     n_measured: int = 0
     n_resumed: int = 0
     n_errors: int = 0
+    units: list[str] = field(default_factory=list)  # the extensions its best config uses
 
 
 @dataclass
@@ -413,12 +414,12 @@ class _Search:
         if res.best_config is None:
             return KernelResult(kernel.label, kernel.count, task.key, math.inf, None, False, False, res.n_measured,
                                 res.n_resumed, res.n_errors)
-        uses = False
+        used: list[str] = []
         if unit_names:
             func = task.lower(res.best_config)
-            uses = bool(unit_names & {e.name for e in func.extensions})
+            used = sorted(unit_names & {e.name for e in func.extensions})
         return KernelResult(kernel.label, kernel.count, task.key, float(res.best_cost), res.best_config.to_json(),
-                            uses, False, res.n_measured, res.n_resumed, res.n_errors)
+                            bool(used), False, res.n_measured, res.n_resumed, res.n_errors, used)
 
     def run_baseline(self) -> list[KernelResult]:
         out = []
@@ -634,11 +635,15 @@ def search_isa(workload, *, budget_s: float, records, out_dir=None, families: Se
             cand.speedup = base_total / cand.cycles
             if cand.status == Status.PRUNED:
                 continue  # an audited one stays pruned: its figures are in the report
-            if cand.speedup > MIN_SPEEDUP:
+            # the unit itself must make a kernel faster: a gain of its requant_i8 partner alone is no gain
+            own = cand.exts[0]
+            if cand.speedup > MIN_SPEEDUP and any(own in k.units for k in cand.kernels):
                 cand.status = Status.RANKED
             else:
                 cand.status = Status.NO_GAIN
-                cand.reason = "no kernel of the workload got faster with it"
+                cand.reason = "no kernel of the workload got faster with it" + (
+                    f" (only {', '.join(cand.exts[1:])} did: {cand.speedup:.2f}x)" if cand.speedup > MIN_SPEEDUP
+                    else "")
         report = SearchReport(wl, base_total, baseline, results, ref, cpu, time.monotonic() - s.t0, str(records),
                               None if out_dir is None else str(out_dir), s.n_measured, s.n_resumed, s.notes)
         from .report import mark_pareto, write_report
