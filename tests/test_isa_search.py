@@ -239,3 +239,35 @@ def test_cli_killed_search_resumes_without_remeasuring(tmp_path):
     assert (out / "export" / "kernel.c").read_text().count(".insn") + \
         (out / "export" / "kernel.c").read_text().count("cfu") > 0
     assert "[" in q.stderr  # the progress bar
+
+
+# --- workloads and the CLI's arguments (no measurement) ---------------------------------------------
+
+def test_shipped_workloads_and_a_workload_file(tmp_path):
+    from isa_search.workloads import WORKLOADS, WorkloadError
+
+    for name in WORKLOADS:
+        wl = load_workload(name)
+        assert wl.kernels and all(k.count >= 1 for k in wl.kernels)
+    kws = load_workload("kws")
+    assert kws.has_requantize and {k.count for k in kws.kernels} >= {4, 9}
+    assert load_workload("matmul_i8_64").macs() == 64 ** 3
+    f = tmp_path / "wl.py"
+    f.write_text("WORKLOAD = [('mm', 'matmul_i8', (8, 8, 8), 3)]\n")
+    wl = load_workload(str(f))
+    assert wl.kernels[0].count == 3 and wl.macs() == 3 * 8 ** 3
+    f.write_text("WORKLOAD = [('mm', 'no_such_template', (8, 8, 8))]\n")
+    with pytest.raises(WorkloadError, match="no template named 'no_such_template'"):
+        load_workload(str(f))
+    with pytest.raises(WorkloadError, match="unknown workload 'nope'"):
+        load_workload("nope")
+
+
+def test_budget_parsing():
+    import argparse
+
+    from isaforge.cmd_search import parse_budget
+
+    assert parse_budget("30m") == 1800 and parse_budget("90") == 90 and parse_budget("1.5h") == 5400
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_budget("soon")
