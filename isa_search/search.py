@@ -484,6 +484,48 @@ class _Search:
         cand.seconds["measure"] = round(time.monotonic() - t0, 2)
 
 
+def check_unit(unit: Sequence, verify_n: int, seed: int) -> dict:
+    """Verify the unit's own extension in Verilator, then synthesize its whole CFU with Yosys: a dict of
+    ``verify`` / ``area`` figures (None when that step failed), ``error`` and ``seconds``. Runs in this
+    process or on a Dask worker (the extensions travel pickled)."""
+    out = {"verify": None, "area": None, "error": "", "seconds": {}}
+    t0 = time.monotonic()
+    try:
+        out["verify"] = _verify_figures(isa_ext.verify(unit[0], n=verify_n, seed=seed))
+    except Exception as e:  # noqa: BLE001 - VerifyError, or RTL that does not even build
+        out["error"] = f"{type(e).__name__}: {e}"[:2000]
+        return out
+    out["seconds"]["verify"] = round(time.monotonic() - t0, 2)
+    t0 = time.monotonic()
+    try:
+        out["area"] = _area_figures(isa_ext.extension_area(isa_ext.ExtensionSet(list(unit))))
+    except Exception as e:  # noqa: BLE001 - SynthesisError
+        out["error"] = f"{type(e).__name__}: {e}"[:2000]
+        return out
+    out["seconds"]["synthesis"] = round(time.monotonic() - t0, 2)
+    return out
+
+
+def _check_units(units: list, verify_n: int, seed: int, measure, emit, notes: list) -> list[dict]:
+    """``check_unit`` of every unit: on the measure's Dask cluster when it has one (all at once), else here."""
+    if measure is not None:
+        try:
+            client = measure._dask()
+            futs = [client.submit(check_unit, u, verify_n, seed, pure=False) for u in units]
+            out = []
+            for i, f in enumerate(futs):
+                emit(i)
+                out.append(f.result())
+            return out
+        except Exception as e:  # noqa: BLE001 - e.g. an extension that does not pickle: check here instead
+            notes.append(f"verification and synthesis ran locally, not on the Dask cluster: {type(e).__name__}: {e}")
+    out = []
+    for i, u in enumerate(units):
+        emit(i)
+        out.append(check_unit(u, verify_n, seed))
+    return out
+
+
 def _parse_specs(families, candidates) -> list[CandidateSpec]:
     if candidates is not None:
         return [c if isinstance(c, CandidateSpec) else CandidateSpec.from_json(c) for c in candidates]
@@ -570,24 +612,20 @@ def search_isa(workload, *, budget_s: float, records, out_dir=None, families: Se
         except Exception as e:  # noqa: BLE001
             s.notes.append(f"cpu area: {type(e).__name__}: {e}")
         todo = [c for c in results if c.key in units] + ([ref] if ref is not None else [])
-        for i, cand in enumerate(todo):
+        checks = _check_units([units[c.key] for c in todo], verify_n, seed, measure if scheduler is not None else None,
+                              lambda i: s.emit("verify", i, len(todo), todo[i].key if i < len(todo) else ""),
+                              s.notes)
+        for i, (cand, chk) in enumerate(zip(todo, checks)):
             unit = units[cand.key]
-            s.emit("verify", i, len(todo), cand.key)
-            t0 = time.monotonic()
-            try:
-                cand.verify = _verify_figures(isa_ext.verify(unit[0], n=verify_n, seed=seed))
-            except Exception as e:  # noqa: BLE001 - VerifyError, or RTL that does not even build
-                cand.status, cand.reason = Status.VERIFY_FAILED, f"{type(e).__name__}: {e}"[:2000]
+            cand.seconds.update(chk["seconds"])
+            if chk["verify"] is None:
+                cand.status, cand.reason = Status.VERIFY_FAILED, chk["error"]
                 continue
-            cand.seconds["verify"] = round(time.monotonic() - t0, 2)
-            t0 = time.monotonic()
-            try:
-                area = isa_ext.extension_area(isa_ext.ExtensionSet(unit))
-            except Exception as e:  # noqa: BLE001 - SynthesisError
-                cand.status, cand.reason = Status.SYNTHESIS_FAILED, f"{type(e).__name__}: {e}"[:2000]
+            cand.verify = chk["verify"]
+            if chk["area"] is None:
+                cand.status, cand.reason = Status.SYNTHESIS_FAILED, chk["error"]
                 continue
-            cand.seconds["synthesis"] = round(time.monotonic() - t0, 2)
-            cand.area = _area_figures(area)
+            cand.area = chk["area"]
             if cpu is not None:
                 cand.area_fraction = {k: (cand.area[k] / cpu[k] if cpu[k] else None)
                                       for k in ("lut", "ff", "dsp", "bram")}
@@ -655,5 +693,5 @@ def search_isa(workload, *, budget_s: float, records, out_dir=None, families: Se
         return report
 
 
-__all__ = ["CandidateResult", "KernelResult", "PRUNE_MARGIN", "SeededXGBTuner", "SearchProgress", "SearchReport",
-           "Status", "search_isa"]
+__all__ = ["CandidateResult", "KernelResult", "PRUNE_MARGIN", "SearchProgress", "SearchReport", "SeededXGBTuner",
+           "Status", "check_unit", "search_isa"]

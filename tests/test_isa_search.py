@@ -172,6 +172,9 @@ def test_dask_local_cluster_gives_the_same_ranking(run, tmp_path):
                                   dashboard_address=None) as cluster:
         rep2 = _search(tmp_path, scheduler=cluster.scheduler_address)
     assert rep2.n_measured > 0 and rep2.n_resumed == 0
+    assert not [n for n in rep2.notes if "locally" in n]  # verification and synthesis ran on the cluster too
+    assert [(c.key, c.status, c.verify["n_ops"] if c.verify else None) for c in rep2.candidates] == \
+        [(c.key, c.status, c.verify["n_ops"] if c.verify else None) for c in rep.candidates]
     assert [(c.key, c.cycles) for c in rep2.ranked()] == [(c.key, c.cycles) for c in rep.ranked()]
     assert rep2.baseline_cycles == rep.baseline_cycles
 
