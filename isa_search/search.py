@@ -3,7 +3,8 @@
 ``search_isa(workload, budget_s=..., records=..., out_dir=...) -> SearchReport`` runs, in order:
 
 1. **baseline**: every kernel of the workload tuned with no extension (``exts=""``, rv32im), with the
-   XGB tuner on the simulated SoC, every output checked against numpy;
+   XGB tuner on the simulated SoC (``baseline_trials``, default twice ``trials_per_kernel``: every
+   speedup is measured against it), every output checked against numpy;
 2. **candidates**: the specs of ``isa_ext.candidates.enumerate_candidates(families)`` (every
    registered family, so families merged later appear by themselves), plus those of
    ``isa_ext.dataflow.dataflow_candidates`` when that module exists, plus the hand-designed
@@ -13,10 +14,11 @@
    ``verify_failed``, never ranked), Yosys area of the whole CFU the unit forms
    (``isa_ext.extension_area``: a failure is ``synthesis_failed``), also as a fraction of
    ``isa_ext.cpu_area()``;
-4. **static pruning**: per kernel, the best static cycle estimate (the tuner's
-   ``features.extract_features`` estimate) over the configs of the candidate's space against that
-   of the rv32im space scales the measured rv32im cycles: the candidate's predicted whole-workload
-   cycles. Candidates are measured in order of prediction; one whose prediction times
+4. **static pruning**: per kernel the unit serves, the best static cycle estimate (the tuner's
+   ``features.extract_features`` estimate) over (a sample of) the configs of the candidate's space,
+   scaled by the lowest measured / estimated ratio seen on that kernel so far (rv32im's and every
+   measured unit's), gives the candidate's predicted whole-workload cycles (kernels it cannot serve
+   count their rv32im best). Candidates are measured in order of prediction; one whose prediction times
    ``PRUNE_MARGIN`` (so even ``1 / PRUNE_MARGIN`` times better than predicted) is still above the best
    measured total is ``pruned``. As a check of the pruning, the ``audit`` pruned candidates nearest
    to winning are measured anyway and the report says whether any would have won;
@@ -379,6 +381,9 @@ class _Search:
         self.verify_n = verify_n
         self.audit = audit
         self.est_cache: dict = {}
+        self.baseline_trials = 2 * trials
+        self.cal: dict[str, float] = {}  # kernel label -> lowest measured / estimated cycles so far
+        self.ests: dict[str, dict[str, float]] = {}  # candidate key -> kernel_estimates
         self.baseline: dict[str, KernelResult] = {}
         self.n_measured = 0
         self.n_resumed = 0
@@ -400,10 +405,11 @@ class _Search:
         return [r for r in recs if r.template == kernel.template and tuple(r.args[:-1]) == tuple(kernel.args)
                 and r.task != task.key and r.args and r.args[-1]]
 
-    def tune(self, kernel: Kernel, exts: str, unit_names: set[str]) -> KernelResult:
+    def tune(self, kernel: Kernel, exts: str, unit_names: set[str], trials: int | None = None) -> KernelResult:
         task = autotune.create_task(kernel.template, kernel.task_args(exts), TARGET)
         n = len(task.config_space)
-        trials = min(n, self.trials) if not kernel.is_stage else min(n, max(2, self.trials))
+        trials = trials or self.trials
+        trials = min(n, trials) if not kernel.is_stage else min(n, max(2, trials))
         transfer = self._transfer(kernel, task) if unit_names else []
         seeds = _seed_configs(task, transfer, unit_names) if transfer else []
         tuner = SeededXGBTuner(task, seeds=seeds, seed=self.seed, plan_size=max(4, min(16, trials)),
@@ -425,10 +431,12 @@ class _Search:
         out = []
         for i, k in enumerate(self.wl.kernels):
             self.emit("baseline", i, len(self.wl.kernels), "rv32im", k.label)
-            kr = self.tune(k, "", set())
+            kr = self.tune(k, "", set(), self.baseline_trials)
             if not math.isfinite(kr.cycles):
                 raise autotune.AutotuneError(f"search: kernel {k.label!r} ({kr.task}) has no valid rv32im config")
             self.baseline[k.label] = kr
+            self.calibrate(k.label, kr.cycles, _estimate(autotune.create_task(k.template, k.task_args(""), TARGET),
+                                                         self.est_cache, self.seed))
             out.append(kr)
         self.emit("baseline", len(out), len(out), "rv32im")
         return out
@@ -437,30 +445,43 @@ class _Search:
         return float(sum(k.count * k.cycles for k in kernels))
 
     # per candidate -------------------------------------------------------------------------------
-    def predict(self, unit: Sequence) -> tuple[float, int]:
-        """Predicted whole-workload cycles of ``unit``: per kernel, the rv32im best times the ratio of the
-        best static estimates with and without the unit (never above the rv32im best); and how many
-        kernels (other than those requant_i8 serves alone) the unit can serve at all."""
+    def kernel_estimates(self, unit: Sequence) -> tuple[dict[str, float], int]:
+        """Per kernel the unit's space can use it in: the lowest static estimate of that space (label ->
+        estimated cycles); and how many kernels the unit's own extension (not its requant_i8 partner) serves."""
         names = {e.name for e in unit}
         own = {unit[0].name}
-        total = 0.0
+        ests: dict[str, float] = {}
         served = 0
         for k in self.wl.kernels:
-            base = self.baseline[k.label]
             exts = _kernel_exts(k, unit)
-            ratio = 1.0
-            if exts:
-                task = autotune.create_task(k.template, k.task_args(exts), TARGET)
-                if _offers(task, own):
-                    served += 1
-                if _offers(task, names):
-                    e_unit = _estimate(task, self.est_cache, self.seed)
-                    e_base = _estimate(autotune.create_task(k.template, k.task_args(""), TARGET), self.est_cache,
-                                       self.seed)
-                    if e_unit is not None and e_base:
-                        ratio = min(1.0, e_unit / e_base)
-            total += k.count * base.cycles * ratio
-        return total, served
+            if not exts:
+                continue
+            task = autotune.create_task(k.template, k.task_args(exts), TARGET)
+            if _offers(task, own):
+                served += 1
+            if _offers(task, names):
+                e = _estimate(task, self.est_cache, self.seed)
+                if e is not None and e > 0:
+                    ests[k.label] = e
+        return ests, served
+
+    def calibrate(self, label: str, cycles: float, est: float | None) -> None:
+        """Note measured / estimated cycles of a kernel's best config: the static estimate's scale there."""
+        if est and math.isfinite(cycles):
+            r = cycles / est
+            self.cal[label] = min(self.cal.get(label, r), r)
+
+    def predict(self, ests: dict[str, float]) -> float:
+        """Predicted whole-workload cycles: per kernel the unit serves, its best static estimate times the
+        lowest measured/estimated ratio seen on that kernel so far (rv32im's or another unit's: the
+        estimate's most optimistic calibration, so that a poorly tuned baseline does not make every unit
+        look slow), never above the rv32im best; the rv32im best for the other kernels."""
+        total = 0.0
+        for k in self.wl.kernels:
+            base = self.baseline[k.label].cycles
+            e = ests.get(k.label)
+            total += k.count * (min(base, e * self.cal[k.label]) if e is not None and k.label in self.cal else base)
+        return total
 
     def measure_unit(self, cand: CandidateResult, unit: Sequence) -> None:
         names = {e.name for e in unit}
@@ -481,6 +502,9 @@ class _Search:
             kernels.append(kr)
         cand.kernels = kernels
         cand.cycles = self.total(kernels)
+        for kr in kernels:
+            if kr.uses_unit:
+                self.calibrate(kr.label, kr.cycles, self.ests.get(cand.key, {}).get(kr.label))
         cand.seconds["measure"] = round(time.monotonic() - t0, 2)
 
 
@@ -562,7 +586,7 @@ def search_isa(workload, *, budget_s: float, records, out_dir=None, families: Se
                trials_per_kernel: int = 16, scheduler=None, progress: Callable[[SearchProgress], None] | None = None,
                candidates: Sequence[CandidateSpec] | None = None, dataflow: bool = True, dataflow_top: int = 8,
                reference: bool = True, audit: int = 2, verify_n: int = 2000, seed: int = 0,
-               n_parallel: int | None = None) -> SearchReport:
+               n_parallel: int | None = None, baseline_trials: int | None = None) -> SearchReport:
     """Search the instruction to add for ``workload`` (a name, a .py file or a Workload); see the
     module docstring. ``families`` restricts the parametric families, ``candidates`` gives the specs
     explicitly (then neither families nor the dataflow generator are asked). With ``out_dir`` the
@@ -572,6 +596,8 @@ def search_isa(workload, *, budget_s: float, records, out_dir=None, families: Se
     records.parent.mkdir(parents=True, exist_ok=True)
     with make_measure(TARGET, n_parallel=n_parallel, scheduler=scheduler, seed=seed) as measure:
         s = _Search(wl, float(budget_s), records, int(trials_per_kernel), measure, progress, seed, verify_n, audit)
+        if baseline_trials:
+            s.baseline_trials = int(baseline_trials)
         baseline = s.run_baseline()
         base_total = s.total(baseline)
         specs = _parse_specs(families, candidates)
@@ -630,7 +656,8 @@ def search_isa(workload, *, budget_s: float, records, out_dir=None, families: Se
                 cand.area_fraction = {k: (cand.area[k] / cpu[k] if cpu[k] else None)
                                       for k in ("lut", "ff", "dsp", "bram")}
             s.emit("estimate", i, len(todo), cand.key)
-            cand.estimate, served = s.predict(unit)
+            s.ests[cand.key], served = s.kernel_estimates(unit)
+            cand.estimate = s.predict(s.ests[cand.key])
             if not served and cand is not ref:
                 # no template of the workload offers the unit's intrinsic: nothing to measure
                 cand.status, cand.reason = Status.NO_GAIN, "no kernel of the workload can use it"
@@ -649,6 +676,7 @@ def search_isa(workload, *, budget_s: float, records, out_dir=None, families: Se
             if s.over_budget():
                 cand.status, cand.reason = Status.BUDGET, f"the {budget_s:g} s budget ran out before it was measured"
                 continue
+            cand.estimate = s.predict(s.ests[cand.key])  # with the calibration of what was measured so far
             if cand.estimate * PRUNE_MARGIN > best:
                 cand.status = Status.PRUNED
                 cand.reason = (f"static estimate {cand.estimate:,.0f} cycles: even {1 / PRUNE_MARGIN:.2f}x better it "
