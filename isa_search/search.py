@@ -307,7 +307,7 @@ def _area_figures(rep) -> dict:
             "logic_depth": rep.logic_depth, "delay_ns": rep.delay_ns}
 
 
-SEED_CONFIGS = 3  # best configs of other units on the same kernel measured first (their unit swapped in)
+SEED_CONFIGS = 4  # other units' best configs of the same kernel measured first (their unit swapped in)
 
 
 class SeededXGBTuner(autotune.XGBTuner):
@@ -345,12 +345,17 @@ class SeededXGBTuner(autotune.XGBTuner):
 
 
 def _seed_configs(task, transfer: Sequence, names: set[str], k: int = SEED_CONFIGS) -> list[int]:
-    """Indices in ``task``'s space of the ``k`` best valid configs of ``transfer`` (records of other
-    units on the same kernel), with their unit replaced by the one of ``names`` the space offers."""
+    """Indices in ``task``'s space of the best valid config of each other unit's task in ``transfer``
+    (records of the same kernel), best first, at most ``k``, with the unit replaced by the one of
+    ``names`` the space offers (one per unit: the best of one unit are often alike)."""
     offered = [c for knob in task.config_space.knobs.values() if getattr(knob, "kind", "") == "tensorize"
                for c in knob.choices if c in names]
+    best: dict[str, object] = {}
+    for r in transfer:
+        if r.result.valid and (r.task not in best or r.result.cost < best[r.task].result.cost):
+            best[r.task] = r
     out: list[int] = []
-    for r in sorted((r for r in transfer if r.result.valid), key=lambda r: r.result.cost):
+    for r in sorted(best.values(), key=lambda r: (r.result.cost, r.task)):
         knobs = dict(r.config.get("knobs", {}))
         if knobs.get("tensorize") is not None:
             if not offered:
