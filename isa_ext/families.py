@@ -71,3 +71,4 @@ register_family(Family("dot", "stateless packed dot product", _dot_grid, _dot_bu
 register_family(Family("mac_bank", "int32 accumulator bank fed by 4-lane dot products", _mac_grid, _mac_build,
                        _mac_describe))
 register_family(Family("requant", "fused TFLite requantize", _rq_grid, _rq_build, _rq_describe))
+import isa_ext.fam_fused  # noqa: E402,F401

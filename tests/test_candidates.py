@@ -46,3 +46,17 @@ def test_a_candidate_verifies_in_verilator():
     ext = build_candidate(CandidateSpec.of("dot", lanes=2, dtype="int8"))
     rep = isa_ext.verify(ext, n=500)
     assert rep.n_ops >= 500
+
+
+def test_builtin_intrinsics_declare_their_pattern_and_lanes():
+    from tir.intrin import PATTERNS, HardwareFacts
+
+    seen = {}
+    for name in ("dot4_i8", "dot2_i16", "mac4_i8", "requant_i8"):
+        for t in isa_ext.get(name).intrinsics:
+            assert t.facts.pattern in PATTERNS and t.facts.pattern
+            seen[name] = (t.facts.pattern, t.facts.lanes)
+    assert seen == {"dot4_i8": ("lane_reduce", 4), "dot2_i16": ("lane_reduce", 2), "mac4_i8": ("tile", 4),
+                    "requant_i8": ("elementwise", 1)}
+    with pytest.raises(Exception, match="pattern 'diagonal' is not one of"):
+        HardwareFacts(pattern="diagonal")
