@@ -145,8 +145,11 @@ def plot_front(report, path) -> Path:
     front = sorted((c for c in pool if c.pareto), key=lambda c: c.lut)
     if front:
         ax.plot([c.lut for c in front], [c.cycles for c in front], "o-", color="tab:red", label="Pareto front")
+        labels: dict[tuple, list[str]] = {}  # units at the same point share one label
         for c in front:
-            ax.annotate(c.name, (c.lut, c.cycles), fontsize=7, xytext=(4, 4), textcoords="offset points")
+            labels.setdefault((c.lut, c.cycles), []).append(c.name)
+        for (lut, cyc), names in labels.items():
+            ax.annotate("\n".join(names), (lut, cyc), fontsize=7, xytext=(4, 4), textcoords="offset points")
     ax.set_xlabel("LUTs (Yosys synth_xilinx, Artix-7)")
     ax.set_ylabel(f"whole-workload cycles ({report.workload.name})")
     ax.set_title(f"instruction search: {report.workload.name}")

@@ -274,3 +274,9 @@ def test_budget_parsing():
     assert parse_budget("30m") == 1800 and parse_budget("90") == 90 and parse_budget("1.5h") == 5400
     with pytest.raises(argparse.ArgumentTypeError):
         parse_budget("soon")
+
+
+def test_front_check_detects_dominated_points():
+    assert non_dominated([(100, 50), (80, 70), (60, 400)])
+    assert not non_dominated([(100, 50), (120, 60)])  # the second is slower and larger
+    assert not non_dominated([(100, 50), (100, 50 + 1)])
