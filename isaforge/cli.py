@@ -13,7 +13,8 @@ import sys
 from tir.errors import TirError
 
 # subcommand modules, in --help order
-COMMANDS = ("isaforge.cmd_ops", "isaforge.cmd_export", "isaforge.cmd_tune", "isaforge.cmd_area")
+COMMANDS = ("isaforge.cmd_ops", "isaforge.cmd_export", "isaforge.cmd_tune", "isaforge.cmd_area",
+            "isaforge.cmd_search")
 
 
 def build_parser() -> argparse.ArgumentParser:

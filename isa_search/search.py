@@ -1,0 +1,727 @@
+"""The custom-instruction search: which unit to add to VexRiscv for a workload.
+
+``search_isa(workload, budget_s=..., records=..., out_dir=...) -> SearchReport`` runs, in order:
+
+1. **baseline**: every kernel of the workload tuned with no extension (``exts=""``, rv32im), with the
+   XGB tuner on the simulated SoC (``baseline_trials``, default twice ``trials_per_kernel``: every
+   speedup is measured against it), every output checked against numpy;
+2. **candidates**: the specs of ``isa_ext.candidates.enumerate_candidates(families)`` (every
+   registered family, so families merged later appear by themselves), plus those of
+   ``isa_ext.dataflow.dataflow_candidates`` when that module exists, plus the hand-designed
+   reference pair ``dot4_i8`` (+ ``requant_i8`` where the workload has requantize stages);
+3. per candidate: ``build_candidate`` (a builder error is a generator bug: ``build_failed``),
+   ``isa_ext.register``, ``isa_ext.verify`` in Verilator (a failure is a generator bug:
+   ``verify_failed``, never ranked), Yosys area of the whole CFU the unit forms
+   (``isa_ext.extension_area``: a failure is ``synthesis_failed``), also as a fraction of
+   ``isa_ext.cpu_area()``;
+4. **static pruning**: per kernel the unit serves, the best static cycle estimate (the tuner's
+   ``features.extract_features`` estimate) over (a sample of) the configs of the candidate's space,
+   scaled by the lowest measured / estimated ratio seen on that kernel so far (rv32im's and every
+   measured unit's), gives the candidate's predicted whole-workload cycles (kernels it cannot serve
+   count their rv32im best). Candidates are measured in order of prediction; one whose prediction times
+   ``PRUNE_MARGIN`` (so even ``1 / PRUNE_MARGIN`` times better than predicted) is still above the best
+   measured total is ``pruned``. As a check of the pruning, the ``audit`` pruned candidates nearest
+   to winning are measured anyway and the report says whether any would have won;
+5. **measure**: every kernel the unit can serve (its template offers the unit's intrinsic) is tuned
+   with it (``trials_per_kernel`` trials, transfer learning from the records of the same kernel with
+   the other candidates), every output checked against numpy. A kernel whose best config does not
+   use the unit, or that the unit cannot serve, keeps its rv32im best: whole-workload cycles =
+   ``sum(count x best cycles)`` stay comparable. Requantize stages are tuned with ``requant_i8``
+   (the unit and ``requant_i8`` share one CFU: candidates leave funct3 5 free);
+6. **rank**: a measured unit whose speedup over rv32im is above 1 is ``ranked``; one that speeds
+   nothing up is ``no_gain``. The Pareto front of cycles against LUTs is marked.
+
+Everything measured goes to ``records`` (JSON Lines, one file for every task), so a killed search
+resumes without measuring anything again. With ``scheduler="HOST:PORT"`` (or a Dask Client /
+LocalCluster) the measurements run on a Dask cluster (``simulator.measure.make_measure``).
+``progress(SearchProgress)`` is called as the search advances; the library never prints.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+
+import isa_ext
+from isa_ext.candidates import CandidateSpec, build_candidate, enumerate_candidates, family_names
+from schedules import autotune
+from schedules.autotune.features import FeatureCache, feature_names
+from schedules.autotune.records import load_records
+from simulator.measure import make_measure
+
+from .workloads import Kernel, Workload, load_workload
+
+TARGET = "vexriscv"
+REQUANT_EXT = "requant_i8"
+REFERENCE_EXT = "dot4_i8"  # the hand-designed unit, reported as the reference row
+PRUNE_MARGIN = 0.7  # prune when prediction x margin still loses to the best measured total
+ESTIMATE_SAMPLE = 96  # configs per space whose static estimate is taken (the whole space if smaller)
+MIN_SPEEDUP = 1.0  # a unit must beat rv32im by more than this to be proposed
+
+
+class Status(StrEnum):
+    """What became of a candidate."""
+
+    RANKED = "ranked"
+    NO_GAIN = "no_gain"
+    PRUNED = "pruned"
+    BUILD_FAILED = "build_failed"
+    VERIFY_FAILED = "verify_failed"
+    SYNTHESIS_FAILED = "synthesis_failed"
+    BUDGET = "budget"  # not measured: the time budget ran out
+
+    @property
+    def generator_bug(self) -> bool:
+        return self in (Status.BUILD_FAILED, Status.VERIFY_FAILED, Status.SYNTHESIS_FAILED)
+
+
+@dataclass
+class SearchProgress:
+    """A progress event: ``phase`` (baseline / build / verify / estimate / measure / audit / done),
+    ``done`` of ``total`` steps of that phase, the candidate concerned and a short message."""
+
+    phase: str
+    done: int
+    total: int
+    candidate: str = ""
+    message: str = ""
+    elapsed_s: float = 0.0
+
+
+@dataclass
+class KernelResult:
+    """The best measured cycles of one kernel with one unit (or rv32im)."""
+
+    label: str
+    count: int
+    task: str
+    cycles: float
+    config: dict | None = None
+    uses_unit: bool = False
+    fallback: bool = False  # the rv32im best is used (the unit cannot serve it or did not help)
+    n_measured: int = 0
+    n_resumed: int = 0
+    n_errors: int = 0
+    units: list[str] = field(default_factory=list)  # the extensions its best config uses
+
+
+@dataclass
+class CandidateResult:
+    """One candidate unit: its instructions, verification, area, estimate, measurement and status."""
+
+    key: str
+    source: str  # family / dataflow / reference
+    exts: list[str]  # the extensions of its CFU (the unit, plus requant_i8 where paired)
+    description: str
+    instructions: list[dict] = field(default_factory=list)  # {ext, op, function_ids, doc}
+    status: Status = Status.BUDGET
+    reason: str = ""
+    verify: dict | None = None
+    area: dict | None = None
+    area_fraction: dict | None = None
+    estimate: float | None = None
+    cycles: float | None = None
+    speedup: float | None = None
+    kernels: list[KernelResult] = field(default_factory=list)
+    pareto: bool = False
+    audited: bool = False  # a pruned candidate measured anyway, to check the pruning
+    would_have_won: bool | None = None
+    spec: dict | None = None
+    evidence: str = ""
+    seconds: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return "+".join(self.exts)
+
+    @property
+    def lut(self) -> int | None:
+        return None if self.area is None else int(self.area["lut"])
+
+    @property
+    def speedup_per_klut(self) -> float | None:
+        if self.speedup is None or not self.lut:
+            return None
+        return self.speedup / (self.lut / 1000.0)
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["status"] = self.status.value
+        d["name"] = self.name
+        d["speedup_per_klut"] = self.speedup_per_klut
+        return d
+
+
+@dataclass
+class SearchReport:
+    workload: Workload
+    baseline_cycles: float
+    baseline: list[KernelResult]
+    candidates: list[CandidateResult]
+    reference: CandidateResult | None
+    cpu_area: dict | None
+    wall_s: float
+    records: str
+    out_dir: str | None
+    n_measured: int = 0
+    n_resumed: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    # views -------------------------------------------------------------------------------------
+    def ranked(self) -> list[CandidateResult]:
+        """Ranked candidates, fastest first (the reference row excluded)."""
+        return sorted((c for c in self.candidates if c.status == Status.RANKED), key=lambda c: (c.cycles, c.lut))
+
+    def by_status(self, status: Status) -> list[CandidateResult]:
+        return [c for c in self.candidates if c.status == status]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        cs = self.candidates
+        return {
+            "generated": len(cs),
+            "built": sum(c.status != Status.BUILD_FAILED for c in cs),
+            "verified": sum(c.verify is not None for c in cs),
+            "synthesized": sum(c.area is not None for c in cs),
+            "pruned": sum(c.status == Status.PRUNED for c in cs),
+            "audited": sum(c.audited for c in cs),
+            "measured": sum(c.cycles is not None and not c.audited for c in cs),
+            "ranked": sum(c.status == Status.RANKED for c in cs),
+            "no_gain": sum(c.status == Status.NO_GAIN for c in cs),
+            "failed": sum(c.status.generator_bug for c in cs),
+            "budget": sum(c.status == Status.BUDGET for c in cs),
+        }
+
+    def front(self) -> list[CandidateResult]:
+        """The ranked candidates (and the reference row) on the Pareto front of cycles vs LUTs."""
+        return [c for c in self._front_pool() if c.pareto]
+
+    def _front_pool(self) -> list[CandidateResult]:
+        pool = list(self.ranked())
+        if self.reference is not None and self.reference.status == Status.RANKED:
+            pool.append(self.reference)
+        return pool
+
+    def prune_audit(self) -> dict:
+        aud = [c for c in self.candidates if c.audited]
+        return {"pruned": len(self.by_status(Status.PRUNED)), "audited": len(aud),
+                "winners_pruned": [c.key for c in aud if c.would_have_won]}
+
+    def to_json(self) -> dict:
+        return {
+            "workload": self.workload.to_json(),
+            "macs": self.workload.macs(),
+            "baseline_cycles": self.baseline_cycles,
+            "baseline": [asdict(k) for k in self.baseline],
+            "reference": None if self.reference is None else self.reference.to_json(),
+            "candidates": [c.to_json() for c in self.candidates],
+            "ranking": [c.key for c in self.ranked()],
+            "pareto_front": [c.key for c in self.front()],
+            "counts": self.counts,
+            "prune_audit": self.prune_audit(),
+            "cpu_area": self.cpu_area,
+            "wall_s": self.wall_s,
+            "records": self.records,
+            "n_measured": self.n_measured,
+            "n_resumed": self.n_resumed,
+            "notes": self.notes,
+        }
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+def _pattern_kinds(ext) -> set[str]:
+    return {getattr(getattr(t, "facts", None), "pattern", "") for t in ext.intrinsics}
+
+
+def _kernel_exts(kernel: Kernel, unit: Sequence) -> str:
+    """The ``exts`` argument a kernel is tuned with for ``unit`` (a list of Extensions): elementwise
+    units (requantize) for requantize stages only, the others for template kernels only; so that the
+    tasks of kernels a unit cannot change are the same for every unit (and measured once)."""
+    names = []
+    for ext in unit:
+        elementwise = "elementwise" in _pattern_kinds(ext)
+        if kernel.is_stage:
+            if elementwise and kernel.op == "requantize":
+                names.append(ext.name)
+        elif not elementwise:
+            names.append(ext.name)
+    return ",".join(names)
+
+
+def _offers(task, names: set[str]) -> bool:
+    """Whether the task's space can use an extension of ``names`` (a tensorize-like knob offers it)."""
+    for knob in task.config_space.knobs.values():
+        if getattr(knob, "kind", "") == "tensorize" and names & {c for c in knob.choices if c is not None}:
+            return True
+    return False
+
+
+_EST_COL = None
+
+
+def _estimate(task, cache: dict, seed: int = 0) -> float | None:
+    """The lowest static cycle estimate among (a sample of) the task's configs (None: none lowers)."""
+    global _EST_COL
+    if task.key in cache:
+        return cache[task.key]
+    if _EST_COL is None:
+        _EST_COL = feature_names().index("g.log_est_cycles")
+    n = len(task.config_space)
+    if n <= ESTIMATE_SAMPLE:
+        idxs = range(n)
+    else:
+        idxs = sorted(np.random.default_rng(seed).choice(n, ESTIMATE_SAMPLE, replace=False).tolist())
+    fc = FeatureCache(task)
+    best = None
+    for i in idxs:
+        f = fc.get(int(i))
+        if f is None:
+            continue
+        est = 2.0 ** float(f[_EST_COL]) - 1.0
+        best = est if best is None or est < best else best
+    cache[task.key] = best
+    return best
+
+
+def _instructions(ext) -> list[dict]:
+    return [{"ext": ext.name, "op": op.name, "function_ids": sorted(op.function_ids), "doc": op.doc}
+            for op in ext.ops]
+
+
+def _verify_figures(rep) -> dict:
+    return {"extension": rep.extension, "n_ops": rep.n_ops, "n_edge": rep.n_edge, "n_exhaustive": rep.n_exhaustive,
+            "rtl_cycles": rep.rtl_cycles, "checked": rep.checked, "seconds": round(rep.total_seconds, 3),
+            "coverage": dict(rep.coverage)}
+
+
+def _area_figures(rep) -> dict:
+    return {"name": rep.name, "lut": rep.lut, "ff": rep.ff, "dsp": rep.dsp, "bram": rep.bram, "carry": rep.carry,
+            "logic_depth": rep.logic_depth, "delay_ns": rep.delay_ns}
+
+
+SEED_CONFIGS = 4  # other units' best configs of the same kernel measured first (their unit swapped in)
+
+
+class SeededXGBTuner(autotune.XGBTuner):
+    """The XGB tuner, measuring ``seeds`` (config indices) first: the best schedules other units found
+    for the same kernel, with this unit in their place (a unit like another one mostly wants the same
+    tile), then proposing as usual. Their picks are recorded with source ``"transfer"``."""
+
+    def __init__(self, task, seeds=(), **kw):
+        super().__init__(task, **kw)
+        self._seeds = [int(i) for i in seeds]
+
+    def next_batch(self, n: int) -> list:
+        out = []
+        while self._seeds and len(out) < n:
+            i = self._seeds.pop(0)
+            if i in self.visited or i in self.proposed:
+                continue
+            self.proposed.add(i)
+            self.pick_source[i] = "transfer"
+            out.append(self.space.get(i))
+        if len(out) < n:
+            out += list(super().next_batch(n - len(out)))
+        return out
+
+    def report(self) -> dict:
+        # the base report counts its own pick sources only: the seeds are counted apart
+        saved = dict(self.pick_source)
+        self.pick_source = {k: v for k, v in saved.items() if v != "transfer"}
+        try:
+            rep = super().report()
+        finally:
+            self.pick_source = saved
+        rep["transfer_seeds"] = sum(v == "transfer" for v in saved.values())
+        return rep
+
+
+def _seed_configs(task, transfer: Sequence, names: set[str], k: int = SEED_CONFIGS) -> list[int]:
+    """Indices in ``task``'s space of the best valid config of each other unit's task in ``transfer``
+    (records of the same kernel), best first, at most ``k``, with the unit replaced by the one of
+    ``names`` the space offers (one per unit: the best of one unit are often alike)."""
+    offered = [c for knob in task.config_space.knobs.values() if getattr(knob, "kind", "") == "tensorize"
+               for c in knob.choices if c in names]
+    best: dict[str, object] = {}
+    for r in transfer:
+        if r.result.valid and (r.task not in best or r.result.cost < best[r.task].result.cost):
+            best[r.task] = r
+    out: list[int] = []
+    for r in sorted(best.values(), key=lambda r: (r.result.cost, r.task)):
+        knobs = dict(r.config.get("knobs", {}))
+        if knobs.get("tensorize") is not None:
+            if not offered:
+                continue
+            knobs["tensorize"] = offered[0]
+        try:
+            idx = task.config_space.index_of(knobs)
+        except Exception:  # noqa: BLE001 - another unit's space has other knobs: not a seed
+            continue
+        if idx not in out:
+            out.append(idx)
+        if len(out) >= k:
+            break
+    return out
+
+
+class _Search:
+    def __init__(self, wl: Workload, budget_s: float, records: Path, trials: int, measure, progress, seed: int,
+                 verify_n: int, audit: int):
+        self.wl = wl
+        self.t0 = time.monotonic()
+        self.deadline = self.t0 + budget_s
+        self.records = records
+        self.trials = trials
+        self.measure = measure
+        self.progress = progress
+        self.seed = seed
+        self.verify_n = verify_n
+        self.audit = audit
+        self.est_cache: dict = {}
+        self.baseline_trials = 2 * trials
+        self.cal: dict[str, float] = {}  # kernel label -> lowest measured / estimated cycles so far
+        self.ests: dict[str, dict[str, float]] = {}  # candidate key -> kernel_estimates
+        self.baseline: dict[str, KernelResult] = {}
+        self.n_measured = 0
+        self.n_resumed = 0
+        self.notes: list[str] = []
+
+    def emit(self, phase, done, total, candidate="", message=""):
+        if self.progress is not None:
+            self.progress(SearchProgress(phase, done, total, candidate, message, time.monotonic() - self.t0))
+
+    def over_budget(self) -> bool:
+        return time.monotonic() > self.deadline
+
+    # tuning --------------------------------------------------------------------------------------
+    def _transfer(self, kernel: Kernel, task) -> list:
+        if not self.records.exists():
+            return []
+        recs, _ = load_records(self.records, warn=False)
+        # other units' records of this kernel (not rv32im's: its space has no unit knob to learn from)
+        return [r for r in recs if r.template == kernel.template and tuple(r.args[:-1]) == tuple(kernel.args)
+                and r.task != task.key and r.args and r.args[-1]]
+
+    def tune(self, kernel: Kernel, exts: str, unit_names: set[str], trials: int | None = None) -> KernelResult:
+        task = autotune.create_task(kernel.template, kernel.task_args(exts), TARGET)
+        n = len(task.config_space)
+        trials = trials or self.trials
+        trials = min(n, trials) if not kernel.is_stage else min(n, max(2, trials))
+        transfer = self._transfer(kernel, task) if unit_names else []
+        seeds = _seed_configs(task, transfer, unit_names) if transfer else []
+        tuner = SeededXGBTuner(task, seeds=seeds, seed=self.seed, plan_size=max(4, min(16, trials)),
+                               transfer=transfer or None)
+        res = tuner.tune(trials, self.measure, records=self.records)
+        self.n_measured += res.n_measured
+        self.n_resumed += res.n_resumed
+        if res.best_config is None:
+            return KernelResult(kernel.label, kernel.count, task.key, math.inf, None, False, False, res.n_measured,
+                                res.n_resumed, res.n_errors)
+        used: list[str] = []
+        if unit_names:
+            func = task.lower(res.best_config)
+            used = sorted(unit_names & {e.name for e in func.extensions})
+        return KernelResult(kernel.label, kernel.count, task.key, float(res.best_cost), res.best_config.to_json(),
+                            bool(used), False, res.n_measured, res.n_resumed, res.n_errors, used)
+
+    def run_baseline(self) -> list[KernelResult]:
+        out = []
+        for i, k in enumerate(self.wl.kernels):
+            self.emit("baseline", i, len(self.wl.kernels), "rv32im", k.label)
+            kr = self.tune(k, "", set(), self.baseline_trials)
+            if not math.isfinite(kr.cycles):
+                raise autotune.AutotuneError(f"search: kernel {k.label!r} ({kr.task}) has no valid rv32im config")
+            self.baseline[k.label] = kr
+            self.calibrate(k.label, kr.cycles, _estimate(autotune.create_task(k.template, k.task_args(""), TARGET),
+                                                         self.est_cache, self.seed))
+            out.append(kr)
+        self.emit("baseline", len(out), len(out), "rv32im")
+        return out
+
+    def total(self, kernels: Sequence[KernelResult]) -> float:
+        return float(sum(k.count * k.cycles for k in kernels))
+
+    # per candidate -------------------------------------------------------------------------------
+    def kernel_estimates(self, unit: Sequence) -> tuple[dict[str, float], int]:
+        """Per kernel the unit's space can use it in: the lowest static estimate of that space (label ->
+        estimated cycles); and how many kernels the unit's own extension (not its requant_i8 partner) serves."""
+        names = {e.name for e in unit}
+        own = {unit[0].name}
+        ests: dict[str, float] = {}
+        served = 0
+        for k in self.wl.kernels:
+            exts = _kernel_exts(k, unit)
+            if not exts:
+                continue
+            task = autotune.create_task(k.template, k.task_args(exts), TARGET)
+            if _offers(task, own):
+                served += 1
+            if _offers(task, names):
+                e = _estimate(task, self.est_cache, self.seed)
+                if e is not None and e > 0:
+                    ests[k.label] = e
+        return ests, served
+
+    def calibrate(self, label: str, cycles: float, est: float | None) -> None:
+        """Note measured / estimated cycles of a kernel's best config: the static estimate's scale there."""
+        if est and math.isfinite(cycles):
+            r = cycles / est
+            self.cal[label] = min(self.cal.get(label, r), r)
+
+    def predict(self, ests: dict[str, float]) -> float:
+        """Predicted whole-workload cycles: per kernel the unit serves, its best static estimate times the
+        lowest measured/estimated ratio seen on that kernel so far (rv32im's or another unit's: the
+        estimate's most optimistic calibration, so that a poorly tuned baseline does not make every unit
+        look slow), never above the rv32im best; the rv32im best for the other kernels."""
+        total = 0.0
+        for k in self.wl.kernels:
+            base = self.baseline[k.label].cycles
+            e = ests.get(k.label)
+            total += k.count * (min(base, e * self.cal[k.label]) if e is not None and k.label in self.cal else base)
+        return total
+
+    def measure_unit(self, cand: CandidateResult, unit: Sequence) -> None:
+        names = {e.name for e in unit}
+        kernels = []
+        t0 = time.monotonic()
+        for i, k in enumerate(self.wl.kernels):
+            self.emit("measure", i, len(self.wl.kernels), cand.key, k.label)
+            base = self.baseline[k.label]
+            exts = _kernel_exts(k, unit)
+            task = autotune.create_task(k.template, k.task_args(exts), TARGET) if exts else None
+            if task is None or not _offers(task, names):
+                kernels.append(KernelResult(k.label, k.count, base.task, base.cycles, base.config, False, True))
+                continue
+            kr = self.tune(k, exts, names)
+            if not kr.uses_unit or kr.cycles >= base.cycles:
+                kr = KernelResult(k.label, k.count, kr.task, base.cycles, base.config, False, True, kr.n_measured,
+                                  kr.n_resumed, kr.n_errors)
+            kernels.append(kr)
+        cand.kernels = kernels
+        cand.cycles = self.total(kernels)
+        for kr in kernels:
+            if kr.uses_unit:
+                self.calibrate(kr.label, kr.cycles, self.ests.get(cand.key, {}).get(kr.label))
+        cand.seconds["measure"] = round(time.monotonic() - t0, 2)
+
+
+def check_unit(unit: Sequence, verify_n: int, seed: int) -> dict:
+    """Verify the unit's own extension in Verilator, then synthesize its whole CFU with Yosys: a dict of
+    ``verify`` / ``area`` figures (None when that step failed), ``error`` and ``seconds``. Runs in this
+    process or on a Dask worker (the extensions travel pickled)."""
+    out = {"verify": None, "area": None, "error": "", "seconds": {}}
+    t0 = time.monotonic()
+    try:
+        out["verify"] = _verify_figures(isa_ext.verify(unit[0], n=verify_n, seed=seed))
+    except Exception as e:  # noqa: BLE001 - VerifyError, or RTL that does not even build
+        out["error"] = f"{type(e).__name__}: {e}"[:2000]
+        return out
+    out["seconds"]["verify"] = round(time.monotonic() - t0, 2)
+    t0 = time.monotonic()
+    try:
+        out["area"] = _area_figures(isa_ext.extension_area(isa_ext.ExtensionSet(list(unit))))
+    except Exception as e:  # noqa: BLE001 - SynthesisError
+        out["error"] = f"{type(e).__name__}: {e}"[:2000]
+        return out
+    out["seconds"]["synthesis"] = round(time.monotonic() - t0, 2)
+    return out
+
+
+def _check_units(units: list, verify_n: int, seed: int, measure, emit, notes: list) -> list[dict]:
+    """``check_unit`` of every unit: on the measure's Dask cluster when it has one (all at once), else here."""
+    if measure is not None:
+        try:
+            client = measure._dask()
+            futs = [client.submit(check_unit, u, verify_n, seed, pure=False) for u in units]
+            out = []
+            for i, f in enumerate(futs):
+                emit(i)
+                out.append(f.result())
+            return out
+        except Exception as e:  # noqa: BLE001 - e.g. an extension that does not pickle: check here instead
+            notes.append(f"verification and synthesis ran locally, not on the Dask cluster: {type(e).__name__}: {e}")
+    out = []
+    for i, u in enumerate(units):
+        emit(i)
+        out.append(check_unit(u, verify_n, seed))
+    return out
+
+
+def _parse_specs(families, candidates) -> list[CandidateSpec]:
+    if candidates is not None:
+        return [c if isinstance(c, CandidateSpec) else CandidateSpec.from_json(c) for c in candidates]
+    return enumerate_candidates(families)
+
+
+def _dataflow_specs(search: _Search, notes: list[str], top: int) -> list[CandidateSpec]:
+    """Specs of the optional dataflow generator (``isa_ext.dataflow``), when that module exists."""
+    if importlib.util.find_spec("isa_ext.dataflow") is None:
+        return []
+    try:
+        from isa_ext import dataflow
+
+        funcs = {}
+        for k in search.wl.kernels:
+            base = search.baseline[k.label]
+            task = autotune.create_task(k.template, k.task_args(""), TARGET)
+            funcs[k.label] = task.lower(task.config(base.config)) if base.config else task.lower(0)
+        found = dataflow.dataflow_candidates(funcs, top=top)
+        known = set(family_names())
+        orphans = sorted({c.spec.key for c in found if c.spec.family not in known})
+        if orphans:  # a generator of this kind is not merged in: nothing to build them with
+            notes.append(f"dataflow candidates of unregistered families left out: {', '.join(orphans)}")
+        return [c.spec for c in found if c.spec.family in known]
+    except Exception as e:  # noqa: BLE001 - a generator that fails is reported, the search goes on
+        notes.append(f"dataflow candidates: {type(e).__name__}: {e}")
+        return []
+
+
+def search_isa(workload, *, budget_s: float, records, out_dir=None, families: Sequence[str] | None = None,
+               trials_per_kernel: int = 16, scheduler=None, progress: Callable[[SearchProgress], None] | None = None,
+               candidates: Sequence[CandidateSpec] | None = None, dataflow: bool = True, dataflow_top: int = 8,
+               reference: bool = True, audit: int = 2, verify_n: int = 2000, seed: int = 0,
+               n_parallel: int | None = None, baseline_trials: int | None = None) -> SearchReport:
+    """Search the instruction to add for ``workload`` (a name, a .py file or a Workload); see the
+    module docstring. ``families`` restricts the parametric families, ``candidates`` gives the specs
+    explicitly (then neither families nor the dataflow generator are asked). With ``out_dir`` the
+    report's JSON, table and front PNG are written there (:func:`isa_search.report.write_report`)."""
+    wl = load_workload(workload)
+    records = Path(records)
+    records.parent.mkdir(parents=True, exist_ok=True)
+    with make_measure(TARGET, n_parallel=n_parallel, scheduler=scheduler, seed=seed) as measure:
+        s = _Search(wl, float(budget_s), records, int(trials_per_kernel), measure, progress, seed, verify_n, audit)
+        if baseline_trials:
+            s.baseline_trials = int(baseline_trials)
+        baseline = s.run_baseline()
+        base_total = s.total(baseline)
+        specs = _parse_specs(families, candidates)
+        if candidates is None and dataflow:
+            known = {sp.key for sp in specs}
+            specs += [sp for sp in _dataflow_specs(s, s.notes, dataflow_top) if sp.key not in known]
+        rq = isa_ext.get(REQUANT_EXT) if wl.has_requantize else None
+
+        results: list[CandidateResult] = []
+        units: dict[str, list] = {}
+        for i, spec in enumerate(specs):
+            s.emit("build", i, len(specs), spec.key)
+            cand = CandidateResult(spec.key, spec.source, [spec.ext_name], "", spec=spec.to_json(),
+                                   evidence=spec.evidence)
+            results.append(cand)
+            try:
+                cand.description = spec.describe()
+                ext = build_candidate(spec)
+                isa_ext.register(ext, replace=True)
+            except Exception as e:  # noqa: BLE001 - any builder failure is a generator bug
+                cand.status, cand.reason = Status.BUILD_FAILED, f"{type(e).__name__}: {e}"
+                continue
+            unit = [ext] + ([rq] if rq is not None and "elementwise" not in _pattern_kinds(ext) else [])
+            cand.exts = [e.name for e in unit]
+            cand.instructions = [x for e in unit for x in _instructions(e)]
+            units[cand.key] = unit
+        ref = None
+        if reference:
+            unit = [isa_ext.get(REFERENCE_EXT)] + ([rq] if rq is not None else [])
+            ref = CandidateResult("reference: " + "+".join(e.name for e in unit), "reference", [e.name for e in unit],
+                                  "hand-designed: " + "; ".join(e.doc.split(": ", 1)[-1].rstrip(".") for e in unit))
+            ref.instructions = [x for e in unit for x in _instructions(e)]
+            units[ref.key] = unit
+
+        cpu = None
+        try:
+            cpu = _area_figures(isa_ext.cpu_area())
+        except Exception as e:  # noqa: BLE001
+            s.notes.append(f"cpu area: {type(e).__name__}: {e}")
+        todo = [c for c in results if c.key in units] + ([ref] if ref is not None else [])
+        checks = _check_units([units[c.key] for c in todo], verify_n, seed, measure if scheduler is not None else None,
+                              lambda i: s.emit("verify", i, len(todo), todo[i].key if i < len(todo) else ""),
+                              s.notes)
+        for i, (cand, chk) in enumerate(zip(todo, checks)):
+            unit = units[cand.key]
+            cand.seconds.update(chk["seconds"])
+            if chk["verify"] is None:
+                cand.status, cand.reason = Status.VERIFY_FAILED, chk["error"]
+                continue
+            cand.verify = chk["verify"]
+            if chk["area"] is None:
+                cand.status, cand.reason = Status.SYNTHESIS_FAILED, chk["error"]
+                continue
+            cand.area = chk["area"]
+            if cpu is not None:
+                cand.area_fraction = {k: (cand.area[k] / cpu[k] if cpu[k] else None)
+                                      for k in ("lut", "ff", "dsp", "bram")}
+            s.emit("estimate", i, len(todo), cand.key)
+            s.ests[cand.key], served = s.kernel_estimates(unit)
+            cand.estimate = s.predict(s.ests[cand.key])
+            if not served and cand is not ref:
+                # no template of the workload offers the unit's intrinsic: nothing to measure
+                cand.status, cand.reason = Status.NO_GAIN, "no kernel of the workload can use it"
+                cand.cycles, cand.speedup = base_total, 1.0
+                cand.kernels = [KernelResult(k.label, k.count, k.task, k.cycles, k.config, False, True)
+                                for k in baseline]
+
+        best = base_total
+        if ref is not None and ref.area is not None:
+            s.measure_unit(ref, units[ref.key])
+            best = min(best, ref.cycles)
+        ok = sorted((c for c in results if c.area is not None and c.status != Status.NO_GAIN),
+                    key=lambda c: (c.estimate, c.key))
+        pruned: list[CandidateResult] = []
+        for i, cand in enumerate(ok):
+            if s.over_budget():
+                cand.status, cand.reason = Status.BUDGET, f"the {budget_s:g} s budget ran out before it was measured"
+                continue
+            cand.estimate = s.predict(s.ests[cand.key])  # with the calibration of what was measured so far
+            if cand.estimate * PRUNE_MARGIN > best:
+                cand.status = Status.PRUNED
+                cand.reason = (f"static estimate {cand.estimate:,.0f} cycles: even {1 / PRUNE_MARGIN:.2f}x better it "
+                               f"would lose to the best measured {best:,.0f}")
+                pruned.append(cand)
+                continue
+            s.emit("measure", i, len(ok), cand.key)
+            s.measure_unit(cand, units[cand.key])
+            best = min(best, cand.cycles)
+        # the pruning's check: measure the pruned candidates nearest to winning
+        for j, cand in enumerate(sorted(pruned, key=lambda c: c.estimate)[:audit]):
+            if s.over_budget():
+                s.notes.append("prune audit skipped: the budget ran out")
+                break
+            s.emit("audit", j, min(audit, len(pruned)), cand.key)
+            s.measure_unit(cand, units[cand.key])
+            cand.audited = True
+            cand.would_have_won = cand.cycles < best
+        for cand in [*ok, *([ref] if ref is not None else [])]:
+            if cand.cycles is None:
+                continue
+            cand.speedup = base_total / cand.cycles
+            if cand.status == Status.PRUNED:
+                continue  # an audited one stays pruned: its figures are in the report
+            # the unit itself must make a kernel faster: a gain of its requant_i8 partner alone is no gain
+            own = cand.exts[0]
+            if cand.speedup > MIN_SPEEDUP and any(own in k.units for k in cand.kernels):
+                cand.status = Status.RANKED
+            else:
+                cand.status = Status.NO_GAIN
+                cand.reason = "no kernel of the workload got faster with it" + (
+                    f" (only {', '.join(cand.exts[1:])} did: {cand.speedup:.2f}x)" if cand.speedup > MIN_SPEEDUP
+                    else "")
+        report = SearchReport(wl, base_total, baseline, results, ref, cpu, time.monotonic() - s.t0, str(records),
+                              None if out_dir is None else str(out_dir), s.n_measured, s.n_resumed, s.notes)
+        from .report import mark_pareto, write_report
+
+        mark_pareto(report._front_pool())
+        if out_dir is not None:
+            write_report(report, out_dir)
+        s.emit("done", 1, 1, message=f"{report.counts['ranked']} ranked")
+        return report
+
+
+__all__ = ["CandidateResult", "KernelResult", "PRUNE_MARGIN", "SearchProgress", "SearchReport", "SeededXGBTuner",
+           "Status", "check_unit", "search_isa"]

@@ -1,0 +1,282 @@
+"""isa_search: the custom-instruction search on the simulated VexRiscv (real Verilator, Yosys, XGBoost).
+
+A tiny workload (int8 matmul 16x16x16), few trials and a few candidates: a dot product, an
+accumulator bank, a dot product of int16 lanes (which today's templates cannot use on int8 data),
+and two deliberately broken test families: one whose RTL computes a wrong answer (verification
+must fail) and one whose Verilog only Verilator accepts (synthesis must fail).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from isa_ext.candidates import CandidateSpec, Family, register_family
+from isa_ext.library import dot_product_extension
+from isa_search import Status, format_table, load_workload, non_dominated, search_isa
+from isa_search.report import dominates
+from schedules.autotune.records import load_records
+
+ROOT = Path(__file__).resolve().parent.parent
+TRIALS = 6
+VERIFY_N = 500
+
+_CORRECT = "rd = op_dot ? dp_dot : 32'd0;"
+
+
+def _wrong_rtl(spec):
+    """A dot4 whose RTL flips the low bit of the result: the C model and reference stay right."""
+    ext = dot_product_extension(spec.ext_name, 4, 8, True, funct3=0, funct7=0)
+    assert _CORRECT in ext.verilog_comb
+    ext.verilog_comb = ext.verilog_comb.replace(_CORRECT, "rd = op_dot ? (dp_dot ^ 32'd1) : 32'd0;")
+    return ext
+
+
+def _unsynthesizable(spec):
+    """A correct dot4 whose Verilog has a statement only Verilator skips (outside `ifdef VERILATOR`)."""
+    ext = dot_product_extension(spec.ext_name, 4, 8, True, funct3=0, funct7=0)
+    ext.verilog_comb += "\n`ifndef VERILATOR\n    this is not verilog;\n`endif"
+    return ext
+
+
+def _grid():
+    return []  # only given explicitly: not part of any default enumeration
+
+
+register_family(Family("test_wrong_rtl", "a dot4 with broken RTL (test only)", _grid, _wrong_rtl,
+                       lambda s: "dot4 whose RTL is off by one"), replace=True)
+register_family(Family("test_no_synth", "a dot4 Yosys cannot read (test only)", _grid, _unsynthesizable,
+                       lambda s: "dot4 with Verilog only Verilator reads"), replace=True)
+
+SPECS = [
+    CandidateSpec.of("dot", lanes=4, dtype="int8"),
+    CandidateSpec.of("mac_bank", n_acc=16, lanes=4, dtype="int8"),
+    CandidateSpec.of("dot", lanes=2, dtype="int16"),
+    CandidateSpec.of("test_wrong_rtl", lanes=4),
+    CandidateSpec.of("test_no_synth", lanes=4),
+]
+
+
+def _search(tmp, **kw):
+    kw.setdefault("candidates", SPECS)
+    return search_isa("matmul_i8_16", budget_s=1200, records=tmp / "isa.jsonl", out_dir=tmp / "out",
+                      trials_per_kernel=TRIALS, verify_n=VERIFY_N, audit=1, n_parallel=2, **kw)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("isa")
+    events = []
+    rep = _search(tmp, progress=events.append)
+    return rep, tmp, events
+
+
+def _best_cost(path, task_key):
+    recs, _ = load_records(path, warn=False)
+    costs = [r.result.cost for r in recs if r.task == task_key and r.result.valid]
+    return min(costs)
+
+
+def test_baseline_and_speedups_are_the_measured_sums(run):
+    rep, tmp, _ = run
+    recs = tmp / "isa.jsonl"
+    assert rep.baseline_cycles == sum(k.count * k.cycles for k in rep.baseline)
+    for k in rep.baseline:
+        assert k.cycles == _best_cost(recs, k.task) and k.task.endswith('"]@vexriscv')
+    ranked = rep.ranked()
+    assert ranked and [c.cycles for c in ranked] == sorted(c.cycles for c in ranked)
+    for c in ranked + [rep.reference]:
+        assert c.cycles == sum(k.count * k.cycles for k in c.kernels)
+        assert c.speedup == pytest.approx(rep.baseline_cycles / c.cycles)
+        assert c.speedup > 1
+        for k in c.kernels:
+            if k.uses_unit:  # the unit's best, measured and checked against numpy in the records
+                assert k.cycles == _best_cost(recs, k.task) and k.cycles < rep.baseline[0].cycles
+                assert c.exts[0] in k.task
+    # a dot-product-like unit is among the top candidates of a matmul
+    assert {CandidateSpec.from_json(c.spec).family for c in ranked[:2]} & {"dot", "mac_bank"}
+
+
+def test_front_is_non_dominated_and_marked(run):
+    rep, _, _ = run
+    front = rep.front()
+    assert front and non_dominated([(c.cycles, c.lut) for c in front])
+    for c in rep.ranked():  # everything off the front is dominated by a front member
+        if not c.pareto:
+            assert any(dominates((f.cycles, f.lut), (c.cycles, c.lut)) for f in front)
+    table = format_table(rep)
+    assert "*" in table and "rv32im" in table and "x/kLUT" in table
+    for c in rep.ranked():
+        assert c.name.split("+")[0] in table.replace("{", ".").replace(".", " ") or c.exts[0] in table
+
+
+def test_ranked_candidates_passed_verification_and_synthesis(run):
+    rep, _, _ = run
+    for c in rep.ranked() + [rep.reference]:
+        assert c.verify is not None and c.verify["n_ops"] >= VERIFY_N, c.key
+        assert 20 <= c.area["lut"] <= 2000 and c.area["logic_depth"] > 0, c.area
+        if rep.cpu_area is not None:
+            assert 0 < c.area_fraction["lut"] < 1
+
+
+def test_broken_units_are_reported_not_ranked(run):
+    rep, _, _ = run
+    by = {CandidateSpec.from_json(c.spec).family: c for c in rep.candidates}
+    bad = by["test_wrong_rtl"]
+    assert bad.status == Status.VERIFY_FAILED and bad.status.generator_bug
+    assert "disagree" in bad.reason and "RTL" in bad.reason and bad.cycles is None
+    nosyn = by["test_no_synth"]
+    assert nosyn.verify is not None  # Verilator accepted it and it computes the right answers
+    assert nosyn.status == Status.SYNTHESIS_FAILED and nosyn.area is None and nosyn.cycles is None
+    ranked = {c.key for c in rep.ranked()}
+    assert bad.key not in ranked and nosyn.key not in ranked
+    table = format_table(rep)
+    assert "verify_failed" in table and "synthesis_failed" in table
+
+
+def test_pruning_is_reported_and_checked(run):
+    rep, _, events = run
+    audit = rep.prune_audit()
+    pruned = rep.by_status(Status.PRUNED)
+    assert audit["pruned"] == len(pruned)
+    assert not audit["winners_pruned"]
+    for c in pruned:
+        assert c.estimate is not None and "estimate" in c.reason
+        if c.audited:
+            assert c.cycles is not None and c.would_have_won is False
+    assert {e.phase for e in events} >= {"baseline", "verify", "measure", "done"}
+
+
+def test_json_and_png_written(run):
+    rep, tmp, _ = run
+    d = json.loads((tmp / "out" / "search.json").read_text())
+    assert d["baseline_cycles"] == rep.baseline_cycles
+    assert len(d["candidates"]) == len(SPECS)
+    st = {c["key"]: c["status"] for c in d["candidates"]}
+    assert st["test_wrong_rtl(lanes=4)"] == "verify_failed"
+    assert d["ranking"] == [c.key for c in rep.ranked()]
+    assert (tmp / "out" / "front.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_dask_local_cluster_gives_the_same_ranking(run, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    rep, _, _ = run
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        rep2 = _search(tmp_path, scheduler=cluster.scheduler_address)
+    assert rep2.n_measured > 0 and rep2.n_resumed == 0
+    assert not [n for n in rep2.notes if "locally" in n]  # verification and synthesis ran on the cluster too
+    assert [(c.key, c.status, c.verify["n_ops"] if c.verify else None) for c in rep2.candidates] == \
+        [(c.key, c.status, c.verify["n_ops"] if c.verify else None) for c in rep.candidates]
+    assert [(c.key, c.cycles) for c in rep2.ranked()] == [(c.key, c.cycles) for c in rep.ranked()]
+    assert rep2.baseline_cycles == rep.baseline_cycles
+
+
+def test_no_mac_unit_for_a_max_pool(tmp_path):
+    rep = search_isa("max_pool", budget_s=600, records=tmp_path / "mp.jsonl", trials_per_kernel=TRIALS,
+                     candidates=SPECS[:2], verify_n=VERIFY_N, n_parallel=2)
+    assert load_workload("max_pool").macs() == 0
+    assert not rep.ranked()
+    for c in rep.candidates:
+        assert c.status == Status.NO_GAIN and c.cycles == rep.baseline_cycles
+    assert rep.reference.status == Status.NO_GAIN
+    assert "no_gain" in format_table(rep)
+
+
+# --- the CLI, killed and resumed ------------------------------------------------------------------
+
+def _env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _cli(records, out, *extra):
+    return [sys.executable, "-m", "isaforge", "search-isa", "matmul_i8_16", "--budget", "20m", "--records",
+            str(records), "-o", str(out), "--trials", "4", "--families", "dot", "--audit", "0", "--parallel", "2",
+            *extra]
+
+
+def _keys(path):
+    recs, _ = load_records(path, warn=False)
+    return [(r.task, r.config_index) for r in recs]
+
+
+def test_cli_killed_search_resumes_without_remeasuring(tmp_path):
+    records = tmp_path / "isa.jsonl"
+    p = subprocess.Popen(_cli(records, tmp_path / "a"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(),
+                         cwd=ROOT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 600
+        # killed once the baseline is on disk and the first unit's measurements have begun
+        while time.monotonic() < deadline and p.poll() is None:
+            if records.exists() and sum(',""]' not in k for k, _ in _keys(records)) >= 1:
+                break
+            time.sleep(0.2)
+        assert p.poll() is None, p.communicate()[1][-2000:]
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    before = _keys(records)
+    assert before and len(before) == len(set(before))
+    out = tmp_path / "b"
+    q = subprocess.run(_cli(records, out, "--export", "1"), capture_output=True, text=True, env=_env(), cwd=ROOT,
+                       timeout=900)
+    assert q.returncode == 0, q.stderr[-3000:]
+    after = _keys(records)
+    assert after[:len(before)] == before and len(after) == len(set(after))  # nothing measured twice
+    d = json.loads((out / "search.json").read_text())
+    assert d["n_measured"] == len(after) - len(before) and d["n_resumed"] >= len(before)
+    assert "instruction(s)" in q.stdout and "rv32im" in q.stdout
+    assert (out / "front.png").exists() and (out / "export" / "cfu.v").exists()
+    assert (out / "export" / "kernel.c").read_text().count(".insn") + \
+        (out / "export" / "kernel.c").read_text().count("cfu") > 0
+    assert "[" in q.stderr  # the progress bar
+
+
+# --- workloads and the CLI's arguments (no measurement) ---------------------------------------------
+
+def test_shipped_workloads_and_a_workload_file(tmp_path):
+    from isa_search.workloads import WORKLOADS, WorkloadError
+
+    for name in WORKLOADS:
+        wl = load_workload(name)
+        assert wl.kernels and all(k.count >= 1 for k in wl.kernels)
+    kws = load_workload("kws")
+    assert kws.has_requantize and {k.count for k in kws.kernels} >= {4, 9}
+    assert load_workload("matmul_i8_64").macs() == 64 ** 3
+    f = tmp_path / "wl.py"
+    f.write_text("WORKLOAD = [('mm', 'matmul_i8', (8, 8, 8), 3)]\n")
+    wl = load_workload(str(f))
+    assert wl.kernels[0].count == 3 and wl.macs() == 3 * 8 ** 3
+    f.write_text("WORKLOAD = [('mm', 'no_such_template', (8, 8, 8))]\n")
+    with pytest.raises(WorkloadError, match="no template named 'no_such_template'"):
+        load_workload(str(f))
+    with pytest.raises(WorkloadError, match="unknown workload 'nope'"):
+        load_workload("nope")
+
+
+def test_budget_parsing():
+    import argparse
+
+    from isaforge.cmd_search import parse_budget
+
+    assert parse_budget("30m") == 1800 and parse_budget("90") == 90 and parse_budget("1.5h") == 5400
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_budget("soon")
+
+
+def test_front_check_detects_dominated_points():
+    assert non_dominated([(100, 50), (80, 70), (60, 400)])
+    assert not non_dominated([(100, 50), (120, 60)])  # the second is slower and larger
+    assert not non_dominated([(100, 50), (100, 50 + 1)])
