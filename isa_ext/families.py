@@ -72,5 +72,5 @@ register_family(Family("mac_bank", "int32 accumulator bank fed by 4-lane dot pro
                        _mac_describe))
 register_family(Family("requant", "fused TFLite requantize", _rq_grid, _rq_build, _rq_describe))
 import isa_ext.fam_fused  # noqa: E402,F401
-import isa_ext.fam_stationary  # noqa: E402,F401
 import isa_ext.fam_simd  # noqa: E402,F401
+import isa_ext.fam_stationary  # noqa: E402,F401

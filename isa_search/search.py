@@ -18,10 +18,13 @@
    ``features.extract_features`` estimate) over (a sample of) the configs of the candidate's space,
    scaled by the lowest measured / estimated ratio seen on that kernel so far (rv32im's and every
    measured unit's), gives the candidate's predicted whole-workload cycles (kernels it cannot serve
-   count their rv32im best). Candidates are measured in order of prediction; one whose prediction times
-   ``PRUNE_MARGIN`` (so even ``1 / PRUNE_MARGIN`` times better than predicted) is still above the best
-   measured total is ``pruned``. As a check of the pruning, the ``audit`` pruned candidates nearest
-   to winning are measured anyway and the report says whether any would have won;
+   count their rv32im best). Candidates are measured in order of prediction. The area is known before
+   anything is measured, so a candidate is ``pruned`` only when it cannot reach the Pareto front of
+   cycles vs LUTs: some measured unit (or rv32im, 0 LUTs) with at most its LUTs is faster than its
+   prediction times ``PRUNE_MARGIN`` (so even ``1 / PRUNE_MARGIN`` times better than predicted it would
+   be dominated). A small unit slower than a big one is still measured. As a check of the pruning,
+   the ``audit`` pruned candidates nearest to winning are measured anyway and the report says whether
+   any would have won (reached the front);
 5. **measure**: every kernel the unit can serve (its template offers the unit's intrinsic) is tuned
    with it (``trials_per_kernel`` trials, transfer learning from the records of the same kernel with
    the other candidates), every output checked against numpy. A kernel whose best config does not
@@ -256,11 +259,35 @@ def _kernel_exts(kernel: Kernel, unit: Sequence) -> str:
     return ",".join(names)
 
 
+def _choice_names(names: set[str]) -> set[str]:
+    """The tensorize-knob choices that stand for the extensions ``names``: an extension's own name or
+    the name of one of its tensor intrinsics (templates offer either)."""
+    out = set(names)
+    for n in names:
+        try:
+            out |= {t.name for t in isa_ext.get(n).intrinsics}
+        except isa_ext.ExtensionError:
+            pass
+    return out
+
+
+OFFER_PROBES = 4  # configs lowered to see whether a space without a tensorize knob uses a unit
+
+
 def _offers(task, names: set[str]) -> bool:
-    """Whether the task's space can use an extension of ``names`` (a tensorize-like knob offers it)."""
-    for knob in task.config_space.knobs.values():
-        if getattr(knob, "kind", "") == "tensorize" and names & {c for c in knob.choices if c is not None}:
-            return True
+    """Whether the task's space can use an extension of ``names``: a tensorize knob offers it, or (a
+    space whose structure is the unit's, e.g. an operand-stationary one, has no such knob) one of the
+    first configs lowers to a kernel that calls it."""
+    choices = _choice_names(names)
+    knobs = [k for k in task.config_space.knobs.values() if getattr(k, "kind", "") == "tensorize"]
+    if any(choices & {c for c in k.choices if c is not None} for k in knobs):
+        return True
+    for i in range(min(OFFER_PROBES, len(task.config_space))):
+        try:
+            if names & {e.name for e in task.lower(i).extensions}:
+                return True
+        except Exception:  # noqa: BLE001 - a config that does not lower uses nothing
+            continue
     return False
 
 
@@ -348,8 +375,9 @@ def _seed_configs(task, transfer: Sequence, names: set[str], k: int = SEED_CONFI
     """Indices in ``task``'s space of the best valid config of each other unit's task in ``transfer``
     (records of the same kernel), best first, at most ``k``, with the unit replaced by the one of
     ``names`` the space offers (one per unit: the best of one unit are often alike)."""
+    choices = _choice_names(names)
     offered = [c for knob in task.config_space.knobs.values() if getattr(knob, "kind", "") == "tensorize"
-               for c in knob.choices if c in names]
+               for c in knob.choices if c in choices]
     best: dict[str, object] = {}
     for r in transfer:
         if r.result.valid and (r.task not in best or r.result.cost < best[r.task].result.cost):
@@ -668,9 +696,16 @@ def search_isa(workload, *, budget_s: float, records, out_dir=None, families: Se
                                 for k in baseline]
 
         best = base_total
+        front: list[tuple[float, float]] = [(0.0, base_total)]  # (LUTs, cycles) measured so far, rv32im first
+
+        def beaten_by(lut: float | None) -> float:
+            """The fewest cycles measured so far with at most ``lut`` LUTs."""
+            return min(c for a, c in front if lut is None or a <= lut)
+
         if ref is not None and ref.area is not None:
             s.measure_unit(ref, units[ref.key])
             best = min(best, ref.cycles)
+            front.append((float(ref.lut or 0), ref.cycles))
         ok = sorted((c for c in results if c.area is not None and c.status != Status.NO_GAIN),
                     key=lambda c: (c.estimate, c.key))
         pruned: list[CandidateResult] = []
@@ -679,15 +714,17 @@ def search_isa(workload, *, budget_s: float, records, out_dir=None, families: Se
                 cand.status, cand.reason = Status.BUDGET, f"the {budget_s:g} s budget ran out before it was measured"
                 continue
             cand.estimate = s.predict(s.ests[cand.key])  # with the calibration of what was measured so far
-            if cand.estimate * PRUNE_MARGIN > best:
+            rival = beaten_by(cand.lut)
+            if cand.estimate * PRUNE_MARGIN > rival:
                 cand.status = Status.PRUNED
                 cand.reason = (f"static estimate {cand.estimate:,.0f} cycles: even {1 / PRUNE_MARGIN:.2f}x better it "
-                               f"would lose to the best measured {best:,.0f}")
+                               f"would lose to {rival:,.0f} measured with at most its {cand.lut} LUTs")
                 pruned.append(cand)
                 continue
             s.emit("measure", i, len(ok), cand.key)
             s.measure_unit(cand, units[cand.key])
             best = min(best, cand.cycles)
+            front.append((float(cand.lut or 0), cand.cycles))
         # the pruning's check: measure the pruned candidates nearest to winning
         for j, cand in enumerate(sorted(pruned, key=lambda c: c.estimate)[:audit]):
             if s.over_budget():
@@ -696,7 +733,7 @@ def search_isa(workload, *, budget_s: float, records, out_dir=None, families: Se
             s.emit("audit", j, min(audit, len(pruned)), cand.key)
             s.measure_unit(cand, units[cand.key])
             cand.audited = True
-            cand.would_have_won = cand.cycles < best
+            cand.would_have_won = cand.cycles < beaten_by(cand.lut)  # it would have reached the front
         for cand in [*ok, *([ref] if ref is not None else [])]:
             if cand.cycles is None:
                 continue
