@@ -184,7 +184,8 @@ def _split_headers() -> dict[str, str]:
 def _cpu_inputs(plain_eval: bool):
     from simulator.vexriscv import _cpu_verilog, posedge_only
 
-    vsrc = {"VexRiscv_FullCfu.v": _cpu_verilog(), "isaforge_cpu_top.v": (HARNESS_DIR / "isaforge_cpu_top.v").read_text()}
+    vsrc = {"VexRiscv_FullCfu.v": _cpu_verilog(),
+            "isaforge_cpu_top.v": (HARNESS_DIR / "isaforge_cpu_top.v").read_text()}
     if not posedge_only(vsrc.values()):  # the CPU side always skips its falling edge (soc_split.cpp)
         raise SimulationError("the split-build SoC needs a CPU with rising-edge logic only")
     cpp = {"soc_main.cpp": (HARNESS_DIR / "soc_main.cpp").read_text(),

@@ -2,11 +2,14 @@
 
 API
 ---
-``build_soc(cfu_verilog=None, *, ram_kib=256, wait_states=0, plain_eval=False) -> Path``
+``build_soc(cfu_verilog=None, *, ram_kib=256, wait_states=0, plain_eval=False, split=None) -> Path``
     The cached Verilator model of ``isaforge_soc_top`` (VexRiscv_FullCfu + a module named ``Cfu``).
     ``cfu_verilog`` is Verilog text (or a path to a .v/.sv file) defining ``module Cfu`` with the
     CFU Playground ports; ``None`` uses a null CFU that answers every command with 0. One model is
     built per distinct CFU text; RAM size and wait states are run-time options of the model.
+    ``split=True``: the split build (:mod:`simulator.soc_split`): the CPU verilated and compiled once,
+    the CFU verilated on its own and linked to it; the same cycles, a fraction of the build per new CFU.
+    ``split=None`` follows the module's ``SPLIT_DEFAULT``. run_elf and run_kernel take ``split`` too.
 
 ``run_elf(elf, *, cfu_verilog=None, ram_kib=256, wait_states=0, max_cycles=50_000_000,
           dump={}, image_patches=(), plain_eval=False) -> SimRun``

@@ -115,3 +115,79 @@ def test_second_cfu_reuses_the_cached_cpu_build():
 def test_split_argument_is_checked():
     with pytest.raises(ArgumentError, match="split must be True, False or None"):
         build_soc(None, split="yes")
+
+
+# Hand-written units on the dot4 matmul of test_sim_vexriscv (function 0: signed 4-lane int8 dot product):
+# a zero-latency one whose rsp_valid is cmd_valid itself (a combinational path across the port each way
+# the CPU allows), and one that registers its answer on the falling edge (the split harness then
+# evaluates the unit, and only the unit, when the clock falls).
+_DOT = """
+    wire signed [7:0] a0 = cmd_payload_inputs_0[7:0],   b0 = cmd_payload_inputs_1[7:0];
+    wire signed [7:0] a1 = cmd_payload_inputs_0[15:8],  b1 = cmd_payload_inputs_1[15:8];
+    wire signed [7:0] a2 = cmd_payload_inputs_0[23:16], b2 = cmd_payload_inputs_1[23:16];
+    wire signed [7:0] a3 = cmd_payload_inputs_0[31:24], b3 = cmd_payload_inputs_1[31:24];
+    wire signed [31:0] dot = a0 * b0 + a1 * b1 + a2 * b2 + a3 * b3;
+"""
+_PORTS = """module Cfu (input clk, input reset, input cmd_valid, output cmd_ready, input [9:0] cmd_payload_function_id,
+            input [31:0] cmd_payload_inputs_0, input [31:0] cmd_payload_inputs_1, output rsp_valid,
+            input rsp_ready, output [31:0] rsp_payload_outputs_0);"""
+COMB_CFU = _PORTS + _DOT + """
+    assign cmd_ready = rsp_ready;
+    assign rsp_valid = cmd_valid;
+    assign rsp_payload_outputs_0 = dot;
+endmodule
+"""
+NEGEDGE_CFU = _PORTS + _DOT + """
+    reg v;
+    reg [31:0] r;
+    assign cmd_ready = rsp_ready;  // rsp_ready is a CPU register: the same at both edges
+    assign rsp_valid = v;
+    assign rsp_payload_outputs_0 = r;
+    always @(negedge clk) begin
+        if (reset) v <= 1'b0;
+        else begin v <= cmd_valid; r <= dot; end
+    end
+endmodule
+"""
+
+
+@pytest.mark.parametrize("cfu", [COMB_CFU, NEGEDGE_CFU], ids=["zero_latency", "negedge"])
+def test_hand_written_units_cycles_identical(cfu):
+    from test_sim_vexriscv import MATMUL_CFU, N, _operands
+
+    a, b, ref = _operands(4)
+    seen = set()
+    for kw in MODES.values():
+        c = np.zeros((N, N), np.int32)
+        r = run_kernel(MATMUL_CFU, "matmul_cfu", [a, np.ascontiguousarray(b.T), c], cfu_verilog=cfu, **kw)
+        np.testing.assert_array_equal(c, ref)
+        seen.add((r.cycles, r.cold_cycles, r.instret, r.total_cycles))
+    assert len(seen) == 1, seen
+
+
+def test_split_default_governs_split_none(monkeypatch):
+    import simulator.vexriscv as vx
+
+    monkeypatch.setattr(vx, "SPLIT_DEFAULT", True)
+    assert build_soc(None) == build_split_soc((HARNESS_DIR / "null_cfu.v").read_text()).exe
+    monkeypatch.setattr(vx, "SPLIT_DEFAULT", False)
+    assert build_soc(None) == build_soc(None, split=False) != build_soc(None, split=True)
+
+
+def test_a_unit_that_ignores_back_pressure_hangs_every_build_alike():
+    """A unit that drops responses (it ignores rsp_ready) stalls the CPU for good: every build must stall
+    at the same place (a divergence anywhere before shows up in the stalled pipeline's PC)."""
+    from test_sim_vexriscv import MATMUL_CFU, N, _operands
+
+    from simulator.errors import SimTimeout
+
+    broken = NEGEDGE_CFU.replace("assign cmd_ready = rsp_ready;", "assign cmd_ready = 1'b1;")
+    assert broken != NEGEDGE_CFU
+    a, b, _ = _operands(4)
+    seen = set()
+    for kw in MODES.values():
+        with pytest.raises(SimTimeout) as info:
+            run_kernel(MATMUL_CFU, "matmul_cfu", [a, np.ascontiguousarray(b.T), np.zeros((N, N), np.int32)],
+                       cfu_verilog=broken, max_cycles=20_000, **kw)
+        seen.add((info.value.cycles, info.value.pc))
+    assert len(seen) == 1, seen

@@ -35,7 +35,8 @@ class Visaforge_soc_top {
     Visaforge_soc_top(const Visaforge_soc_top &) = delete;
     Visaforge_soc_top &operator=(const Visaforge_soc_top &) = delete;
 
-    // The reference evaluation: Verilator's eval() on both models, iterated until the CFU port is stable,
+    // The reference evaluation (and the reset sequence's, which initialises both models): Verilator's
+    // eval() on both models, iterated until the CFU port is stable,
     // before the edge (with the new bus inputs) and after it. Correct for any combinational paths across
     // the port (none may form a loop).
     void eval();

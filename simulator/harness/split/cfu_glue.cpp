@@ -57,6 +57,13 @@ void isaforge_cfu_eval(void *model, IsaforgeCfuPins *pins) {
     get(m, pins);
 }
 
+void isaforge_cfu_eval_plain(void *model, IsaforgeCfuPins *pins) {
+    auto *m = static_cast<Visaforge_cfu *>(model);
+    put(m, pins);
+    m->eval();
+    get(m, pins);
+}
+
 void isaforge_cfu_fall(void *model, IsaforgeCfuPins *pins) {
     auto *m = static_cast<Visaforge_cfu *>(model);
 #if defined(ISAFORGE_CFU_POSEDGE_ONLY) && !defined(ISAFORGE_PLAIN_EVAL)

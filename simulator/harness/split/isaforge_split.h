@@ -20,6 +20,9 @@ struct IsaforgeCfuPins {
 void *isaforge_cfu_new(VerilatedContext *ctx);
 // Copy the inputs in, evaluate (an edge when clk changed, else the combinational logic), copy the outputs out.
 void isaforge_cfu_eval(void *model, IsaforgeCfuPins *pins);
+// The same through Verilator's eval() (which also initialises the model on its first call: the reset
+// sequence and the reference evaluation use it).
+void isaforge_cfu_eval_plain(void *model, IsaforgeCfuPins *pins);
 // The clock goes low (pins->clk = 0): a unit with rising-edge logic only just forgets the clock's level
 // (nothing happens on its falling edge); any other unit is evaluated.
 void isaforge_cfu_fall(void *model, IsaforgeCfuPins *pins);

@@ -100,7 +100,7 @@ bool Visaforge_soc_top::give_rsp() {
 void Visaforge_soc_top::settle() {
     for (int i = 0;; i++) {
         if (i > kSettleLimit) port_fail("cfu_port_combinational_loop");
-        if (take_cmd()) isaforge_cfu_eval(cfu_, &pins_);
+        if (take_cmd()) isaforge_cfu_eval_plain(cfu_, &pins_);
         if (!give_rsp()) return;
         cpu_->eval();
     }
@@ -116,7 +116,7 @@ void Visaforge_soc_top::eval() {
     }
     cpu_->eval();
     pins_.clk = level;
-    isaforge_cfu_eval(cfu_, &pins_);
+    isaforge_cfu_eval_plain(cfu_, &pins_);
     settle();
     last_clk_ = level;
 }
