@@ -150,7 +150,9 @@ SOC_CXX_FLAGS = ("-MAKEFLAGS", "OPT_FAST=-O3", "-MAKEFLAGS", "OPT_GLOBAL=-O3", "
 
 
 # Whether build_soc / run_elf / run_kernel use the split build (simulator.soc_split) when ``split`` is None.
-SPLIT_DEFAULT = False
+# On: it simulates the monolithic model's cycles exactly (tests/test_split_soc.py) at the same speed, and a
+# new CFU costs its own small build and a link instead of the whole SoC's (benchmarks/soc_build.py).
+SPLIT_DEFAULT = True
 
 
 def _use_split(split: bool | None) -> bool:
