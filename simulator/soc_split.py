@@ -112,11 +112,9 @@ def _run(cmd: list[str], cwd: Path, log: list[str], what: str) -> None:
 
 
 def _verilate_and_make(tmp: Path, top: str, prefix: str, vsrc: dict[str, str], cpp: dict[str, str],
-                       headers: dict[str, str], extra: tuple[str, ...], targets: list[str], log: list[str],
-                       runtime: bool = False) -> Path:
-    """Verilate ``vsrc`` (top ``top``, class prefix ``prefix``) with the C++ files ``cpp`` and make the
-    ``targets`` (plus the model's archive, and with ``runtime`` the Verilator run-time objects) in the
-    object folder, which is returned."""
+                       headers: dict[str, str], extra: tuple[str, ...], steps, log: list[str]) -> Path:
+    """Verilate ``vsrc`` (top ``top``, class prefix ``prefix``) with the C++ files ``cpp``, then run make
+    once per list of targets ``steps(obj_dir)`` returns, in the object folder, which is returned."""
     src = tmp / "src"
     src.mkdir()
     for name, text in {**vsrc, **cpp, **headers}.items():
@@ -126,12 +124,16 @@ def _verilate_and_make(tmp: Path, top: str, prefix: str, vsrc: dict[str, str], c
     _run([str(verilator_bin()), *vflags, "--top-module", top, "--prefix", prefix, "--Mdir", str(obj),
           "-CFLAGS", f"-I{src}", *[str(src / n) for n in vsrc], *[str(src / n) for n in cpp]], tmp, log,
          f"verilating {top}")
-    if runtime:
-        targets = targets + _global_objects(obj, prefix)
     jobs = str(max(1, os.cpu_count() or 1))
-    _run(["make", "-j", jobs, "-C", str(obj), "-f", f"{prefix}.mk", *[f"{k}={v}" for k, v in make.items()],
-          f"{prefix}__ALL.a", *targets], tmp, log, f"compiling {top}")
+    for targets in steps(obj):
+        _run(["make", "-j", jobs, "-C", str(obj), "-f", f"{prefix}.mk", *[f"{k}={v}" for k, v in make.items()],
+              *targets], tmp, log, f"compiling {top}")
     return obj
+
+
+def _src_dir(obj: Path) -> Path:
+    """The sources' folder next to a build's object folder."""
+    return obj.parent / "src"
 
 
 def _global_objects(obj: Path, prefix: str) -> list[str]:
@@ -203,8 +205,10 @@ def cpu_build(*, plain_eval: bool = False) -> tuple[Path, bool]:
     def build(tmp: Path) -> None:
         log: list[str] = []
         try:
-            obj = _verilate_and_make(tmp, CPU_TOP, CPU_PREFIX, vsrc, cpp, _split_headers(), ("--exe", *flags),
-                                     ["soc_main.o", "soc_split.o"], log, runtime=True)
+            obj = _verilate_and_make(
+                tmp, CPU_TOP, CPU_PREFIX, vsrc, cpp, _split_headers(), ("--exe", *flags),
+                lambda o: [[f"{CPU_PREFIX}__ALL.a", "soc_main.o", "soc_split.o", *_global_objects(o, CPU_PREFIX)]],
+                log)
         finally:
             (tmp / "build.log").write_text("\n".join(log))
         objects = ["soc_main.o", "soc_split.o", f"{CPU_PREFIX}__ALL.a", *_global_objects(obj, CPU_PREFIX)]
@@ -231,17 +235,33 @@ def build_split_soc(cfu_verilog_text: str, *, plain_eval: bool = False) -> Split
     if posedge_only([cfu_verilog_text]):
         flags += ("-CFLAGS", "-DISAFORGE_CFU_POSEDGE_ONLY")
     glue = (SPLIT_DIR / "cfu_glue.cpp").read_text()
-    key = content_hash("split-soc", cpu_dir.name, CFU_PREFIX, verilator_version(), "\0".join(BASE_FLAGS + flags),
+    key = content_hash("split-soc-1tu", cpu_dir.name, CFU_PREFIX, verilator_version(), "\0".join(BASE_FLAGS + flags),
                        cfu_verilog_text, glue, *[x for kv in sorted(_split_headers().items()) for x in kv])
     cpu_objects = [str(cpu_dir / n) for n in (cpu_dir / _MANIFEST).read_text().split()]
+
+    unit_objects: list[str] = []
+
+    def steps(obj: Path) -> list[list[str]]:
+        # A small model is one translation unit (Verilator's __ALL.cpp): the glue includes it, so the unit
+        # is one compile (one parse of verilated.h) instead of two; a model split into several files is
+        # archived as usual and the glue compiled on its own.
+        one = f"{CFU_PREFIX}__ALL.cpp"
+        if "VM_PARALLEL_BUILDS = 0" in (obj / f"{CFU_PREFIX}.mk").read_text():
+            (_src_dir(obj) / "cfu_unit.cpp").write_text(f'#include "{one}"\n#include "cfu_glue.cpp"\n')
+            unit_objects[:] = [str(obj / "cfu_unit.o")]
+            return [[one], ["cfu_unit.o"]]
+        (_src_dir(obj) / "cfu_unit.cpp").write_text('#include "cfu_glue.cpp"\n')
+        unit_objects[:] = [str(obj / "cfu_unit.o"), str(obj / f"{CFU_PREFIX}__ALL.a")]
+        return [[f"{CFU_PREFIX}__ALL.a", "cfu_unit.o"]]
 
     def build(tmp: Path) -> None:
         log: list[str] = []
         try:
             obj = _verilate_and_make(tmp, CFU_TOP, CFU_PREFIX, {"isaforge_cfu.v": cfu_verilog_text},
-                                     {"cfu_glue.cpp": glue}, _split_headers(), ("--exe", *flags), ["cfu_glue.o"], log)
+                                     {"cfu_unit.cpp": ""}, {**_split_headers(), "cfu_glue.cpp": glue},
+                                     ("--exe", *flags), steps, log)
             # the harness's objects first, then the unit's, then the CPU model and the run-time
-            objs = cpu_objects[:2] + [str(obj / "cfu_glue.o"), str(obj / f"{CFU_PREFIX}__ALL.a")] + cpu_objects[2:]
+            objs = cpu_objects[:2] + unit_objects + cpu_objects[2:]
             _run([os.environ.get("CXX", "c++"), *objs, "-o", str(tmp / EXE_NAME)], tmp, log, "linking the SoC")
         finally:
             (tmp / "build.log").write_text("\n".join(log))
