@@ -1,6 +1,6 @@
 """Build cost of the SoC per CFU candidate, monolithic vs split (simulator.soc_split), and simulation speed.
 
-    .venv/bin/python benchmarks/soc_build.py [--rounds N] [--units a,b,c]
+    .venv/bin/python benchmarks/soc_build.py [--rounds N] [--units a,b,c] [--callgrind]
 
 Everything is built in a fresh temporary cache (ISAFORGE_CACHE), so every figure is a cold build of that
 artifact: the split CPU (VexRiscv_FullCfu + the harness, once), then for each unit the monolithic SoC (the
@@ -8,14 +8,19 @@ whole model again) and the split SoC (the unit's model, its glue and a link). Th
 (user + system) of the build's child processes (Verilator, make, the C++ compiler, the linker), one at a
 time in this process. Then two kernels (matmul 64^3: naive C without a CFU, and mac4_i8) are simulated
 ``--rounds`` times on each model, interleaved, and the least CPU time of the simulator counts (simulated
-cycles per CPU second); the two must simulate exactly the same cycles (asserted).
+cycles per CPU second); the two must simulate exactly the same cycles (asserted). ``--callgrind`` also
+counts the simulator's host instructions per simulated cycle under valgrind (matmul 32^3: naive, dot4, mac4),
+a figure a loaded machine does not disturb.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
+import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -48,6 +53,8 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=5, help="simulation runs of each model (the least CPU time counts)")
     ap.add_argument("--units", default="dot4_i8,mac4_i8,requant_i8",
                     help="comma-separated registered extensions, one candidate CFU each")
+    ap.add_argument("--callgrind", action="store_true",
+                    help="also count host instructions per simulated cycle under valgrind (slow: minutes)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="isaforge-soc-build-") as cache:
         os.environ["ISAFORGE_CACHE"] = cache  # cold builds, and the shared cache is left alone
@@ -94,7 +101,51 @@ def main(argv=None) -> int:
             (c,) = cycles
             print(f"{'matmul 64^3 ' + sched:<28}{c:>12,}{c / best[False] / 1e6:>12.2f}{c / best[True] / 1e6:>8.2f}"
                   f"{best[True] / best[False]:>15.3f}x")
+        if args.callgrind:
+            _callgrind(run_kernel)
     return 0
+
+
+def _callgrind(run_kernel) -> None:
+    """Host instructions per simulated cycle of both SoC builds (valgrind's callgrind counts them)."""
+    import simulator.vexriscv as vx
+
+    if shutil.which("valgrind") is None:
+        print("valgrind not installed: no instruction counts")
+        return
+    real = subprocess.run
+    seen: dict[str, str] = {}
+
+    def counted(cmd, **kw):
+        if Path(str(cmd[0])).name != "Visaforge_soc_top":  # a compiler: not counted
+            return real(cmd, **kw)
+        kw["timeout"] = 3600
+        proc = real(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", "--", *cmd], **kw)
+        seen["stderr"] = proc.stderr
+        return proc
+
+    wl = ops.get("matmul_nt")(32, 32, 32)
+    rng = np.random.default_rng(0)
+    ins = [rng.integers(-128, 128, t.shape).astype(np.int8) for t in wl.inputs]
+    print(f"{'host instructions / cycle':<28}{'cycles':>12}{'monolithic':>12}{'split':>8}{'ratio':>8}")
+    vx.subprocess.run = counted
+    try:
+        for sched in ("naive", "dot4", "mac4"):
+            s, sargs = hand.SCHEDULES[sched](wl)
+            func = tir.lower(s, sargs, "kernel")
+            src = codegen_c.emit(func, "vexriscv")
+            arrays = [*ins, np.zeros(wl.output.shape, np.int32)]
+            got = {}
+            for sp in (False, True):
+                r = run_kernel(src, "kernel", arrays, cfu_verilog=cfu_verilog(func.extensions), split=sp)
+                got[sp] = (r.total_cycles, int(re.search(r"Collected : (\d+)", seen["stderr"]).group(1)))
+            if got[False][0] != got[True][0]:
+                raise SystemExit(f"the two SoC builds simulated different cycle counts: {got}")
+            c = got[False][0]
+            print(f"{'matmul 32^3 ' + sched:<28}{c:>12,}{got[False][1] / c:>12.0f}{got[True][1] / c:>8.0f}"
+                  f"{got[True][1] / got[False][1]:>7.3f}x")
+    finally:
+        vx.subprocess.run = real
 
 
 if __name__ == "__main__":

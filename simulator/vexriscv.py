@@ -150,9 +150,12 @@ SOC_CXX_FLAGS = ("-MAKEFLAGS", "OPT_FAST=-O3", "-MAKEFLAGS", "OPT_GLOBAL=-O3", "
 
 
 # Whether build_soc / run_elf / run_kernel use the split build (simulator.soc_split) when ``split`` is None.
-# On: it simulates the monolithic model's cycles exactly (tests/test_split_soc.py) at the same speed, and a
-# new CFU costs its own small build and a link instead of the whole SoC's (benchmarks/soc_build.py).
-SPLIT_DEFAULT = True
+# Off: the split build simulates the monolithic model's cycles exactly (tests/test_split_soc.py) and a new
+# CFU costs its own small build and a link instead of the whole SoC's (about 3 vs 21 CPU s), but each
+# simulated cycle evaluates the unit's model twice on its own, 12-18% more host instructions per cycle
+# (benchmarks/soc_build.py): over the 10% a default may cost. Whoever builds many units (the instruction
+# search) sets split=True (or this, per process).
+SPLIT_DEFAULT = False
 
 
 def _use_split(split: bool | None) -> bool:
