@@ -133,16 +133,23 @@ class HostRunner(Runner):
 
 
 class SocRunner(Runner):
-    """rv32 targets on the simulated VexRiscv SoC (:class:`codegen_c.VexRiscvTarget` and subclasses)."""
+    """rv32 targets on the simulated VexRiscv SoC (:class:`codegen_c.VexRiscvTarget` and subclasses).
+
+    ``split``: the SoC build (``simulator.vexriscv.build_soc``'s argument: True links the cached CPU to
+    each CFU's own model, False verilates the whole SoC, None follows ``simulator.vexriscv.SPLIT_DEFAULT``);
+    the cycles are the same either way."""
 
     unit = "cycles"
+
+    def __init__(self, split: bool | None = None):
+        self.split = split
 
     def run(self, func, arrays, target, *, toolchain=None, ram_kib=256, wait_states=0, max_cycles=50_000_000,
             repeat=3):
         res = run_kernel(codegen_c.emit(func, target), c_function_name(func), arrays, outputs=output_indices(func),
                          cfu_verilog=cfu_verilog(func.extensions), toolchain=toolchain or target.toolchain(),
                          ram_kib=ram_kib, wait_states=wait_states, max_cycles=max_cycles,
-                         stack_bytes=stack_need(func))
+                         stack_bytes=stack_need(func), split=self.split)
         return RunResult(target.name, res.cycles, res.instret, res.cold_cycles, res.cold_instret, None, res.console,
                          res.stack_bytes)
 
@@ -153,7 +160,8 @@ class SocRunner(Runner):
 
     def run_prepared(self, job) -> RunResult:
         r = run_kernel(job.source, job.kernel_name, job.arrays, outputs=job.outputs, cfu_verilog=job.cfu_verilog,
-                       toolchain=job.toolchain or Toolchain(), max_cycles=job.max_cycles, stack_bytes=job.stack_bytes)
+                       toolchain=job.toolchain or Toolchain(), max_cycles=job.max_cycles, stack_bytes=job.stack_bytes,
+                       split=self.split)
         return RunResult(job.target, r.cycles, r.instret)
 
 

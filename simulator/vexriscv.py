@@ -2,11 +2,14 @@
 
 API
 ---
-``build_soc(cfu_verilog=None, *, ram_kib=256, wait_states=0, plain_eval=False) -> Path``
+``build_soc(cfu_verilog=None, *, ram_kib=256, wait_states=0, plain_eval=False, split=None) -> Path``
     The cached Verilator model of ``isaforge_soc_top`` (VexRiscv_FullCfu + a module named ``Cfu``).
     ``cfu_verilog`` is Verilog text (or a path to a .v/.sv file) defining ``module Cfu`` with the
     CFU Playground ports; ``None`` uses a null CFU that answers every command with 0. One model is
     built per distinct CFU text; RAM size and wait states are run-time options of the model.
+    ``split=True``: the split build (:mod:`simulator.soc_split`): the CPU verilated and compiled once,
+    the CFU verilated on its own and linked to it; the same cycles, a fraction of the build per new CFU.
+    ``split=None`` follows the module's ``SPLIT_DEFAULT``. run_elf and run_kernel take ``split`` too.
 
 ``run_elf(elf, *, cfu_verilog=None, ram_kib=256, wait_states=0, max_cycles=50_000_000,
           dump={}, image_patches=(), plain_eval=False) -> SimRun``
@@ -146,16 +149,39 @@ def _cfu_text(cfu_verilog: str | Path | None) -> str:
 SOC_CXX_FLAGS = ("-MAKEFLAGS", "OPT_FAST=-O3", "-MAKEFLAGS", "OPT_GLOBAL=-O3", "-CFLAGS", "-O3")
 
 
+# Whether build_soc / run_elf / run_kernel use the split build (simulator.soc_split) when ``split`` is None.
+# Off: the split build simulates the monolithic model's cycles exactly (tests/test_split_soc.py) and a new
+# CFU costs its own small build and a link instead of the whole SoC's (about 3 vs 21 CPU s), but each
+# simulated cycle evaluates the unit's model twice on its own, 12-18% more host instructions per cycle
+# (benchmarks/soc_build.py): over the 10% a default may cost. Whoever builds many units (the instruction
+# search) sets split=True (or this, per process).
+SPLIT_DEFAULT = False
+
+
+def _use_split(split: bool | None) -> bool:
+    if split is None:
+        return bool(SPLIT_DEFAULT)
+    if not isinstance(split, bool):
+        raise ArgumentError(f"split must be True, False or None (the module's SPLIT_DEFAULT), got {split!r}")
+    return split
+
+
 def build_soc(cfu_verilog: str | Path | None = None, *, ram_kib: int = 256, wait_states: int = 0,
-              plain_eval: bool = False) -> Path:
+              plain_eval: bool = False, split: bool | None = None) -> Path:
     """Build (or fetch from the cache) the SoC model for this CFU; returns the executable.
 
     ``ram_kib`` and ``wait_states`` are accepted for symmetry with run_elf: they are run-time
     options of the model and do not change the build. ``plain_eval``: the harness calls Verilator's
     ``eval()`` on both clock edges, without its fast paths (the reference they are tested against; a
-    separate model, same cycles).
+    separate model, same cycles). ``split``: link the CPU, verilated and compiled once, to this CFU's own
+    model (:mod:`simulator.soc_split`; same command line, same cycles, a new CFU costs only its own small
+    build and a link) instead of verilating the whole SoC; None: ``SPLIT_DEFAULT``.
     """
     _check_geometry(ram_kib, wait_states)
+    if _use_split(split):
+        from simulator.soc_split import build_split_soc
+
+        return build_split_soc(_cfu_text(cfu_verilog), plain_eval=plain_eval).exe
     sources = {
         "VexRiscv_FullCfu.v": _cpu_verilog(),
         "isaforge_soc_top.v": (HARNESS_DIR / "isaforge_soc_top.v").read_text(),
@@ -212,6 +238,7 @@ def run_elf(
     dump: dict[str, tuple[int, int]] | None = None,
     image_patches=(),
     plain_eval: bool = False,
+    split: bool | None = None,
 ) -> SimRun:
     """Simulate an ELF on the SoC; see the module docstring."""
     _check_geometry(ram_kib, wait_states)
@@ -248,7 +275,7 @@ def run_elf(
         if addr < RAM_BASE or addr + nbytes > ram_end or nbytes < 0:
             raise SimulationError(f"dump {name!r} [0x{addr:08x}, +{nbytes}) lies outside RAM")
 
-    exe = build_soc(cfu_verilog, plain_eval=plain_eval)
+    exe = build_soc(cfu_verilog, plain_eval=plain_eval, split=split)
     with tempfile.TemporaryDirectory(prefix="isaforge-sim-") as tmp:
         tmpd = Path(tmp)
         (tmpd / "image.bin").write_bytes(bytes(image))
@@ -407,6 +434,7 @@ def run_kernel(
     max_cycles: int = 50_000_000,
     stack_bytes: int = 0,
     plain_eval: bool = False,
+    split: bool | None = None,
 ) -> KernelResult:
     """Compile, run and measure one kernel; see the module docstring."""
     if not isinstance(kernel_name, str) or not kernel_name.isidentifier():
@@ -451,7 +479,7 @@ def run_kernel(
 
     run = run_elf(
         elf_path, cfu_verilog=cfu_verilog, ram_kib=ram_kib, wait_states=wait_states,
-        max_cycles=max_cycles, dump=dump, image_patches=patches, plain_eval=plain_eval,
+        max_cycles=max_cycles, dump=dump, image_patches=patches, plain_eval=plain_eval, split=split,
     )
     used = _check_stack(kernel_name, run.dumps["stack"], free_start, ram_end, stack_bytes)
     if run.exit_code != 0:
