@@ -42,8 +42,10 @@ LocalCluster) the measurements run on a Dask cluster (``simulator.measure.make_m
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -58,6 +60,7 @@ from schedules import autotune
 from schedules.autotune.features import FeatureCache, feature_names
 from schedules.autotune.records import load_records
 from simulator.measure import make_measure
+from simulator.vexriscv import SPLIT_ENV
 
 from .workloads import Kernel, Workload, load_workload
 
@@ -616,11 +619,42 @@ def search_isa(workload, *, budget_s: float, records, out_dir=None, families: Se
                trials_per_kernel: int = 16, scheduler=None, progress: Callable[[SearchProgress], None] | None = None,
                candidates: Sequence[CandidateSpec] | None = None, dataflow: bool = True, dataflow_top: int = 8,
                reference: bool = True, audit: int = 2, verify_n: int = 2000, seed: int = 0,
-               n_parallel: int | None = None, baseline_trials: int | None = None) -> SearchReport:
+               n_parallel: int | None = None, baseline_trials: int | None = None,
+               split_build: bool = True) -> SearchReport:
     """Search the instruction to add for ``workload`` (a name, a .py file or a Workload); see the
     module docstring. ``families`` restricts the parametric families, ``candidates`` gives the specs
     explicitly (then neither families nor the dataflow generator are asked). With ``out_dir`` the
-    report's JSON, table and front PNG are written there (:func:`isa_search.report.write_report`)."""
+    report's JSON, table and front PNG are written there (:func:`isa_search.report.write_report`).
+
+    ``split_build``: measure on the split-build SoC (the CPU verilated once, each unit's model built
+    on its own and linked: about 3 instead of 21 CPU s per new unit, cycles identical to the
+    monolithic build, tests/test_split_soc.py). It is set for the search's local measurement
+    processes through ``simulator.vexriscv.SPLIT_ENV``; workers of a remote Dask cluster follow their
+    own environment."""
+    with _soc_split_env(split_build):
+        return _search_isa(workload, budget_s=budget_s, records=records, out_dir=out_dir, families=families,
+                           trials_per_kernel=trials_per_kernel, scheduler=scheduler, progress=progress,
+                           candidates=candidates, dataflow=dataflow, dataflow_top=dataflow_top, reference=reference,
+                           audit=audit, verify_n=verify_n, seed=seed, n_parallel=n_parallel,
+                           baseline_trials=baseline_trials)
+
+
+@contextlib.contextmanager
+def _soc_split_env(split: bool):
+    """ISAFORGE_SOC_SPLIT set for the duration (spawned measurement workers inherit it), then restored."""
+    old = os.environ.get(SPLIT_ENV)
+    os.environ[SPLIT_ENV] = "1" if split else "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(SPLIT_ENV, None)
+        else:
+            os.environ[SPLIT_ENV] = old
+
+
+def _search_isa(workload, *, budget_s, records, out_dir, families, trials_per_kernel, scheduler, progress, candidates,
+                dataflow, dataflow_top, reference, audit, verify_n, seed, n_parallel, baseline_trials) -> SearchReport:
     wl = load_workload(workload)
     records = Path(records)
     records.parent.mkdir(parents=True, exist_ok=True)

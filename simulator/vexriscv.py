@@ -56,6 +56,7 @@ Memory map: RAM at 0x40000000 (reset vector), MMIO at 0xF0000000 (see runtime/is
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import tempfile
@@ -154,12 +155,19 @@ SOC_CXX_FLAGS = ("-MAKEFLAGS", "OPT_FAST=-O3", "-MAKEFLAGS", "OPT_GLOBAL=-O3", "
 # CFU costs its own small build and a link instead of the whole SoC's (about 3 vs 21 CPU s), but each
 # simulated cycle evaluates the unit's model twice on its own, 12-18% more host instructions per cycle
 # (benchmarks/soc_build.py): over the 10% a default may cost. Whoever builds many units (the instruction
-# search) sets split=True (or this, per process).
+# search) sets split=True (or this, per process), or the environment variable ISAFORGE_SOC_SPLIT=1,
+# which measurement worker processes inherit.
 SPLIT_DEFAULT = False
+SPLIT_ENV = "ISAFORGE_SOC_SPLIT"
 
 
 def _use_split(split: bool | None) -> bool:
     if split is None:
+        env = os.environ.get(SPLIT_ENV, "")
+        if env:
+            if env not in ("0", "1"):
+                raise ArgumentError(f"{SPLIT_ENV} must be 0 or 1, got {env!r}")
+            return env == "1"
         return bool(SPLIT_DEFAULT)
     if not isinstance(split, bool):
         raise ArgumentError(f"split must be True, False or None (the module's SPLIT_DEFAULT), got {split!r}")

@@ -191,3 +191,16 @@ def test_a_unit_that_ignores_back_pressure_hangs_every_build_alike():
                        cfu_verilog=broken, max_cycles=20_000, **kw)
         seen.add((info.value.cycles, info.value.pc))
     assert len(seen) == 1, seen
+
+
+def test_split_env_variable_selects_the_build(monkeypatch):
+    """ISAFORGE_SOC_SPLIT (what the instruction search sets for its measurement workers) decides split=None."""
+    from simulator import vexriscv
+
+    monkeypatch.setenv(vexriscv.SPLIT_ENV, "1")
+    assert vexriscv._use_split(None) is True and vexriscv._use_split(False) is False
+    monkeypatch.setenv(vexriscv.SPLIT_ENV, "0")
+    assert vexriscv._use_split(None) is False
+    monkeypatch.setenv(vexriscv.SPLIT_ENV, "yes")
+    with pytest.raises(Exception, match="ISAFORGE_SOC_SPLIT must be 0 or 1"):
+        vexriscv._use_split(None)
