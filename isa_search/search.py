@@ -67,6 +67,7 @@ from .workloads import Kernel, Workload, load_workload
 TARGET = "vexriscv"
 REQUANT_EXT = "requant_i8"
 REFERENCE_EXT = "dot4_i8"  # the hand-designed unit, reported as the reference row
+NO_USE = "no kernel of the workload can use it"  # the reason of a unit no template offers: never measured
 PRUNE_MARGIN = 0.7  # prune when prediction x margin still loses to the best measured total
 ESTIMATE_SAMPLE = 96  # configs per space whose static estimate is taken (the whole space if smaller)
 MIN_SPEEDUP = 1.0  # a unit must beat rv32im by more than this to be proposed
@@ -198,7 +199,7 @@ class SearchReport:
             "synthesized": sum(c.area is not None for c in cs),
             "pruned": sum(c.status == Status.PRUNED for c in cs),
             "audited": sum(c.audited for c in cs),
-            "measured": sum(c.cycles is not None and not c.audited for c in cs),
+            "measured": sum(c.cycles is not None and not c.audited and c.reason != NO_USE for c in cs),
             "ranked": sum(c.status == Status.RANKED for c in cs),
             "no_gain": sum(c.status == Status.NO_GAIN for c in cs),
             "failed": sum(c.status.generator_bug for c in cs),
@@ -724,7 +725,7 @@ def _search_isa(workload, *, budget_s, records, out_dir, families, trials_per_ke
             cand.estimate = s.predict(s.ests[cand.key])
             if not served and cand is not ref:
                 # no template of the workload offers the unit's intrinsic: nothing to measure
-                cand.status, cand.reason = Status.NO_GAIN, "no kernel of the workload can use it"
+                cand.status, cand.reason = Status.NO_GAIN, NO_USE
                 cand.cycles, cand.speedup = base_total, 1.0
                 cand.kernels = [KernelResult(k.label, k.count, k.task, k.cycles, k.config, False, True)
                                 for k in baseline]

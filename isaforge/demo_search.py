@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from isa_ext.candidates import CandidateSpec, enumerate_family, family_names
+from isa_ext.candidates import CandidateSpec, enumerate_family
 
 TRIALS = 8
 OUT = Path("out") / "demo"
@@ -14,17 +14,15 @@ WORKLOAD = "matmul_i8_64"
 
 
 def demo_candidates() -> list[CandidateSpec]:
-    """A handful of units: two dot products, two accumulator banks, and the first unit of each family
-    beyond the built-in three (operand-stationary, lane-parallel, ...) when one is registered."""
-    specs = [CandidateSpec.of("dot", lanes=4, dtype="int8"), CandidateSpec.of("dot", lanes=2, dtype="int16"),
-             CandidateSpec.of("mac_bank", n_acc=16, lanes=4, dtype="int8"),
-             CandidateSpec.of("mac_bank", n_acc=32, lanes=4, dtype="int8")]
-    for fam in family_names():
-        if fam not in ("dot", "mac_bank", "requant") and not fam.startswith("test_"):
-            grid = enumerate_family(fam)
-            if grid:
-                specs.append(grid[0])
-    return specs[:6]
+    """Six units across the families: a dot product, an accumulator bank, two operand-stationary
+    units (a small and a larger weight tile), and two that a matmul cannot use (a lane-parallel
+    depthwise MAC, a fused elementwise op), reported as "no gain"."""
+    return [CandidateSpec.of("dot", lanes=4, dtype="int8"),
+            CandidateSpec.of("mac_bank", n_acc=16, lanes=4, dtype="int8"),
+            CandidateSpec.of("stationary", cols=2, k=32, dtype="int8"),
+            CandidateSpec.of("stationary", cols=4, k=64, dtype="int8"),
+            CandidateSpec.of("lane_mac", lanes=4, accumulators=16),
+            enumerate_family("fused")[0]]
 
 
 def main(trials: int = TRIALS) -> int:
