@@ -616,12 +616,65 @@ def _dataflow_specs(search: _Search, notes: list[str], top: int) -> list[Candida
         return []
 
 
+def _combination(s: _Search, results: list[CandidateResult], units: dict, rq, cpu) -> CandidateResult | None:
+    """One CFU holding, for every template kernel, the ranked unit that made it fastest (when that is
+    more than one unit and their encodings do not collide): verified together in Verilator
+    (``isa_ext.verify_set``: routing, interleaved state), synthesized as one CFU and measured like a
+    single unit (every kernel tuned with all of them offered). None when there is nothing to combine."""
+    ranked = [c for c in results if c.status == Status.RANKED]
+    pick: list[str] = []
+    for k in s.wl.kernels:
+        if k.is_stage:
+            continue
+        best = min(((kr.cycles, c.key) for c in ranked for kr in c.kernels if kr.label == k.label and kr.uses_unit),
+                   default=None)
+        if best is not None and best[1] not in pick:
+            pick.append(best[1])
+    if len(pick) < 2:
+        return None
+    own = [units[key][0] for key in pick]
+    unit = own + ([rq] if rq is not None else [])
+    key = "combination: " + " + ".join(pick)
+    cand = CandidateResult(key, "combination", [e.name for e in unit],
+                           "; ".join(f"{e.name}: {e.doc.split(': ', 1)[-1].rstrip('.')}" for e in own))
+    cand.instructions = [x for e in unit for x in _instructions(e)]
+    try:
+        isa_ext.ExtensionSet(unit)
+    except isa_ext.ExtensionError as e:
+        s.notes.append(f"{key}: not combined ({e})")
+        return None
+    s.emit("verify", 0, 1, key)
+    t0 = time.monotonic()
+    try:
+        cand.verify = _verify_figures(isa_ext.verify_set(unit, n=s.verify_n, seed=s.seed))
+    except Exception as e:  # noqa: BLE001 - the combined CFU's routing is the generator's job
+        cand.status, cand.reason = Status.VERIFY_FAILED, f"{type(e).__name__}: {e}"[:2000]
+        return cand
+    cand.seconds["verify"] = round(time.monotonic() - t0, 2)
+    try:
+        cand.area = _area_figures(isa_ext.extension_area(isa_ext.ExtensionSet(unit)))
+    except Exception as e:  # noqa: BLE001 - SynthesisError
+        cand.status, cand.reason = Status.SYNTHESIS_FAILED, f"{type(e).__name__}: {e}"[:2000]
+        return cand
+    if cpu is not None:
+        cand.area_fraction = {k: (cand.area[k] / cpu[k] if cpu[k] else None) for k in ("lut", "ff", "dsp", "bram")}
+    s.measure_unit(cand, unit)
+    base_total = s.total(s.baseline.values())
+    cand.speedup = base_total / cand.cycles
+    mine = {e.name for e in own}
+    if cand.speedup > MIN_SPEEDUP and any(mine & set(k.units) for k in cand.kernels):
+        cand.status = Status.RANKED
+    else:
+        cand.status, cand.reason = Status.NO_GAIN, "no kernel of the workload got faster with it"
+    return cand
+
+
 def search_isa(workload, *, budget_s: float, records, out_dir=None, families: Sequence[str] | None = None,
                trials_per_kernel: int = 16, scheduler=None, progress: Callable[[SearchProgress], None] | None = None,
                candidates: Sequence[CandidateSpec] | None = None, dataflow: bool = True, dataflow_top: int = 8,
                reference: bool = True, audit: int = 2, verify_n: int = 2000, seed: int = 0,
                n_parallel: int | None = None, baseline_trials: int | None = None,
-               split_build: bool = True) -> SearchReport:
+               split_build: bool = True, combine: bool = True) -> SearchReport:
     """Search the instruction to add for ``workload`` (a name, a .py file or a Workload); see the
     module docstring. ``families`` restricts the parametric families, ``candidates`` gives the specs
     explicitly (then neither families nor the dataflow generator are asked). With ``out_dir`` the
@@ -631,13 +684,16 @@ def search_isa(workload, *, budget_s: float, records, out_dir=None, families: Se
     on its own and linked: about 3 instead of 21 CPU s per new unit, cycles identical to the
     monolithic build, tests/test_split_soc.py). It is set for the search's local measurement
     processes through ``simulator.vexriscv.SPLIT_ENV``; workers of a remote Dask cluster follow their
-    own environment."""
+    own environment.
+
+    ``combine``: after the single units, one more candidate: a CFU holding, per kernel, the ranked unit
+    that made it fastest (when those are several), verified together, synthesized and measured."""
     with _soc_split_env(split_build):
         return _search_isa(workload, budget_s=budget_s, records=records, out_dir=out_dir, families=families,
                            trials_per_kernel=trials_per_kernel, scheduler=scheduler, progress=progress,
                            candidates=candidates, dataflow=dataflow, dataflow_top=dataflow_top, reference=reference,
                            audit=audit, verify_n=verify_n, seed=seed, n_parallel=n_parallel,
-                           baseline_trials=baseline_trials)
+                           baseline_trials=baseline_trials, combine=combine)
 
 
 @contextlib.contextmanager
@@ -655,7 +711,8 @@ def _soc_split_env(split: bool):
 
 
 def _search_isa(workload, *, budget_s, records, out_dir, families, trials_per_kernel, scheduler, progress, candidates,
-                dataflow, dataflow_top, reference, audit, verify_n, seed, n_parallel, baseline_trials) -> SearchReport:
+                dataflow, dataflow_top, reference, audit, verify_n, seed, n_parallel, baseline_trials,
+                combine) -> SearchReport:
     wl = load_workload(workload)
     records = Path(records)
     records.parent.mkdir(parents=True, exist_ok=True)
@@ -784,6 +841,10 @@ def _search_isa(workload, *, budget_s, records, out_dir, families, trials_per_ke
                 cand.reason = "no kernel of the workload got faster with it" + (
                     f" (only {', '.join(cand.exts[1:])} did: {cand.speedup:.2f}x)" if cand.speedup > MIN_SPEEDUP
                     else "")
+        if combine and not s.over_budget():
+            combo = _combination(s, results, units, rq, cpu)
+            if combo is not None:
+                results.append(combo)
         report = SearchReport(wl, base_total, baseline, results, ref, cpu, time.monotonic() - s.t0, str(records),
                               None if out_dir is None else str(out_dir), s.n_measured, s.n_resumed, s.notes)
         from .report import mark_pareto, write_report

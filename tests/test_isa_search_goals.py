@@ -75,3 +75,30 @@ def test_max_pool_search_proposes_no_mac_unit(tmp_path):
         if _family(c) in MAC_FAMILIES:
             assert c.status == Status.NO_GAIN, (c.key, c.status)
     assert [_family(c) for c in ranked] == ["simd_max"]
+
+
+def test_a_combination_of_the_best_unit_per_kernel_is_verified_and_measured(tmp_path):
+    """A workload with a matmul and an NHWC depthwise: an operand-stationary unit serves the one,
+    lane_mac the other (their encodings do not collide); the combined CFU is verified together
+    (routing, interleaved state), synthesized and measured, and beats both single units."""
+    wl = Workload("mm+dw", (Kernel("matmul 16x16x16", "matmul_i8", (16, 16, 16)),
+                            Kernel("depthwise 3x3 NHWC 1x8x8x32", "depthwise_conv2d_nhwc_i8",
+                                   (1, 8, 8, 32, 3, 3, 1, 1))),
+                  "a matmul and a depthwise convolution")
+    specs = [CandidateSpec.of("stationary", cols=2, k=32, dtype="int8"),
+             CandidateSpec.of("lane_mac", lanes=4, accumulators=16), CandidateSpec.of("dot", lanes=4, dtype="int8")]
+    rep = search_isa(wl, budget_s=1200, records=tmp_path / "c.jsonl", candidates=specs, trials_per_kernel=TRIALS,
+                     verify_n=500, audit=0, reference=False, n_parallel=2)
+    combos = [c for c in rep.candidates if c.source == "combination"]
+    assert len(combos) == 1, [c.key for c in rep.candidates]
+    combo = combos[0]
+    assert combo.status == Status.RANKED, (combo.status, combo.reason)
+    assert combo.verify and combo.verify["n_ops"] >= 500 and combo.area["lut"] > 0
+    singles = {c.spec["family"]: c for c in rep.candidates if c.source != "combination"}
+    st, lm = singles["stationary"], singles["lane_mac"]
+    assert combo.cycles < min(st.cycles, lm.cycles)
+    assert combo.area["lut"] >= max(st.area["lut"], lm.area["lut"])
+    assert rep.ranked()[0] is combo
+    per = {k.label: k for k in combo.kernels}
+    assert per["matmul 16x16x16"].units == [st.exts[0]]
+    assert per["depthwise 3x3 NHWC 1x8x8x32"].units == [lm.exts[0]]
