@@ -617,11 +617,13 @@ def _dataflow_specs(search: _Search, notes: list[str], top: int) -> list[Candida
 
 
 def _combination(s: _Search, results: list[CandidateResult], units: dict, rq, cpu) -> CandidateResult | None:
-    """One CFU holding, for every template kernel, the ranked unit that made it fastest (when that is
+    """One CFU holding, for every template kernel, the measured unit that made it fastest (when that is
     more than one unit and their encodings do not collide): verified together in Verilator
     (``isa_ext.verify_set``: routing, interleaved state), synthesized as one CFU and measured like a
     single unit (every kernel tuned with all of them offered). None when there is nothing to combine."""
-    ranked = [c for c in results if c.status == Status.RANKED]
+    # ranked units, and pruned ones the audit measured: a unit that serves one kernel well can lose
+    # on the whole workload alone (so it is pruned) and still be the best part of a combination
+    ranked = [c for c in results if c.status == Status.RANKED or (c.status == Status.PRUNED and c.audited)]
     pick: list[str] = []
     for k in s.wl.kernels:
         if k.is_stage:
