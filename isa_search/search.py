@@ -625,13 +625,28 @@ def _combination(s: _Search, results: list[CandidateResult], units: dict, rq, cp
     # on the whole workload alone (so it is pruned) and still be the best part of a combination
     ranked = [c for c in results if c.status == Status.RANKED or (c.status == Status.PRUNED and c.audited)]
     pick: list[str] = []
-    for k in s.wl.kernels:
-        if k.is_stage:
-            continue
-        best = min(((kr.cycles, c.key) for c in ranked for kr in c.kernels if kr.label == k.label and kr.uses_unit),
-                   default=None)
-        if best is not None and best[1] not in pick:
-            pick.append(best[1])
+
+    def fits(key: str) -> bool:
+        try:
+            isa_ext.ExtensionSet([units[p][0] for p in [*pick, key]] + ([rq] if rq is not None else []))
+            return True
+        except isa_ext.ExtensionError:
+            return False
+
+    # the heaviest kernels first; per kernel its fastest unit whose encodings fit beside those picked
+    heavy = sorted((k for k in s.wl.kernels if not k.is_stage), key=lambda k: -k.count * s.baseline[k.label].cycles)
+    for k in heavy:
+        opts = sorted((kr.cycles, c.key) for c in ranked for kr in c.kernels if kr.label == k.label and kr.uses_unit)
+        left = []
+        for _, key in opts:
+            if key in pick:
+                break
+            if fits(key):
+                pick.append(key)
+                break
+            left.append(key)
+        if left:
+            s.notes.append(f"combination: for {k.label!r} faster units collide with {pick}: {', '.join(left)}")
     if len(pick) < 2:
         return None
     own = [units[key][0] for key in pick]
