@@ -571,7 +571,7 @@ def _check_units(units: list, verify_n: int, seed: int, measure, emit, notes: li
     """``check_unit`` of every unit: on the measure's Dask cluster when it has one (all at once), else here."""
     if measure is not None:
         try:
-            client = measure._dask()
+            client = measure.dask_client()
             futs = [client.submit(check_unit, u, verify_n, seed, pure=False) for u in units]
             out = []
             for i, f in enumerate(futs):

@@ -343,6 +343,13 @@ class Measure:
         self.n_measured = 0
 
     # backends --------------------------------------------------------------------------------------
+    def dask_client(self):
+        """The ``distributed.Client`` of this measure's Dask scheduler (connected on first use), so a
+        caller can run its own work (e.g. the instruction search's verification) on the same cluster."""
+        if self.scheduler is None:
+            raise AutotuneError("dask_client: this measure has no Dask scheduler (make_measure(scheduler=...))")
+        return self._dask()
+
     def _dask(self):
         if self._client is None:
             import distributed
