@@ -36,7 +36,7 @@ from pathlib import Path
 from simulator.errors import SimulationError
 from toolchain.cache import cache_dir, content_hash, publish_dir
 from toolchain.errors import VerilatorBuildError
-from toolchain.verilator import BASE_FLAGS, verilator_bin, verilator_version
+from toolchain.verilator import BASE_FLAGS, child_env, verilator_bin, verilator_version
 
 HARNESS_DIR = Path(__file__).resolve().parent / "harness"
 SPLIT_DIR = HARNESS_DIR / "split"
@@ -95,16 +95,8 @@ def _flags(extra: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
     return vflags, make
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("VERILATOR_ROOT", None)  # the wrapper finds its own root; a wrong one breaks it
-    for var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):  # a parent make's jobserver must not leak in
-        env.pop(var, None)
-    return env
-
-
 def _run(cmd: list[str], cwd: Path, log: list[str], what: str) -> None:
-    proc = subprocess.run(cmd, cwd=cwd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     log.append("$ " + " ".join(cmd) + "\n" + proc.stdout)
     if proc.returncode != 0:
         tail = "\n".join(proc.stdout.splitlines()[-40:])
@@ -164,9 +156,7 @@ def _cached(kind: str, key: str, artifact_name: str, build) -> tuple[Path, bool]
         tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=root))
         try:
             build(tmp)
-            if final.exists() and not artifact.exists():  # a damaged entry
-                shutil.rmtree(final, ignore_errors=True)
-            publish_dir(tmp, final, artifact)
+            publish_dir(tmp, final, artifact, replace_damaged=True)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -27,10 +27,14 @@ def content_hash(*parts: str | bytes) -> str:
     return h.hexdigest()[:24]
 
 
-def publish_dir(tmp: Path, final: Path, artifact: Path) -> None:
+def publish_dir(tmp: Path, final: Path, artifact: Path, *, replace_damaged: bool = False) -> None:
     """Move a finished build folder ``tmp`` to its cache place ``final`` (one rename, so readers never see
     half a build). When another process published the same entry first, its ``artifact`` is as good as
-    ours and ``tmp`` is dropped."""
+    ours and ``tmp`` is dropped. ``replace_damaged``: a ``final`` without its ``artifact`` (e.g. deleted
+    by hand) is removed first, so the new build takes its place instead of failing the rename (callers
+    hold the entry's lock)."""
+    if replace_damaged and final.exists() and not artifact.exists():
+        shutil.rmtree(final, ignore_errors=True)
     try:
         os.rename(tmp, final)
     except OSError:

