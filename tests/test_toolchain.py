@@ -54,3 +54,19 @@ def test_toolchain_key_and_validation():
     assert Toolchain("gcc", extra_flags=["-fno-schedule-insns"]).extra_flags == ("-fno-schedule-insns",)
     with pytest.raises(ToolchainError):
         Toolchain("clang")
+
+
+def test_publish_dir_replaces_a_damaged_entry_only_when_asked(tmp_path):
+    """A cache entry whose artifact was deleted by hand: the default publish refuses to clobber it, the
+    builders' replace_damaged=True puts the new build in its place."""
+    from toolchain.cache import publish_dir
+
+    final = tmp_path / "key"
+    (final / "leftover").mkdir(parents=True)
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    (tmp / "model").write_text("new")
+    with pytest.raises(OSError):
+        publish_dir(tmp, final, final / "model")
+    publish_dir(tmp, final, final / "model", replace_damaged=True)
+    assert (final / "model").read_text() == "new" and not (final / "leftover").exists() and not tmp.exists()
