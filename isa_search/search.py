@@ -263,13 +263,13 @@ def _kernel_exts(kernel: Kernel, unit: Sequence) -> str:
     return ",".join(names)
 
 
-def _choice_names(names: set[str]) -> set[str]:
-    """The tensorize-knob choices that stand for the extensions ``names``: an extension's own name or
-    the name of one of its tensor intrinsics (templates offer either)."""
-    out = set(names)
+def _choice_names(names: set[str]) -> dict[str, str]:
+    """The tensorize-knob choices that stand for the extensions ``names`` (an extension's own name or
+    the name of one of its tensor intrinsics: templates offer either), each mapped to its extension."""
+    out = {n: n for n in names}
     for n in names:
         try:
-            out |= {t.name for t in isa_ext.get(n).intrinsics}
+            out.update({t.name: n for t in isa_ext.get(n).intrinsics})
         except isa_ext.ExtensionError:
             pass
     return out
@@ -278,21 +278,28 @@ def _choice_names(names: set[str]) -> set[str]:
 OFFER_PROBES = 4  # configs lowered to see whether a space without a tensorize knob uses a unit
 
 
-def _offers(task, names: set[str]) -> bool:
-    """Whether the task's space can use an extension of ``names``: a tensorize knob offers it, or (a
-    space whose structure is the unit's, e.g. an operand-stationary one, has no such knob) one of the
-    first configs lowers to a kernel that calls it."""
+def _offered(task, names: set[str]) -> set[str]:
+    """The extensions of ``names`` the task's space can use: those a tensorize knob offers, or (a space
+    whose structure is the unit's, e.g. an operand-stationary one, has no such knob) those one of the
+    first configs lowers to a kernel that calls."""
     choices = _choice_names(names)
     knobs = [k for k in task.config_space.knobs.values() if getattr(k, "kind", "") == "tensorize"]
-    if any(choices & {c for c in k.choices if c is not None} for k in knobs):
-        return True
+    found = {choices[c] for k in knobs for c in k.choices if c in choices}
+    if found:
+        return found
     for i in range(min(OFFER_PROBES, len(task.config_space))):
         try:
-            if names & {e.name for e in task.lower(i).extensions}:
-                return True
+            found |= names & {e.name for e in task.lower(i).extensions}
         except Exception:  # noqa: BLE001 - a config that does not lower uses nothing
             continue
-    return False
+        if found:  # a task's exts are all template units or all elementwise ones (_kernel_exts): one hit says it
+            return found
+    return found
+
+
+def _offers(task, names: set[str]) -> bool:
+    """Whether the task's space can use an extension of ``names`` (see :func:`_offered`)."""
+    return bool(_offered(task, names))
 
 
 _EST_COL = None
@@ -494,9 +501,10 @@ class _Search:
             if not exts:
                 continue
             task = autotune.create_task(k.template, k.task_args(exts), TARGET)
-            if _offers(task, own):
+            offered = _offered(task, names)
+            if offered & own:
                 served += 1
-            if _offers(task, names):
+            if offered:
                 e = _estimate(task, self.est_cache, self.seed)
                 if e is not None and e > 0:
                     ests[k.label] = e
@@ -616,7 +624,25 @@ def _dataflow_specs(search: _Search, notes: list[str], top: int) -> list[Candida
         return []
 
 
-def _combination(s: _Search, results: list[CandidateResult], units: dict, rq, cpu) -> CandidateResult | None:
+def _area_fraction(area: dict, cpu: dict) -> dict:
+    """A unit's LUT / FF / DSP / BRAM as fractions of the CPU's."""
+    return {k: (area[k] / cpu[k] if cpu[k] else None) for k in ("lut", "ff", "dsp", "bram")}
+
+
+def _settle(cand: CandidateResult, own: set[str]) -> None:
+    """Ranked when the workload got faster and one of the unit's ``own`` extensions (not a requant_i8
+    partner alone) made some kernel faster; otherwise no gain, with the reason."""
+    if cand.speedup > MIN_SPEEDUP and any(own & set(k.units) for k in cand.kernels):
+        cand.status = Status.RANKED
+        return
+    partners = [e for e in cand.exts if e not in own]
+    cand.status = Status.NO_GAIN
+    cand.reason = "no kernel of the workload got faster with it" + (
+        f" (only {', '.join(partners)} did: {cand.speedup:.2f}x)" if cand.speedup > MIN_SPEEDUP else "")
+
+
+def _combination(s: _Search, results: list[CandidateResult], units: dict, rq, cpu,
+                 base_total: float) -> CandidateResult | None:
     """One CFU holding, for every template kernel, the measured unit that made it fastest (when that is
     more than one unit and their encodings do not collide): verified together in Verilator
     (``isa_ext.verify_set``: routing, interleaved state), synthesized as one CFU and measured like a
@@ -655,11 +681,6 @@ def _combination(s: _Search, results: list[CandidateResult], units: dict, rq, cp
     cand = CandidateResult(key, "combination", [e.name for e in unit],
                            "; ".join(f"{e.name}: {e.doc.split(': ', 1)[-1].rstrip('.')}" for e in own))
     cand.instructions = [x for e in unit for x in _instructions(e)]
-    try:
-        isa_ext.ExtensionSet(unit)
-    except isa_ext.ExtensionError as e:
-        s.notes.append(f"{key}: not combined ({e})")
-        return None
     s.emit("verify", 0, 1, key)
     t0 = time.monotonic()
     try:
@@ -674,15 +695,10 @@ def _combination(s: _Search, results: list[CandidateResult], units: dict, rq, cp
         cand.status, cand.reason = Status.SYNTHESIS_FAILED, f"{type(e).__name__}: {e}"[:2000]
         return cand
     if cpu is not None:
-        cand.area_fraction = {k: (cand.area[k] / cpu[k] if cpu[k] else None) for k in ("lut", "ff", "dsp", "bram")}
+        cand.area_fraction = _area_fraction(cand.area, cpu)
     s.measure_unit(cand, unit)
-    base_total = s.total(s.baseline.values())
     cand.speedup = base_total / cand.cycles
-    mine = {e.name for e in own}
-    if cand.speedup > MIN_SPEEDUP and any(mine & set(k.units) for k in cand.kernels):
-        cand.status = Status.RANKED
-    else:
-        cand.status, cand.reason = Status.NO_GAIN, "no kernel of the workload got faster with it"
+    _settle(cand, {e.name for e in own})
     return cand
 
 
@@ -792,8 +808,7 @@ def _search_isa(workload, *, budget_s, records, out_dir, families, trials_per_ke
                 continue
             cand.area = chk["area"]
             if cpu is not None:
-                cand.area_fraction = {k: (cand.area[k] / cpu[k] if cpu[k] else None)
-                                      for k in ("lut", "ff", "dsp", "bram")}
+                cand.area_fraction = _area_fraction(cand.area, cpu)
             s.emit("estimate", i, len(todo), cand.key)
             s.ests[cand.key], served = s.kernel_estimates(unit)
             cand.estimate = s.predict(s.ests[cand.key])
@@ -850,16 +865,9 @@ def _search_isa(workload, *, budget_s, records, out_dir, families, trials_per_ke
             if cand.status == Status.PRUNED:
                 continue  # an audited one stays pruned: its figures are in the report
             # the unit itself must make a kernel faster: a gain of its requant_i8 partner alone is no gain
-            own = cand.exts[0]
-            if cand.speedup > MIN_SPEEDUP and any(own in k.units for k in cand.kernels):
-                cand.status = Status.RANKED
-            else:
-                cand.status = Status.NO_GAIN
-                cand.reason = "no kernel of the workload got faster with it" + (
-                    f" (only {', '.join(cand.exts[1:])} did: {cand.speedup:.2f}x)" if cand.speedup > MIN_SPEEDUP
-                    else "")
+            _settle(cand, {cand.exts[0]})
         if combine and not s.over_budget():
-            combo = _combination(s, results, units, rq, cpu)
+            combo = _combination(s, results, units, rq, cpu, base_total)
             if combo is not None:
                 results.append(combo)
         report = SearchReport(wl, base_total, baseline, results, ref, cpu, time.monotonic() - s.t0, str(records),
