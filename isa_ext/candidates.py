@@ -19,7 +19,6 @@ with requantize stages measures candidate + requant_i8).
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -172,11 +171,7 @@ def build_candidate(spec: CandidateSpec) -> Extension:
     return ext
 
 
-def spec_of_json(text: str) -> CandidateSpec:
-    return CandidateSpec.from_json(json.loads(text))
-
-
 __all__ = [
     "REQUANT_FUNCT3", "CandidateSpec", "Family", "build_candidate", "enumerate_candidates", "enumerate_family",
-    "family_names", "register_family", "spec_of_json",
+    "family_names", "register_family",
 ]
