@@ -31,6 +31,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("schedules.autotune",),
     ("simulator",),
     ("simulator.measure",),
+    ("frontend",),
     ("isa_search",),
     ("isaforge",),
 )

@@ -1,0 +1,14 @@
+"""Model import and whole-model compilation: TFLite flatbuffers -> Graph of operator-library ops."""
+
+from frontend.errors import FrontendError, ModelFormatError, UnsupportedOperatorError
+from frontend.graph import Graph, Node, QuantParams, Value
+
+__all__ = [
+    "FrontendError",
+    "ModelFormatError",
+    "UnsupportedOperatorError",
+    "Graph",
+    "Node",
+    "QuantParams",
+    "Value",
+]
