@@ -79,6 +79,10 @@ void isaforge_puts(const char *s);          /* no newline added */
 void isaforge_print_int(int32_t v);         /* decimal          */
 void isaforge_print_uint(uint32_t v);       /* decimal          */
 void isaforge_print_hex(uint32_t v);        /* 0x%08x           */
+/* printf("%.<decimals>f") of a float, correctly rounded (ties to even on the exact binary value), with
+ * integer arithmetic on the IEEE bits only (no soft float); decimals is clamped to [0, 9]; "inf",
+ * "-inf", "nan". isaforge_print_float(v, 6) prints what printf("%f", v) prints. */
+void isaforge_print_float(float v, int decimals);
 
 #endif /* __ASSEMBLER__ */
 #endif /* ISAFORGE_RT_H */
