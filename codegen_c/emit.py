@@ -15,7 +15,7 @@ import numpy as np
 from tir import dtype as dt
 from tir.errors import CodegenError, ScheduleError
 from tir.expr import (
-    _BITWISE,
+    BITWISE_OPS,
     KIND_CALL,
     KIND_RAMP,
     BinOp,
@@ -93,6 +93,24 @@ _HELPERS = {
                 "  int32_t r = a % b;\n  return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;\n}\n",
     "udiv": "static inline uint32_t isaforge_udiv(uint32_t a, uint32_t b) { return b ? a / b : 0u; }\n",
     "umod": "static inline uint32_t isaforge_umod(uint32_t a, uint32_t b) { return b ? a % b : 0u; }\n",
+    # 64-bit shifts by a variable amount (already masked to 0..63) in 32-bit halves: gcc for rv32 calls
+    # libgcc's __ashldi3 / __ashrdi3 / __lshrdi3 for them at -Os, and kernels link no runtime library
+    "shl64": "static inline uint64_t isaforge_shl64(uint64_t x, uint32_t s) {\n"
+             "  uint32_t lo = (uint32_t)x, hi = (uint32_t)(x >> 32);\n"
+             "  if (s & 32u) { hi = lo << (s & 31u); lo = 0u; }\n"
+             "  else if (s) { hi = (hi << s) | (lo >> (32u - s)); lo <<= s; }\n"
+             "  return ((uint64_t)hi << 32) | lo;\n}\n",
+    "lshr64": "static inline uint64_t isaforge_lshr64(uint64_t x, uint32_t s) {\n"
+              "  uint32_t lo = (uint32_t)x, hi = (uint32_t)(x >> 32);\n"
+              "  if (s & 32u) { lo = hi >> (s & 31u); hi = 0u; }\n"
+              "  else if (s) { lo = (lo >> s) | (hi << (32u - s)); hi >>= s; }\n"
+              "  return ((uint64_t)hi << 32) | lo;\n}\n",
+    "ashr64": "static inline int64_t isaforge_ashr64(int64_t x, uint32_t s) {\n"
+              "  uint32_t lo = (uint32_t)(uint64_t)x;\n"
+              "  int32_t hi = (int32_t)(uint32_t)((uint64_t)x >> 32);\n"
+              "  if (s & 32u) { lo = (uint32_t)(hi >> (s & 31u)); hi = hi >> 31; }\n"
+              "  else if (s) { lo = (lo >> s) | ((uint32_t)hi << (32u - s)); hi = hi >> s; }\n"
+              "  return (int64_t)(((uint64_t)(uint32_t)hi << 32) | lo);\n}\n",
     "load32": "typedef uint32_t __attribute__((may_alias, aligned(4))) isaforge_word_t;\n"
               "static inline uint32_t isaforge_load32(const void *p) {\n"
               "  return *(const isaforge_word_t *)p;\n}\n",
@@ -479,6 +497,14 @@ class CEmitter(StmtVisitor):
             amt = str(shift_amount(e.b.value, t))
         else:
             amt = f"({self._sub(e.b, 14)} & {w - 1})"
+            if w == 64:
+                key = "shl64" if op == "<<" else ("ashr64" if dt.is_signed(t) else "lshr64")
+                self.helper(key)
+                x = self.expr(e.a)
+                if op == "<<":
+                    call = f"isaforge_shl64((uint64_t){self._sub(e.a, 14)}, (uint32_t){amt})"
+                    return (f"({ct}){call}", 14) if dt.is_signed(t) else (call, 16)
+                return f"isaforge_{key}({x}, (uint32_t){amt})", 16
         a = self._sub(e.a, 14)
         if op == "<<" and dt.is_signed(t):
             ut = "uint64_t" if w == 64 else "uint32_t"
@@ -510,7 +536,7 @@ class CEmitter(StmtVisitor):
             fname, code = _minmax_helper(e.op, ct)
             self.helper(fname, code)
             return f"{fname}({self.expr(e.a)}, {self.expr(e.b)})", 16
-        if e.op in _BITWISE:
+        if e.op in BITWISE_OPS:
             return self.bitwise(e)
         if e.op in ("//", "%") and dt.bits(e.dtype) == 64:
             return self._div64(e)

@@ -39,7 +39,7 @@ import numpy as np
 
 from . import dtype as dt
 from .errors import ArgumentError, TirError
-from .expr import _BITWISE, BinOp, Call, Cast, Cmp, Const, Expr, Not, Reduce, Select, TensorLoad, Var
+from .expr import BITWISE_OPS, BinOp, Call, Cast, Cmp, Const, Expr, Not, Reduce, Select, TensorLoad, Var
 from .tensor import ComputeOp, PlaceholderOp, Tensor
 
 __all__ = ["evaluate", "placeholders"]
@@ -301,7 +301,7 @@ class _Interp:
             else:
                 raise self.err(e, f"operator {op!r} is not defined on float32")
             return np.asarray(r, f32)
-        if op in _BITWISE:
+        if op in BITWISE_OPS:
             return self.bitwise(op, a, b, t)
         wide = np.uint64 if t == "uint64" else np.int64
         a64, b64 = np.asarray(a).astype(wide), np.asarray(b).astype(wide)

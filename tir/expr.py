@@ -19,7 +19,7 @@ from .errors import DTypeError, TirError
 _ARITH = {"+", "-", "*", "/", "//", "%", "min", "max"}
 _LOGIC = {"&&", "||"}
 # bitwise and shift operators of integer operands (see shift_amount for the shift amount's rule)
-_BITWISE = {"&", "|", "^", "<<", ">>"}
+BITWISE_OPS = frozenset({"&", "|", "^", "<<", ">>"})
 _CMP = {"<", "<=", ">", ">=", "==", "!="}
 
 
@@ -409,7 +409,7 @@ def binop(op: str, a, b) -> Expr:
         raise DTypeError(f"'/' on integer operands {a} and {b}: use // (floor division)")
     if op in ("//", "%") and dt.is_float(a.dtype):
         raise DTypeError(f"'{op}' on float operands {a} and {b}")
-    if op in _BITWISE and dt.is_float(a.dtype):
+    if op in BITWISE_OPS and dt.is_float(a.dtype):
         raise DTypeError(f"bitwise '{op}' on float operands {a} and {b}; it is defined on integers only")
     if op in ("//", "%") and isinstance(b, Const) and b.value == 0:
         # a divisor that is zero at run time gives 0 (as numpy); a literal zero is a mistake

@@ -32,7 +32,7 @@ import math
 
 from . import dtype as dt
 from .expr import (
-    _BITWISE,
+    BITWISE_OPS,
     BinOp,
     BufferLoad,
     Cast,
@@ -516,7 +516,7 @@ def _simplify_bitwise(e: BinOp, ranges: Ranges) -> Expr:
 
 
 def _simplify_other(e: Expr, ranges: Ranges) -> Expr:
-    if isinstance(e, BinOp) and e.op in _BITWISE:
+    if isinstance(e, BinOp) and e.op in BITWISE_OPS:
         return _simplify_bitwise(e, ranges)
     if type(e) is BufferLoad:
         # (what the mutate at the end does for a load; the load itself when no index changes)
