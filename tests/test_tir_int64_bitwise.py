@@ -437,3 +437,37 @@ def _expr_const(t, dtype):
     if t[0] == "~":
         return ~_expr_const(t[1], dtype)
     return BinOp(t[0], _expr_const(t[1], dtype), _expr_const(t[2], dtype), dtype)
+
+
+def _returns(body):
+    return lambda i: body
+
+
+@st.composite
+def tree_batches(draw):
+    dtype = draw(st.sampled_from(INTS))
+    return dtype, [_tree(draw, dtype, 4) for _ in range(12)]
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None)
+@given(tree_batches())
+def test_property_bitwise_trees_host_c(case):
+    """Random trees of & | ^ << >> ~ + - * over one integer dtype: host C == evaluate == the reference."""
+    dtype, ts = case
+    npd = dt.numpy_dtype(dtype)
+    X = tir.placeholder((256,), dtype, name="X")
+    leaves: list[int] = []
+    outs = []
+    for k, t in enumerate(ts):
+        body = _expr(t, dtype, (X, leaves))
+        outs.append(tir.compute((1,), _returns(body), name=f"T{k}"))
+    func = tir.lower(schedules.create_schedule(outs), [X, *outs], "prop_bits")
+    x = np.zeros(256, npd)
+    x[:len(leaves)] = leaves
+    bufs = [np.zeros(1, npd) for _ in outs]
+    codegen_c.build(func, "host")(x, *bufs)
+    ev = tir.evaluate(outs, [x])
+    for t, got, e in zip(ts, bufs, ev):
+        want = _value(t, dtype)
+        assert int(e[0]) == want, t
+        assert int(got[0]) == want, (t, codegen_c.emit(func, "host"))
