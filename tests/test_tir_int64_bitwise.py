@@ -471,3 +471,30 @@ def test_property_bitwise_trees_host_c(case):
         want = _value(t, dtype)
         assert int(e[0]) == want, t
         assert int(got[0]) == want, (t, codegen_c.emit(func, "host"))
+
+
+def test_itervar_bitwise_index():
+    """Shifts and masks of axis variables work in indices (IterVar delegates to its variable)."""
+    A = tir.placeholder((32,), "int32", name="A")
+    C = tir.compute((8, 4), lambda i, j: A[(i << 2) | (j & 3)] + (A[i] >> (j + 30)), name="C")
+    func = tir.lower(schedules.create_schedule(C), [A, C], "idx_bits")
+    a = np.arange(-16, 16, dtype=np.int32) * 100003
+    out = np.zeros((8, 4), np.int32)
+    codegen_c.build(func, "host")(a, out)
+    want = np.array([[wrap(int(a[i * 4 + j]) + (int(a[i]) >> ((j + 30) % 32)), "int32") for j in range(4)]
+                     for i in range(8)], np.int32)
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_array_equal(tir.evaluate(C, [a]), want)
+
+
+def test_simplify_bounds_of_or_xor_shl():
+    i = tir.var("i")
+    r = {id(i): (0, 100)}
+    assert tir.simplify((i | 3) < 128, r).value is True
+    assert not isinstance(tir.simplify((i | 3) < 127, r), Const)
+    assert tir.simplify((i ^ 5) <= 127, r).value is True
+    assert tir.simplify((i << 3) <= 800, r).value is True
+    assert not isinstance(tir.simplify((i << 3) <= 799, r), Const)
+    # a shift that may wrap has no bound tighter than the dtype
+    big = {id(i): (0, 2 ** 30)}
+    assert not isinstance(tir.simplify((i << 2) >= 0, big), Const)

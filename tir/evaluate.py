@@ -18,7 +18,8 @@ output index grid of each compute op (reduce axes are extra trailing dimensions)
   bool to a number is 0 / 1; integer to float32 rounds to nearest even; float32 to an integer
   truncates toward zero and *saturates*: NaN gives 0, values beyond the dtype's range (inf included)
   give its min / max. (C leaves out-of-range float-to-int conversion undefined; this is the rule a
-  code generator has to implement to agree.)
+  code generator has to implement to agree.) ``tir.saturate_cast`` needs no rule of its own: it is
+  built from ``min`` / ``max`` and this cast, so integers clamp to the target's range before converting.
 * ``if_then_else(c, t, f)``: both branches are computed vectorized, but a tensor read only counts
   where its branch is taken: reads elsewhere may be out of bounds (padding) and are masked.
   Likewise the right operand of ``&&`` (``||``) only where the left one is true (false), and the

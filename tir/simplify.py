@@ -208,6 +208,12 @@ def _binop_bound(e: BinOp, ranges: Ranges) -> tuple[float, float]:
     if op == "&" and (a[0] >= 0 or b[0] >= 0):
         # the result's bits are a subset of a nonnegative operand's: 0 <= x & y <= that operand
         return (0, min(hi for lo, hi in (a, b) if lo >= 0))
+    if op in ("|", "^") and a[0] >= 0 and b[0] >= 0:
+        # no bit above the higher operand's top bit gets set
+        return (0, (1 << int(max(a[1], b[1])).bit_length()) - 1)
+    if op == "<<" and b[0] == b[1] and a[0] > -INF and a[1] < INF:
+        s = shift_amount(b[0], e.dtype)  # x * 2**s: exact when it fits the dtype (else _clamp widens)
+        return (a[0] << s, a[1] << s)
     if op == ">>" and b[0] == b[1] and a[0] > -INF and a[1] < INF:
         s = shift_amount(b[0], e.dtype)  # floor(x / 2**s) is monotone in x (logical == arithmetic here:
         return (a[0] >> s, a[1] >> s)    # a is within the dtype, nonnegative for unsigned)
