@@ -15,6 +15,7 @@ import numpy as np
 from tir import dtype as dt
 from tir.errors import CodegenError, ScheduleError
 from tir.expr import (
+    BITWISE_OPS,
     KIND_CALL,
     KIND_RAMP,
     BinOp,
@@ -29,6 +30,7 @@ from tir.expr import (
     Select,
     Var,
     kinds,
+    shift_amount,
 )
 from tir.simplify import Ranges, flat_index
 from tir.stmt import Allocate, Buffer, Evaluate, For, IfThen, PrimFunc, Seq, Stmt, Store
@@ -91,6 +93,24 @@ _HELPERS = {
                 "  int32_t r = a % b;\n  return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;\n}\n",
     "udiv": "static inline uint32_t isaforge_udiv(uint32_t a, uint32_t b) { return b ? a / b : 0u; }\n",
     "umod": "static inline uint32_t isaforge_umod(uint32_t a, uint32_t b) { return b ? a % b : 0u; }\n",
+    # 64-bit shifts by a variable amount (already masked to 0..63) in 32-bit halves: gcc for rv32 calls
+    # libgcc's __ashldi3 / __ashrdi3 / __lshrdi3 for them at -Os, and kernels link no runtime library
+    "shl64": "static inline uint64_t isaforge_shl64(uint64_t x, uint32_t s) {\n"
+             "  uint32_t lo = (uint32_t)x, hi = (uint32_t)(x >> 32);\n"
+             "  if (s & 32u) { hi = lo << (s & 31u); lo = 0u; }\n"
+             "  else if (s) { hi = (hi << s) | (lo >> (32u - s)); lo <<= s; }\n"
+             "  return ((uint64_t)hi << 32) | lo;\n}\n",
+    "lshr64": "static inline uint64_t isaforge_lshr64(uint64_t x, uint32_t s) {\n"
+              "  uint32_t lo = (uint32_t)x, hi = (uint32_t)(x >> 32);\n"
+              "  if (s & 32u) { lo = hi >> (s & 31u); hi = 0u; }\n"
+              "  else if (s) { lo = (lo >> s) | (hi << (32u - s)); hi >>= s; }\n"
+              "  return ((uint64_t)hi << 32) | lo;\n}\n",
+    "ashr64": "static inline int64_t isaforge_ashr64(int64_t x, uint32_t s) {\n"
+              "  uint32_t lo = (uint32_t)(uint64_t)x;\n"
+              "  int32_t hi = (int32_t)(uint32_t)((uint64_t)x >> 32);\n"
+              "  if (s & 32u) { lo = (uint32_t)(hi >> (s & 31u)); hi = hi >> 31; }\n"
+              "  else if (s) { lo = (lo >> s) | ((uint32_t)hi << (32u - s)); hi = hi >> s; }\n"
+              "  return (int64_t)(((uint64_t)(uint32_t)hi << 32) | lo);\n}\n",
     "load32": "typedef uint32_t __attribute__((may_alias, aligned(4))) isaforge_word_t;\n"
               "static inline uint32_t isaforge_load32(const void *p) {\n"
               "  return *(const isaforge_word_t *)p;\n}\n",
@@ -120,8 +140,8 @@ def sanitize(name: str, kernel: bool = False) -> str:
     return s
 
 
-_CPREC = {"*": 13, "/": 13, "%": 13, "+": 12, "-": 12, "<": 10, "<=": 10, ">": 10, ">=": 10,
-          "==": 9, "!=": 9, "&&": 5, "||": 4}
+_CPREC = {"*": 13, "/": 13, "%": 13, "+": 12, "-": 12, "<<": 11, ">>": 11, "<": 10, "<=": 10, ">": 10,
+          ">=": 10, "==": 9, "!=": 9, "&": 8, "^": 7, "|": 6, "&&": 5, "||": 4}
 
 
 def _minmax_helper(op: str, ctype: str) -> tuple[str, str]:
@@ -172,6 +192,12 @@ def _const_str(c: Const) -> str:
         return s + "f"
     if c.dtype == "uint32":
         return f"{v}u"
+    if c.dtype == "uint64":
+        return f"UINT64_C({v})"
+    if c.dtype == "int64":
+        if v == -(2 ** 63):
+            return "(-INT64_C(9223372036854775807) - 1)"
+        return f"INT64_C({v})" if v >= 0 else f"(-INT64_C({-v}))"
     if c.dtype == "int32" and v == -(2 ** 31):
         return "(-2147483647 - 1)"
     if v < 0:
@@ -188,6 +214,7 @@ def _full(dtype: str) -> tuple[float, float]:
 
 
 _INT_RANGE = (-(2 ** 31), 2 ** 31 - 1)  # C's int on every target: the type narrow operands promote to
+_INT64_RANGE = (-(2 ** 63), 2 ** 63 - 1)
 
 
 class _CText(ExprVisitor):
@@ -427,25 +454,77 @@ class CEmitter(StmtVisitor):
     def _wraps(self, e: BinOp) -> bool:
         """Whether C's signed ``int`` arithmetic for ``e`` (+ - *) could overflow (undefined behaviour):
         int32 operands, and narrow ones, which C promotes to int (uint16 * uint16 can overflow int)."""
-        if e.dtype == "uint32" or dt.is_float(e.dtype) or e.op not in ("+", "-", "*"):
+        if e.dtype in ("uint32", "uint64") or dt.is_float(e.dtype) or e.op not in ("+", "-", "*"):
             return False
         lo, hi = self._exact(e)
-        return not (_INT_RANGE[0] <= lo and hi <= _INT_RANGE[1])
+        rng = _INT64_RANGE if e.dtype == "int64" else _INT_RANGE
+        return not (rng[0] <= lo and hi <= rng[1])
 
-    def _usub(self, e: Expr, prec: int, right: bool = False) -> str:
-        """C text of ``e`` as a uint32_t operand of an unsigned operator of precedence ``prec``."""
-        if isinstance(e, BinOp) and e.dtype == "int32" and self._wraps(e):
-            s, p = self._unsigned(e)  # already unsigned: no round trip through int32_t
+    def _usub(self, e: Expr, prec: int, right: bool = False, wide: bool = False) -> str:
+        """C text of ``e`` as a uint32_t (``wide``: uint64_t) operand of an unsigned operator of
+        precedence ``prec``."""
+        if isinstance(e, BinOp) and e.dtype == ("int64" if wide else "int32") and self._wraps(e):
+            s, p = self._unsigned(e)  # already unsigned: no round trip through the signed type
         elif isinstance(e, Const) and 0 <= e.value < 2 ** 31:
-            s, p = f"{e.value}u", 16
+            s, p = (f"UINT64_C({e.value})" if wide else f"{e.value}u"), 16
         else:
-            s, p = f"(uint32_t){self._sub(e, 14)}", 14
+            s, p = f"({'uint64_t' if wide else 'uint32_t'}){self._sub(e, 14)}", 14
         return f"({s})" if p < prec or (right and p == prec) else s
 
     def _unsigned(self, e: BinOp) -> tuple[str, int]:
-        """``e`` (+ - *) computed in uint32_t, where C defines the result modulo 2**32."""
+        """``e`` (+ - *) computed in uint32_t (uint64_t for int64), where C defines the result modulo
+        2**32 (2**64). On rv32 a 64-bit product is mul / mulhu, no library call."""
         p = _CPREC[e.op]
-        return f"{self._usub(e.a, p)} {e.op} {self._usub(e.b, p, True)}", p
+        wide = e.dtype == "int64"
+        return f"{self._usub(e.a, p, wide=wide)} {e.op} {self._usub(e.b, p, True, wide=wide)}", p
+
+    def bitwise(self, e: BinOp) -> tuple[str, int]:
+        """``& | ^ << >>`` with the tensor language's rules (tir.expr.shift_amount): no undefined C.
+
+        Operands are always parenthesized unless primary (gcc's -Wparentheses warns on mixes like
+        ``a + b << c``). The shift amount is masked to log2(width) bits (a constant one is reduced
+        here); ``<<`` of a signed value shifts its unsigned bits (a negative left operand is undefined
+        in C); ``>>`` of a signed value is arithmetic (gcc and clang define it so).
+        """
+        op, t = e.op, e.dtype
+        ct, w = dt.c_type(t), dt.bits(t)
+        narrow = w < 32
+        if op in ("&", "|", "^"):
+            s = f"{self._sub(e.a, 14)} {op} {self._sub(e.b, 14)}"
+            # narrow operands promote to int (sign-extended): the low bits are right, cast back
+            return (f"({ct})({s})", 14) if narrow else (s, _CPREC[op])
+        if isinstance(e.b, Const):
+            amt = str(shift_amount(e.b.value, t))
+        else:
+            amt = f"({self._sub(e.b, 14)} & {w - 1})"
+            if w == 64:
+                key = "shl64" if op == "<<" else ("ashr64" if dt.is_signed(t) else "lshr64")
+                self.helper(key)
+                x = self.expr(e.a)
+                if op == "<<":
+                    call = f"isaforge_shl64((uint64_t){self._sub(e.a, 14)}, (uint32_t){amt})"
+                    return (f"({ct}){call}", 14) if dt.is_signed(t) else (call, 16)
+                return f"isaforge_{key}({x}, (uint32_t){amt})", 16
+        a = self._sub(e.a, 14)
+        if op == "<<" and dt.is_signed(t):
+            ut = "uint64_t" if w == 64 else "uint32_t"
+            return f"({ct})(({ut}){a} << {amt})", 14
+        s = f"{a} {op} {amt}"
+        return (f"({ct})({s})", 14) if narrow else (s, _CPREC[op])
+
+    def _div64(self, e: BinOp) -> tuple[str, int]:
+        """64-bit ``//`` / ``%`` by a constant power of two: a shift (floor division) / a mask (floor
+        modulo, in [0, divisor)). Any other divisor would be a libgcc call, which freestanding kernels
+        cannot make: a CodegenError naming the expression."""
+        b = e.b
+        if not (isinstance(b, Const) and b.value > 0 and b.value & (b.value - 1) == 0):
+            raise CodegenError(f"cannot emit the {e.dtype} '{e.op}' in ({e}): a 64-bit division by anything "
+                               "but a constant power of two needs a runtime library call")
+        k = int(b.value).bit_length() - 1
+        a = self._sub(e.a, 14)
+        if e.op == "//":
+            return f"{a} >> {k}", _CPREC[">>"]
+        return f"{a} & {_const_str(Const(int(b.value) - 1, e.dtype))}", _CPREC["&"]
 
     def binop(self, e: BinOp) -> tuple[str, int]:
         ct = dt.c_type(e.dtype)
@@ -457,6 +536,10 @@ class CEmitter(StmtVisitor):
             fname, code = _minmax_helper(e.op, ct)
             self.helper(fname, code)
             return f"{fname}({self.expr(e.a)}, {self.expr(e.b)})", 16
+        if e.op in BITWISE_OPS:
+            return self.bitwise(e)
+        if e.op in ("//", "%") and dt.bits(e.dtype) == 64:
+            return self._div64(e)
         narrow = e.dtype in ("int8", "uint8", "int16", "uint16")
         if e.op in ("//", "%") and dt.is_int(e.dtype):
             cop = "/" if e.op == "//" else "%"

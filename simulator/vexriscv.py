@@ -89,6 +89,8 @@ C_TYPES = {
     np.dtype(np.uint16): "uint16_t",
     np.dtype(np.int32): "int32_t",
     np.dtype(np.uint32): "uint32_t",
+    np.dtype(np.int64): "int64_t",
+    np.dtype(np.uint64): "uint64_t",
     np.dtype(np.float32): "float",
 }
 

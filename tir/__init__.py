@@ -14,6 +14,8 @@ from .expr import (
     max,
     min,
     same,
+    saturate_cast,
+    shift_amount,
     sum,
     var,
 )
@@ -27,5 +29,7 @@ __all__ = [
     "ArgumentError", "Buffer", "CodegenError", "ComputeOp", "DTypeError", "Expr", "IterVar", "LoweringError",
     "PlaceholderOp", "PrimFunc", "Range", "ScheduleError", "Tensor", "TirError", "Var", "all", "any",
     "compute", "const", "dtype", "evaluate", "if_then_else", "logical_not", "lower", "lower_passes", "max", "min",
-    "placeholder", "q_multiply_shift", "reduce_axis", "requantize", "same", "simplify", "sum", "var",
+    "placeholder", "q_multiply_shift", "reduce_axis", "requantize", "same", "saturate_cast", "shift_amount",
+    "simplify", "sum",
+    "var",
 ]

@@ -13,6 +13,8 @@ _INFO = {
     "uint16": ("uint16_t", 16, False, False),
     "int32": ("int32_t", 32, True, False),
     "uint32": ("uint32_t", 32, False, False),
+    "int64": ("int64_t", 64, True, False),
+    "uint64": ("uint64_t", 64, False, False),
     "float32": ("float", 32, True, True),
 }
 
@@ -46,6 +48,11 @@ def is_int(dtype: str) -> bool:
 
 def is_signed(dtype: str) -> bool:
     return _INFO[dtype][2]
+
+
+def unsigned_of(dtype: str) -> str:
+    """The unsigned integer dtype of the same width (``int16`` -> ``uint16``)."""
+    return dtype if dtype.startswith("u") else "u" + dtype
 
 
 def numpy_dtype(dtype: str) -> np.dtype:

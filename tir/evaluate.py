@@ -3,9 +3,12 @@
 This is the reference interpreter the generated C is checked against. It is vectorized over the
 output index grid of each compute op (reduce axes are extra trailing dimensions) and defines:
 
-* integers (int8 ... uint32): two's-complement wrap-around of every ``+ - *`` (computed in int64,
-  then wrapped to the dtype); ``//`` and ``%`` are floor division and floor modulo with
-  ``x // 0 == 0``, ``x % 0 == 0`` and ``INT_MIN // -1 == INT_MIN`` (wrapped), ``INT_MIN % -1 == 0``;
+* integers (int8 ... uint64): two's-complement wrap-around of every ``+ - *`` (computed in int64,
+  or uint64 for uint64, then wrapped to the dtype); ``//`` and ``%`` are floor division and floor
+  modulo with ``x // 0 == 0``, ``x % 0 == 0`` and ``INT_MIN // -1 == INT_MIN`` (wrapped),
+  ``INT_MIN % -1 == 0``; ``& | ^`` bitwise on the two's-complement bits; ``x << s`` and ``x >> s``
+  shift by ``s`` modulo the bit width (tir.expr.shift_amount), ``<<`` wraps, ``>>`` is arithmetic for
+  signed and logical for unsigned dtypes;
 * float32: every operation rounded to float32 (numpy float32 arithmetic, IEEE round-to-nearest,
   x / 0 gives inf or NaN); ``max``/``min`` propagate NaN (either operand NaN gives NaN), otherwise
   ``max(a, b) = a if a > b else b`` and ``min(a, b) = a if a < b else b`` (so on +0.0 / -0.0 ties
@@ -15,7 +18,8 @@ output index grid of each compute op (reduce axes are extra trailing dimensions)
   bool to a number is 0 / 1; integer to float32 rounds to nearest even; float32 to an integer
   truncates toward zero and *saturates*: NaN gives 0, values beyond the dtype's range (inf included)
   give its min / max. (C leaves out-of-range float-to-int conversion undefined; this is the rule a
-  code generator has to implement to agree.)
+  code generator has to implement to agree.) ``tir.saturate_cast`` needs no rule of its own: it is
+  built from ``min`` / ``max`` and this cast, so integers clamp to the target's range before converting.
 * ``if_then_else(c, t, f)``: both branches are computed vectorized, but a tensor read only counts
   where its branch is taken: reads elsewhere may be out of bounds (padding) and are masked.
   Likewise the right operand of ``&&`` (``||``) only where the left one is true (false), and the
@@ -36,7 +40,7 @@ import numpy as np
 
 from . import dtype as dt
 from .errors import ArgumentError, TirError
-from .expr import BinOp, Call, Cast, Cmp, Const, Expr, Not, Reduce, Select, TensorLoad, Var
+from .expr import BITWISE_OPS, BinOp, Call, Cast, Cmp, Const, Expr, Not, Reduce, Select, TensorLoad, Var
 from .tensor import ComputeOp, PlaceholderOp, Tensor
 
 __all__ = ["evaluate", "placeholders"]
@@ -153,8 +157,13 @@ def cast(a: np.ndarray, src: str, dst: str) -> np.ndarray:
         return a.astype(np.float64).astype(npd)
     if dt.is_float(src):
         f = np.trunc(a.astype(np.float64))
-        f = np.clip(f, dt.min_value(dst), dt.max_value(dst))
         f = np.where(np.isnan(f), 0.0, f)
+        if dt.bits(dst) == 64:
+            # the 64-bit maxima are no float64: clip just below 2**bits, then saturate at / above it
+            top = 2.0 ** (63 if dt.is_signed(dst) else 64)
+            r = np.clip(f, float(dt.min_value(dst)), np.nextafter(top, 0.0)).astype(npd)
+            return np.where(f >= top, npd.type(dt.max_value(dst)), r)
+        f = np.clip(f, dt.min_value(dst), dt.max_value(dst))
         return f.astype(np.int64).astype(npd)
     return a.astype(npd)
 
@@ -293,7 +302,10 @@ class _Interp:
             else:
                 raise self.err(e, f"operator {op!r} is not defined on float32")
             return np.asarray(r, f32)
-        a64, b64 = np.asarray(a, np.int64), np.asarray(b, np.int64)
+        if op in BITWISE_OPS:
+            return self.bitwise(op, a, b, t)
+        wide = np.uint64 if t == "uint64" else np.int64
+        a64, b64 = np.asarray(a).astype(wide), np.asarray(b).astype(wide)
         if op == "+":
             r = a64 + b64
         elif op == "-":
@@ -312,6 +324,26 @@ class _Interp:
         else:
             raise self.err(e, f"operator {op!r} is not defined on integers (use //)")
         return _wrap(r, t)
+
+    @staticmethod
+    def bitwise(op: str, a, b, t: str) -> np.ndarray:
+        """``a op b`` for ``op`` in & | ^ << >> on integer arrays of dtype ``t``."""
+        npd = dt.numpy_dtype(t)
+        a, b = np.asarray(a, npd), np.asarray(b, npd)
+        if op == "&":
+            return np.bitwise_and(a, b)
+        if op == "|":
+            return np.bitwise_or(a, b)
+        if op == "^":
+            return np.bitwise_xor(a, b)
+        # the amount's low log2(width) bits (tir.expr.shift_amount): two's complement, so & works for
+        # negative amounts too
+        s = (b.astype(np.int64) & (dt.bits(t) - 1)).astype(np.uint64)
+        if op == "<<":  # in uint64, where shifting out bits is defined, then wrapped to the dtype
+            return (a.astype(np.uint64) << s).astype(npd)
+        if dt.is_signed(t):  # numpy's >> of a signed array is arithmetic
+            return (a.astype(np.int64) >> s.astype(np.int64)).astype(npd)
+        return (a.astype(np.uint64) >> s).astype(npd)
 
     def load(self, e: TensorLoad, mask) -> np.ndarray:
         t = e.tensor

@@ -6,6 +6,7 @@ use ``same(a, b)`` for structural equality.
 
 from __future__ import annotations
 
+import builtins
 import itertools
 import math
 from typing import Any
@@ -17,6 +18,8 @@ from .errors import DTypeError, TirError
 
 _ARITH = {"+", "-", "*", "/", "//", "%", "min", "max"}
 _LOGIC = {"&&", "||"}
+# bitwise and shift operators of integer operands (see shift_amount for the shift amount's rule)
+BITWISE_OPS = frozenset({"&", "|", "^", "<<", ">>"})
 _CMP = {"<", "<=", ">", ">=", "==", "!="}
 
 
@@ -25,6 +28,8 @@ _CMP = {"<", "<=", ">", ">=", "==", "!="}
 # (``tir.visit.contains_call`` / ``contains_ramp``). Nodes are immutable, so a cache
 # filled once stays right; the keys hold ids, so they are dropped when a node is pickled or copied.
 _CACHE_SLOTS = ("_k", "_sk", "_fv", "_m")
+# this module defines max / min / sum / all / any (TVM's names): the builtins, for saturate_cast
+builtins_max, builtins_min = builtins.max, builtins.min
 
 
 class Expr:
@@ -57,6 +62,25 @@ class Expr:
     def __rmod__(self, other): return binop("%", other, self)
     def __neg__(self): return binop("-", Const(0, self.dtype), self)
 
+    # bitwise and shifts (integers only; see shift_amount) ---------------------------------------
+    def __and__(self, other): return binop("&", self, other)
+    def __rand__(self, other): return binop("&", other, self)
+    def __or__(self, other): return binop("|", self, other)
+    def __ror__(self, other): return binop("|", other, self)
+    def __xor__(self, other): return binop("^", self, other)
+    def __rxor__(self, other): return binop("^", other, self)
+    def __lshift__(self, other): return binop("<<", self, other)
+    def __rlshift__(self, other): return binop("<<", other, self)
+    def __rshift__(self, other): return binop(">>", self, other)
+    def __rrshift__(self, other): return binop(">>", other, self)
+
+    def __invert__(self):
+        """``~x``: every bit flipped, built as ``x ^ all-ones`` (so no node kind of its own)."""
+        if not dt.is_int(self.dtype):
+            raise DTypeError(f"bitwise '~' on {self.dtype} operand {self}; it is defined on integers only")
+        ones = -1 if dt.is_signed(self.dtype) else dt.max_value(self.dtype)
+        return BinOp("^", self, Const(ones, self.dtype), self.dtype)
+
     # comparisons ------------------------------------------------------------------------------
     def __lt__(self, other): return cmp("<", self, other)
     def __le__(self, other): return cmp("<=", self, other)
@@ -70,13 +94,15 @@ class Expr:
         raise TirError(f"cannot use the symbolic expression {self} as a Python bool; "
                        "use tir.if_then_else, tir.all or tir.any")
 
-    def astype(self, dtype: str) -> Expr:
+    def astype(self, dtype: str, saturate: bool = False) -> Expr:
         """Cast to another dtype (a no-op when already of that dtype).
 
         A constant is converted here, as tir.evaluate defines casts: integers wrap to the target
         dtype (explicit casts are where wrap-around is asked for), floats truncate toward zero and
-        saturate (NaN gives 0).
+        saturate (NaN gives 0). ``saturate=True``: :func:`saturate_cast` (integers clamp too).
         """
+        if saturate:
+            return saturate_cast(self, dtype)
         dtype = dt.check(dtype)
         if dtype == self.dtype:
             return self
@@ -383,10 +409,76 @@ def binop(op: str, a, b) -> Expr:
         raise DTypeError(f"'/' on integer operands {a} and {b}: use // (floor division)")
     if op in ("//", "%") and dt.is_float(a.dtype):
         raise DTypeError(f"'{op}' on float operands {a} and {b}")
+    if op in BITWISE_OPS and dt.is_float(a.dtype):
+        raise DTypeError(f"bitwise '{op}' on float operands {a} and {b}; it is defined on integers only")
     if op in ("//", "%") and isinstance(b, Const) and b.value == 0:
         # a divisor that is zero at run time gives 0 (as numpy); a literal zero is a mistake
         raise DTypeError(f"'{op}' by the constant zero in ({a} {op} {b})")
+    if op in ("//", "%") and dt.bits(a.dtype) == 64 and not _pow2_const(b):
+        # rv32 has no 64-bit divide: it would be a libgcc call (__divdi3 ...), and kernels are
+        # freestanding; a power-of-two divisor is a shift / mask
+        raise DTypeError(f"'{op}' on {a.dtype} operands ({a} {op} {b}): a 64-bit division needs a runtime "
+                         "library call; only a constant power-of-two divisor is supported (a shift / mask)")
     return BinOp(op, a, b, a.dtype)
+
+
+def _pow2_const(b: Expr) -> bool:
+    return isinstance(b, Const) and not isinstance(b.value, bool) and b.value > 0 and b.value & (b.value - 1) == 0
+
+
+def shift_amount(amount: int, dtype: str) -> int:
+    """The shift ``x << s`` / ``x >> s`` of a ``dtype`` value really does: by ``s`` modulo the bit width.
+
+    C leaves a shift by a negative amount or by the width or more undefined; the tensor language
+    defines it as RISC-V's shift instructions do: only the low log2(width) bits of the amount count
+    (``x << 33`` is ``x << 1`` for 32-bit x; ``x >> -1`` is ``x >> 31``; int8 ``x << 9`` is ``x << 1``).
+    ``<<`` wraps to the dtype; ``>>`` is arithmetic (floor) for signed dtypes, logical for unsigned.
+    tir.evaluate, tir.simplify and the C emitter all follow this rule.
+    """
+    return int(amount) & (dt.bits(dtype) - 1)
+
+
+def bitwise_value(op: str, x: int, y: int, dtype: str) -> int:
+    """``x op y`` for integer constants of ``dtype`` (op one of & | ^ << >>), by the rule of shift_amount."""
+    if op == "&":
+        v = x & y
+    elif op == "|":
+        v = x | y
+    elif op == "^":
+        v = x ^ y
+    elif op == "<<":
+        v = x << shift_amount(y, dtype)
+    elif op == ">>":
+        v = x >> shift_amount(y, dtype)  # Python's >> floors: arithmetic on signed, logical on x >= 0
+    else:
+        raise TirError(f"unknown bitwise operator {op!r}")
+    return dt.wrap(v, dtype)
+
+
+def saturate_cast(x, dtype: str) -> Expr:
+    """Convert ``x`` to ``dtype``, clamping to the target range first instead of wrapping.
+
+    Integer to integer: values below / above the target's range give its min / max (int32 300 to
+    int8 gives 127, -1 to uint32 gives 0). Float32 to an integer: truncate toward zero as C does, then
+    clamp; NaN gives 0 (the rule every float-to-int cast already has). To float32: the ordinary
+    cast (rounds to nearest). To bool: a DTypeError (use ``x != 0``).
+    Built from min / max and an ordinary cast, so every layer (evaluate, simplify, C) agrees.
+    """
+    x = convert(x)
+    dtype = dt.check(dtype)
+    if dtype == "bool":
+        raise DTypeError(f"saturate_cast of {x} to bool: use x != 0")
+    src = x.dtype
+    if src == dtype or dt.is_float(src) or dt.is_float(dtype) or src == "bool":
+        return x.astype(dtype)
+    lo = builtins_max(dt.min_value(dtype), dt.min_value(src))
+    hi = builtins_min(dt.max_value(dtype), dt.max_value(src))
+    y = x
+    if hi < dt.max_value(src):
+        y = binop("min", y, Const(hi, src))
+    if lo > dt.min_value(src):
+        y = binop("max", y, Const(lo, src))
+    return y.astype(dtype)
 
 
 def cmp(op: str, a, b) -> Cmp:

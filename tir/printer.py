@@ -6,8 +6,9 @@ from .expr import BinOp, Call, Cmp, Expr
 from .stmt import PrimFunc, Stmt
 from .visit import ExprVisitor, StmtVisitor, walk
 
-_PREC = {"||": 1, "&&": 2, "==": 3, "!=": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "+": 5, "-": 5,
-         "*": 6, "/": 6, "//": 6, "%": 6}
+# Python's precedences: the bitwise operators bind looser than + - and tighter than comparisons
+_PREC = {"||": 1, "&&": 2, "==": 3, "!=": 3, "<": 4, "<=": 4, ">": 4, ">=": 4, "|": 4.2, "^": 4.4,
+         "&": 4.6, "<<": 4.8, ">>": 4.8, "+": 5, "-": 5, "*": 6, "/": 6, "//": 6, "%": 6}
 
 
 def _prec(e: Expr) -> int:

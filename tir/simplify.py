@@ -19,6 +19,9 @@ every rewrite must give the wrapped result:
   result may leave the dtype's range gets the whole range of the dtype.
 * A divisor that is zero at run time gives 0 for both ``//`` and ``%`` (numpy's result), and
   ``INT_MIN // -1`` wraps to ``INT_MIN``.
+* ``& | ^ << >>`` are atoms of the linear form; they fold when both operands are constants, by
+  exactly tir.expr.bitwise_value (the shift amount taken modulo the bit width), and a shift by an
+  amount that is 0 modulo the width is its left operand.
 
 ``ranges`` maps ``id(var)`` to an inclusive (lo, hi) pair of ints.
 """
@@ -28,7 +31,23 @@ from __future__ import annotations
 import math
 
 from . import dtype as dt
-from .expr import BinOp, BufferLoad, Cast, Cmp, Const, Expr, Not, Select, Var, cast_value, key, strict_key
+from .expr import (
+    BITWISE_OPS,
+    BinOp,
+    BufferLoad,
+    Cast,
+    Cmp,
+    Const,
+    Expr,
+    Not,
+    Select,
+    Var,
+    bitwise_value,
+    cast_value,
+    key,
+    shift_amount,
+    strict_key,
+)
 from .visit import contains_call, mutate
 
 Ranges = dict[int, tuple[int, int]]
@@ -186,6 +205,18 @@ def _binop_bound(e: BinOp, ranges: Ranges) -> tuple[float, float]:
         return (min(a[0], b[0]), min(a[1], b[1]))
     if op == "max":
         return (max(a[0], b[0]), max(a[1], b[1]))
+    if op == "&" and (a[0] >= 0 or b[0] >= 0):
+        # the result's bits are a subset of a nonnegative operand's: 0 <= x & y <= that operand
+        return (0, min(hi for lo, hi in (a, b) if lo >= 0))
+    if op in ("|", "^") and a[0] >= 0 and b[0] >= 0:
+        # no bit above the higher operand's top bit gets set
+        return (0, (1 << int(max(a[1], b[1])).bit_length()) - 1)
+    if op == "<<" and b[0] == b[1] and a[0] > -INF and a[1] < INF:
+        s = shift_amount(b[0], e.dtype)  # x * 2**s: exact when it fits the dtype (else _clamp widens)
+        return (a[0] << s, a[1] << s)
+    if op == ">>" and b[0] == b[1] and a[0] > -INF and a[1] < INF:
+        s = shift_amount(b[0], e.dtype)  # floor(x / 2**s) is monotone in x (logical == arithmetic here:
+        return (a[0] >> s, a[1] >> s)    # a is within the dtype, nonnegative for unsigned)
     return (-INF, INF)
 
 
@@ -481,7 +512,18 @@ def _decide_cmp(op: str, a: Expr, b: Expr, ranges: Ranges, lins: tuple | None = 
     return _fold_cmp(op, (ba[0] - bb[1], ba[1] - bb[0]))
 
 
+def _simplify_bitwise(e: BinOp, ranges: Ranges) -> Expr:
+    a, b = simplify(e.a, ranges), simplify(e.b, ranges)
+    if isinstance(a, Const) and isinstance(b, Const):
+        return Const(bitwise_value(e.op, int(a.value), int(b.value), e.dtype), e.dtype)
+    if e.op in ("<<", ">>") and isinstance(b, Const) and shift_amount(b.value, e.dtype) == 0:
+        return a
+    return e if a is e.a and b is e.b else BinOp(e.op, a, b, e.dtype)
+
+
 def _simplify_other(e: Expr, ranges: Ranges) -> Expr:
+    if isinstance(e, BinOp) and e.op in BITWISE_OPS:
+        return _simplify_bitwise(e, ranges)
     if type(e) is BufferLoad:
         # (what the mutate at the end does for a load; the load itself when no index changes)
         idx = [simplify(i, ranges) for i in e.indices]

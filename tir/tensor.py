@@ -55,9 +55,20 @@ class IterVar:
     def __le__(self, o): return self.var <= o
     def __gt__(self, o): return self.var > o
     def __ge__(self, o): return self.var >= o
+    def __and__(self, o): return self.var & o
+    def __rand__(self, o): return o & self.var
+    def __or__(self, o): return self.var | o
+    def __ror__(self, o): return o | self.var
+    def __xor__(self, o): return self.var ^ o
+    def __rxor__(self, o): return o ^ self.var
+    def __lshift__(self, o): return self.var << o
+    def __rlshift__(self, o): return o << self.var
+    def __rshift__(self, o): return self.var >> o
+    def __rrshift__(self, o): return o >> self.var
+    def __invert__(self): return ~self.var
 
-    def astype(self, dtype: str) -> Expr:
-        return self.var.astype(dtype)
+    def astype(self, dtype: str, saturate: bool = False) -> Expr:
+        return self.var.astype(dtype, saturate=saturate)
 
 
 def split_extents(extent: int, factor: int | None, nparts: int | None) -> tuple[int, int]:
