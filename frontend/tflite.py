@@ -109,7 +109,7 @@ def _parse(buf: bytes, name: str) -> Graph:
         outs = tuple(tname_of(int(i)) for i in (op.OutputsAsNumpy() if op.OutputsLength() else []))
         origin = f"TFLite operator {k} ({opname})"
 
-        def unsupported(why: str) -> UnsupportedOperatorError:
+        def unsupported(why: str, origin=origin, ins=ins, outs=outs) -> UnsupportedOperatorError:
             return UnsupportedOperatorError(
                 f"{name}: {origin} inputs {list(ins)} outputs {list(outs)}: {why}; "
                 f"supported operators: {', '.join(SUPPORTED)}")
@@ -118,14 +118,14 @@ def _parse(buf: bytes, name: str) -> Graph:
             raise unsupported("operator not supported")
         opts_table = op.BuiltinOptions()
 
-        def opts(cls):
+        def opts(cls, opts_table=opts_table):
             o = cls()
             if opts_table is None:
                 return None
             o.Init(opts_table.Bytes, opts_table.Pos)
             return o
 
-        def act(o) -> str:
+        def act(o, unsupported=unsupported) -> str:
             a = 0 if o is None else int(o.FusedActivationFunction())
             if a not in _ACTIVATIONS:
                 raise unsupported(f"fused activation {a} not supported (none, RELU, RELU6 are)")
