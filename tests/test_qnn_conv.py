@@ -354,3 +354,195 @@ def test_input_order_and_mac_counts():
             assert op.macs(**ex) == _reduction_macs(op(**ex)) > 0, (name, ex)
     for name in ("qavg_pool2d_nhwc", "qmax_pool2d_nhwc", "qadd"):
         assert all(ops.get(name).macs(**ex) == 0 for ex in ops.get(name).examples)
+
+
+# --- against TFLite Micro's interpreter ----------------------------------------------------------
+# One-operator int8 .tflite models are assembled here with the flatbuffer schema's generated builders
+# (package tflite) and run by TFLM's own kernels: the ground truth the operators must equal.
+
+_INT8, _INT32 = 9, 2
+_SAME, _VALID = 0, 1
+_NONE, _RELU, _RELU6 = 0, 1, 3
+
+
+def _table(b, module: str, fields: dict):
+    import importlib
+
+    mod = importlib.import_module(f"tflite.{module}")
+    getattr(mod, f"{module}Start")(b)
+    for k, v in fields.items():
+        getattr(mod, f"{module}Add{k}")(b, v)
+    return getattr(mod, f"{module}End")(b)
+
+
+def _offsets(b, offs):
+    b.StartVector(4, len(offs), 4)
+    for o in reversed(offs):
+        b.PrependUOffsetTRelative(o)
+    return b.EndVector()
+
+
+def _tflm(opcode: int, options_kind: str, options: dict, tensors: list[dict], op_in: list[int], op_out: list[int],
+          feeds: list[np.ndarray]) -> np.ndarray:
+    """Run one builtin operator over ``tensors`` (dicts: shape, dtype, scale, zp, qdim, data) in TFLM."""
+    import flatbuffers
+    import tflite
+    from tflite_micro.python.tflite_micro import runtime
+
+    b = flatbuffers.Builder(4096)
+    buffers = [_table(b, "Buffer", {})]
+    t_offs = []
+    for i, t in enumerate(tensors):
+        buf = 0
+        if t.get("data") is not None:
+            data = b.CreateNumpyVector(np.frombuffer(np.ascontiguousarray(t["data"]).tobytes(), np.uint8))
+            buffers.append(_table(b, "Buffer", {"Data": data}))
+            buf = len(buffers) - 1
+        q = _table(b, "QuantizationParameters", {
+            "Scale": b.CreateNumpyVector(np.asarray(t["scale"], np.float32)),
+            "ZeroPoint": b.CreateNumpyVector(np.asarray(t["zp"], np.int64)),
+            "QuantizedDimension": t.get("qdim", 0)})
+        name, shape = b.CreateString(f"t{i}"), b.CreateNumpyVector(np.asarray(t["shape"], np.int32))
+        t_offs.append(_table(b, "Tensor", {"Shape": shape, "Type": t["dtype"], "Buffer": buf, "Name": name,
+                                           "Quantization": q}))
+    opts = _table(b, options_kind, options)
+    op = _table(b, "Operator", {"OpcodeIndex": 0, "Inputs": b.CreateNumpyVector(np.asarray(op_in, np.int32)),
+                                "Outputs": b.CreateNumpyVector(np.asarray(op_out, np.int32)),
+                                "BuiltinOptionsType": getattr(tflite.BuiltinOptions, options_kind),
+                                "BuiltinOptions": opts})
+    graph_in = [i for i in op_in if i >= 0 and tensors[i].get("data") is None]
+    sg = _table(b, "SubGraph", {"Tensors": _offsets(b, t_offs),
+                                "Inputs": b.CreateNumpyVector(np.asarray(graph_in, np.int32)),
+                                "Outputs": b.CreateNumpyVector(np.asarray(op_out, np.int32)),
+                                "Operators": _offsets(b, [op]), "Name": b.CreateString("main")})
+    code = _table(b, "OperatorCode", {"DeprecatedBuiltinCode": opcode, "BuiltinCode": opcode, "Version": 1})
+    desc = b.CreateString("isaforge test")
+    model = _table(b, "Model", {"Version": 3, "OperatorCodes": _offsets(b, [code]), "Subgraphs": _offsets(b, [sg]),
+                                "Description": desc, "Buffers": _offsets(b, buffers)})
+    b.Finish(model, file_identifier=b"TFL3")
+    interp = runtime.Interpreter.from_bytes(bytes(b.Output()), arena_size=1 << 20)
+    for i, a in enumerate(feeds):
+        interp.set_input(a, i)
+    interp.invoke()
+    return interp.get_output(0)
+
+
+def _f32(s) -> float:
+    return float(np.float32(s))
+
+
+def _same_pads(n: int, k: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """TFLite's SAME padding (before, after) of one axis."""
+    out = -(-n // stride)
+    total = max((out - 1) * stride + (k - 1) * dilation + 1 - n, 0)
+    return total // 2, total - total // 2
+
+
+def _act_range(act: int, scale: float, zp: int) -> tuple[int, int]:
+    """CalculateActivationRangeQuantized for int8."""
+    if act == _RELU:
+        return max(-128, zp), 127
+    if act == _RELU6:
+        return max(-128, zp), min(127, zp + round(6.0 / _f32(scale)))
+    return -128, 127
+
+
+def _window_attrs(H, W, kh, kw, sh, sw, dh, dw, padding):
+    if padding == _SAME:
+        (pt, pb), (pl, pr) = _same_pads(H, kh, sh, dh), _same_pads(W, kw, sw, dw)
+    else:
+        pt = pb = pl = pr = 0
+    return dict(stride_h=sh, stride_w=sw, pad_top=pt, pad_bottom=pb, pad_left=pl, pad_right=pr)
+
+
+TFLM_CONVS = [  # (depthwise M or 0, N, H, W, C, F or None, KH, KW, stride, dilation, padding, activation)
+    (0, 1, 8, 8, 4, 6, 3, 3, 1, 1, _SAME, _NONE),
+    (0, 1, 8, 8, 3, 5, 3, 3, 2, 1, _SAME, _RELU),       # asymmetric: top 0, bottom 1
+    (0, 2, 9, 7, 2, 3, 3, 2, 1, 2, _VALID, _RELU6),
+    (0, 1, 5, 6, 8, 4, 1, 1, 1, 1, _VALID, _NONE),
+    (2, 1, 6, 6, 3, None, 3, 3, 1, 1, _SAME, _NONE),
+    (1, 1, 8, 7, 4, None, 3, 3, 2, 1, _SAME, _RELU),
+    (3, 1, 9, 9, 2, None, 3, 3, 1, 2, _SAME, _RELU6),
+]
+
+
+@pytest.mark.parametrize("case", TFLM_CONVS, ids=[f"{'dw' if c[0] else 'conv'}-{i}" for i, c in enumerate(TFLM_CONVS)])
+def test_conv_equals_tflite_micro(case):
+    mdw, n, h, w, c, f, kh, kw, stride, dil, padding, act = case
+    rng = np.random.default_rng(sum(v or 0 for v in case))
+    n_out = c * mdw if mdw else f
+    si, so, xzp, ozp = 0.031, 0.21 if mdw else 0.47, int(rng.integers(-20, 20)), int(rng.integers(-10, 10))
+    sw = rng.uniform(0.004, 0.02, n_out).astype(np.float32)
+    x = _i8(rng, (n, h, w, c))
+    wt = _i8(rng, (1, kh, kw, n_out) if mdw else (n_out, kh, kw, c))
+    wt.reshape(-1)[:2] = [-127, 127]
+    bias = rng.integers(-3000, 3000, n_out, dtype=np.int64).astype(np.int32)
+    oh_ow = _window_attrs(h, w, kh, kw, stride, stride, dil, dil, padding)
+    qmin, qmax = _act_range(act, so, ozp)
+    attrs = dict(N=n, H=h, W=w, C=c, KH=kh, KW=kw, dilation_h=dil, dilation_w=dil, x_zero_point=xzp,
+                 out_zero_point=ozp, qmin=qmin, qmax=qmax, **oh_ow)
+    attrs.update(depth_multiplier=mdw) if mdw else attrs.update(F=f)
+    wl = ops.get("qdepthwise_conv2d_nhwc" if mdw else "qconv2d_nhwc")(**attrs)
+    mult = np.zeros(n_out, np.int32)
+    shift = np.zeros(n_out, np.int32)
+    for i in range(n_out):
+        mult[i], shift[i] = _quantize_multiplier(_f32(si) * float(sw[i]) / _f32(so))
+    tensors = [dict(shape=x.shape, dtype=_INT8, scale=[si], zp=[xzp]),
+               dict(shape=wt.shape, dtype=_INT8, scale=sw, zp=[0] * n_out, qdim=3 if mdw else 0, data=wt),
+               dict(shape=(n_out,), dtype=_INT32, scale=np.float32(si) * sw, zp=[0] * n_out, data=bias),
+               dict(shape=wl.output.shape, dtype=_INT8, scale=[so], zp=[ozp])]
+    opts = dict(Padding=padding, StrideW=stride, StrideH=stride, FusedActivationFunction=act, DilationWFactor=dil,
+                DilationHFactor=dil)
+    if mdw:
+        opts["DepthMultiplier"] = mdw
+    want = _tflm(4 if mdw else 3, "DepthwiseConv2DOptions" if mdw else "Conv2DOptions", opts, tensors, [0, 1, 2],
+                 [3], [x])
+    ins = [x, wt, bias, mult, shift]
+    got = wl.ref(*ins)
+    assert len(np.unique(want)) > 10
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(_host(wl, ins), want)
+
+
+TFLM_POOLS = [  # (H, W, C, filter, stride, padding, activation)
+    (6, 6, 4, 2, 2, _VALID, _NONE), (5, 5, 3, 3, 1, _SAME, _NONE), (7, 7, 2, 3, 2, _SAME, _RELU),
+    (6, 8, 3, 3, 2, _SAME, _RELU6), (4, 4, 5, 4, 1, _VALID, _NONE),
+]
+
+
+@pytest.mark.parametrize("kind", ["avg", "max"])
+@pytest.mark.parametrize("case", TFLM_POOLS, ids=[f"pool-{i}" for i in range(len(TFLM_POOLS))])
+def test_pool_equals_tflite_micro(kind, case):
+    h, w, c, k, stride, padding, act = case
+    rng = np.random.default_rng(h * w + k)
+    scale, zp = 0.05, -7
+    x = _i8(rng, (1, h, w, c))
+    qmin, qmax = _act_range(act, scale, zp)
+    wl = ops.get(f"q{kind}_pool2d_nhwc")(N=1, H=h, W=w, C=c, filter_h=k, filter_w=k, qmin=qmin, qmax=qmax,
+                                         **_window_attrs(h, w, k, k, stride, stride, 1, 1, padding))
+    tensors = [dict(shape=x.shape, dtype=_INT8, scale=[scale], zp=[zp]),
+               dict(shape=wl.output.shape, dtype=_INT8, scale=[scale], zp=[zp])]
+    opts = dict(Padding=padding, StrideW=stride, StrideH=stride, FilterWidth=k, FilterHeight=k,
+                FusedActivationFunction=act)
+    want = _tflm(1 if kind == "avg" else 17, "Pool2DOptions", opts, tensors, [0], [1], [x])
+    assert want.shape == wl.output.shape and len(np.unique(want)) >= min(4, want.size)
+    np.testing.assert_array_equal(wl.ref(x), want)
+    np.testing.assert_array_equal(_host(wl, [x]), want)
+
+
+@pytest.mark.parametrize("scales,zps,act", [((0.05, 0.02, 0.06), (-5, 17, -9), _NONE),
+                                            ((0.0039, 0.11, 0.12), (-128, 3, -128), _RELU),
+                                            ((0.1, 0.1, 0.05), (100, -100, 0), _RELU6),
+                                            ((0.5, 0.25, 0.5), (0, 0, 2), _NONE)])
+def test_add_equals_tflite_micro(scales, zps, act):
+    rng = np.random.default_rng(int(scales[0] * 1000))
+    shape = (1, 5, 6, 3)
+    a, b = _i8(rng, shape), _i8(rng, shape)
+    qmin, qmax = _act_range(act, scales[2], zps[2])
+    wl = ops.get("qadd")(shape=shape, a_zero_point=zps[0], b_zero_point=zps[1], out_zero_point=zps[2], qmin=qmin,
+                         qmax=qmax, **qadd_params(*scales))
+    tensors = [dict(shape=shape, dtype=_INT8, scale=[s], zp=[z]) for s, z in zip(scales, zps)]
+    want = _tflm(0, "AddOptions", dict(FusedActivationFunction=act), tensors, [0, 1], [2], [a, b])
+    assert len(np.unique(want)) > 10
+    np.testing.assert_array_equal(wl.ref(a, b), want)
+    np.testing.assert_array_equal(_host(wl, [a, b]), want)
