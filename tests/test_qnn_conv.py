@@ -546,3 +546,30 @@ def test_add_equals_tflite_micro(scales, zps, act):
     assert len(np.unique(want)) > 10
     np.testing.assert_array_equal(wl.ref(a, b), want)
     np.testing.assert_array_equal(_host(wl, [a, b]), want)
+
+
+# --- on the simulated VexRiscv (rv32 cross compiler, the SoC's RTL) ------------------------------
+
+SOC = [CONVS[0], CONVS[4], ("qavg_pool2d_nhwc", POOLS[1]), ("qavg_pool2d_nhwc", POOLS[3]),
+       ("qmax_pool2d_nhwc", POOLS[2]), ("qadd", ADDS[1])]
+
+
+@pytest.mark.parametrize("name,attrs", SOC, ids=[f"{n}-{i}" for i, (n, _) in enumerate(SOC)])
+def test_default_schedule_on_the_simulated_vexriscv(name, attrs):
+    """The freestanding rv32 kernels (the q_multiply_shift helper's 64-bit product, the average's
+    division by a per-window count) equal the reference; cycle counts are deterministic."""
+    import simulator
+
+    wl = ops.get(name)(**attrs)
+    rng = np.random.default_rng(5)
+    if name.startswith(("qconv", "qdepthwise")):
+        ins = _conv_data(name, attrs, rng)
+    else:
+        ins = [_i8(rng, t.shape) for t in wl.inputs]
+    func = tir.lower(schedules.create_schedule(wl.output), wl.args)
+    runs = []
+    for _ in range(2):
+        out = np.full(wl.output.shape, 0x5A, np.int8)
+        runs.append(simulator.run(func, ins + [out], "vexriscv").cycles)
+        np.testing.assert_array_equal(out, wl.ref(*ins))
+    assert runs[0] == runs[1] > 0
