@@ -9,6 +9,13 @@ TFLite's ``is_point_inside_image`` skip does), add the int32 bias, and requantiz
 TFLite's MultiplyByQuantizedMultiplier). The int32 sums wrap modulo 2**32 like the C code, so the order
 of the taps does not matter.
 
+``fold_x_zero_point=True`` is the same operator with the input offset moved into the bias (what a model
+compiler does so the reduction is a plain int8 product for dot-product units): the reduction is
+``sum pad(X) * w`` with the padding still filled with ``x_zero_point``, and ``Bias`` must be
+``folded_bias(W, Bias, x_zero_point)`` = ``Bias[f] - x_zero_point * sum W[f]`` (wrapping in int32).
+Exact, padding included: a padded tap adds ``x_zero_point * w``, which the folded bias cancels; folding
+with a zero-filled padding would not be.
+
 Per-channel multipliers and shifts are int32 *inputs* (constants of a model), not attributes: in range
 they are TFLite's (``0 <= mult < 2**31``, ``-31 <= shift <= 31``); outside it the operators compute what
 ``tir.q_multiply_shift`` defines (shift amounts limited to 31), in the TE and in the numpy reference.
@@ -151,7 +158,8 @@ _CONV_ATTRS = (Attr("F", int, doc="output channels"), Attr("KH", int, doc="kerne
                Attr("KW", int, None, "kernel width (default KH)"), Attr("stride_h", int, 1),
                Attr("stride_w", int, 1), Attr("dilation_h", int, 1), Attr("dilation_w", int, 1), *_PAD_ATTRS,
                Attr("x_zero_point", int, 0, "input zero point (TFLite's -input_offset)"),
-               Attr("out_zero_point", int, 0, "output zero point"), *_CLAMP_ATTRS)
+               Attr("out_zero_point", int, 0, "output zero point"), *_CLAMP_ATTRS,
+               Attr("fold_x_zero_point", bool, False, "Bias holds folded_bias(...): reduce pad(X) * W, no offset"))
 
 
 def _qconv_norm(name: str):
@@ -193,8 +201,9 @@ def _requant_stage(Acc, Bias, Mult, Shift, out_zero_point, qmin, qmax, name):
 
 
 def _qconv_te(N, H, W, C, F, KH, KW, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_bottom, pad_left,
-              pad_right, x_zero_point, out_zero_point, qmin, qmax):
+              pad_right, x_zero_point, out_zero_point, qmin, qmax, fold_x_zero_point):
     X, Wt, Bias, Mult, Shift = _qconv_placeholders(N, H, W, C, (F, KH, KW, C), F)
+    offset = 0 if fold_x_zero_point else x_zero_point
     pads = (pad_top, pad_bottom, pad_left, pad_right)
     P = _pad_nhwc(X, pads, x_zero_point)
     src = X if P is None else P
@@ -205,22 +214,35 @@ def _qconv_te(N, H, W, C, F, KH, KW, stride_h, stride_w, dilation_h, dilation_w,
     rx = tir.reduce_axis((0, KW), "rx")
     rc = tir.reduce_axis((0, C), "rc")
     Acc = tir.compute((N, OH, OW, F), lambda b, y, x, f: tir.sum(
-        _shifted(src[b, _tap(y, stride_h, ry, dilation_h), _tap(x, stride_w, rx, dilation_w), rc], x_zero_point) *
+        _shifted(src[b, _tap(y, stride_h, ry, dilation_h), _tap(x, stride_w, rx, dilation_w), rc], offset) *
         Wt[f, ry, rx, rc].astype("int32"), axis=[ry, rx, rc]), name="acc")
     Out = _requant_stage(Acc, Bias, Mult, Shift, out_zero_point, qmin, qmax, "qconv")
     stages = {"acc": Acc} if P is None else {"pad": P, "acc": Acc}
     return Workload("qconv2d_nhwc", [X, Wt, Bias, Mult, Shift], Out, None, stages)
 
 
-def _offset_padded_np(x, pads, x_zero_point):
-    """int64 ``x - x_zero_point`` padded with zeros (a padded tap contributes 0)."""
-    t, b, l, r = pads
-    return np.pad(x.astype(np.int64) - x_zero_point, ((0, 0), (t, b), (l, r), (0, 0)))
+def _offset_padded_np(x, a: dict):
+    """int64 ``x - x_zero_point`` padded with zeros (a padded tap contributes 0); folded: ``x`` padded
+    with ``x_zero_point``."""
+    t, b, l, r = _pads(a)
+    widths = ((0, 0), (t, b), (l, r), (0, 0))
+    if a["fold_x_zero_point"]:
+        return np.pad(x.astype(np.int64), widths, constant_values=a["x_zero_point"])
+    return np.pad(x.astype(np.int64) - a["x_zero_point"], widths)
+
+
+def folded_bias(w: np.ndarray, bias: np.ndarray, x_zero_point: int, depthwise: bool = False) -> np.ndarray:
+    """``Bias[f] - x_zero_point * sum W[f]`` in int32 (wrapping): the bias of ``fold_x_zero_point=True``.
+
+    ``w`` is OHWI ``[F, KH, KW, C]`` (conv) or ``[1, KH, KW, C*M]`` (``depthwise=True``)."""
+    w = np.asarray(w).astype(np.int64)
+    sums = w[0].sum(axis=(0, 1)) if depthwise else w.sum(axis=(1, 2, 3))
+    return _wrap32(np.asarray(bias).astype(np.int64) - x_zero_point * sums).astype(np.int32)
 
 
 def _qconv_ref(x, w, bias, mult, shift, **a):
     oh, ow = _conv_out_hw(a)
-    xp = _offset_padded_np(x, _pads(a), a["x_zero_point"])
+    xp = _offset_padded_np(x, a)
     win = _windows_np(xp, a["KH"], a["KW"], a["stride_h"], a["stride_w"], a["dilation_h"], a["dilation_w"], oh, ow)
     acc = np.einsum("nyxijc,fijc->nyxf", win, w.astype(np.int64)) + bias.astype(np.int64)
     return _requant_np(_wrap32(acc), mult, shift, a["out_zero_point"], a["qmin"], a["qmax"])
@@ -244,14 +266,17 @@ QCONV2D_NHWC = register(Op(
               dict(N=1, H=9, W=7, C=3, F=4, KH=3, KW=2, stride_h=2, stride_w=2, x_zero_point=12),
               dict(N=1, H=7, W=8, C=2, F=3, KH=3, stride_h=2, stride_w=1, dilation_h=2, pad_top=1, pad_bottom=2,
                    pad_left=0, pad_right=2, x_zero_point=-128, out_zero_point=-20, qmin=-20, qmax=127),
-              dict(N=2, H=4, W=5, C=5, F=3, KH=1, x_zero_point=0, out_zero_point=-1))))
+              dict(N=2, H=4, W=5, C=5, F=3, KH=1, x_zero_point=0, out_zero_point=-1),
+              dict(N=1, H=6, W=6, C=4, F=3, KH=3, stride_h=2, stride_w=2, pad_top=0, pad_bottom=1, pad_left=0,
+                   pad_right=1, x_zero_point=-11, fold_x_zero_point=True))))
 
 
 # --- qdepthwise_conv2d_nhwc ----------------------------------------------------------------------
 
 def _qdw_te(N, H, W, C, depth_multiplier, KH, KW, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_bottom,
-            pad_left, pad_right, x_zero_point, out_zero_point, qmin, qmax):
+            pad_left, pad_right, x_zero_point, out_zero_point, qmin, qmax, fold_x_zero_point):
     M = depth_multiplier
+    offset = 0 if fold_x_zero_point else x_zero_point
     X, Wt, Bias, Mult, Shift = _qconv_placeholders(N, H, W, C, (1, KH, KW, C * M), C * M)
     P = _pad_nhwc(X, (pad_top, pad_bottom, pad_left, pad_right), x_zero_point)
     src = X if P is None else P
@@ -266,7 +291,7 @@ def _qdw_te(N, H, W, C, depth_multiplier, KH, KW, stride_h, stride_w, dilation_h
 
     Acc = tir.compute((N, OH, OW, C * M), lambda b, y, x, oc: tir.sum(
         _shifted(src[b, _tap(y, stride_h, ry, dilation_h), _tap(x, stride_w, rx, dilation_w), channel(oc)],
-                 x_zero_point) * Wt[0, ry, rx, oc].astype("int32"), axis=[ry, rx]), name="acc")
+                 offset) * Wt[0, ry, rx, oc].astype("int32"), axis=[ry, rx]), name="acc")
     Out = _requant_stage(Acc, Bias, Mult, Shift, out_zero_point, qmin, qmax, "qdwconv")
     stages = {"acc": Acc} if P is None else {"pad": P, "acc": Acc}
     return Workload("qdepthwise_conv2d_nhwc", [X, Wt, Bias, Mult, Shift], Out, None, stages)
@@ -275,7 +300,7 @@ def _qdw_te(N, H, W, C, depth_multiplier, KH, KW, stride_h, stride_w, dilation_h
 def _qdw_ref(x, w, bias, mult, shift, **a):
     oh, ow = _conv_out_hw(a)
     M = a["depth_multiplier"]
-    xp = _offset_padded_np(x, _pads(a), a["x_zero_point"])
+    xp = _offset_padded_np(x, a)
     xp = np.repeat(xp, M, axis=3)  # channel c * M + m is input channel c
     win = _windows_np(xp, a["KH"], a["KW"], a["stride_h"], a["stride_w"], a["dilation_h"], a["dilation_w"], oh, ow)
     acc = np.einsum("nyxijc,ijc->nyxc", win, w[0].astype(np.int64)) + bias.astype(np.int64)
@@ -293,8 +318,8 @@ QDEPTHWISE_CONV2D_NHWC = register(Op(
     "over in-image taps of (X[.., c] - x_zero_point) * Wt[0, KH, KW, c*M+m], Mult, Shift) + out_zero_point, "
     "qmin, qmax)",
     (Attr("N", int, doc="batch"), Attr("H", int), Attr("W", int), Attr("C", int, doc="input channels"),
-     Attr("depth_multiplier", int, 1, "M: output channels per input channel"),
-     *(a for a in _CONV_ATTRS if a.name != "F")),
+     *_CONV_ATTRS[1:3], Attr("depth_multiplier", int, 1, "M: output channels per input channel"),
+     *_CONV_ATTRS[3:]),
     _qdw_te, _qdw_ref, _qdw_macs, family="qdepthwise_conv2d",
     normalize=_qconv_norm("qdepthwise_conv2d_nhwc"), cli_default=dict(N=1, H=16, W=16, C=32, KH=3),
     examples=(dict(N=1, H=6, W=6, C=3, depth_multiplier=2, KH=3, pad_top=1, pad_bottom=1, pad_left=1,
@@ -302,7 +327,9 @@ QDEPTHWISE_CONV2D_NHWC = register(Op(
               dict(N=2, H=7, W=8, C=4, KH=3, KW=2, stride_h=2, stride_w=2, pad_top=0, pad_bottom=1, pad_left=0,
                    pad_right=1, x_zero_point=-128),
               dict(N=1, H=9, W=9, C=2, depth_multiplier=3, KH=3, dilation_h=2, dilation_w=2, pad_top=2,
-                   pad_bottom=2, pad_left=1, pad_right=1, out_zero_point=-128, qmin=-128, qmax=0))))
+                   pad_bottom=2, pad_left=1, pad_right=1, out_zero_point=-128, qmin=-128, qmax=0),
+              dict(N=1, H=5, W=5, C=4, KH=3, pad_top=1, pad_bottom=1, pad_left=1, pad_right=1, x_zero_point=25,
+                   fold_x_zero_point=True))))
 
 
 # --- pooling -------------------------------------------------------------------------------------
@@ -535,4 +562,5 @@ QADD = register(Op(
                    **qadd_params(0.0039, 0.11, 0.12)))))
 
 
-__all__ = ["QADD", "QAVG_POOL2D_NHWC", "QCONV2D_NHWC", "QDEPTHWISE_CONV2D_NHWC", "QMAX_POOL2D_NHWC", "qadd_params"]
+__all__ = ["QADD", "QAVG_POOL2D_NHWC", "QCONV2D_NHWC", "QDEPTHWISE_CONV2D_NHWC", "QMAX_POOL2D_NHWC", "folded_bias",
+           "qadd_params"]

@@ -18,7 +18,7 @@ import ops
 import schedules
 import tir
 from ops import OpError
-from ops.qnn_conv import _quantize_multiplier, qadd_params
+from ops.qnn_conv import _quantize_multiplier, folded_bias, qadd_params
 
 # --- TFLite's reference arithmetic, transcribed (Python ints) ------------------------------------
 
@@ -187,6 +187,26 @@ def test_conv_host_kernel_reference_and_direct_loops_agree(name, attrs):
     np.testing.assert_array_equal(_host(wl, ins), want)
 
 
+@pytest.mark.parametrize("name,attrs", CONVS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(CONVS)])
+def test_folding_the_input_offset_into_the_bias_is_exact(name, attrs):
+    """fold_x_zero_point with folded_bias equals the unfolded operator at the image borders too (the
+    padding holds the zero point); any int32 bias, wrapping included."""
+    rng = np.random.default_rng(23)
+    wl = ops.get(name)(**attrs)
+    ins = _conv_data(name, attrs, rng)
+    ins[2][:2] = [I32_MIN, I32_MAX]
+    want = wl.ref(*ins)
+    folded = ops.get(name)(**attrs, fold_x_zero_point=True)
+    fins = [ins[0], ins[1], folded_bias(ins[1], ins[2], attrs.get("x_zero_point", 0), name.startswith("qdepth")),
+            *ins[3:]]
+    np.testing.assert_array_equal(folded.ref(*fins), want)
+    np.testing.assert_array_equal(_host(folded, fins), want)
+    if attrs.get("x_zero_point", 0) and any(attrs.get(k, 0) for k in ("pad_top", "pad_left")):
+        # folding is not a rewrite of the unfolded workload: the reduction changed, and with the
+        # original bias the result differs
+        assert not np.array_equal(folded.ref(*ins), want)
+
+
 @pytest.mark.parametrize("name,attrs", CONVS[:2] + CONVS[4:6], ids=["conv-0", "conv-1", "dw-0", "dw-1"])
 def test_conv_host_kernel_at_full_range_parameters(name, attrs):
     """Multipliers, shifts and biases anywhere in int32 (wrapping sums, saturating SRDHM, shifts beyond 31
@@ -345,6 +365,10 @@ def test_input_order_and_mac_counts():
     assert [t.dtype for t in wl.inputs] == ["int8", "int8", "int32", "int32", "int32"]
     assert wl.output.shape == (1, 8, 8, 6) and wl.output.dtype == "int8" and set(wl.stages) == {"pad", "acc"}
     assert ops.get("qconv2d_nhwc").macs(**wl.params) == 8 * 8 * 6 * 9 * 4
+    # folded: a plain int8 product over the input padded with the zero point
+    folded = ops.get("qconv2d_nhwc")(**dict(wl.params, x_zero_point=-3, fold_x_zero_point=True))
+    assert "-" not in str(folded["acc"].op.body) and "int8(-3)" in str(folded["pad"].op.body)
+    assert "- -3" in str(ops.get("qconv2d_nhwc")(**dict(wl.params, x_zero_point=-3))["acc"].op.body)
     dw = ops.get("qdepthwise_conv2d_nhwc")(N=1, H=6, W=6, C=3, depth_multiplier=2, KH=3)
     assert [t.shape for t in dw.inputs] == [(1, 6, 6, 3), (1, 3, 3, 6), (6,), (6,), (6,)]
     assert ops.get("qdepthwise_conv2d_nhwc").macs(**dw.params) == 4 * 4 * 6 * 9
@@ -502,6 +526,11 @@ def test_conv_equals_tflite_micro(case):
     assert len(np.unique(want)) > 10
     np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(_host(wl, ins), want)
+    # the input offset folded into the bias (padding filled with the zero point) is the same operator
+    folded = ops.get(wl.op.name)(**attrs, fold_x_zero_point=True)
+    ins[2] = folded_bias(wt, bias, xzp, depthwise=bool(mdw))
+    np.testing.assert_array_equal(folded.ref(*ins), want)
+    np.testing.assert_array_equal(_host(folded, ins), want)
 
 
 TFLM_POOLS = [  # (H, W, C, filter, stride, padding, activation)
