@@ -11,7 +11,7 @@ adding an operator is one ``register(Op(...))`` in one module below and the CLI 
 This package imports only ``tir`` (and numpy).
 """
 
-from . import conv, elementwise, linalg, qnn, quant  # noqa: F401 (each module registers its operators)
+from . import conv, elementwise, linalg, qnn, qnn_conv, quant  # noqa: F401 (each module registers its operators)
 from .conv import conv2d_nchw_ref, pad_nchw, pad_nhwc
 from .errors import OpError
 from .qnn import quantize_multiplier
