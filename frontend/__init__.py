@@ -2,6 +2,7 @@
 
 from frontend.errors import FrontendError, ModelFormatError, UnsupportedOperatorError
 from frontend.graph import Graph, Node, QuantParams, Value
+from frontend.quantize import quantize
 
 __all__ = [
     "FrontendError",
@@ -11,4 +12,5 @@ __all__ = [
     "Node",
     "QuantParams",
     "Value",
+    "quantize",
 ]

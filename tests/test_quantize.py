@@ -1,0 +1,220 @@
+"""Post-training quantization (frontend.quantize) and the TFLite writer (frontend.tflite_write).
+
+The reference is ai-edge-quantizer's static int8 recipe calibrated with global min/max over the same
+samples, and TFLM's interpreter running the models.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from frontend.errors import FrontendError, UnsupportedOperatorError
+from frontend.graph import Graph, Node, QuantParams, Value
+from frontend.quantize import (
+    Accumulation,
+    _fma32,
+    activation_params,
+    evaluate_float,
+    quantize,
+    weight_params,
+)
+from frontend.tflite import from_tflite
+
+SINE_CALIBRATION = np.linspace(0, 2 * np.pi, 500, dtype=np.float32)
+
+
+def _sine_float_path() -> Path:
+    import tflite_micro
+
+    return Path(tflite_micro.__file__).parent / "python" / "tflite_micro" / "sine_float.tflite"
+
+
+@pytest.fixture(scope="module")
+def aeq_sine_int8() -> bytes:
+    """ai-edge-quantizer's int8 sine model: static_wi8_ai8, calibrated with global min/max (not its default
+    moving average) over 500 points of [0, 2pi]."""
+    from ai_edge_quantizer import calibrator, quantizer, recipe
+    from ai_edge_quantizer.utils import qsv_utils
+
+    q = quantizer.Quantizer(str(_sine_float_path()))
+    q.load_quantization_recipe(recipe.static_wi8_ai8())
+    data = {"serving_default": [{"dense_input": np.array([[x]], np.float32)} for x in SINE_CALIBRATION]}
+    cal = calibrator.Calibrator(q._float_model_buffer, num_threads=1, qsv_update_func=qsv_utils.min_max_update)
+    cal.calibrate(data, q._recipe_manager)
+    return bytes(q.quantize(cal.get_model_qsvs()).quantized_model)
+
+
+@pytest.fixture(scope="module")
+def sine_float() -> Graph:
+    return from_tflite(_sine_float_path())
+
+
+@pytest.fixture(scope="module")
+def sine_int8(sine_float) -> Graph:
+    return quantize(sine_float, [np.array([[x]], np.float32) for x in SINE_CALIBRATION])
+
+
+def _scales32(q: QuantParams | None):
+    return None if q is None else (np.asarray(q.scale, np.float32).tobytes(), q.zero_point, q.axis)
+
+
+def test_sine_matches_ai_edge_quantizer_bit_for_bit(sine_int8, aeq_sine_int8):
+    ref = from_tflite(aeq_sine_int8)
+    assert set(ref.values) == set(sine_int8.values)
+    assert sine_int8.inputs == ref.inputs and sine_int8.outputs == ref.outputs
+    for name, rv in ref.values.items():
+        mv = sine_int8.values[name]
+        assert (mv.dtype, mv.shape) == (rv.dtype, rv.shape), name
+        assert _scales32(mv.quant) == _scales32(rv.quant), name
+        if rv.data is None:
+            assert mv.data is None, name
+        else:
+            assert mv.data.dtype == rv.data.dtype and np.array_equal(mv.data, rv.data), name
+    assert [(n.op, n.inputs, n.outputs, n.attrs) for n in sine_int8.nodes] == \
+        [(n.op, n.inputs, n.outputs, n.attrs) for n in ref.nodes]
+    # the input is int8 and keeps the float input's parameters: [0, 2pi] -> zero point -128
+    x = sine_int8.values[sine_int8.inputs[0]]
+    assert x.dtype == "int8" and x.quant.zero_point == (-128,)
+    assert np.float32(x.quant.scale[0]) == np.float32(np.float32(2 * np.pi) / np.float32(255))
+
+
+def test_calibration_accepts_one_array_of_samples(sine_float, sine_int8):
+    # an ndarray's leading axis enumerates samples; each is reshaped to the input's shape
+    q = quantize(sine_float, SINE_CALIBRATION)
+    for name, v in sine_int8.values.items():
+        assert q.values[name].quant == v.quant
+        assert (v.data is None) == (q.values[name].data is None)
+        if v.data is not None:
+            assert np.array_equal(q.values[name].data, v.data)
+
+
+def test_per_tensor_weights(sine_float):
+    q = quantize(sine_float, SINE_CALIBRATION[::10], per_channel=False)
+    w = q.values["sequential/dense_1/MatMul"]
+    assert w.quant.axis is None and len(w.quant.scale) == 1 and w.quant.zero_point == (0,)
+    assert int(np.abs(w.data).max()) == 127 and int(w.data.min()) >= -127
+    b = q.values["sequential/dense_1/BiasAdd/ReadVariableOp"]
+    xs = q.values["sequential/dense/MatMul;sequential/dense/Relu;sequential/dense/BiasAdd"].quant.scale[0]
+    assert np.float32(b.quant.scale[0]) == np.float32(xs) * np.float32(w.quant.scale[0])
+
+
+def test_float_evaluator_against_float64_sine(sine_float):
+    xs = np.linspace(0, 2 * np.pi, 64, dtype=np.float32)
+    v = sine_float.values
+    for x in xs:
+        (y,) = evaluate_float(sine_float, np.array([[x]], np.float32))
+        h = np.array([x], np.float64)
+        for i, (w, b) in enumerate([("sequential/dense/MatMul", "sequential/dense/BiasAdd/ReadVariableOp"),
+                                    ("sequential/dense_1/MatMul", "sequential/dense_1/BiasAdd/ReadVariableOp"),
+                                    ("sequential/dense_2/MatMul", "sequential/dense_2/BiasAdd/ReadVariableOp")]):
+            h = v[w].data.astype(np.float64) @ h + v[b].data
+            if i < 2:
+                h = np.maximum(h, 0)
+        assert y.dtype == np.float32 and y.shape == (1, 1)
+        assert abs(float(y[0, 0]) - h[0]) < 1e-5
+    # both accumulation orders agree to float32 rounding
+    for x in xs[:8]:
+        a = evaluate_float(sine_float, np.array([[x]], np.float32))[0]
+        r = evaluate_float(sine_float, np.array([[x]], np.float32), accumulation=Accumulation.REFERENCE)[0]
+        assert abs(float(a[0, 0]) - float(r[0, 0])) < 1e-5
+
+
+def test_fma32_rounds_once():
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal(2000).astype(np.float32)
+    b = rng.standard_normal(2000).astype(np.float32)
+    c = rng.standard_normal(2000).astype(np.float32)
+    # a*b = 2^-24 - 2^-70: the float64 sum with c = 1 + 2^-23 lands exactly on a float32 midpoint, where
+    # rounding twice (to even) would go up; rounding once goes down
+    u, d = 2.0**-12 * (1 + 2.0**-23), 2.0**-12 * (1 - 2.0**-23)
+    a = np.concatenate([a, np.float32([u, -u, u, u])])
+    b = np.concatenate([b, np.float32([d, d, d, 1.0])])
+    c = np.concatenate([c, np.float32([1 + 2.0**-23, -(1 + 2.0**-23), 1.0, 1.0])])
+    double_rounded = (a.astype(np.float64) * b + c).astype(np.float32)
+    assert np.any(double_rounded != _fma32(a, b, c))  # the test does exercise the tie fix
+    got = _fma32(a, b, c)
+    for ai, bi, ci, g in zip(a, b, c, got):
+        exact = Fraction(float(ai)) * Fraction(float(bi)) + Fraction(float(ci))
+        lo = np.float32(float(exact))
+        cands = [lo, np.nextafter(lo, np.float32(np.inf)), np.nextafter(lo, np.float32(-np.inf))]
+        best = min(cands, key=lambda v: (abs(Fraction(float(v)) - exact), int(np.float32(v).view(np.uint32)) & 1))
+        assert g == best, (ai, bi, ci)
+
+
+def test_activation_and_weight_params_match_ai_edge_quantizer_formulas():
+    from ai_edge_quantizer import qtyping
+    from ai_edge_quantizer.algorithms.uniform_quantize.uniform_quantize_tensor import tensor_zp_scale_from_min_max
+
+    rng = np.random.default_rng(2)
+    ranges = [(0.0, 6.0), (0.5, 2.0), (-1.0, -0.5), (-1.0, 1.0), (0.0, 0.0), (-3.0, 0.0)]
+    ranges += [tuple(sorted(rng.standard_normal(2) * 10.0 ** rng.integers(-4, 3))) for _ in range(300)]
+    for lo, hi in ranges:
+        lo32, hi32 = np.float32(lo).reshape(1, 1), np.float32(hi).reshape(1, 1)
+        zp, scale = tensor_zp_scale_from_min_max(lo32, hi32, 8, False, qtyping.QuantGranularity.TENSORWISE)
+        q = activation_params(lo32[0, 0], hi32[0, 0])
+        assert q.zero_point == (int(zp[0, 0]),) and np.float32(q.scale[0]) == scale[0, 0], (lo, hi)
+        assert -128 <= q.zero_point[0] <= 127
+    assert activation_params(0.5, 2.0).zero_point == (-128,)  # the range is widened to include 0
+    assert activation_params(-1.0, -0.5).zero_point == (127,)
+    for shape, axis in [((5, 7), 0), ((4, 3, 3, 2), 0), ((1, 3, 3, 6), 3), ((6, 2), None)]:
+        w = (rng.standard_normal(shape) * 0.3).astype(np.float32)
+        w[0] = 0  # an all-zero channel gets the 1e-9 floor, not a zero scale
+        red = tuple(d for d in range(w.ndim) if d != axis) if axis is not None else None
+        gran = qtyping.QuantGranularity.CHANNELWISE if axis is not None else qtyping.QuantGranularity.TENSORWISE
+        zp, scale = tensor_zp_scale_from_min_max(np.min(w, axis=red, keepdims=True),
+                                                 np.max(w, axis=red, keepdims=True), 8, True, gran)
+        q = weight_params(w, axis)
+        assert np.asarray(q.scale, np.float32).tobytes() == scale.astype(np.float32).ravel().tobytes()
+        assert q.zero_point == (0,) * scale.size and q.axis == (axis if scale.size > 1 else None)
+
+
+def _tiny_graph(op: str = "fully_connected") -> Graph:
+    vals = {
+        "x": Value("x", (1, 4), "float32"),
+        "w": Value("w", (3, 4), "float32", data=np.arange(12, dtype=np.float32).reshape(3, 4) / 10 - 0.5),
+        "b": Value("b", (3,), "float32", data=np.array([0.1, -0.2, 0.3], np.float32)),
+        "y": Value("y", (1, 3), "float32"),
+    }
+    node = Node(op, ("x", "w", "b"), ("y",), {"activation": "none"}, 0, f"TFLite operator 0 ({op.upper()})")
+    return Graph("tiny", vals, [node], ["x"], ["y"])
+
+
+def test_unsupported_operator_names_the_node():
+    g = _tiny_graph("batch_matmul")
+    with pytest.raises(UnsupportedOperatorError, match=r"TFLite operator 0 \(BATCH_MATMUL\).*batch_matmul"):
+        quantize(g, [np.zeros((1, 4), np.float32)])
+    g = _tiny_graph("quantize")
+    with pytest.raises(UnsupportedOperatorError, match="QUANTIZE"):
+        quantize(g, [np.zeros((1, 4), np.float32)])
+
+
+def test_empty_calibration_raises():
+    g = _tiny_graph()
+    with pytest.raises(FrontendError, match="empty calibration"):
+        quantize(g, [])
+    with pytest.raises(FrontendError, match="empty calibration"):
+        quantize(g, iter(()))
+    with pytest.raises(FrontendError, match="inputs"):
+        quantize(g, [(np.zeros((1, 4), np.float32), np.zeros((1, 4), np.float32))])
+
+
+def test_quantized_tiny_graph_dequantizes_close_to_float():
+    g = _tiny_graph()
+    rng = np.random.default_rng(0)
+    cal = rng.uniform(-1, 1, (50, 1, 4)).astype(np.float32)
+    q = quantize(g, cal)
+    w, b = q.values["w"], q.values["b"]
+    wf = (w.data.astype(np.float64)) * np.asarray(w.quant.scale)[:, None]
+    assert np.max(np.abs(wf - g.values["w"].data)) <= max(w.quant.scale) / 2 + 1e-9
+    bf = b.data * np.asarray(b.quant.scale)
+    assert np.max(np.abs(bf - g.values["b"].data)) <= max(b.quant.scale) / 2 + 1e-9
+    y = q.values["y"].quant
+    lo = min(float(evaluate_float(g, c)[0].min()) for c in cal)
+    hi = max(float(evaluate_float(g, c)[0].max()) for c in cal)
+    # the range [lo, hi] (widened to 0) maps onto [-128, 127]
+    assert abs((-128 - y.zero_point[0]) * y.scale[0] - min(lo, 0)) <= y.scale[0]
+    assert abs((127 - y.zero_point[0]) * y.scale[0] - max(hi, 0)) <= y.scale[0]
