@@ -3,6 +3,7 @@
 from frontend.errors import FrontendError, ModelFormatError, UnsupportedOperatorError
 from frontend.graph import Graph, Node, QuantParams, Value
 from frontend.quantize import quantize
+from frontend.tflite_write import to_tflite
 
 __all__ = [
     "FrontendError",
@@ -13,4 +14,5 @@ __all__ = [
     "QuantParams",
     "Value",
     "quantize",
+    "to_tflite",
 ]

@@ -23,6 +23,7 @@ from frontend.quantize import (
     weight_params,
 )
 from frontend.tflite import from_tflite
+from frontend.tflite_write import to_tflite
 
 SINE_CALIBRATION = np.linspace(0, 2 * np.pi, 500, dtype=np.float32)
 
@@ -218,3 +219,84 @@ def test_quantized_tiny_graph_dequantizes_close_to_float():
     # the range [lo, hi] (widened to 0) maps onto [-128, 127]
     assert abs((-128 - y.zero_point[0]) * y.scale[0] - min(lo, 0)) <= y.scale[0]
     assert abs((127 - y.zero_point[0]) * y.scale[0] - max(hi, 0)) <= y.scale[0]
+
+
+# --------------------------------------------------------------------------------------------------
+# to_tflite: TFLM runs what it writes; from_tflite reads it back unchanged
+# --------------------------------------------------------------------------------------------------
+
+def _tflm(buf: bytes):
+    from tflite_micro.python.tflite_micro import runtime
+
+    return runtime.Interpreter.from_bytes(bytes(buf))
+
+
+def _run(interp, x: np.ndarray) -> np.ndarray:
+    interp.set_input(x, 0)
+    interp.invoke()
+    return interp.get_output(0).copy()
+
+
+def _quantize_input(x: np.ndarray, q: QuantParams) -> np.ndarray:
+    return np.clip(np.rint(x / np.float32(q.scale[0])) + q.zero_point[0], -128, 127).astype(np.int8)
+
+
+def test_written_int8_sine_runs_in_tflm_like_ai_edge_quantizer(sine_int8, aeq_sine_int8, sine_float):
+    mine, ref = _tflm(to_tflite(sine_int8)), _tflm(aeq_sine_int8)
+    xq, yq = sine_int8.values[sine_int8.inputs[0]].quant, sine_int8.values[sine_int8.outputs[0]].quant
+    ys, errs = [], []
+    for x in np.linspace(0, 2 * np.pi, 64, dtype=np.float32):
+        xi = _quantize_input(np.array([[x]], np.float32), xq)
+        a, r = _run(mine, xi), _run(ref, xi)
+        assert a.dtype == np.int8 and a.shape == (1, 1)
+        assert a[0, 0] == r[0, 0], x
+        # and the int8 model tracks the float one at the dequantized input
+        xd = np.float32((int(xi[0, 0]) - xq.zero_point[0]) * xq.scale[0])
+        (yf,) = evaluate_float(sine_float, np.array([[xd]], np.float32))
+        errs.append(abs((int(a[0, 0]) - yq.zero_point[0]) * yq.scale[0] - float(yf[0, 0])))
+        ys.append(int(a[0, 0]))
+    assert len(set(ys)) > 32  # the outputs do vary over the period
+    # the hidden activations' steps (0.015, 0.011) pass through 16-wide layers: up to ~6% of the amplitude
+    assert max(errs) < 0.1 and np.mean(errs) < 0.03
+
+
+def test_written_float_sine_runs_in_tflm(sine_float):
+    interp = _tflm(to_tflite(sine_float))
+    for x in np.linspace(0, 2 * np.pi, 16, dtype=np.float32):
+        y = _run(interp, np.array([[x]], np.float32))
+        (yr,) = evaluate_float(sine_float, np.array([[x]], np.float32), accumulation=Accumulation.REFERENCE)
+        assert y.dtype == np.float32 and abs(float(y[0, 0]) - float(yr[0, 0])) <= 1e-6
+
+
+def _assert_same_graph(a: Graph, b: Graph) -> None:
+    assert list(a.values) == list(b.values)
+    for name, va in a.values.items():
+        vb = b.values[name]
+        assert (va.shape, va.dtype) == (vb.shape, vb.dtype), name
+        assert _scales32(va.quant) == _scales32(vb.quant), name
+        assert (va.data is None) == (vb.data is None), name
+        if va.data is not None:
+            assert va.data.dtype == vb.data.dtype and np.array_equal(va.data, vb.data), name
+    assert [(n.op, n.inputs, n.outputs, n.attrs, n.index, n.origin) for n in a.nodes] == \
+        [(n.op, n.inputs, n.outputs, n.attrs, n.index, n.origin) for n in b.nodes]
+    assert (a.inputs, a.outputs) == (b.inputs, b.outputs)
+
+
+def test_round_trip_through_from_tflite(sine_float, sine_int8):
+    for g in (sine_float, sine_int8):
+        buf = to_tflite(g)
+        assert isinstance(buf, bytes) and buf[4:8] == b"TFL3"
+        _assert_same_graph(g, from_tflite(buf))
+    # the original file and its rewrite read the same
+    _assert_same_graph(sine_float, from_tflite(to_tflite(from_tflite(_sine_float_path()))))
+
+
+def test_writer_rejects_what_tflite_cannot_express():
+    g = _tiny_graph("batch_matmul")
+    with pytest.raises(UnsupportedOperatorError, match=r"TFLite operator 0 \(BATCH_MATMUL\)"):
+        to_tflite(g)
+    vals = {"x": Value("x", (1, 5, 5, 1), "float32"), "y": Value("y", (1, 2, 2, 1), "float32")}
+    node = Node("max_pool2d", ("x",), ("y",), {"filter": (2, 2), "stride": (2, 2), "padding": (1, 0, 0, 0),
+                                               "activation": "none"}, 0, "pool")
+    with pytest.raises(UnsupportedOperatorError, match=r"pool.*padding \(1, 0, 0, 0\)"):
+        to_tflite(Graph("p", vals, [node], ["x"], ["y"]))
