@@ -36,6 +36,8 @@ _OPS = {
 
 #: Node kinds to_tflite can write.
 WRITABLE_OPS = tuple(_OPS)
+#: The TFLite builtin operator each writable node kind becomes.
+TFLITE_OPERATOR = {kind: name for kind, (name, _) in _OPS.items()}
 
 
 def _unsupported(node: Node, why: str) -> UnsupportedOperatorError:
@@ -137,8 +139,12 @@ def _options(b: flatbuffers.Builder, graph: Graph, node: Node) -> int | None:
     return None
 
 
-def to_tflite(graph: Graph, description: str = "isaforge") -> bytes:
-    """Serialize `graph` as a TFLite flatbuffer (schema version 3, one subgraph); returns bytes."""
+def to_tflite(graph: Graph, description: str = "isaforge", signature_key: str | None = "serving_default") -> bytes:
+    """Serialize `graph` as a TFLite flatbuffer (schema version 3, one subgraph); returns bytes.
+
+    With `signature_key` the model gets one signature (inputs and outputs keyed by their value
+    names), which LiteRT's signature runners and ai-edge-quantizer's calibrator need.
+    """
     import tflite
 
     for node in graph.nodes:
@@ -245,6 +251,27 @@ def to_tflite(graph: Graph, description: str = "isaforge") -> bytes:
     codes_v = table_vector(tflite.ModelStartOperatorCodesVector, code_offsets)
     subgraphs_v = table_vector(tflite.ModelStartSubgraphsVector, [sg])
     buffers_v = table_vector(tflite.ModelStartBuffersVector, buffer_offsets)
+    sig_v = None
+    if signature_key is not None:
+        def tensor_maps(value_names) -> list[int]:
+            maps = []
+            for n in value_names:
+                key = b.CreateString(n)
+                tflite.TensorMapStart(b)
+                tflite.TensorMapAddName(b, key)
+                tflite.TensorMapAddTensorIndex(b, index[n])
+                maps.append(tflite.TensorMapEnd(b))
+            return maps
+
+        sig_in = table_vector(tflite.SignatureDefStartInputsVector, tensor_maps(graph.inputs))
+        sig_out = table_vector(tflite.SignatureDefStartOutputsVector, tensor_maps(graph.outputs))
+        sig_key = b.CreateString(signature_key)
+        tflite.SignatureDefStart(b)
+        tflite.SignatureDefAddInputs(b, sig_in)
+        tflite.SignatureDefAddOutputs(b, sig_out)
+        tflite.SignatureDefAddSignatureKey(b, sig_key)
+        tflite.SignatureDefAddSubgraphIndex(b, 0)
+        sig_v = table_vector(tflite.ModelStartSignatureDefsVector, [tflite.SignatureDefEnd(b)])
     desc = b.CreateString(description)
     tflite.ModelStart(b)
     tflite.ModelAddVersion(b, 3)
@@ -252,6 +279,8 @@ def to_tflite(graph: Graph, description: str = "isaforge") -> bytes:
     tflite.ModelAddSubgraphs(b, subgraphs_v)
     tflite.ModelAddDescription(b, desc)
     tflite.ModelAddBuffers(b, buffers_v)
+    if sig_v is not None:
+        tflite.ModelAddSignatureDefs(b, sig_v)
     model = tflite.ModelEnd(b)
     b.Finish(model, file_identifier=b"TFL3")
     return bytes(b.Output())

@@ -23,7 +23,7 @@ from frontend.quantize import (
     weight_params,
 )
 from frontend.tflite import from_tflite
-from frontend.tflite_write import to_tflite
+from frontend.tflite_write import TFLITE_OPERATOR, to_tflite
 
 SINE_CALIBRATION = np.linspace(0, 2 * np.pi, 500, dtype=np.float32)
 
@@ -300,3 +300,107 @@ def test_writer_rejects_what_tflite_cannot_express():
                                                "activation": "none"}, 0, "pool")
     with pytest.raises(UnsupportedOperatorError, match=r"pool.*padding \(1, 0, 0, 0\)"):
         to_tflite(Graph("p", vals, [node], ["x"], ["y"]))
+
+
+# --------------------------------------------------------------------------------------------------
+# a small CNN: conv2d (SAME, relu), depthwise_conv2d (VALID, multiplier 2, relu6), add, max/avg pool,
+# reshape, fully_connected, softmax -- written by to_tflite, quantized by both quantizers
+# --------------------------------------------------------------------------------------------------
+
+def _cnn_graph() -> Graph:
+    rng = np.random.default_rng(7)
+
+    def weights(*shape, gain=0.4):
+        return (rng.standard_normal(shape) * gain).astype(np.float32)
+
+    vals = {}
+    for name, shape in [("x", (1, 8, 8, 2)), ("c1", (1, 8, 8, 4)), ("dw", (1, 6, 6, 8)), ("c2", (1, 6, 6, 8)),
+                        ("sum", (1, 6, 6, 8)), ("mp", (1, 3, 3, 8)), ("ap", (1, 3, 3, 8)), ("flat", (1, 72)),
+                        ("logits", (1, 5)), ("prob", (1, 5))]:
+        vals[name] = Value(name, shape, "float32")
+    for name, data in [("c1w", weights(4, 3, 3, 2)), ("c1b", weights(4)), ("dww", weights(1, 3, 3, 8)),
+                       ("dwb", weights(8)), ("c2w", weights(8, 3, 3, 4)), ("c2b", weights(8)),
+                       ("fcw", weights(5, 72, gain=0.12)), ("fcb", weights(5))]:
+        vals[name] = Value(name, data.shape, "float32", None, data)
+
+    def conv(pad, act):
+        return {"stride": (1, 1), "dilation": (1, 1), "padding": pad, "activation": act}
+
+    def pool(k, s, pad):
+        return {"filter": (k, k), "stride": (s, s), "padding": pad, "activation": "none"}
+
+    nodes = [
+        Node("conv2d", ("x", "c1w", "c1b"), ("c1",), conv((1, 1, 1, 1), "relu")),
+        Node("depthwise_conv2d", ("c1", "dww", "dwb"), ("dw",), {**conv((0, 0, 0, 0), "relu6"), "depth_multiplier": 2}),
+        Node("conv2d", ("c1", "c2w", "c2b"), ("c2",), conv((0, 0, 0, 0), "none")),
+        Node("add", ("dw", "c2"), ("sum",), {"activation": "none"}),
+        Node("max_pool2d", ("sum",), ("mp",), pool(2, 2, (0, 0, 0, 0))),
+        Node("avg_pool2d", ("mp",), ("ap",), pool(3, 1, (1, 1, 1, 1))),
+        Node("reshape", ("ap",), ("flat",), {"shape": (1, 72)}),
+        Node("fully_connected", ("flat", "fcw", "fcb"), ("logits",), {"activation": "none"}),
+        Node("softmax", ("logits",), ("prob",), {"beta": 1.0}),
+    ]
+    for i, n in enumerate(nodes):
+        n.index, n.origin = i, f"TFLite operator {i} ({TFLITE_OPERATOR[n.op]})"
+    return Graph("cnn", vals, nodes, ["x"], ["prob"])
+
+
+CNN_CALIBRATION = np.random.default_rng(0).uniform(-1, 1, (40, 1, 8, 8, 2)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def cnn_models(tmp_path_factory):
+    """(float graph, my int8 graph, ai-edge-quantizer's int8 model bytes) for the CNN."""
+    from ai_edge_quantizer import calibrator, quantizer, recipe
+    from ai_edge_quantizer.utils import qsv_utils
+
+    g = _cnn_graph()
+    path = tmp_path_factory.mktemp("cnn") / "cnn_float.tflite"
+    path.write_bytes(to_tflite(g))
+    q = quantizer.Quantizer(str(path))
+    q.load_quantization_recipe(recipe.static_wi8_ai8())
+    cal = calibrator.Calibrator(q._float_model_buffer, num_threads=1, qsv_update_func=qsv_utils.min_max_update)
+    cal.calibrate({"serving_default": [{"x": x} for x in CNN_CALIBRATION]}, q._recipe_manager)
+    aeq = bytes(q.quantize(cal.get_model_qsvs()).quantized_model)
+    return g, quantize(g, CNN_CALIBRATION), aeq
+
+
+def test_cnn_matches_ai_edge_quantizer_bit_for_bit(cnn_models):
+    g, mine, aeq = cnn_models
+    ref = from_tflite(aeq)
+    assert [n.op for n in ref.nodes] == [n.op for n in g.nodes]
+    for name, rv in ref.values.items():
+        mv = mine.values[name]
+        assert (mv.dtype, mv.shape) == (rv.dtype, rv.shape), name
+        assert _scales32(mv.quant) == _scales32(rv.quant), name
+        assert (mv.data is None) == (rv.data is None), name
+        if rv.data is not None:
+            assert mv.data.dtype == rv.data.dtype and np.array_equal(mv.data, rv.data), name
+    v = mine.values
+    assert v["mp"].quant == v["sum"].quant and v["ap"].quant == v["mp"].quant and v["flat"].quant == v["ap"].quant
+    assert v["prob"].quant == QuantParams((1 / 256,), (-128,), None)
+    assert v["dww"].quant.axis == 3 and len(v["dww"].quant.scale) == 8
+    assert v["c1w"].quant.axis == 0 and len(v["c1w"].quant.scale) == 4
+
+
+def test_cnn_in_tflm(cnn_models):
+    g, mine, aeq = cnn_models
+    f, m, r = _tflm(to_tflite(g)), _tflm(to_tflite(mine)), _tflm(aeq)
+    xq = mine.values["x"].quant
+    rng = np.random.default_rng(5)
+    for _ in range(8):
+        x = rng.uniform(-1, 1, (1, 8, 8, 2)).astype(np.float32)
+        yf = _run(f, x)
+        (yr,) = evaluate_float(g, x, accumulation=Accumulation.REFERENCE)
+        assert np.max(np.abs(yf - yr)) < 1e-6
+        xi = _quantize_input(x, xq)
+        ym, ya = _run(m, xi), _run(r, xi)
+        assert ym.dtype == np.int8 and np.array_equal(ym, ya)
+        # probabilities in steps of 1/256
+        assert np.max(np.abs((ym.astype(np.int32) + 128) / 256 - yf)) < 0.05
+
+
+def test_cnn_round_trip(cnn_models):
+    g, mine, _ = cnn_models
+    for graph in (g, mine):
+        _assert_same_graph(graph, from_tflite(to_tflite(graph)))
