@@ -74,11 +74,16 @@ class Accumulation(Enum):
       (rounded once), in (filter_y, filter_x, in_channel) order -- XNNPACK's f32 GEMM / IGEMM /
       DWCONV micro-kernels, the default CPU path of the TFLite (LiteRT) interpreter that
       ai-edge-quantizer and the TFLite converter calibrate with.
+    - BIAS_FIRST: the accumulator starts at the bias, products and sums each rounded to float32 --
+      XNNPACK's micro-kernels on CPUs without fused multiply-add (plain SSE2).
     - REFERENCE: TFLite's reference kernels: products and sums each rounded to float32, bias added
       after the sum.
+    Pools, add and softmax have no such choice (avg_pool2d divides the sum by the count of
+    non-padding taps, as the reference kernel does).
     """
 
     FMA_BIAS_FIRST = "fma_bias_first"
+    BIAS_FIRST = "bias_first"
     REFERENCE = "reference"
 
 
@@ -111,10 +116,13 @@ def _dot(patches: np.ndarray, w: np.ndarray, bias: np.ndarray | None, acc_mode: 
     patches [..., J], w [N, J], bias [N] -> [..., N], rounded as `acc_mode` says.
     """
     shape = patches.shape[:-1] + (w.shape[0],)
-    if acc_mode is Accumulation.FMA_BIAS_FIRST:
+    if acc_mode is not Accumulation.REFERENCE:
         acc = np.broadcast_to(bias.astype(_F32) if bias is not None else _F32(0), shape).astype(_F32)
         for j in range(patches.shape[-1]):
-            acc = _fma32(patches[..., j, None], w[:, j], acc)
+            if acc_mode is Accumulation.FMA_BIAS_FIRST:
+                acc = _fma32(patches[..., j, None], w[:, j], acc)
+            else:
+                acc = acc + patches[..., j, None] * w[:, j]
         return acc
     acc = np.zeros(shape, dtype=_F32)
     for j in range(patches.shape[-1]):
@@ -180,17 +188,17 @@ def _eval_node(graph: Graph, node: Node, env: dict[str, np.ndarray], acc_mode: A
             # output channel oc = ic * m + mi reads input channel ic
             win = np.repeat(win, m, axis=5) if m > 1 else win
             cm = win.shape[5]
-            fma = acc_mode is Accumulation.FMA_BIAS_FIRST
+            bias_first = acc_mode is not Accumulation.REFERENCE
             y = np.zeros(win.shape[:3] + (cm,), dtype=_F32)
-            if fma and b is not None:
+            if bias_first and b is not None:
                 y = np.broadcast_to(b.astype(_F32), y.shape).astype(_F32)
             for i in range(kh):
                 for j in range(kw):
-                    if fma:
+                    if acc_mode is Accumulation.FMA_BIAS_FIRST:
                         y = _fma32(win[:, :, :, i, j, :], w[0, i, j, :], y)
                     else:
                         y = y + win[:, :, :, i, j, :] * w[0, i, j, :]
-            if not fma and b is not None:
+            if not bias_first and b is not None:
                 y = y + b.astype(_F32)
         return _activate(y, act, node)
     if op in ("avg_pool2d", "max_pool2d"):

@@ -117,11 +117,12 @@ def test_float_evaluator_against_float64_sine(sine_float):
                 h = np.maximum(h, 0)
         assert y.dtype == np.float32 and y.shape == (1, 1)
         assert abs(float(y[0, 0]) - h[0]) < 1e-5
-    # both accumulation orders agree to float32 rounding
+    # the accumulation orders agree to float32 rounding
     for x in xs[:8]:
         a = evaluate_float(sine_float, np.array([[x]], np.float32))[0]
-        r = evaluate_float(sine_float, np.array([[x]], np.float32), accumulation=Accumulation.REFERENCE)[0]
-        assert abs(float(a[0, 0]) - float(r[0, 0])) < 1e-5
+        for mode in (Accumulation.REFERENCE, Accumulation.BIAS_FIRST):
+            r = evaluate_float(sine_float, np.array([[x]], np.float32), accumulation=mode)[0]
+            assert abs(float(a[0, 0]) - float(r[0, 0])) < 1e-5
 
 
 def test_fma32_rounds_once():
@@ -203,6 +204,11 @@ def test_empty_calibration_raises():
         quantize(g, [(np.zeros((1, 4), np.float32), np.zeros((1, 4), np.float32))])
 
 
+def test_quantizing_an_int8_graph_raises(sine_int8):
+    with pytest.raises(FrontendError, match="needs a float32 graph"):
+        quantize(sine_int8, SINE_CALIBRATION)
+
+
 def test_quantized_tiny_graph_dequantizes_close_to_float():
     g = _tiny_graph()
     rng = np.random.default_rng(0)
@@ -256,6 +262,9 @@ def test_written_int8_sine_runs_in_tflm_like_ai_edge_quantizer(sine_int8, aeq_si
         errs.append(abs((int(a[0, 0]) - yq.zero_point[0]) * yq.scale[0] - float(yf[0, 0])))
         ys.append(int(a[0, 0]))
     assert len(set(ys)) > 32  # the outputs do vary over the period
+    for xi in range(-128, 128):  # and every int8 input
+        x = np.array([[xi]], np.int8)
+        assert _run(mine, x)[0, 0] == _run(ref, x)[0, 0], xi
     # the hidden activations' steps (0.015, 0.011) pass through 16-wide layers: up to ~6% of the amplitude
     assert max(errs) < 0.1 and np.mean(errs) < 0.03
 
