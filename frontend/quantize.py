@@ -13,6 +13,10 @@ global min/max of every activation tensor and rewrites the graph to int8:
   depthwise_conv2d [1,KH,KW,C*M]) or per tensor.
 - bias: int32 = rint(b / (x_scale * w_scale[c])), zero point 0.
 
+The calibration run's float32 rounding decides scales to the last bit; by default it imitates the
+FMA, bias-first accumulation of XNNPACK (LiteRT's CPU path, which ai-edge-quantizer calibrates with),
+see `Accumulation`.
+
 The graph input and output become int8 tensors; the input Value keeps the float input's parameters
 so a caller quantizes x itself (q = clip(rint(x / scale) + zero_point, -128, 127)).
 """
@@ -52,7 +56,7 @@ def _unsupported(node: Node, why: str) -> UnsupportedOperatorError:
 
 
 # --------------------------------------------------------------------------------------------------
-# float evaluator (float32 arithmetic in the order of TFLite's reference kernels)
+# float evaluator (float32 arithmetic, rounded as one real kernel does: see Accumulation)
 # --------------------------------------------------------------------------------------------------
 
 def _activate(y: np.ndarray, activation: str, node: Node) -> np.ndarray:

@@ -300,6 +300,30 @@ def test_round_trip_through_from_tflite(sine_float, sine_int8):
     _assert_same_graph(sine_float, from_tflite(to_tflite(from_tflite(_sine_float_path()))))
 
 
+def test_fully_connected_without_bias_and_relu6():
+    g = _tiny_graph()
+    g.nodes[0].inputs = ("x", "w", "")
+    g.nodes[0].attrs["activation"] = "relu6"
+    del g.values["b"]
+    cal = np.random.default_rng(3).uniform(-4, 4, (30, 1, 4)).astype(np.float32)
+    q = quantize(g, cal)
+    assert q.values["y"].quant.zero_point == (-128,)  # relu6: the range starts at 0
+    for graph in (g, q):
+        buf = to_tflite(graph)
+        _assert_same_graph(graph, from_tflite(buf))
+        interp = _tflm(buf)
+        for x in cal[:5]:
+            if graph is g:
+                ref = evaluate_float(g, x, accumulation=Accumulation.REFERENCE)[0]
+                assert np.max(np.abs(_run(interp, x) - ref)) < 1e-6
+            else:
+                xi = _quantize_input(x, q.values["x"].quant)
+                y = _run(interp, xi)
+                yq = q.values["y"].quant
+                yf = evaluate_float(g, x)[0]
+                assert np.max(np.abs((y.astype(np.float64) - yq.zero_point[0]) * yq.scale[0] - yf)) < 0.1
+
+
 def test_writer_rejects_what_tflite_cannot_express():
     g = _tiny_graph("batch_matmul")
     with pytest.raises(UnsupportedOperatorError, match=r"TFLite operator 0 \(BATCH_MATMUL\)"):
