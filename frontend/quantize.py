@@ -359,14 +359,14 @@ def quantize_array(a: np.ndarray, q: QuantParams, dtype: str, narrow: bool = Fal
     info = np.iinfo(dtype)
     lo, hi = int(info.min) + (1 if narrow else 0), int(info.max)
     r = np.rint(np.divide(a, scale).astype(_F32) + zp.astype(_F32))
-    return np.clip(r, lo, hi).astype(dtype)
+    # clip in float64: float32 cannot hold 2^31 - 1, and a saturating int32 bias must not wrap
+    return np.clip(r.astype(np.float64), lo, hi).astype(dtype)
 
 
 def quantize_bias(b: np.ndarray, x_scale: float, wq: QuantParams) -> tuple[np.ndarray, QuantParams]:
     """int32 bias with scale x_scale * w_scale[c] (float32 product), zero point 0."""
+    # per-tensor weights give a per-tensor bias scale (one entry, as ai-edge-quantizer writes it)
     scale = (_F32(x_scale) * np.asarray(wq.scale, dtype=_F32)).astype(_F32)
-    if scale.size == 1 and np.asarray(b).size > 1:
-        scale = np.full(np.asarray(b).size, scale[0], dtype=_F32)
     q = QuantParams(tuple(float(s) for s in scale), (0,) * scale.size, 0 if scale.size > 1 else None)
     # ai-edge-quantizer's bias is symmetric: narrow int32 range
     return quantize_array(b, q, "int32", narrow=True), q

@@ -38,15 +38,7 @@ def _sine_float_path() -> Path:
 def aeq_sine_int8() -> bytes:
     """ai-edge-quantizer's int8 sine model: static_wi8_ai8, calibrated with global min/max (not its default
     moving average) over 500 points of [0, 2pi]."""
-    from ai_edge_quantizer import calibrator, quantizer, recipe
-    from ai_edge_quantizer.utils import qsv_utils
-
-    q = quantizer.Quantizer(str(_sine_float_path()))
-    q.load_quantization_recipe(recipe.static_wi8_ai8())
-    data = {"serving_default": [{"dense_input": np.array([[x]], np.float32)} for x in SINE_CALIBRATION]}
-    cal = calibrator.Calibrator(q._float_model_buffer, num_threads=1, qsv_update_func=qsv_utils.min_max_update)
-    cal.calibrate(data, q._recipe_manager)
-    return bytes(q.quantize(cal.get_model_qsvs()).quantized_model)
+    return _aeq_quantize(_sine_float_path(), [{"dense_input": np.array([[x]], np.float32)} for x in SINE_CALIBRATION])
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +164,16 @@ def test_activation_and_weight_params_match_ai_edge_quantizer_formulas():
         q = weight_params(w, axis)
         assert np.asarray(q.scale, np.float32).tobytes() == scale.astype(np.float32).ravel().tobytes()
         assert q.zero_point == (0,) * scale.size and q.axis == (axis if scale.size > 1 else None)
+
+
+def test_saturating_bias_does_not_wrap():
+    from frontend.quantize import quantize_bias
+
+    b = np.array([1.0, -1.0, 1e-3], np.float32)
+    q, qp = quantize_bias(b, 1e-6, QuantParams((1e-6,), (0,), None))  # 1 / 1e-12 is far beyond int32
+    s32 = np.float32(1e-6) * np.float32(1e-6)
+    assert q.dtype == np.int32 and q.tolist() == [2**31 - 1, -(2**31 - 1), int(np.rint(np.float32(1e-3) / s32))]
+    assert qp.zero_point == (0,) and np.float32(qp.scale[0]) == np.float32(1e-6) * np.float32(1e-6)
 
 
 def _tiny_graph(op: str = "fully_connected") -> Graph:
@@ -381,25 +383,36 @@ def _cnn_graph() -> Graph:
 CNN_CALIBRATION = np.random.default_rng(0).uniform(-1, 1, (40, 1, 8, 8, 2)).astype(np.float32)
 
 
-@pytest.fixture(scope="module")
-def cnn_models(tmp_path_factory):
-    """(float graph, my int8 graph, ai-edge-quantizer's int8 model bytes) for the CNN."""
+def _aeq_quantize(path: Path, samples: list[dict], per_channel: bool = True) -> bytes:
+    """ai-edge-quantizer's static int8 model of a float .tflite, calibrated with global min/max."""
     from ai_edge_quantizer import calibrator, quantizer, recipe
     from ai_edge_quantizer.utils import qsv_utils
 
+    q = quantizer.Quantizer(str(path))
+    rec = recipe.static_wi8_ai8()
+    if not per_channel:
+        for entry in rec:
+            entry["op_config"]["weight_tensor_config"]["granularity"] = "TENSORWISE"
+    q.load_quantization_recipe(rec)
+    cal = calibrator.Calibrator(q._float_model_buffer, num_threads=1, qsv_update_func=qsv_utils.min_max_update)
+    cal.calibrate({"serving_default": samples}, q._recipe_manager)
+    return bytes(q.quantize(cal.get_model_qsvs()).quantized_model)
+
+
+@pytest.fixture(scope="module")
+def cnn_models(tmp_path_factory):
+    """{per_channel: (float graph, my int8 graph, ai-edge-quantizer's int8 model bytes)} for the CNN."""
     g = _cnn_graph()
     path = tmp_path_factory.mktemp("cnn") / "cnn_float.tflite"
     path.write_bytes(to_tflite(g))
-    q = quantizer.Quantizer(str(path))
-    q.load_quantization_recipe(recipe.static_wi8_ai8())
-    cal = calibrator.Calibrator(q._float_model_buffer, num_threads=1, qsv_update_func=qsv_utils.min_max_update)
-    cal.calibrate({"serving_default": [{"x": x} for x in CNN_CALIBRATION]}, q._recipe_manager)
-    aeq = bytes(q.quantize(cal.get_model_qsvs()).quantized_model)
-    return g, quantize(g, CNN_CALIBRATION), aeq
+    samples = [{"x": x} for x in CNN_CALIBRATION]
+    return {pc: (g, quantize(g, CNN_CALIBRATION, per_channel=pc), _aeq_quantize(path, samples, pc))
+            for pc in (True, False)}
 
 
-def test_cnn_matches_ai_edge_quantizer_bit_for_bit(cnn_models):
-    g, mine, aeq = cnn_models
+@pytest.mark.parametrize("per_channel", [True, False])
+def test_cnn_matches_ai_edge_quantizer_bit_for_bit(cnn_models, per_channel):
+    g, mine, aeq = cnn_models[per_channel]
     ref = from_tflite(aeq)
     assert [n.op for n in ref.nodes] == [n.op for n in g.nodes]
     for name, rv in ref.values.items():
@@ -412,12 +425,16 @@ def test_cnn_matches_ai_edge_quantizer_bit_for_bit(cnn_models):
     v = mine.values
     assert v["mp"].quant == v["sum"].quant and v["ap"].quant == v["mp"].quant and v["flat"].quant == v["ap"].quant
     assert v["prob"].quant == QuantParams((1 / 256,), (-128,), None)
-    assert v["dww"].quant.axis == 3 and len(v["dww"].quant.scale) == 8
-    assert v["c1w"].quant.axis == 0 and len(v["c1w"].quant.scale) == 4
+    if per_channel:
+        assert v["dww"].quant.axis == 3 and len(v["dww"].quant.scale) == 8
+        assert v["c1w"].quant.axis == 0 and len(v["c1w"].quant.scale) == 4
+    else:
+        assert all(v[w].quant.axis is None and len(v[w].quant.scale) == 1 for w in ("c1w", "dww", "c2w", "fcw"))
 
 
-def test_cnn_in_tflm(cnn_models):
-    g, mine, aeq = cnn_models
+@pytest.mark.parametrize("per_channel", [True, False])
+def test_cnn_in_tflm(cnn_models, per_channel):
+    g, mine, aeq = cnn_models[per_channel]
     f, m, r = _tflm(to_tflite(g)), _tflm(to_tflite(mine)), _tflm(aeq)
     xq = mine.values["x"].quant
     rng = np.random.default_rng(5)
@@ -434,6 +451,6 @@ def test_cnn_in_tflm(cnn_models):
 
 
 def test_cnn_round_trip(cnn_models):
-    g, mine, _ = cnn_models
-    for graph in (g, mine):
+    g, mine, _ = cnn_models[True]
+    for graph in (g, mine, cnn_models[False][1]):
         _assert_same_graph(graph, from_tflite(to_tflite(graph)))
