@@ -2,6 +2,8 @@
 
 from frontend.errors import FrontendError, ModelFormatError, UnsupportedOperatorError
 from frontend.graph import Graph, Node, QuantParams, Value
+from frontend.quantize import quantize
+from frontend.tflite_write import to_tflite
 
 __all__ = [
     "FrontendError",
@@ -11,4 +13,6 @@ __all__ = [
     "Node",
     "QuantParams",
     "Value",
+    "quantize",
+    "to_tflite",
 ]
