@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from frontend.errors import UnsupportedOperatorError
-from ops.qnn import quantize_multiplier
 from frontend.graph import Graph, Node
+from ops.qnn import quantize_multiplier
 
 
 @dataclass
@@ -87,5 +87,93 @@ def node_op(graph: Graph, node: Node) -> OpCall:
         attrs = {"M": m, "N": n, "K": k, "x_zero_point": 0,
                  "out_zero_point": int(y.quant.zero_point[0]), "qmin": int(qmin), "qmax": int(qmax)}
         return OpCall("qdense", attrs, [node.inputs[0], w.data, _wrap32(folded), mults, shifts])
-    raise UnsupportedOperatorError(f"{node.origin}: no int8 lowering for {node.op} yet "
-                                   "(supported: fully_connected)")
+    if node.op in ("conv2d", "depthwise_conv2d"):
+        return _conv_op(graph, node)
+    if node.op in ("avg_pool2d", "max_pool2d"):
+        return _pool_op(graph, node)
+    if node.op == "add":
+        return _add_op(graph, node)
+    raise UnsupportedOperatorError(f"{node.origin}: no int8 lowering for {node.op!r} "
+                                   f"(supported: {', '.join(INT8_OPS)}, plus reshape / quantize / dequantize)")
+
+
+INT8_OPS = ("fully_connected", "conv2d", "depthwise_conv2d", "avg_pool2d", "max_pool2d", "add")
+
+
+def _int8_values(node: Node, *vals) -> None:
+    for v in vals:
+        if v.dtype != "int8":
+            raise UnsupportedOperatorError(f"{node.origin}: int8 lowering needs int8 tensors, {v.name!r} is "
+                                           f"{v.dtype}")
+
+
+def _nhwc(node: Node, v) -> tuple[int, int, int, int]:
+    if len(v.shape) != 4:
+        raise UnsupportedOperatorError(f"{node.origin}: tensor {v.name!r} must be 4-D NHWC, has shape {v.shape}")
+    return tuple(int(d) for d in v.shape)
+
+
+def _conv_op(graph: Graph, node: Node) -> OpCall:
+    from ops.qnn_conv import folded_bias
+
+    v = graph.values
+    x, w, y = v[node.inputs[0]], v[node.inputs[1]], v[node.outputs[0]]
+    _int8_values(node, x, w, y)
+    _check_quant(node, x, w, y)
+    dw = node.op == "depthwise_conv2d"
+    n, h, wd, c = _nhwc(node, x)
+    f = int(w.shape[3] if dw else w.shape[0])
+    bias = (v[node.inputs[2]].data.astype(np.int32) if len(node.inputs) > 2 and node.inputs[2]
+            else np.zeros(f, np.int32))
+    mults, shifts = _multipliers(x, w, y, f)
+    qmin, qmax = activation_range(node.attrs.get("activation", "none"), y.quant.scale[0], y.quant.zero_point[0])
+    (sh, sw), (dh, dwd) = node.attrs.get("stride", (1, 1)), node.attrs.get("dilation", (1, 1))
+    pt, pb, pl, pr = node.attrs.get("padding", (0, 0, 0, 0))
+    xzp = int(x.quant.zero_point[0])
+    attrs = {"N": n, "H": h, "W": wd, "C": c, "KH": int(w.shape[1]), "KW": int(w.shape[2]),
+             "stride_h": int(sh), "stride_w": int(sw), "dilation_h": int(dh), "dilation_w": int(dwd),
+             "pad_top": int(pt), "pad_bottom": int(pb), "pad_left": int(pl), "pad_right": int(pr),
+             "x_zero_point": xzp, "out_zero_point": int(y.quant.zero_point[0]), "qmin": int(qmin),
+             "qmax": int(qmax), "fold_x_zero_point": True}
+    if dw:
+        attrs["depth_multiplier"] = int(node.attrs.get("depth_multiplier", f // c))
+    else:
+        attrs["F"] = f
+    return OpCall("qdepthwise_conv2d_nhwc" if dw else "qconv2d_nhwc", attrs,
+                  [node.inputs[0], w.data, folded_bias(w.data, bias, xzp, depthwise=dw), mults, shifts])
+
+
+def _pool_op(graph: Graph, node: Node) -> OpCall:
+    v = graph.values
+    x, y = v[node.inputs[0]], v[node.outputs[0]]
+    _int8_values(node, x, y)
+    if x.quant is None or y.quant is None or x.quant != y.quant:
+        raise UnsupportedOperatorError(f"{node.origin}: TFLite's int8 pooling needs the input {x.name!r} and output "
+                                       f"{y.name!r} quantized alike, got {x.quant} and {y.quant}")
+    n, h, wd, c = _nhwc(node, x)
+    (kh, kw), (sh, sw) = node.attrs["filter"], node.attrs.get("stride", (1, 1))
+    pt, pb, pl, pr = node.attrs.get("padding", (0, 0, 0, 0))
+    qmin, qmax = activation_range(node.attrs.get("activation", "none"), y.quant.scale[0], y.quant.zero_point[0])
+    attrs = {"N": n, "H": h, "W": wd, "C": c, "filter_h": int(kh), "filter_w": int(kw), "stride_h": int(sh),
+             "stride_w": int(sw), "pad_top": int(pt), "pad_bottom": int(pb), "pad_left": int(pl),
+             "pad_right": int(pr), "qmin": int(qmin), "qmax": int(qmax)}
+    return OpCall("qavg_pool2d_nhwc" if node.op == "avg_pool2d" else "qmax_pool2d_nhwc", attrs, [node.inputs[0]])
+
+
+def _add_op(graph: Graph, node: Node) -> OpCall:
+    from ops.qnn_conv import qadd_params
+
+    v = graph.values
+    a, b, y = v[node.inputs[0]], v[node.inputs[1]], v[node.outputs[0]]
+    _int8_values(node, a, b, y)
+    if a.shape != b.shape:
+        raise UnsupportedOperatorError(f"{node.origin}: broadcasting add ({a.shape} + {b.shape}) is not supported")
+    for t in (a, b, y):
+        if t.quant is None or t.quant.per_channel:
+            raise UnsupportedOperatorError(f"{node.origin}: tensor {t.name!r} needs per-tensor quantization")
+    qmin, qmax = activation_range(node.attrs.get("activation", "none"), y.quant.scale[0], y.quant.zero_point[0])
+    attrs = {"shape": tuple(int(d) for d in a.shape), "a_zero_point": int(a.quant.zero_point[0]),
+             "b_zero_point": int(b.quant.zero_point[0]), "out_zero_point": int(y.quant.zero_point[0]),
+             **qadd_params(a.quant.scale[0], b.quant.scale[0], y.quant.scale[0]), "qmin": int(qmin), "qmax": int(qmax)}
+    ins = [a.data if a.is_constant else a.name, b.data if b.is_constant else b.name]
+    return OpCall("qadd", attrs, ins)
