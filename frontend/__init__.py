@@ -3,6 +3,7 @@
 from frontend.errors import FrontendError, ModelFormatError, UnsupportedOperatorError
 from frontend.graph import Graph, Node, QuantParams, Value
 from frontend.quantize import quantize
+from frontend.tflite import from_tflite
 from frontend.tflite_write import to_tflite
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "Node",
     "QuantParams",
     "Value",
+    "from_tflite",
     "quantize",
     "to_tflite",
 ]

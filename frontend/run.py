@@ -201,4 +201,21 @@ def run_model(compiled: CompiledModel, inputs, *, toolchain=None, cfu_verilog: s
                     console=run.console, total_cycles=run.cycles)
 
 
-__all__ = ["Footprint", "ModelRun", "default_main", "footprint", "model_program", "run_model"]
+def run_main(compiled: CompiledModel, main: str, *, toolchain=None, cfu_verilog: str | Path | None = None,
+             ram_kib: int = 256, max_cycles: int = 50_000_000):
+    """Link ``compiled`` with a main program of the caller's (``main.c`` source; it calls
+    ``model(in, out)`` and may print with the runtime's ``isaforge_puts`` / ``isaforge_print_float``),
+    run it on the simulated SoC and return ``(SimRun, Footprint)``; a nonzero exit is an error."""
+    from simulator.toolchain import compile_rv32
+    from simulator.vexriscv import run_elf
+    from toolchain.rv32 import Toolchain
+
+    elf = compile_rv32(model_program(compiled, main=main), toolchain=toolchain or Toolchain())
+    run = run_elf(elf, cfu_verilog=cfu_verilog, ram_kib=ram_kib, max_cycles=max_cycles)
+    if run.exit_code != 0:
+        raise FrontendError(f"model {compiled.name!r}: the program exited with code {run.exit_code}; "
+                            f"console:\n{run.console}")
+    return run, footprint(elf)
+
+
+__all__ = ["Footprint", "ModelRun", "default_main", "footprint", "model_program", "run_main", "run_model"]
