@@ -173,6 +173,13 @@ def footprint(elf: str | Path) -> Footprint:
     return Footprint(sizes["text"], sizes["rodata"], sizes["data"], sizes["bss"], arena, kernels)
 
 
+def _cfu(compiled: CompiledModel) -> str | None:
+    """The CFU the model's kernels need (their extensions behind one router), None without any."""
+    from simulator.run import cfu_verilog
+
+    return cfu_verilog(list(compiled.used_extensions))
+
+
 def run_model(compiled: CompiledModel, inputs, *, toolchain=None, cfu_verilog: str | Path | None = None,
               ram_kib: int = 256, max_cycles: int = 50_000_000) -> ModelRun:
     """Run ``compiled`` on the simulated SoC for every input of ``inputs``; see the module docstring."""
@@ -190,7 +197,7 @@ def run_model(compiled: CompiledModel, inputs, *, toolchain=None, cfu_verilog: s
     out_dt = np.dtype(compiled.output_dtype)
     dump = {"outputs": (info.symbol("isaforge_outputs").address, nb * n_out * out_dt.itemsize),
             "counts": (info.symbol("isaforge_counts").address, 4 * (4 + 2 * nb))}
-    run = run_elf(elf, cfu_verilog=cfu_verilog, ram_kib=ram_kib, max_cycles=max_cycles, dump=dump)
+    run = run_elf(elf, cfu_verilog=cfu_verilog or _cfu(compiled), ram_kib=ram_kib, max_cycles=max_cycles, dump=dump)
     if run.exit_code != 0:
         raise FrontendError(f"model {compiled.name!r}: the program exited with code {run.exit_code}; "
                             f"console:\n{run.console}")
@@ -211,7 +218,7 @@ def run_main(compiled: CompiledModel, main: str, *, toolchain=None, cfu_verilog:
     from toolchain.rv32 import Toolchain
 
     elf = compile_rv32(model_program(compiled, main=main), toolchain=toolchain or Toolchain())
-    run = run_elf(elf, cfu_verilog=cfu_verilog, ram_kib=ram_kib, max_cycles=max_cycles)
+    run = run_elf(elf, cfu_verilog=cfu_verilog or _cfu(compiled), ram_kib=ram_kib, max_cycles=max_cycles)
     if run.exit_code != 0:
         raise FrontendError(f"model {compiled.name!r}: the program exited with code {run.exit_code}; "
                             f"console:\n{run.console}")
