@@ -77,6 +77,22 @@ def hello_world_main(graph, xs=XS) -> str:
     ])
 
 
+def demo():
+    """Run the device program (printing its console) and return the int8 graph."""
+    graph, _ = int8_sine()
+    run, _ = run_main(graph.compile("vexriscv"), hello_world_main(graph))
+    sys.stdout.write(run.console)
+    return graph
+
+
+def demo_inputs(graph) -> np.ndarray:
+    """Some int8 inputs to measure with (the quantized hello_world positions)."""
+    from frontend.reference import quantize_np
+
+    q = graph.values[graph.inputs[0]].quant
+    return np.stack([quantize_np(np.array([[x]], np.float32), q) for x in XS])
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=None, help="write sine_int8.tflite and model.c here")
