@@ -13,11 +13,10 @@ def _extensions(text: str) -> tuple[str, ...]:
 def run(args) -> int:
     import numpy as np
 
+    from frontend.errors import FrontendError
     from frontend.load import load_model, prepare
     from frontend.reference import dequantize_np
     from frontend.run import run_model
-
-    from frontend.errors import FrontendError
 
     def load(path: str, what: str):
         try:

@@ -34,4 +34,5 @@ from .registry import (
 )
 
 __all__ = ["OPS", "VARIANTS", "Attr", "Op", "OpError", "Workload", "aliases", "all_names", "conv2d_nchw_ref", "get",
-           "lookup", "names", "of", "pad_nchw", "pad_nhwc", "quantize_multiplier", "register", "register_variant", "requantize_np", "table"]
+           "lookup", "names", "of", "pad_nchw", "pad_nhwc",
+           "quantize_multiplier", "register", "register_variant", "requantize_np", "table"]
