@@ -167,3 +167,26 @@ def test_qdense_hand_schedule_is_exact_on_host(mnk, exts):
     out = np.zeros((m, n), np.int8)
     codegen_c.build(func, "host")(*ins, out)
     assert np.array_equal(out, wl.ref(*ins))
+
+
+def test_kws_ds_cnn_reference_and_host_c_equal_tflm():
+    from frontend.zoo import kws_calibration, kws_float
+
+    q = quantize(kws_float(), kws_calibration())
+    interp = _tflm(to_tflite(q))
+    compiled = q.compile("host")
+    for x in np.random.default_rng(6).integers(-128, 128, (2, 1, 49, 10, 1)).astype(np.int8):
+        want = _tflm_run(interp, x)
+        assert np.array_equal(q.evaluate(x)[0], want)
+        assert np.array_equal(run_host(compiled, x), want)
+
+
+def test_small_ds_cnn_on_the_simulated_vexriscv():
+    from frontend.zoo import kws_calibration, kws_float
+
+    q = quantize(kws_float(seed=2, blocks=1, channels=8), kws_calibration(4))
+    interp = _tflm(to_tflite(q))
+    x = np.random.default_rng(7).integers(-128, 128, (1, 1, 49, 10, 1)).astype(np.int8)
+    r = run_model(q.compile("vexriscv"), x)
+    assert np.array_equal(r.outputs[0], _tflm_run(interp, x[0]))
+    assert r.footprint.bss >= r.footprint.arena > 0
