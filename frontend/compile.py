@@ -175,8 +175,10 @@ def kernel_schedule(wl, op_name: str, exts=()):
     others."""
     from schedules import hand
 
-    if op_name == "qdense" and exts:
-        # without extensions the default schedule measured faster on the SoC (sine: 3,193 vs 3,390 cycles)
+    p = wl.params
+    if op_name == "qdense" and (exts or p["M"] * p["N"] > 64):
+        # tiny layers without extensions: the default schedule measured faster on the SoC (sine: 3,193
+        # vs 3,390 cycles); larger ones must not hold the whole int32 product (kws pointwise: 20 KiB each)
         return hand.qdense(wl, exts)
     s = create_schedule(wl.output)
     if op_name in ("qconv2d_nhwc", "qdepthwise_conv2d_nhwc"):

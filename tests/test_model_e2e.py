@@ -190,3 +190,22 @@ def test_small_ds_cnn_on_the_simulated_vexriscv():
     r = run_model(q.compile("vexriscv"), x)
     assert np.array_equal(r.outputs[0], _tflm_run(interp, x[0]))
     assert r.footprint.bss >= r.footprint.arena > 0
+
+
+def test_cli_run_model(sine, tmp_path, capsys):
+    from isaforge.cli import main
+
+    g, interp = sine
+    path = tmp_path / "sine_int8.tflite"
+    path.write_bytes(to_tflite(g))
+    np.save(tmp_path / "x.npy", np.array([[[-115]], [[0]]], np.int8))
+    assert main(["run", str(path), "--extensions", "dot4_i8,requant_i8", "--inputs", str(tmp_path / "x.npy"),
+                 "--emit", str(tmp_path / "model.c")]) == 0
+    out = capsys.readouterr().out
+    want = [_tflm_run(interp, np.array([[q]], np.int8))[0, 0] for q in (-115, 0)]
+    assert f"output 0: [{want[0]}]" in out and f"output 1: [{want[1]}]" in out
+    assert "cycles per inference:" in out and "isaforge_k1_qdense" in out
+    assert "void model(const int8_t *in, int8_t *out)" in (tmp_path / "model.c").read_text()
+    # a float model needs calibration: a clear error, exit code 2
+    assert main(["run", str(_sine_float_path())]) == 2
+    assert "calibration" in capsys.readouterr().err
