@@ -144,8 +144,8 @@ def test_sine_with_extensions_on_the_simulated_vexriscv(sine, exts):
     assert np.array_equal(r.outputs, np.stack([_tflm_run(interp, x) for x in xs]))
     plain = run_model(g.compile("vexriscv"), xs[:1])
     assert r.cycles < plain.cycles
-    if len(exts) == 2:  # measured: 1,121 warm cycles and 552 B of .text (3,193 and 1,460 B without)
-        assert r.cycles < 0.4 * plain.cycles and r.footprint.text + r.footprint.rodata < 2048
+    if len(exts) == 2:  # the goals: under 900 cycles, under 2 KB of .text + .rodata (measured 812, 1,732)
+        assert r.cycles < 900 and r.footprint.text + r.footprint.rodata < 2048
 
 
 @pytest.mark.parametrize("mnk", [(1, 16, 1), (2, 5, 10), (3, 8, 12), (1, 1, 16)])
