@@ -182,13 +182,10 @@ def kernel_schedule(wl, op_name: str, exts=()):
         # tiny layers without extensions: the default schedule measured faster on the SoC (sine: 3,193
         # vs 3,390 cycles); larger ones must not hold the whole int32 product (kws pointwise: 20 KiB each)
         return hand.qdense(wl, exts)
-    s = create_schedule(wl.output)
     if op_name in ("qconv2d_nhwc", "qdepthwise_conv2d_nhwc"):
-        # no whole-tensor int32 intermediates (a 20x4x64 layer would need 20 KiB of .bss for each):
-        # each output's sum is computed where it is requantized; the int8 padded copy stays (a
-        # guard per tap costs more than the copy)
-        s[wl.stages["acc"]].compute_at(s[wl.output], wl.output.op.axis[-1])
-    return s, wl.args
+        # no whole-tensor int32 intermediates (a 20x4x64 layer would need 20 KiB of .bss for each)
+        return hand.qconv(wl, exts)
+    return create_schedule(wl.output), wl.args
 
 
 def int8_core(graph: Graph) -> Graph:

@@ -209,3 +209,30 @@ def test_cli_run_model(sine, tmp_path, capsys):
     # a float model needs calibration: a clear error, exit code 2
     assert main(["run", str(_sine_float_path())]) == 2
     assert "calibration" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("exts", [(), ("requant_i8",), ("dot4_i8", "requant_i8")])
+@pytest.mark.parametrize("op,attrs", [
+    ("qconv2d_nhwc", dict(N=1, H=6, W=5, C=8, F=6, KH=3, pad_top=1, pad_bottom=1, pad_left=1, pad_right=1,
+                          x_zero_point=-3, out_zero_point=4, fold_x_zero_point=True)),
+    ("qconv2d_nhwc", dict(N=1, H=9, W=7, C=1, F=5, KH=4, KW=2, stride_h=2, stride_w=2, x_zero_point=9)),
+    ("qdepthwise_conv2d_nhwc", dict(N=1, H=5, W=4, C=8, KH=3, pad_top=1, pad_bottom=1, pad_left=1, pad_right=1,
+                                    x_zero_point=11, out_zero_point=-128, fold_x_zero_point=True)),
+])
+def test_qconv_hand_schedule_is_exact_on_host(op, attrs, exts):
+    import codegen_c
+    import ops
+    import tir
+    from schedules.hand import qconv
+
+    wl = ops.get(op)(**attrs)
+    func = tir.lower(*qconv(wl, exts))
+    rng = np.random.default_rng(len(attrs))
+    n = wl.inputs[2].shape[0]
+    ins = [rng.integers(-128, 128, wl.inputs[0].shape).astype(np.int8),
+           rng.integers(-127, 128, wl.inputs[1].shape).astype(np.int8),
+           rng.integers(-2**20, 2**20, n).astype(np.int32), rng.integers(1 << 30, 1 << 31, n).astype(np.int32),
+           rng.integers(-20, 3, n).astype(np.int32)]
+    out = np.zeros(wl.output.shape, np.int8)
+    codegen_c.build(func, "host")(*ins, out)
+    assert np.array_equal(out, wl.ref(*ins))
