@@ -589,7 +589,7 @@ def _requant_unit(exts) -> TensorIntrin | None:
     return None
 
 
-UNROLL_J = 4  # channels per iteration at least (when they divide N)
+UNROLL_ROW_BYTES = 64  # a requantized dense layer unrolls channels while rows x channels <= this
 
 
 def qdense(wl, exts=()):
@@ -608,9 +608,10 @@ def qdense(wl, exts=()):
     i, j = s[Y].op.axis
     rq = _requant_unit(exts)
     if rq is not None:
-        # channels per iteration, so that their loads and CFU ops interleave: more for short rows
-        # (measured on the sine model: 4 at K = 16, all 16 at K = 1)
-        unroll = _fit(wl.params["N"], max(UNROLL_J, 64 // K))
+        # channels per iteration, so that their loads and CFU ops interleave, for short rows only (the
+        # copies cost I-cache): measured sine 1,061 -> 812 cycles (4 at K = 16, all 16 at K = 1); kws's
+        # K = 64 layers slow down unrolled (whole model 6.89M -> 8.26M cycles)
+        unroll = _fit(wl.params["N"], max(1, UNROLL_ROW_BYTES // K))
         if unroll > 1:
             j, ju = s[Y].split(j, unroll)
             jo, ji = s[Y].split(ju, 1)
@@ -643,7 +644,7 @@ def qconv(wl, exts=()):
     requantized (no int32 intermediate tensor), the padded int8 copy of the input kept.
 
     With a requantizing unit in ``exts`` (requant_i8) the output stage is one ``requant`` op per
-    element after loading that channel's multiplier and shift, channels unrolled by up to 4; with a
+    element after loading that channel's multiplier and shift; with a
     stateless int8 dot extension (dot4_i8) a convolution's channel loop is tensorized when the channels
     are a multiple of its lanes.
     """
@@ -654,13 +655,7 @@ def qconv(wl, exts=()):
     f = s[Y].op.axis[-1]
     rq = _requant_unit(exts)
     if rq is not None:
-        unroll = _fit(Y.shape[-1], UNROLL_J)
-        if unroll > 1:
-            f, fu = s[Y].split(f, unroll)
-            fo, fi = s[Y].split(fu, 1)
-            s[Y].unroll(fo)
-        else:
-            fo, fi = s[Y].split(f, 1)
+        fo, fi = s[Y].split(f, 1)  # (channels unrolled by 2 or 4 measured slower in the kws model)
         s[B].compute_at(s[Y], fo)
         s[A].compute_at(s[B], s[B].op.axis[-1])
         s[Y].tensorize(fi, rq)
