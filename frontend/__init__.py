@@ -1,7 +1,9 @@
-"""Model import and whole-model compilation: TFLite flatbuffers -> Graph of operator-library ops."""
+"""Model import and whole-model compilation: TFLite flatbuffers / int8 ONNX -> Graph of operator-library ops."""
 
 from frontend.errors import FrontendError, ModelFormatError, UnsupportedOperatorError
 from frontend.graph import Graph, Node, QuantParams, Value
+from frontend.onnx_import import from_onnx
+from frontend.tflite import from_tflite
 
 __all__ = [
     "FrontendError",
@@ -11,4 +13,6 @@ __all__ = [
     "Node",
     "QuantParams",
     "Value",
+    "from_onnx",
+    "from_tflite",
 ]
