@@ -3,7 +3,9 @@
 from frontend.errors import FrontendError, ModelFormatError, UnsupportedOperatorError
 from frontend.graph import Graph, Node, QuantParams, Value
 from frontend.onnx_import import from_onnx
+from frontend.quantize import quantize
 from frontend.tflite import from_tflite
+from frontend.tflite_write import to_tflite
 
 __all__ = [
     "FrontendError",
@@ -15,4 +17,6 @@ __all__ = [
     "Value",
     "from_onnx",
     "from_tflite",
+    "quantize",
+    "to_tflite",
 ]

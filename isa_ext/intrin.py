@@ -21,7 +21,7 @@ from tir.intrin import (
     param,
 )
 from tir.stmt import Evaluate, seq
-from tir.visit import collect_vars
+from tir.visit import collect_vars, substitute
 
 
 def intrin_op(ext, name: str) -> IntrinOp:
@@ -122,14 +122,16 @@ def requant_desc(name: str, out_dtype: str = "int8") -> tir.Tensor:
                                                       out_dtype), name=name)
 
 
-def requant_intrinsic(ext) -> TensorIntrin:
+def requant_intrinsic(ext, *, runtime_shift: bool = False) -> TensorIntrin:
     """The int8 output stage of a quantized kernel, one element per ``requant`` op.
 
     Tensorize at any data axis of an elementwise ``tir.requantize`` stage: the nest's loops stay
     loops around one op per element, after three ops that load the parameters into the unit. The
     unit holds shift, qmin and qmax as int8, so they must be constants in int8's range; multiplier
     and zero point may be any int32 expression that does not change inside the nest (per channel
-    from a tensor, with the channel loop outside).
+    from a tensor, with the channel loop outside). ``runtime_shift=True`` also lets the shift be such
+    an expression (per-channel shifts read from a tensor): the caller then guarantees its values are in
+    [-31, 31], as the model compiler does for the shifts it computes offline.
     """
     ops = {k: intrin_op(ext, k) for k in ("set_mult", "set_shift_zp", "set_clamp", "requant")}
     zero = Const(0, "uint32")
@@ -143,11 +145,14 @@ def requant_intrinsic(ext) -> TensorIntrin:
 
     def impl(m: TensorizeMatch) -> IntrinImpl:
         (x,), out, p = m.inputs, m.output, m.params
-        inside = {id(lp.var) for lp in m.loops}
+        # a loop of one iteration is its index 0: the parameters may use it (they are set before the nest)
+        one = {lp.var: Const(0, lp.var.dtype) for lp in m.loops if lp.extent == 1}
+        p = {k: substitute(v, one) for k, v in p.items()}
+        inside = {id(lp.var) for lp in m.loops if lp.extent != 1}
         for k, v in p.items():
             if collect_vars(v) & inside:
                 raise m.error(f"the {k} ({v}) changes inside the nest; the unit holds one value per pass")
-        for k in ("shift", "qmin", "qmax"):
+        for k in ("qmin", "qmax") if runtime_shift else ("shift", "qmin", "qmax"):
             v = p[k]
             if not (isinstance(v, Const) and -128 <= v.value <= 127):
                 raise m.error(f"the {k} must be a constant in [-128, 127] (the unit keeps it as int8), got {v}")

@@ -14,7 +14,7 @@ from tir.errors import TirError
 
 # subcommand modules, in --help order
 COMMANDS = ("isaforge.cmd_ops", "isaforge.cmd_export", "isaforge.cmd_tune", "isaforge.cmd_area",
-            "isaforge.cmd_search")
+            "isaforge.cmd_search", "isaforge.cmd_run")
 
 
 def build_parser() -> argparse.ArgumentParser:

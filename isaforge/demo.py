@@ -73,9 +73,9 @@ def main() -> int:
     host_check("int8 matmul 64x64x64, 4x4 register tile (host)", s, wl)
     s, wl = padded_conv2d()
     host_check("int8 conv2d 8x16x16 -> 8, 3x3, pad 1 (host)", s, wl)
-    from isaforge import demo_search, demo_tune, demo_vexriscv
+    from isaforge import demo_models, demo_search, demo_tune, demo_vexriscv
 
-    return demo_vexriscv.main() or demo_tune.main() or demo_search.main()
+    return demo_vexriscv.main() or demo_models.main() or demo_tune.main() or demo_search.main()
 
 
 if __name__ == "__main__":

@@ -11,9 +11,10 @@ adding an operator is one ``register(Op(...))`` in one module below and the CLI 
 This package imports only ``tir`` (and numpy).
 """
 
-from . import conv, elementwise, linalg, quant  # noqa: F401 (each module registers its operators)
+from . import conv, elementwise, linalg, qnn, qnn_conv, quant  # noqa: F401 (each module registers its operators)
 from .conv import conv2d_nchw_ref, pad_nchw, pad_nhwc
 from .errors import OpError
+from .qnn import quantize_multiplier
 from .quant import requantize_np
 from .registry import (
     OPS,
@@ -33,4 +34,5 @@ from .registry import (
 )
 
 __all__ = ["OPS", "VARIANTS", "Attr", "Op", "OpError", "Workload", "aliases", "all_names", "conv2d_nchw_ref", "get",
-           "lookup", "names", "of", "pad_nchw", "pad_nhwc", "register", "register_variant", "requantize_np", "table"]
+           "lookup", "names", "of", "pad_nchw", "pad_nhwc",
+           "quantize_multiplier", "register", "register_variant", "requantize_np", "table"]

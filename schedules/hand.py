@@ -564,6 +564,68 @@ def _dense(wl, intrin: TensorIntrin | None, tile=(4, 4), kfactor=4, k_steps: int
     return s, wl.args
 
 
+def _stateless_dot(exts, in_dtype: str = "int8") -> TensorIntrin | None:
+    """The first stateless dot intrinsic over ``in_dtype`` lanes among the extensions ``exts``."""
+    for ext in exts:
+        e = isa_ext.get(ext) if isinstance(ext, str) else ext
+        for t in getattr(e, "intrinsics", []):
+            if not t.accumulators and t.facts is not None and t.facts.pattern == "lane_reduce" and \
+                    getattr(t, "in_dtype", in_dtype) == in_dtype and t.lanes > 1:
+                return t
+    return None
+
+
+def _requant_unit(exts) -> TensorIntrin | None:
+    """A requantizing unit's intrinsic (pattern "elementwise") among ``exts``, taking per-channel
+    shifts from a tensor."""
+    from isa_ext.intrin import requant_intrinsic
+
+    for ext in exts:
+        e = isa_ext.get(ext) if isinstance(ext, str) else ext
+        if any(t.facts is not None and t.facts.pattern == "elementwise" and "requant" in t.ops
+               for t in getattr(e, "intrinsics", [])):
+            return requant_intrinsic(e, runtime_shift=True)
+    return None
+
+
+def qdense(wl, exts=()):
+    """``qdense`` (int8 FULLY_CONNECTED): one output at a time, its reduction straight-line.
+
+    The reduction is computed at the output (one accumulator in a register) and unrolled; with a
+    stateless int8 dot extension in ``exts`` (dot4_i8) its lane loop is tensorized (a K that is not a
+    multiple of the lanes gets a scalar tail); with a requantizing unit (requant_i8) the output stage
+    is one ``requant`` op per element after loading that channel's multiplier and shift.
+    """
+    if _op_name(wl) != "qdense":
+        raise ScheduleError(f"qdense schedule: workload {wl.name!r} is not a qdense")
+    Y, D, A = wl.output, wl.stages["dense"], wl.stages["acc"]
+    K = wl.params["K"]
+    s = create_schedule(Y)
+    i, j = s[Y].op.axis
+    rq = _requant_unit(exts)
+    if rq is not None:
+        jo, ji = s[Y].split(j, 1)
+        s[A].compute_at(s[Y], jo)
+        s[D].compute_at(s[A], s[A].op.axis[1])
+        s[Y].tensorize(ji, rq)
+    else:
+        s[A].compute_inline()
+        s[D].compute_at(s[Y], j)
+    (k,) = s[D].op.reduce_axis
+    dot = _stateless_dot(exts)
+    if dot is not None and K % dot.lanes == 0:  # word loads of X and W rows need K a multiple of the lanes
+        ko, ki = s[D].split(k, dot.lanes)
+        s[D].tensorize(ki, dot)
+        if K // dot.lanes <= 16:
+            s[D].unroll(ko)
+    elif K <= 16:
+        s[D].unroll(k)
+    else:
+        ko, ki = s[D].split(k, 4)
+        s[D].unroll(ki)
+    return s, wl.args
+
+
 # ---------------------------------------------------------------------------------------------
 # entry points
 
@@ -674,4 +736,4 @@ SCHEDULES = {"naive": naive, "scalar": scalar_best, "dot4": dot4, "dot4_asm": do
 
 
 __all__ = ["HAND_KINDS", "SCHEDULES", "conv2d_nhwc_ohwi", "dot4", "dot4_asm", "mac4", "matmul_nt", "naive",
-           "scalar_best"]
+           "qdense", "scalar_best"]

@@ -1,0 +1,179 @@
+"""One mapping from int8 graph nodes to ops-library operators, used by the reference and the compiler."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from frontend.errors import UnsupportedOperatorError
+from frontend.graph import Graph, Node
+from ops.qnn import quantize_multiplier
+
+
+@dataclass
+class OpCall:
+    """Which ops-library operator computes a node, with which attributes and inputs (names or constants)."""
+
+    op_name: str
+    attrs: dict = field(default_factory=dict)
+    inputs: list = field(default_factory=list)
+
+
+def activation_range(activation: str, scale: float, zero_point: int, qmin: int = -128, qmax: int = 127):
+    """TFLite's CalculateActivationRangeQuantized."""
+    def q(x: float) -> int:
+        return zero_point + _round_away(x / scale)
+
+    if activation == "relu":
+        return max(qmin, q(0.0)), qmax
+    if activation == "relu6":
+        return max(qmin, q(0.0)), min(qmax, q(6.0))
+    return qmin, qmax
+
+
+def _round_away(x: float) -> int:
+    return int(math.copysign(math.floor(abs(x) + 0.5), x))
+
+
+def _wrap32(a: np.ndarray) -> np.ndarray:
+    return np.asarray(a, np.int64).astype(np.uint32).astype(np.int32)
+
+
+def _check_quant(node: Node, x, w, y) -> None:
+    for role, v in (("input", x), ("weights", w), ("output", y)):
+        if v.quant is None:
+            raise UnsupportedOperatorError(f"{node.origin}: the {role} tensor {v.name!r} has no quantization "
+                                           "parameters (an int8 kernel needs scale and zero point)")
+    if any(z != 0 for z in w.quant.zero_point):
+        raise UnsupportedOperatorError(f"{node.origin}: weights {w.name!r} have a nonzero zero point "
+                                       f"{w.quant.zero_point} (TFLite's int8 kernels require 0)")
+    if x.quant.per_channel or y.quant.per_channel:
+        raise UnsupportedOperatorError(f"{node.origin}: activations {x.name!r} / {y.name!r} must be quantized "
+                                       "per tensor")
+
+
+def _multipliers(x, w, y, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (multiplier, shift) of input scale * weight scale / output scale, as TFLite's
+    PopulateConvolutionQuantizationParams computes them (in double from the float32 scales)."""
+    ws = w.quant.scale if w.quant.per_channel else w.quant.scale * channels
+    if len(ws) != channels:
+        raise UnsupportedOperatorError(f"weights {w.name!r} have {len(ws)} scales for {channels} channels")
+    pairs = [quantize_multiplier(float(x.quant.scale[0]) * float(s) / float(y.quant.scale[0])) for s in ws]
+    return np.array([p[0] for p in pairs], np.int32), np.array([p[1] for p in pairs], np.int32)
+
+
+def node_op(graph: Graph, node: Node) -> OpCall:
+    """The ops-library call of an int8 node (fully_connected today)."""
+    v = graph.values
+    if node.op == "fully_connected":
+        x, w = v[node.inputs[0]], v[node.inputs[1]]
+        y = v[node.outputs[0]]
+        if x.dtype != "int8" or w.dtype != "int8" or y.dtype != "int8":
+            raise UnsupportedOperatorError(f"{node.origin}: int8 lowering needs int8 x/w/y, got "
+                                           f"{x.dtype}/{w.dtype}/{y.dtype}")
+        n, k = w.shape
+        m = int(np.prod(x.shape)) // k
+        bias = (v[node.inputs[2]].data.astype(np.int32) if len(node.inputs) > 2 and node.inputs[2]
+                else np.zeros(n, np.int32))
+        _check_quant(node, x, w, y)
+        mults, shifts = _multipliers(x, w, y, n)
+        qmin, qmax = activation_range(node.attrs.get("activation", "none"), y.quant.scale[0],
+                                      y.quant.zero_point[0])
+        # (x - xzp) . w + b == x . w + (b - xzp * sum(w)) in wrapping int32: the kernel is a plain dot product
+        xzp = int(x.quant.zero_point[0])
+        folded = bias.astype(np.int64) - xzp * w.data.astype(np.int64).sum(axis=1)
+        attrs = {"M": m, "N": n, "K": k, "x_zero_point": 0,
+                 "out_zero_point": int(y.quant.zero_point[0]), "qmin": int(qmin), "qmax": int(qmax)}
+        return OpCall("qdense", attrs, [node.inputs[0], w.data, _wrap32(folded), mults, shifts])
+    if node.op in ("conv2d", "depthwise_conv2d"):
+        return _conv_op(graph, node)
+    if node.op in ("avg_pool2d", "max_pool2d"):
+        return _pool_op(graph, node)
+    if node.op == "add":
+        return _add_op(graph, node)
+    raise UnsupportedOperatorError(f"{node.origin}: no int8 lowering for {node.op!r} "
+                                   f"(supported: {', '.join(INT8_OPS)}, plus reshape / quantize / dequantize)")
+
+
+INT8_OPS = ("fully_connected", "conv2d", "depthwise_conv2d", "avg_pool2d", "max_pool2d", "add")
+
+
+def _int8_values(node: Node, *vals) -> None:
+    for v in vals:
+        if v.dtype != "int8":
+            raise UnsupportedOperatorError(f"{node.origin}: int8 lowering needs int8 tensors, {v.name!r} is "
+                                           f"{v.dtype}")
+
+
+def _nhwc(node: Node, v) -> tuple[int, int, int, int]:
+    if len(v.shape) != 4:
+        raise UnsupportedOperatorError(f"{node.origin}: tensor {v.name!r} must be 4-D NHWC, has shape {v.shape}")
+    return tuple(int(d) for d in v.shape)
+
+
+def _conv_op(graph: Graph, node: Node) -> OpCall:
+    from ops.qnn_conv import folded_bias
+
+    v = graph.values
+    x, w, y = v[node.inputs[0]], v[node.inputs[1]], v[node.outputs[0]]
+    _int8_values(node, x, w, y)
+    _check_quant(node, x, w, y)
+    dw = node.op == "depthwise_conv2d"
+    n, h, wd, c = _nhwc(node, x)
+    f = int(w.shape[3] if dw else w.shape[0])
+    bias = (v[node.inputs[2]].data.astype(np.int32) if len(node.inputs) > 2 and node.inputs[2]
+            else np.zeros(f, np.int32))
+    mults, shifts = _multipliers(x, w, y, f)
+    qmin, qmax = activation_range(node.attrs.get("activation", "none"), y.quant.scale[0], y.quant.zero_point[0])
+    (sh, sw), (dh, dwd) = node.attrs.get("stride", (1, 1)), node.attrs.get("dilation", (1, 1))
+    pt, pb, pl, pr = node.attrs.get("padding", (0, 0, 0, 0))
+    xzp = int(x.quant.zero_point[0])
+    attrs = {"N": n, "H": h, "W": wd, "C": c, "KH": int(w.shape[1]), "KW": int(w.shape[2]),
+             "stride_h": int(sh), "stride_w": int(sw), "dilation_h": int(dh), "dilation_w": int(dwd),
+             "pad_top": int(pt), "pad_bottom": int(pb), "pad_left": int(pl), "pad_right": int(pr),
+             "x_zero_point": xzp, "out_zero_point": int(y.quant.zero_point[0]), "qmin": int(qmin),
+             "qmax": int(qmax), "fold_x_zero_point": True}
+    if dw:
+        attrs["depth_multiplier"] = int(node.attrs.get("depth_multiplier", f // c))
+    else:
+        attrs["F"] = f
+    return OpCall("qdepthwise_conv2d_nhwc" if dw else "qconv2d_nhwc", attrs,
+                  [node.inputs[0], w.data, folded_bias(w.data, bias, xzp, depthwise=dw), mults, shifts])
+
+
+def _pool_op(graph: Graph, node: Node) -> OpCall:
+    v = graph.values
+    x, y = v[node.inputs[0]], v[node.outputs[0]]
+    _int8_values(node, x, y)
+    if x.quant is None or y.quant is None or x.quant != y.quant:
+        raise UnsupportedOperatorError(f"{node.origin}: TFLite's int8 pooling needs the input {x.name!r} and output "
+                                       f"{y.name!r} quantized alike, got {x.quant} and {y.quant}")
+    n, h, wd, c = _nhwc(node, x)
+    (kh, kw), (sh, sw) = node.attrs["filter"], node.attrs.get("stride", (1, 1))
+    pt, pb, pl, pr = node.attrs.get("padding", (0, 0, 0, 0))
+    qmin, qmax = activation_range(node.attrs.get("activation", "none"), y.quant.scale[0], y.quant.zero_point[0])
+    attrs = {"N": n, "H": h, "W": wd, "C": c, "filter_h": int(kh), "filter_w": int(kw), "stride_h": int(sh),
+             "stride_w": int(sw), "pad_top": int(pt), "pad_bottom": int(pb), "pad_left": int(pl),
+             "pad_right": int(pr), "qmin": int(qmin), "qmax": int(qmax)}
+    return OpCall("qavg_pool2d_nhwc" if node.op == "avg_pool2d" else "qmax_pool2d_nhwc", attrs, [node.inputs[0]])
+
+
+def _add_op(graph: Graph, node: Node) -> OpCall:
+    from ops.qnn_conv import qadd_params
+
+    v = graph.values
+    a, b, y = v[node.inputs[0]], v[node.inputs[1]], v[node.outputs[0]]
+    _int8_values(node, a, b, y)
+    if a.shape != b.shape:
+        raise UnsupportedOperatorError(f"{node.origin}: broadcasting add ({a.shape} + {b.shape}) is not supported")
+    for t in (a, b, y):
+        if t.quant is None or t.quant.per_channel:
+            raise UnsupportedOperatorError(f"{node.origin}: tensor {t.name!r} needs per-tensor quantization")
+    qmin, qmax = activation_range(node.attrs.get("activation", "none"), y.quant.scale[0], y.quant.zero_point[0])
+    attrs = {"shape": tuple(int(d) for d in a.shape), "a_zero_point": int(a.quant.zero_point[0]),
+             "b_zero_point": int(b.quant.zero_point[0]), "out_zero_point": int(y.quant.zero_point[0]),
+             **qadd_params(a.quant.scale[0], b.quant.scale[0], y.quant.scale[0]), "qmin": int(qmin), "qmax": int(qmax)}
+    ins = [a.data if a.is_constant else a.name, b.data if b.is_constant else b.name]
+    return OpCall("qadd", attrs, ins)

@@ -1,0 +1,228 @@
+"""Run a compiled model as a whole program on the simulated VexRiscv SoC and measure it.
+
+``run_model(compiled, inputs, ...) -> ModelRun``
+    Builds the model's C unit with a small main program (the inputs as constant arrays), cross
+    compiles it for rv32 and simulates it on the VexRiscv RTL. The first input runs twice: cold (the
+    caches empty, as after reset) and warm; every input's output is read back. Returns the outputs,
+    cycles and retired instructions per inference (cold, warm, each input) and the footprint.
+
+``footprint(elf) -> Footprint``
+    What the model unit takes in the linked ELF, read with pyelftools: .text, .rodata, .data and .bss
+    of the model's own symbols (its kernels, helpers, constants and arena; the main program and the
+    runtime are not counted), the arena, and the .text of every kernel.
+
+``model_program(compiled, inputs, main=None) -> dict[str, str]``
+    The program's sources (model.c, main.c, the runtime), for callers that run it themselves (a
+    custom ``main`` may print, as the examples do).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from frontend.compile import MODEL_FUNCTION, CompiledModel
+from frontend.errors import FrontendError
+
+MODEL_FILE = "model.c"
+MAIN_FILE = "main.c"
+
+_C_TYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int32_t", "float32": "float"}
+
+
+@dataclass
+class Footprint:
+    """Bytes of the model unit in the linked program, by kind of section."""
+
+    text: int
+    rodata: int
+    data: int
+    bss: int
+    arena: int
+    kernels: dict[str, int] = field(default_factory=dict)  # kernel -> .text bytes
+
+    @property
+    def total(self) -> int:
+        return self.text + self.rodata + self.data + self.bss
+
+
+@dataclass
+class ModelRun:
+    """One simulation of a model program."""
+
+    outputs: np.ndarray  # [number of inputs, *output shape]
+    cycles: int  # warm inference (the first input, second run)
+    cold_cycles: int  # the first inference after reset
+    instret: int
+    cold_instret: int
+    input_cycles: list[int]  # every input's inference, in order (after the cold and warm runs)
+    footprint: Footprint
+    console: str = ""
+    total_cycles: int = 0
+
+
+def _c_values(a: np.ndarray) -> str:
+    if a.dtype.kind == "f":
+        return ", ".join(repr(float(v)) + "f" for v in a.reshape(-1))
+    return ", ".join(str(int(v)) for v in a.reshape(-1))
+
+
+def _as_batch(compiled: CompiledModel, inputs) -> np.ndarray:
+    x = np.asarray(inputs)
+    per = int(np.prod(compiled.input_shape, dtype=np.int64))
+    if x.size == 0 or x.size % per:
+        raise FrontendError(f"model {compiled.name!r}: inputs of shape {x.shape} are not a whole number of "
+                            f"inputs of shape {compiled.input_shape}")
+    if x.dtype != np.dtype(compiled.input_dtype):
+        cast = x.astype(compiled.input_dtype)
+        if not np.array_equal(cast, x):
+            raise FrontendError(f"model {compiled.name!r}: inputs are {x.dtype}, the model takes "
+                                f"{compiled.input_dtype} and they do not fit it")
+        x = cast
+    return x.reshape(-1, per)
+
+
+def default_main(compiled: CompiledModel, batch: np.ndarray) -> str:
+    """The measuring main program: the first input cold and warm, then every input."""
+    it, ot = _C_TYPES[compiled.input_dtype], _C_TYPES[compiled.output_dtype]
+    nb, n_in = batch.shape
+    n_out = int(np.prod(compiled.output_shape, dtype=np.int64))
+    return "\n".join([
+        "#include <stdint.h>",
+        '#include "isaforge_rt.h"',
+        f"void {MODEL_FUNCTION}(const {it} *in, {ot} *out);",
+        f"static const {it} isaforge_inputs[{nb}][{n_in}] = {{",
+        *[f"    {{{_c_values(row)}}}," for row in batch],
+        "};",
+        f"{ot} isaforge_outputs[{nb}][{n_out}];",
+        f"uint32_t isaforge_counts[{4 + 2 * nb}];",
+        "static void isaforge_once(const " + it + " *in, " + ot + " *out, uint32_t *c) {",
+        "    uint32_t c0 = isaforge_mcycle(), i0 = isaforge_minstret();",
+        f"    {MODEL_FUNCTION}(in, out);",
+        "    uint32_t i1 = isaforge_minstret(), c1 = isaforge_mcycle();",
+        "    c[0] = c1 - c0;",
+        "    c[1] = i1 - i0;",
+        "}",
+        "int main(void) {",
+        "    isaforge_once(isaforge_inputs[0], isaforge_outputs[0], isaforge_counts);",
+        "    isaforge_once(isaforge_inputs[0], isaforge_outputs[0], isaforge_counts + 2);",
+        f"    for (int b = 0; b < {nb}; ++b)",
+        "        isaforge_once(isaforge_inputs[b], isaforge_outputs[b], isaforge_counts + 4 + 2 * b);",
+        "    return 0;",
+        "}",
+        "",
+    ])
+
+
+def model_program(compiled: CompiledModel, inputs=None, main: str | None = None) -> dict[str, str]:
+    """Sources of the whole program: the model unit, ``main`` (default: :func:`default_main` over
+    ``inputs``) and the runtime."""
+    from simulator.toolchain import runtime_sources
+
+    if main is None:
+        if inputs is None:
+            raise FrontendError("model_program: give inputs (for the default main) or a main program")
+        main = default_main(compiled, _as_batch(compiled, inputs))
+    sources = runtime_sources()
+    sources[MODEL_FILE] = compiled.source
+    sources[MAIN_FILE] = main
+    return sources
+
+
+def _kind(sec) -> str:
+    flags, typ = sec["sh_flags"], sec["sh_type"]
+    if flags & 0x4:  # SHF_EXECINSTR
+        return "text"
+    if flags & 0x1:  # SHF_WRITE
+        return "bss" if typ == "SHT_NOBITS" else "data"
+    return "rodata"
+
+
+def footprint(elf: str | Path) -> Footprint:
+    """The model unit's bytes in a linked program (see the module docstring)."""
+    from elftools.elf.elffile import ELFFile
+
+    sizes = {"text": 0, "rodata": 0, "data": 0, "bss": 0}
+    kernels: dict[str, int] = {}
+    arena = 0
+    with open(elf, "rb") as f:
+        e = ELFFile(f)
+        symtab = e.get_section_by_name(".symtab")
+        if symtab is None:
+            raise FrontendError(f"{elf}: the ELF has no symbol table (stripped?)")
+        current = None
+        for sym in symtab.iter_symbols():
+            typ, bind = sym["st_info"]["type"], sym["st_info"]["bind"]
+            if typ == "STT_FILE":
+                current = sym.name
+                continue
+            if typ not in ("STT_FUNC", "STT_OBJECT") or not sym["st_size"] or not isinstance(sym["st_shndx"], int):
+                continue
+            ours = (bind == "STB_LOCAL" and current is not None and Path(current).name == MODEL_FILE) or \
+                (bind != "STB_LOCAL" and sym.name == MODEL_FUNCTION)
+            if not ours:
+                continue
+            kind = _kind(e.get_section(sym["st_shndx"]))
+            sizes[kind] += sym["st_size"]
+            if typ == "STT_FUNC" and sym.name.startswith("isaforge_k"):
+                kernels[sym.name] = sym["st_size"]
+            if sym.name == "isaforge_arena":
+                arena = sym["st_size"]
+    return Footprint(sizes["text"], sizes["rodata"], sizes["data"], sizes["bss"], arena, kernels)
+
+
+def _cfu(compiled: CompiledModel) -> str | None:
+    """The CFU the model's kernels need (their extensions behind one router), None without any."""
+    from simulator.run import cfu_verilog
+
+    return cfu_verilog(list(compiled.used_extensions))
+
+
+def run_model(compiled: CompiledModel, inputs, *, toolchain=None, cfu_verilog: str | Path | None = None,
+              ram_kib: int = 256, max_cycles: int = 50_000_000) -> ModelRun:
+    """Run ``compiled`` on the simulated SoC for every input of ``inputs``; see the module docstring."""
+    from simulator.elf import read_elf
+    from simulator.toolchain import compile_rv32
+    from simulator.vexriscv import run_elf
+    from toolchain.rv32 import Toolchain
+
+    batch = _as_batch(compiled, inputs)
+    sources = model_program(compiled, main=default_main(compiled, batch))
+    elf = compile_rv32(sources, toolchain=toolchain or Toolchain())
+    info = read_elf(elf)
+    nb = batch.shape[0]
+    n_out = int(np.prod(compiled.output_shape, dtype=np.int64))
+    out_dt = np.dtype(compiled.output_dtype)
+    dump = {"outputs": (info.symbol("isaforge_outputs").address, nb * n_out * out_dt.itemsize),
+            "counts": (info.symbol("isaforge_counts").address, 4 * (4 + 2 * nb))}
+    run = run_elf(elf, cfu_verilog=cfu_verilog or _cfu(compiled), ram_kib=ram_kib, max_cycles=max_cycles, dump=dump)
+    if run.exit_code != 0:
+        raise FrontendError(f"model {compiled.name!r}: the program exited with code {run.exit_code}; "
+                            f"console:\n{run.console}")
+    c = np.frombuffer(run.dumps["counts"], "<u4").astype(int)
+    outs = np.frombuffer(run.dumps["outputs"], out_dt).reshape(nb, *compiled.output_shape).copy()
+    return ModelRun(outputs=outs, cycles=int(c[2]), cold_cycles=int(c[0]), instret=int(c[3]),
+                    cold_instret=int(c[1]), input_cycles=[int(v) for v in c[4::2]], footprint=footprint(elf),
+                    console=run.console, total_cycles=run.cycles)
+
+
+def run_main(compiled: CompiledModel, main: str, *, toolchain=None, cfu_verilog: str | Path | None = None,
+             ram_kib: int = 256, max_cycles: int = 50_000_000):
+    """Link ``compiled`` with a main program of the caller's (``main.c`` source; it calls
+    ``model(in, out)`` and may print with the runtime's ``isaforge_puts`` / ``isaforge_print_float``),
+    run it on the simulated SoC and return ``(SimRun, Footprint)``; a nonzero exit is an error."""
+    from simulator.toolchain import compile_rv32
+    from simulator.vexriscv import run_elf
+    from toolchain.rv32 import Toolchain
+
+    elf = compile_rv32(model_program(compiled, main=main), toolchain=toolchain or Toolchain())
+    run = run_elf(elf, cfu_verilog=cfu_verilog or _cfu(compiled), ram_kib=ram_kib, max_cycles=max_cycles)
+    if run.exit_code != 0:
+        raise FrontendError(f"model {compiled.name!r}: the program exited with code {run.exit_code}; "
+                            f"console:\n{run.console}")
+    return run, footprint(elf)
+
+
+__all__ = ["Footprint", "ModelRun", "default_main", "footprint", "model_program", "run_main", "run_model"]

@@ -1,0 +1,66 @@
+"""``isaforge run MODEL``: import a .tflite / .onnx model, compile it into one C unit, run it on the
+simulated VexRiscv and print the outputs, cycles per inference and the footprint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _extensions(text: str) -> tuple[str, ...]:
+    return tuple(e for e in text.replace(",", " ").split() if e)
+
+
+def run(args) -> int:
+    import numpy as np
+
+    from frontend.errors import FrontendError
+    from frontend.load import load_model, prepare
+    from frontend.reference import dequantize_np
+    from frontend.run import run_model
+
+    def load(path: str, what: str):
+        try:
+            return np.load(path)
+        except (OSError, ValueError) as exc:
+            raise FrontendError(f"cannot read the {what} file {path!r}: {exc}") from exc
+
+    graph = load_model(args.model)
+    calib = load(args.calibration, "calibration") if args.calibration else None
+    graph = prepare(graph, calib)
+    exts = _extensions(args.extensions)
+    compiled = graph.compile(args.target, extensions=exts)
+    if args.emit:
+        Path(args.emit).write_text(compiled.source)
+    vin = graph.values[graph.inputs[0]]
+    if args.inputs:
+        x = load(args.inputs, "inputs")
+    else:
+        x = np.zeros((1, *vin.shape), vin.dtype)
+    r = run_model(compiled, x)
+    vout = graph.values[graph.outputs[0]]
+    for b, y in enumerate(r.outputs):
+        deq = "" if vout.quant is None else \
+            f"  (real {np.array2string(dequantize_np(y, vout.quant).reshape(-1), precision=6)})"
+        print(f"output {b}: {y.reshape(-1).tolist()}{deq}")
+    fp = r.footprint
+    print(f"model {graph.name!r}, target {args.target}, extensions: {', '.join(exts) or 'none'} "
+          f"(used: {', '.join(e.name for e in compiled.used_extensions) or 'none'})")
+    print(f"cycles per inference: {r.cycles} warm, {r.cold_cycles} cold; instructions {r.instret} warm")
+    print(f"footprint: .text {fp.text} B  .rodata {fp.rodata} B  .data {fp.data} B  .bss {fp.bss} B  "
+          f"(arena {fp.arena} B)  total {fp.total} B")
+    for name, size in fp.kernels.items():
+        print(f"  {name:<40} .text {size} B")
+    return 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("run", help="compile a .tflite / .onnx model and run it on the simulated VexRiscv",
+                       description=__doc__.splitlines()[0])
+    p.add_argument("model", help="model file (.tflite or .onnx; a float model needs --calibration)")
+    p.add_argument("--target", default="vexriscv", choices=["vexriscv"], help="the simulated SoC")
+    p.add_argument("--extensions", default="", help="comma-separated extensions, e.g. dot4_i8,requant_i8")
+    p.add_argument("--inputs", default=None, help=".npy of inputs (leading axis: one per inference); "
+                   "default one all-zero input")
+    p.add_argument("--calibration", default=None, help=".npy of float samples to quantize a float model")
+    p.add_argument("--emit", default=None, help="also write the model's C unit to this file")
+    p.set_defaults(func=run)

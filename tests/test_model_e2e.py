@@ -1,0 +1,192 @@
+"""Whole int8 models end to end: import / quantize -> numpy reference -> one C unit -> host and the
+simulated VexRiscv, every step bit for bit with TFLM's interpreter on the same int8 model."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_quantize import CNN_CALIBRATION, _cnn_graph
+
+from frontend import FrontendError, UnsupportedOperatorError, from_tflite, quantize, to_tflite
+from frontend.compile import run_host
+from frontend.reference import dequantize_np, quantize_np
+from frontend.run import run_model
+
+ROOT = Path(__file__).resolve().parent.parent
+ALL_INT8 = np.arange(-128, 128, dtype=np.int8)
+
+
+def _sine_float_path() -> Path:
+    import tflite_micro
+
+    return Path(tflite_micro.__file__).parent / "python" / "tflite_micro" / "sine_float.tflite"
+
+
+def _tflm(buf: bytes):
+    from tflite_micro.python.tflite_micro import runtime
+
+    return runtime.Interpreter.from_bytes(bytes(buf))
+
+
+def _tflm_run(interp, x: np.ndarray) -> np.ndarray:
+    interp.set_input(x, 0)
+    interp.invoke()
+    return interp.get_output(0).copy()
+
+
+@pytest.fixture(scope="module")
+def sine():
+    g = quantize(from_tflite(_sine_float_path()), np.linspace(0, 2 * np.pi, 500, dtype=np.float32))
+    return g, _tflm(to_tflite(g))
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    """The test CNN of test_quantize without its softmax head (conv, depthwise, add, pools, reshape, dense)."""
+    g = _cnn_graph()
+    g.nodes = g.nodes[:-1]
+    g.outputs = [g.nodes[-1].outputs[0]]
+    del g.values["prob"]
+    q = quantize(g, CNN_CALIBRATION)
+    return q, _tflm(to_tflite(q))
+
+
+def test_sine_reference_and_host_c_equal_tflm_for_every_int8_input(sine):
+    g, interp = sine
+    compiled = g.compile("host")
+    for q in ALL_INT8:
+        x = np.array([[q]], np.int8)
+        want = _tflm_run(interp, x)
+        assert np.array_equal(g.evaluate(x)[0], want), q
+        assert np.array_equal(run_host(compiled, x), want), q
+
+
+def test_cnn_reference_and_host_c_equal_tflm(cnn):
+    g, interp = cnn
+    compiled = g.compile("host")
+    assert [k.op for k in compiled.kernel_info] == ["qconv2d_nhwc", "qdepthwise_conv2d_nhwc", "qconv2d_nhwc",
+                                                    "qadd", "qmax_pool2d_nhwc", "qavg_pool2d_nhwc", "qdense"]
+    rng = np.random.default_rng(3)
+    for _ in range(6):
+        x = rng.integers(-128, 128, (1, 8, 8, 2)).astype(np.int8)
+        want = _tflm_run(interp, x)
+        assert np.array_equal(g.evaluate(x)[0], want)
+        assert np.array_equal(run_host(compiled, x), want)
+
+
+def test_sine_on_the_simulated_vexriscv(sine):
+    g, interp = sine
+    compiled = g.compile("vexriscv")
+    xs = ALL_INT8[::9].reshape(-1, 1, 1)
+    r = run_model(compiled, xs)
+    assert np.array_equal(r.outputs, np.stack([_tflm_run(interp, x) for x in xs]))
+    assert 0 < r.cycles < r.cold_cycles and 0 < r.instret <= r.cycles
+    assert all(abs(c - r.cycles) < 0.05 * r.cycles for c in r.input_cycles)
+    fp = r.footprint
+    assert sorted(fp.kernels) == sorted(compiled.kernels) and all(v > 0 for v in fp.kernels.values())
+    assert fp.arena == compiled.arena_bytes and fp.text >= sum(fp.kernels.values())
+    # the weights are .rodata (the compiler may fold a one-element constant into the code)
+    assert fp.rodata >= sum(v.data.nbytes for v in g.values.values() if v.is_constant and v.dtype == "int8")
+
+
+def test_cnn_on_the_simulated_vexriscv(cnn):
+    g, interp = cnn
+    xs = np.random.default_rng(4).integers(-128, 128, (2, 1, 8, 8, 2)).astype(np.int8)
+    r = run_model(g.compile("vexriscv"), xs)
+    assert np.array_equal(r.outputs, np.stack([_tflm_run(interp, x) for x in xs]))
+
+
+def test_sine_example_prints_what_tflm_computes(sine):
+    g, interp = sine
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "sine.py")], capture_output=True, text=True,
+                         cwd=ROOT, timeout=600)
+    assert out.returncode == 0, out.stderr
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("x_value")]
+    qi, qo = g.values[g.inputs[0]].quant, g.values[g.outputs[0]].quant
+    want = []
+    for i in range(10):
+        x = np.float32(np.float32(i) / np.float32(20)) * np.float32(2 * 3.14159265359)
+        y = dequantize_np(_tflm_run(interp, quantize_np(np.array([[x]], np.float32), qi)), qo)
+        want.append(f"x_value: {float(x):.6f}, y_value: {float(y[0, 0]):.6f}")
+    assert lines == want
+    assert lines[1] == "x_value: 0.314159, y_value: 0.294289"  # 0.314159 -> int8 -115 -> 37
+    assert "cycles per inference" in out.stdout
+
+
+def test_unsupported_node_is_named_at_compile(cnn):
+    g = _cnn_graph()  # float: the compiler takes int8 graphs
+    with pytest.raises(UnsupportedOperatorError) as e:
+        g.compile("host")
+    assert "conv2d" in str(e.value) or "int8" in str(e.value)
+    q = quantize(_cnn_graph(), CNN_CALIBRATION[:4])  # with its softmax head
+    with pytest.raises(UnsupportedOperatorError) as e:
+        q.compile("host")
+    assert "softmax" in str(e.value) and "TFLite operator 8" in str(e.value)
+
+
+def test_run_model_rejects_wrong_inputs(sine):
+    compiled = sine[0].compile("vexriscv")
+    with pytest.raises(FrontendError, match="int8"):
+        run_model(compiled, np.array([1000]))
+
+
+@pytest.mark.parametrize("exts", [("dot4_i8", "requant_i8"), ("requant_i8",), ("dot4_i8",)])
+def test_sine_with_extensions_on_the_simulated_vexriscv(sine, exts):
+    g, interp = sine
+    compiled = g.compile("vexriscv", extensions=exts)
+    assert {e.name for e in compiled.used_extensions} == set(exts)
+    xs = ALL_INT8[::5].reshape(-1, 1, 1)
+    r = run_model(compiled, xs)
+    assert np.array_equal(r.outputs, np.stack([_tflm_run(interp, x) for x in xs]))
+    plain = run_model(g.compile("vexriscv"), xs[:1])
+    assert r.cycles < plain.cycles
+    if len(exts) == 2:  # measured: 1,121 warm cycles and 552 B of .text (3,193 and 1,460 B without)
+        assert r.cycles < 0.4 * plain.cycles and r.footprint.text + r.footprint.rodata < 2048
+
+
+@pytest.mark.parametrize("mnk", [(1, 16, 1), (2, 5, 10), (3, 8, 12), (1, 1, 16)])
+@pytest.mark.parametrize("exts", [(), ("dot4_i8",), ("requant_i8",), ("dot4_i8", "requant_i8")])
+def test_qdense_hand_schedule_is_exact_on_host(mnk, exts):
+    import codegen_c
+    import ops
+    import tir
+    from schedules.hand import qdense
+
+    m, n, k = mnk
+    wl = ops.get("qdense")(M=m, N=n, K=k, x_zero_point=0, out_zero_point=-7, qmin=-100, qmax=120)
+    s, args = qdense(wl, exts)
+    func = tir.lower(s, args)
+    rng = np.random.default_rng(k)
+    ins = [rng.integers(-128, 128, (m, k)).astype(np.int8), rng.integers(-127, 128, (n, k)).astype(np.int8),
+           rng.integers(-2**20, 2**20, n).astype(np.int32), rng.integers(1 << 30, 1 << 31, n).astype(np.int32),
+           rng.integers(-20, 3, n).astype(np.int32)]
+    out = np.zeros((m, n), np.int8)
+    codegen_c.build(func, "host")(*ins, out)
+    assert np.array_equal(out, wl.ref(*ins))
+
+
+def test_kws_ds_cnn_reference_and_host_c_equal_tflm():
+    from frontend.zoo import kws_calibration, kws_float
+
+    q = quantize(kws_float(), kws_calibration())
+    interp = _tflm(to_tflite(q))
+    compiled = q.compile("host")
+    for x in np.random.default_rng(6).integers(-128, 128, (2, 1, 49, 10, 1)).astype(np.int8):
+        want = _tflm_run(interp, x)
+        assert np.array_equal(q.evaluate(x)[0], want)
+        assert np.array_equal(run_host(compiled, x), want)
+
+
+def test_small_ds_cnn_on_the_simulated_vexriscv():
+    from frontend.zoo import kws_calibration, kws_float
+
+    q = quantize(kws_float(seed=2, blocks=1, channels=8), kws_calibration(4))
+    interp = _tflm(to_tflite(q))
+    x = np.random.default_rng(7).integers(-128, 128, (1, 1, 49, 10, 1)).astype(np.int8)
+    r = run_model(q.compile("vexriscv"), x)
+    assert np.array_equal(r.outputs[0], _tflm_run(interp, x[0]))
+    assert r.footprint.bss >= r.footprint.arena > 0
