@@ -19,7 +19,7 @@ from onnx import helper as oh  # noqa: E402
 from onnx import numpy_helper as nh  # noqa: E402
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static  # noqa: E402
 
-from frontend import ModelFormatError, UnsupportedOperatorError, from_onnx  # noqa: E402
+from frontend import ModelFormatError, QuantParams, UnsupportedOperatorError, from_onnx  # noqa: E402
 
 
 class _Reader(CalibrationDataReader):
@@ -125,6 +125,9 @@ def xor_models(tmp_path_factory):
     calib = [(corners[i % 4] / 255 + rng.normal(0, 0.03, 2)).astype(np.float32)[None] for i in range(100)]
     q = _quantize(d / "pre.onnx", d / "xor_qdq.onnx", "x", calib, QuantFormat.QDQ,
                   QDQDisableWeightAdjustForInt32Bias=True)
+    # without the pre-processing: MatMul and Add stay apart (QLinearMatMul + QLinearAdd in QOperator)
+    for fmt, name in ((QuantFormat.QDQ, "raw_qdq.onnx"), (QuantFormat.QOperator, "raw_qop.onnx")):
+        _quantize(d / "logit.onnx", d / name, "x", calib, fmt)
     return clf, q, d / "xor_qdq.onnx", corners / 255
 
 
@@ -179,6 +182,61 @@ def test_xor_mlp_evaluate_matches_onnxruntime_and_sklearn(xor_models):
     assert worst <= 2.0 + 1e-6, worst
     logits = np.array([g.evaluate(c.astype(np.float32)[None])[0].item() for c in corners])
     np.testing.assert_array_equal((logits > 0).astype(int), clf.predict(corners.astype(np.float32)))
+
+
+@pytest.mark.parametrize("form", ["raw_qdq", "raw_qop"])
+def test_xor_mlp_matmul_add_forms(xor_models, form):
+    path = xor_models[2].parent / f"{form}.onnx"
+    m = onnx.load(str(path))
+    if form == "raw_qop":
+        assert {n.op_type for n in m.graph.node} >= {"QLinearMatMul", "QLinearAdd", "Cast"}
+    g = from_onnx(m)
+    # the float Cast (float -> float) skl2onnx puts first is dropped; the bias Add stays an int8 add
+    # of a constant [1, N] (onnxruntime quantizes it as an activation, int8 with its own scale)
+    assert [n.op for n in g.nodes] == ["quantize", "fully_connected", "add", "fully_connected", "add",
+                                       "dequantize"]
+    assert g.nodes[0].inputs == ("x",)
+    inits = _inits(m)
+    fc, add = g.nodes[1], g.nodes[2]
+    assert len(fc.inputs) == 2  # no bias
+    w = g.values[fc.inputs[1]]
+    np.testing.assert_array_equal(w.data, inits["coefficient_quantized"].T)
+    assert w.quant.axis == 0 and w.quant.scale == tuple(float(s) for s in inits["coefficient_scale"])
+    c = g.values[add.inputs[1]]
+    assert c.is_constant and c.dtype == "int8" and c.shape == (1, 8)
+    np.testing.assert_array_equal(c.data, inits["intercepts_quantized"])
+    assert g.values[add.outputs[0]].shape == (1, 8)
+
+
+def test_three_class_mlp_softmax(tmp_path):
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.neural_network import MLPClassifier
+
+    rng = np.random.default_rng(5)
+    centers = np.array([[0.2, 0.2], [0.8, 0.3], [0.5, 0.9]], np.float32)
+    x = (np.repeat(centers, 40, axis=0) + rng.normal(0, 0.05, (120, 2))).astype(np.float32)
+    y = np.repeat([0, 1, 2], 40)
+    clf = MLPClassifier(hidden_layer_sizes=(6,), activation="relu", random_state=0, solver="lbfgs",
+                        max_iter=2000).fit(x, y)
+    m = to_onnx(clf, initial_types=[("x", FloatTensorType([None, 2]))],
+                options={id(clf): {"zipmap": False}}, target_opset=13)
+    onnx.save(m, tmp_path / "mlp.onnx")
+    probs = [n for n in m.graph.node if n.op_type == "Softmax"][0].output[0]
+    onnx.utils.extract_model(str(tmp_path / "mlp.onnx"), str(tmp_path / "p.onnx"), ["x"], [probs])
+    quant_pre_process(str(tmp_path / "p.onnx"), str(tmp_path / "pre.onnx"))
+    _quantize(tmp_path / "pre.onnx", tmp_path / "q.onnx", "x", [r[None] for r in x[::2]], QuantFormat.QDQ,
+              per_channel=False)
+    q = onnx.load(str(tmp_path / "q.onnx"))
+    g = from_onnx(q)
+    assert [n.op for n in g.nodes] == ["quantize", "fully_connected", "fully_connected", "softmax", "dequantize"]
+    sm = g.nodes[3]
+    assert sm.attrs == {"beta": 1.0}
+    assert g.values[sm.outputs[0]].shape == (1, 3)
+    qn = [n for n in q.graph.node if n.op_type == "QuantizeLinear" and n.output[0] == sm.outputs[0]][0]
+    inits = _inits(q)
+    assert g.values[sm.outputs[0]].quant == QuantParams((float(inits[qn.input[1]]),), (int(inits[qn.input[2]]),))
 
 
 # ---------------------------------------------------------------------------- small conv net
