@@ -67,12 +67,43 @@ class _Const:
     name: str
 
 
-def from_onnx(source) -> Graph:
+def from_onnx(source, int8_io: bool = False) -> Graph:
     """Parse an int8 ONNX model (file path, bytes or ``onnx.ModelProto``) into a Graph.
 
     The Graph's 4-D activations are NHWC (the caller transposes a model's NCHW input); see the
-    module docstring for the operators and patterns understood.
+    module docstring for the operators and patterns understood. With ``int8_io`` the ``quantize``
+    of a float graph input and the ``dequantize`` of a float graph output are left out: the Graph
+    then takes and returns the int8 tensors (with their QuantParams), as a fully-int8 TFLite model does
+    and as ``Graph.compile`` expects.
     """
+    g = _from_onnx(source)
+    return _strip_float_io(g) if int8_io else g
+
+
+def _strip_float_io(g: Graph) -> Graph:
+    consumers: dict[str, int] = {}
+    for n in g.nodes:
+        for t in n.inputs:
+            consumers[t] = consumers.get(t, 0) + 1
+    drop = set()
+    inputs, outputs = list(g.inputs), list(g.outputs)
+    for i, name in enumerate(g.inputs):
+        q = [n for n in g.nodes if n.op == "quantize" and n.inputs == (name,)]
+        if len(q) == 1 and consumers.get(name) == 1 and g.values[name].dtype == "float32":
+            drop.add(id(q[0]))
+            inputs[i] = q[0].outputs[0]
+    for i, name in enumerate(g.outputs):
+        d = [n for n in g.nodes if n.op == "dequantize" and n.outputs == (name,)]
+        if len(d) == 1 and consumers.get(name, 0) == 0:
+            drop.add(id(d[0]))
+            outputs[i] = d[0].inputs[0]
+    nodes = [n for n in g.nodes if id(n) not in drop]
+    used = {t for n in nodes for t in (*n.inputs, *n.outputs)} | set(inputs) | set(outputs)
+    values = {k: v for k, v in g.values.items() if k in used}
+    return Graph(g.name, values, nodes, inputs, outputs)
+
+
+def _from_onnx(source) -> Graph:
     import onnx
     from google.protobuf.message import DecodeError
 

@@ -184,6 +184,23 @@ def test_xor_mlp_evaluate_matches_onnxruntime_and_sklearn(xor_models):
     np.testing.assert_array_equal((logits > 0).astype(int), clf.predict(corners.astype(np.float32)))
 
 
+def test_xor_mlp_int8_io_compiles_and_matches_evaluate(xor_models):
+    from frontend.compile import compile_graph, run_host
+
+    _, _, path, _ = xor_models
+    full = from_onnx(path)
+    g = from_onnx(path, int8_io=True)
+    assert [n.op for n in g.nodes] == ["fully_connected", "fully_connected"]
+    assert g.inputs == [full.nodes[0].outputs[0]] and g.outputs == [full.nodes[-1].inputs[0]]
+    assert g.values[g.inputs[0]].dtype == "int8" and g.values[g.inputs[0]].quant is not None
+    cm = compile_graph(g)
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        xq = rng.integers(-128, 128, (1, 2)).astype(np.int8)
+        want = g.evaluate(xq)[0]
+        np.testing.assert_array_equal(np.asarray(run_host(cm, xq)).reshape(want.shape), want)
+
+
 @pytest.mark.parametrize("form", ["raw_qdq", "raw_qop"])
 def test_xor_mlp_matmul_add_forms(xor_models, form):
     path = xor_models[2].parent / f"{form}.onnx"
@@ -326,6 +343,20 @@ def test_conv_net_qdq_evaluate_matches_onnxruntime(conv_models):
     # end to end the off-by-ones of the early layers compound (measured: 3 output steps)
     worst = _max_step_diff(g, d / "qdq.onnx", xs, nchw=True)
     assert worst <= 4.0, worst
+
+
+def test_conv_net_int8_io_compiles_and_matches_evaluate(conv_models):
+    from frontend.compile import compile_graph, run_host
+
+    d, _, _ = conv_models
+    g = from_onnx(d / "qdq.onnx", int8_io=True)
+    assert [n.op for n in g.nodes] == ["conv2d", "depthwise_conv2d", "avg_pool2d", "reshape", "fully_connected"]
+    cm = compile_graph(g)
+    rng = np.random.default_rng(3)
+    for _ in range(4):
+        xq = rng.integers(-128, 128, (1, 8, 8, 3)).astype(np.int8)  # NHWC
+        want = g.evaluate(xq)[0]
+        np.testing.assert_array_equal(np.asarray(run_host(cm, xq)).reshape(want.shape), want)
 
 
 # ---------------------------------------------------------------------------- hand-written QDQ: fusion
