@@ -68,8 +68,11 @@ def _max_node_step_diff(graph, model, inputs, nchw=False) -> dict[str, float]:
 
     m = onnx.ModelProto()
     m.CopyFrom(model)
-    want = [n for n in graph.nodes if n.op not in ("dequantize", "reshape")]
-    names = {t for n in want for t in (*n.inputs[:1], *n.outputs) if graph.values[t].dtype == "int8"}
+    onnx_names = {t for n in m.graph.node for t in n.output} | {i.name for i in m.graph.input}
+    # nodes between two ONNX tensors (not the halves of a pool + requantize pair)
+    want = [n for n in graph.nodes if n.op not in ("dequantize", "reshape")
+            and n.inputs[0] in onnx_names | {graph.inputs[0]} and n.outputs[0] in onnx_names]
+    names = {t for t, v in graph.values.items() if v.dtype == "int8" and not v.is_constant and t in onnx_names}
     have = {o.name for o in m.graph.output}
     for t in sorted(names - have):
         m.graph.output.append(oh.make_tensor_value_info(t, TensorProto.INT8, None))
@@ -331,6 +334,19 @@ def test_conv_net_qdq_and_qoperator_give_the_same_graph(conv_models):
         assert n1.attrs == n2.attrs
         if len(n1.inputs) > 1:
             np.testing.assert_array_equal(g1.values[n1.inputs[1]].data, g2.values[n2.inputs[1]].data)
+
+
+def test_conv_net_qoperator_nodes_match_onnxruntime(conv_models):
+    d, _, qop = conv_models
+    g = from_onnx(qop)
+    rng = np.random.default_rng(12)
+    xs = [rng.uniform(0, 1, (1, 3, 8, 8)).astype(np.float32) for _ in range(10)]
+    per_node = _max_node_step_diff(g, qop, xs, nchw=True)
+    assert sorted(per_node) == sorted(["ONNX node 0 (QuantizeLinear 'x_QuantizeLinear')",
+                                       "ONNX node 1 (QLinearConv 'conv_quant')",
+                                       "ONNX node 2 (QLinearConv 'depthwise_quant')",
+                                       "ONNX node 5 (QGemm 'fc_quant')"]), per_node
+    assert max(per_node.values()) <= 1, per_node
 
 
 def test_conv_net_qdq_evaluate_matches_onnxruntime(conv_models):
