@@ -375,6 +375,39 @@ def test_conv_net_int8_io_compiles_and_matches_evaluate(conv_models):
         np.testing.assert_array_equal(np.asarray(run_host(cm, xq)).reshape(want.shape), want)
 
 
+def test_maxpool_global_average_pool_net(tmp_path):
+    rng = np.random.default_rng(8)
+    inits = [nh.from_array(rng.normal(0, 0.3, (6, 2, 3, 3)).astype(np.float32), "w1"),
+             nh.from_array(rng.normal(0, 0.1, (6,)).astype(np.float32), "b1"),
+             nh.from_array(rng.normal(0, 0.3, (3, 6)).astype(np.float32), "w2"),
+             nh.from_array(rng.normal(0, 0.1, (3,)).astype(np.float32), "b2")]
+    nodes = [oh.make_node("Conv", ["x", "w1", "b1"], ["c"], kernel_shape=[3, 3], strides=[2, 2], name="conv"),
+             oh.make_node("MaxPool", ["c"], ["m"], kernel_shape=[2, 2], strides=[1, 1], pads=[0, 0, 1, 1],
+                          name="max"),
+             oh.make_node("GlobalAveragePool", ["m"], ["p"], name="gap"),
+             oh.make_node("Flatten", ["p"], ["f"], name="flatten"),
+             oh.make_node("Gemm", ["f", "w2", "b2"], ["y"], transB=1, name="fc")]
+    graph = oh.make_graph(nodes, "pools", [oh.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 11, 9])],
+                          [oh.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])], inits)
+    m = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.save(m, tmp_path / "f.onnx")
+    calib = [rng.uniform(-1, 1, (1, 2, 11, 9)).astype(np.float32) for _ in range(30)]
+    q = _quantize(tmp_path / "f.onnx", tmp_path / "q.onnx", "x", calib, QuantFormat.QDQ)
+    g = from_onnx(q)
+    assert _kinds(g) == ["quantize", "conv2d", "max_pool2d", "avg_pool2d", "reshape", "fully_connected",
+                         "dequantize"]
+    conv, mx, gap, fc = (next(n for n in g.nodes if n.op == k)
+                         for k in ("conv2d", "max_pool2d", "avg_pool2d", "fully_connected"))
+    assert g.values[conv.outputs[0]].shape == (1, 5, 4, 6)
+    assert mx.attrs["padding"] == (0, 1, 0, 1) and g.values[mx.outputs[0]].shape == (1, 5, 4, 6)
+    assert gap.attrs["filter"] == (5, 4) and g.values[gap.outputs[0]].shape == (1, 1, 1, 6)
+    np.testing.assert_array_equal(g.values[fc.inputs[1]].data, _inits(q)["w2_quantized"])  # 1x1: no reorder
+    xs = [rng.uniform(-1, 1, (1, 2, 11, 9)).astype(np.float32) for _ in range(10)]
+    per_node = _max_node_step_diff(g, q, xs, nchw=True)
+    assert max(per_node.values()) <= 1, per_node
+
+
 # ---------------------------------------------------------------------------- hand-written QDQ: fusion
 
 
