@@ -25,6 +25,15 @@ with more than one pixel and more than one channel is only accepted when a fully
 reads it: that layer's weight columns are permuted offline from ONNX's (c, h, w) order to (h, w, c).
 Symbolic (batch) dimensions become 1.
 
+TFLite's pooling and reshape keep their input's quantization; where onnxruntime gives the output
+other parameters (QLinearAveragePool, a QDQ GlobalAveragePool) the node is followed by a requantizing
+``quantize`` (int8 -> int8, TFLite's QUANTIZE of an int8 tensor). A MatMul followed by an Add of a
+constant (no Gemm fusion) stays fully_connected without bias + add of an int8 constant, as
+onnxruntime quantizes it; run ``onnxruntime.quantization.shape_inference.quant_pre_process`` first
+to get Gemm with an int32 bias. ``from_onnx(..., int8_io=True)`` drops the float-input ``quantize``
+and float-output ``dequantize`` so the Graph has int8 inputs and outputs (what ``Graph.compile``
+takes).
+
 Errors: an operator or attribute outside this set raises UnsupportedOperatorError naming the ONNX
 node (index, op_type, name, inputs, outputs) and listing the supported operators; bytes that are
 not a valid ONNX model raise ModelFormatError.
