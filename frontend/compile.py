@@ -6,7 +6,9 @@
     (``codegen_c.emit``). The kernels become ``static`` functions of one C unit (renamed
     ``isaforge_k<i>_<name>``; helper definitions that several kernels emit appear once), the constants
     (weights, bias, per-channel multipliers and shifts) ``static const`` arrays, and every intermediate
-    tensor a slice of one static arena whose offsets are planned by liveness. The unit defines
+    tensor a slice of one static arena whose offsets are planned by liveness. A float model's
+    boundary (``quantize`` of the input, ``dequantize`` of the output: :func:`int8_core`) stays with
+    the caller, so the unit is int8 in and out. The unit defines
     ``void model(const T_in *in, T_out *out)`` calling the kernels in graph order. ``reshape`` is an
     alias of its input (no kernel, no copy).
 
@@ -175,21 +177,38 @@ def kernel_schedule(wl, op_name: str, exts=()):
     others."""
     from schedules import hand
 
-    if op_name == "qdense" and exts:
-        # without extensions the default schedule measured faster on the SoC (sine: 3,193 vs 3,390 cycles)
+    p = wl.params
+    if op_name == "qdense" and (exts or p["M"] * p["N"] > 64):
+        # tiny layers without extensions: the default schedule measured faster on the SoC (sine: 3,193
+        # vs 3,390 cycles); larger ones must not hold the whole int32 product (kws pointwise: 20 KiB each)
         return hand.qdense(wl, exts)
-    s = create_schedule(wl.output)
     if op_name in ("qconv2d_nhwc", "qdepthwise_conv2d_nhwc"):
-        # no whole-tensor int32 intermediates (a 20x4x64 layer would need 20 KiB of .bss for each):
-        # each output's sum is computed where it is requantized; the int8 padded copy stays (a
-        # guard per tap costs more than the copy)
-        s[wl.stages["acc"]].compute_at(s[wl.output], wl.output.op.axis[-1])
-    return s, wl.args
+        # no whole-tensor int32 intermediates (a 20x4x64 layer would need 20 KiB of .bss for each)
+        return hand.qconv(wl, exts)
+    return create_schedule(wl.output), wl.args
+
+
+def int8_core(graph: Graph) -> Graph:
+    """``graph`` without a leading ``quantize`` of its input and a trailing ``dequantize`` of its output:
+    the int8 part a device runs (the caller quantizes its input and dequantizes its output with the
+    parameters of the int8 values, as TFLM's examples do)."""
+    nodes, ins, outs = list(graph.nodes), list(graph.inputs), list(graph.outputs)
+    if nodes and len(ins) == 1 and nodes[0].op == "quantize" and nodes[0].inputs[0] == ins[0]:
+        ins = [nodes[0].outputs[0]]
+        nodes = nodes[1:]
+    if nodes and len(outs) == 1 and nodes[-1].op == "dequantize" and nodes[-1].outputs[0] == outs[0]:
+        outs = [nodes[-1].inputs[0]]
+        nodes = nodes[:-1]
+    if (nodes, ins, outs) == (graph.nodes, graph.inputs, graph.outputs):
+        return graph
+    return Graph(graph.name, graph.values, nodes, ins, outs)
 
 
 def compile_graph(graph: Graph, target: str = "vexriscv", records=None, extensions=()) -> CompiledModel:
     """Compile ``graph`` to one C translation unit; see the module docstring."""
     from frontend.lowering import node_op
+
+    graph = int8_core(graph)
 
     if records:
         raise FrontendError("compile_graph: tuning records are not supported yet (pass records=None)")

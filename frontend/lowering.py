@@ -130,6 +130,12 @@ def _conv_op(graph: Graph, node: Node) -> OpCall:
     (sh, sw), (dh, dwd) = node.attrs.get("stride", (1, 1)), node.attrs.get("dilation", (1, 1))
     pt, pb, pl, pr = node.attrs.get("padding", (0, 0, 0, 0))
     xzp = int(x.quant.zero_point[0])
+    if not dw and w.shape[1] == w.shape[2] == 1 and (sh, sw) == (1, 1) and (pt, pb, pl, pr) == (0, 0, 0, 0):
+        # a pointwise conv is a dense layer over the pixels: NHWC rows of C against OHWI [F, C] weights
+        folded = bias.astype(np.int64) - xzp * w.data.astype(np.int64).reshape(f, c).sum(axis=1)
+        attrs = {"M": n * h * wd, "N": f, "K": c, "x_zero_point": 0, "out_zero_point": int(y.quant.zero_point[0]),
+                 "qmin": int(qmin), "qmax": int(qmax)}
+        return OpCall("qdense", attrs, [node.inputs[0], w.data.reshape(f, c), _wrap32(folded), mults, shifts])
     attrs = {"N": n, "H": h, "W": wd, "C": c, "KH": int(w.shape[1]), "KW": int(w.shape[2]),
              "stride_h": int(sh), "stride_w": int(sw), "dilation_h": int(dh), "dilation_w": int(dwd),
              "pad_top": int(pt), "pad_bottom": int(pb), "pad_left": int(pl), "pad_right": int(pr),

@@ -125,7 +125,7 @@ def model_program(compiled: CompiledModel, inputs=None, main: str | None = None)
         if inputs is None:
             raise FrontendError("model_program: give inputs (for the default main) or a main program")
         main = default_main(compiled, _as_batch(compiled, inputs))
-    sources = runtime_sources()
+    sources = runtime_sources(print_float=True)
     sources[MODEL_FILE] = compiled.source
     sources[MAIN_FILE] = main
     return sources

@@ -122,7 +122,7 @@ def requant_desc(name: str, out_dtype: str = "int8") -> tir.Tensor:
                                                       out_dtype), name=name)
 
 
-def requant_intrinsic(ext, *, runtime_shift: bool = False) -> TensorIntrin:
+def requant_intrinsic(ext, *, runtime_shift: bool = False, clamp_once: bool = False) -> TensorIntrin:
     """The int8 output stage of a quantized kernel, one element per ``requant`` op.
 
     Tensorize at any data axis of an elementwise ``tir.requantize`` stage: the nest's loops stay
@@ -131,7 +131,9 @@ def requant_intrinsic(ext, *, runtime_shift: bool = False) -> TensorIntrin:
     and zero point may be any int32 expression that does not change inside the nest (per channel
     from a tensor, with the channel loop outside). ``runtime_shift=True`` also lets the shift be such
     an expression (per-channel shifts read from a tensor): the caller then guarantees its values are in
-    [-31, 31], as the model compiler does for the shifts it computes offline.
+    [-31, 31], as the model compiler does for the shifts it computes offline. ``clamp_once=True`` sets
+    the clamp once at kernel entry instead of before every nest: only for a kernel whose one
+    requantizing stage is the only user of this intrinsic object.
     """
     ops = {k: intrin_op(ext, k) for k in ("set_mult", "set_shift_zp", "set_clamp", "requant")}
     zero = Const(0, "uint32")
@@ -157,12 +159,14 @@ def requant_intrinsic(ext, *, runtime_shift: bool = False) -> TensorIntrin:
             if not (isinstance(v, Const) and -128 <= v.value <= 127):
                 raise m.error(f"the {k} must be a constant in [-128, 127] (the unit keeps it as int8), got {v}")
         setup = [Evaluate(call(ops["set_mult"], (u32(p["mult"]), zero))),
-                 Evaluate(call(ops["set_shift_zp"], (u32(p["shift"]), u32(p["zp"])))),
-                 Evaluate(call(ops["set_clamp"], (u32(p["qmin"]), u32(p["qmax"]))))]
+                 Evaluate(call(ops["set_shift_zp"], (u32(p["shift"]), u32(p["zp"]))))]
+        clamp = [Evaluate(call(ops["set_clamp"], (u32(p["qmin"]), u32(p["qmax"]))))]
         body = out.store(Cast(out.dtype, call(ops["requant"], (u32(x.load(0)), zero))), 0)
         for lp in reversed(m.loops):
             body = lp.loop(body)
-        return IntrinImpl(body=seq(setup + [body]))
+        if clamp_once:
+            return IntrinImpl(body=seq(setup + [body]), setup=clamp)
+        return IntrinImpl(body=seq(setup + clamp + [body]))
 
     facts = HardwareFacts(ext.latency, ext.issue_interval, 1, 1, 0, 0, 1, "elementwise")
     return decl_tensor_intrin(requant_desc(ext.name), impl, name=ext.name, ops=ops, extension=ext, facts=facts,

@@ -15,7 +15,7 @@ def run(args) -> int:
 
     from frontend.errors import FrontendError
     from frontend.load import load_model, prepare
-    from frontend.reference import dequantize_np
+    from frontend.reference import dequantize_np, quantize_np
     from frontend.run import run_model
 
     def load(path: str, what: str):
@@ -31,16 +31,17 @@ def run(args) -> int:
     compiled = graph.compile(args.target, extensions=exts)
     if args.emit:
         Path(args.emit).write_text(compiled.source)
-    vin = graph.values[graph.inputs[0]]
     if args.inputs:
         x = load(args.inputs, "inputs")
+        if x.dtype.kind == "f" and compiled.input_dtype != "float32" and compiled.input_quant is not None:
+            x = quantize_np(x, compiled.input_quant, compiled.input_dtype)  # real inputs: quantize them
     else:
-        x = np.zeros((1, *vin.shape), vin.dtype)
+        x = np.zeros((1, *compiled.input_shape), compiled.input_dtype)
     r = run_model(compiled, x)
-    vout = graph.values[graph.outputs[0]]
+    qout = compiled.output_quant
     for b, y in enumerate(r.outputs):
-        deq = "" if vout.quant is None else \
-            f"  (real {np.array2string(dequantize_np(y, vout.quant).reshape(-1), precision=6)})"
+        deq = "" if qout is None else \
+            f"  (real {np.array2string(dequantize_np(y, qout).reshape(-1), precision=6)})"
         print(f"output {b}: {y.reshape(-1).tolist()}{deq}")
     fp = r.footprint
     print(f"model {graph.name!r}, target {args.target}, extensions: {', '.join(exts) or 'none'} "

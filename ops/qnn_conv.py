@@ -196,8 +196,10 @@ def _qconv_placeholders(N, H, W, C, wshape, n_out):
 
 
 def _requant_stage(Acc, Bias, Mult, Shift, out_zero_point, qmin, qmax, name):
+    # the biased sum is a stage of its own so that a requantizing unit reads it as one load
+    B = tir.compute(Acc.shape, lambda b, y, x, f: Acc[b, y, x, f] + Bias[f], name="biased")
     return tir.compute(Acc.shape, lambda b, y, x, f: tir.requantize(
-        Acc[b, y, x, f] + Bias[f], Mult[f], Shift[f], out_zero_point, qmin, qmax, "int8"), name=name)
+        B[b, y, x, f], Mult[f], Shift[f], out_zero_point, qmin, qmax, "int8"), name=name), B
 
 
 def _qconv_te(N, H, W, C, F, KH, KW, stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_bottom, pad_left,
@@ -216,8 +218,8 @@ def _qconv_te(N, H, W, C, F, KH, KW, stride_h, stride_w, dilation_h, dilation_w,
     Acc = tir.compute((N, OH, OW, F), lambda b, y, x, f: tir.sum(
         _shifted(src[b, _tap(y, stride_h, ry, dilation_h), _tap(x, stride_w, rx, dilation_w), rc], offset) *
         Wt[f, ry, rx, rc].astype("int32"), axis=[ry, rx, rc]), name="acc")
-    Out = _requant_stage(Acc, Bias, Mult, Shift, out_zero_point, qmin, qmax, "qconv")
-    stages = {"acc": Acc} if P is None else {"pad": P, "acc": Acc}
+    Out, B = _requant_stage(Acc, Bias, Mult, Shift, out_zero_point, qmin, qmax, "qconv")
+    stages = {"acc": Acc, "biased": B} if P is None else {"pad": P, "acc": Acc, "biased": B}
     return Workload("qconv2d_nhwc", [X, Wt, Bias, Mult, Shift], Out, None, stages)
 
 
@@ -292,8 +294,8 @@ def _qdw_te(N, H, W, C, depth_multiplier, KH, KW, stride_h, stride_w, dilation_h
     Acc = tir.compute((N, OH, OW, C * M), lambda b, y, x, oc: tir.sum(
         _shifted(src[b, _tap(y, stride_h, ry, dilation_h), _tap(x, stride_w, rx, dilation_w), channel(oc)],
                  offset) * Wt[0, ry, rx, oc].astype("int32"), axis=[ry, rx]), name="acc")
-    Out = _requant_stage(Acc, Bias, Mult, Shift, out_zero_point, qmin, qmax, "qdwconv")
-    stages = {"acc": Acc} if P is None else {"pad": P, "acc": Acc}
+    Out, B = _requant_stage(Acc, Bias, Mult, Shift, out_zero_point, qmin, qmax, "qdwconv")
+    stages = {"acc": Acc, "biased": B} if P is None else {"pad": P, "acc": Acc, "biased": B}
     return Workload("qdepthwise_conv2d_nhwc", [X, Wt, Bias, Mult, Shift], Out, None, stages)
 
 

@@ -29,9 +29,11 @@ __all__ = [
 ]
 
 
-def runtime_sources() -> dict[str, str]:
-    """The freestanding runtime: crt0.S, isaforge_rt.c and isaforge_rt.h."""
-    return {name: (RUNTIME_DIR / name).read_text() for name in ("crt0.S", "isaforge_rt.c", "isaforge_rt.h")}
+def runtime_sources(print_float: bool = False) -> dict[str, str]:
+    """The freestanding runtime: crt0.S, isaforge_rt.c and isaforge_rt.h; with ``print_float`` also
+    isaforge_print.c (``isaforge_print_float``)."""
+    names = ("crt0.S", "isaforge_rt.c", "isaforge_rt.h") + (("isaforge_print.c",) if print_float else ())
+    return {name: (RUNTIME_DIR / name).read_text() for name in names}
 
 
 # the .isaforge_buf output section of a program whose buffers are not planned (simulator.placement)

@@ -30,7 +30,7 @@ def test_print_float_matches_python_format_on_soc():
             "  isaforge_print_float(3.5f, 0); isaforge_putchar('\\n');\n"
             "  isaforge_print_float(0.125f, 2); isaforge_putchar('\\n');\n"
             "  isaforge_print_float(1.0f / 3.0f, 9); isaforge_putchar('\\n');\n  return 0;\n}\n")
-    sources = runtime_sources()
+    sources = runtime_sources(print_float=True)
     sources["main.c"] = src
     run = run_elf(compile_rv32(sources))
     assert run.exit_code == 0

@@ -144,8 +144,8 @@ def test_sine_with_extensions_on_the_simulated_vexriscv(sine, exts):
     assert np.array_equal(r.outputs, np.stack([_tflm_run(interp, x) for x in xs]))
     plain = run_model(g.compile("vexriscv"), xs[:1])
     assert r.cycles < plain.cycles
-    if len(exts) == 2:  # measured: 1,121 warm cycles and 552 B of .text (3,193 and 1,460 B without)
-        assert r.cycles < 0.4 * plain.cycles and r.footprint.text + r.footprint.rodata < 2048
+    if len(exts) == 2:  # the goals: under 900 cycles, under 2 KB of .text + .rodata (measured 812, 1,732)
+        assert r.cycles < 900 and r.footprint.text + r.footprint.rodata < 2048
 
 
 @pytest.mark.parametrize("mnk", [(1, 16, 1), (2, 5, 10), (3, 8, 12), (1, 1, 16)])
@@ -190,3 +190,49 @@ def test_small_ds_cnn_on_the_simulated_vexriscv():
     r = run_model(q.compile("vexriscv"), x)
     assert np.array_equal(r.outputs[0], _tflm_run(interp, x[0]))
     assert r.footprint.bss >= r.footprint.arena > 0
+
+
+def test_cli_run_model(sine, tmp_path, capsys):
+    from isaforge.cli import main
+
+    g, interp = sine
+    path = tmp_path / "sine_int8.tflite"
+    path.write_bytes(to_tflite(g))
+    np.save(tmp_path / "x.npy", np.array([[[-115]], [[0]]], np.int8))
+    assert main(["run", str(path), "--extensions", "dot4_i8,requant_i8", "--inputs", str(tmp_path / "x.npy"),
+                 "--emit", str(tmp_path / "model.c")]) == 0
+    out = capsys.readouterr().out
+    want = [_tflm_run(interp, np.array([[q]], np.int8))[0, 0] for q in (-115, 0)]
+    assert f"output 0: [{want[0]}]" in out and f"output 1: [{want[1]}]" in out
+    assert "cycles per inference:" in out and "isaforge_k1_qdense" in out
+    assert "void model(const int8_t *in, int8_t *out)" in (tmp_path / "model.c").read_text()
+    # a float model needs calibration: a clear error, exit code 2
+    assert main(["run", str(_sine_float_path())]) == 2
+    assert "calibration" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("exts", [(), ("requant_i8",), ("dot4_i8", "requant_i8")])
+@pytest.mark.parametrize("op,attrs", [
+    ("qconv2d_nhwc", dict(N=1, H=6, W=5, C=8, F=6, KH=3, pad_top=1, pad_bottom=1, pad_left=1, pad_right=1,
+                          x_zero_point=-3, out_zero_point=4, fold_x_zero_point=True)),
+    ("qconv2d_nhwc", dict(N=1, H=9, W=7, C=1, F=5, KH=4, KW=2, stride_h=2, stride_w=2, x_zero_point=9)),
+    ("qdepthwise_conv2d_nhwc", dict(N=1, H=5, W=4, C=8, KH=3, pad_top=1, pad_bottom=1, pad_left=1, pad_right=1,
+                                    x_zero_point=11, out_zero_point=-128, fold_x_zero_point=True)),
+])
+def test_qconv_hand_schedule_is_exact_on_host(op, attrs, exts):
+    import codegen_c
+    import ops
+    import tir
+    from schedules.hand import qconv
+
+    wl = ops.get(op)(**attrs)
+    func = tir.lower(*qconv(wl, exts))
+    rng = np.random.default_rng(len(attrs))
+    n = wl.inputs[2].shape[0]
+    ins = [rng.integers(-128, 128, wl.inputs[0].shape).astype(np.int8),
+           rng.integers(-127, 128, wl.inputs[1].shape).astype(np.int8),
+           rng.integers(-2**20, 2**20, n).astype(np.int32), rng.integers(1 << 30, 1 << 31, n).astype(np.int32),
+           rng.integers(-20, 3, n).astype(np.int32)]
+    out = np.zeros(wl.output.shape, np.int8)
+    codegen_c.build(func, "host")(*ins, out)
+    assert np.array_equal(out, wl.ref(*ins))

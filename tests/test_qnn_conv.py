@@ -363,7 +363,7 @@ def test_input_order_and_mac_counts():
     wl = ops.get("qconv2d_nhwc")(N=1, H=8, W=8, C=4, F=6, KH=3, pad_top=1, pad_bottom=1, pad_left=1, pad_right=1)
     assert [t.shape for t in wl.inputs] == [(1, 8, 8, 4), (6, 3, 3, 4), (6,), (6,), (6,)]
     assert [t.dtype for t in wl.inputs] == ["int8", "int8", "int32", "int32", "int32"]
-    assert wl.output.shape == (1, 8, 8, 6) and wl.output.dtype == "int8" and set(wl.stages) == {"pad", "acc"}
+    assert wl.output.shape == (1, 8, 8, 6) and wl.output.dtype == "int8" and set(wl.stages) == {"pad", "acc", "biased"}
     assert ops.get("qconv2d_nhwc").macs(**wl.params) == 8 * 8 * 6 * 9 * 4
     # folded: a plain int8 product over the input padded with the zero point
     folded = ops.get("qconv2d_nhwc")(**dict(wl.params, x_zero_point=-3, fold_x_zero_point=True))
