@@ -1,7 +1,8 @@
-"""Model import and whole-model compilation: TFLite flatbuffers -> Graph of operator-library ops."""
+"""Model import and whole-model compilation: TFLite flatbuffers / int8 ONNX -> Graph of operator-library ops."""
 
 from frontend.errors import FrontendError, ModelFormatError, UnsupportedOperatorError
 from frontend.graph import Graph, Node, QuantParams, Value
+from frontend.onnx_import import from_onnx
 from frontend.quantize import quantize
 from frontend.tflite import from_tflite
 from frontend.tflite_write import to_tflite
@@ -14,6 +15,7 @@ __all__ = [
     "Node",
     "QuantParams",
     "Value",
+    "from_onnx",
     "from_tflite",
     "quantize",
     "to_tflite",
