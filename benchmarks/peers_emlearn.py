@@ -20,11 +20,12 @@ freestanding). That target has no libc, so the program carries:
 - ``eml_libm.c``: freestanding ``expf`` (Cody-Waite reduction by ln 2 to |r| <= ln2/2, a degree-7
   Taylor polynomial, scaling by 2^k through the exponent bits: within a few float ulps, correct
   enough for a logistic output), ``logf`` (atanh series on the mantissa) and ``tanhf`` (from
-  ``expf``). ``eml_net_forward`` picks the activation at run time, so all three are linked even
-  though only xor's logistic output calls ``expf``.
+  ``expf``, a Taylor series near 0). ``eml_net_forward`` picks the activation at run time, so all
+  three are linked even though only xor's logistic output calls ``expf``.
 
 Soft float comes from zig's compiler_rt. The main program times the predict function twice on the
-first input (cold, then warm; ``mcycle`` / ``minstret`` around the call) and prints every input's
+first input (cold, then warm; ``mcycle`` / ``minstret`` around the call), then every input once
+(its cycles: soft float takes data-dependent paths, relu zeros are cheap), and prints every input's
 output as raw float bits (exact). Checks: the device's outputs equal a float32 numpy forward pass
 of the weights as emlearn emitted them (it prints them with ``%f``: 6 decimals) within 1e-5, and
 for xor the four corners' classes are 0, 1, 1, 0. The difference to the unrounded model is shown.
@@ -120,10 +121,15 @@ float logf(float x) {
     return 2.0f * atanh + (float)e * 0.693147180559945309f;
 }
 
-/* tanh(x) = sign(x) (1 - t) / (1 + t), t = exp(-2|x|); x itself where that would cancel. */
+/* tanh(x) = sign(x) (1 - t) / (1 + t), t = exp(-2|x|); below |x| = 1/4, where 1 - t would cancel,
+ * its Taylor series to x^11 (truncation < 1e-9 relative). */
 float tanhf(float x) {
     float a = fabsf(x);
-    if (a < 1e-4f) return x;
+    if (a < 0.25f) {
+        float x2 = x * x;
+        return x + x * x2 * (-1.0f / 3 + x2 * (2.0f / 15 + x2 * (-17.0f / 315 + x2 * (62.0f / 2835 +
+               x2 * (-1382.0f / 155925)))));
+    }
     float t = expf(-2.0f * a);
     float y = (1.0f - t) / (1.0f + t);
     return x < 0.0f ? -y : y;
@@ -154,6 +160,8 @@ class PeerRun:
     classes: np.ndarray | None  # the predict function's classes (classifiers)
     reference: np.ndarray  # numpy float32 forward pass of the emitted weights
     model_diff: float  # max |device - the unrounded sklearn model|
+    inputs: np.ndarray  # [batch, features]
+    input_cycles: list[int] = field(default_factory=list)  # every input's inference (warm), in order
     sizes: dict[str, dict[str, int]] = field(default_factory=dict)  # part -> kind -> bytes
     delta: int = 0  # whole-program .text+.rodata+.data minus the baseline's
     expect: np.ndarray | None = None  # the classes a classifier must predict
@@ -292,6 +300,7 @@ def main_program(model: PeerModel | None, inputs: np.ndarray) -> str:
         "int main(void) {",
         "    once(inputs[0], \"cold\");",
         "    once(inputs[0], \"warm\");",
+        f"    for (int b = 0; b < {nb}; ++b) once(inputs[b], \"input\");",
         f"    for (int b = 0; b < {nb}; ++b) {{",
         "        const float *in = inputs[b];",
         f"        line(\"out\", bits({out}), {cls});",
@@ -388,18 +397,21 @@ def image_bytes(elf: str | Path) -> int:
     return total
 
 
-def parse_console(console: str, nb: int) -> tuple[dict[str, tuple[int, int]], np.ndarray, np.ndarray]:
-    counts, outs, classes = {}, [], []
+def parse_console(console: str, nb: int):
+    """(cold and warm (cycles, instret), every input's cycles, outputs [nb, 1] float32, classes)."""
+    counts, per_input, outs, classes = {}, [], [], []
     for ln in console.splitlines():
         tag, a, b = ln.split()
         if tag == "out":
             outs.append(np.array([int(a)], np.uint32).view(np.float32)[0])
             classes.append(int(b))
+        elif tag == "input":
+            per_input.append(int(a))
         else:
             counts[tag] = (int(a), int(b))
-    if len(outs) != nb or set(counts) != {"cold", "warm"}:
+    if len(outs) != nb or len(per_input) != nb or set(counts) != {"cold", "warm"}:
         raise RuntimeError(f"unexpected console output:\n{console}")
-    return counts, np.array(outs, np.float32)[:, None], np.array(classes)
+    return counts, per_input, np.array(outs, np.float32)[:, None], np.array(classes)
 
 
 def run_peer(model: PeerModel) -> PeerRun:
@@ -409,7 +421,7 @@ def run_peer(model: PeerModel) -> PeerRun:
     run = run_elf(elf)
     if run.exit_code != 0:
         raise RuntimeError(f"{model.name}: exit code {run.exit_code}; console:\n{run.console}")
-    counts, outs, classes = parse_console(run.console, len(model.inputs))
+    counts, per_input, outs, classes = parse_console(run.console, len(model.inputs))
     est = model.estimator
     unrounded = est.predict_proba(model.inputs)[:, 1:] if model.return_type == "classifier" else \
         est.predict(model.inputs).reshape(-1, 1)
@@ -418,28 +430,38 @@ def run_peer(model: PeerModel) -> PeerRun:
         name=model.name, cycles=counts["warm"][0], cold_cycles=counts["cold"][0], instret=counts["warm"][1],
         outputs=outs, classes=classes if model.return_type == "classifier" else None,
         reference=forward_np(model, code), model_diff=float(np.max(np.abs(outs - unrounded))),
+        inputs=model.inputs, input_cycles=per_input,
         sizes=footprint(elf, model.name), delta=image_bytes(elf) - image_bytes(base), expect=model.expect_classes,
     )
 
 
 def table(runs: list[PeerRun]) -> str:
-    head = (f"{'model':5} {'cycles':>8} {'cold':>8} {'instret':>8} {'.text':>6} {'.rodata':>7} {'.data':>6} "
-            f"{'libm':>6} {'rt':>6} {'delta':>6}  check")
+    """The results table, a legend and every model's device and numpy outputs."""
+    head = (f"{'model':5} {'cycles':>8} {'cold':>8} {'instret':>8} {'per input':>15} {'.text':>6} {'.rodata':>7} "
+            f"{'.data':>6} {'libm':>6} {'rt':>6} {'delta':>6}  check")
     rows = [head]
     for r in runs:
         em, lm, rt = r.sizes["emlearn"], r.sizes["libm"], r.sizes["rt"]
+        span = f"{min(r.input_cycles):,}-{max(r.input_cycles):,}"
         check = f"max|err| {r.max_err:.1e} (vs unrounded {r.model_diff:.1e})"
         if r.classes is not None:
             check += f", classes {','.join(map(str, r.classes))}"
         check += " ok" if r.ok else " FAIL"
-        rows.append(f"{r.name:5} {r.cycles:>8,} {r.cold_cycles:>8,} {r.instret:>8,} {em['text']:>6} {em['rodata']:>7} "
-                    f"{em['data'] + em['bss']:>6} {lm['text'] + lm['rodata']:>6} {rt['text'] + rt['rodata']:>6} "
-                    f"{r.delta:>6}  {check}")
-    rows.append("")
-    rows.append("cycles/instret: warm inference (predict on the first input, second call); .text/.rodata/.data(+bss): "
-                "emlearn's unit (eml_net + model weights);")
-    rows.append("libm: the freestanding expf/logf/tanhf shim (.text+.rodata); rt: compiler_rt soft float; "
-                "delta: program image minus a model-free baseline.")
+        rows.append(f"{r.name:5} {r.cycles:>8,} {r.cold_cycles:>8,} {r.instret:>8,} {span:>15} {em['text']:>6} "
+                    f"{em['rodata']:>7} {em['data'] + em['bss']:>6} {lm['text'] + lm['rodata']:>6} "
+                    f"{rt['text'] + rt['rodata']:>6} {r.delta:>6}  {check}")
+    rows += [
+        "",
+        "cycles / instret: warm inference (predict on the first input, second call); per input: each input's",
+        "  inference (warm); .text / .rodata / .data(+bss): emlearn's unit (eml_net.h + the model's weights);",
+        "  libm: the freestanding expf/logf/tanhf shim (.text+.rodata); rt: zig compiler_rt soft float",
+        "  (.text+.rodata); delta: program image (.text+.rodata+.data) minus a model-free baseline's.",
+        "",
+    ]
+    for r in runs:
+        rows.append(f"{r.name}: inputs {r.inputs.ravel().round(6).tolist()}")
+        rows.append(f"  device {r.outputs.ravel().tolist()}")
+        rows.append(f"  numpy  {r.reference.ravel().tolist()}")
     return "\n".join(rows)
 
 
@@ -453,10 +475,11 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"unknown models {unknown}; choose from {sorted(MODELS)}")
     runs = [run_peer(MODELS[n]()) for n in names]
-    text = table(runs)
+    import emlearn
+
+    text = (f"emlearn {emlearn.__version__} (method=loadable), zig -O2 rv32im, simulated VexRiscv SoC\n"
+            f"command: .venv/bin/python benchmarks/peers_emlearn.py --models {','.join(names)}\n\n" + table(runs))
     print(text)
-    for r in runs:
-        print(f"{r.name}: device {r.outputs.ravel().tolist()} numpy {r.reference.ravel().tolist()}")
     if args.out:
         args.out.write_text(text + "\n")
     return 0 if all(r.ok for r in runs) else 1
