@@ -219,9 +219,14 @@ MODELS = {"xor": xor_model, "sine": sine_model}
 
 def emlearn_c(model: PeerModel) -> str:
     """emlearn's C for the model (loadable form), named after it."""
+    import contextlib
+    import tempfile
+
     import emlearn
 
-    conv = emlearn.convert(model.estimator, method="loadable", return_type=model.return_type)
+    # convert() also builds a host binary of the model under ./tmp: keep that out of the worktree
+    with tempfile.TemporaryDirectory(prefix="peers_emlearn-") as d, contextlib.chdir(d):
+        conv = emlearn.convert(model.estimator, method="loadable", return_type=model.return_type)
     return conv.save(name=model.name)
 
 

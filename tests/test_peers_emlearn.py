@@ -38,6 +38,16 @@ def test_xor_peer_predicts_the_four_corners_on_soc():
     assert run.sizes["rt"]["text"] > 0 and run.delta > em["text"]
 
 
+def test_sine_peer_matches_numpy_on_soc():
+    """TFLM's float sine weights through emlearn's regressor path: the device equals numpy's forward pass."""
+    peers = _peers()
+    run = peers.run_peer(peers.sine_model())
+    assert run.classes is None and run.outputs.shape == (3, 1)
+    assert np.max(np.abs(run.outputs - run.reference)) <= 1e-5 and run.ok
+    assert np.max(np.abs(run.outputs[:, 0] - np.sin(run.inputs[:, 0]))) < 0.1  # it is a sine model
+    assert run.sizes["emlearn"]["rodata"] >= 4 * (16 + 16 + 256 + 16 + 16 + 1)
+
+
 def test_libm_shim_matches_numpy_on_soc():
     """expf / logf / tanhf of the shim, on the device, within a few float ulps of numpy (float64, rounded)."""
     peers = _peers()
