@@ -6,7 +6,8 @@ Every model is isaforge's post-training quantization of a float model (sine: TFL
 model; kws: the DS-CNN of frontend.zoo with random weights; xor: examples/xor.py's MLP when the
 ONNX importer is present), compiled into one C unit per extension set and run on the SoC; each
 output is checked against the numpy reference, which equals TFLM's interpreter bit for bit (see
-tests/test_model_e2e.py). Footprint: the model unit's .text / .rodata / .bss (its kernels, weights
+tests/test_model_e2e.py). The float peer on the same SoC (emlearn's generated C for the same xor and
+sine MLPs): benchmarks/peers_emlearn.py. Footprint: the model unit's .text / .rodata / .bss (its kernels, weights
 and arena; no runtime, no interpreter) read from the ELF. For scale: TFLM's interpreter alone is
 tens of KB of .text, ExecuTorch quotes a 50 KB base footprint.
 """
@@ -48,9 +49,11 @@ def xor():
     path = ROOT / "examples" / "xor.py"
     if not path.exists():
         return None
+    from frontend.compile import int8_core
+
     mod = runpy.run_path(str(path))
     g = mod["int8_xor"]()
-    return g, mod["demo_inputs"](g)
+    return int8_core(g), mod["demo_inputs"](g)
 
 
 MODELS = {"sine": sine, "xor": xor, "kws": kws}

@@ -42,7 +42,9 @@ def main() -> int:
             continue
         mod = runpy.run_path(str(path))
         _section(f"examples/{name}.py on the simulated VexRiscv (device output)")
-        graph = mod["demo"]()
+        from frontend.compile import int8_core
+
+        graph = int8_core(mod["demo"]())  # the int8 part the device runs
         _section(f"{name}: one C unit per model, no runtime; footprint in bytes")
         _table(graph, mod["demo_inputs"](graph))
     return 0

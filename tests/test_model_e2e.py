@@ -236,3 +236,19 @@ def test_qconv_hand_schedule_is_exact_on_host(op, attrs, exts):
     out = np.zeros(wl.output.shape, np.int8)
     codegen_c.build(func, "host")(*ins, out)
     assert np.array_equal(out, wl.ref(*ins))
+
+
+def test_xor_example_prints_emlearns_lines_and_matches_the_reference(tmp_path):
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "xor.py"), "--out", str(tmp_path)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert out.returncode == 0, out.stderr
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("xor(")]
+    assert lines == ["xor(0,0) = 0", "xor(255,0) = 1", "xor(0,255) = 1", "xor(255,255) = 0"]
+    # the same int8 model on the SoC equals the numpy reference (TFLite arithmetic) on every input pair
+    from frontend import from_onnx
+    from frontend.compile import int8_core
+
+    g = int8_core(from_onnx(tmp_path / "xor_int8.onnx"))
+    xs = np.stack(np.meshgrid(np.arange(-128, 128, 15), np.arange(-128, 128, 15)), -1).reshape(-1, 1, 2)
+    r = run_model(g.compile("vexriscv", extensions=("dot4_i8", "requant_i8")), xs.astype(np.int8))
+    assert np.array_equal(r.outputs, np.stack([g.evaluate(x.astype(np.int8))[0] for x in xs]))

@@ -11,9 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-onnx = pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
-
+import onnx  # noqa: E402
+import onnxruntime as ort  # noqa: E402, F401
 from onnx import TensorProto  # noqa: E402
 from onnx import helper as oh  # noqa: E402
 from onnx import numpy_helper as nh  # noqa: E402
