@@ -9,10 +9,9 @@ Graph.evaluate (TFLite fixed-point arithmetic), against onnxruntime's own run of
 from __future__ import annotations
 
 import numpy as np
-import pytest
-
 import onnx  # noqa: E402
 import onnxruntime as ort  # noqa: E402, F401
+import pytest
 from onnx import TensorProto  # noqa: E402
 from onnx import helper as oh  # noqa: E402
 from onnx import numpy_helper as nh  # noqa: E402
