@@ -9,15 +9,15 @@ Graph.evaluate (TFLite fixed-point arithmetic), against onnxruntime's own run of
 from __future__ import annotations
 
 import numpy as np
-import onnx  # noqa: E402
-import onnxruntime as ort  # noqa: E402, F401
+import onnx
+import onnxruntime as ort  # noqa: F401 (onnxruntime is a dependency of the tests)
 import pytest
-from onnx import TensorProto  # noqa: E402
-from onnx import helper as oh  # noqa: E402
-from onnx import numpy_helper as nh  # noqa: E402
-from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static  # noqa: E402
+from onnx import TensorProto
+from onnx import helper as oh
+from onnx import numpy_helper as nh
+from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
-from frontend import ModelFormatError, QuantParams, UnsupportedOperatorError, from_onnx  # noqa: E402
+from frontend import ModelFormatError, QuantParams, UnsupportedOperatorError, from_onnx
 
 
 class _Reader(CalibrationDataReader):
