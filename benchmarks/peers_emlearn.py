@@ -178,6 +178,18 @@ class PeerRun:
         return self.max_err <= TOLERANCE and cls_ok
 
 
+
+def _emlearn():
+    """``import emlearn`` without its side effect: importing it sets numpy's floating-point errors to
+    "raise" process-wide (np.seterr(all="raise")), which breaks unrelated numpy code (an underflow in
+    exp raises); the previous state is restored."""
+    old = np.geterr()
+    try:
+        import emlearn
+    finally:
+        np.seterr(**old)
+    return emlearn
+
 def xor_model() -> PeerModel:
     """The xor MLPClassifier (2-8-1, relu, logistic output) fitted on noisy corners."""
     from sklearn.neural_network import MLPClassifier
@@ -222,7 +234,7 @@ def emlearn_c(model: PeerModel) -> str:
     import contextlib
     import tempfile
 
-    import emlearn
+    emlearn = _emlearn()
 
     # convert() also builds a host binary of the model under ./tmp: keep that out of the worktree
     with tempfile.TemporaryDirectory(prefix="peers_emlearn-") as d, contextlib.chdir(d):
@@ -319,7 +331,7 @@ def main_program(model: PeerModel | None, inputs: np.ndarray) -> str:
 
 def eml_headers() -> dict[str, str]:
     """The emlearn headers the MLP unit needs, from the installed package."""
-    import emlearn
+    emlearn = _emlearn()
 
     d = Path(emlearn.__file__).resolve().parent
     return {h: (d / h).read_text() for h in EML_HEADERS}
@@ -480,7 +492,7 @@ def main(argv=None) -> int:
     if unknown:
         ap.error(f"unknown models {unknown}; choose from {sorted(MODELS)}")
     runs = [run_peer(MODELS[n]()) for n in names]
-    import emlearn
+    emlearn = _emlearn()
 
     text = (f"emlearn {emlearn.__version__} (method=loadable), zig -O2 rv32im, simulated VexRiscv SoC\n"
             f"command: .venv/bin/python benchmarks/peers_emlearn.py --models {','.join(names)}\n\n" + table(runs))
