@@ -190,6 +190,7 @@ def _emlearn():
         np.seterr(**old)
     return emlearn
 
+
 def xor_model() -> PeerModel:
     """The xor MLPClassifier (2-8-1, relu, logistic output) fitted on noisy corners."""
     from sklearn.neural_network import MLPClassifier
