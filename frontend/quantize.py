@@ -250,15 +250,9 @@ def evaluate_float(graph: Graph, *arrays: np.ndarray, keep: bool = False,
                    accumulation: Accumulation = Accumulation.FMA_BIAS_FIRST):
     """Run a float32 graph in numpy; returns the outputs (or, with keep, every computed value by name)."""
     check_float_graph(graph)
-    if len(arrays) != len(graph.inputs):
-        raise FrontendError(f"{graph.name}: {len(graph.inputs)} inputs expected, {len(arrays)} given")
-    env: dict[str, np.ndarray] = {}
-    for name, a in zip(graph.inputs, arrays):
-        v = graph.values[name]
-        a = np.asarray(a)
-        if a.size != int(np.prod(v.shape, dtype=np.int64)):
-            raise FrontendError(f"{graph.name}: input {name!r} has shape {v.shape}, got an array of shape {a.shape}")
-        env[name] = a.astype(_F32).reshape(v.shape)
+    from frontend.reference import bind_inputs
+
+    env = bind_inputs(graph, arrays, "float32")
     for node in graph.nodes:
         y = _eval_node(graph, node, env, accumulation)
         out = node.outputs[0]

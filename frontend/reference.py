@@ -39,11 +39,9 @@ def _node_value(graph: Graph, node: Node, env: dict, name: str) -> np.ndarray:
     return env[name]
 
 
-def evaluate(graph: Graph, *arrays: np.ndarray, keep: bool = False):
-    """The graph's outputs (a list, in ``graph.outputs`` order) for these inputs; with ``keep`` the
-    dict of every value computed (inputs included)."""
-    from frontend.lowering import node_op
-
+def bind_inputs(graph: Graph, arrays, dtype: str | None = None) -> dict[str, np.ndarray]:
+    """The graph inputs' names -> the arrays, checked for size and shaped as the inputs (as ``dtype``,
+    default each input's own)."""
     if len(arrays) != len(graph.inputs):
         raise FrontendError(f"model {graph.name!r} takes {len(graph.inputs)} inputs, {len(arrays)} given")
     env: dict[str, np.ndarray] = {}
@@ -52,7 +50,16 @@ def evaluate(graph: Graph, *arrays: np.ndarray, keep: bool = False):
         a = np.asarray(a)
         if a.size != int(np.prod(v.shape, dtype=np.int64)):
             raise FrontendError(f"model {graph.name!r}: input {name!r} takes shape {v.shape}, got {a.shape}")
-        env[name] = a.astype(v.dtype).reshape(v.shape)
+        env[name] = a.astype(dtype or v.dtype).reshape(v.shape)
+    return env
+
+
+def evaluate(graph: Graph, *arrays: np.ndarray, keep: bool = False):
+    """The graph's outputs (a list, in ``graph.outputs`` order) for these inputs; with ``keep`` the
+    dict of every value computed (inputs included)."""
+    from frontend.lowering import node_op
+
+    env = bind_inputs(graph, arrays)
     for node in graph.nodes:
         out = graph.values[node.outputs[0]]
         if node.op == "reshape":
@@ -72,4 +79,4 @@ def evaluate(graph: Graph, *arrays: np.ndarray, keep: bool = False):
     return env if keep else [env[n] for n in graph.outputs]
 
 
-__all__ = ["dequantize_np", "evaluate", "quantize_np"]
+__all__ = ["bind_inputs", "dequantize_np", "evaluate", "quantize_np"]

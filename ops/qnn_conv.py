@@ -41,21 +41,10 @@ _INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1
 # --- shared arithmetic ---------------------------------------------------------------------------
 
 def _quantize_multiplier(real: float) -> tuple[int, int]:
-    """TFLite's QuantizeMultiplier: ``real ~= multiplier * 2**(shift - 31)`` with a Q31 multiplier.
+    """TFLite's QuantizeMultiplier (:func:`ops.qnn.quantize_multiplier`)."""
+    from .qnn import quantize_multiplier
 
-    frexp, the mantissa times 2**31 rounded half away from zero, 2**31 folded back to 2**30 with the
-    exponent one up, and exponents below -31 flushed to (0, 0)."""
-    if real == 0.0:
-        return 0, 0
-    mant, shift = math.frexp(real)
-    scaled = mant * (1 << 31)  # exact: a power-of-two scaling of a double
-    q = int(math.copysign(math.floor(abs(scaled) + 0.5), scaled))
-    if q == 1 << 31:
-        q //= 2
-        shift += 1
-    if shift < -31:
-        return 0, 0
-    return q, shift
+    return quantize_multiplier(real)
 
 
 def _wrap32(a: np.ndarray) -> np.ndarray:
