@@ -9,7 +9,8 @@ import numpy as np
 
 from frontend.errors import UnsupportedOperatorError
 from frontend.graph import Graph, Node
-from ops.qnn import quantize_multiplier
+from ops.qnn import fold_x_zero_point, quantize_multiplier
+from ops.qnn_conv import folded_bias, qadd_params
 
 
 @dataclass
@@ -37,10 +38,6 @@ def _round_away(x: float) -> int:
     return int(math.copysign(math.floor(abs(x) + 0.5), x))
 
 
-def _wrap32(a: np.ndarray) -> np.ndarray:
-    return np.asarray(a, np.int64).astype(np.uint32).astype(np.int32)
-
-
 def _check_quant(node: Node, x, w, y) -> None:
     for role, v in (("input", x), ("weights", w), ("output", y)):
         if v.quant is None:
@@ -65,28 +62,9 @@ def _multipliers(x, w, y, channels: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def node_op(graph: Graph, node: Node) -> OpCall:
-    """The ops-library call of an int8 node (fully_connected today)."""
-    v = graph.values
+    """The ops-library call of an int8 node (see INT8_OPS)."""
     if node.op == "fully_connected":
-        x, w = v[node.inputs[0]], v[node.inputs[1]]
-        y = v[node.outputs[0]]
-        if x.dtype != "int8" or w.dtype != "int8" or y.dtype != "int8":
-            raise UnsupportedOperatorError(f"{node.origin}: int8 lowering needs int8 x/w/y, got "
-                                           f"{x.dtype}/{w.dtype}/{y.dtype}")
-        n, k = w.shape
-        m = int(np.prod(x.shape)) // k
-        bias = (v[node.inputs[2]].data.astype(np.int32) if len(node.inputs) > 2 and node.inputs[2]
-                else np.zeros(n, np.int32))
-        _check_quant(node, x, w, y)
-        mults, shifts = _multipliers(x, w, y, n)
-        qmin, qmax = activation_range(node.attrs.get("activation", "none"), y.quant.scale[0],
-                                      y.quant.zero_point[0])
-        # (x - xzp) . w + b == x . w + (b - xzp * sum(w)) in wrapping int32: the kernel is a plain dot product
-        xzp = int(x.quant.zero_point[0])
-        folded = bias.astype(np.int64) - xzp * w.data.astype(np.int64).sum(axis=1)
-        attrs = {"M": m, "N": n, "K": k, "x_zero_point": 0,
-                 "out_zero_point": int(y.quant.zero_point[0]), "qmin": int(qmin), "qmax": int(qmax)}
-        return OpCall("qdense", attrs, [node.inputs[0], w.data, _wrap32(folded), mults, shifts])
+        return _dense_op(graph, node)
     if node.op in ("conv2d", "depthwise_conv2d"):
         return _conv_op(graph, node)
     if node.op in ("avg_pool2d", "max_pool2d"):
@@ -107,6 +85,42 @@ def _int8_values(node: Node, *vals) -> None:
                                            f"{v.dtype}")
 
 
+def _bias(graph: Graph, node: Node, channels: int) -> np.ndarray:
+    """The node's int32 bias (its third input), zeros when it has none."""
+    if len(node.inputs) > 2 and node.inputs[2]:
+        return graph.values[node.inputs[2]].data.astype(np.int32)
+    return np.zeros(channels, np.int32)
+
+
+def _clamp(node: Node, y) -> tuple[int, int]:
+    """The output clamp of the node's fused activation."""
+    qmin, qmax = activation_range(node.attrs.get("activation", "none"), y.quant.scale[0], y.quant.zero_point[0])
+    return int(qmin), int(qmax)
+
+
+def _qdense_call(x_name: str, rows: np.ndarray, bias: np.ndarray, x, y, node: Node, m: int, mults, shifts) -> OpCall:
+    """``qdense`` of ``m`` rows of ``x`` against weights ``rows`` [N, K]. The input zero point goes into
+    the bias: (x - xzp) . w + b == x . w + (b - xzp * sum(w)) in wrapping int32, so the kernel is a
+    plain dot product."""
+    n, k = rows.shape
+    qmin, qmax = _clamp(node, y)
+    attrs = {"M": m, "N": n, "K": k, "x_zero_point": 0, "out_zero_point": int(y.quant.zero_point[0]),
+             "qmin": qmin, "qmax": qmax}
+    folded = fold_x_zero_point(rows, bias, int(x.quant.zero_point[0]))
+    return OpCall("qdense", attrs, [x_name, rows, folded, mults, shifts])
+
+
+def _dense_op(graph: Graph, node: Node) -> OpCall:
+    v = graph.values
+    x, w, y = v[node.inputs[0]], v[node.inputs[1]], v[node.outputs[0]]
+    _int8_values(node, x, w, y)
+    _check_quant(node, x, w, y)
+    n, k = w.shape
+    mults, shifts = _multipliers(x, w, y, n)
+    return _qdense_call(node.inputs[0], w.data, _bias(graph, node, n), x, y, node, int(np.prod(x.shape)) // k,
+                        mults, shifts)
+
+
 def _nhwc(node: Node, v) -> tuple[int, int, int, int]:
     if len(v.shape) != 4:
         raise UnsupportedOperatorError(f"{node.origin}: tensor {v.name!r} must be 4-D NHWC, has shape {v.shape}")
@@ -114,8 +128,6 @@ def _nhwc(node: Node, v) -> tuple[int, int, int, int]:
 
 
 def _conv_op(graph: Graph, node: Node) -> OpCall:
-    from ops.qnn_conv import folded_bias
-
     v = graph.values
     x, w, y = v[node.inputs[0]], v[node.inputs[1]], v[node.outputs[0]]
     _int8_values(node, x, w, y)
@@ -123,24 +135,20 @@ def _conv_op(graph: Graph, node: Node) -> OpCall:
     dw = node.op == "depthwise_conv2d"
     n, h, wd, c = _nhwc(node, x)
     f = int(w.shape[3] if dw else w.shape[0])
-    bias = (v[node.inputs[2]].data.astype(np.int32) if len(node.inputs) > 2 and node.inputs[2]
-            else np.zeros(f, np.int32))
+    bias = _bias(graph, node, f)
     mults, shifts = _multipliers(x, w, y, f)
-    qmin, qmax = activation_range(node.attrs.get("activation", "none"), y.quant.scale[0], y.quant.zero_point[0])
     (sh, sw), (dh, dwd) = node.attrs.get("stride", (1, 1)), node.attrs.get("dilation", (1, 1))
     pt, pb, pl, pr = node.attrs.get("padding", (0, 0, 0, 0))
     xzp = int(x.quant.zero_point[0])
     if not dw and w.shape[1] == w.shape[2] == 1 and (sh, sw) == (1, 1) and (pt, pb, pl, pr) == (0, 0, 0, 0):
         # a pointwise conv is a dense layer over the pixels: NHWC rows of C against OHWI [F, C] weights
-        folded = bias.astype(np.int64) - xzp * w.data.astype(np.int64).reshape(f, c).sum(axis=1)
-        attrs = {"M": n * h * wd, "N": f, "K": c, "x_zero_point": 0, "out_zero_point": int(y.quant.zero_point[0]),
-                 "qmin": int(qmin), "qmax": int(qmax)}
-        return OpCall("qdense", attrs, [node.inputs[0], w.data.reshape(f, c), _wrap32(folded), mults, shifts])
+        return _qdense_call(node.inputs[0], w.data.reshape(f, c), bias, x, y, node, n * h * wd, mults, shifts)
+    qmin, qmax = _clamp(node, y)
     attrs = {"N": n, "H": h, "W": wd, "C": c, "KH": int(w.shape[1]), "KW": int(w.shape[2]),
              "stride_h": int(sh), "stride_w": int(sw), "dilation_h": int(dh), "dilation_w": int(dwd),
              "pad_top": int(pt), "pad_bottom": int(pb), "pad_left": int(pl), "pad_right": int(pr),
-             "x_zero_point": xzp, "out_zero_point": int(y.quant.zero_point[0]), "qmin": int(qmin),
-             "qmax": int(qmax), "fold_x_zero_point": True}
+             "x_zero_point": xzp, "out_zero_point": int(y.quant.zero_point[0]), "qmin": qmin, "qmax": qmax,
+             "fold_x_zero_point": True}
     if dw:
         attrs["depth_multiplier"] = int(node.attrs.get("depth_multiplier", f // c))
     else:
@@ -159,16 +167,14 @@ def _pool_op(graph: Graph, node: Node) -> OpCall:
     n, h, wd, c = _nhwc(node, x)
     (kh, kw), (sh, sw) = node.attrs["filter"], node.attrs.get("stride", (1, 1))
     pt, pb, pl, pr = node.attrs.get("padding", (0, 0, 0, 0))
-    qmin, qmax = activation_range(node.attrs.get("activation", "none"), y.quant.scale[0], y.quant.zero_point[0])
+    qmin, qmax = _clamp(node, y)
     attrs = {"N": n, "H": h, "W": wd, "C": c, "filter_h": int(kh), "filter_w": int(kw), "stride_h": int(sh),
              "stride_w": int(sw), "pad_top": int(pt), "pad_bottom": int(pb), "pad_left": int(pl),
-             "pad_right": int(pr), "qmin": int(qmin), "qmax": int(qmax)}
+             "pad_right": int(pr), "qmin": qmin, "qmax": qmax}
     return OpCall("qavg_pool2d_nhwc" if node.op == "avg_pool2d" else "qmax_pool2d_nhwc", attrs, [node.inputs[0]])
 
 
 def _add_op(graph: Graph, node: Node) -> OpCall:
-    from ops.qnn_conv import qadd_params
-
     v = graph.values
     a, b, y = v[node.inputs[0]], v[node.inputs[1]], v[node.outputs[0]]
     _int8_values(node, a, b, y)
@@ -177,9 +183,9 @@ def _add_op(graph: Graph, node: Node) -> OpCall:
     for t in (a, b, y):
         if t.quant is None or t.quant.per_channel:
             raise UnsupportedOperatorError(f"{node.origin}: tensor {t.name!r} needs per-tensor quantization")
-    qmin, qmax = activation_range(node.attrs.get("activation", "none"), y.quant.scale[0], y.quant.zero_point[0])
+    qmin, qmax = _clamp(node, y)
     attrs = {"shape": tuple(int(d) for d in a.shape), "a_zero_point": int(a.quant.zero_point[0]),
              "b_zero_point": int(b.quant.zero_point[0]), "out_zero_point": int(y.quant.zero_point[0]),
-             **qadd_params(a.quant.scale[0], b.quant.scale[0], y.quant.scale[0]), "qmin": int(qmin), "qmax": int(qmax)}
+             **qadd_params(a.quant.scale[0], b.quant.scale[0], y.quant.scale[0]), "qmin": qmin, "qmax": qmax}
     ins = [a.data if a.is_constant else a.name, b.data if b.is_constant else b.name]
     return OpCall("qadd", attrs, ins)

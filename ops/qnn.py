@@ -48,6 +48,27 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     return m, shift
 
 
+def fold_x_zero_point(w: np.ndarray, bias: np.ndarray, x_zero_point: int) -> np.ndarray:
+    """``Bias[j] - x_zero_point * sum_k W[j, k]`` in int32 (wrapping) for weights ``w`` [N, K]: with it
+    the reduction over ``x - x_zero_point`` becomes a plain product of ``x`` (exact in int32)."""
+    sums = np.asarray(w).astype(np.int64).sum(axis=1)
+    return wrap(np.asarray(bias).astype(np.int64) - x_zero_point * sums, "int32")
+
+
+def check_int8_attrs(op: str, a: dict, *names: str) -> None:
+    """OpError naming ``op`` and the attribute when one of ``names`` does not fit int8."""
+    for k in names:
+        if not -128 <= a[k] <= 127:
+            raise OpError(f"operator {op!r}: attribute {k!r} = {a[k]} does not fit int8")
+
+
+def check_clamp(op: str, a: dict) -> None:
+    """``qmin`` / ``qmax`` fit int8 and ``qmin <= qmax``."""
+    check_int8_attrs(op, a, "qmin", "qmax")
+    if a["qmin"] > a["qmax"]:
+        raise OpError(f"operator {op!r}: qmin = {a['qmin']} is above qmax = {a['qmax']}")
+
+
 def _i32(v: int):
     return tir.const(int(v), "int32")
 
@@ -90,11 +111,8 @@ def _qdense_ref(x, w, bias, mult, shift, *, M, N, K, x_zero_point, out_zero_poin
 
 def _qdense_norm(a):
     positive("qdense", a, "M", "N", "K")
-    for k in ("x_zero_point", "out_zero_point", "qmin", "qmax"):
-        if not -128 <= a[k] <= 127:
-            raise OpError(f"operator 'qdense': attribute {k!r} = {a[k]} is outside the int8 range [-128, 127]")
-    if a["qmin"] > a["qmax"]:
-        raise OpError(f"operator 'qdense': qmin = {a['qmin']} is above qmax = {a['qmax']}")
+    check_int8_attrs("qdense", a, "x_zero_point", "out_zero_point")
+    check_clamp("qdense", a)
     return a
 
 
@@ -111,4 +129,5 @@ QDENSE = register(Op(
               dict(M=2, N=4, K=9, x_zero_point=3, out_zero_point=-128, qmin=-128, qmax=60))))
 
 
-__all__ = ["QDENSE", "quantize_multiplier", "requantize_channels_np"]
+__all__ = ["QDENSE", "check_clamp", "check_int8_attrs", "fold_x_zero_point", "quantize_multiplier",
+           "requantize_channels_np"]

@@ -31,47 +31,12 @@ import numpy as np
 
 import tir
 
-from .common import positive
+from .common import positive, wrap
 from .errors import OpError
+from .qnn import check_clamp, check_int8_attrs, fold_x_zero_point, quantize_multiplier, requantize_channels_np
 from .registry import Attr, Op, Workload, register
 
-_INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1
-
-
 # --- shared arithmetic ---------------------------------------------------------------------------
-
-def _quantize_multiplier(real: float) -> tuple[int, int]:
-    """TFLite's QuantizeMultiplier (:func:`ops.qnn.quantize_multiplier`)."""
-    from .qnn import quantize_multiplier
-
-    return quantize_multiplier(real)
-
-
-def _wrap32(a: np.ndarray) -> np.ndarray:
-    """int64 values wrapped to int32 (kept as int64)."""
-    a = np.asarray(a, np.int64) & 0xFFFFFFFF
-    return np.where(a >= 1 << 31, a - (1 << 32), a)
-
-
-def _q_multiply_shift_np(acc, mult, shift) -> np.ndarray:
-    """MultiplyByQuantizedMultiplier, elementwise with broadcasting (int64 in, int64 out): a per-channel
-    ``mult`` / ``shift`` of shape [F] against ``acc`` [..., F]."""
-    x = np.asarray(acc, np.int64)
-    m = np.asarray(mult, np.int64)
-    s = np.asarray(shift, np.int64)
-    left, right = np.clip(s, 0, 31), np.clip(-s, 0, 31)
-    xs = _wrap32(x << left)
-    hi = (xs * m + (1 << 30)) >> 31  # arithmetic shift of int64: floor
-    hi = np.where((xs == _INT32_MIN) & (m == _INT32_MIN), _INT32_MAX, hi)  # SRDHM's one overflow saturates
-    mask = (np.int64(1) << right) - 1
-    return (hi >> right) + ((hi & mask) > ((mask >> 1) + (hi < 0))).astype(np.int64)
-
-
-def _requant_np(acc, mult, shift, zero_point: int, qmin: int, qmax: int) -> np.ndarray:
-    """int8 output stage: clamp(q_multiply_shift(acc) + zero_point (wrapping in int32), qmin, qmax)."""
-    v = _wrap32(_q_multiply_shift_np(acc, mult, shift) + zero_point)
-    return np.minimum(np.maximum(v, qmin), qmax).astype(np.int8)
-
 
 def _out_extent(n: int, k: int, stride: int, pad_lo: int, pad_hi: int, dilation: int = 1) -> int:
     return (n + pad_lo + pad_hi - dilation * (k - 1) - 1) // stride + 1
@@ -115,18 +80,6 @@ _CLAMP_ATTRS = (Attr("qmin", int, -128, "activation clamp low (TFLite's quantize
                 Attr("qmax", int, 127, "activation clamp high"))
 
 
-def _check_int8(op: str, a: dict, *names: str) -> None:
-    for k in names:
-        if not -128 <= a[k] <= 127:
-            raise OpError(f"operator {op!r}: attribute {k!r} = {a[k]} does not fit int8")
-
-
-def _check_clamp(op: str, a: dict) -> None:
-    _check_int8(op, a, "qmin", "qmax")
-    if a["qmin"] > a["qmax"]:
-        raise OpError(f"operator {op!r}: qmin = {a['qmin']} is above qmax = {a['qmax']}")
-
-
 def _check_window(op: str, a: dict, kh: str, kw: str) -> None:
     """Non-negative padding and an output extent >= 1 on both spatial axes."""
     for k in ("pad_top", "pad_bottom", "pad_left", "pad_right"):
@@ -158,8 +111,8 @@ def _qconv_norm(name: str):
         positive(name, a, *[k for k in ("N", "H", "W", "C", "F", "KH", "KW", "depth_multiplier", "stride_h",
                                         "stride_w", "dilation_h", "dilation_w") if k in a])
         _check_window(name, a, "KH", "KW")
-        _check_int8(name, a, "x_zero_point", "out_zero_point")
-        _check_clamp(name, a)
+        check_int8_attrs(name, a, "x_zero_point", "out_zero_point")
+        check_clamp(name, a)
         return a
     return normalize
 
@@ -226,9 +179,9 @@ def folded_bias(w: np.ndarray, bias: np.ndarray, x_zero_point: int, depthwise: b
     """``Bias[f] - x_zero_point * sum W[f]`` in int32 (wrapping): the bias of ``fold_x_zero_point=True``.
 
     ``w`` is OHWI ``[F, KH, KW, C]`` (conv) or ``[1, KH, KW, C*M]`` (``depthwise=True``)."""
-    w = np.asarray(w).astype(np.int64)
-    sums = w[0].sum(axis=(0, 1)) if depthwise else w.sum(axis=(1, 2, 3))
-    return _wrap32(np.asarray(bias).astype(np.int64) - x_zero_point * sums).astype(np.int32)
+    w = np.asarray(w)
+    rows = w.reshape(-1, w.shape[3]).T if depthwise else w.reshape(w.shape[0], -1)  # [channels, taps]
+    return fold_x_zero_point(rows, bias, x_zero_point)
 
 
 def _qconv_ref(x, w, bias, mult, shift, **a):
@@ -236,7 +189,7 @@ def _qconv_ref(x, w, bias, mult, shift, **a):
     xp = _offset_padded_np(x, a)
     win = _windows_np(xp, a["KH"], a["KW"], a["stride_h"], a["stride_w"], a["dilation_h"], a["dilation_w"], oh, ow)
     acc = np.einsum("nyxijc,fijc->nyxf", win, w.astype(np.int64)) + bias.astype(np.int64)
-    return _requant_np(_wrap32(acc), mult, shift, a["out_zero_point"], a["qmin"], a["qmax"])
+    return requantize_channels_np(wrap(acc, "int32"), mult, shift, a["out_zero_point"], a["qmin"], a["qmax"])
 
 
 def _qconv_macs(N, F, KH, KW, C, **a):
@@ -295,7 +248,7 @@ def _qdw_ref(x, w, bias, mult, shift, **a):
     xp = np.repeat(xp, M, axis=3)  # channel c * M + m is input channel c
     win = _windows_np(xp, a["KH"], a["KW"], a["stride_h"], a["stride_w"], a["dilation_h"], a["dilation_w"], oh, ow)
     acc = np.einsum("nyxijc,ijc->nyxc", win, w[0].astype(np.int64)) + bias.astype(np.int64)
-    return _requant_np(_wrap32(acc), mult, shift, a["out_zero_point"], a["qmin"], a["qmax"])
+    return requantize_channels_np(wrap(acc, "int32"), mult, shift, a["out_zero_point"], a["qmin"], a["qmax"])
 
 
 def _qdw_macs(N, C, depth_multiplier, KH, KW, **a):
@@ -346,7 +299,7 @@ def _qpool_norm(name: str):
             if a[p0] >= a[k] or (o - 1) * a[s] - a[p0] >= a[ext]:
                 raise OpError(f"operator {name!r}: attribute {p0!r} = {a[p0]} (with {k} = {a[k]}, {s} = {a[s]}) "
                               f"leaves a window with no tap inside {ext} = {a[ext]}")
-        _check_clamp(name, a)
+        check_clamp(name, a)
         return a
     return normalize
 
@@ -481,7 +434,7 @@ def qadd_params(a_scale: float, b_scale: float, out_scale: float, left_shift: in
     out = {"left_shift": left_shift}
     for key, real in (("a", sa / twice_max), ("b", sb / twice_max),
                       ("out", twice_max / ((1 << left_shift) * so))):
-        m, s = _quantize_multiplier(real)
+        m, s = quantize_multiplier(real)
         if s > 0:
             raise OpError(f"operator 'qadd': the {key} multiplier {real!r} (scales a {sa!r}, b {sb!r}, out {so!r}, "
                           f"left_shift {left_shift}) is not below one; TFLite requires that")
@@ -508,16 +461,17 @@ def _qadd_te(shape, a_zero_point, b_zero_point, out_zero_point, left_shift, a_mu
 
 def _qadd_ref(a, b, *, shape, a_zero_point, b_zero_point, out_zero_point, left_shift, a_multiplier, a_shift,
               b_multiplier, b_shift, out_multiplier, out_shift, qmin, qmax):
-    sa = _q_multiply_shift_np((a.astype(np.int64) - a_zero_point) << left_shift, a_multiplier, a_shift)
-    sb = _q_multiply_shift_np((b.astype(np.int64) - b_zero_point) << left_shift, b_multiplier, b_shift)
-    return _requant_np(_wrap32(sa + sb), out_multiplier, out_shift, out_zero_point, qmin, qmax)
+    qms = tir.quant.Q_MULTIPLY_SHIFT.numpy
+    sa = qms((a.astype(np.int64) - a_zero_point) << left_shift, a_multiplier, a_shift).astype(np.int64)
+    sb = qms((b.astype(np.int64) - b_zero_point) << left_shift, b_multiplier, b_shift).astype(np.int64)
+    return requantize_channels_np(wrap(sa + sb, "int32"), out_multiplier, out_shift, out_zero_point, qmin, qmax)
 
 
 def _qadd_norm(a):
     op = "qadd"
     if not a["shape"] or any(n < 1 for n in a["shape"]):
         raise OpError(f"operator {op!r}: attribute 'shape' must be a non-empty shape, got {a['shape']}")
-    _check_int8(op, a, "a_zero_point", "b_zero_point", "out_zero_point")
+    check_int8_attrs(op, a, "a_zero_point", "b_zero_point", "out_zero_point")
     if not 0 <= a["left_shift"] <= 23:  # |x - zp| <= 255 shifted must fit int32
         raise OpError(f"operator {op!r}: attribute 'left_shift' = {a['left_shift']} is outside [0, 23]")
     for k in ("a", "b", "out"):
@@ -527,7 +481,7 @@ def _qadd_norm(a):
         if not -31 <= s <= 0:
             raise OpError(f"operator {op!r}: attribute '{k}_shift' = {s} is outside [-31, 0] (TFLite's ADD "
                           "multipliers are below one)")
-    _check_clamp(op, a)
+    check_clamp(op, a)
     return a
 
 

@@ -18,7 +18,8 @@ import ops
 import schedules
 import tir
 from ops import OpError
-from ops.qnn_conv import _quantize_multiplier, folded_bias, qadd_params
+from ops.qnn import quantize_multiplier
+from ops.qnn_conv import folded_bias, qadd_params
 
 # --- TFLite's reference arithmetic, transcribed (Python ints) ------------------------------------
 
@@ -137,7 +138,7 @@ def _conv_data(op_name, attrs, rng):
     out_scale = x_scale * float(w_scales.mean()) * 70 * 70 * math.sqrt(taps) / 127 * 2.5
     mult, shift = zero.copy(), zero.copy()
     for f in range(n_out):
-        mult[f], shift[f] = _quantize_multiplier(x_scale * float(w_scales[f]) / out_scale)
+        mult[f], shift[f] = quantize_multiplier(x_scale * float(w_scales[f]) / out_scale)
     return [x, w, bias, mult, shift]
 
 
@@ -287,21 +288,21 @@ def test_add_is_the_real_sum_within_rounding():
 # --- QuantizeMultiplier and qadd_params ----------------------------------------------------------
 
 def test_quantize_multiplier_is_tflites():
-    assert _quantize_multiplier(0.0) == (0, 0)
-    assert _quantize_multiplier(0.5) == (1 << 30, 0)
-    assert _quantize_multiplier(1.0) == (1 << 30, 1)
-    assert _quantize_multiplier(0.75) == (3 << 29, 0)
-    assert _quantize_multiplier(2.0 ** -20) == (1 << 30, -19)
+    assert quantize_multiplier(0.0) == (0, 0)
+    assert quantize_multiplier(0.5) == (1 << 30, 0)
+    assert quantize_multiplier(1.0) == (1 << 30, 1)
+    assert quantize_multiplier(0.75) == (3 << 29, 0)
+    assert quantize_multiplier(2.0 ** -20) == (1 << 30, -19)
     # the mantissa rounds up to 2**31: folded back to 2**30, exponent one up
-    assert _quantize_multiplier(1 - 2.0 ** -40) == (1 << 30, 1)
+    assert quantize_multiplier(1 - 2.0 ** -40) == (1 << 30, 1)
     # a tie of the rounding (mantissa * 2**31 = 2**30 + 1/2) goes away from zero
-    assert _quantize_multiplier(0.5 + 2.0 ** -32) == ((1 << 30) + 1, 0)
-    assert _quantize_multiplier(-(0.5 + 2.0 ** -32)) == (-(1 << 30) - 1, 0)
+    assert quantize_multiplier(0.5 + 2.0 ** -32) == ((1 << 30) + 1, 0)
+    assert quantize_multiplier(-(0.5 + 2.0 ** -32)) == (-(1 << 30) - 1, 0)
     # below 2**-32 the shift would be under -31: flushed to zero
-    assert _quantize_multiplier(2.0 ** -33) == (0, 0)
-    assert _quantize_multiplier(2.0 ** -32) == (1 << 30, -31)
+    assert quantize_multiplier(2.0 ** -33) == (0, 0)
+    assert quantize_multiplier(2.0 ** -32) == (1 << 30, -31)
     for real in np.random.default_rng(0).uniform(1e-6, 1.0, 200):
-        m, s = _quantize_multiplier(float(real))
+        m, s = quantize_multiplier(float(real))
         assert (1 << 30) <= m < (1 << 31) and abs(m * 2.0 ** (s - 31) - real) <= 2.0 ** (s - 32)
 
 
@@ -309,9 +310,9 @@ def test_qadd_params_follow_tflite_prepare():
     p = qadd_params(0.05, 0.02, 0.06)
     sa, sb, so = (float(np.float32(s)) for s in (0.05, 0.02, 0.06))
     twice = 2 * max(sa, sb)
-    assert (p["a_multiplier"], p["a_shift"]) == _quantize_multiplier(sa / twice) == (1 << 30, 0)
-    assert (p["b_multiplier"], p["b_shift"]) == _quantize_multiplier(sb / twice)
-    assert (p["out_multiplier"], p["out_shift"]) == _quantize_multiplier(twice / ((1 << 20) * so))
+    assert (p["a_multiplier"], p["a_shift"]) == quantize_multiplier(sa / twice) == (1 << 30, 0)
+    assert (p["b_multiplier"], p["b_shift"]) == quantize_multiplier(sb / twice)
+    assert (p["out_multiplier"], p["out_shift"]) == quantize_multiplier(twice / ((1 << 20) * so))
     assert p["left_shift"] == 20
     assert qadd_params(1.0, 1.0, 1.0) == {"left_shift": 20, "a_multiplier": 1 << 30, "a_shift": 0,
                                           "b_multiplier": 1 << 30, "b_shift": 0, "out_multiplier": 1 << 30,
@@ -510,7 +511,7 @@ def test_conv_equals_tflite_micro(case):
     mult = np.zeros(n_out, np.int32)
     shift = np.zeros(n_out, np.int32)
     for i in range(n_out):
-        mult[i], shift[i] = _quantize_multiplier(_f32(si) * float(sw[i]) / _f32(so))
+        mult[i], shift[i] = quantize_multiplier(_f32(si) * float(sw[i]) / _f32(so))
     tensors = [dict(shape=x.shape, dtype=_INT8, scale=[si], zp=[xzp]),
                dict(shape=wt.shape, dtype=_INT8, scale=sw, zp=[0] * n_out, qdim=3 if mdw else 0, data=wt),
                dict(shape=(n_out,), dtype=_INT32, scale=np.float32(si) * sw, zp=[0] * n_out, data=bias),
