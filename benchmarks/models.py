@@ -2,14 +2,14 @@
 
     .venv/bin/python benchmarks/models.py [--models sine,kws,xor] [--json FILE]
 
-Every model is isaforge's post-training quantization of a float model (sine: TFLM's hello_world
-model; kws: the DS-CNN of frontend.zoo with random weights; xor: examples/xor.py's MLP when the
-ONNX importer is present), compiled into one C unit per extension set and run on the SoC; each
-output is checked against the numpy reference, which equals TFLM's interpreter bit for bit (see
+Models: sine is isaforge's post-training quantization of TFLM's hello_world float model; kws the
+same of frontend.zoo's DS-CNN (random weights); xor examples/xor.py's MLP, quantized by onnxruntime
+and imported with from_onnx. Each is compiled into one C unit per extension set and run on the SoC;
+each output is checked against the numpy reference, which equals TFLM's interpreter bit for bit (see
 tests/test_model_e2e.py). The float peer on the same SoC (emlearn's generated C for the same xor and
-sine MLPs): benchmarks/peers_emlearn.py. Footprint: the model unit's .text / .rodata / .bss (its kernels, weights
-and arena; no runtime, no interpreter) read from the ELF. For scale: TFLM's interpreter alone is
-tens of KB of .text, ExecuTorch quotes a 50 KB base footprint.
+sine MLPs): benchmarks/peers_emlearn.py. Footprint: the model unit's .text / .rodata / .bss (its
+kernels, weights and arena; no runtime, no interpreter) read from the ELF. For scale: TFLM's
+interpreter alone is tens of KB of .text, ExecuTorch quotes a 50 KB base footprint.
 """
 
 from __future__ import annotations
@@ -46,12 +46,9 @@ def kws():
 
 
 def xor():
-    path = ROOT / "examples" / "xor.py"
-    if not path.exists():
-        return None
     from frontend.compile import int8_core
 
-    mod = runpy.run_path(str(path))
+    mod = runpy.run_path(str(ROOT / "examples" / "xor.py"))
     g = mod["int8_xor"]()
     return int8_core(g), mod["demo_inputs"](g)
 
@@ -68,11 +65,7 @@ def main(argv=None) -> int:
     print(f"{'model':<6}{'extensions':<22}{'used':<22}{'cycles':>11}{'cold':>11}{'speedup':>8}"
           f"{'.text':>7}{'.rodata':>8}{'.bss':>7}{'arena':>7}")
     for name in args.models.split(","):
-        made = MODELS[name]()
-        if made is None:
-            print(f"{name:<6}(not available)")
-            continue
-        g, x = made
+        g, x = MODELS[name]()
         want = np.stack([g.evaluate(xi)[0] for xi in x])
         base = None
         for exts in VARIANTS:

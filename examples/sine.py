@@ -25,27 +25,18 @@ import numpy as np
 
 from frontend import from_tflite, quantize, to_tflite
 from frontend.compile import MODEL_FUNCTION
-from frontend.run import run_main, run_model
+from frontend.run import c_float, quantize_function_c, run_main, run_model
+from frontend.zoo import sine_float_path
 
 # hello_world's first 10 positions: x = float(i) / 20 * 2pi, in float32 as its main.cc computes them
 XS = [float(np.float32(np.float32(i) / np.float32(20)) * np.float32(2 * 3.14159265359)) for i in range(10)]
 CALIBRATION = np.linspace(0, 2 * np.pi, 500, dtype=np.float32)
 
 
-def sine_float_path() -> Path:
-    import tflite_micro
-
-    return Path(tflite_micro.__file__).parent / "python" / "tflite_micro" / "sine_float.tflite"
-
-
 def int8_sine():
     """(int8 graph, its .tflite bytes) of TFLM's sine model, quantized by isaforge."""
     g = quantize(from_tflite(sine_float_path()), CALIBRATION)
     return g, to_tflite(g)
-
-
-def _f32(v: float) -> str:
-    return repr(float(np.float32(v))) + "f"
 
 
 def hello_world_main(graph, xs=XS) -> str:
@@ -56,19 +47,17 @@ def hello_world_main(graph, xs=XS) -> str:
         "#include <stdint.h>",
         '#include "isaforge_rt.h"',
         f"void {MODEL_FUNCTION}(const int8_t *in, int8_t *out);",
-        f"static const float xs[{len(xs)}] = {{{', '.join(_f32(x) for x in xs)}}};",
+        quantize_function_c(qi),
+        f"static const float xs[{len(xs)}] = {{{', '.join(c_float(x) for x in xs)}}};",
         "int main(void) {",
         f"    for (int i = 0; i < {len(xs)}; ++i) {{",
-        f"        float q = xs[i] / {_f32(qi.scale[0])};",
-        "        int32_t r = (int32_t)(q < 0.0f ? q - 0.5f : q + 0.5f);  /* round half away from zero */",
-        f"        r += {int(qi.zero_point[0])};",
-        "        int8_t x = (int8_t)(r < -128 ? -128 : r > 127 ? 127 : r);",
+        "        int8_t x = isaforge_quantize(xs[i]);",
         "        int8_t y;",
         f"        {MODEL_FUNCTION}(&x, &y);",
         "        isaforge_puts(\"x_value: \");",
         "        isaforge_print_float(xs[i], 6);",
         "        isaforge_puts(\", y_value: \");",
-        f"        isaforge_print_float((float)((int32_t)y - ({int(qo.zero_point[0])})) * {_f32(qo.scale[0])}, 6);",
+        f"        isaforge_print_float((float)((int32_t)y - ({int(qo.zero_point[0])})) * {c_float(qo.scale[0])}, 6);",
         "        isaforge_putchar('\\n');",
         "    }",
         "    return 0;",
@@ -106,11 +95,9 @@ def main(argv=None) -> int:
 
     run, fp = run_main(compiled, hello_world_main(graph))
     sys.stdout.write(run.console)
-    x = np.arange(-128, 128, dtype=np.int8).reshape(-1, 1, 1)
-    m = run_model(compiled, x[:1])
+    m = run_model(compiled, demo_inputs(graph)[:1])
     print(f"cycles per inference: {m.cycles} warm, {m.cold_cycles} cold ({m.instret} instructions)")
-    print(f"footprint: .text {fp.text} B, .rodata {fp.rodata} B, .bss {fp.bss} B (arena {fp.arena} B); "
-          f"kernels {', '.join(f'{k} {v} B' for k, v in fp.kernels.items())}")
+    print(f"footprint: {fp.describe()}")
     print(f"int8 model and C unit in {out}")
     return 0
 

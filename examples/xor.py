@@ -28,12 +28,8 @@ import numpy as np
 from frontend import from_onnx
 from frontend.compile import MODEL_FUNCTION, int8_core
 from frontend.reference import quantize_np
-from frontend.run import run_main, run_model
+from frontend.run import quantize_function_c, run_main, run_model
 from frontend.zoo import XOR_CORNERS, xor_onnx
-
-
-def _f32(v: float) -> str:
-    return repr(float(np.float32(v))) + "f"
 
 
 def int8_xor(directory: str | Path | None = None):
@@ -52,18 +48,13 @@ def xor_main(graph) -> str:
         "#include <stdint.h>",
         '#include "isaforge_rt.h"',
         f"void {MODEL_FUNCTION}(const int8_t *in, int8_t *out);",
-        "static int8_t quantize(float v) {",
-        f"    float q = v / {_f32(qi.scale[0])};",
-        "    int32_t r = (int32_t)(q < 0.0f ? q - 0.5f : q + 0.5f);  /* round half away from zero */",
-        f"    r += {int(qi.zero_point[0])};",
-        "    return (int8_t)(r < -128 ? -128 : r > 127 ? 127 : r);",
-        "}",
+        quantize_function_c(qi),
         f"static const int32_t pairs[{len(XOR_CORNERS)}][2] = {{{pairs}}};",
         "int main(void) {",
         f"    for (int i = 0; i < {len(XOR_CORNERS)}; ++i) {{",
         "        int8_t x[2], y;",
-        "        x[0] = quantize((float)pairs[i][0] / 255.0f);",
-        "        x[1] = quantize((float)pairs[i][1] / 255.0f);",
+        "        x[0] = isaforge_quantize((float)pairs[i][0] / 255.0f);",
+        "        x[1] = isaforge_quantize((float)pairs[i][1] / 255.0f);",
         f"        {MODEL_FUNCTION}(x, &y);",
         "        isaforge_puts(\"xor(\");",
         "        isaforge_print_float((float)pairs[i][0], 0);",
@@ -104,8 +95,7 @@ def main(argv=None) -> int:
     sys.stdout.write(run.console)
     m = run_model(compiled, demo_inputs(graph)[:1])
     print(f"cycles per inference: {m.cycles} warm, {m.cold_cycles} cold ({m.instret} instructions)")
-    print(f"footprint: .text {fp.text} B, .rodata {fp.rodata} B, .bss {fp.bss} B (arena {fp.arena} B); "
-          f"kernels {', '.join(f'{k} {v} B' for k, v in fp.kernels.items())}")
+    print(f"footprint: {fp.describe()}")
     print(f"models and C unit in {out}")
     return 0
 

@@ -127,12 +127,18 @@ def _split_unit(c: str, fname: str) -> tuple[list[str], list[str]]:
     return items, lines[sig:]
 
 
+def c_literals(a: np.ndarray) -> list[str]:
+    """The elements of ``a`` (flattened) as C literals; INT32_MIN is spelled as an int32 expression."""
+    vals = [str(int(v)) if a.dtype.kind in "iu" else repr(float(v)) + "f" for v in a.reshape(-1)]
+    if a.dtype == np.int32:
+        vals = [v if int(v) != -(2**31) else "(-2147483647 - 1)" for v in vals]
+    return vals
+
+
 def _c_array(name: str, a: np.ndarray) -> str:
     ct = _C_TYPES[str(a.dtype)]
     flat = a.reshape(-1)
-    vals = [str(int(v)) if a.dtype.kind in "iu" else repr(float(v)) + "f" for v in flat]
-    if a.dtype == np.int32:
-        vals = [v if int(v) != -(2**31) else "(-2147483647 - 1)" for v in vals]
+    vals = c_literals(a)
     body = ",\n".join("    " + ", ".join(vals[i:i + 16]) for i in range(0, len(vals), 16)) or "    0"
     return f"static const {ct} {name}[{max(1, flat.size)}] __attribute__((aligned(16))) = {{\n{body}\n}};"
 

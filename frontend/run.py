@@ -23,13 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from frontend.compile import MODEL_FUNCTION, CompiledModel
+import tir
+from frontend.compile import MODEL_FUNCTION, CompiledModel, c_literals
 from frontend.errors import FrontendError
 
 MODEL_FILE = "model.c"
 MAIN_FILE = "main.c"
 
-_C_TYPES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int32_t", "float32": "float"}
 
 
 @dataclass
@@ -47,6 +47,11 @@ class Footprint:
     def total(self) -> int:
         return self.text + self.rodata + self.data + self.bss
 
+    def describe(self) -> str:
+        """One line: the sections, the arena and each kernel's .text."""
+        return (f".text {self.text} B, .rodata {self.rodata} B, .bss {self.bss} B (arena {self.arena} B); "
+                f"kernels {', '.join(f'{k} {v} B' for k, v in self.kernels.items())}")
+
 
 @dataclass
 class ModelRun:
@@ -63,10 +68,23 @@ class ModelRun:
     total_cycles: int = 0
 
 
-def _c_values(a: np.ndarray) -> str:
-    if a.dtype.kind == "f":
-        return ", ".join(repr(float(v)) + "f" for v in a.reshape(-1))
-    return ", ".join(str(int(v)) for v in a.reshape(-1))
+def c_float(v: float) -> str:
+    """``v`` rounded to float32, as a C float literal."""
+    return repr(float(np.float32(v))) + "f"
+
+
+def quantize_function_c(quant, name: str = "isaforge_quantize") -> str:
+    """C of ``static int8_t name(float v)``: TFLite's QUANTIZE of a real value with ``quant`` (the
+    division in float32, rounding half away from zero, clamped), for device programs that feed a model
+    real-valued inputs (as frontend.reference.quantize_np computes it on the host)."""
+    return "\n".join([
+        f"static int8_t {name}(float v) {{",
+        f"    float q = v / {c_float(quant.scale[0])};",
+        "    int32_t r = (int32_t)(q < 0.0f ? q - 0.5f : q + 0.5f);  /* round half away from zero */",
+        f"    r += {int(quant.zero_point[0])};",
+        "    return (int8_t)(r < -128 ? -128 : r > 127 ? 127 : r);",
+        "}",
+    ])
 
 
 def _as_batch(compiled: CompiledModel, inputs) -> np.ndarray:
@@ -86,7 +104,7 @@ def _as_batch(compiled: CompiledModel, inputs) -> np.ndarray:
 
 def default_main(compiled: CompiledModel, batch: np.ndarray) -> str:
     """The measuring main program: the first input cold and warm, then every input."""
-    it, ot = _C_TYPES[compiled.input_dtype], _C_TYPES[compiled.output_dtype]
+    it, ot = tir.dtype.c_type(compiled.input_dtype), tir.dtype.c_type(compiled.output_dtype)
     nb, n_in = batch.shape
     n_out = int(np.prod(compiled.output_shape, dtype=np.int64))
     return "\n".join([
@@ -94,7 +112,7 @@ def default_main(compiled: CompiledModel, batch: np.ndarray) -> str:
         '#include "isaforge_rt.h"',
         f"void {MODEL_FUNCTION}(const {it} *in, {ot} *out);",
         f"static const {it} isaforge_inputs[{nb}][{n_in}] = {{",
-        *[f"    {{{_c_values(row)}}}," for row in batch],
+        *[f"    {{{', '.join(c_literals(row))}}}," for row in batch],
         "};",
         f"{ot} isaforge_outputs[{nb}][{n_out}];",
         f"uint32_t isaforge_counts[{4 + 2 * nb}];",
@@ -180,29 +198,39 @@ def _cfu(compiled: CompiledModel) -> str | None:
     return cfu_verilog(list(compiled.used_extensions))
 
 
-def run_model(compiled: CompiledModel, inputs, *, toolchain=None, cfu_verilog: str | Path | None = None,
-              ram_kib: int = 256, max_cycles: int = 50_000_000) -> ModelRun:
-    """Run ``compiled`` on the simulated SoC for every input of ``inputs``; see the module docstring."""
+def _simulate(compiled: CompiledModel, sources: dict, toolchain, cfu_verilog, ram_kib: int, max_cycles: int,
+              dump_symbols: dict[str, int] | None = None):
+    """Build the program and run it on the SoC: ``(elf, SimRun)``; ``dump_symbols`` (symbol -> bytes)
+    are read back after the run; a nonzero exit is an error."""
     from simulator.elf import read_elf
     from simulator.toolchain import compile_rv32
     from simulator.vexriscv import run_elf
     from toolchain.rv32 import Toolchain
 
-    batch = _as_batch(compiled, inputs)
-    sources = model_program(compiled, main=default_main(compiled, batch))
     elf = compile_rv32(sources, toolchain=toolchain or Toolchain())
-    info = read_elf(elf)
-    nb = batch.shape[0]
-    n_out = int(np.prod(compiled.output_shape, dtype=np.int64))
-    out_dt = np.dtype(compiled.output_dtype)
-    dump = {"outputs": (info.symbol("isaforge_outputs").address, nb * n_out * out_dt.itemsize),
-            "counts": (info.symbol("isaforge_counts").address, 4 * (4 + 2 * nb))}
+    dump = None
+    if dump_symbols:
+        info = read_elf(elf)
+        dump = {name: (info.symbol(name).address, n) for name, n in dump_symbols.items()}
     run = run_elf(elf, cfu_verilog=cfu_verilog or _cfu(compiled), ram_kib=ram_kib, max_cycles=max_cycles, dump=dump)
     if run.exit_code != 0:
         raise FrontendError(f"model {compiled.name!r}: the program exited with code {run.exit_code}; "
                             f"console:\n{run.console}")
-    c = np.frombuffer(run.dumps["counts"], "<u4").astype(int)
-    outs = np.frombuffer(run.dumps["outputs"], out_dt).reshape(nb, *compiled.output_shape).copy()
+    return elf, run
+
+
+def run_model(compiled: CompiledModel, inputs, *, toolchain=None, cfu_verilog: str | Path | None = None,
+              ram_kib: int = 256, max_cycles: int = 50_000_000) -> ModelRun:
+    """Run ``compiled`` on the simulated SoC for every input of ``inputs``; see the module docstring."""
+    batch = _as_batch(compiled, inputs)
+    nb = batch.shape[0]
+    n_out = int(np.prod(compiled.output_shape, dtype=np.int64))
+    out_dt = np.dtype(compiled.output_dtype)
+    elf, run = _simulate(compiled, model_program(compiled, main=default_main(compiled, batch)), toolchain,
+                         cfu_verilog, ram_kib, max_cycles,
+                         {"isaforge_outputs": nb * n_out * out_dt.itemsize, "isaforge_counts": 4 * (4 + 2 * nb)})
+    c = np.frombuffer(run.dumps["isaforge_counts"], "<u4").astype(int)
+    outs = np.frombuffer(run.dumps["isaforge_outputs"], out_dt).reshape(nb, *compiled.output_shape).copy()
     return ModelRun(outputs=outs, cycles=int(c[2]), cold_cycles=int(c[0]), instret=int(c[3]),
                     cold_instret=int(c[1]), input_cycles=[int(v) for v in c[4::2]], footprint=footprint(elf),
                     console=run.console, total_cycles=run.cycles)
@@ -213,16 +241,9 @@ def run_main(compiled: CompiledModel, main: str, *, toolchain=None, cfu_verilog:
     """Link ``compiled`` with a main program of the caller's (``main.c`` source; it calls
     ``model(in, out)`` and may print with the runtime's ``isaforge_puts`` / ``isaforge_print_float``),
     run it on the simulated SoC and return ``(SimRun, Footprint)``; a nonzero exit is an error."""
-    from simulator.toolchain import compile_rv32
-    from simulator.vexriscv import run_elf
-    from toolchain.rv32 import Toolchain
-
-    elf = compile_rv32(model_program(compiled, main=main), toolchain=toolchain or Toolchain())
-    run = run_elf(elf, cfu_verilog=cfu_verilog or _cfu(compiled), ram_kib=ram_kib, max_cycles=max_cycles)
-    if run.exit_code != 0:
-        raise FrontendError(f"model {compiled.name!r}: the program exited with code {run.exit_code}; "
-                            f"console:\n{run.console}")
+    elf, run = _simulate(compiled, model_program(compiled, main=main), toolchain, cfu_verilog, ram_kib, max_cycles)
     return run, footprint(elf)
 
 
-__all__ = ["Footprint", "ModelRun", "default_main", "footprint", "model_program", "run_main", "run_model"]
+__all__ = ["Footprint", "ModelRun", "c_float", "default_main", "footprint", "model_program", "quantize_function_c",
+           "run_main", "run_model"]

@@ -9,38 +9,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_quantize import CNN_CALIBRATION, _cnn_graph
+from test_quantize import CNN_CALIBRATION, _cnn_graph, _tflm
+from test_quantize import _run as _tflm_run
 
 from frontend import FrontendError, UnsupportedOperatorError, from_tflite, quantize, to_tflite
 from frontend.compile import run_host
 from frontend.reference import dequantize_np, quantize_np
 from frontend.run import run_model
+from frontend.zoo import sine_float_path
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_INT8 = np.arange(-128, 128, dtype=np.int8)
 
 
-def _sine_float_path() -> Path:
-    import tflite_micro
-
-    return Path(tflite_micro.__file__).parent / "python" / "tflite_micro" / "sine_float.tflite"
-
-
-def _tflm(buf: bytes):
-    from tflite_micro.python.tflite_micro import runtime
-
-    return runtime.Interpreter.from_bytes(bytes(buf))
-
-
-def _tflm_run(interp, x: np.ndarray) -> np.ndarray:
-    interp.set_input(x, 0)
-    interp.invoke()
-    return interp.get_output(0).copy()
-
-
 @pytest.fixture(scope="module")
 def sine():
-    g = quantize(from_tflite(_sine_float_path()), np.linspace(0, 2 * np.pi, 500, dtype=np.float32))
+    g = quantize(from_tflite(sine_float_path()), np.linspace(0, 2 * np.pi, 500, dtype=np.float32))
     return g, _tflm(to_tflite(g))
 
 
@@ -207,7 +191,7 @@ def test_cli_run_model(sine, tmp_path, capsys):
     assert "cycles per inference:" in out and "isaforge_k1_qdense" in out
     assert "void model(const int8_t *in, int8_t *out)" in (tmp_path / "model.c").read_text()
     # a float model needs calibration: a clear error, exit code 2
-    assert main(["run", str(_sine_float_path())]) == 2
+    assert main(["run", str(sine_float_path())]) == 2
     assert "calibration" in capsys.readouterr().err
 
 

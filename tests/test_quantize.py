@@ -24,26 +24,21 @@ from frontend.quantize import (
 )
 from frontend.tflite import from_tflite
 from frontend.tflite_write import TFLITE_OPERATOR, to_tflite
+from frontend.zoo import sine_float_path
 
 SINE_CALIBRATION = np.linspace(0, 2 * np.pi, 500, dtype=np.float32)
-
-
-def _sine_float_path() -> Path:
-    import tflite_micro
-
-    return Path(tflite_micro.__file__).parent / "python" / "tflite_micro" / "sine_float.tflite"
 
 
 @pytest.fixture(scope="module")
 def aeq_sine_int8() -> bytes:
     """ai-edge-quantizer's int8 sine model: static_wi8_ai8, calibrated with global min/max (not its default
     moving average) over 500 points of [0, 2pi]."""
-    return _aeq_quantize(_sine_float_path(), [{"dense_input": np.array([[x]], np.float32)} for x in SINE_CALIBRATION])
+    return _aeq_quantize(sine_float_path(), [{"dense_input": np.array([[x]], np.float32)} for x in SINE_CALIBRATION])
 
 
 @pytest.fixture(scope="module")
 def sine_float() -> Graph:
-    return from_tflite(_sine_float_path())
+    return from_tflite(sine_float_path())
 
 
 @pytest.fixture(scope="module")
@@ -299,7 +294,7 @@ def test_round_trip_through_from_tflite(sine_float, sine_int8):
         assert isinstance(buf, bytes) and buf[4:8] == b"TFL3"
         _assert_same_graph(g, from_tflite(buf))
     # the original file and its rewrite read the same
-    _assert_same_graph(sine_float, from_tflite(to_tflite(from_tflite(_sine_float_path()))))
+    _assert_same_graph(sine_float, from_tflite(to_tflite(from_tflite(sine_float_path()))))
 
 
 def test_fully_connected_without_bias_and_relu6():
