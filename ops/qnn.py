@@ -87,10 +87,10 @@ def _qdense_te(M, N, K, x_zero_point, out_zero_point, qmin, qmax):
 
     D = tir.compute((M, N), lambda i, j: tir.sum(xv(i, k) * W[j, k].astype("int32"), axis=k), name="dense")
     # the biased accumulator is a stage of its own so that a requantizing unit reads it as one load
-    A = tir.compute((M, N), lambda i, j: D[i, j] + Bias[j], name="acc")
-    Y = tir.compute((M, N), lambda i, j: tir.requantize(A[i, j], Mult[j], Shift[j], out_zero_point,
+    B = tir.compute((M, N), lambda i, j: D[i, j] + Bias[j], name="biased")
+    Y = tir.compute((M, N), lambda i, j: tir.requantize(B[i, j], Mult[j], Shift[j], out_zero_point,
                                                         qmin, qmax, "int8"), name="Y")
-    return Workload("qdense", [X, W, Bias, Mult, Shift], Y, None, {"dense": D, "acc": A})
+    return Workload("qdense", [X, W, Bias, Mult, Shift], Y, None, {"dense": D, "biased": B})
 
 
 def requantize_channels_np(acc: np.ndarray, mult: np.ndarray, shift: np.ndarray, zero_point: int,

@@ -564,13 +564,17 @@ def _dense(wl, intrin: TensorIntrin | None, tile=(4, 4), kfactor=4, k_steps: int
     return s, wl.args
 
 
+def _resolve(ext):
+    """An extension (or intrinsic) given by name or object."""
+    return isa_ext.get(ext) if isinstance(ext, str) else ext
+
+
 def _stateless_dot(exts, in_dtype: str = "int8") -> TensorIntrin | None:
     """The first stateless dot intrinsic over ``in_dtype`` lanes among the extensions ``exts``."""
     for ext in exts:
-        e = isa_ext.get(ext) if isinstance(ext, str) else ext
-        for t in getattr(e, "intrinsics", []):
+        for t in getattr(_resolve(ext), "intrinsics", []):
             if not t.accumulators and t.facts is not None and t.facts.pattern == "lane_reduce" and \
-                    getattr(t, "in_dtype", in_dtype) == in_dtype and t.lanes > 1:
+                    t.in_dtype == in_dtype and t.lanes > 1:
                 return t
     return None
 
@@ -581,12 +585,37 @@ def _requant_unit(exts) -> TensorIntrin | None:
     from isa_ext.intrin import requant_intrinsic
 
     for ext in exts:
-        e = isa_ext.get(ext) if isinstance(ext, str) else ext
+        e = _resolve(ext)
         if any(t.facts is not None and t.facts.pattern == "elementwise" and "requant" in t.ops
                for t in getattr(e, "intrinsics", [])):
             # a fresh intrinsic object per kernel, used by its one requantizing stage: clamp set once
             return requant_intrinsic(e, runtime_shift=True, clamp_once=True)
     return None
+
+
+def _requantized_output(s, wl, exts, unroll: int = 1):
+    """The output stage of a quantized kernel (stages ``sum`` -> ``biased`` -> requantized output):
+    each output's sum computed where it is requantized. With a requantizing unit in ``exts`` the
+    innermost output axis is one ``requant`` op per element (``unroll`` channels per iteration);
+    without, the bias add is inlined. Returns the sum stage (the reduction)."""
+    Y, B = wl.output, wl.stages["biased"]
+    A = next(t for t in B.op.input_tensors if isinstance(t.op, tir.ComputeOp))  # the reduction B adds to
+    f = s[Y].op.axis[-1]
+    rq = _requant_unit(exts)
+    if rq is None:
+        s[B].compute_inline()
+        s[A].compute_at(s[Y], f)
+        return s[A]
+    if unroll > 1:
+        f, fu = s[Y].split(f, unroll)
+        fo, fi = s[Y].split(fu, 1)
+        s[Y].unroll(fo)
+    else:
+        fo, fi = s[Y].split(f, 1)
+    s[B].compute_at(s[Y], fo)
+    s[A].compute_at(s[B], s[B].op.axis[-1])
+    s[Y].tensorize(fi, rq)
+    return s[A]
 
 
 UNROLL_ROW_BYTES = 64  # a requantized dense layer unrolls channels while rows x channels <= this
@@ -602,40 +631,24 @@ def qdense(wl, exts=()):
     """
     if _op_name(wl) != "qdense":
         raise ScheduleError(f"qdense schedule: workload {wl.name!r} is not a qdense")
-    Y, D, A = wl.output, wl.stages["dense"], wl.stages["acc"]
     K = wl.params["K"]
-    s = create_schedule(Y)
-    i, j = s[Y].op.axis
-    rq = _requant_unit(exts)
-    if rq is not None:
-        # channels per iteration, so that their loads and CFU ops interleave, for short rows only (the
-        # copies cost I-cache): measured sine 1,061 -> 812 cycles (4 at K = 16, all 16 at K = 1); kws's
-        # K = 64 layers slow down unrolled (whole model 6.89M -> 8.26M cycles)
-        unroll = _fit(wl.params["N"], max(1, UNROLL_ROW_BYTES // K))
-        if unroll > 1:
-            j, ju = s[Y].split(j, unroll)
-            jo, ji = s[Y].split(ju, 1)
-            s[Y].unroll(jo)
-        else:
-            jo, ji = s[Y].split(j, 1)
-        s[A].compute_at(s[Y], jo)
-        s[D].compute_at(s[A], s[A].op.axis[1])
-        s[Y].tensorize(ji, rq)
-    else:
-        s[A].compute_inline()
-        s[D].compute_at(s[Y], j)
-    (k,) = s[D].op.reduce_axis
+    s = create_schedule(wl.output)
+    # channels per iteration with a requantizing unit, so that their loads and CFU ops interleave, for
+    # short rows only (the copies cost I-cache): measured sine 1,061 -> 812 cycles (4 at K = 16, all 16
+    # at K = 1); kws's K = 64 layers slow down unrolled (whole model 6.89M -> 8.26M cycles)
+    D = _requantized_output(s, wl, exts, _fit(wl.params["N"], max(1, UNROLL_ROW_BYTES // K)))
+    (k,) = D.op.reduce_axis
     dot = _stateless_dot(exts)
     if dot is not None and K % dot.lanes == 0:  # word loads of X and W rows need K a multiple of the lanes
-        ko, ki = s[D].split(k, dot.lanes)
-        s[D].tensorize(ki, dot)
+        ko, ki = D.split(k, dot.lanes)
+        D.tensorize(ki, dot)
         if K // dot.lanes <= 16:
-            s[D].unroll(ko)
+            D.unroll(ko)
     elif K <= 16:
-        s[D].unroll(k)
+        D.unroll(k)
     else:
-        ko, ki = s[D].split(k, 4)
-        s[D].unroll(ki)
+        ko, ki = D.split(k, 4)
+        D.unroll(ki)
     return s, wl.args
 
 
@@ -650,23 +663,12 @@ def qconv(wl, exts=()):
     """
     if _op_name(wl) not in ("qconv2d_nhwc", "qdepthwise_conv2d_nhwc"):
         raise ScheduleError(f"qconv schedule: workload {wl.name!r} is not a quantized convolution")
-    Y, A, B = wl.output, wl.stages["acc"], wl.stages["biased"]
-    s = create_schedule(Y)
-    f = s[Y].op.axis[-1]
-    rq = _requant_unit(exts)
-    if rq is not None:
-        fo, fi = s[Y].split(f, 1)  # (channels unrolled by 2 or 4 measured slower in the kws model)
-        s[B].compute_at(s[Y], fo)
-        s[A].compute_at(s[B], s[B].op.axis[-1])
-        s[Y].tensorize(fi, rq)
-    else:
-        s[B].compute_inline()
-        s[A].compute_at(s[Y], f)
+    s = create_schedule(wl.output)
+    A = _requantized_output(s, wl, exts)  # (channels unrolled by 2 or 4 measured slower in the kws model)
     dot = _stateless_dot(exts)
     if _op_name(wl) == "qconv2d_nhwc" and dot is not None and wl.params["C"] % dot.lanes == 0:
-        rc = s[A].op.reduce_axis[-1]
-        rco, rci = s[A].split(rc, dot.lanes)
-        s[A].tensorize(rci, dot)
+        rco, rci = A.split(A.op.reduce_axis[-1], dot.lanes)
+        A.tensorize(rci, dot)
     return s, wl.args
 
 
