@@ -15,9 +15,10 @@
 ``run_host(compiled, x) -> np.ndarray``
     The unit built as a host shared library (``codegen_c.build.compile_shared``), ``model`` called once.
 
-Schedules (:func:`kernel_schedule`): dense layers get ``schedules.hand.qdense`` with the extensions
-given (``extensions``: names or Extension objects, e.g. ``("dot4_i8", "requant_i8")``: the dot lanes
-and the requantization tensorized where they fit); the other operators their default schedule.
+Schedules (:func:`kernel_schedule`): dense layers get ``schedules.hand.qdense`` and convolutions
+``schedules.hand.qconv`` with the extensions given (``extensions``: names or Extension objects, or one
+comma-separated string, e.g. ``("dot4_i8", "requant_i8")``: the dot lanes and the requantization
+tensorized where they fit); pools and adds their default schedule.
 ``records`` (tuned schedules) are not supported yet and are refused rather than ignored.
 """
 
@@ -172,15 +173,15 @@ def _extensions(extensions) -> list:
     for e in extensions:
         try:
             out.append(isa_ext.get(e) if isinstance(e, str) else e)
-        except Exception as exc:
+        except isa_ext.ExtensionError as exc:
             raise FrontendError(f"compile_graph: unknown extension {e!r}: {exc}") from exc
     return out
 
 
 def kernel_schedule(wl, op_name: str, exts=()):
-    """The hand schedule of one kernel of a model: ``schedules.hand.qdense`` for dense layers (dot and
-    requantizing units of ``exts`` tensorized where they fit), the operator's default schedule for the
-    others."""
+    """The hand schedule of one kernel of a model: ``schedules.hand.qdense`` for dense layers and
+    ``schedules.hand.qconv`` for convolutions (dot and requantizing units of ``exts`` tensorized where
+    they fit), the operator's default schedule for the others."""
     from schedules import hand
 
     p = wl.params

@@ -23,10 +23,8 @@ def load_model(path: str | Path) -> Graph:
 
         return from_tflite(p)
     if p.suffix == ".onnx":
-        try:
-            from frontend.onnx_import import from_onnx
-        except ImportError as exc:
-            raise FrontendError(f"{p}: the ONNX importer is not available ({exc})") from exc
+        from frontend.onnx_import import from_onnx
+
         return from_onnx(p)
     raise FrontendError(f"{p}: unknown model format {p.suffix!r} (supported: {', '.join(FORMATS)})")
 

@@ -6,10 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def _extensions(text: str) -> tuple[str, ...]:
-    return tuple(e for e in text.replace(",", " ").split() if e)
-
-
 def run(args) -> int:
     import numpy as np
 
@@ -27,8 +23,7 @@ def run(args) -> int:
     graph = load_model(args.model)
     calib = load(args.calibration, "calibration") if args.calibration else None
     graph = prepare(graph, calib)
-    exts = _extensions(args.extensions)
-    compiled = graph.compile(args.target, extensions=exts)
+    compiled = graph.compile(args.target, extensions=args.extensions)  # names, comma-separated
     if args.emit:
         Path(args.emit).write_text(compiled.source)
     if args.inputs:
@@ -44,7 +39,7 @@ def run(args) -> int:
             f"  (real {np.array2string(dequantize_np(y, qout).reshape(-1), precision=6)})"
         print(f"output {b}: {y.reshape(-1).tolist()}{deq}")
     fp = r.footprint
-    print(f"model {graph.name!r}, target {args.target}, extensions: {', '.join(exts) or 'none'} "
+    print(f"model {graph.name!r}, target {args.target}, extensions: {', '.join(compiled.extensions) or 'none'} "
           f"(used: {', '.join(e.name for e in compiled.used_extensions) or 'none'})")
     print(f"cycles per inference: {r.cycles} warm, {r.cold_cycles} cold; instructions {r.instret} warm")
     print(f"footprint: .text {fp.text} B  .rodata {fp.rodata} B  .data {fp.data} B  .bss {fp.bss} B  "
