@@ -36,7 +36,7 @@ import tir
 from codegen_c.build import compile_shared
 from codegen_c.emit import c_function_name
 from frontend.errors import FrontendError, UnsupportedOperatorError
-from frontend.graph import Graph, Node, QuantParams
+from frontend.graph import Graph, Node, QuantParams, int8_core
 from schedules import create_schedule
 
 ARENA_ALIGN = 16  # every arena slice starts on a 16-byte boundary (word loads, D-cache lines)
@@ -193,22 +193,6 @@ def kernel_schedule(wl, op_name: str, exts=()):
         # no whole-tensor int32 intermediates (a 20x4x64 layer would need 20 KiB of .bss for each)
         return hand.qconv(wl, exts)
     return create_schedule(wl.output), wl.args
-
-
-def int8_core(graph: Graph) -> Graph:
-    """``graph`` without a leading ``quantize`` of its input and a trailing ``dequantize`` of its output:
-    the int8 part a device runs (the caller quantizes its input and dequantizes its output with the
-    parameters of the int8 values, as TFLM's examples do)."""
-    nodes, ins, outs = list(graph.nodes), list(graph.inputs), list(graph.outputs)
-    if nodes and len(ins) == 1 and nodes[0].op == "quantize" and nodes[0].inputs[0] == ins[0]:
-        ins = [nodes[0].outputs[0]]
-        nodes = nodes[1:]
-    if nodes and len(outs) == 1 and nodes[-1].op == "dequantize" and nodes[-1].outputs[0] == outs[0]:
-        outs = [nodes[-1].inputs[0]]
-        nodes = nodes[:-1]
-    if (nodes, ins, outs) == (graph.nodes, graph.inputs, graph.outputs):
-        return graph
-    return Graph(graph.name, graph.values, nodes, ins, outs)
 
 
 def compile_graph(graph: Graph, target: str = "vexriscv", records=None, extensions=()) -> CompiledModel:

@@ -91,3 +91,44 @@ class Graph:
         from frontend.compile import compile_graph
 
         return compile_graph(self, target, records=records, extensions=extensions)
+
+
+def same_padding(size: int, k: int, stride: int, dilation: int = 1, upper: bool = True) -> tuple[int, int]:
+    """SAME padding (before, after) of one spatial axis: TFLite's ComputePaddingHeightWidth and ONNX's
+    SAME_UPPER (``upper``; SAME_LOWER puts the odd extra before): total = max((out - 1) * stride +
+    effective window - size, 0) with out = ceil(size / stride)."""
+    eff = (k - 1) * dilation + 1
+    out = (size + stride - 1) // stride
+    total = max((out - 1) * stride + eff - size, 0)
+    small, big = total // 2, total - total // 2
+    return (small, big) if upper else (big, small)
+
+
+def int8_core(graph: Graph) -> Graph:
+    """``graph`` without the ``quantize`` of a float graph input (its only reader) and the
+    ``dequantize`` producing a graph output (nothing else reads it): the int8 part a device runs, which
+    takes and returns the int8 tensors with their QuantParams (the caller quantizes and dequantizes, as
+    TFLM's examples do). Values no remaining node uses are dropped; a graph without such a boundary is
+    returned as it is."""
+    readers: dict[str, int] = {}
+    for n in graph.nodes:
+        for t in n.inputs:
+            readers[t] = readers.get(t, 0) + 1
+    drop = set()
+    inputs, outputs = list(graph.inputs), list(graph.outputs)
+    for i, name in enumerate(graph.inputs):
+        q = [n for n in graph.nodes if n.op == "quantize" and n.inputs == (name,)]
+        if len(q) == 1 and readers.get(name) == 1 and graph.values[name].dtype == "float32":
+            drop.add(id(q[0]))
+            inputs[i] = q[0].outputs[0]
+    for i, name in enumerate(graph.outputs):
+        d = [n for n in graph.nodes if n.op == "dequantize" and n.outputs == (name,)]
+        if len(d) == 1 and readers.get(name, 0) == 0:
+            drop.add(id(d[0]))
+            outputs[i] = d[0].inputs[0]
+    if not drop:
+        return graph
+    nodes = [n for n in graph.nodes if id(n) not in drop]
+    used = {t for n in nodes for t in (*n.inputs, *n.outputs)} | set(inputs) | set(outputs)
+    return Graph(graph.name, {k: v for k, v in graph.values.items() if k in used}, nodes, inputs, outputs)
+

@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from frontend.errors import ModelFormatError, UnsupportedOperatorError
-from frontend.graph import Graph, Node, QuantParams, Value
+from frontend.graph import Graph, Node, QuantParams, Value, int8_core, same_padding
 
 #: ONNX operators (op_type, default or com.microsoft domain) the importer understands.
 SUPPORTED = (
@@ -86,30 +86,7 @@ def from_onnx(source, int8_io: bool = False) -> Graph:
     and as ``Graph.compile`` expects.
     """
     g = _from_onnx(source)
-    return _strip_float_io(g) if int8_io else g
-
-
-def _strip_float_io(g: Graph) -> Graph:
-    consumers: dict[str, int] = {}
-    for n in g.nodes:
-        for t in n.inputs:
-            consumers[t] = consumers.get(t, 0) + 1
-    drop = set()
-    inputs, outputs = list(g.inputs), list(g.outputs)
-    for i, name in enumerate(g.inputs):
-        q = [n for n in g.nodes if n.op == "quantize" and n.inputs == (name,)]
-        if len(q) == 1 and consumers.get(name) == 1 and g.values[name].dtype == "float32":
-            drop.add(id(q[0]))
-            inputs[i] = q[0].outputs[0]
-    for i, name in enumerate(g.outputs):
-        d = [n for n in g.nodes if n.op == "dequantize" and n.outputs == (name,)]
-        if len(d) == 1 and consumers.get(name, 0) == 0:
-            drop.add(id(d[0]))
-            outputs[i] = d[0].inputs[0]
-    nodes = [n for n in g.nodes if id(n) not in drop]
-    used = {t for n in nodes for t in (*n.inputs, *n.outputs)} | set(inputs) | set(outputs)
-    values = {k: v for k, v in g.values.items() if k in used}
-    return Graph(g.name, values, nodes, inputs, outputs)
+    return int8_core(g) if int8_io else g
 
 
 def _from_onnx(source) -> Graph:
@@ -556,12 +533,8 @@ class _Importer:
         elif auto == "VALID":
             pt = pb = pl = pr = 0
         elif auto in ("SAME_UPPER", "SAME_LOWER"):
-            def same(size, k, s, d):
-                out = -(-size // s)
-                total = max((out - 1) * s + (k - 1) * d + 1 - size, 0)
-                small, big = total // 2, total - total // 2
-                return (small, big) if auto == "SAME_UPPER" else (big, small)
-            (pt, pb), (pl, pr) = same(h, kh, sh, dh), same(w, kw, sw, dw)
+            upper = auto == "SAME_UPPER"
+            (pt, pb), (pl, pr) = same_padding(h, kh, sh, dh, upper), same_padding(w, kw, sw, dw, upper)
         else:
             raise self.unsupported(f"auto_pad {auto!r}")
         oh = (h + pt + pb - ((kh - 1) * dh + 1)) // sh + 1

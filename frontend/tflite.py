@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from frontend.errors import ModelFormatError, UnsupportedOperatorError
-from frontend.graph import Graph, Node, QuantParams, Value
+from frontend.graph import Graph, Node, QuantParams, Value, same_padding
 
 _DTYPES = {0: "float32", 2: "int32", 3: "uint8", 4: "int64", 7: "int16", 9: "int8"}
 _ACTIVATIONS = {0: "none", 1: "relu", 3: "relu6"}
@@ -18,14 +18,6 @@ SUPPORTED = (
     "FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD",
     "RESHAPE", "SOFTMAX", "RELU", "RELU6", "QUANTIZE", "DEQUANTIZE",
 )
-
-
-def _same_padding(size: int, k: int, stride: int, dilation: int) -> tuple[int, int]:
-    # TFLite's ComputePaddingHeightWidth: total = max((out-1)*s + eff_k - in, 0), extra on the end.
-    eff = (k - 1) * dilation + 1
-    out = (size + stride - 1) // stride
-    total = max((out - 1) * stride + eff - size, 0)
-    return total // 2, total - total // 2
 
 
 def _code_name(code: int) -> str:
@@ -146,8 +138,8 @@ def _parse(buf: bytes, name: str) -> Graph:
             dh, dw_ = int(o.DilationHFactor()) or 1, int(o.DilationWFactor()) or 1
             xs, ws = values[ins[0]].shape, values[ins[1]].shape
             if o.Padding() == 0:  # SAME
-                pt, pb = _same_padding(xs[1], ws[1], sh, dh)
-                pl, pr = _same_padding(xs[2], ws[2], sw, dw_)
+                pt, pb = same_padding(xs[1], ws[1], sh, dh)
+                pl, pr = same_padding(xs[2], ws[2], sw, dw_)
             else:
                 pt = pb = pl = pr = 0
             kind = "depthwise_conv2d" if dw else "conv2d"
@@ -161,8 +153,8 @@ def _parse(buf: bytes, name: str) -> Graph:
             sh, sw = int(o.StrideH()), int(o.StrideW())
             xs = values[ins[0]].shape
             if o.Padding() == 0:
-                pt, pb = _same_padding(xs[1], kh, sh, 1)
-                pl, pr = _same_padding(xs[2], kw, sw, 1)
+                pt, pb = same_padding(xs[1], kh, sh, 1)
+                pl, pr = same_padding(xs[2], kw, sw, 1)
             else:
                 pt = pb = pl = pr = 0
             kind = "avg_pool2d" if opname == "AVERAGE_POOL_2D" else "max_pool2d"

@@ -11,8 +11,7 @@ import flatbuffers
 import numpy as np
 
 from frontend.errors import FrontendError, UnsupportedOperatorError
-from frontend.graph import Graph, Node
-from frontend.tflite import _same_padding
+from frontend.graph import Graph, Node, same_padding
 
 _TYPES = {"float32": 0, "int32": 2, "uint8": 3, "int64": 4, "int16": 7, "int8": 9}
 _ACTIVATIONS = {"none": 0, "relu": 1, "relu6": 3}
@@ -63,8 +62,8 @@ def _padding_code(node: Node, in_shape, kernel: tuple[int, int], stride, dilatio
     pad = tuple(node.attrs.get("padding", (0, 0, 0, 0)))
     if pad == (0, 0, 0, 0):
         return _PADDING_VALID
-    same = _same_padding(in_shape[1], kernel[0], stride[0], dilation[0]) + \
-        _same_padding(in_shape[2], kernel[1], stride[1], dilation[1])
+    same = same_padding(in_shape[1], kernel[0], stride[0], dilation[0]) + \
+        same_padding(in_shape[2], kernel[1], stride[1], dilation[1])
     if pad == same:
         return _PADDING_SAME
     raise _unsupported(node, f"padding {pad} is neither VALID nor TFLite's SAME {same}")
