@@ -31,6 +31,7 @@ import numpy as np
 
 from frontend.errors import FrontendError, UnsupportedOperatorError
 from frontend.graph import Graph, Node, QuantParams, Value
+from ops import windows_nhwc
 
 #: Operators the float evaluator (and so `quantize`) supports.
 FLOAT_OPS = (
@@ -139,21 +140,6 @@ def _pad_nhwc(x: np.ndarray, padding: Sequence[int], value: float) -> np.ndarray
     return np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)), constant_values=value)
 
 
-def _windows(x: np.ndarray, kh: int, kw: int, stride, dilation) -> np.ndarray:
-    """x [N,H,W,C] (already padded) -> [N,OH,OW,KH,KW,C] sliding windows."""
-    sh, sw = stride
-    dh, dw = dilation
-    n, h, w, c = x.shape
-    oh = (h - ((kh - 1) * dh + 1)) // sh + 1
-    ow = (w - ((kw - 1) * dw + 1)) // sw + 1
-    out = np.empty((n, oh, ow, kh, kw, c), dtype=x.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            out[:, :, :, i, j, :] = x[:, i * dh: i * dh + (oh - 1) * sh + 1: sh,
-                                      j * dw: j * dw + (ow - 1) * sw + 1: sw, :]
-    return out
-
-
 def _const_or_env(graph: Graph, env: dict[str, np.ndarray], name: str) -> np.ndarray | None:
     if not name:
         return None
@@ -182,8 +168,8 @@ def _eval_node(graph: Graph, node: Node, env: dict[str, np.ndarray], acc_mode: A
         w, b = get(1), get(2)
         w = w.astype(_F32)
         _, kh, kw, _ = w.shape
-        win = _windows(_pad_nhwc(x, node.attrs["padding"], 0.0), kh, kw, node.attrs["stride"],
-                       node.attrs.get("dilation", (1, 1)))
+        win = windows_nhwc(_pad_nhwc(x, node.attrs["padding"], 0.0), kh, kw, node.attrs["stride"],
+                           node.attrs.get("dilation", (1, 1)))
         if op == "conv2d":
             # order: filter_y, filter_x, in_channel
             y = _dot(win.reshape(win.shape[:3] + (-1,)), w.reshape(w.shape[0], -1), b, acc_mode)
@@ -209,11 +195,11 @@ def _eval_node(graph: Graph, node: Node, env: dict[str, np.ndarray], acc_mode: A
         kh, kw = node.attrs["filter"]
         stride, pad = node.attrs["stride"], node.attrs["padding"]
         if op == "max_pool2d":
-            win = _windows(_pad_nhwc(x, pad, -np.inf), kh, kw, stride, (1, 1))
+            win = windows_nhwc(_pad_nhwc(x, pad, -np.inf), kh, kw, stride, (1, 1))
             y = win.max(axis=(3, 4))
         else:
-            win = _windows(_pad_nhwc(x, pad, 0.0), kh, kw, stride, (1, 1))
-            ones = _windows(_pad_nhwc(np.ones_like(x[:1, :, :, :1]), pad, 0.0), kh, kw, stride, (1, 1))
+            win = windows_nhwc(_pad_nhwc(x, pad, 0.0), kh, kw, stride, (1, 1))
+            ones = windows_nhwc(_pad_nhwc(np.ones_like(x[:1, :, :, :1]), pad, 0.0), kh, kw, stride, (1, 1))
             count = ones.sum(axis=(3, 4)).astype(_F32)  # padding is excluded from the average
             total = np.zeros(win.shape[:3] + (win.shape[5],), dtype=_F32)
             for i in range(kh):

@@ -12,6 +12,7 @@ This package imports only ``tir`` (and numpy).
 """
 
 from . import conv, elementwise, linalg, qnn, qnn_conv, quant  # noqa: F401 (each module registers its operators)
+from .common import windows_nhwc
 from .conv import conv2d_nchw_ref, pad_nchw, pad_nhwc
 from .errors import OpError
 from .qnn import quantize_multiplier
@@ -35,4 +36,5 @@ from .registry import (
 
 __all__ = ["OPS", "VARIANTS", "Attr", "Op", "OpError", "Workload", "aliases", "all_names", "conv2d_nchw_ref", "get",
            "lookup", "names", "of", "pad_nchw", "pad_nhwc",
-           "quantize_multiplier", "register", "register_variant", "requantize_np", "table"]
+           "quantize_multiplier", "register", "register_variant", "requantize_np", "table",
+           "windows_nhwc"]

@@ -25,16 +25,18 @@ def pad_nchw(A, pad: int, value=0, name: str = "pad"):
                            A[b, ch, y - pad, x - pad], fill), name=name)
 
 
-def pad_nhwc(A, pad: int, value=0, name: str = "pad"):
-    """Zero (or ``value``) padding of the two middle axes (None when ``pad`` is 0)."""
-    n, h, w, c = A.shape
-    if pad == 0:
+def pad_nhwc(A, pad: int | tuple[int, int, int, int], value=0, name: str = "pad"):
+    """Zero (or ``value``) padding of the two middle axes by ``pad`` on every side, or by
+    ``(top, bottom, left, right)``; None without padding."""
+    top, bottom, left, right = (pad,) * 4 if isinstance(pad, int) else pad
+    if not any((top, bottom, left, right)):
         return None
+    n, h, w, c = A.shape
     fill = tir.const(value, A.dtype)
-    return tir.compute((n, h + 2 * pad, w + 2 * pad, c),
+    return tir.compute((n, h + top + bottom, w + left + right, c),
                        lambda b, y, x, ch: tir.if_then_else(
-                           tir.all(y >= pad, y < h + pad, x >= pad, x < w + pad),
-                           A[b, y - pad, x - pad, ch], fill), name=name)
+                           tir.all(y >= top, y < h + top, x >= left, x < w + left),
+                           A[b, y - top, x - left, ch], fill), name=name)
 
 
 def _tap(o, stride: int, r, dilation: int):

@@ -31,7 +31,8 @@ import numpy as np
 
 import tir
 
-from .common import positive, wrap
+from .common import positive, windows_nhwc, wrap
+from .conv import _tap, pad_nhwc
 from .errors import OpError
 from .qnn import check_clamp, check_int8_attrs, fold_x_zero_point, quantize_multiplier, requantize_channels_np
 from .registry import Attr, Op, Workload, register
@@ -40,34 +41,6 @@ from .registry import Attr, Op, Workload, register
 
 def _out_extent(n: int, k: int, stride: int, pad_lo: int, pad_hi: int, dilation: int = 1) -> int:
     return (n + pad_lo + pad_hi - dilation * (k - 1) - 1) // stride + 1
-
-
-def _pad_nhwc(X, pads: tuple[int, int, int, int], value: int, name: str = "pad"):
-    """X [N, H, W, C] padded by (top, bottom, left, right) with ``value`` (None without padding)."""
-    top, bottom, left, right = pads
-    if not any(pads):
-        return None
-    n, h, w, c = X.shape
-    fill = tir.const(value, X.dtype)
-    return tir.compute((n, h + top + bottom, w + left + right, c),
-                       lambda b, y, x, ch: tir.if_then_else(
-                           tir.all(y >= top, y < h + top, x >= left, x < w + left),
-                           X[b, y - top, x - left, ch], fill), name=name)
-
-
-def _tap(o, stride: int, r, dilation: int):
-    return o * stride + (r if dilation == 1 else r * dilation)
-
-
-def _windows_np(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, oh: int, ow: int):
-    """xp [N, Hp, Wp, C] -> [N, oh, ow, kh, kw, C]: xp[n, y*sh + ry*dh, x*sw + rx*dw, c]."""
-    n, _, _, c = xp.shape
-    win = np.empty((n, oh, ow, kh, kw, c), xp.dtype)
-    for ry in range(kh):
-        for rx in range(kw):
-            y0, x0 = ry * dh, rx * dw
-            win[:, :, :, ry, rx, :] = xp[:, y0:y0 + sh * (oh - 1) + 1:sh, x0:x0 + sw * (ow - 1) + 1:sw, :]
-    return win
 
 
 def _pads(a: dict) -> tuple[int, int, int, int]:
@@ -149,7 +122,7 @@ def _qconv_te(N, H, W, C, F, KH, KW, stride_h, stride_w, dilation_h, dilation_w,
     X, Wt, Bias, Mult, Shift = _qconv_placeholders(N, H, W, C, (F, KH, KW, C), F)
     offset = 0 if fold_x_zero_point else x_zero_point
     pads = (pad_top, pad_bottom, pad_left, pad_right)
-    P = _pad_nhwc(X, pads, x_zero_point)
+    P = pad_nhwc(X, pads, x_zero_point)
     src = X if P is None else P
     a = dict(H=H, W=W, KH=KH, KW=KW, stride_h=stride_h, stride_w=stride_w, dilation_h=dilation_h,
              dilation_w=dilation_w, pad_top=pad_top, pad_bottom=pad_bottom, pad_left=pad_left, pad_right=pad_right)
@@ -185,9 +158,8 @@ def folded_bias(w: np.ndarray, bias: np.ndarray, x_zero_point: int, depthwise: b
 
 
 def _qconv_ref(x, w, bias, mult, shift, **a):
-    oh, ow = _conv_out_hw(a)
     xp = _offset_padded_np(x, a)
-    win = _windows_np(xp, a["KH"], a["KW"], a["stride_h"], a["stride_w"], a["dilation_h"], a["dilation_w"], oh, ow)
+    win = windows_nhwc(xp, a["KH"], a["KW"], (a["stride_h"], a["stride_w"]), (a["dilation_h"], a["dilation_w"]))
     acc = np.einsum("nyxijc,fijc->nyxf", win, w.astype(np.int64)) + bias.astype(np.int64)
     return requantize_channels_np(wrap(acc, "int32"), mult, shift, a["out_zero_point"], a["qmin"], a["qmax"])
 
@@ -222,7 +194,7 @@ def _qdw_te(N, H, W, C, depth_multiplier, KH, KW, stride_h, stride_w, dilation_h
     M = depth_multiplier
     offset = 0 if fold_x_zero_point else x_zero_point
     X, Wt, Bias, Mult, Shift = _qconv_placeholders(N, H, W, C, (1, KH, KW, C * M), C * M)
-    P = _pad_nhwc(X, (pad_top, pad_bottom, pad_left, pad_right), x_zero_point)
+    P = pad_nhwc(X, (pad_top, pad_bottom, pad_left, pad_right), x_zero_point)
     src = X if P is None else P
     a = dict(H=H, W=W, KH=KH, KW=KW, stride_h=stride_h, stride_w=stride_w, dilation_h=dilation_h,
              dilation_w=dilation_w, pad_top=pad_top, pad_bottom=pad_bottom, pad_left=pad_left, pad_right=pad_right)
@@ -242,11 +214,10 @@ def _qdw_te(N, H, W, C, depth_multiplier, KH, KW, stride_h, stride_w, dilation_h
 
 
 def _qdw_ref(x, w, bias, mult, shift, **a):
-    oh, ow = _conv_out_hw(a)
     M = a["depth_multiplier"]
     xp = _offset_padded_np(x, a)
     xp = np.repeat(xp, M, axis=3)  # channel c * M + m is input channel c
-    win = _windows_np(xp, a["KH"], a["KW"], a["stride_h"], a["stride_w"], a["dilation_h"], a["dilation_w"], oh, ow)
+    win = windows_nhwc(xp, a["KH"], a["KW"], (a["stride_h"], a["stride_w"]), (a["dilation_h"], a["dilation_w"]))
     acc = np.einsum("nyxijc,ijc->nyxc", win, w[0].astype(np.int64)) + bias.astype(np.int64)
     return requantize_channels_np(wrap(acc, "int32"), mult, shift, a["out_zero_point"], a["qmin"], a["qmax"])
 
@@ -313,7 +284,7 @@ def _qmax_pool_te(N, H, W, C, filter_h, filter_w, stride_h, stride_w, pad_top, p
     X = tir.placeholder((N, H, W, C), "int8", name="X")
     # -128 is below or equal to every tap, so the max over the padded window is the max over its
     # in-image taps (every window has one: normalize)
-    P = _pad_nhwc(X, (pad_top, pad_bottom, pad_left, pad_right), -128)
+    P = pad_nhwc(X, (pad_top, pad_bottom, pad_left, pad_right), -128)
     src = X if P is None else P
     OH, OW = _pool_out_hw(dict(H=H, W=W, filter_h=filter_h, filter_w=filter_w, stride_h=stride_h,
                                stride_w=stride_w, pad_top=pad_top, pad_bottom=pad_bottom, pad_left=pad_left,
@@ -329,10 +300,9 @@ def _qmax_pool_te(N, H, W, C, filter_h, filter_w, stride_h, stride_w, pad_top, p
 
 
 def _pool_windows_np(x, a: dict, fill: int):
-    oh, ow = _pool_out_hw(a)
     t, b, l, r = _pads(a)
     xp = np.pad(x.astype(np.int64), ((0, 0), (t, b), (l, r), (0, 0)), constant_values=fill)
-    return _windows_np(xp, a["filter_h"], a["filter_w"], a["stride_h"], a["stride_w"], 1, 1, oh, ow)
+    return windows_nhwc(xp, a["filter_h"], a["filter_w"], (a["stride_h"], a["stride_w"]))
 
 
 def _qmax_pool_ref(x, **a):
@@ -364,7 +334,7 @@ def _qavg_pool_te(N, H, W, C, filter_h, filter_w, stride_h, stride_w, pad_top, p
                   qmin, qmax):
     X = tir.placeholder((N, H, W, C), "int8", name="X")
     pads = (pad_top, pad_bottom, pad_left, pad_right)
-    P = _pad_nhwc(X, pads, 0)
+    P = pad_nhwc(X, pads, 0)
     src = X if P is None else P
     OH, OW = _pool_out_hw(dict(H=H, W=W, filter_h=filter_h, filter_w=filter_w, stride_h=stride_h,
                                stride_w=stride_w, pad_top=pad_top, pad_bottom=pad_bottom, pad_left=pad_left,
