@@ -50,18 +50,21 @@ def _scales32(q: QuantParams | None):
     return None if q is None else (np.asarray(q.scale, np.float32).tobytes(), q.zero_point, q.axis)
 
 
+def _assert_same_value(mv: Value, rv: Value, name: str) -> None:
+    """Same dtype, shape, quantization (scales as float32) and constant data (bit for bit)."""
+    assert (mv.dtype, mv.shape) == (rv.dtype, rv.shape), name
+    assert _scales32(mv.quant) == _scales32(rv.quant), name
+    assert (mv.data is None) == (rv.data is None), name
+    if rv.data is not None:
+        assert mv.data.dtype == rv.data.dtype and np.array_equal(mv.data, rv.data), name
+
+
 def test_sine_matches_ai_edge_quantizer_bit_for_bit(sine_int8, aeq_sine_int8):
     ref = from_tflite(aeq_sine_int8)
     assert set(ref.values) == set(sine_int8.values)
     assert sine_int8.inputs == ref.inputs and sine_int8.outputs == ref.outputs
     for name, rv in ref.values.items():
-        mv = sine_int8.values[name]
-        assert (mv.dtype, mv.shape) == (rv.dtype, rv.shape), name
-        assert _scales32(mv.quant) == _scales32(rv.quant), name
-        if rv.data is None:
-            assert mv.data is None, name
-        else:
-            assert mv.data.dtype == rv.data.dtype and np.array_equal(mv.data, rv.data), name
+        _assert_same_value(sine_int8.values[name], rv, name)
     assert [(n.op, n.inputs, n.outputs, n.attrs) for n in sine_int8.nodes] == \
         [(n.op, n.inputs, n.outputs, n.attrs) for n in ref.nodes]
     # the input is int8 and keeps the float input's parameters: [0, 2pi] -> zero point -128
@@ -277,12 +280,7 @@ def test_written_float_sine_runs_in_tflm(sine_float):
 def _assert_same_graph(a: Graph, b: Graph) -> None:
     assert list(a.values) == list(b.values)
     for name, va in a.values.items():
-        vb = b.values[name]
-        assert (va.shape, va.dtype) == (vb.shape, vb.dtype), name
-        assert _scales32(va.quant) == _scales32(vb.quant), name
-        assert (va.data is None) == (vb.data is None), name
-        if va.data is not None:
-            assert va.data.dtype == vb.data.dtype and np.array_equal(va.data, vb.data), name
+        _assert_same_value(va, b.values[name], name)
     assert [(n.op, n.inputs, n.outputs, n.attrs, n.index, n.origin) for n in a.nodes] == \
         [(n.op, n.inputs, n.outputs, n.attrs, n.index, n.origin) for n in b.nodes]
     assert (a.inputs, a.outputs) == (b.inputs, b.outputs)
@@ -411,12 +409,7 @@ def test_cnn_matches_ai_edge_quantizer_bit_for_bit(cnn_models, per_channel):
     ref = from_tflite(aeq)
     assert [n.op for n in ref.nodes] == [n.op for n in g.nodes]
     for name, rv in ref.values.items():
-        mv = mine.values[name]
-        assert (mv.dtype, mv.shape) == (rv.dtype, rv.shape), name
-        assert _scales32(mv.quant) == _scales32(rv.quant), name
-        assert (mv.data is None) == (rv.data is None), name
-        if rv.data is not None:
-            assert mv.data.dtype == rv.data.dtype and np.array_equal(mv.data, rv.data), name
+        _assert_same_value(mine.values[name], rv, name)
     v = mine.values
     assert v["mp"].quant == v["sum"].quant and v["ap"].quant == v["mp"].quant and v["flat"].quant == v["ap"].quant
     assert v["prob"].quant == QuantParams((1 / 256,), (-128,), None)
