@@ -20,6 +20,11 @@ Schedules (:func:`kernel_schedule`): dense layers get ``schedules.hand.qdense`` 
 comma-separated string, e.g. ``("dot4_i8", "requant_i8")``: the dot lanes and the requantization
 tensorized where they fit); pools and adds their default schedule.
 ``records`` (tuned schedules) are not supported yet and are refused rather than ignored.
+
+``profile=True`` (rv32 targets) times every kernel call with ``mcycle``: the unit then also defines
+``uint32_t isaforge_profile[<kernels>]``, each entry the cycles of that kernel in the last call of
+``model`` (as TFLM's MicroProfiler does per operator). The reads move the code a little, so a profiled
+unit's total differs a little (kws: 2%) from the plain one.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from schedules import create_schedule
 
 ARENA_ALIGN = 16  # every arena slice starts on a 16-byte boundary (word loads, D-cache lines)
 MODEL_FUNCTION = "model"
+PROFILE_SYMBOL = "isaforge_profile"
 ALIAS_OPS = ("reshape",)  # nodes whose output is their first input's bytes, reinterpreted
 
 _C_TYPES = {
@@ -79,6 +85,7 @@ class CompiledModel:
     kernel_info: list[KernelInfo] = field(default_factory=list)
     extensions: tuple = ()  # names of the extensions the target was given
     used_extensions: tuple = ()  # the Extension objects the kernels call (the CFU the program needs)
+    profile: bool = False  # the unit times each kernel into PROFILE_SYMBOL (compile_graph(profile=True))
 
     @property
     def input_nbytes(self) -> int:
@@ -195,11 +202,14 @@ def kernel_schedule(wl, op_name: str, exts=()):
     return create_schedule(wl.output), wl.args
 
 
-def compile_graph(graph: Graph, target: str = "vexriscv", records=None, extensions=()) -> CompiledModel:
+def compile_graph(graph: Graph, target: str = "vexriscv", records=None, extensions=(),
+                  profile: bool = False) -> CompiledModel:
     """Compile ``graph`` to one C translation unit; see the module docstring."""
     from frontend.lowering import node_op
 
     graph = int8_core(graph)
+    if profile and codegen_c.get_target(target).intrinsic_abi != "rv32im":
+        raise FrontendError(f"compile_graph: profile=True reads mcycle, which target {target!r} does not have")
 
     if records:
         raise FrontendError("compile_graph: tuning records are not supported yet (pass records=None)")
@@ -329,7 +339,12 @@ def compile_graph(graph: Graph, target: str = "vexriscv", records=None, extensio
             raise FrontendError(f"{_where(node)}: output {out!r} {graph.values[out].shape} does not match the "
                                 f"kernel's {tuple(wl.output.shape)} {wl.output.dtype}")
         args.append(pointer(out, o_ct))
-        calls.append(f"    {cname}({', '.join(args)});  /* {_where(node)} */")
+        call_c = f"{cname}({', '.join(args)});  /* {_where(node)} */"
+        if profile:
+            k = len(infos)
+            call_c = (f"{{ uint32_t t0 = isaforge_profile_mcycle(); {call_c}\n"
+                      f"      {PROFILE_SYMBOL}[{k}] = isaforge_profile_mcycle() - t0; }}")
+        calls.append("    " + call_c)
         infos.append(KernelInfo(cname, _where(node), call.op_name, dict(call.attrs)))
 
     if copy_out:
@@ -340,6 +355,13 @@ def compile_graph(graph: Graph, target: str = "vexriscv", records=None, extensio
              "#include <stdint.h>", "#include <stddef.h>", ""]
     lines += [h + "\n" for h in helpers]
     lines += [d + "\n" for d in const_defs]
+    if profile:
+        lines += [f"uint32_t {PROFILE_SYMBOL}[{len(infos)}];",
+                  "static inline uint32_t isaforge_profile_mcycle(void) {",
+                  "    uint32_t c;",
+                  '    __asm__ volatile("csrr %0, mcycle" : "=r"(c));',
+                  "    return c;",
+                  "}", ""]
     if arena_bytes:
         lines.append(f"static uint8_t isaforge_arena[{arena_bytes}] __attribute__((aligned({ARENA_ALIGN})));\n")
     lines += [k + "\n" for k in kernel_defs]
@@ -352,7 +374,7 @@ def compile_graph(graph: Graph, target: str = "vexriscv", records=None, extensio
         kernels=[k.name for k in infos], input_shape=tuple(vi.shape), input_dtype=vi.dtype, input_quant=vi.quant,
         output_shape=tuple(vo.shape), output_dtype=vo.dtype, output_quant=vo.quant,
         arena_offsets=dict(offsets), constants_bytes=const_bytes, kernel_info=infos,
-        extensions=tuple(e.name for e in exts), used_extensions=tuple(used),
+        extensions=tuple(e.name for e in exts), used_extensions=tuple(used), profile=profile,
     )
 
 

@@ -86,11 +86,11 @@ class Graph:
 
         return evaluate(self, *arrays, keep=keep)
 
-    def compile(self, target: str = "vexriscv", records=None, extensions=()):
+    def compile(self, target: str = "vexriscv", records=None, extensions=(), profile: bool = False):
         """Whole-model compile to one C translation unit (frontend.compile.compile_graph)."""
         from frontend.compile import compile_graph
 
-        return compile_graph(self, target, records=records, extensions=extensions)
+        return compile_graph(self, target, records=records, extensions=extensions, profile=profile)
 
 
 def same_padding(size: int, k: int, stride: int, dilation: int = 1, upper: bool = True) -> tuple[int, int]:

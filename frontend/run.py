@@ -4,7 +4,8 @@
     Builds the model's C unit with a small main program (the inputs as constant arrays), cross
     compiles it for rv32 and simulates it on the VexRiscv RTL. The first input runs twice: cold (the
     caches empty, as after reset) and warm; every input's output is read back. Returns the outputs,
-    cycles and retired instructions per inference (cold, warm, each input) and the footprint.
+    cycles and retired instructions per inference (cold, warm, each input) and the footprint; for a
+    unit compiled with ``profile=True`` also each kernel's cycles in the warm inference.
 
 ``footprint(elf) -> Footprint``
     What the model unit takes in the linked ELF, read with pyelftools: .text, .rodata, .data and .bss
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 import tir
-from frontend.compile import MODEL_FUNCTION, CompiledModel, c_literals
+from frontend.compile import MODEL_FUNCTION, PROFILE_SYMBOL, CompiledModel, c_literals
 from frontend.errors import FrontendError
 
 MODEL_FILE = "model.c"
@@ -66,6 +67,7 @@ class ModelRun:
     footprint: Footprint
     console: str = ""
     total_cycles: int = 0
+    kernel_cycles: dict[str, int] = field(default_factory=dict)  # kernel -> warm cycles (profile=True units)
 
 
 def c_float(v: float) -> str:
@@ -107,10 +109,17 @@ def default_main(compiled: CompiledModel, batch: np.ndarray) -> str:
     it, ot = tir.dtype.c_type(compiled.input_dtype), tir.dtype.c_type(compiled.output_dtype)
     nb, n_in = batch.shape
     n_out = int(np.prod(compiled.output_shape, dtype=np.int64))
+    nk = len(compiled.kernels)
+    # a profiled unit's per-kernel cycles of the warm run, kept before the other inputs overwrite them
+    keep = [f"extern uint32_t {PROFILE_SYMBOL}[{nk}];", f"uint32_t isaforge_kernel_cycles[{nk}];"] \
+        if compiled.profile else []
+    copy = [f"    for (int k = 0; k < {nk}; ++k) isaforge_kernel_cycles[k] = {PROFILE_SYMBOL}[k];"] \
+        if compiled.profile else []
     return "\n".join([
         "#include <stdint.h>",
         '#include "isaforge_rt.h"',
         f"void {MODEL_FUNCTION}(const {it} *in, {ot} *out);",
+        *keep,
         f"static const {it} isaforge_inputs[{nb}][{n_in}] = {{",
         *[f"    {{{', '.join(c_literals(row))}}}," for row in batch],
         "};",
@@ -126,6 +135,7 @@ def default_main(compiled: CompiledModel, batch: np.ndarray) -> str:
         "int main(void) {",
         "    isaforge_once(isaforge_inputs[0], isaforge_outputs[0], isaforge_counts);",
         "    isaforge_once(isaforge_inputs[0], isaforge_outputs[0], isaforge_counts + 2);",
+        *copy,
         f"    for (int b = 0; b < {nb}; ++b)",
         "        isaforge_once(isaforge_inputs[b], isaforge_outputs[b], isaforge_counts + 4 + 2 * b);",
         "    return 0;",
@@ -226,14 +236,20 @@ def run_model(compiled: CompiledModel, inputs, *, toolchain=None, cfu_verilog: s
     nb = batch.shape[0]
     n_out = int(np.prod(compiled.output_shape, dtype=np.int64))
     out_dt = np.dtype(compiled.output_dtype)
+    dumps = {"isaforge_outputs": nb * n_out * out_dt.itemsize, "isaforge_counts": 4 * (4 + 2 * nb)}
+    if compiled.profile:
+        dumps["isaforge_kernel_cycles"] = 4 * len(compiled.kernels)
     elf, run = _simulate(compiled, model_program(compiled, main=default_main(compiled, batch)), toolchain,
-                         cfu_verilog, ram_kib, max_cycles,
-                         {"isaforge_outputs": nb * n_out * out_dt.itemsize, "isaforge_counts": 4 * (4 + 2 * nb)})
+                         cfu_verilog, ram_kib, max_cycles, dumps)
     c = np.frombuffer(run.dumps["isaforge_counts"], "<u4").astype(int)
+    per_kernel = {}
+    if compiled.profile:
+        kc = np.frombuffer(run.dumps["isaforge_kernel_cycles"], "<u4").astype(int)
+        per_kernel = dict(zip(compiled.kernels, (int(v) for v in kc)))
     outs = np.frombuffer(run.dumps["isaforge_outputs"], out_dt).reshape(nb, *compiled.output_shape).copy()
     return ModelRun(outputs=outs, cycles=int(c[2]), cold_cycles=int(c[0]), instret=int(c[3]),
                     cold_instret=int(c[1]), input_cycles=[int(v) for v in c[4::2]], footprint=footprint(elf),
-                    console=run.console, total_cycles=run.cycles)
+                    console=run.console, total_cycles=run.cycles, kernel_cycles=per_kernel)
 
 
 def run_main(compiled: CompiledModel, main: str, *, toolchain=None, cfu_verilog: str | Path | None = None,

@@ -23,7 +23,8 @@ def run(args) -> int:
     graph = load_model(args.model)
     calib = load(args.calibration, "calibration") if args.calibration else None
     graph = prepare(graph, calib)
-    compiled = graph.compile(args.target, extensions=args.extensions)  # names, comma-separated
+    compiled = graph.compile(args.target, extensions=args.extensions,  # names, comma-separated
+                             profile=args.profile)
     if args.emit:
         Path(args.emit).write_text(compiled.source)
     if args.inputs:
@@ -45,7 +46,8 @@ def run(args) -> int:
     print(f"footprint: .text {fp.text} B  .rodata {fp.rodata} B  .data {fp.data} B  .bss {fp.bss} B  "
           f"(arena {fp.arena} B)  total {fp.total} B")
     for name, size in fp.kernels.items():
-        print(f"  {name:<40} .text {size} B")
+        cycles = f"  {r.kernel_cycles[name]:>12,} cycles" if name in r.kernel_cycles else ""
+        print(f"  {name:<40} .text {size:>6} B{cycles}")
     return 0
 
 
@@ -59,4 +61,5 @@ def add_parser(sub) -> None:
                    "default one all-zero input")
     p.add_argument("--calibration", default=None, help=".npy of float samples to quantize a float model")
     p.add_argument("--emit", default=None, help="also write the model's C unit to this file")
+    p.add_argument("--profile", action="store_true", help="time every kernel of the warm inference (mcycle)")
     p.set_defaults(func=run)

@@ -3,6 +3,7 @@ simulated VexRiscv, every step bit for bit with TFLM's interpreter on the same i
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -82,6 +83,22 @@ def test_cnn_on_the_simulated_vexriscv(cnn):
     xs = np.random.default_rng(4).integers(-128, 128, (2, 1, 8, 8, 2)).astype(np.int8)
     r = run_model(g.compile("vexriscv"), xs)
     assert np.array_equal(r.outputs, np.stack([_tflm_run(interp, x) for x in xs]))
+    assert r.kernel_cycles == {}
+
+
+def test_profile_times_every_kernel_of_the_warm_inference(cnn):
+    g, interp = cnn
+    xs = np.random.default_rng(4).integers(-128, 128, (2, 1, 8, 8, 2)).astype(np.int8)
+    compiled = g.compile("vexriscv", profile=True)
+    assert "isaforge_profile" in compiled.source and "#include <stdio.h>" not in compiled.source
+    r = run_model(compiled, xs)
+    assert np.array_equal(r.outputs, np.stack([_tflm_run(interp, x) for x in xs]))
+    assert list(r.kernel_cycles) == compiled.kernels
+    assert all(c > 0 for c in r.kernel_cycles.values())
+    # the kernels are nearly all of the inference: only the calls and the timer reads are outside
+    assert 0.9 * r.cycles < sum(r.kernel_cycles.values()) < r.cycles
+    with pytest.raises(FrontendError, match="mcycle"):
+        g.compile("host", profile=True)
 
 
 def test_sine_example_prints_what_tflm_computes(sine):
@@ -184,8 +201,9 @@ def test_cli_run_model(sine, tmp_path, capsys):
     path.write_bytes(to_tflite(g))
     np.save(tmp_path / "x.npy", np.array([[[-115]], [[0]]], np.int8))
     assert main(["run", str(path), "--extensions", "dot4_i8,requant_i8", "--inputs", str(tmp_path / "x.npy"),
-                 "--emit", str(tmp_path / "model.c")]) == 0
+                 "--emit", str(tmp_path / "model.c"), "--profile"]) == 0
     out = capsys.readouterr().out
+    assert re.search(r"isaforge_k0_qdense +\.text +\d+ B +[\d,]+ cycles", out), out
     want = [_tflm_run(interp, np.array([[q]], np.int8))[0, 0] for q in (-115, 0)]
     assert f"output 0: [{want[0]}]" in out and f"output 1: [{want[1]}]" in out
     assert "cycles per inference:" in out and "isaforge_k1_qdense" in out
