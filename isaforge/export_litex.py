@@ -1,4 +1,5 @@
-"""Export a lowered kernel as a LiteX project folder: the CFU RTL plus a bare-metal demo application.
+"""Export a lowered kernel or a compiled model as a LiteX project folder: the CFU RTL plus a bare-metal
+demo application.
 
 ``export_litex(func, out_dir, board="digilent_arty", ref=None)`` writes
 
@@ -10,12 +11,25 @@
                  inputs from a fixed LCG, runs the kernel cold and warm, times the warm run with
                  mcycle and prints the cycles and an output checksum (and the expected checksum when
                  ``ref`` is given);
-* ``linker.ld``  places the application in main_ram (where ``litex_term --kernel`` loads it);
+* ``linker.ld``  places the application in main_ram (where ``litex_term --kernel`` loads it), and
+                 main.c's buffers and the kernel's own ``static`` arrays as simulator.placement plans
+                 them for the 4 KiB direct-mapped D-cache (:func:`buffer_plan`: no two hot buffers
+                 at the same address modulo 4 KiB, as in the SoC simulation's kernel harness);
 * ``Makefile``   builds ``isaforge_app.bin`` against a LiteX build directory (BUILD_DIR);
 * ``README.md``  the exact commands.
 
 The data generator is mirrored in Python (:func:`fill_inputs`), so the same inputs can be checked
 against numpy on the host or in the SoC simulation.
+
+``export_litex_model(compiled, out_dir, inputs=None, expected=None, board="digilent_arty")`` writes
+the folder of a whole model (frontend.compile.CompiledModel, compiled for ``vexriscv``): ``cfu.v`` of
+the extensions its kernels use, ``model.c`` (the compiled unit, ``void model(const int8_t *in,
+int8_t *out)``), ``model.h``, a ``main.c`` that runs it on the inputs (embedded as constants; default
+one deterministic input, :func:`model_inputs`), the first input cold and warm, and prints the cycles
+per inference, each input's output codes and their dequantized values (fixed point, from a table of
+the 256 codes: LiteX's printf has no float) and, given ``expected`` (the numpy reference), OK or
+MISMATCH; ``linker.ld``, ``Makefile`` and ``README.md`` with the lines to expect
+(:func:`model_console`).
 """
 
 from __future__ import annotations
