@@ -92,7 +92,7 @@ def _shape(text: str):
 
 # the kernel options and their defaults (a model takes none of them)
 KERNEL_DEFAULTS = {"workload": "matmul", "schedule": "dot4", "shape": None, "stride": None, "pad": None,
-                   "attr": [], "ext": None}
+                   "attr": (), "ext": None}
 
 
 def run(args) -> int:
@@ -117,7 +117,7 @@ def run_model_export(args) -> int:
     from .cmd_run import load_graph, read_inputs
     from .export_litex import export_litex_model, model_inputs
 
-    given = [f"--{k}" for k, v in KERNEL_DEFAULTS.items() if getattr(args, k) not in (None, [])]
+    given = [f"--{k}" for k, v in KERNEL_DEFAULTS.items() if getattr(args, k) is not None]
     if given:
         raise ExportError(f"export-litex: {', '.join(given)} are for a kernel (--workload); a model file takes "
                           "--extensions, --calibration and --inputs")
