@@ -1,13 +1,22 @@
-"""``isaforge export-litex``: schedule a workload, lower it and write a LiteX project folder.
+"""``isaforge export-litex``: write a LiteX project folder for a kernel or a whole model.
 
-The workloads are the ``ops`` registry's operators (names, aliases and variants; ``isaforge ops``
-lists them with their attributes); ``--shape`` gives an operator's required attributes in order and
-``--attr NAME=VALUE`` any attribute.
+A kernel: ``--workload`` names an operator of the ``ops`` registry (names, aliases and variants;
+``isaforge ops`` lists them with their attributes), ``--shape`` gives its required attributes in order
+and ``--attr NAME=VALUE`` any attribute; it is scheduled, lowered and exported (export_litex).
+
+A model: ``isaforge export-litex MODEL.tflite|MODEL.onnx [--extensions dot4_i8,requant_i8]
+[--calibration c.npy] [--inputs x.npy] -o DIR`` loads it as ``isaforge run`` does (a float model is
+quantized with the calibration samples), compiles it for the VexRiscv and exports the C unit with a
+demo main.c that runs it on the inputs (real inputs are quantized; default one deterministic input)
+and checks the outputs against the numpy reference (export_litex_model).
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from .errors import ExportError
 
 # spellings export-litex accepted before the registry names, and the registry name each means
 LEGACY_NAMES = {"dense": "dense_bias_relu"}
@@ -81,7 +90,63 @@ def _shape(text: str):
         raise argparse.ArgumentTypeError(f"bad shape {text!r}: give comma-separated integers") from None
 
 
+# the kernel options and their defaults (a model takes none of them)
+KERNEL_DEFAULTS = {"workload": "matmul", "schedule": "dot4", "shape": None, "stride": None, "pad": None,
+                   "attr": (), "ext": None}
+
+
 def run(args) -> int:
+    if args.model is not None:
+        return run_model_export(args)
+    for key, value in KERNEL_DEFAULTS.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    for key in ("extensions", "calibration", "inputs"):
+        if getattr(args, key) is not None:
+            raise ExportError(f"export-litex: --{key} is for a model file (isaforge export-litex MODEL -o DIR); "
+                              "a kernel takes --ext")
+    return run_kernel_export(args)
+
+
+def run_model_export(args) -> int:
+    """Load, compile and export a model file (see the module docstring)."""
+    import numpy as np
+
+    from frontend.compile import int8_core
+
+    from .cmd_run import load_graph, read_inputs
+    from .export_litex import export_litex_model, model_inputs
+
+    given = [f"--{k}" for k, v in KERNEL_DEFAULTS.items() if getattr(args, k) is not None]
+    if given:
+        raise ExportError(f"export-litex: {', '.join(given)} are for a kernel (--workload); a model file takes "
+                          "--extensions, --calibration and --inputs")
+    graph = load_graph(args.model, args.calibration)
+    compiled = graph.compile("vexriscv", extensions=args.extensions or "")  # names, comma-separated
+    batch = model_inputs(compiled, read_inputs(args.inputs, compiled) if args.inputs else None)
+    core = int8_core(graph)  # what the unit computes: int8 in and out
+    expected = np.stack([np.asarray(core.evaluate(x)[0]) for x in batch])
+    cycles = None
+    if args.simulate:
+        from frontend.run import run_model
+
+        r = run_model(compiled, batch)
+        if not np.array_equal(r.outputs.reshape(expected.shape), expected):
+            print("isaforge export-litex: the simulated model does not match the numpy reference", flush=True)
+            return 1
+        cycles = r.cycles
+    paths = export_litex_model(compiled, args.output, inputs=batch, expected=expected, board=args.board,
+                               title=f"model {graph.name} ({Path(args.model).name})", sim_cycles=cycles)
+    used = ", ".join(e.name for e in compiled.used_extensions) or "none"
+    print(f"wrote {args.output}/ ({', '.join(sorted(paths))}); model {graph.name!r}, {len(batch)} input(s), "
+          f"extensions used: {used}"
+          + (f", {cycles} cycles per inference in the SoC simulation" if cycles is not None else ""))
+    print(f"next: see {args.output}/README.md")
+    return 0
+
+
+def run_kernel_export(args) -> int:
+    """Schedule, lower and export one registry workload."""
     import ops
     import tir
     from schedules import hand
@@ -130,20 +195,31 @@ def _shape_help() -> str:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("export-litex", help="write a LiteX project (cfu.v, kernel, demo app) for a kernel",
+    p = sub.add_parser("export-litex", help="write a LiteX project (cfu.v, C, demo app) for a kernel or a model",
                        description=__doc__.splitlines()[0])
-    p.add_argument("--workload", choices=workload_names(), default="matmul", metavar="OP",
-                   help="an operator of the registry (isaforge ops lists them), e.g. matmul (A·B), matmul_nt "
-                        "(A·Btᵀ), conv2d_nchw, conv2d_nhwc, depthwise_conv2d_nchw, dense_bias_relu; legacy: "
-                        + ", ".join(f"{k} = {v}" for k, v in LEGACY_NAMES.items()))
-    p.add_argument("--schedule", choices=["naive", "scalar", "dot4", "dot4_asm", "mac4"], default="dot4")
-    p.add_argument("--shape", type=_shape, default=None, help=_shape_help())
-    p.add_argument("--stride", type=int, default=None, help="convolutions and pooling")
-    p.add_argument("--pad", type=int, default=None, help="convolutions and pooling")
-    p.add_argument("--attr", action="append", default=[], metavar="NAME=VALUE",
+    p.add_argument("model", nargs="?", default=None,
+                   help="a model file (.tflite or .onnx; a float model needs --calibration) to export instead of "
+                        "a --workload kernel")
+    k = p.add_argument_group("a kernel (without MODEL)")
+    k.add_argument("--workload", choices=workload_names(), default=None, metavar="OP",
+                   help="an operator of the registry (isaforge ops lists them), e.g. matmul (A·B; the default), "
+                        "matmul_nt (A·Btᵀ), conv2d_nchw, conv2d_nhwc, depthwise_conv2d_nchw, dense_bias_relu; "
+                        "legacy: " + ", ".join(f"{k} = {v}" for k, v in LEGACY_NAMES.items()))
+    k.add_argument("--schedule", choices=["naive", "scalar", "dot4", "dot4_asm", "mac4"], default=None,
+                   help="default dot4")
+    k.add_argument("--shape", type=_shape, default=None, help=_shape_help())
+    k.add_argument("--stride", type=int, default=None, help="convolutions and pooling")
+    k.add_argument("--pad", type=int, default=None, help="convolutions and pooling")
+    k.add_argument("--attr", action="append", default=None, metavar="NAME=VALUE",
                    help="any other attribute of the operator, e.g. dilation=2 or weight_layout=OHWI; repeatable")
-    p.add_argument("--ext", default=None, help="the extension for dot4/mac4 (default dot4_i8 / mac4_i8)")
+    k.add_argument("--ext", default=None, help="the extension for dot4/mac4 (default dot4_i8 / mac4_i8)")
+    m = p.add_argument_group("a model (MODEL)")
+    m.add_argument("--extensions", default=None, help="comma-separated extensions, e.g. dot4_i8,requant_i8")
+    m.add_argument("--calibration", default=None, help=".npy of float samples to quantize a float model")
+    m.add_argument("--inputs", default=None, help=".npy of inputs (leading axis: one per inference; real values "
+                   "are quantized); default one deterministic input")
     p.add_argument("--board", default="digilent_arty", help="litex_boards target name (for the README)")
-    p.add_argument("--simulate", action="store_true", help="also run it in the SoC simulation and record cycles")
+    p.add_argument("--simulate", action="store_true", help="also run it in the SoC simulation, check it against "
+                   "numpy and record the cycles")
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.set_defaults(func=run)

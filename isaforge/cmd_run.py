@@ -6,31 +6,50 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def run(args) -> int:
+def read_npy(path: str, what: str):
+    """The array of a .npy file; a FrontendError naming the file (and what it is for) if unreadable."""
     import numpy as np
 
     from frontend.errors import FrontendError
+
+    try:
+        return np.load(path)
+    except (OSError, ValueError) as exc:
+        raise FrontendError(f"cannot read the {what} file {path!r}: {exc}") from exc
+
+
+def load_graph(model: str, calibration: str | None = None):
+    """The int8 Graph of a .tflite / .onnx file: a float model is quantized with the samples of the
+    ``calibration`` .npy (frontend.load.prepare). Shared by ``isaforge run`` and ``export-litex``."""
     from frontend.load import load_model, prepare
-    from frontend.reference import dequantize_np, quantize_np
+
+    return prepare(load_model(model), read_npy(calibration, "calibration") if calibration else None)
+
+
+def read_inputs(path: str, compiled):
+    """The inputs of a .npy for ``compiled``: real (float) values are quantized with the model's input
+    quantization, integer ones are taken as they are."""
+    from frontend.reference import quantize_np
+
+    x = read_npy(path, "inputs")
+    if x.dtype.kind == "f" and compiled.input_dtype != "float32" and compiled.input_quant is not None:
+        x = quantize_np(x, compiled.input_quant, compiled.input_dtype)  # real inputs: quantize them
+    return x
+
+
+def run(args) -> int:
+    import numpy as np
+
+    from frontend.reference import dequantize_np
     from frontend.run import run_model
 
-    def load(path: str, what: str):
-        try:
-            return np.load(path)
-        except (OSError, ValueError) as exc:
-            raise FrontendError(f"cannot read the {what} file {path!r}: {exc}") from exc
-
-    graph = load_model(args.model)
-    calib = load(args.calibration, "calibration") if args.calibration else None
-    graph = prepare(graph, calib)
+    graph = load_graph(args.model, args.calibration)
     compiled = graph.compile(args.target, extensions=args.extensions,  # names, comma-separated
                              profile=args.profile)
     if args.emit:
         Path(args.emit).write_text(compiled.source)
     if args.inputs:
-        x = load(args.inputs, "inputs")
-        if x.dtype.kind == "f" and compiled.input_dtype != "float32" and compiled.input_quant is not None:
-            x = quantize_np(x, compiled.input_quant, compiled.input_dtype)  # real inputs: quantize them
+        x = read_inputs(args.inputs, compiled)
     else:
         x = np.zeros((1, *compiled.input_shape), compiled.input_dtype)
     r = run_model(compiled, x)

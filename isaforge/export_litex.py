@@ -1,4 +1,5 @@
-"""Export a lowered kernel as a LiteX project folder: the CFU RTL plus a bare-metal demo application.
+"""Export a lowered kernel or a compiled model as a LiteX project folder: the CFU RTL plus a bare-metal
+demo application.
 
 ``export_litex(func, out_dir, board="digilent_arty", ref=None)`` writes
 
@@ -10,12 +11,25 @@
                  inputs from a fixed LCG, runs the kernel cold and warm, times the warm run with
                  mcycle and prints the cycles and an output checksum (and the expected checksum when
                  ``ref`` is given);
-* ``linker.ld``  places the application in main_ram (where ``litex_term --kernel`` loads it);
+* ``linker.ld``  places the application in main_ram (where ``litex_term --kernel`` loads it), and
+                 main.c's buffers and the kernel's own ``static`` arrays as simulator.placement plans
+                 them for the 4 KiB direct-mapped D-cache (:func:`buffer_plan`: no two hot buffers
+                 at the same address modulo 4 KiB, as in the SoC simulation's kernel harness);
 * ``Makefile``   builds ``isaforge_app.bin`` against a LiteX build directory (BUILD_DIR);
 * ``README.md``  the exact commands.
 
 The data generator is mirrored in Python (:func:`fill_inputs`), so the same inputs can be checked
 against numpy on the host or in the SoC simulation.
+
+``export_litex_model(compiled, out_dir, inputs=None, expected=None, board="digilent_arty")`` writes
+the folder of a whole model (frontend.compile.CompiledModel, compiled for ``vexriscv``): ``cfu.v`` of
+the extensions its kernels use, ``model.c`` (the compiled unit, ``void model(const int8_t *in,
+int8_t *out)``), ``model.h``, a ``main.c`` that runs it on the inputs (embedded as constants; default
+one deterministic input, :func:`model_inputs`), the first input cold and warm, and prints the cycles
+per inference, each input's output codes and their dequantized values (fixed point, from a table of
+the 256 codes: LiteX's printf has no float) and, given ``expected`` (the numpy reference), OK or
+MISMATCH; ``linker.ld``, ``Makefile`` and ``README.md`` with the lines to expect
+(:func:`model_console`).
 """
 
 from __future__ import annotations
@@ -27,7 +41,9 @@ import numpy as np
 import codegen_c
 from codegen_c.emit import c_function_name
 from isaforge.errors import ExportError
-from simulator.run import output_indices
+from simulator import placement
+from simulator.placement import BufferPlan, PlannedBuffer, own_statics
+from simulator.run import output_indices, stack_need
 from tir import dtype as dt
 from tir.stmt import PrimFunc
 
@@ -89,13 +105,41 @@ def checksum(array: np.ndarray) -> int:
 # the files
 
 
-def cfu_verilog_of(func: PrimFunc) -> str:
-    """The CFU of the kernel's extensions (a null CFU answering 0 when it uses none)."""
-    if not func.extensions:
+def cfu_verilog_for(extensions) -> str:
+    """The CFU (``module Cfu``) of ``extensions`` (Extension objects or names) behind one router, as the
+    SoC simulation builds it; a null CFU answering 0 when there are none."""
+    if not extensions:
         return _NULL_CFU.read_text()
     import isa_ext
 
-    return isa_ext.ExtensionSet(func.extensions).verilog()  # raises on function_id collisions
+    return isa_ext.ExtensionSet(extensions).verilog()  # raises on function_id collisions
+
+
+def cfu_verilog_of(func: PrimFunc) -> str:
+    """The CFU of the kernel's extensions (a null CFU answering 0 when it uses none)."""
+    return cfu_verilog_for(func.extensions)
+
+
+def buffer_plan(func: PrimFunc) -> tuple[str, BufferPlan]:
+    """The kernel C for rv32im with its kernel-level ``static`` arrays in sections of their own, and the
+    placement (simulator.placement, as run_kernel plans it: the statics, then the inputs, then the
+    outputs) of those and of main.c's argument buffers ``buf<i>`` (sections ``.isaforge_buf.arg<i>``),
+    so no two hot buffers sit at the same address modulo the 4 KiB D-cache."""
+    kernel_c, statics = own_statics(codegen_c.emit(func, "rv32im"))
+    outs = output_indices(func)
+    sizes = [max(1, int(np.prod(b.shape)) * dt.numpy_dtype(b.dtype).itemsize) for b in func.args]
+    args = [PlannedBuffer(f"buf{i}", f".isaforge_buf.arg{i}", n, 1 if i in outs else 2) for i, n in enumerate(sizes)]
+    order = statics + [b for i, b in enumerate(args) if i not in outs] + [args[i] for i in outs]
+    # LiteX's stack starts at the end of main_ram (a multiple of 4 KiB): its hot top sits just below 0 mod 4 KiB
+    return kernel_c, placement.plan(order, stack_top=0, stack_hot=256 + stack_need(func))
+
+
+def _placed_block(plan: BufferPlan) -> str:
+    """The plan's output section for LiteX's linker script (its RAM region is main_ram)."""
+    block = plan.link_block
+    if not block.rstrip().endswith("} > RAM"):
+        raise ExportError("export-litex: unexpected shape of simulator.placement.link_block")
+    return block.rstrip()[: -len("RAM")] + "main_ram"
 
 
 def prototype(func: PrimFunc) -> str:
@@ -118,6 +162,41 @@ def _header(func: PrimFunc) -> str:
     ])
 
 
+# read_mcycle() and cfu_enable(), in both demo programs
+_C_HELPERS = [
+    "static inline uint32_t read_mcycle(void) {",
+    "    uint32_t c;",
+    '    __asm__ volatile("csrr %0, mcycle" : "=r"(c));',
+    "    return c;",
+    "}",
+    "",
+    "/* VexRiscv's CFU is off after reset and LiteX's BIOS rewrites CSR 0xBC0 (its IRQ mask there):",
+    "   set bit 31 again before the first custom instruction, or every one traps as illegal. */",
+    "static inline void cfu_enable(void) {",
+    f'    __asm__ volatile("csrs 0x{CFU_ENABLE_CSR:X}, %0" : : "r"(1u << 31));',
+    "}",
+    "",
+]
+# the start of main(): interrupts as the BIOS leaves them, the UART, then the CFU
+_C_MAIN_START = [
+    "int main(void) {",
+    "#ifdef CONFIG_CPU_HAS_INTERRUPT",
+    "    irq_setmask(0);",
+    "    irq_setie(1);",
+    "#endif",
+    "    uart_init();",
+    "    cfu_enable();  /* after irq_setmask: that writes CSR 0xBC0 too */",
+]
+_C_MAIN_END = [
+    "#ifndef ISAFORGE_APP_RETURNS  /* (defined when the isaforge tests run this file in simulation) */",
+    "    for (;;) {}",
+    "#endif",
+    "    return 0;",
+    "}",
+    "",
+]
+
+
 def _main_c(func: PrimFunc, expected: int | None, title: str) -> str:
     name = c_function_name(func)
     outs = output_indices(func)
@@ -137,8 +216,8 @@ def _main_c(func: PrimFunc, expected: int | None, title: str) -> str:
     ]
     for i, b in enumerate(func.args):
         n = int(np.prod(b.shape))
-        L.append(f"static {dt.c_type(b.dtype)} buf{i}[{n}] __attribute__((aligned(16)));"
-                 f"  /* {b.name} {list(b.shape)} */")
+        L.append(f"static {dt.c_type(b.dtype)} buf{i}[{n}] "
+                 f"__attribute__((aligned(16), section(\".isaforge_buf.arg{i}\")));  /* {b.name} {list(b.shape)} */")
     L += [
         "",
         f"static uint32_t lcg_state = {SEED}u;",
@@ -147,18 +226,7 @@ def _main_c(func: PrimFunc, expected: int | None, title: str) -> str:
         "    return lcg_state;",
         "}",
         "",
-        "static inline uint32_t read_mcycle(void) {",
-        "    uint32_t c;",
-        '    __asm__ volatile("csrr %0, mcycle" : "=r"(c));',
-        "    return c;",
-        "}",
-        "",
-        "/* VexRiscv's CFU is off after reset and LiteX's BIOS rewrites CSR 0xBC0 (its IRQ mask there):",
-        "   set bit 31 again before the first custom instruction, or every one traps as illegal. */",
-        "static inline void cfu_enable(void) {",
-        f'    __asm__ volatile("csrs 0x{CFU_ENABLE_CSR:X}, %0" : : "r"(1u << 31));',
-        "}",
-        "",
+        *_C_HELPERS,
         "static void fill_inputs(void) {",
         f"    lcg_state = {SEED}u;  /* the same inputs every time (isaforge.export_litex.fill_inputs) */",
     ]
@@ -183,13 +251,7 @@ def _main_c(func: PrimFunc, expected: int | None, title: str) -> str:
         "    return s;",
         "}",
         "",
-        "int main(void) {",
-        "#ifdef CONFIG_CPU_HAS_INTERRUPT",
-        "    irq_setmask(0);",
-        "    irq_setie(1);",
-        "#endif",
-        "    uart_init();",
-        "    cfu_enable();  /* after irq_setmask: that writes CSR 0xBC0 too */",
+        *_C_MAIN_START,
         f'    printf("\\nisaforge: {title}\\n");',
         "    fill_inputs();",
         f"    {call};  /* cold: caches and branch predictor */",
@@ -206,14 +268,7 @@ def _main_c(func: PrimFunc, expected: int | None, title: str) -> str:
             f"    if (sum == 0x{expected:08x}u) printf(\"isaforge: checksum OK\\n\");",
             f"    else printf(\"isaforge: checksum MISMATCH (expected 0x{expected:08x})\\n\");",
         ]
-    L += [
-        "#ifndef ISAFORGE_APP_RETURNS  /* (defined when the isaforge tests run this file in simulation) */",
-        "    for (;;) {}",
-        "#endif",
-        "    return 0;",
-        "}",
-        "",
-    ]
+    L += _C_MAIN_END
     return "\n".join(L)
 
 
@@ -275,6 +330,8 @@ SECTIONS
         _end = .;
     } > main_ram
 
+@BUFFERS@
+
     /DISCARD/ : { *(.eh_frame) *(.comment) }
 }
 
@@ -283,6 +340,16 @@ PROVIDE(_fdata_rom = _fdata);
 PROVIDE(_edata_rom = _edata);
 """
 
+PLACED_BEGIN = "/* isaforge: planned buffers (simulator.placement) */"
+PLACED_END = "/* isaforge: end of planned buffers */"
+
+
+def _linker(buffers: str) -> str:
+    """linker.ld with ``buffers`` (an output section, or nothing) after .bss, between the markers."""
+    block = f"    {PLACED_BEGIN}\n{buffers}\n    {PLACED_END}" if buffers else ""
+    return _LINKER.replace("@BUFFERS@\n", block + "\n" if block else "")
+
+
 _MAKEFILE = """\
 # generated by isaforge export-litex: builds isaforge_app.bin against a LiteX build folder.
 #   make BUILD_DIR=<litex build dir, e.g. build/{board}>
@@ -290,15 +357,15 @@ _MAKEFILE = """\
 # PACKAGES, LIBS, ...); common.mak from the LiteX tree then supplies CC, CFLAGS and the rules.
 BUILD_DIR ?= build/{board}
 APP := isaforge_app
-OBJECTS := crt0.o kernel.o main.o
+OBJECTS := crt0.o {unit}.o main.o
 
 all: $(APP).bin
 
 include $(BUILD_DIR)/software/include/generated/variables.mak
 include $(SOC_DIRECTORY)/software/common.mak
 
-# the kernel: -O2 and no frame pointer, as measured in the isaforge SoC simulation
-kernel.o: CFLAGS += -O2 -fomit-frame-pointer
+# the {what}: -O2 and no frame pointer, as measured in the isaforge SoC simulation
+{unit}.o: CFLAGS += -O2 -fomit-frame-pointer
 
 %.bin: %.elf
 \t$(OBJCOPY) -O binary $< $@
@@ -311,10 +378,10 @@ $(APP).elf: $(OBJECTS) linker.ld
 \t\t$(LIBS:lib%=-l%)
 \tchmod -x $@
 
-main.o: main.c kernel.h
+main.o: main.c {unit}.h
 \t$(compile)
 
-kernel.o: kernel.c
+{unit}.o: {unit}.c
 \t$(compile)
 
 crt0.o: $(CPU_DIRECTORY)/crt0.S
@@ -397,13 +464,14 @@ def export_litex(func: PrimFunc, out_dir, board: str = "digilent_arty", ref=None
         o = output_indices(func)[0]
         want = np.asarray(ref(*[a for i, a in enumerate(arrays) if i != o]))
         expected = checksum(want.astype(arrays[o].dtype))
+    kernel_c, plan = buffer_plan(func)
     files = {
         "cfu.v": cfu_verilog_of(func),
-        "kernel.c": codegen_c.emit(func, "rv32im"),
+        "kernel.c": kernel_c,
         "kernel.h": _header(func),
         "main.c": _main_c(func, expected, title),
-        "linker.ld": _LINKER,
-        "Makefile": _MAKEFILE.format(board=board),
+        "linker.ld": _linker(_placed_block(plan)),
+        "Makefile": _MAKEFILE.format(board=board, unit="kernel", what="kernel"),
         "README.md": _README.format(
             name=c_function_name(func), board=board, title=title,
             exts=", ".join(f"`{e.name}`" for e in func.extensions) or "none (a null CFU)",
@@ -420,4 +488,339 @@ def export_litex(func: PrimFunc, out_dir, board: str = "digilent_arty", ref=None
     return paths
 
 
-__all__ = ["checksum", "cfu_verilog_of", "export_litex", "fill_inputs", "prototype"]
+
+# ------------------------------------------------------------------------------------------------
+# a whole compiled model (frontend.compile.CompiledModel)
+
+MODEL_BUFFER_BYTES = 1 << 20  # the inputs and outputs main.c embeds, at most (it is a demo, not a data logger)
+
+
+def model_inputs(compiled, inputs=None) -> np.ndarray:
+    """The inputs main.c runs ``compiled`` on, ``[number of inputs, *input shape]`` in its input dtype:
+    ``inputs`` (a whole number of inputs, values that fit the dtype) or one input from the LCG of
+    :func:`fill_inputs` (seed ``SEED``) when None."""
+    shape, dtype = tuple(compiled.input_shape), compiled.input_dtype
+    per = int(np.prod(shape, dtype=np.int64))
+    if inputs is None:
+        words, _ = _lcg_words(per, SEED)
+        return _from_words(words, dtype).reshape(1, *shape)
+    x = np.asarray(inputs)
+    if x.size == 0 or x.size % per:
+        raise ExportError(f"export-litex: model {compiled.name!r}: inputs of shape {x.shape} are not a whole "
+                          f"number of inputs of shape {shape}")
+    cast = x.astype(dt.numpy_dtype(dtype))
+    if not np.array_equal(cast, x):
+        raise ExportError(f"export-litex: model {compiled.name!r}: the inputs ({x.dtype}) do not fit its input "
+                          f"dtype {dtype}; quantize real inputs first (frontend.reference.quantize_np)")
+    return cast.reshape(-1, *shape)
+
+
+def real_decimals(quant, dtype: str) -> int | None:
+    """How many decimals main.c prints the dequantized outputs with: 6, or fewer where the largest
+    |real value| of the dtype would not fit an int32 count of 10^-6; None when it prints none (no
+    per-tensor quantization, or not an 8-bit output)."""
+    if quant is None or dtype not in ("int8", "uint8") or np.size(quant.scale) != 1:
+        return None
+    top = float(np.max(np.abs(_real_values(quant, dtype))))
+    for d in range(6, -1, -1):
+        if top * 10**d < 2**31 - 1:
+            return d
+    return None
+
+
+def _real_values(quant, dtype: str) -> np.ndarray:
+    """The real value of each code of the 8-bit dtype, in code order -128..127 (int8) or 0..255 (uint8)."""
+    lo = -128 if dtype == "int8" else 0
+    codes = np.arange(lo, lo + 256, dtype=np.float64)
+    return (codes - float(np.ravel(quant.zero_point)[0])) * float(np.ravel(quant.scale)[0])
+
+
+def real_table(quant, dtype: str, decimals: int) -> np.ndarray:
+    """main.c's table of the real value of every output code, as an int32 count of 10^-decimals,
+    indexed by the code's byte (``(uint8_t)q``): round((q - zero_point) * scale * 10^decimals)."""
+    v = np.round(_real_values(quant, dtype) * 10**decimals).astype(np.int64)
+    return np.roll(v, -128) if dtype == "int8" else v  # int8: byte 0 is code 0, byte 128 is code -128
+
+
+def format_real(count: int, decimals: int) -> str:
+    """A fixed-point count of 10^-decimals as main.c prints it (e.g. -0.051234)."""
+    sign, a = ("-" if count < 0 else ""), abs(int(count))
+    return f"{sign}{a}" if decimals == 0 else f"{sign}{a // 10**decimals}.{a % 10**decimals:0{decimals}d}"
+
+
+def model_console(compiled, outputs: np.ndarray) -> list[str]:
+    """The lines main.c prints for ``outputs`` (``[number of inputs, *output shape]``) after the cycles:
+    per input the output codes and, when the output is quantized per tensor, their real values."""
+    quant, dtype = compiled.output_quant, compiled.output_dtype
+    d = real_decimals(quant, dtype)
+    table = None if d is None else real_table(quant, dtype, d)
+    lines = []
+    for b, y in enumerate(np.asarray(outputs).reshape(len(outputs), -1)):
+        lines.append(f"isaforge: output {b}: " + " ".join(str(int(v)) for v in y))
+        if table is not None:
+            lines.append(f"isaforge: real {b}: "
+                         + " ".join(format_real(int(table[int(v) & 0xFF]), d) for v in y))
+    return lines
+
+
+def _minus_zp(quant) -> str:
+    """``(q - zp)`` of a per-tensor quantization, spelled ``(q + 128)`` for a negative zero point."""
+    zp = int(np.ravel(quant.zero_point)[0])
+    return f"(q - {zp})" if zp >= 0 else f"(q + {-zp})"
+
+
+def _model_header(compiled) -> str:
+    from frontend.compile import MODEL_FUNCTION
+
+    it, ot = dt.c_type(compiled.input_dtype), dt.c_type(compiled.output_dtype)
+
+    def q(quant) -> str:
+        if quant is None:
+            return "not quantized"
+        if np.size(quant.scale) != 1:
+            return "per-channel quantization"
+        return f"real = {float(np.ravel(quant.scale)[0])!r} * {_minus_zp(quant)}"
+
+    return "\n".join([
+        "/* generated by isaforge export-litex: do not edit */",
+        "#ifndef ISAFORGE_MODEL_H",
+        "#define ISAFORGE_MODEL_H",
+        "#include <stdint.h>",
+        "",
+        f"/* model {compiled.name!r}: one inference.",
+        f"   in:  {list(compiled.input_shape)} {compiled.input_dtype}, {q(compiled.input_quant)}",
+        f"   out: {list(compiled.output_shape)} {compiled.output_dtype}, {q(compiled.output_quant)} */",
+        f"void {MODEL_FUNCTION}(const {it} *in, {ot} *out);",
+        "",
+        "#endif /* ISAFORGE_MODEL_H */",
+        "",
+    ])
+
+
+def _c_rows(name: str, ctype: str, rows: np.ndarray, const: bool = True) -> list[str]:
+    from frontend.compile import c_literals
+
+    nb, n = rows.shape
+    return [f"static {'const ' if const else ''}{ctype} {name}[{nb}][{n}] __attribute__((aligned(16))) = {{",
+            *[f"    {{{', '.join(c_literals(r))}}}," for r in rows], "};"]
+
+
+def _model_main_c(compiled, batch: np.ndarray, expected: np.ndarray | None, title: str) -> str:
+    from frontend.compile import MODEL_FUNCTION
+
+    it, ot = dt.c_type(compiled.input_dtype), dt.c_type(compiled.output_dtype)
+    nb = batch.shape[0]
+    n_in = int(np.prod(compiled.input_shape, dtype=np.int64))
+    n_out = int(np.prod(compiled.output_shape, dtype=np.int64))
+    d = real_decimals(compiled.output_quant, compiled.output_dtype)
+    L = [
+        f"/* generated by isaforge export-litex: a LiteX application running the model {compiled.name!r} */",
+        "#include <stdint.h>",
+        "#include <stdio.h>",
+        "",
+        "#include <irq.h>",
+        "#include <libbase/uart.h>",
+        "",
+        '#include "model.h"',
+        "",
+        f"#define N_INPUTS {nb}",
+        f"#define IN_SIZE {n_in}",
+        f"#define OUT_SIZE {n_out}",
+        "",
+        *_c_rows("inputs", it, batch.reshape(nb, n_in)),
+        f"static {ot} outputs[N_INPUTS][OUT_SIZE] __attribute__((aligned(16)));",
+    ]
+    if expected is not None:
+        L += ["/* the numpy reference (frontend graph.evaluate) of the same inputs */",
+              *_c_rows("expected", ot, expected.reshape(nb, n_out))]
+    if d is not None:
+        table = real_table(compiled.output_quant, compiled.output_dtype, d)
+        L += [f"/* the real value of each output code, in 10^-{d} (index: the code's byte) */",
+              "static const int32_t real_of[256] = {",
+              *[f"    {', '.join(str(int(v)) for v in table[i:i + 16])}," for i in range(0, 256, 16)],
+              "};"]
+    L += ["", *_C_HELPERS]
+    if d is not None:
+        frac = f".%0{d}lu" if d else ""
+        rest = f", (unsigned long)(a % {10**d}u)" if d else ""
+        L += [
+            "static void print_real(int32_t v) {  /* a fixed-point count, without a float printf */",
+            "    uint32_t a = v < 0 ? 0u - (uint32_t)v : (uint32_t)v;",
+            f'    printf(" %s%lu{frac}", v < 0 ? "-" : "", (unsigned long)(a / {10**d}u){rest});',
+            "}",
+            "",
+        ]
+    L += [
+        *_C_MAIN_START,
+        f'    printf("\\nisaforge: {title}\\n");',
+        "    uint32_t t0 = read_mcycle();",
+        f"    {MODEL_FUNCTION}(inputs[0], outputs[0]);  /* cold: caches and branch predictor */",
+        "    uint32_t t1 = read_mcycle();",
+        f"    {MODEL_FUNCTION}(inputs[0], outputs[0]);",
+        "    uint32_t t2 = read_mcycle();",
+        '    printf("isaforge: cycles per inference %lu warm, %lu cold\\n", (unsigned long)(t2 - t1), '
+        "(unsigned long)(t1 - t0));",
+        "    long differ = 0;",
+        "    for (int b = 0; b < N_INPUTS; ++b) {",
+        f"        if (b) {MODEL_FUNCTION}(inputs[b], outputs[b]);",
+        '        printf("isaforge: output %ld:", (long)b);',
+        '        for (int i = 0; i < OUT_SIZE; ++i) printf(" %ld", (long)outputs[b][i]);',
+        '        printf("\\n");',
+    ]
+    if d is not None:
+        L += [
+            '        printf("isaforge: real %ld:", (long)b);',
+            "        for (int i = 0; i < OUT_SIZE; ++i) print_real(real_of[(uint8_t)outputs[b][i]]);",
+            '        printf("\\n");',
+        ]
+    if expected is not None:
+        L += ["        for (int i = 0; i < OUT_SIZE; ++i) differ += outputs[b][i] != expected[b][i];"]
+    L += ["    }"]
+    if expected is not None:
+        L += [
+            '    if (differ == 0) printf("isaforge: outputs OK (equal to the numpy reference)\\n");',
+            '    else printf("isaforge: outputs MISMATCH (%ld values differ from the numpy reference)\\n", differ);',
+        ]
+    L += ["    (void)differ;", *_C_MAIN_END]
+    return "\n".join(L)
+
+
+_MODEL_README = """\
+# isaforge model `{name}` for LiteX ({board})
+
+{title}
+
+Generated by `isaforge export-litex`. Extensions on the CFU: {exts}.
+
+| file | what |
+|------|------|
+| `cfu.v` | the CFU (`module Cfu`) with exactly the extensions the model's kernels use |
+| `model.c`, `model.h` | the model: `void model(const {it} *in, {ot} *out)`, weights in .rodata, one arena |
+| `main.c` | demo app: re-enables the CFU (CSR 0xBC0 bit 31), runs the model on {n} input(s) \
+(the first cold and warm), prints the cycles per inference and the outputs |
+| `linker.ld`, `Makefile` | build the app against your LiteX build folder |
+
+The inputs are {inputs}; model input: {in_shape} {in_dtype}{in_quant}.
+
+## 1. Build and load the SoC with this CFU
+
+```sh
+python -m litex_boards.targets.{board} --cpu-type vexriscv --cpu-variant full+cfu --cpu-cfu cfu.v --build --load
+```
+
+This writes the gateware and the BIOS/software headers to `build/{board}/`.
+
+## 2. Build the application
+
+```sh
+make BUILD_DIR=build/{board}
+```
+
+(`BUILD_DIR` is the folder of step 1; the Makefile includes its
+`software/include/generated/variables.mak` and LiteX's `software/common.mak`.)
+
+## 3. Load and run it over the serial port
+
+```sh
+litex_term /dev/ttyUSB1 --kernel isaforge_app.bin
+```
+
+Press reset (or type `reboot` at the BIOS prompt) so the BIOS requests the serial boot; the application
+is loaded to `main_ram` and started. Expected output{expected_note}:
+
+```
+isaforge: {title}
+isaforge: cycles per inference <warm> warm, <cold> cold
+{console}
+```
+
+`output` lines are the {ot_name} output codes, `real` lines their dequantized values{real_note}.
+{sim_line} On the board the DDR and its cache refills make the figure larger.
+"""
+
+
+def export_litex_model(compiled, out_dir, inputs=None, expected=None, board: str = "digilent_arty",
+                       title: str | None = None, sim_cycles: int | None = None) -> dict[str, Path]:
+    """Write the LiteX project folder of a compiled model (frontend.compile.CompiledModel); returns
+    name -> path.
+
+    The folder holds ``model.c`` (``compiled.source``), ``model.h``, ``cfu.v`` (the extensions the
+    model's kernels use: ``compiled.used_extensions``), ``main.c``, ``linker.ld``, ``Makefile`` and
+    ``README.md``. main.c runs the model on ``inputs`` (see :func:`model_inputs`; default one input
+    from the LCG), the first input cold and warm, prints the cycles per inference and every input's
+    output codes and real values (:func:`model_console`). ``expected`` is the reference output of those
+    inputs, ``[number of inputs, *output shape]``, or a function of one input returning its output
+    (e.g. ``lambda x: int8_core(graph).evaluate(x)[0]``): main.c then compares and prints OK or
+    MISMATCH, and the README shows the lines to expect.
+    """
+    from frontend.compile import CompiledModel
+
+    if not isinstance(compiled, CompiledModel):
+        raise ExportError(f"export_litex_model expects a frontend CompiledModel (graph.compile), "
+                          f"got {type(compiled).__name__}")
+    if compiled.target not in ("vexriscv", "rv32im"):
+        raise ExportError(f"export-litex: model {compiled.name!r} was compiled for {compiled.target!r}; "
+                          "compile it for 'vexriscv' (graph.compile('vexriscv', extensions=...))")
+    batch = model_inputs(compiled, inputs)
+    ot_np = dt.numpy_dtype(compiled.output_dtype)
+    if batch.nbytes + batch.shape[0] * compiled.output_nbytes > MODEL_BUFFER_BYTES:
+        raise ExportError(f"export-litex: model {compiled.name!r}: {batch.shape[0]} inputs take more than "
+                          f"{MODEL_BUFFER_BYTES} bytes with their outputs; give fewer")
+    want = None
+    if expected is not None:
+        if callable(expected):
+            want = np.stack([np.asarray(expected(x)) for x in batch])
+        else:
+            want = np.asarray(expected)
+        n_out = int(np.prod(compiled.output_shape, dtype=np.int64))
+        if want.size != batch.shape[0] * n_out:
+            raise ExportError(f"export-litex: model {compiled.name!r}: expected outputs of shape {want.shape} "
+                              f"for {batch.shape[0]} inputs of output shape {compiled.output_shape}")
+        cast = want.astype(ot_np)
+        if not np.array_equal(cast, want):
+            raise ExportError(f"export-litex: model {compiled.name!r}: the expected outputs do not fit the output "
+                              f"dtype {compiled.output_dtype}")
+        want = cast.reshape(batch.shape[0], *compiled.output_shape)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    title = title or f"model {compiled.name}"
+    used = list(compiled.used_extensions)
+    d = real_decimals(compiled.output_quant, compiled.output_dtype)
+    iq = compiled.input_quant
+    files = {
+        "cfu.v": cfu_verilog_for(used),
+        "model.c": compiled.source,
+        "model.h": _model_header(compiled),
+        "main.c": _model_main_c(compiled, batch, want, title),
+        "linker.ld": _linker(""),
+        "Makefile": _MAKEFILE.format(board=board, unit="model", what="model"),
+        "README.md": _MODEL_README.format(
+            name=compiled.name, board=board, title=title, n=batch.shape[0],
+            exts=", ".join(f"`{e.name}`" for e in used) or "none (a null CFU)",
+            it=dt.c_type(compiled.input_dtype), ot=dt.c_type(compiled.output_dtype), ot_name=compiled.output_dtype,
+            inputs="given to the exporter" if inputs is not None else
+            f"deterministic (isaforge.export_litex.model_inputs: an LCG seeded {SEED})",
+            in_shape=list(compiled.input_shape), in_dtype=compiled.input_dtype,
+            in_quant="" if iq is None or np.size(iq.scale) != 1 else
+            f", real = {float(np.ravel(iq.scale)[0])!r} * {_minus_zp(iq)}",
+            expected_note=" (the outputs as the numpy reference computes them)" if want is not None else
+            " (no reference was given: `<...>` stands for the values)",
+            console="\n".join(model_console(compiled, want) + ["isaforge: outputs OK (equal to the numpy reference)"])
+            if want is not None else "isaforge: output 0: <codes>" + ("\nisaforge: real 0: <values>" if d is not None
+                                                                      else ""),
+            real_note=f" (real = scale * (q - zero_point), printed with {d} decimals)" if d is not None else
+            " (none: the output is not quantized per tensor)",
+            sim_line=f"In the isaforge SoC simulation (VexRiscv_FullCfu, single-cycle memory) the warm inference "
+            f"took {sim_cycles:,} cycles." if sim_cycles is not None else
+            "The cycles were not measured in the isaforge SoC simulation (`isaforge export-litex ... --simulate`).",
+        ),
+    }
+    paths = {}
+    for name, text in files.items():
+        p = out / name
+        p.write_text(text)
+        paths[name] = p
+    return paths
+
+__all__ = ["buffer_plan", "cfu_verilog_for", "cfu_verilog_of", "checksum", "export_litex", "export_litex_model",
+           "fill_inputs", "format_real", "model_console", "model_inputs", "prototype", "real_decimals", "real_table"]
