@@ -195,3 +195,50 @@ def test_wrong_output_quantization_is_a_frontend_error_naming_the_node():
         ops.get("qsoftmax")(M=1, N=5000)
     with pytest.raises(OpError, match="input_multiplier"):
         ops.get("qsoftmax")(M=1, N=4, input_multiplier=5)
+
+
+# --- int8 -> int8 QUANTIZE (a requantization) ----------------------------------------------------
+
+def _requantize_graph(shape, qi: QuantParams, qo: QuantParams, dtype_out: str = "int8") -> Graph:
+    vals = {"x": Value("x", shape, "int8", qi), "y": Value("y", shape, dtype_out, qo)}
+    return Graph("requantize", vals, [Node("quantize", ("x",), ("y",), {}, 0, "TFLite operator 0 (QUANTIZE)")],
+                 ["x"], ["y"])
+
+
+@pytest.mark.parametrize("qi,qo", [(((0.05,), (-7,)), ((0.02,), (12,))), (((0.1,), (-128,)), ((0.37,), (3,))),
+                                   (((0.02,), (5,)), ((0.02,), (5,))), (((1 / 256,), (-128,)), ((0.0123,), (-128,))),
+                                   (((3.1,), (0,)), ((0.001,), (0,)))])
+def test_int8_quantize_requantizes_like_tflm(qi, qo):
+    g = _requantize_graph((1, 256), QuantParams(*qi), QuantParams(*qo))
+    x = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)  # every int8 value
+    want = _tflm_run(_tflm(to_tflite(g)), x)
+    assert np.array_equal(g.evaluate(x)[0], want)
+    compiled = g.compile("host")
+    assert [k.op for k in compiled.kernel_info] == ["qrequantize"]
+    assert np.array_equal(run_host(compiled, x), want)
+
+
+def test_requantize_then_softmax_on_the_simulated_vexriscv():
+    """A requantization feeding a softmax (an arena intermediate), on the SoC as in TFLM."""
+    vals = {"x": Value("x", (2, 12), "int8", QuantParams((0.05,), (-7,))),
+            "r": Value("r", (2, 12), "int8", QuantParams((0.11,), (3,))),
+            "y": Value("y", (2, 12), "int8", TFLITE_OUT)}
+    nodes = [Node("quantize", ("x",), ("r",), {}, 0, "TFLite operator 0 (QUANTIZE)"),
+             Node("softmax", ("r",), ("y",), {"beta": 1.0}, 1, "TFLite operator 1 (SOFTMAX)")]
+    g = Graph("requant_softmax", vals, nodes, ["x"], ["y"])
+    interp = _tflm(to_tflite(g))
+    xs = np.stack(_inputs(np.random.default_rng(9), (2, 12), 2))
+    compiled = g.compile("vexriscv")
+    assert [k.op for k in compiled.kernel_info] == ["qrequantize", "qsoftmax"] and compiled.arena_bytes > 0
+    r = run_model(compiled, xs)
+    want = np.stack([_tflm_run(interp, x) for x in xs])
+    assert np.array_equal(np.stack([g.evaluate(x)[0] for x in xs]), want)
+    assert np.array_equal(r.outputs, want)
+
+
+def test_quantize_errors_name_the_node():
+    g = _requantize_graph((1, 4), QuantParams((0.1,), (0,)), QuantParams((0.1,), (0,)), "int16")
+    with pytest.raises(UnsupportedOperatorError, match=r"TFLite operator 0 \(QUANTIZE\).*8-bit"):
+        g.compile("host")
+    with pytest.raises(OpError, match="'in_zero_point'"):
+        ops.get("qrequantize")(shape=(4,), in_zero_point=200)
