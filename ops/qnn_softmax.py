@@ -288,7 +288,7 @@ def _qsoftmax_te(M, N, input_multiplier, input_left_shift):
     Mx = tir.compute((M,), lambda i: tir.max(X[i, k], axis=k), name="row_max")
     exp = exp_op(input_multiplier, input_left_shift)
     E = tir.compute((M, N), lambda i, j: tir.expr.Call(exp, (Mx[i].astype("int32") - X[i, j].astype("int32"),),
-                                                        "int32"), name="exp")
+                                                        "int32"), name="row_exp")
     k2 = tir.reduce_axis((0, N), name="k2")
     pot = 1 << ACCUMULATION_INTEGER_BITS
 
@@ -307,7 +307,7 @@ def _qsoftmax_te(M, N, input_multiplier, input_left_shift):
         return tir.min(tir.max(v, _i32(-128)), _i32(127)).astype("int8")
 
     Y = tir.compute((M, N), out, name="qsoftmax")
-    return Workload("qsoftmax", [X], Y, None, {"row_max": Mx, "exp": E, "row_sum": S, "reciprocal": R,
+    return Workload("qsoftmax", [X], Y, None, {"row_max": Mx, "row_exp": E, "row_sum": S, "reciprocal": R,
                                                  "out_shift": Sh})
 
 

@@ -169,6 +169,7 @@ def test_float_model_with_a_softmax_head_quantized_equals_tflm():
 
 
 def test_kws_with_a_softmax_head_evaluates_and_compiles():
+    """The small DS-CNN (frontend.zoo.kws_float(seed=2, blocks=1, channels=8)) with a softmax appended."""
     from frontend.zoo import kws_calibration, kws_float
 
     q = quantize(_with_softmax(kws_float(seed=2, blocks=1, channels=8)), kws_calibration(4))
@@ -176,10 +177,12 @@ def test_kws_with_a_softmax_head_evaluates_and_compiles():
     interp = _tflm(to_tflite(q))
     compiled = q.compile("host")
     assert compiled.kernel_info[-1].op == "qsoftmax" and compiled.output_shape == (1, 12)
-    for x in np.random.default_rng(8).integers(-128, 128, (2, 1, 49, 10, 1)).astype(np.int8):
-        want = _tflm_run(interp, x)
-        assert np.array_equal(q.evaluate(x)[0], want)
-        assert np.array_equal(run_host(compiled, x), want)
+    xs = np.random.default_rng(8).integers(-128, 128, (2, 1, 49, 10, 1)).astype(np.int8)
+    want = np.stack([_tflm_run(interp, x) for x in xs])
+    for x, w in zip(xs, want):
+        assert np.array_equal(q.evaluate(x)[0], w)
+        assert np.array_equal(run_host(compiled, x), w)
+    assert np.array_equal(run_model(q.compile("vexriscv"), xs[:1]).outputs, want[:1])
 
 
 def test_wrong_output_quantization_is_a_frontend_error_naming_the_node():
