@@ -9,8 +9,10 @@ import numpy as np
 
 from frontend.errors import UnsupportedOperatorError
 from frontend.graph import Graph, Node
-from ops.qnn import fold_x_zero_point, quantize_multiplier
+from ops.errors import OpError
+from ops.qnn import fold_x_zero_point, quantize_multiplier, requantize_params
 from ops.qnn_conv import folded_bias, qadd_params
+from ops.qnn_softmax import OUTPUT_SCALE, OUTPUT_ZERO_POINT, softmax_params
 
 
 @dataclass
@@ -71,11 +73,15 @@ def node_op(graph: Graph, node: Node) -> OpCall:
         return _pool_op(graph, node)
     if node.op == "add":
         return _add_op(graph, node)
+    if node.op == "softmax":
+        return _softmax_op(graph, node)
+    if node.op == "quantize":
+        return _requantize_op(graph, node)
     raise UnsupportedOperatorError(f"{node.origin}: no int8 lowering for {node.op!r} "
-                                   f"(supported: {', '.join(INT8_OPS)}, plus reshape / quantize / dequantize)")
+                                   f"(supported: {', '.join(INT8_OPS)}, plus reshape / dequantize)")
 
 
-INT8_OPS = ("fully_connected", "conv2d", "depthwise_conv2d", "avg_pool2d", "max_pool2d", "add")
+INT8_OPS = ("fully_connected", "conv2d", "depthwise_conv2d", "avg_pool2d", "max_pool2d", "add", "softmax", "quantize")
 
 
 def _int8_values(node: Node, *vals) -> None:
@@ -189,3 +195,54 @@ def _add_op(graph: Graph, node: Node) -> OpCall:
              **qadd_params(a.quant.scale[0], b.quant.scale[0], y.quant.scale[0]), "qmin": qmin, "qmax": qmax}
     ins = [a.data if a.is_constant else a.name, b.data if b.is_constant else b.name]
     return OpCall("qadd", attrs, ins)
+
+
+def _softmax_op(graph: Graph, node: Node) -> OpCall:
+    """TFLite's int8 SOFTMAX over the last axis: ``qsoftmax`` of the rows, its multiplier and shift from
+    the input scale and beta (TFLM's Prepare). TFLite requires the output quantized with scale 1/256
+    (exactly, as float32) and zero point -128."""
+    v = graph.values
+    x, y = v[node.inputs[0]], v[node.outputs[0]]
+    _int8_values(node, x, y)
+    if x.quant is None or x.quant.per_channel:
+        raise UnsupportedOperatorError(f"{node.origin}: softmax input {x.name!r} needs per-tensor quantization, "
+                                       f"got {x.quant}")
+    yq = y.quant
+    if (yq is None or yq.per_channel or np.float32(yq.scale[0]) != np.float32(OUTPUT_SCALE)
+            or int(yq.zero_point[0]) != OUTPUT_ZERO_POINT):
+        raise UnsupportedOperatorError(f"{node.origin}: int8 softmax output {y.name!r} must be quantized with scale "
+                                       f"1/256 and zero point {OUTPUT_ZERO_POINT} (TFLite's), got {yq}")
+    if not x.shape or tuple(x.shape) != tuple(y.shape):
+        raise UnsupportedOperatorError(f"{node.origin}: softmax input {x.name!r} {x.shape} and output {y.name!r} "
+                                       f"{y.shape} must have one shape of rank >= 1")
+    depth = int(x.shape[-1])
+    rows = int(np.prod(x.shape, dtype=np.int64)) // depth
+    try:
+        params = softmax_params(x.quant.scale[0], node.attrs.get("beta", 1.0))
+    except OpError as exc:
+        raise UnsupportedOperatorError(f"{node.origin}: {exc}") from exc
+    return OpCall("qsoftmax", {"M": rows, "N": depth, **params}, [node.inputs[0]])
+
+
+def _requantize_op(graph: Graph, node: Node) -> OpCall:
+    """TFLite's QUANTIZE of an 8-bit tensor (a requantization to the output's scale and zero point, as
+    ONNX QOperator pools and TFLite int8 -> int8 QUANTIZE have it): ``qrequantize``. A float input's
+    QUANTIZE is the caller's (the model boundary, frontend.graph.int8_core; the reference evaluates it)."""
+    v = graph.values
+    x, y = v[node.inputs[0]], v[node.outputs[0]]
+    for t in (x, y):
+        if t.dtype not in ("int8", "uint8"):
+            raise UnsupportedOperatorError(f"{node.origin}: quantize of {x.name!r} ({x.dtype}) to {y.name!r} "
+                                           f"({y.dtype}): only 8-bit to 8-bit requantization is compiled")
+        if t.quant is None or t.quant.per_channel:
+            raise UnsupportedOperatorError(f"{node.origin}: tensor {t.name!r} needs per-tensor quantization, "
+                                           f"got {t.quant}")
+    if tuple(x.shape) != tuple(y.shape):
+        raise UnsupportedOperatorError(f"{node.origin}: quantize changes the shape {x.shape} -> {y.shape}")
+    try:
+        params = requantize_params(x.quant.scale[0], y.quant.scale[0])
+    except OpError as exc:
+        raise UnsupportedOperatorError(f"{node.origin}: {exc}") from exc
+    attrs = {"shape": tuple(int(d) for d in x.shape), "in_zero_point": int(x.quant.zero_point[0]),
+             "out_zero_point": int(y.quant.zero_point[0]), **params, "dtype_in": x.dtype, "out_dtype": y.dtype}
+    return OpCall("qrequantize", attrs, [x.data if x.is_constant else x.name])

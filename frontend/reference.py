@@ -2,8 +2,9 @@
 
 ``evaluate(graph, *arrays, keep=False)`` runs the nodes in order. Every int8 compute node goes through
 :func:`frontend.lowering.node_op` -- the same mapping the compiler uses -- to an operator of the ops
-library and that operator's numpy reference; ``reshape`` reinterprets, ``quantize`` /
-``dequantize`` convert between float32 and int8 as TFLite's QUANTIZE / DEQUANTIZE do.
+library and that operator's numpy reference (``softmax`` is ``qsoftmax``, a ``quantize`` of an int8 tensor
+is ``qrequantize``); ``reshape`` reinterprets, ``quantize`` of a float32 tensor / ``dequantize`` convert
+between float32 and int8 as TFLite's QUANTIZE / DEQUANTIZE do.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def evaluate(graph: Graph, *arrays: np.ndarray, keep: bool = False):
         out = graph.values[node.outputs[0]]
         if node.op == "reshape":
             env[out.name] = _node_value(graph, node, env, node.inputs[0]).reshape(out.shape)
-        elif node.op == "quantize":
+        elif node.op == "quantize" and graph.values[node.inputs[0]].dtype == "float32":
             env[out.name] = quantize_np(_node_value(graph, node, env, node.inputs[0]), out.quant, out.dtype)
         elif node.op == "dequantize":
             src = graph.values[node.inputs[0]]

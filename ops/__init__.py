@@ -11,11 +11,12 @@ adding an operator is one ``register(Op(...))`` in one module below and the CLI 
 This package imports only ``tir`` (and numpy).
 """
 
-from . import conv, elementwise, linalg, qnn, qnn_conv, quant  # noqa: F401 (each module registers its operators)
+from . import conv, elementwise, linalg, qnn, qnn_conv, qnn_softmax, quant  # noqa: F401 (each module registers its operators)
 from .common import windows_nhwc
 from .conv import conv2d_nchw_ref, pad_nchw, pad_nhwc
 from .errors import OpError
-from .qnn import quantize_multiplier
+from .qnn import quantize_multiplier, requantize_params
+from .qnn_softmax import qsoftmax_np, softmax_params
 from .quant import requantize_np
 from .registry import (
     OPS,
@@ -36,5 +37,5 @@ from .registry import (
 
 __all__ = ["OPS", "VARIANTS", "Attr", "Op", "OpError", "Workload", "aliases", "all_names", "conv2d_nchw_ref", "get",
            "lookup", "names", "of", "pad_nchw", "pad_nhwc",
-           "quantize_multiplier", "register", "register_variant", "requantize_np", "table",
-           "windows_nhwc"]
+           "qsoftmax_np", "quantize_multiplier", "register", "register_variant", "requantize_np", "requantize_params",
+           "softmax_params", "table", "windows_nhwc"]

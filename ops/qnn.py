@@ -129,5 +129,69 @@ QDENSE = register(Op(
               dict(M=2, N=4, K=9, x_zero_point=3, out_zero_point=-128, qmin=-128, qmax=60))))
 
 
-__all__ = ["QDENSE", "check_clamp", "check_int8_attrs", "fold_x_zero_point", "quantize_multiplier",
-           "requantize_channels_np"]
+# --- qrequantize: an 8-bit tensor to new quantization parameters ----------------------------------
+
+_8BIT = ("int8", "uint8")
+
+
+def requantize_params(in_scale: float, out_scale: float) -> dict:
+    """``qrequantize``'s multiplier and shift for ``in_scale / out_scale``, as TFLM's QUANTIZE Prepare
+    computes them (the float32 scales divided in double, QuantizeMultiplier)."""
+    si, so = float(np.float32(in_scale)), float(np.float32(out_scale))
+    if not (si > 0 and math.isfinite(si)) or not (so > 0 and math.isfinite(so)):
+        raise OpError(f"operator 'qrequantize': scales {si!r} -> {so!r} must be positive and finite")
+    m, shift = quantize_multiplier(si / so)
+    return {"multiplier": m, "shift": shift}
+
+
+def _qrequant_te(shape, in_zero_point, out_zero_point, multiplier, shift, dtype_in, out_dtype):
+    X = tir.placeholder(shape, dtype_in, name="X")
+    info = np.iinfo(out_dtype)
+
+    def body(*i):
+        v = X[i].astype("int32")
+        v = v - _i32(in_zero_point) if in_zero_point else v
+        return tir.requantize(v, multiplier, shift, out_zero_point, int(info.min), int(info.max), out_dtype)
+
+    return Workload("qrequantize", [X], tir.compute(shape, body, name="qrequantize"), None)
+
+
+def _qrequant_ref(x, *, shape, in_zero_point, out_zero_point, multiplier, shift, dtype_in, out_dtype):
+    q = tir.quant.Q_MULTIPLY_SHIFT.numpy(np.asarray(x).astype(np.int64) - in_zero_point, multiplier, shift)
+    info = np.iinfo(out_dtype)
+    return np.clip(q.astype(np.int64) + out_zero_point, info.min, info.max).astype(out_dtype)
+
+
+def _qrequant_norm(a):
+    op = "qrequantize"
+    if not a["shape"] or any(n < 1 for n in a["shape"]):
+        raise OpError(f"operator {op!r}: attribute 'shape' must be a non-empty shape, got {a['shape']}")
+    for k, dt in (("in_zero_point", a["dtype_in"]), ("out_zero_point", a["out_dtype"])):
+        if not tir.dtype.fits(a[k], dt):
+            raise OpError(f"operator {op!r}: attribute {k!r} = {a[k]} does not fit {dt}")
+    if not 0 <= a["multiplier"] < 1 << 31:
+        raise OpError(f"operator {op!r}: attribute 'multiplier' = {a['multiplier']} is outside [0, 2**31)")
+    if not -31 <= a["shift"] <= 30:
+        raise OpError(f"operator {op!r}: attribute 'shift' = {a['shift']} is outside [-31, 30]")
+    return a
+
+
+QREQUANTIZE = register(Op(
+    "qrequantize",
+    "8-bit -> 8-bit requantization (TFLite QUANTIZE of an int8 tensor, exact): Y = clamp(q_multiply_shift(X - "
+    "in_zero_point, multiplier, shift) + out_zero_point) to out_dtype",
+    (Attr("shape", tuple), Attr("in_zero_point", int, 0), Attr("out_zero_point", int, 0),
+     Attr("multiplier", int, 1 << 30, "Q31, from requantize_params(in_scale, out_scale)"),
+     Attr("shift", int, 1, "from requantize_params (the default pair is a multiplier of one)"),
+     Attr("dtype_in", str, "int8", choices=_8BIT), Attr("out_dtype", str, "int8", choices=_8BIT)),
+    _qrequant_te, _qrequant_ref, lambda **_: 0, family="quant", normalize=_qrequant_norm,
+    cli_default=dict(shape=(16,)),
+    examples=(dict(shape=(4, 8)), dict(shape=(3, 5), in_zero_point=-7, out_zero_point=12,
+                                      **requantize_params(0.05, 0.02)),
+              dict(shape=(1, 2, 2, 6), in_zero_point=-128, out_zero_point=3, **requantize_params(0.1, 0.37)),
+              dict(shape=(9,), in_zero_point=5, out_zero_point=128, out_dtype="uint8",
+                   **requantize_params(0.02, 0.02)))))
+
+
+__all__ = ["QDENSE", "QREQUANTIZE", "check_clamp", "check_int8_attrs", "fold_x_zero_point", "quantize_multiplier",
+           "requantize_channels_np", "requantize_params"]
