@@ -619,6 +619,52 @@ def _requantized_output(s, wl, exts, unroll: int = 1):
 
 
 UNROLL_ROW_BYTES = 64  # a requantized dense layer unrolls channels while rows x channels <= this
+#: a dot-tensorized qdense with at least this many rows gets a register tile of rows x channels
+QDENSE_TILE_ROWS = 2
+
+
+def _qdense_tiled(wl, exts, dot: TensorIntrin, tile=(4, 4)):
+    """``qdense`` as a register tile of ``tile`` rows x channels with a stateless dot: per lane step
+    the tile loads tm + tn words for tm * tn dots (one output at a time loads 2 per dot), the whole
+    reduction straight-line (up to STRAIGHT_LANE_STEPS lane steps, else chunks of a rolled loop) and
+    placed by the rv32 emitter (pragma "cfu_asm"). The biased tile is computed at the tile; with a
+    requantizing unit each channel's multiplier and shift are set once per tile, then its rows
+    requantized (one ``requant`` op each)."""
+    p = wl.params
+    M, N, K = p["M"], p["N"], p["K"]
+    Y, D, B = wl.output, wl.stages["dense"], wl.stages["biased"]
+    s = create_schedule(Y)
+    tm, tn = _fit(M, tile[0]), _fit(N, tile[1])
+    i, j = s[Y].op.axis
+    io, jo, ii, ji = s[Y].tile(i, j, tm, tn)
+    rq = _requant_unit(exts)
+    if rq is not None:
+        s[B].compute_at(s[Y], jo)
+        s[D].compute_at(s[Y], jo, through=s[B])
+        bi, bj = s[B].op.axis
+        s[B].unroll(bi)
+        s[B].unroll(bj)
+        s[Y].reorder(io, jo, ji, ii)
+        s[Y].unroll(ji)
+        s[Y].tensorize(ii, rq)
+    else:
+        s[B].compute_inline()
+        s[D].compute_at(s[Y], jo)
+        s[Y].unroll(ii)
+        s[Y].unroll(ji)
+    ic, jc = s[D].op.axis
+    (k,) = s[D].op.reduce_axis
+    steps = K // dot.lanes
+    chunk = steps if steps <= STRAIGHT_LANE_STEPS else _fit(steps, 16)
+    ko, kr = s[D].split(k, chunk * dot.lanes)
+    kio, ki = s[D].split(kr, dot.lanes)
+    s[D].reorder(ko, kio, ic, jc, ki)
+    s[D].unroll(kio)
+    s[D].unroll(ic)
+    s[D].unroll(jc)
+    s[D].tensorize(ki, dot)
+    s[Y].pragma(s[Y].leaf_iter_vars[0], "cfu_asm", 1)
+    return s, wl.args
 
 
 def qdense(wl, exts=()):
@@ -632,6 +678,9 @@ def qdense(wl, exts=()):
     if _op_name(wl) != "qdense":
         raise ScheduleError(f"qdense schedule: workload {wl.name!r} is not a qdense")
     K = wl.params["K"]
+    dot = _stateless_dot(exts)
+    if dot is not None and K % dot.lanes == 0 and wl.params["M"] >= QDENSE_TILE_ROWS:
+        return _qdense_tiled(wl, exts, dot)
     s = create_schedule(wl.output)
     # channels per iteration with a requantizing unit, so that their loads and CFU ops interleave, for
     # short rows only (the copies cost I-cache): measured sine 1,061 -> 812 cycles (4 at K = 16, all 16

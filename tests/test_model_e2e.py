@@ -149,7 +149,7 @@ def test_sine_with_extensions_on_the_simulated_vexriscv(sine, exts):
         assert r.cycles < 900 and r.footprint.text + r.footprint.rodata < 2048
 
 
-@pytest.mark.parametrize("mnk", [(1, 16, 1), (2, 5, 10), (3, 8, 12), (1, 1, 16)])
+@pytest.mark.parametrize("mnk", [(1, 16, 1), (2, 5, 10), (3, 8, 12), (1, 1, 16), (8, 12, 32), (6, 10, 112)])
 @pytest.mark.parametrize("exts", [(), ("dot4_i8",), ("requant_i8",), ("dot4_i8", "requant_i8")])
 def test_qdense_hand_schedule_is_exact_on_host(mnk, exts):
     import codegen_c
