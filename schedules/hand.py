@@ -621,13 +621,32 @@ def _requantized_output(s, wl, exts, unroll: int = 1):
 UNROLL_ROW_BYTES = 64  # a requantized dense layer unrolls channels while rows x channels <= this
 #: a dot-tensorized qdense with at least this many rows gets a register tile of rows x channels
 QDENSE_TILE_ROWS = 2
+#: lane steps per iteration of an accumulator-bank tile (unrolled) in _qdense_tiled / _qconv_rows
+MAC_LANE_STEPS = 16
+
+
+def _mac_unit(exts, in_dtype: str = "int8") -> TensorIntrin | None:
+    """The first accumulator-bank tile intrinsic over ``in_dtype`` lanes among ``exts`` (mac4_i8)."""
+    for ext in exts:
+        for t in getattr(_resolve(ext), "intrinsics", []):
+            if t.accumulators and t.facts is not None and t.facts.pattern == "tile" and t.in_dtype == in_dtype:
+                return t
+    return None
+
+
+def _tile_unit(exts) -> TensorIntrin | None:
+    """The intrinsic the tiled quantized kernels use: a stateless int8 dot, else an int8
+    accumulator bank."""
+    return _stateless_dot(exts) or _mac_unit(exts)
 
 
 def _qdense_tiled(wl, exts, dot: TensorIntrin, tile=(4, 4)):
     """``qdense`` as a register tile of ``tile`` rows x channels with a stateless dot: per lane step
     the tile loads tm + tn words for tm * tn dots (one output at a time loads 2 per dot), the whole
     reduction straight-line (up to STRAIGHT_LANE_STEPS lane steps, else chunks of a rolled loop) and
-    placed by the rv32 emitter (pragma "cfu_asm"). The biased tile is computed at the tile; with a
+    placed by the rv32 emitter (pragma "cfu_asm"). With an accumulator-bank intrinsic (mac4_i8) the
+    tile (at most its accumulators) is kept in the unit instead, MAC_LANE_STEPS lane steps per
+    iteration, and read out at the end of the reduction. The biased tile is computed at the tile; with a
     requantizing unit each channel's multiplier and shift are set once per tile, then its rows
     requantized (one ``requant`` op each)."""
     p = wl.params
@@ -655,11 +674,17 @@ def _qdense_tiled(wl, exts, dot: TensorIntrin, tile=(4, 4)):
     ic, jc = s[D].op.axis
     (k,) = s[D].op.reduce_axis
     steps = K // dot.lanes
-    chunk = steps if steps <= STRAIGHT_LANE_STEPS else _fit(steps, 16)
+    if dot.accumulators:
+        chunk = _fit(steps, MAC_LANE_STEPS)
+    else:
+        chunk = steps if steps <= STRAIGHT_LANE_STEPS else _fit(steps, 16)
     ko, kr = s[D].split(k, chunk * dot.lanes)
     kio, ki = s[D].split(kr, dot.lanes)
     s[D].reorder(ko, kio, ic, jc, ki)
     s[D].unroll(kio)
+    if dot.accumulators:  # the tile in the unit's bank, read out once its reduction is done
+        s[D].tensorize(ko, dot)
+        return s, wl.args
     s[D].unroll(ic)
     s[D].unroll(jc)
     s[D].tensorize(ki, dot)
@@ -678,9 +703,12 @@ def qdense(wl, exts=()):
     if _op_name(wl) != "qdense":
         raise ScheduleError(f"qdense schedule: workload {wl.name!r} is not a qdense")
     K = wl.params["K"]
-    dot = _stateless_dot(exts)
-    if dot is not None and K % dot.lanes == 0 and wl.params["M"] >= QDENSE_TILE_ROWS:
-        return _qdense_tiled(wl, exts, dot)
+    unit = _tile_unit(exts)
+    if unit is not None and K % unit.lanes == 0 and wl.params["M"] >= QDENSE_TILE_ROWS:
+        return _qdense_tiled(wl, exts, unit, (4, 4))
+    if unit is not None and unit.accumulators and K % unit.lanes == 0:
+        # a row of outputs in the bank (the one-output schedule has no use for it)
+        return _qdense_tiled(wl, exts, unit, (1, unit.accumulators))
     s = create_schedule(wl.output)
     # channels per iteration with a requantizing unit, so that their loads and CFU ops interleave, for
     # short rows only (the copies cost I-cache): measured sine 1,061 -> 812 cycles (4 at K = 16, all 16
@@ -756,13 +784,14 @@ def _qconv_rows(wl, exts, dot: TensorIntrin, tile=(4, 4)):
     """``qconv2d_nhwc`` with packed window rows (:func:`_qconv_rows_te`) as a register tile of
     ``tile`` output pixels x output channels: per lane step tx + tf words loaded for tx * tf dots,
     the window's lane steps straight-line (cfu_asm) when there are at most ROWS_STRAIGHT_STEPS of
-    them (else one window row per iteration). The im2col rows are packed once at the root (OH * OW *
+    them (else one window row per iteration); with an accumulator-bank intrinsic (mac4_i8) the tile
+    (at most its accumulators) is kept in the unit. The im2col rows are packed once at the root (OH * OW *
     KH * KX bytes, each row reused by every output channel). With a requantizing unit
     each channel's multiplier and shift are set once per tile, then its pixels requantized."""
     Col, Wp, Acc, B, Y = _qconv_rows_te(wl, dot.lanes)
     s = create_schedule(Y)
     if "pad" in wl.stages:
-        s[wl.stages["pad"]].compute_root()
+        _pad_copy(s, wl.stages["pad"])
     OW, F = Y.shape[2], Y.shape[3]
     tx, tf = _fit(OW, tile[0]), _fit(F, tile[1])
     b, y, x, f = s[Y].op.axis
@@ -788,9 +817,12 @@ def _qconv_rows(wl, exts, dot: TensorIntrin, tile=(4, 4)):
     ry, rl = s[Acc].op.reduce_axis
     lo, li = s[Acc].split(rl, dot.lanes)
     s[Acc].reorder(ry, lo, xc, fc, li)
-    if wl.params["KH"] * (Col.shape[4] // dot.lanes) <= ROWS_STRAIGHT_STEPS:
+    if wl.params["KH"] * (Col.shape[4] // dot.lanes) <= (MAC_LANE_STEPS if dot.accumulators else ROWS_STRAIGHT_STEPS):
         s[Acc].unroll(ry)
     s[Acc].unroll(lo)
+    if dot.accumulators:  # the tile in the unit's bank, read out once its window is done
+        s[Acc].tensorize(ry, dot)
+        return s, list(wl.inputs) + [Y]
     s[Acc].unroll(xc)
     s[Acc].unroll(fc)
     s[Acc].tensorize(li, dot)
@@ -858,12 +890,19 @@ def _qdw_tiled(wl, exts, tile=(2, 1)):
 def _rows_fit(wl, dot: TensorIntrin | None) -> bool:
     """Whether ``qconv`` takes :func:`_qconv_rows`: a ``qconv2d_nhwc`` at dilation 1 whose channels
     are not a multiple of the dot's lanes (else the channel loop is tensorized in place) and whose
-    reduction is a plain product (no input offset left: folded into the bias, or zero point 0)."""
+    reduction is a plain product (no input offset left: folded into the bias, or zero point 0), its
+    im2col buffer at most ROWS_COL_BYTES."""
     if dot is None or _op_name(wl) != "qconv2d_nhwc":
         return False
     p = wl.params
+    _, OH, OW, _ = wl.output.shape
+    col = p["N"] * OH * OW * p["KH"] * -(-p["KW"] * p["C"] // dot.lanes) * dot.lanes
     return (p["C"] % dot.lanes != 0 and p["dilation_h"] == 1 and p["dilation_w"] == 1
-            and (p["fold_x_zero_point"] or p["x_zero_point"] == 0))
+            and (p["fold_x_zero_point"] or p["x_zero_point"] == 0) and col <= ROWS_COL_BYTES)
+
+
+#: most bytes of the im2col buffer of :func:`_qconv_rows` (a static array of the kernel)
+ROWS_COL_BYTES = 16384
 
 
 def _dw_tile_fits(wl) -> bool:
@@ -887,8 +926,9 @@ def qconv(wl, exts=()):
     if _op_name(wl) not in ("qconv2d_nhwc", "qdepthwise_conv2d_nhwc"):
         raise ScheduleError(f"qconv schedule: workload {wl.name!r} is not a quantized convolution")
     dot = _stateless_dot(exts)
-    if _rows_fit(wl, dot):
-        return _qconv_rows(wl, exts, dot)
+    unit = _tile_unit(exts)
+    if _rows_fit(wl, unit):
+        return _qconv_rows(wl, exts, unit)
     if _op_name(wl) == "qdepthwise_conv2d_nhwc" and _dw_tile_fits(wl):
         return _qdw_tiled(wl, exts)
     s = create_schedule(wl.output)

@@ -150,7 +150,8 @@ def test_sine_with_extensions_on_the_simulated_vexriscv(sine, exts):
 
 
 @pytest.mark.parametrize("mnk", [(1, 16, 1), (2, 5, 10), (3, 8, 12), (1, 1, 16), (8, 12, 32), (6, 10, 112)])
-@pytest.mark.parametrize("exts", [(), ("dot4_i8",), ("requant_i8",), ("dot4_i8", "requant_i8")])
+@pytest.mark.parametrize("exts", [(), ("dot4_i8",), ("requant_i8",), ("dot4_i8", "requant_i8"), ("mac4_i8",),
+                                  ("mac4_i8", "requant_i8")])
 def test_qdense_hand_schedule_is_exact_on_host(mnk, exts):
     import codegen_c
     import ops
@@ -182,7 +183,7 @@ def test_kws_ds_cnn_reference_and_host_c_equal_tflm():
         assert np.array_equal(run_host(compiled, x), want)
 
 
-@pytest.mark.parametrize("exts", [(), ("dot4_i8", "requant_i8")])
+@pytest.mark.parametrize("exts", [(), ("dot4_i8", "requant_i8"), ("mac4_i8", "requant_i8")])
 def test_small_ds_cnn_on_the_simulated_vexriscv(exts):
     from frontend.zoo import kws_calibration, kws_float
 
@@ -214,7 +215,8 @@ def test_cli_run_model(sine, tmp_path, capsys):
     assert "calibration" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("exts", [(), ("requant_i8",), ("dot4_i8", "requant_i8")])
+@pytest.mark.parametrize("exts", [(), ("requant_i8",), ("dot4_i8", "requant_i8"), ("dot4_i8",), ("mac4_i8",),
+                                  ("mac4_i8", "requant_i8")])
 @pytest.mark.parametrize("op,attrs", [
     ("qconv2d_nhwc", dict(N=1, H=6, W=5, C=8, F=6, KH=3, pad_top=1, pad_bottom=1, pad_left=1, pad_right=1,
                           x_zero_point=-3, out_zero_point=4, fold_x_zero_point=True)),
