@@ -240,6 +240,10 @@ def test_cli_run_model(sine, tmp_path, capsys):
     ("qdepthwise_conv2d_nhwc", dict(N=1, H=6, W=5, C=3, KH=2, KW=3, stride_w=1, pad_left=2, pad_right=1,
                                     out_zero_point=7, qmin=-60, qmax=90)),
     ("qdepthwise_conv2d_nhwc", dict(N=1, H=8, W=8, C=4, KH=6, KW=5, x_zero_point=3, fold_x_zero_point=True)),
+    ("qdepthwise_conv2d_nhwc", dict(N=1, H=9, W=8, C=4, depth_multiplier=2, KH=3, stride_h=2, stride_w=2,
+                                    pad_top=1, pad_bottom=1, pad_left=1, pad_right=1, x_zero_point=-7,
+                                    fold_x_zero_point=True)),
+    ("qdepthwise_conv2d_nhwc", dict(N=1, H=6, W=7, C=8, KH=2, KW=5, pad_left=2, pad_right=2, out_zero_point=-3)),
     ("qdepthwise_conv2d_nhwc", dict(N=1, H=4, W=4, C=96, KH=3, pad_top=1, pad_bottom=1, pad_left=1, pad_right=1,
                                     x_zero_point=-128, out_zero_point=-128, fold_x_zero_point=True)),
 ])
