@@ -904,6 +904,10 @@ def _dw_rows_fit(wl, unit: TensorIntrin | None) -> bool:
             and ph <= DW_ROWS_BYTES)
 
 
+#: most bytes of one channel's packed row (OW * KX) :func:`_qdw_rows` packs straight-line
+PH_UNROLL = 64
+
+
 def _qdw_rows(wl, exts, unit: TensorIntrin, tile=(4, 1)):
     """``qdepthwise_conv2d_nhwc`` with packed window rows (:func:`_qdw_rows_te`): one dot per window
     row, a register tile of ``tile`` output pixels x channels (each channel's weight words loaded once
@@ -911,18 +915,24 @@ def _qdw_rows(wl, exts, unit: TensorIntrin, tile=(4, 1)):
     tile is kept in the unit. The rows are packed at the root, PAD_UNROLL channels per iteration;
     with a requantizing unit each channel's multiplier and shift are set once per tile, then its
     pixels requantized. Measured on kws's 20x4x64 3x3 layers (dot4_i8+requant_i8): 201k cycles
-    (4x1), 200k (4x2), 234k (4x4), 255k (2x1); the scalar tile of :func:`_qdw_tiled` 298k."""
+    (4x1), 200k (4x2), 234k (4x4), 255k (2x1); the scalar tile of :func:`_qdw_tiled` 298k; one
+    channel's packed row straight-line (PH_UNROLL) 196k (4x1), gathering from the input itself
+    with the in-image test instead of the padded copy 262k."""
     Ph, Wp, Acc, B, Y = _qdw_rows_te(wl, unit.lanes)
     s = create_schedule(Y)
     if "pad" in wl.stages:
         _pad_copy(s, wl.stages["pad"])
     s[Ph].compute_root()
     b, r, c, x, kx = s[Ph].op.axis
-    s[Ph].reorder(b, r, x, kx, c)
-    u = _fit(Ph.shape[2], PAD_UNROLL)
-    if u > 1:
-        _, ci = s[Ph].split(c, u)
-        s[Ph].unroll(ci)
+    if Ph.shape[3] * Ph.shape[4] <= PH_UNROLL:
+        s[Ph].unroll(x)  # one channel's words of a row straight-line: each source byte loaded once
+        s[Ph].unroll(kx)
+    else:
+        s[Ph].reorder(b, r, x, kx, c)
+        u = _fit(Ph.shape[2], PAD_UNROLL)
+        if u > 1:
+            _, ci = s[Ph].split(c, u)
+            s[Ph].unroll(ci)
     s[Wp].compute_root()
     OW, F = Y.shape[2], Y.shape[3]
     tx, tf = _fit(OW, tile[0]), _fit(F, tile[1])
