@@ -621,6 +621,8 @@ def _requantized_output(s, wl, exts, unroll: int = 1):
 UNROLL_ROW_BYTES = 64  # a requantized dense layer unrolls channels while rows x channels <= this
 #: a dot-tensorized qdense with at least this many rows gets a register tile of rows x channels
 QDENSE_TILE_ROWS = 2
+#: a batch-1 qdense keeps its row of outputs in an accumulator bank from this many MACs on
+MAC_ROW_MACS = 16
 #: lane steps per iteration of an accumulator-bank tile (unrolled) in _qdense_tiled / _qconv_rows
 MAC_LANE_STEPS = 16
 
@@ -706,8 +708,10 @@ def qdense(wl, exts=()):
     unit = _tile_unit(exts)
     if unit is not None and K % unit.lanes == 0 and wl.params["M"] >= QDENSE_TILE_ROWS:
         return _qdense_tiled(wl, exts, unit, (4, 4))
-    if unit is not None and unit.accumulators and K % unit.lanes == 0:
-        # a row of outputs in the bank (the one-output schedule has no use for it)
+    if unit is not None and unit.accumulators and K % unit.lanes == 0 and wl.params["N"] * K >= MAC_ROW_MACS:
+        # a row of outputs in the bank (the one-output schedule has no use for it); measured sine
+        # (16 -> 16 and 16 -> 1 layers) 2,700 -> 809 cycles; xor's 8 -> 1 layer slower in the bank
+        # (180 -> 193)
         return _qdense_tiled(wl, exts, unit, (1, unit.accumulators))
     s = create_schedule(wl.output)
     # channels per iteration with a requantizing unit, so that their loads and CFU ops interleave, for
