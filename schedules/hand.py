@@ -37,6 +37,12 @@ unchanged):
 * depthwise (stride 1): phase-shifted copies of the source rows instead of im2col (4 bytes copied
   per source byte instead of KH * 4 per output), so the tensorized versions beat the scalar one;
 * dense at batch 1: a 1 x 8 tile with several lane steps per iteration (mac4, dot4 with asm).
+
+The model compiler's quantized kernels (``qdense(wl, exts)``, ``qconv(wl, exts)``) pick the units of
+``exts`` themselves: register (or accumulator-bank) tiles with the requantizing unit set once per
+channel of a tile; window rows that are not word-aligned in NHWC (a C = 1 convolution, a depthwise
+window) are packed to aligned words first. Measured on kws (frontend.zoo, cycles per inference):
+no extensions 12.04M, dot4_i8+requant_i8 2.28M, mac4_i8+requant_i8 2.26M (benchmarks/models.py).
 """
 
 from __future__ import annotations
@@ -695,12 +701,16 @@ def _qdense_tiled(wl, exts, dot: TensorIntrin, tile=(4, 4)):
 
 
 def qdense(wl, exts=()):
-    """``qdense`` (int8 FULLY_CONNECTED): one output at a time, its reduction straight-line.
+    """``qdense`` (int8 FULLY_CONNECTED).
 
-    The reduction is computed at the output (one accumulator in a register) and unrolled; with a
-    stateless int8 dot extension in ``exts`` (dot4_i8) its lane loop is tensorized (a K that is not a
-    multiple of the lanes gets a scalar tail); with a requantizing unit (requant_i8) the output stage
-    is one ``requant`` op per element after loading that channel's multiplier and shift.
+    With a stateless int8 dot (dot4_i8) or an int8 accumulator bank (mac4_i8) in ``exts``, K a
+    multiple of its lanes and at least QDENSE_TILE_ROWS rows: a 4x4 tile of rows x channels
+    (:func:`_qdense_tiled`); a batch-1 layer with a bank and at least MAC_ROW_MACS MACs: its row of
+    outputs in the bank. Otherwise one output at a time, its reduction computed at the output (one
+    accumulator in a register) and unrolled, its lane loop tensorized with a stateless dot (a K that
+    is not a multiple of the lanes gets a scalar tail). With a requantizing unit (requant_i8) the
+    output stage is one ``requant`` op per element after loading that channel's multiplier and shift
+    (once per channel of a tile).
     """
     if _op_name(wl) != "qdense":
         raise ScheduleError(f"qdense schedule: workload {wl.name!r} is not a qdense")
@@ -1046,10 +1056,14 @@ def qconv(wl, exts=()):
     """``qconv2d_nhwc`` / ``qdepthwise_conv2d_nhwc``: each output's window sum computed where it is
     requantized (no int32 intermediate tensor), the padded int8 copy of the input kept.
 
-    With a requantizing unit in ``exts`` (requant_i8) the output stage is one ``requant`` op per
-    element after loading that channel's multiplier and shift; with a
-    stateless int8 dot extension (dot4_i8) a convolution's channel loop is tensorized when the channels
-    are a multiple of its lanes.
+    With a stateless int8 dot (dot4_i8) or an int8 accumulator bank (mac4_i8) in ``exts``: a
+    convolution whose channels are not a multiple of the lanes (kws's C = 1 first layer) over
+    im2col window rows packed to words (:func:`_qconv_rows`), a depthwise layer over window rows
+    gathered per channel (:func:`_qdw_rows`), both as 4-pixel register (or bank) tiles. A stateless dot
+    tensorizes a convolution's channel loop in place when the channels are a multiple of its lanes.
+    Without such a unit a depthwise layer is a 2x1 scalar tile (:func:`_qdw_tiled`). With a
+    requantizing unit (requant_i8) the output stage is one ``requant`` op per element after loading
+    that channel's multiplier and shift (once per channel of a tile).
     """
     if _op_name(wl) not in ("qconv2d_nhwc", "qdepthwise_conv2d_nhwc"):
         raise ScheduleError(f"qconv schedule: workload {wl.name!r} is not a quantized convolution")
