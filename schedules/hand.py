@@ -37,6 +37,12 @@ unchanged):
 * depthwise (stride 1): phase-shifted copies of the source rows instead of im2col (4 bytes copied
   per source byte instead of KH * 4 per output), so the tensorized versions beat the scalar one;
 * dense at batch 1: a 1 x 8 tile with several lane steps per iteration (mac4, dot4 with asm).
+
+The model compiler's quantized kernels (``qdense(wl, exts)``, ``qconv(wl, exts)``) pick the units of
+``exts`` themselves: register (or accumulator-bank) tiles with the requantizing unit set once per
+channel of a tile; window rows that are not word-aligned in NHWC (a C = 1 convolution, a depthwise
+window) are packed to aligned words first. Measured on kws (frontend.zoo, cycles per inference):
+no extensions 12.04M, dot4_i8+requant_i8 2.28M, mac4_i8+requant_i8 2.26M (benchmarks/models.py).
 """
 
 from __future__ import annotations
@@ -619,19 +625,104 @@ def _requantized_output(s, wl, exts, unroll: int = 1):
 
 
 UNROLL_ROW_BYTES = 64  # a requantized dense layer unrolls channels while rows x channels <= this
+#: a dot-tensorized qdense with at least this many rows gets a register tile of rows x channels
+QDENSE_TILE_ROWS = 2
+#: a batch-1 qdense keeps its row of outputs in an accumulator bank from this many MACs on
+MAC_ROW_MACS = 16
+#: lane steps per iteration of an accumulator-bank tile (unrolled) in _qdense_tiled / _qconv_rows
+MAC_LANE_STEPS = 16
+
+
+def _mac_unit(exts, in_dtype: str = "int8") -> TensorIntrin | None:
+    """The first accumulator-bank tile intrinsic over ``in_dtype`` lanes among ``exts`` (mac4_i8)."""
+    for ext in exts:
+        for t in getattr(_resolve(ext), "intrinsics", []):
+            if t.accumulators and t.facts is not None and t.facts.pattern == "tile" and t.in_dtype == in_dtype:
+                return t
+    return None
+
+
+def _tile_unit(exts) -> TensorIntrin | None:
+    """The intrinsic the tiled quantized kernels use: a stateless int8 dot, else an int8
+    accumulator bank."""
+    return _stateless_dot(exts) or _mac_unit(exts)
+
+
+def _qdense_tiled(wl, exts, dot: TensorIntrin, tile=(4, 4)):
+    """``qdense`` as a register tile of ``tile`` rows x channels with a stateless dot: per lane step
+    the tile loads tm + tn words for tm * tn dots (one output at a time loads 2 per dot), the whole
+    reduction straight-line (up to STRAIGHT_LANE_STEPS lane steps, else chunks of a rolled loop) and
+    placed by the rv32 emitter (pragma "cfu_asm"). With an accumulator-bank intrinsic (mac4_i8) the
+    tile (at most its accumulators) is kept in the unit instead, MAC_LANE_STEPS lane steps per
+    iteration, and read out at the end of the reduction. The biased tile is computed at the tile; with a
+    requantizing unit each channel's multiplier and shift are set once per tile, then its rows
+    requantized (one ``requant`` op each)."""
+    p = wl.params
+    M, N, K = p["M"], p["N"], p["K"]
+    Y, D, B = wl.output, wl.stages["dense"], wl.stages["biased"]
+    s = create_schedule(Y)
+    tm, tn = _fit(M, tile[0]), _fit(N, tile[1])
+    i, j = s[Y].op.axis
+    io, jo, ii, ji = s[Y].tile(i, j, tm, tn)
+    rq = _requant_unit(exts)
+    if rq is not None:
+        s[B].compute_at(s[Y], jo)
+        s[D].compute_at(s[Y], jo, through=s[B])
+        bi, bj = s[B].op.axis
+        s[B].unroll(bi)
+        s[B].unroll(bj)
+        s[Y].reorder(io, jo, ji, ii)
+        s[Y].unroll(ji)
+        s[Y].tensorize(ii, rq)
+    else:
+        s[B].compute_inline()
+        s[D].compute_at(s[Y], jo)
+        s[Y].unroll(ii)
+        s[Y].unroll(ji)
+    ic, jc = s[D].op.axis
+    (k,) = s[D].op.reduce_axis
+    steps = K // dot.lanes
+    if dot.accumulators:
+        chunk = _fit(steps, MAC_LANE_STEPS)
+    else:
+        chunk = steps if steps <= STRAIGHT_LANE_STEPS else _fit(steps, 16)
+    ko, kr = s[D].split(k, chunk * dot.lanes)
+    kio, ki = s[D].split(kr, dot.lanes)
+    s[D].reorder(ko, kio, ic, jc, ki)
+    s[D].unroll(kio)
+    if dot.accumulators:  # the tile in the unit's bank, read out once its reduction is done
+        s[D].tensorize(ko, dot)
+        return s, wl.args
+    s[D].unroll(ic)
+    s[D].unroll(jc)
+    s[D].tensorize(ki, dot)
+    s[Y].pragma(s[Y].leaf_iter_vars[0], "cfu_asm", 1)
+    return s, wl.args
 
 
 def qdense(wl, exts=()):
-    """``qdense`` (int8 FULLY_CONNECTED): one output at a time, its reduction straight-line.
+    """``qdense`` (int8 FULLY_CONNECTED).
 
-    The reduction is computed at the output (one accumulator in a register) and unrolled; with a
-    stateless int8 dot extension in ``exts`` (dot4_i8) its lane loop is tensorized (a K that is not a
-    multiple of the lanes gets a scalar tail); with a requantizing unit (requant_i8) the output stage
-    is one ``requant`` op per element after loading that channel's multiplier and shift.
+    With a stateless int8 dot (dot4_i8) or an int8 accumulator bank (mac4_i8) in ``exts``, K a
+    multiple of its lanes and at least QDENSE_TILE_ROWS rows: a 4x4 tile of rows x channels
+    (:func:`_qdense_tiled`); a batch-1 layer with a bank and at least MAC_ROW_MACS MACs: its row of
+    outputs in the bank. Otherwise one output at a time, its reduction computed at the output (one
+    accumulator in a register) and unrolled, its lane loop tensorized with a stateless dot (a K that
+    is not a multiple of the lanes gets a scalar tail). With a requantizing unit (requant_i8) the
+    output stage is one ``requant`` op per element after loading that channel's multiplier and shift
+    (once per channel of a tile).
     """
     if _op_name(wl) != "qdense":
         raise ScheduleError(f"qdense schedule: workload {wl.name!r} is not a qdense")
     K = wl.params["K"]
+    unit = _tile_unit(exts)
+    if unit is not None and K % unit.lanes == 0 and wl.params["M"] >= QDENSE_TILE_ROWS:
+        return _qdense_tiled(wl, exts, unit, (4, 4))
+    if unit is not None and unit.accumulators and K % unit.lanes == 0 and wl.params["N"] * K >= MAC_ROW_MACS:
+        # a row of outputs in the bank (the one-output schedule has no use for it); measured sine
+        # (16 -> 16 and 16 -> 1 layers) 2,700 -> 809 cycles; xor's 8 -> 1 layer slower in the bank
+        # (180 -> 193)
+        return _qdense_tiled(wl, exts, unit, (1, unit.accumulators))
     s = create_schedule(wl.output)
     # channels per iteration with a requantizing unit, so that their loads and CFU ops interleave, for
     # short rows only (the copies cost I-cache): measured sine 1,061 -> 812 cycles (4 at K = 16, all 16
@@ -652,20 +743,340 @@ def qdense(wl, exts=()):
     return s, wl.args
 
 
+def _qconv_rows_te(wl, lanes: int):
+    """``qconv2d_nhwc`` over window rows packed to words (for channels that are not a multiple of
+    the lanes, e.g. C = 1): the KW * C bytes of one window row are contiguous in NHWC but unaligned
+    (a stride of 2 at C = 1 starts them at even bytes; rv32 has no misaligned word loads), so an
+    im2col stage copies them to ``Col[b, y, x, ry, l]`` (l < KX, KX = KW * C rounded up to the lanes,
+    zero beyond KW * C), a word-aligned row per window row and output pixel. The weights are packed
+    the same way to ``Wp[f, ry, l]`` (zero beyond KW * C, so a padding lane adds 0; at C = 1 and KW a
+    multiple of the lanes a plain copy of the OHWI rows, which the access checks cannot read as
+    words in place: the lanes run along the KW axis of a [F, KH, KW, 1] tensor).
+
+    Returns (Col, Wp, Acc, B, Y): the same requantized output as ``wl.output`` (the sum, the
+    biased sum as a stage of its own, the requantize)."""
+    p = wl.params
+    N, C, F, KH, KW = p["N"], p["C"], p["F"], p["KH"], p["KW"]
+    sh, sw = p["stride_h"], p["stride_w"]
+    X, Wt, Bias, Mult, Shift = wl.inputs
+    src = wl.stages.get("pad", X)
+    Y0 = wl.output
+    OH, OW = Y0.shape[1], Y0.shape[2]
+    L = KW * C
+    KX = -(-L // lanes) * lanes
+    z8 = tir.const(0, "int8")
+
+    def row(l):  # (rx, c) of the row's byte l
+        return (l, 0) if C == 1 else (l // C, l % C)
+
+    def at(b, yy, xx, l):
+        rx, c = row(tir.min(l, L - 1) if KX != L else l)
+        return src[b, yy, xx + rx, c]
+
+    Col = tir.compute((N, OH, OW, KH, KX), lambda b, y, x, r, l: at(b, y * sh + r, x * sw, l) if KX == L else
+                      tir.if_then_else(l < L, at(b, y * sh + r, x * sw, l), z8), name="Col")
+    def wrow(f, r, l):
+        rx, c = row(tir.min(l, L - 1) if KX != L else l)
+        return Wt[f, r, rx, c]
+
+    Wp = tir.compute((F, KH, KX), lambda f, r, l: wrow(f, r, l) if KX == L else
+                     tir.if_then_else(l < L, wrow(f, r, l), z8), name="Wp")
+    ry, rl = tir.reduce_axis((0, KH), "ry"), tir.reduce_axis((0, KX), "rl")
+    Acc = tir.compute((N, OH, OW, F), lambda b, y, x, f: tir.sum(
+        Col[b, y, x, ry, rl].astype("int32") * Wp[f, ry, rl].astype("int32"), axis=[ry, rl]), name="acc")
+    B = tir.compute(Acc.shape, lambda b, y, x, f: Acc[b, y, x, f] + Bias[f], name="biased")
+    Y = tir.compute(Acc.shape, lambda b, y, x, f: tir.requantize(
+        B[b, y, x, f], Mult[f], Shift[f], p["out_zero_point"], p["qmin"], p["qmax"], "int8"), name=Y0.op.name)
+    return Col, Wp, Acc, B, Y
+
+
+#: most lane steps of a window (KH x KX / lanes) _qconv_rows emits straight-line per output tile
+ROWS_STRAIGHT_STEPS = 16
+
+
+def _qconv_rows(wl, exts, dot: TensorIntrin, tile=(4, 4)):
+    """``qconv2d_nhwc`` with packed window rows (:func:`_qconv_rows_te`) as a register tile of
+    ``tile`` output pixels x output channels: per lane step tx + tf words loaded for tx * tf dots,
+    the window's lane steps straight-line (cfu_asm) when there are at most ROWS_STRAIGHT_STEPS of
+    them (else one window row per iteration); with an accumulator-bank intrinsic (mac4_i8) the tile
+    (at most its accumulators) is kept in the unit. The im2col rows are packed once at the root (OH * OW *
+    KH * KX bytes, each row reused by every output channel). With a requantizing unit
+    each channel's multiplier and shift are set once per tile, then its pixels requantized."""
+    Col, Wp, Acc, B, Y = _qconv_rows_te(wl, dot.lanes)
+    s = create_schedule(Y)
+    if "pad" in wl.stages:
+        _pad_copy(s, wl.stages["pad"])
+    OW, F = Y.shape[2], Y.shape[3]
+    tx, tf = _fit(OW, tile[0]), _fit(F, tile[1])
+    b, y, x, f = s[Y].op.axis
+    xo, xi = s[Y].split(x, tx)
+    fo, fi = s[Y].split(f, tf)
+    s[Y].reorder(b, y, xo, fo, fi, xi)
+    rq = _requant_unit(exts)
+    if rq is not None:
+        s[B].compute_at(s[Y], fo)
+        for ax in s[B].op.axis:
+            s[B].unroll(ax)
+        s[Acc].compute_at(s[Y], fo, through=s[B])
+        s[Y].unroll(fi)
+        s[Y].tensorize(xi, rq)
+    else:
+        s[B].compute_inline()
+        s[Acc].compute_at(s[Y], fo)
+        s[Y].unroll(fi)
+        s[Y].unroll(xi)
+    s[Col].compute_root()
+    s[Wp].compute_root()
+    _, _, xc, fc = s[Acc].op.axis
+    ry, rl = s[Acc].op.reduce_axis
+    lo, li = s[Acc].split(rl, dot.lanes)
+    s[Acc].reorder(ry, lo, xc, fc, li)
+    if wl.params["KH"] * (Col.shape[4] // dot.lanes) <= (MAC_LANE_STEPS if dot.accumulators else ROWS_STRAIGHT_STEPS):
+        s[Acc].unroll(ry)
+    s[Acc].unroll(lo)
+    if dot.accumulators:  # the tile in the unit's bank, read out once its window is done
+        s[Acc].tensorize(ry, dot)
+        return s, list(wl.inputs) + [Y]
+    s[Acc].unroll(xc)
+    s[Acc].unroll(fc)
+    s[Acc].tensorize(li, dot)
+    s[Y].pragma(s[Y].leaf_iter_vars[0], "cfu_asm", 1)
+    return s, list(wl.inputs) + [Y]
+
+
+#: channels of the padded copy of an NHWC input copied per iteration (unrolled)
+PAD_UNROLL = 64
+
+
+def _pad_copy(s, P) -> None:
+    """The padded copy of an NHWC input at the root, PAD_UNROLL channels per iteration: the pixel's
+    in-image test is evaluated once for all of them (the C compiler does not unswitch it)."""
+    s[P].compute_root()
+    ch = s[P].op.axis[-1]
+    u = _fit(P.shape[-1], PAD_UNROLL)
+    if u > 1:
+        _, ci = s[P].split(ch, u)
+        s[P].unroll(ci)
+
+
+def _qdw_rows_te(wl, lanes: int):
+    """``qdepthwise_conv2d_nhwc`` over window rows packed to words: the KW taps of one window row of
+    one channel lie C bytes apart in NHWC, so a packing stage gathers them, with the padding, into
+    ``Ph[b, r, c, x, kx]`` = the padded input at row ``r``, column ``x * stride_w + kx``, channel ``c``
+    (0 for kx >= KW; KX = KW rounded up to the lanes): one aligned word per window row, output
+    column and channel, shared by the KH output rows that read padded row ``r`` (N * Hp * C * OW * KX
+    bytes). It reads the padded copy of the input (a static array: the C compiler loads from it
+    without a branch per byte; the in-image test of a gather from the input itself is evaluated per
+    byte, measured 2.5x slower). The weights are packed to ``Wp[oc, ry, kx]`` (0 beyond KW, so a
+    packing lane adds 0). Returns (Ph, Wp, Acc, B, Y)."""
+    p = wl.params
+    N, C, M, KH, KW = (p[k] for k in ("N", "C", "depth_multiplier", "KH", "KW"))
+    sh, sw = p["stride_h"], p["stride_w"]
+    X, Wt, Bias, Mult, Shift = wl.inputs
+    Y0 = wl.output
+    OH, OW = Y0.shape[1], Y0.shape[2]
+    KX = -(-KW // lanes) * lanes
+    src = wl.stages.get("pad", X)
+    Hp = src.shape[1]
+    z8 = tir.const(0, "int8")
+
+    def ph(b, r, c, x, kx):
+        if KX == KW:
+            return src[b, r, x * sw + kx, c]
+        return tir.if_then_else(kx < KW, src[b, r, x * sw + tir.min(kx, KW - 1), c], z8)
+
+    Ph = tir.compute((N, Hp, C, OW, KX), ph, name="Ph")
+    Wp = tir.compute((C * M, KH, KX), lambda oc, r, kx: Wt[0, r, kx, oc] if KX == KW else tir.if_then_else(
+        kx < KW, Wt[0, r, tir.min(kx, KW - 1), oc], z8), name="Wp")
+    ry, kx = tir.reduce_axis((0, KH), "ry"), tir.reduce_axis((0, KX), "kx")
+
+    def channel(oc):
+        return oc if M == 1 else oc // M
+
+    Acc = tir.compute((N, OH, OW, C * M), lambda b, y, x, oc: tir.sum(
+        Ph[b, y * sh + ry, channel(oc), x, kx].astype("int32") * Wp[oc, ry, kx].astype("int32"), axis=[ry, kx]),
+        name="acc")
+    B = tir.compute(Acc.shape, lambda b, y, x, f: Acc[b, y, x, f] + Bias[f], name="biased")
+    Y = tir.compute(Acc.shape, lambda b, y, x, f: tir.requantize(
+        B[b, y, x, f], Mult[f], Shift[f], p["out_zero_point"], p["qmin"], p["qmax"], "int8"), name=Y0.op.name)
+    return Ph, Wp, Acc, B, Y
+
+
+#: most bytes of the packed window rows of :func:`_qdw_rows` (a static array of the kernel)
+DW_ROWS_BYTES = 24576
+
+
+def _dw_rows_fit(wl, unit: TensorIntrin | None) -> bool:
+    """Whether ``qconv`` takes :func:`_qdw_rows`: a depthwise layer at dilation 1 whose reduction is
+    a plain product (no input offset left), its packed rows at most DW_ROWS_BYTES."""
+    if unit is None or _op_name(wl) != "qdepthwise_conv2d_nhwc":
+        return False
+    p = wl.params
+    Hp = p["H"] + p["pad_top"] + p["pad_bottom"]
+    ph = p["N"] * Hp * p["C"] * wl.output.shape[2] * -(-p["KW"] // unit.lanes) * unit.lanes
+    return (p["dilation_h"] == 1 and p["dilation_w"] == 1 and (p["fold_x_zero_point"] or p["x_zero_point"] == 0)
+            and ph <= DW_ROWS_BYTES)
+
+
+#: most bytes of one channel's packed row (OW * KX) :func:`_qdw_rows` packs straight-line
+PH_UNROLL = 64
+
+
+def _qdw_rows(wl, exts, unit: TensorIntrin, tile=(4, 1)):
+    """``qdepthwise_conv2d_nhwc`` with packed window rows (:func:`_qdw_rows_te`): one dot per window
+    row, a register tile of ``tile`` output pixels x channels (each channel's weight words loaded once
+    per tile), the window straight-line (cfu_asm); with an accumulator-bank intrinsic (mac4_i8) the
+    tile is kept in the unit. The rows are packed at the root, PAD_UNROLL channels per iteration;
+    with a requantizing unit each channel's multiplier and shift are set once per tile, then its
+    pixels requantized. Measured on kws's 20x4x64 3x3 layers (dot4_i8+requant_i8): 201k cycles
+    (4x1), 200k (4x2), 234k (4x4), 255k (2x1); the scalar tile of :func:`_qdw_tiled` 298k; one
+    channel's packed row straight-line (PH_UNROLL) 196k (4x1), gathering from the input itself
+    with the in-image test instead of the padded copy 262k."""
+    Ph, Wp, Acc, B, Y = _qdw_rows_te(wl, unit.lanes)
+    s = create_schedule(Y)
+    if "pad" in wl.stages:
+        _pad_copy(s, wl.stages["pad"])
+    s[Ph].compute_root()
+    b, r, c, x, kx = s[Ph].op.axis
+    if Ph.shape[3] * Ph.shape[4] <= PH_UNROLL:
+        s[Ph].unroll(x)  # one channel's words of a row straight-line: each source byte loaded once
+        s[Ph].unroll(kx)
+    else:
+        s[Ph].reorder(b, r, x, kx, c)
+        u = _fit(Ph.shape[2], PAD_UNROLL)
+        if u > 1:
+            _, ci = s[Ph].split(c, u)
+            s[Ph].unroll(ci)
+    s[Wp].compute_root()
+    OW, F = Y.shape[2], Y.shape[3]
+    tx, tf = _fit(OW, tile[0]), _fit(F, tile[1])
+    b, y, x, f = s[Y].op.axis
+    xo, xi = s[Y].split(x, tx)
+    fo, fi = s[Y].split(f, tf)
+    s[Y].reorder(b, y, xo, fo, fi, xi)
+    rq = _requant_unit(exts)
+    if rq is not None:
+        s[B].compute_at(s[Y], fo)
+        for ax in s[B].op.axis:
+            s[B].unroll(ax)
+        s[Acc].compute_at(s[Y], fo, through=s[B])
+        s[Y].unroll(fi)
+        s[Y].tensorize(xi, rq)
+    else:
+        s[B].compute_inline()
+        s[Acc].compute_at(s[Y], fo)
+        s[Y].unroll(fi)
+        s[Y].unroll(xi)
+    _, _, xc, fc = s[Acc].op.axis
+    ry, kx = s[Acc].op.reduce_axis
+    ko, ki = s[Acc].split(kx, unit.lanes)
+    s[Acc].reorder(ry, ko, xc, fc, ki)
+    s[Acc].unroll(ry)
+    s[Acc].unroll(ko)
+    if unit.accumulators:
+        s[Acc].tensorize(ry, unit)
+        return s, list(wl.inputs) + [Y]
+    s[Acc].unroll(xc)
+    s[Acc].unroll(fc)
+    s[Acc].tensorize(ki, unit)
+    s[Y].pragma(s[Y].leaf_iter_vars[0], "cfu_asm", 1)
+    return s, list(wl.inputs) + [Y]
+
+
+def _qdw_tiled(wl, exts, tile=(2, 1)):
+    """``qdepthwise_conv2d_nhwc`` as a register tile of ``tile`` output pixels (along x) x channels,
+    the whole window unrolled: neighbouring pixels share input columns, so the C compiler loads each
+    input byte of a window row once per tile instead of once per tap (tx = 2, 3x3: 4 loads of a row
+    for 6 taps), and each channel's weights once per tile. Measured on kws's 20x4x64 3x3 layers
+    (cycles, none / dot4_i8+requant_i8): 1x1 714,921 / 475,827; 2x1 632,245 / 371,193; 4x1
+    632,307 / 500,407; 2x2 - / 526,213; 1x4 - / 628,208 (larger tiles: zig hoists every product
+    ahead of the adds and spills them). The padded copy of the input is kept
+    (a folded input offset makes a padded tap add ``x_zero_point * w``, which the bias cancels). With a
+    requantizing unit each channel's multiplier and shift are set once per tile, then its pixels
+    requantized."""
+    Y, Acc, B = wl.output, wl.stages["acc"], wl.stages["biased"]
+    s = create_schedule(Y)
+    if "pad" in wl.stages:
+        _pad_copy(s, wl.stages["pad"])
+    OW, F = Y.shape[2], Y.shape[3]
+    tx, tf = _fit(OW, tile[0]), _fit(F, tile[1])
+    b, y, x, f = s[Y].op.axis
+    xo, xi = s[Y].split(x, tx)
+    fo, fi = s[Y].split(f, tf)
+    s[Y].reorder(b, y, xo, fo, fi, xi)
+    rq = _requant_unit(exts)
+    if rq is not None:
+        s[B].compute_at(s[Y], fo)
+        for ax in s[B].op.axis:
+            s[B].unroll(ax)
+        s[Acc].compute_at(s[Y], fo, through=s[B])
+        s[Y].unroll(fi)
+        s[Y].tensorize(xi, rq)
+    else:
+        s[B].compute_inline()
+        s[Acc].compute_at(s[Y], fo)
+        s[Y].unroll(fi)
+        s[Y].unroll(xi)
+    _, _, xc, fc = s[Acc].op.axis
+    ry, rx = s[Acc].op.reduce_axis
+    s[Acc].reorder(ry, rx, xc, fc)
+    for ax in (ry, rx, xc, fc):
+        s[Acc].unroll(ax)
+    return s, wl.args
+
+
+def _rows_fit(wl, dot: TensorIntrin | None) -> bool:
+    """Whether ``qconv`` takes :func:`_qconv_rows`: a ``qconv2d_nhwc`` at dilation 1 whose channels
+    are not a multiple of the dot's lanes (else the channel loop is tensorized in place) and whose
+    reduction is a plain product (no input offset left: folded into the bias, or zero point 0), its
+    im2col buffer at most ROWS_COL_BYTES."""
+    if dot is None or _op_name(wl) != "qconv2d_nhwc":
+        return False
+    p = wl.params
+    _, OH, OW, _ = wl.output.shape
+    col = p["N"] * OH * OW * p["KH"] * -(-p["KW"] * p["C"] // dot.lanes) * dot.lanes
+    return (p["C"] % dot.lanes != 0 and p["dilation_h"] == 1 and p["dilation_w"] == 1
+            and (p["fold_x_zero_point"] or p["x_zero_point"] == 0) and col <= ROWS_COL_BYTES)
+
+
+#: most bytes of the im2col buffer of :func:`_qconv_rows` (a static array of the kernel)
+ROWS_COL_BYTES = 16384
+
+
+def _dw_tile_fits(wl) -> bool:
+    """Whether ``qconv`` takes :func:`_qdw_tiled`: a window of at most DW_TILE_TAPS taps."""
+    return wl.params["KH"] * wl.params["KW"] <= DW_TILE_TAPS
+
+
+#: most taps of a depthwise window :func:`_qdw_tiled` unrolls (times the tile's outputs)
+DW_TILE_TAPS = 25
+
+
 def qconv(wl, exts=()):
     """``qconv2d_nhwc`` / ``qdepthwise_conv2d_nhwc``: each output's window sum computed where it is
     requantized (no int32 intermediate tensor), the padded int8 copy of the input kept.
 
-    With a requantizing unit in ``exts`` (requant_i8) the output stage is one ``requant`` op per
-    element after loading that channel's multiplier and shift; with a
-    stateless int8 dot extension (dot4_i8) a convolution's channel loop is tensorized when the channels
-    are a multiple of its lanes.
+    With a stateless int8 dot (dot4_i8) or an int8 accumulator bank (mac4_i8) in ``exts``: a
+    convolution whose channels are not a multiple of the lanes (kws's C = 1 first layer) over
+    im2col window rows packed to words (:func:`_qconv_rows`), a depthwise layer over window rows
+    gathered per channel (:func:`_qdw_rows`), both as 4-pixel register (or bank) tiles. A stateless dot
+    tensorizes a convolution's channel loop in place when the channels are a multiple of its lanes.
+    Without such a unit a depthwise layer is a 2x1 scalar tile (:func:`_qdw_tiled`). With a
+    requantizing unit (requant_i8) the output stage is one ``requant`` op per element after loading
+    that channel's multiplier and shift (once per channel of a tile).
     """
     if _op_name(wl) not in ("qconv2d_nhwc", "qdepthwise_conv2d_nhwc"):
         raise ScheduleError(f"qconv schedule: workload {wl.name!r} is not a quantized convolution")
+    dot = _stateless_dot(exts)
+    unit = _tile_unit(exts)
+    if _rows_fit(wl, unit):
+        return _qconv_rows(wl, exts, unit)
+    if _dw_rows_fit(wl, unit) and _dw_tile_fits(wl):
+        return _qdw_rows(wl, exts, unit)
+    if _op_name(wl) == "qdepthwise_conv2d_nhwc" and _dw_tile_fits(wl):
+        return _qdw_tiled(wl, exts)
     s = create_schedule(wl.output)
     A = _requantized_output(s, wl, exts)  # (channels unrolled by 2 or 4 measured slower in the kws model)
-    dot = _stateless_dot(exts)
     if _op_name(wl) == "qconv2d_nhwc" and dot is not None and wl.params["C"] % dot.lanes == 0:
         rco, rci = A.split(A.op.reduce_axis[-1], dot.lanes)
         A.tensorize(rci, dot)

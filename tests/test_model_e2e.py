@@ -151,8 +151,9 @@ def test_sine_with_extensions_on_the_simulated_vexriscv(sine, exts):
         assert r.cycles < 900 and r.footprint.text + r.footprint.rodata < 2048
 
 
-@pytest.mark.parametrize("mnk", [(1, 16, 1), (2, 5, 10), (3, 8, 12), (1, 1, 16)])
-@pytest.mark.parametrize("exts", [(), ("dot4_i8",), ("requant_i8",), ("dot4_i8", "requant_i8")])
+@pytest.mark.parametrize("mnk", [(1, 16, 1), (2, 5, 10), (3, 8, 12), (1, 1, 16), (8, 12, 32), (6, 10, 112)])
+@pytest.mark.parametrize("exts", [(), ("dot4_i8",), ("requant_i8",), ("dot4_i8", "requant_i8"), ("mac4_i8",),
+                                  ("mac4_i8", "requant_i8")])
 def test_qdense_hand_schedule_is_exact_on_host(mnk, exts):
     import codegen_c
     import ops
@@ -184,13 +185,14 @@ def test_kws_ds_cnn_reference_and_host_c_equal_tflm():
         assert np.array_equal(run_host(compiled, x), want)
 
 
-def test_small_ds_cnn_on_the_simulated_vexriscv():
+@pytest.mark.parametrize("exts", [(), ("dot4_i8", "requant_i8"), ("mac4_i8", "requant_i8")])
+def test_small_ds_cnn_on_the_simulated_vexriscv(exts):
     from frontend.zoo import kws_calibration, kws_float
 
     q = quantize(kws_float(seed=2, blocks=1, channels=8), kws_calibration(4))
     interp = _tflm(to_tflite(q))
     x = np.random.default_rng(7).integers(-128, 128, (1, 1, 49, 10, 1)).astype(np.int8)
-    r = run_model(q.compile("vexriscv"), x)
+    r = run_model(q.compile("vexriscv", extensions=exts), x)
     assert np.array_equal(r.outputs[0], _tflm_run(interp, x[0]))
     assert r.footprint.bss >= r.footprint.arena > 0
 
@@ -215,13 +217,37 @@ def test_cli_run_model(sine, tmp_path, capsys):
     assert "calibration" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("exts", [(), ("requant_i8",), ("dot4_i8", "requant_i8")])
+@pytest.mark.parametrize("exts", [(), ("requant_i8",), ("dot4_i8", "requant_i8"), ("dot4_i8",), ("mac4_i8",),
+                                  ("mac4_i8", "requant_i8")])
 @pytest.mark.parametrize("op,attrs", [
     ("qconv2d_nhwc", dict(N=1, H=6, W=5, C=8, F=6, KH=3, pad_top=1, pad_bottom=1, pad_left=1, pad_right=1,
                           x_zero_point=-3, out_zero_point=4, fold_x_zero_point=True)),
     ("qconv2d_nhwc", dict(N=1, H=9, W=7, C=1, F=5, KH=4, KW=2, stride_h=2, stride_w=2, x_zero_point=9)),
+    # packed window rows (channels not a multiple of the lanes): kws's first layer, an odd KW with
+    # padding and unequal strides, C = 3 (rows of KW * C bytes), a folded offset
+    ("qconv2d_nhwc", dict(N=1, H=49, W=10, C=1, F=8, KH=10, KW=4, stride_h=2, stride_w=2, out_zero_point=-128,
+                          fold_x_zero_point=True)),
+    ("qconv2d_nhwc", dict(N=1, H=9, W=7, C=1, F=6, KH=3, KW=3, stride_h=2, stride_w=1, pad_top=1, pad_bottom=1,
+                          pad_left=0, pad_right=2, x_zero_point=-5, out_zero_point=3, fold_x_zero_point=True)),
+    ("qconv2d_nhwc", dict(N=2, H=7, W=6, C=3, F=5, KH=2, KW=3, stride_h=1, stride_w=2, pad_top=1, pad_bottom=0,
+                          pad_left=1, pad_right=1, out_zero_point=-2, qmin=-50, qmax=100)),
+    ("qconv2d_nhwc", dict(N=1, H=12, W=9, C=2, F=4, KH=5, KW=5, x_zero_point=17, fold_x_zero_point=True)),
+    ("qconv2d_nhwc", dict(N=1, H=7, W=20, C=1, F=4, KH=5, KW=16, stride_w=3, out_zero_point=1)),
     ("qdepthwise_conv2d_nhwc", dict(N=1, H=5, W=4, C=8, KH=3, pad_top=1, pad_bottom=1, pad_left=1, pad_right=1,
                                     x_zero_point=11, out_zero_point=-128, fold_x_zero_point=True)),
+    # register tiles of pixels x channels: a stride, a depth multiplier, an odd width, a window too
+    # large to unroll (the one-output schedule), channels the padded copy unrolls in parts
+    ("qdepthwise_conv2d_nhwc", dict(N=2, H=7, W=8, C=6, depth_multiplier=2, KH=3, KW=2, stride_h=2, stride_w=2,
+                                    pad_top=0, pad_bottom=1, pad_left=1, pad_right=0, x_zero_point=-128)),
+    ("qdepthwise_conv2d_nhwc", dict(N=1, H=6, W=5, C=3, KH=2, KW=3, stride_w=1, pad_left=2, pad_right=1,
+                                    out_zero_point=7, qmin=-60, qmax=90)),
+    ("qdepthwise_conv2d_nhwc", dict(N=1, H=8, W=8, C=4, KH=6, KW=5, x_zero_point=3, fold_x_zero_point=True)),
+    ("qdepthwise_conv2d_nhwc", dict(N=1, H=9, W=8, C=4, depth_multiplier=2, KH=3, stride_h=2, stride_w=2,
+                                    pad_top=1, pad_bottom=1, pad_left=1, pad_right=1, x_zero_point=-7,
+                                    fold_x_zero_point=True)),
+    ("qdepthwise_conv2d_nhwc", dict(N=1, H=6, W=7, C=8, KH=2, KW=5, pad_left=2, pad_right=2, out_zero_point=-3)),
+    ("qdepthwise_conv2d_nhwc", dict(N=1, H=4, W=4, C=96, KH=3, pad_top=1, pad_bottom=1, pad_left=1, pad_right=1,
+                                    x_zero_point=-128, out_zero_point=-128, fold_x_zero_point=True)),
 ])
 def test_qconv_hand_schedule_is_exact_on_host(op, attrs, exts):
     import codegen_c
