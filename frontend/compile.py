@@ -6,7 +6,8 @@
     (``codegen_c.emit``). The kernels become ``static`` functions of one C unit (renamed
     ``isaforge_k<i>_<name>``; helper definitions that several kernels emit appear once), the constants
     (weights, bias, per-channel multipliers and shifts) ``static const`` arrays, and every intermediate
-    tensor a slice of one static arena whose offsets are planned by liveness. A float model's
+    tensor a slice of one static arena whose offsets are planned by liveness; the kernels' own buffers
+    (padded copies, packed rows) share one scratch area, the largest kernel's size. A float model's
     boundary (``quantize`` of the input, ``dequantize`` of the output: :func:`int8_core`) stays with
     the caller, so the unit is int8 in and out. The unit defines
     ``void model(const T_in *in, T_out *out)`` calling the kernels in graph order. ``reshape`` is an
@@ -47,12 +48,15 @@ from schedules import create_schedule
 ARENA_ALIGN = 16  # every arena slice starts on a 16-byte boundary (word loads, D-cache lines)
 MODEL_FUNCTION = "model"
 PROFILE_SYMBOL = "isaforge_profile"
+SCRATCH_SYMBOL = "isaforge_scratch"  # the kernels' own buffers, shared (see _scratch_buffers)
 ALIAS_OPS = ("reshape",)  # nodes whose output is their first input's bytes, reinterpreted
 
 _C_TYPES = {
     "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "uint16": "uint16_t",
     "int32": "int32_t", "uint32": "uint32_t", "float32": "float",
 }
+_C_SIZES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4, "float": 4,
+            "int64_t": 8, "uint64_t": 8}
 
 
 @dataclass
@@ -85,6 +89,7 @@ class CompiledModel:
     kernel_info: list[KernelInfo] = field(default_factory=list)
     extensions: tuple = ()  # names of the extensions the target was given
     used_extensions: tuple = ()  # the Extension objects the kernels call (the CFU the program needs)
+    scratch_bytes: int = 0  # the kernels' own buffers, one area they share (see _scratch_buffers)
     profile: bool = False  # the unit times each kernel into PROFILE_SYMBOL (compile_graph(profile=True))
 
     @property
@@ -169,6 +174,31 @@ def plan_arena(intervals: dict[str, tuple[int, int, int]]) -> tuple[dict[str, in
         offsets[name] = off
         placed.append((off, off + size, first, last))
     return offsets, max((e for _, e, _, _ in placed), default=0)
+
+
+_STATIC_BUFFER = re.compile(r"^(\s*)static (\w+) (\w+)\[(\d+)\](?: __attribute__\(\(aligned\((\d+)\)\)\))?;$")
+
+
+def _scratch_buffers(body: list[str]) -> tuple[list[str], int]:
+    """A kernel's own ``static`` buffers (padded copies, packed rows, im2col columns: the emitter
+    makes kernel-level intermediates static) as slices of the unit's one scratch area, which every
+    kernel reuses since they run one after another. Returns the lines and the bytes the kernel needs.
+    The kernels write every element of such a buffer before reading it (a schedule computes a stage's
+    whole domain), so sharing loses nothing that static zero-initialization gave."""
+    out, off = [], 0
+    for line in body:
+        m = _STATIC_BUFFER.match(line)
+        if m is None:
+            out.append(line)
+            continue
+        pad, ctype, name, n, _ = m.groups()
+        if ctype not in _C_SIZES:  # not a buffer type the emitter writes: leave the declaration alone
+            out.append(line)
+            continue
+        size = int(n) * _C_SIZES[ctype]
+        out.append(f"{pad}{ctype} *restrict const {name} = ({ctype} *)({SCRATCH_SYMBOL} + {off});")
+        off += -(-size // ARENA_ALIGN) * ARENA_ALIGN
+    return out, off
 
 
 def _extensions(extensions) -> list:
@@ -275,6 +305,7 @@ def compile_graph(graph: Graph, target: str = "vexriscv", records=None, extensio
     infos: list[KernelInfo] = []
     used: list = []  # the extensions the kernels use, in first-use order
     const_bytes = 0
+    scratch_bytes = 0  # the largest kernel's own buffers (the kernels run one at a time: they share them)
 
     for node in graph.nodes:
         if node.op in ALIAS_OPS:
@@ -302,6 +333,8 @@ def compile_graph(graph: Graph, target: str = "vexriscv", records=None, extensio
                 helpers.append(it)
         cname = f"isaforge_{fname}"
         body[0] = "static __attribute__((noinline)) void " + cname + body[0][len(f"void {fname}"):]
+        body, nbytes = _scratch_buffers(body)
+        scratch_bytes = max(scratch_bytes, nbytes)
         kernel_defs.append("\n".join(body))
 
         args = []
@@ -364,6 +397,8 @@ def compile_graph(graph: Graph, target: str = "vexriscv", records=None, extensio
                   "}", ""]
     if arena_bytes:
         lines.append(f"static uint8_t isaforge_arena[{arena_bytes}] __attribute__((aligned({ARENA_ALIGN})));\n")
+    if scratch_bytes:
+        lines.append(f"static uint8_t {SCRATCH_SYMBOL}[{scratch_bytes}] __attribute__((aligned({ARENA_ALIGN})));\n")
     lines += [k + "\n" for k in kernel_defs]
     lines.append(f"void {MODEL_FUNCTION}(const {in_ct} *in, {out_ct} *out);")
     lines.append(f"void {MODEL_FUNCTION}(const {in_ct} *in, {out_ct} *out) {{")
@@ -375,6 +410,7 @@ def compile_graph(graph: Graph, target: str = "vexriscv", records=None, extensio
         output_shape=tuple(vo.shape), output_dtype=vo.dtype, output_quant=vo.quant,
         arena_offsets=dict(offsets), constants_bytes=const_bytes, kernel_info=infos,
         extensions=tuple(e.name for e in exts), used_extensions=tuple(used), profile=profile,
+        scratch_bytes=scratch_bytes,
     )
 
 

@@ -192,9 +192,13 @@ def test_small_ds_cnn_on_the_simulated_vexriscv(exts):
     q = quantize(kws_float(seed=2, blocks=1, channels=8), kws_calibration(4))
     interp = _tflm(to_tflite(q))
     x = np.random.default_rng(7).integers(-128, 128, (1, 1, 49, 10, 1)).astype(np.int8)
-    r = run_model(q.compile("vexriscv", extensions=exts), x)
+    compiled = q.compile("vexriscv", extensions=exts)
+    r = run_model(compiled, x)
     assert np.array_equal(r.outputs[0], _tflm_run(interp, x[0]))
-    assert r.footprint.bss >= r.footprint.arena > 0
+    assert r.footprint.bss >= r.footprint.arena + compiled.scratch_bytes
+    # the kernels' own buffers (the padded copies at least) are slices of the one shared scratch area
+    assert compiled.scratch_bytes > 0 and "isaforge_scratch + " in compiled.source
+    assert not re.search(r"^[ \t]+static \w+ \w+\[", compiled.source, re.M)
 
 
 def test_cli_run_model(sine, tmp_path, capsys):
