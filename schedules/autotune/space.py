@@ -621,7 +621,7 @@ def template(name: str, reference: Callable | None = None, make_inputs: Callable
 
 def get_template(name: str) -> Template:
     if name not in TEMPLATES:
-        from . import templates  # noqa: F401 - the built-in templates
+        from . import qnn_templates, templates  # noqa: F401 - the built-in templates
 
     if name not in TEMPLATES:
         raise AutotuneError(f"no template named {name!r}; registered: {', '.join(sorted(TEMPLATES))}")
