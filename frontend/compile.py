@@ -20,12 +20,18 @@ Schedules (:func:`kernel_schedule`): dense layers get ``schedules.hand.qdense`` 
 ``schedules.hand.qconv`` with the extensions given (``extensions``: names or Extension objects, or one
 comma-separated string, e.g. ``("dot4_i8", "requant_i8")``: the dot lanes and the requantization
 tensorized where they fit); pools and adds their default schedule.
-``records`` (tuned schedules) are not supported yet and are refused rather than ignored.
 
 ``profile=True`` (rv32 targets) times every kernel call with ``mcycle``: the unit then also defines
 ``uint32_t isaforge_profile[<kernels>]``, each entry the cycles of that kernel in the last call of
 ``model`` (as TFLM's MicroProfiler does per operator). The reads move the code a little, so a profiled
 unit's total differs a little (kws: 2%) from the plain one.
+
+``records`` (a records file, a list of them, or an ``autotune.ApplyHistoryBest``): each kernel whose
+task (:func:`frontend.tasks.kernel_task`: its shape signature, the extensions and the target) has a
+valid record is scheduled by the best one's config applied to the real workload
+(``qnn_templates.schedule_workload``); the others get :func:`kernel_schedule`.
+``CompiledModel.schedules`` says which, per kernel ("record" or "hand"); ``KernelInfo.task`` is the
+task key looked up.
 """
 
 from __future__ import annotations
@@ -67,6 +73,8 @@ class KernelInfo:
     node: str  # the node's origin (or its op and index)
     op: str
     attrs: dict
+    schedule: str = "hand"  # "record": the best tuning record's config; "hand": kernel_schedule
+    task: str | None = None  # the task key looked up in the records (None without records / template)
 
 
 @dataclass
@@ -91,6 +99,7 @@ class CompiledModel:
     used_extensions: tuple = ()  # the Extension objects the kernels call (the CFU the program needs)
     scratch_bytes: int = 0  # the kernels' own buffers, one area they share (see _scratch_buffers)
     profile: bool = False  # the unit times each kernel into PROFILE_SYMBOL (compile_graph(profile=True))
+    schedules: list[str] = field(default_factory=list)  # per kernel: "record" or "hand" (KernelInfo.schedule)
 
     @property
     def input_nbytes(self) -> int:
@@ -232,6 +241,49 @@ def kernel_schedule(wl, op_name: str, exts=()):
     return create_schedule(wl.output), wl.args
 
 
+def _history(records):
+    """An ``ApplyHistoryBest`` of ``records`` (None for none); a missing or unreadable file is an error."""
+    from pathlib import Path
+
+    from schedules import autotune
+
+    if records is None:
+        return None
+    if isinstance(records, autotune.ApplyHistoryBest):
+        return records
+    paths = [records] if isinstance(records, (str, Path)) else list(records)
+    for p in paths:
+        if not Path(p).is_file():
+            raise FrontendError(f"compile_graph: records file {str(p)!r} does not exist or is not a file")
+    try:
+        return autotune.apply_history_best(paths)
+    except OSError as exc:
+        raise FrontendError(f"compile_graph: cannot read records {', '.join(map(str, paths))}: {exc}") from exc
+
+
+def _record_schedule(history, wl, call, exts, target):
+    """``(schedule, args, "record", task key)`` from the best record of the kernel's task, or
+    ``(None, None, "hand", key)`` when it has none (or no template)."""
+    from frontend.tasks import kernel_task
+    from schedules import autotune
+    from schedules.autotune.qnn_templates import schedule_workload
+
+    try:
+        task = kernel_task(call.op_name, call.attrs, exts, target)
+    except autotune.AutotuneError as exc:
+        raise FrontendError(f"compile_graph: no task for {call.op_name!r}: {exc}") from exc
+    if task is None:
+        return None, None, "hand", None
+    try:
+        cfg, _ = history.best(task)
+    except autotune.AutotuneError as exc:
+        raise FrontendError(f"compile_graph: records {', '.join(map(str, history.paths))}: {exc}") from exc
+    if cfg is None:
+        return None, None, "hand", task.key
+    s, args = schedule_workload(task, cfg, wl)
+    return s, args, "record", task.key
+
+
 def compile_graph(graph: Graph, target: str = "vexriscv", records=None, extensions=(),
                   profile: bool = False) -> CompiledModel:
     """Compile ``graph`` to one C translation unit; see the module docstring."""
@@ -241,9 +293,8 @@ def compile_graph(graph: Graph, target: str = "vexriscv", records=None, extensio
     if profile and codegen_c.get_target(target).intrinsic_abi != "rv32im":
         raise FrontendError(f"compile_graph: profile=True reads mcycle, which target {target!r} does not have")
 
-    if records:
-        raise FrontendError("compile_graph: tuning records are not supported yet (pass records=None)")
     exts = _extensions(extensions)
+    history = _history(records)
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise UnsupportedOperatorError(
             f"model {graph.name!r}: the compiler supports one input and one output, got "
@@ -318,7 +369,10 @@ def compile_graph(graph: Graph, target: str = "vexriscv", records=None, extensio
         if len(call.inputs) != len(wl.inputs):
             raise FrontendError(f"{_where(node)}: operator {call.op_name!r} takes {len(wl.inputs)} inputs, "
                                 f"node_op gave {len(call.inputs)}")
-        s, args = kernel_schedule(wl, call.op_name, exts)
+        s, args, how, task_key = _record_schedule(history, wl, call, exts, target) if history is not None \
+            else (None, None, "hand", None)
+        if s is None:
+            s, args = kernel_schedule(wl, call.op_name, exts)
         kname = re.sub(r"[^0-9a-zA-Z_]", "_", f"k{len(infos)}_{call.op_name}")
         func = tir.lower(s, args, name=kname)
         for e in func.extensions:
@@ -378,7 +432,7 @@ def compile_graph(graph: Graph, target: str = "vexriscv", records=None, extensio
             call_c = (f"{{ uint32_t t0 = isaforge_profile_mcycle(); {call_c}\n"
                       f"      {PROFILE_SYMBOL}[{k}] = isaforge_profile_mcycle() - t0; }}")
         calls.append("    " + call_c)
-        infos.append(KernelInfo(cname, _where(node), call.op_name, dict(call.attrs)))
+        infos.append(KernelInfo(cname, _where(node), call.op_name, dict(call.attrs), how, task_key))
 
     if copy_out:
         calls.append(f"    for (uint32_t i = 0; i < {_nbytes(graph, gout)}u; ++i) "
@@ -411,6 +465,7 @@ def compile_graph(graph: Graph, target: str = "vexriscv", records=None, extensio
         arena_offsets=dict(offsets), constants_bytes=const_bytes, kernel_info=infos,
         extensions=tuple(e.name for e in exts), used_extensions=tuple(used), profile=profile,
         scratch_bytes=scratch_bytes,
+        schedules=[k.schedule for k in infos],
     )
 
 

@@ -45,6 +45,7 @@ def run(args) -> int:
 
     graph = load_graph(args.model, args.calibration)
     compiled = graph.compile(args.target, extensions=args.extensions,  # names, comma-separated
+                             records=args.records,  # tuned schedules (isaforge tune MODEL)
                              profile=args.profile)
     if args.emit:
         Path(args.emit).write_text(compiled.source)
@@ -61,6 +62,9 @@ def run(args) -> int:
     fp = r.footprint
     print(f"model {graph.name!r}, target {args.target}, extensions: {', '.join(compiled.extensions) or 'none'} "
           f"(used: {', '.join(e.name for e in compiled.used_extensions) or 'none'})")
+    if args.records:
+        n = compiled.schedules.count("record")
+        print(f"schedules: {n} of {len(compiled.schedules)} kernels from records {args.records}, the others hand")
     print(f"cycles per inference: {r.cycles} warm, {r.cold_cycles} cold; instructions {r.instret} warm")
     print(f"footprint: .text {fp.text} B  .rodata {fp.rodata} B  .data {fp.data} B  .bss {fp.bss} B  "
           f"(arena {fp.arena} B)  total {fp.total} B")
@@ -81,4 +85,6 @@ def add_parser(sub) -> None:
     p.add_argument("--calibration", default=None, help=".npy of float samples to quantize a float model")
     p.add_argument("--emit", default=None, help="also write the model's C unit to this file")
     p.add_argument("--profile", action="store_true", help="time every kernel of the warm inference (mcycle)")
+    p.add_argument("--records", default=None, help="tuning records (isaforge tune MODEL): each kernel with a "
+                   "record of its task gets the best one's schedule, the others the hand schedule")
     p.set_defaults(func=run)

@@ -1,4 +1,11 @@
-"""``isaforge tune | best | plot``: autotune a workload, show the best records, plot tuning curves."""
+"""``isaforge tune | best | plot``: autotune a workload or a whole model, show the best records, plot
+tuning curves.
+
+``isaforge tune MODEL.tflite|MODEL.onnx --records R [--extensions dot4_i8,requant_i8] [--trials N]``
+extracts the model's distinct kernels (``frontend.tasks.extract_tasks``; a float model is quantized
+with ``--calibration``, as ``isaforge run`` does) and tunes each task for N trials into the one records
+file (resumed when it exists), the hand schedule (config 0) measured first; ``isaforge run MODEL
+--records R`` then compiles with them."""
 
 from __future__ import annotations
 
@@ -20,11 +27,16 @@ def add_parser(sub) -> None:
     from schedules.autotune.templates import WORKLOADS
 
     p.add_argument("workload", help=f"an operator with a template ({', '.join(WORKLOADS)}; `isaforge ops` "
-                                    "describes them) or a registered template name")
+                                    "describes them), a registered template name, or a model file "
+                                    "(.tflite / .onnx: every distinct kernel of it is tuned)")
     p.add_argument("--target", default="vexriscv",
                    help="a target name: vexriscv (alias rv32im: the simulated SoC, cost in cycles), host or "
                         "verilator (seconds), or one a --templates file registers (codegen_c.register_target)")
-    p.add_argument("--trials", type=int, default=64, help="total measurements (resumed records count)")
+    p.add_argument("--trials", type=int, default=64, help="total measurements (resumed records count); for a "
+                                                         "model: per task")
+    p.add_argument("--extensions", default="", help="a model's extensions, comma-separated (e.g. "
+                                                   "dot4_i8,requant_i8): the tasks tensorize onto them")
+    p.add_argument("--calibration", default=None, help=".npy of float samples to quantize a float model")
     p.add_argument("--tuner", default="xgb", choices=TUNER_CHOICES)
     p.add_argument("--records", required=True, help="JSON Lines file; an existing one is resumed, and tuners "
                                                     "running at once on one file share the work")
@@ -74,7 +86,16 @@ def _resolve(workload: str, shape):
     return name, tuple(args)
 
 
+def is_model(workload: str) -> bool:
+    """Whether the ``tune`` argument names a model file (by its suffix) rather than a workload."""
+    from frontend.load import FORMATS
+
+    return any(workload.endswith(f) for f in FORMATS)
+
+
 def run_tune(args) -> int:
+    if is_model(args.workload):
+        return run_tune_model(args)
     from codegen_c.target import get_target
     from schedules import autotune
     from simulator.measure import make_measure
@@ -101,6 +122,96 @@ def run_tune(args) -> int:
     print(f"{task.key}\tbest {res.best_cost:g} {unit}\t({res.n_measured} measured, {res.n_resumed} resumed, "
           f"{res.n_shared} shared, {res.n_errors} errors)\t{res.best_config}")
     return 0
+
+
+def _load_model(path: str, calibration: str | None):
+    """The int8 graph of a model file (a float one quantized with the calibration samples)."""
+    import numpy as np
+
+    from frontend.errors import FrontendError
+    from frontend.load import load_model, prepare
+
+    calib = None
+    if calibration:
+        try:
+            calib = np.load(calibration)
+        except (OSError, ValueError) as exc:
+            raise FrontendError(f"cannot read the calibration file {calibration!r}: {exc}") from exc
+    return prepare(load_model(path), calib)
+
+
+def tune_tasks(tasks, measure, records, trials: int, tuner: str = "xgb", seed: int = 0,
+               early_stopping: int | None = None, callbacks_for=None) -> list[tuple]:
+    """Tune each task for ``trials`` measurements into one records file, the hand schedule (config 0,
+    the qnn templates' first choices) measured first when the file has no record of it. Returns
+    ``(task, TuneResult, hand cost or None)`` per task."""
+    from schedules import autotune
+    from schedules.autotune.records import RecordWriter, load_records, make_record
+
+    out = []
+    for task in tasks:
+        recs, _ = load_records(records, task=task, warn=False)
+        hand = [r for r in recs if r.config_index == 0]
+        if not hand:
+            res0 = measure(task, [0])[0]
+            with RecordWriter(records) as w:
+                w.write(make_record(task, task.config(0), res0, tuner="hand"))
+            hand_cost = res0.cost
+        else:
+            hand_cost = hand[0].result.cost
+        t = autotune.get_tuner(tuner)(task, seed=seed)
+        res = t.tune(trials, measure, records=records, early_stopping=early_stopping,
+                     callbacks=callbacks_for(task) if callbacks_for else [])
+        out.append((task, res, hand_cost))
+    return out
+
+
+def run_tune_model(args) -> int:
+    from codegen_c.target import get_target
+    from frontend.tasks import extract_tasks
+    from simulator.measure import make_measure
+    from simulator.run import runner_for
+
+    load_templates(args.templates)
+    target = get_target(args.target)
+    unit = runner_for(target).unit
+    graph = _load_model(args.workload, args.calibration)
+    tasks = extract_tasks(graph, target.name, args.extensions)
+    if not tasks:
+        print(f"model {graph.name!r}: no kernel with a tuning template", file=sys.stderr)
+        return 1
+    print(f"model {graph.name!r}: {len(tasks)} tasks ({sum(t.count for t in tasks)} kernels), {args.trials} "
+          f"trials each, tuner {args.tuner}, extensions: {args.extensions or 'none'}", file=sys.stderr)
+
+    def callbacks_for(task):
+        if args.no_progress:
+            return []
+        print(f"tuning {task.key}: {len(task.config_space)} configs", file=sys.stderr)
+        return [autotune_progress(args.trials, unit)]
+
+    with make_measure(target, n_parallel=args.parallel, scheduler=args.scheduler, seed=args.seed) as m:
+        results = tune_tasks(tasks, m, args.records, args.trials, args.tuner, args.seed, args.early_stopping,
+                             callbacks_for)
+    print(f"{'task':<90} {'kernels':>7} {'hand ' + unit:>14} {'best ' + unit:>14} {'speedup':>8}")
+    ok = True
+    for task, res, hand in results:
+        best = res.best_cost
+        ok &= best is not None
+        sp = f"{hand / best:.2f}x" if hand and best else "-"
+        print(f"{task.key:<90} {task.count:>7} {_num(hand):>14} {_num(best):>14} {sp:>8}")
+    print(f"records: {args.records} (isaforge run {args.workload} --records {args.records}"
+          f"{' --extensions ' + args.extensions if args.extensions else ''})")
+    return 0 if ok else 1
+
+
+def _num(v) -> str:
+    return "-" if v is None else f"{v:,.0f}"
+
+
+def autotune_progress(total: int, unit: str):
+    from schedules import autotune
+
+    return autotune.progress_bar(total, sys.stderr, unit)
 
 
 def run_best(args) -> int:
