@@ -4,6 +4,7 @@ from frontend.errors import FrontendError, ModelFormatError, UnsupportedOperator
 from frontend.graph import Graph, Node, QuantParams, Value
 from frontend.onnx_import import from_onnx
 from frontend.quantize import quantize
+from frontend.tasks import extract_tasks
 from frontend.tflite import from_tflite
 from frontend.tflite_write import to_tflite
 
@@ -15,6 +16,7 @@ __all__ = [
     "Node",
     "QuantParams",
     "Value",
+    "extract_tasks",
     "from_onnx",
     "from_tflite",
     "quantize",
