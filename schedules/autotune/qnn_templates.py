@@ -22,6 +22,8 @@ Knobs (the first choice of each is the hand schedule, so config 0 is ``hand.qden
 * ``unroll``        output channels per iteration with the requantizing unit (divisors of the channels);
 * ``k_unroll``      (qdense) reduction steps per iteration, unrolled: ``"hand"`` (the hand schedule's
                     rule), 1, 2, 4, 8 or ``"all"`` (lane steps with the dot unit, scalar steps without);
+* ``tile``          (qdense) a (rows, channels) register tile of sums computed together (DENSE_TILES
+                    that divide M and N; ``unroll`` has no effect on a tile other than (1, 1));
 * ``unroll_taps``   (convolutions) window axes unrolled: 0, 1 (columns) or 2 (rows and columns).
 
 No ``compiler`` knob: a model is one C unit built with one compiler (the target's default, which the
@@ -56,6 +58,8 @@ X_ZERO_POINT = -3  # a convolution's padding value (the compiler folds the offse
 OUT_ZERO_POINT = -5
 K_UNROLL = ("hand", 1, 2, 4, 8, "all")
 UNROLL_CHANNELS = (1, 2, 4, 8, 16)
+# (rows, channels) register tiles of qdense; (1, 1) is the hand schedule (one output at a time)
+DENSE_TILES = ((1, 1), (1, 2), (1, 4), (1, 8), (2, 1), (2, 2), (2, 4), (4, 1), (4, 2), (4, 4))
 
 
 def ext_names(exts) -> str:
@@ -163,9 +167,11 @@ def schedule_qdense(wl, exts: list):
     default = _fit(p["N"], max(1, hand.UNROLL_ROW_BYTES // p["K"]))  # hand.qdense's choice
     cfg.define_knob("unroll", [default] + [u for u in _channel_choices(p["N"]) if u != default])
     cfg.define_knob("k_unroll", list(K_UNROLL))
+    cfg.define_knob("tile", [list(t) for t in DENSE_TILES if p["M"] % t[0] == 0 and p["N"] % t[1] == 0])
     k = cfg["k_unroll"].val
     k_unroll = None if k == "hand" else (1 << 30) if k == "all" else int(k)
-    return hand.qdense(wl, _chosen(exts, cfg), unroll=cfg["unroll"].val, k_unroll=k_unroll)
+    return hand.qdense(wl, _chosen(exts, cfg), unroll=cfg["unroll"].val, k_unroll=k_unroll,
+                       tile=tuple(cfg["tile"].val))
 
 
 def schedule_qconv(wl, exts: list):
