@@ -124,22 +124,6 @@ def run_tune(args) -> int:
     return 0
 
 
-def _load_model(path: str, calibration: str | None):
-    """The int8 graph of a model file (a float one quantized with the calibration samples)."""
-    import numpy as np
-
-    from frontend.errors import FrontendError
-    from frontend.load import load_model, prepare
-
-    calib = None
-    if calibration:
-        try:
-            calib = np.load(calibration)
-        except (OSError, ValueError) as exc:
-            raise FrontendError(f"cannot read the calibration file {calibration!r}: {exc}") from exc
-    return prepare(load_model(path), calib)
-
-
 def tune_tasks(tasks, measure, records, trials: int, tuner: str = "xgb", seed: int = 0,
                early_stopping: int | None = None, callbacks_for=None) -> list[tuple]:
     """Tune each task for ``trials`` measurements into one records file, the hand schedule (config 0,
@@ -169,13 +153,14 @@ def tune_tasks(tasks, measure, records, trials: int, tuner: str = "xgb", seed: i
 def run_tune_model(args) -> int:
     from codegen_c.target import get_target
     from frontend.tasks import extract_tasks
+    from isaforge.cmd_run import load_graph
     from simulator.measure import make_measure
     from simulator.run import runner_for
 
     load_templates(args.templates)
     target = get_target(args.target)
     unit = runner_for(target).unit
-    graph = _load_model(args.workload, args.calibration)
+    graph = load_graph(args.workload, args.calibration)  # as isaforge run loads and quantizes it
     tasks = extract_tasks(graph, target.name, args.extensions)
     if not tasks:
         print(f"model {graph.name!r}: no kernel with a tuning template", file=sys.stderr)
