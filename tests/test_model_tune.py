@@ -123,6 +123,15 @@ def test_bad_records_are_named(cnn, tmp_path):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     assert cnn.compile("host", records=empty).schedules == ["hand"] * 7
+    # a record of the dense task whose config is not in the template's space (a changed template)
+    fc = extract_tasks(cnn, "vexriscv", EXTS)[-1]
+    stale = tmp_path / "stale.jsonl"
+    with RecordWriter(stale) as w:
+        w.write(make_record(fc, fc.config(0), autotune.MeasureResult(0, 100.0), tuner="test"))
+    stale.write_text(stale.read_text().replace('"tile":[1,1]', '"tile":[3,5]'))
+    assert '"tile":[3,5]' in stale.read_text()
+    with pytest.raises(FrontendError, match="stale.jsonl.*no longer fits"):
+        cnn.compile("vexriscv", records=stale, extensions=EXTS)
 
 
 def test_tune_model_command_then_run_with_its_records(tmp_path, capsys):
@@ -142,3 +151,24 @@ def test_tune_model_command_then_run_with_its_records(tmp_path, capsys):
     assert len(recs) == 6 and {r.config_index for r in recs if r.tuner == "hand"} == {0}
     assert main(["run", str(model), "--records", str(records), "--extensions", "dot4_i8,requant_i8"]) == 0
     assert "3 of 3 kernels from records" in capsys.readouterr().out
+
+
+def test_one_record_schedules_every_layer_of_its_task_exactly(tmp_path):
+    """kws's four pointwise layers (different weights, zero points, multipliers) share one record: on the
+    host, the tiled config it holds computes each of them as the numpy reference does."""
+    from frontend.compile import run_host
+
+    g = quantize(kws_float(), kws_calibration())
+    pw = extract_tasks(g, "host", EXTS)[2]
+    cfg = next(c for c in pw.config_space if c["tile"].val == [2, 2] and c["k_unroll"].val == 4
+               and c["dot_unit"].val and c["requant_unit"].val)
+    with make_measure("host", n_parallel=1) as m:
+        res = m(pw, [cfg.index])[0]
+    assert res.valid, res.message
+    records = tmp_path / "pw.jsonl"
+    with RecordWriter(records) as w:
+        w.write(make_record(pw, cfg, res, tuner="test"))
+    compiled = g.compile("host", records=records, extensions=EXTS)
+    assert [k.node for k in compiled.kernel_info if k.schedule == "record"] == pw.kernels
+    for x in np.random.default_rng(6).integers(-128, 128, (2, 1, 49, 10, 1)).astype(np.int8):
+        assert np.array_equal(run_host(compiled, x), g.evaluate(x)[0])
