@@ -648,7 +648,7 @@ def _tile_unit(exts) -> TensorIntrin | None:
     return _stateless_dot(exts) or _mac_unit(exts)
 
 
-def _qdense_tiled(wl, exts, dot: TensorIntrin, tile=(4, 4)):
+def _qdense_tiled(wl, exts, dot: TensorIntrin, tile=(4, 4), chunk: int | None = None, asm: bool = True):
     """``qdense`` as a register tile of ``tile`` rows x channels with a stateless dot: per lane step
     the tile loads tm + tn words for tm * tn dots (one output at a time loads 2 per dot), the whole
     reduction straight-line (up to STRAIGHT_LANE_STEPS lane steps, else chunks of a rolled loop) and
@@ -656,7 +656,8 @@ def _qdense_tiled(wl, exts, dot: TensorIntrin, tile=(4, 4)):
     tile (at most its accumulators) is kept in the unit instead, MAC_LANE_STEPS lane steps per
     iteration, and read out at the end of the reduction. The biased tile is computed at the tile; with a
     requantizing unit each channel's multiplier and shift are set once per tile, then its rows
-    requantized (one ``requant`` op each)."""
+    requantized (one ``requant`` op each). ``chunk`` (lane steps per iteration, unrolled) and ``asm``
+    (the cfu_asm pragma) override those defaults (qnn_templates' knobs)."""
     p = wl.params
     M, N, K = p["M"], p["N"], p["K"]
     Y, D, B = wl.output, wl.stages["dense"], wl.stages["biased"]
@@ -682,7 +683,9 @@ def _qdense_tiled(wl, exts, dot: TensorIntrin, tile=(4, 4)):
     ic, jc = s[D].op.axis
     (k,) = s[D].op.reduce_axis
     steps = K // dot.lanes
-    if dot.accumulators:
+    if chunk is not None:
+        chunk = _fit(steps, chunk)
+    elif dot.accumulators:
         chunk = _fit(steps, MAC_LANE_STEPS)
     else:
         chunk = steps if steps <= STRAIGHT_LANE_STEPS else _fit(steps, 16)
@@ -696,11 +699,12 @@ def _qdense_tiled(wl, exts, dot: TensorIntrin, tile=(4, 4)):
     s[D].unroll(ic)
     s[D].unroll(jc)
     s[D].tensorize(ki, dot)
-    s[Y].pragma(s[Y].leaf_iter_vars[0], "cfu_asm", 1)
+    if asm:
+        s[Y].pragma(s[Y].leaf_iter_vars[0], "cfu_asm", 1)
     return s, wl.args
 
 
-def qdense(wl, exts=()):
+def qdense(wl, exts=(), tile: tuple[int, int] | None = None, chunk: int | None = None, asm: bool = True):
     """``qdense`` (int8 FULLY_CONNECTED).
 
     With a stateless int8 dot (dot4_i8) or an int8 accumulator bank (mac4_i8) in ``exts``, K a
@@ -711,18 +715,24 @@ def qdense(wl, exts=()):
     is not a multiple of the lanes gets a scalar tail). With a requantizing unit (requant_i8) the
     output stage is one ``requant`` op per element after loading that channel's multiplier and shift
     (once per channel of a tile).
+
+    The tunable parameters (``schedules.autotune.qnn_templates``; the defaults are the rules above):
+    ``tile`` (rows, channels) takes the tiled schedule with that tile whenever the unit's lanes divide
+    K (any M), ``chunk`` / ``asm`` are :func:`_qdense_tiled`'s.
     """
     if _op_name(wl) != "qdense":
         raise ScheduleError(f"qdense schedule: workload {wl.name!r} is not a qdense")
     K = wl.params["K"]
     unit = _tile_unit(exts)
+    if tile is not None and unit is not None and K % unit.lanes == 0:
+        return _qdense_tiled(wl, exts, unit, tuple(tile), chunk, asm)
     if unit is not None and K % unit.lanes == 0 and wl.params["M"] >= QDENSE_TILE_ROWS:
-        return _qdense_tiled(wl, exts, unit, (4, 4))
+        return _qdense_tiled(wl, exts, unit, (4, 4), chunk, asm)
     if unit is not None and unit.accumulators and K % unit.lanes == 0 and wl.params["N"] * K >= MAC_ROW_MACS:
         # a row of outputs in the bank (the one-output schedule has no use for it); measured sine
         # (16 -> 16 and 16 -> 1 layers) 2,700 -> 809 cycles; xor's 8 -> 1 layer slower in the bank
         # (180 -> 193)
-        return _qdense_tiled(wl, exts, unit, (1, unit.accumulators))
+        return _qdense_tiled(wl, exts, unit, (1, unit.accumulators), chunk, asm)
     s = create_schedule(wl.output)
     # channels per iteration with a requantizing unit, so that their loads and CFU ops interleave, for
     # short rows only (the copies cost I-cache): measured sine 1,061 -> 812 cycles (4 at K = 16, all 16
@@ -1052,7 +1062,7 @@ def _dw_tile_fits(wl) -> bool:
 DW_TILE_TAPS = 25
 
 
-def qconv(wl, exts=()):
+def qconv(wl, exts=(), tile: tuple[int, int] | None = None):
     """``qconv2d_nhwc`` / ``qdepthwise_conv2d_nhwc``: each output's window sum computed where it is
     requantized (no int32 intermediate tensor), the padded int8 copy of the input kept.
 
@@ -1064,17 +1074,20 @@ def qconv(wl, exts=()):
     Without such a unit a depthwise layer is a 2x1 scalar tile (:func:`_qdw_tiled`). With a
     requantizing unit (requant_i8) the output stage is one ``requant`` op per element after loading
     that channel's multiplier and shift (once per channel of a tile).
+
+    ``tile`` (output pixels, channels; ``schedules.autotune.qnn_templates``' knob) replaces the
+    default tile of the row and tiled schedules (no effect on the plain one).
     """
     if _op_name(wl) not in ("qconv2d_nhwc", "qdepthwise_conv2d_nhwc"):
         raise ScheduleError(f"qconv schedule: workload {wl.name!r} is not a quantized convolution")
     dot = _stateless_dot(exts)
     unit = _tile_unit(exts)
     if _rows_fit(wl, unit):
-        return _qconv_rows(wl, exts, unit)
+        return _qconv_rows(wl, exts, unit, *([tuple(tile)] if tile else []))
     if _dw_rows_fit(wl, unit) and _dw_tile_fits(wl):
-        return _qdw_rows(wl, exts, unit)
+        return _qdw_rows(wl, exts, unit, *([tuple(tile)] if tile else []))
     if _op_name(wl) == "qdepthwise_conv2d_nhwc" and _dw_tile_fits(wl):
-        return _qdw_tiled(wl, exts)
+        return _qdw_tiled(wl, exts, *([tuple(tile)] if tile else []))
     s = create_schedule(wl.output)
     A = _requantized_output(s, wl, exts)  # (channels unrolled by 2 or 4 measured slower in the kws model)
     if _op_name(wl) == "qconv2d_nhwc" and dot is not None and wl.params["C"] % dot.lanes == 0:

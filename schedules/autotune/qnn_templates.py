@@ -16,15 +16,15 @@ the operator's numpy reference. A model compile applies a record's config to the
 
 Knobs (the first choice of each is the hand schedule, so config 0 is ``hand.qdense`` / ``hand.qconv``):
 
-* ``dot_unit``      tensorize the reduction's lanes with the stateless dot extension (when there is one
-                    and the lanes divide the reduction) or not;
+* ``dot_unit``      use the dot unit of the extensions (a stateless lane dot such as dot4_i8, or an
+                    accumulator bank such as mac4_i8) when there is one, or not (scalar code);
 * ``requant_unit``  requantize with the requantizing unit (when there is one) or in scalar code;
-* ``unroll``        output channels per iteration with the requantizing unit (divisors of the channels);
-* ``k_unroll``      (qdense) reduction steps per iteration, unrolled: ``"hand"`` (the hand schedule's
-                    rule), 1, 2, 4, 8 or ``"all"`` (lane steps with the dot unit, scalar steps without);
-* ``tile``          (qdense) a (rows, channels) register tile of sums computed together (DENSE_TILES
-                    that divide M and N; ``unroll`` has no effect on a tile other than (1, 1));
-* ``unroll_taps``   (convolutions) window axes unrolled: 0, 1 (columns) or 2 (rows and columns).
+* ``tile``          the register tile: ``"hand"`` (the hand schedule's rule) or (rows, channels) of
+                    qdense (DENSE_TILES dividing M and N; it takes the tiled schedule at any M), (output
+                    pixels, channels) of the convolutions' row and tiled schedules (CONV_TILES);
+* ``chunk``         (qdense, tiled) lane steps per iteration, unrolled: ``"hand"``, 1, 2, 4, 8, 16;
+* ``asm``           (qdense, tiled with a stateless dot) the rv32 emitter places the tile's CFU
+                    instructions (pragma cfu_asm) or the C compiler does.
 
 No ``compiler`` knob: a model is one C unit built with one compiler (the target's default, which the
 measurement uses too).
@@ -56,10 +56,10 @@ SHAPE_ATTRS = {
 # its speed does not)
 X_ZERO_POINT = -3  # a convolution's padding value (the compiler folds the offset into the bias)
 OUT_ZERO_POINT = -5
-K_UNROLL = ("hand", 1, 2, 4, 8, "all")
-UNROLL_CHANNELS = (1, 2, 4, 8, 16)
-# (rows, channels) register tiles of qdense; (1, 1) is the hand schedule (one output at a time)
-DENSE_TILES = ((1, 1), (1, 2), (1, 4), (1, 8), (2, 1), (2, 2), (2, 4), (4, 1), (4, 2), (4, 4))
+# (rows, channels) register tiles of qdense and (output pixels, channels) of the convolutions
+DENSE_TILES = ((1, 2), (1, 4), (1, 8), (2, 2), (2, 4), (4, 1), (4, 2), (4, 4), (2, 8), (8, 2))
+CONV_TILES = ((1, 1), (2, 1), (4, 1), (1, 2), (2, 2), (4, 2), (1, 4), (2, 4), (4, 4))
+CHUNKS = ("hand", 1, 2, 4, 8, 16)
 
 
 def ext_names(exts) -> str:
@@ -130,10 +130,11 @@ def _reference(op_name: str):
 
 
 def _has_dot(ext, lanes_extent: int) -> bool:
-    """Whether ``ext`` has a stateless int8 lane dot whose lanes divide ``lanes_extent`` (what
-    ``hand.qdense`` / ``hand.qconv`` tensorize)."""
-    return any(not t.accumulators and t.facts is not None and t.facts.pattern == "lane_reduce"
-               and t.in_dtype == "int8" and t.lanes > 1 and lanes_extent % t.lanes == 0
+    """Whether ``ext`` has a dot unit the hand schedules use: a stateless int8 lane dot or an int8
+    accumulator-bank tile, its lanes dividing ``lanes_extent``."""
+    return any(t.facts is not None and t.in_dtype == "int8" and t.lanes > 1 and lanes_extent % t.lanes == 0
+               and ((not t.accumulators and t.facts.pattern == "lane_reduce")
+                    or (t.accumulators and t.facts.pattern == "tile"))
                for t in getattr(ext, "intrinsics", []))
 
 
@@ -150,12 +151,13 @@ def _chosen(exts: list, cfg) -> list:
             and not (_has_requant(e) and not cfg["requant_unit"].val)]
 
 
-def _fit(n: int, want: int) -> int:
-    return max(d for d in range(1, min(n, want) + 1) if n % d == 0)
+def _tiles(choices, rows: int, cols: int) -> list:
+    return ["hand"] + [list(t) for t in choices if rows % t[0] == 0 and cols % t[1] == 0]
 
 
-def _channel_choices(n: int) -> list[int]:
-    return [u for u in UNROLL_CHANNELS if u <= n and n % u == 0]
+def _tile(cfg):
+    t = cfg["tile"].val
+    return None if t == "hand" else tuple(t)
 
 
 def schedule_qdense(wl, exts: list):
@@ -164,28 +166,24 @@ def schedule_qdense(wl, exts: list):
     p = wl.params
     cfg.define_knob("dot_unit", [True, False] if any(_has_dot(e, p["K"]) for e in exts) else [False])
     cfg.define_knob("requant_unit", [True, False] if any(_has_requant(e) for e in exts) else [False])
-    default = _fit(p["N"], max(1, hand.UNROLL_ROW_BYTES // p["K"]))  # hand.qdense's choice
-    cfg.define_knob("unroll", [default] + [u for u in _channel_choices(p["N"]) if u != default])
-    cfg.define_knob("k_unroll", list(K_UNROLL))
-    cfg.define_knob("tile", [list(t) for t in DENSE_TILES if p["M"] % t[0] == 0 and p["N"] % t[1] == 0])
-    k = cfg["k_unroll"].val
-    k_unroll = None if k == "hand" else (1 << 30) if k == "all" else int(k)
-    return hand.qdense(wl, _chosen(exts, cfg), unroll=cfg["unroll"].val, k_unroll=k_unroll,
-                       tile=tuple(cfg["tile"].val))
+    cfg.define_knob("tile", _tiles(DENSE_TILES, p["M"], p["N"]))
+    cfg.define_knob("chunk", [c for c in CHUNKS if c == "hand" or c <= max(1, p["K"] // 4)])
+    cfg.define_knob("asm", [True, False])
+    chunk = cfg["chunk"].val
+    return hand.qdense(wl, _chosen(exts, cfg), tile=_tile(cfg), chunk=None if chunk == "hand" else int(chunk),
+                       asm=cfg["asm"].val)
 
 
 def schedule_qconv(wl, exts: list):
     """``hand.qconv`` of ``wl`` with the knobs of the current config (see the module docstring)."""
     cfg = get_config()
     p = wl.params
-    conv = "F" in p
-    cfg.define_knob("dot_unit", [True, False] if conv and any(_has_dot(e, p["C"]) for e in exts) else [False])
+    # any lanes: the row schedules pack window rows to whole words, the in-place one checks C itself
+    cfg.define_knob("dot_unit", [True, False] if any(_has_dot(e, 1 << 30) for e in exts) else [False])
     cfg.define_knob("requant_unit", [True, False] if any(_has_requant(e) for e in exts) else [False])
-    channels = int(wl.output.shape[-1])
-    cfg.define_knob("unroll", _channel_choices(channels))
-    cfg.define_knob("unroll_taps", [0, 1, 2])
-    return hand.qconv(wl, _chosen(exts, cfg), unroll=cfg["unroll"].val,
-                      unroll_taps=cfg["unroll_taps"].val)
+    _, _, ow, channels = (int(d) for d in wl.output.shape)
+    cfg.define_knob("tile", _tiles(CONV_TILES, ow, channels))
+    return hand.qconv(wl, _chosen(exts, cfg), tile=_tile(cfg))
 
 
 SCHEDULERS = {"qdense": schedule_qdense, "qconv2d_nhwc": schedule_qconv, "qdepthwise_conv2d_nhwc": schedule_qconv}
@@ -194,8 +192,8 @@ SCHEDULERS = {"qdense": schedule_qdense, "qconv2d_nhwc": schedule_qconv, "qdepth
 def _instantiate(op_name: str, args):
     attrs, exts = _split_args(op_name, args)
     wl = ops.get(op_name)(**attrs)
-    s, _ = SCHEDULERS[op_name](wl, exts)
-    return s, list(wl.args)
+    s, tensors = SCHEDULERS[op_name](wl, exts)  # a packed schedule has an output tensor of its own
+    return s, list(tensors)
 
 
 @template("qdense", reference=_reference("qdense"), make_inputs=_make_inputs("qdense"))
@@ -228,8 +226,8 @@ def schedule_workload(task, config, wl):
     cfg = task.config(config)
     exts = [isa_ext.get(e) for e in str(task.args[-1]).split(",") if e]
     with _config_context(cfg):
-        s, _ = SCHEDULERS[task.name](wl, exts)
-    return s, list(wl.args)
+        s, tensors = SCHEDULERS[task.name](wl, exts)
+    return s, list(tensors)
 
 
 __all__ = ["QNN_TEMPLATES", "SCHEDULERS", "SHAPE_ATTRS", "ext_names", "qconv2d_nhwc", "qdense",
