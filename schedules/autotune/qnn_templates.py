@@ -177,7 +177,6 @@ def schedule_qdense(wl, exts: list):
 def schedule_qconv(wl, exts: list):
     """``hand.qconv`` of ``wl`` with the knobs of the current config (see the module docstring)."""
     cfg = get_config()
-    p = wl.params
     # any lanes: the row schedules pack window rows to whole words, the in-place one checks C itself
     cfg.define_knob("dot_unit", [True, False] if any(_has_dot(e, 1 << 30) for e in exts) else [False])
     cfg.define_knob("requant_unit", [True, False] if any(_has_requant(e) for e in exts) else [False])
