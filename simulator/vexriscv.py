@@ -158,13 +158,16 @@ def _cfu_text(cfu_verilog: str | Path | None) -> str:
 SOC_CXX_FLAGS = ("-MAKEFLAGS", "OPT_FAST=-O3", "-MAKEFLAGS", "OPT_GLOBAL=-O3", "-CFLAGS", "-O3")
 # The monolithic fast model only (not the reference, whose build stays as it was, nor the split build, whose
 # CPU and unit are separate models): one flat module, so the CPU's state is the root's own members instead
-# of a submodule reached through the symbol table (about 3-5% fewer host instructions per cycle).
+# of a submodule reached through the symbol table (about 3-5% less CPU time per simulated cycle, with or
+# without the profile). Measured and not kept, each within noise with the profile: -fno-pie/-no-pie,
+# -fno-tree-slp-vectorize, -O2 instead of -O3 (--x-assign/--x-initial fast and Verilator's -O3 are in
+# toolchain.verilator's BASE_FLAGS already; the harness's own per-cycle work is about 2% of the CPU time).
 SOC_FAST_FLAGS = ("--flatten",)
 
 
 # Whether the monolithic fast model is a profile-guided build when ``pgo`` is None (build_soc). On: about
-# 8-10% more simulated cycles per CPU second on top of --flatten (benchmarks/soc_speed.py), for a cache miss
-# that compiles the model twice and runs the training program once (about 20 -> 42 CPU s). The training
+# 12% more simulated cycles per CPU second on top of --flatten (benchmarks/soc_speed.py), for a cache miss
+# that compiles the model twice and runs the training program once (about 15 -> 37 CPU s). The training
 # program has no CFU instruction, yet a model trained on it runs CFU kernels as fast as one trained on the
 # kernel itself (measured on mac4_i8): the hot code is the CPU's, and each model is trained with its own
 # unit (a profile of one model would not fit another's code). ISAFORGE_SOC_PGO=0 turns it off.
@@ -216,13 +219,19 @@ def _pgo_train(exe: Path) -> None:
     sources["main.c"] = (HARNESS_DIR / "pgo_train.c").read_text()
     elf = compile_rv32(sources, None, Toolchain(), link_script_text(256, STACK_KIB))
     info = read_elf(elf)
-    run = _simulate(exe, info.entry, _image(info, 256 * 1024, ()), 256 * 1024, 0, PGO_TRAIN_MAX_CYCLES, {})
+    try:
+        run = _simulate(exe, info.entry, _image(info, 256 * 1024, ()), 256 * 1024, 0, PGO_TRAIN_MAX_CYCLES, {})
+    except SimulationError as e:  # a model that cannot run a scalar program: say which run found it
+        raise SimulationError(f"the SoC model's PGO training program (harness/pgo_train.c) failed: {e}") from e
     if run.exit_code != 0:
         raise SimulationError(f"the SoC model's PGO training program exited with {run.exit_code}")
 
 
 def pgo_training() -> PgoTraining:
-    """The profile-guided SoC build's training: ``harness/pgo_train.c`` run once on the instrumented model."""
+    """The profile-guided SoC build's training: ``harness/pgo_train.c`` run once on the instrumented model.
+
+    Its key is the program's text (not the cross compiler's output: another RISC-V compiler would give a
+    slightly different profile, which changes how fast the model runs, never what it computes)."""
     return PgoTraining(content_hash("soc-pgo-train", (HARNESS_DIR / "pgo_train.c").read_text(),
                                    str(PGO_TRAIN_MAX_CYCLES)), _pgo_train)
 
