@@ -213,8 +213,8 @@ def _use_pgo(pgo: bool | None) -> bool:
     return pgo
 
 
-def _pgo_train(exe: Path) -> None:
-    """Run the instrumented model ``exe`` on the training program (it must end by exiting with 0)."""
+def _pgo_train(exe: Path) -> SimRun:
+    """Run the model ``exe`` (the instrumented one, in a build) on the training program; it must exit with 0."""
     sources = runtime_sources()
     sources["main.c"] = (HARNESS_DIR / "pgo_train.c").read_text()
     elf = compile_rv32(sources, None, Toolchain(), link_script_text(256, STACK_KIB))
@@ -225,6 +225,7 @@ def _pgo_train(exe: Path) -> None:
         raise SimulationError(f"the SoC model's PGO training program (harness/pgo_train.c) failed: {e}") from e
     if run.exit_code != 0:
         raise SimulationError(f"the SoC model's PGO training program exited with {run.exit_code}")
+    return run
 
 
 def pgo_training() -> PgoTraining:

@@ -100,7 +100,11 @@ def test_pgo_needs_an_executable_build():
 
 
 def test_training_program_runs_on_the_models_it_trains():
-    """The training program ends normally (exit 0: _pgo_train raises otherwise) with and without a unit."""
+    """The training program ends normally (exit 0: _pgo_train raises otherwise) with and without a unit,
+    on the models with and without the profile, and they evaluate only rising edges."""
     mac4 = tir.lower(*hand.SCHEDULES["mac4"](W.matmul(4, 4, 4))).extensions
     for cfu in (None, cfu_verilog(mac4)):
-        vx._pgo_train(build_soc(cfu, pgo=False))
+        for pgo in (False, True):
+            run = vx._pgo_train(build_soc(cfu, pgo=pgo))
+            assert run.exit_code == 0 and run.eval_mode == "rise"  # the fast path survives --flatten and PGO
+            assert 100_000 < run.cycles < vx.PGO_TRAIN_MAX_CYCLES

@@ -82,11 +82,12 @@ class PgoTraining:
     """The training run of a profile-guided build (see :func:`build_verilated`).
 
     ``key``: what identifies the workload (e.g. its program text); part of the cache key.
-    ``run``: runs the instrumented executable it is given on the workload (an exception fails the build).
+    ``run``: runs the instrumented executable it is given on the workload (an exception fails the
+    build; what it returns is ignored).
     """
 
     key: str
-    run: Callable[[Path], None]
+    run: Callable[[Path], object]
 
 
 def verilator_bin() -> Path:
