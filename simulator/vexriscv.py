@@ -2,7 +2,7 @@
 
 API
 ---
-``build_soc(cfu_verilog=None, *, ram_kib=256, wait_states=0, plain_eval=False, split=None) -> Path``
+``build_soc(cfu_verilog=None, *, ram_kib=256, wait_states=0, plain_eval=False, split=None, pgo=None) -> Path``
     The cached Verilator model of ``isaforge_soc_top`` (VexRiscv_FullCfu + a module named ``Cfu``).
     ``cfu_verilog`` is Verilog text (or a path to a .v/.sv file) defining ``module Cfu`` with the
     CFU Playground ports; ``None`` uses a null CFU that answers every command with 0. One model is
@@ -10,9 +10,14 @@ API
     ``split=True``: the split build (:mod:`simulator.soc_split`): the CPU verilated and compiled once,
     the CFU verilated on its own and linked to it; the same cycles, a fraction of the build per new CFU.
     ``split=None`` follows the module's ``SPLIT_DEFAULT``. run_elf and run_kernel take ``split`` too.
+    ``pgo=True``: the monolithic fast model is a profile-guided build (toolchain.verilator's ``pgo``),
+    trained on ``harness/pgo_train.c`` with this very CFU in the model; the same cycles, fewer host
+    instructions per cycle, twice the compile of a cache miss. ``pgo=None`` follows ``PGO_DEFAULT`` (or
+    the environment variable ``ISAFORGE_SOC_PGO=0|1``). The reference (``plain_eval``) and the split
+    build are never profile-guided. run_elf and run_kernel take ``pgo`` too.
 
 ``run_elf(elf, *, cfu_verilog=None, ram_kib=256, wait_states=0, max_cycles=50_000_000,
-          dump={}, image_patches=(), plain_eval=False) -> SimRun``
+          dump={}, image_patches=(), plain_eval=False, split=None, pgo=None) -> SimRun``
     Run an ELF linked for RAM at 0x40000000 (see simulator.toolchain.link_script_text). ``dump``
     maps a name to ``(address, nbytes)``; the bytes are read after the program ends.
     ``image_patches`` is a list of ``(address, bytes)`` written into RAM before the run.
@@ -22,7 +27,7 @@ API
 
 ``run_kernel(kernel_c, kernel_name, arrays, *, outputs=None, cfu_verilog=None,
              toolchain=Toolchain(), ram_kib=256, wait_states=0, max_cycles=50_000_000,
-             stack_bytes=0, plain_eval=False) -> KernelResult``
+             stack_bytes=0, plain_eval=False, split=None, pgo=None) -> KernelResult``
     Compile ``kernel_c`` (a freestanding C99 unit defining ``void <kernel_name>(T0 *restrict a0,
     ...)``; pointer types follow the numpy dtypes) with a generated driver that calls it twice
     (cold, then warm, restoring the output buffers in between so accumulating kernels see the same
@@ -71,7 +76,8 @@ from simulator.errors import BusError, SimTimeout, SimulationError, StackOverflo
 from simulator.placement import BufferPlan, PlannedBuffer, own_statics, plan
 from simulator.toolchain import RAM_BASE, Toolchain, compile_rv32, link_script_text, runtime_sources
 from tir.errors import ArgumentError
-from toolchain.verilator import build_verilated
+from toolchain.cache import content_hash
+from toolchain.verilator import PgoTraining, build_verilated
 
 HARNESS_DIR = Path(__file__).resolve().parent / "harness"
 SOC_TOP = "isaforge_soc_top"
@@ -150,6 +156,24 @@ def _cfu_text(cfu_verilog: str | Path | None) -> str:
 # evaluates the model directly and, for a design with rising-edge logic only (posedge_only), once per
 # cycle: 12.5% fewer host instructions per simulated cycle, the same cycles (benchmarks/soc_speed.py).
 SOC_CXX_FLAGS = ("-MAKEFLAGS", "OPT_FAST=-O3", "-MAKEFLAGS", "OPT_GLOBAL=-O3", "-CFLAGS", "-O3")
+# The monolithic fast model only (not the reference, whose build stays as it was, nor the split build, whose
+# CPU and unit are separate models): one flat module, so the CPU's state is the root's own members instead
+# of a submodule reached through the symbol table (about 3-5% less CPU time per simulated cycle, with or
+# without the profile). Measured and not kept, each within noise with the profile: -fno-pie/-no-pie,
+# -fno-tree-slp-vectorize, -O2 instead of -O3 (--x-assign/--x-initial fast and Verilator's -O3 are in
+# toolchain.verilator's BASE_FLAGS already; the harness's own per-cycle work is about 2% of the CPU time).
+SOC_FAST_FLAGS = ("--flatten",)
+
+
+# Whether the monolithic fast model is a profile-guided build when ``pgo`` is None (build_soc). On: about
+# 12% more simulated cycles per CPU second on top of --flatten (benchmarks/soc_speed.py), for a cache miss
+# that compiles the model twice and runs the training program once (about 15 -> 37 CPU s). The training
+# program has no CFU instruction, yet a model trained on it runs CFU kernels as fast as one trained on the
+# kernel itself (measured on mac4_i8): the hot code is the CPU's, and each model is trained with its own
+# unit (a profile of one model would not fit another's code). ISAFORGE_SOC_PGO=0 turns it off.
+PGO_DEFAULT = True
+PGO_ENV = "ISAFORGE_SOC_PGO"
+PGO_TRAIN_MAX_CYCLES = 5_000_000  # the training program takes about 1 M; a bound, should a unit misbehave
 
 
 # Whether build_soc / run_elf / run_kernel use the split build (simulator.soc_split) when ``split`` is None.
@@ -176,8 +200,45 @@ def _use_split(split: bool | None) -> bool:
     return split
 
 
+def _use_pgo(pgo: bool | None) -> bool:
+    if pgo is None:
+        env = os.environ.get(PGO_ENV, "")
+        if env:
+            if env not in ("0", "1"):
+                raise ArgumentError(f"{PGO_ENV} must be 0 or 1, got {env!r}")
+            return env == "1"
+        return bool(PGO_DEFAULT)
+    if not isinstance(pgo, bool):
+        raise ArgumentError(f"pgo must be True, False or None (the module's PGO_DEFAULT), got {pgo!r}")
+    return pgo
+
+
+def _pgo_train(exe: Path) -> SimRun:
+    """Run the model ``exe`` (the instrumented one, in a build) on the training program; it must exit with 0."""
+    sources = runtime_sources()
+    sources["main.c"] = (HARNESS_DIR / "pgo_train.c").read_text()
+    elf = compile_rv32(sources, None, Toolchain(), link_script_text(256, STACK_KIB))
+    info = read_elf(elf)
+    try:
+        run = _simulate(exe, info.entry, _image(info, 256 * 1024, ()), 256 * 1024, 0, PGO_TRAIN_MAX_CYCLES, {})
+    except SimulationError as e:  # a model that cannot run a scalar program: say which run found it
+        raise SimulationError(f"the SoC model's PGO training program (harness/pgo_train.c) failed: {e}") from e
+    if run.exit_code != 0:
+        raise SimulationError(f"the SoC model's PGO training program exited with {run.exit_code}")
+    return run
+
+
+def pgo_training() -> PgoTraining:
+    """The profile-guided SoC build's training: ``harness/pgo_train.c`` run once on the instrumented model.
+
+    Its key is the program's text (not the cross compiler's output: another RISC-V compiler would give a
+    slightly different profile, which changes how fast the model runs, never what it computes)."""
+    return PgoTraining(content_hash("soc-pgo-train", (HARNESS_DIR / "pgo_train.c").read_text(),
+                                   str(PGO_TRAIN_MAX_CYCLES)), _pgo_train)
+
+
 def build_soc(cfu_verilog: str | Path | None = None, *, ram_kib: int = 256, wait_states: int = 0,
-              plain_eval: bool = False, split: bool | None = None) -> Path:
+              plain_eval: bool = False, split: bool | None = None, pgo: bool | None = None) -> Path:
     """Build (or fetch from the cache) the SoC model for this CFU; returns the executable.
 
     ``ram_kib`` and ``wait_states`` are accepted for symmetry with run_elf: they are run-time
@@ -185,9 +246,11 @@ def build_soc(cfu_verilog: str | Path | None = None, *, ram_kib: int = 256, wait
     ``eval()`` on both clock edges, without its fast paths (the reference they are tested against; a
     separate model, same cycles). ``split``: link the CPU, verilated and compiled once, to this CFU's own
     model (:mod:`simulator.soc_split`; same command line, same cycles, a new CFU costs only its own small
-    build and a link) instead of verilating the whole SoC; None: ``SPLIT_DEFAULT``.
+    build and a link) instead of verilating the whole SoC; None: ``SPLIT_DEFAULT``. ``pgo``: the monolithic
+    fast model is a profile-guided build (see the module docstring); None: ``PGO_DEFAULT``.
     """
     _check_geometry(ram_kib, wait_states)
+    use_pgo = _use_pgo(pgo)
     if _use_split(split):
         from simulator.soc_split import build_split_soc
 
@@ -200,10 +263,12 @@ def build_soc(cfu_verilog: str | Path | None = None, *, ram_kib: int = 256, wait
     if plain_eval:
         flags = SOC_CXX_FLAGS + ("-CFLAGS", "-DISAFORGE_PLAIN_EVAL")
     elif posedge_only(sources.values()):
-        flags = SOC_CXX_FLAGS + ("-CFLAGS", "-DISAFORGE_POSEDGE_ONLY")
+        flags = SOC_CXX_FLAGS + SOC_FAST_FLAGS + ("-CFLAGS", "-DISAFORGE_POSEDGE_ONLY")
     else:
-        flags = SOC_CXX_FLAGS
-    return build_verilated(SOC_TOP, sources, [HARNESS_DIR / "soc_main.cpp"], kind=SOC_KIND, extra_flags=flags)
+        flags = SOC_CXX_FLAGS + SOC_FAST_FLAGS
+    training = pgo_training() if use_pgo and not plain_eval else None
+    return build_verilated(SOC_TOP, sources, [HARNESS_DIR / "soc_main.cpp"], kind=SOC_KIND, extra_flags=flags,
+                           pgo=training)
 
 
 # any mention of a falling edge or of a both-edges event (even in a comment: the test is conservative)
@@ -249,6 +314,7 @@ def run_elf(
     image_patches=(),
     plain_eval: bool = False,
     split: bool | None = None,
+    pgo: bool | None = None,
 ) -> SimRun:
     """Simulate an ELF on the SoC; see the module docstring."""
     _check_geometry(ram_kib, wait_states)
@@ -258,7 +324,17 @@ def run_elf(
     ram_bytes = ram_kib * 1024
     ram_end = RAM_BASE + ram_bytes
     info = read_elf(elf)
+    image = _image(info, ram_bytes, image_patches)
+    for name, (addr, nbytes) in dump.items():
+        if addr < RAM_BASE or addr + nbytes > ram_end or nbytes < 0:
+            raise SimulationError(f"dump {name!r} [0x{addr:08x}, +{nbytes}) lies outside RAM")
+    exe = build_soc(cfu_verilog, plain_eval=plain_eval, split=split, pgo=pgo)
+    return _simulate(exe, info.entry, image, ram_bytes, wait_states, max_cycles, dump)
 
+
+def _image(info, ram_bytes: int, image_patches) -> bytes:
+    """The RAM image: the ELF's segments, then the patches, checked to lie in RAM."""
+    ram_end = RAM_BASE + ram_bytes
     image = bytearray()
 
     def place(addr: int, data: bytes, what: str) -> None:
@@ -276,26 +352,27 @@ def run_elf(
         if seg.memsz and (seg.vaddr < RAM_BASE or seg.vaddr + seg.memsz > ram_end):
             raise SimulationError(
                 f"ELF segment at 0x{seg.vaddr:08x} (+{seg.memsz} bytes) does not fit in "
-                f"{ram_kib} KiB of RAM at 0x{RAM_BASE:08x}"
+                f"{ram_bytes // 1024} KiB of RAM at 0x{RAM_BASE:08x}"
             )
         place(seg.vaddr, seg.data, "ELF segment")
     for addr, data in image_patches:
         place(int(addr), bytes(data), "input data")
-    for name, (addr, nbytes) in dump.items():
-        if addr < RAM_BASE or addr + nbytes > ram_end or nbytes < 0:
-            raise SimulationError(f"dump {name!r} [0x{addr:08x}, +{nbytes}) lies outside RAM")
+    return bytes(image)
 
-    exe = build_soc(cfu_verilog, plain_eval=plain_eval, split=split)
+
+def _simulate(exe: Path, entry: int, image: bytes, ram_bytes: int, wait_states: int, max_cycles: int,
+              dump: dict[str, tuple[int, int]]) -> SimRun:
+    """Run the SoC model ``exe`` on a RAM image; raise what run_elf raises."""
     with tempfile.TemporaryDirectory(prefix="isaforge-sim-") as tmp:
         tmpd = Path(tmp)
-        (tmpd / "image.bin").write_bytes(bytes(image))
+        (tmpd / "image.bin").write_bytes(image)
         cmd = [
             str(exe),
             "--ram-base", hex(RAM_BASE),
             "--ram-bytes", str(ram_bytes),
             "--image", str(tmpd / "image.bin"),
             "--image-base", hex(RAM_BASE),
-            "--entry", hex(info.entry),
+            "--entry", hex(entry),
             "--max-cycles", str(max_cycles),
             "--wait-states", str(wait_states),
             "--console", str(tmpd / "console.txt"),
@@ -445,6 +522,7 @@ def run_kernel(
     stack_bytes: int = 0,
     plain_eval: bool = False,
     split: bool | None = None,
+    pgo: bool | None = None,
 ) -> KernelResult:
     """Compile, run and measure one kernel; see the module docstring."""
     if not isinstance(kernel_name, str) or not kernel_name.isidentifier():
@@ -490,6 +568,7 @@ def run_kernel(
     run = run_elf(
         elf_path, cfu_verilog=cfu_verilog, ram_kib=ram_kib, wait_states=wait_states,
         max_cycles=max_cycles, dump=dump, image_patches=patches, plain_eval=plain_eval, split=split,
+        pgo=pgo,
     )
     used = _check_stack(kernel_name, run.dumps["stack"], free_start, ram_end, stack_bytes)
     if run.exit_code != 0:

@@ -14,6 +14,10 @@ import codegen_c
 import tir
 
 sys.path.insert(0, str(Path(__file__).parent))  # `import workloads` from any test module
+# The suite's simulations are short and its SoC models many: a profile-guided model (simulator.vexriscv's
+# PGO_DEFAULT) would double each cold build for little run time, so the suite builds them without a profile
+# unless the environment says otherwise; tests/test_soc_pgo.py builds and checks the profile-guided ones.
+os.environ.setdefault("ISAFORGE_SOC_PGO", "0")
 
 
 def load_example(name: str):
