@@ -800,22 +800,15 @@ def _qconv_rows_te(wl, lanes: int):
     return Col, Wp, Acc, B, Y
 
 
-#: most lane steps of a window (KH x KX / lanes) _qconv_rows emits straight-line per output tile
-ROWS_STRAIGHT_STEPS = 16
+def _pixel_tile(s, Y, Acc, B, exts, tile) -> None:
+    """The output stage of an NHWC convolution as a register tile of ``tile`` output pixels (along x)
+    x channels, the tile's sums ``Acc`` computed at it; with a requantizing unit in ``exts`` each
+    channel's multiplier and shift set once per tile (the bias stage ``B`` at the channel), then its
+    pixels requantized by the unit; without one the bias inlined and the tile unrolled.
 
-
-def _qconv_rows(wl, exts, dot: TensorIntrin, tile=(4, 4)):
-    """``qconv2d_nhwc`` with packed window rows (:func:`_qconv_rows_te`) as a register tile of
-    ``tile`` output pixels x output channels: per lane step tx + tf words loaded for tx * tf dots,
-    the window's lane steps straight-line (cfu_asm) when there are at most ROWS_STRAIGHT_STEPS of
-    them (else one window row per iteration); with an accumulator-bank intrinsic (mac4_i8) the tile
-    (at most its accumulators) is kept in the unit. The im2col rows are packed once at the root (OH * OW *
-    KH * KX bytes, each row reused by every output channel). With a requantizing unit
-    each channel's multiplier and shift are set once per tile, then its pixels requantized."""
-    Col, Wp, Acc, B, Y = _qconv_rows_te(wl, dot.lanes)
-    s = create_schedule(Y)
-    if "pad" in wl.stages:
-        _pad_copy(s, wl.stages["pad"])
+    rewrite:
+      ``for x, f: Y = rq(B(Acc))  ->  for xo, fo: Acc tile; for fi: set(fi); for xi: Y = requant(Acc)``
+    """
     OW, F = Y.shape[2], Y.shape[3]
     tx, tf = _fit(OW, tile[0]), _fit(F, tile[1])
     b, y, x, f = s[Y].op.axis
@@ -835,6 +828,38 @@ def _qconv_rows(wl, exts, dot: TensorIntrin, tile=(4, 4)):
         s[Acc].compute_at(s[Y], fo)
         s[Y].unroll(fi)
         s[Y].unroll(xi)
+
+
+def _reduce_tile_on(s, Y, Acc, unit: TensorIntrin, window, xc, fc, lanes) -> None:
+    """The tile's reduction onto ``unit``: an accumulator bank (mac4_i8) takes the whole tile at the
+    ``window`` axis (read out once its window is done); a stateless dot takes each ``lanes`` step, the
+    tile's pixels ``xc`` and channels ``fc`` unrolled and emitted in cfu_asm order."""
+    if unit.accumulators:
+        s[Acc].tensorize(window, unit)
+        return
+    s[Acc].unroll(xc)
+    s[Acc].unroll(fc)
+    s[Acc].tensorize(lanes, unit)
+    s[Y].pragma(s[Y].leaf_iter_vars[0], "cfu_asm", 1)
+
+
+#: most lane steps of a window (KH x KX / lanes) _qconv_rows emits straight-line per output tile
+ROWS_STRAIGHT_STEPS = 16
+
+
+def _qconv_rows(wl, exts, dot: TensorIntrin, tile=(4, 4)):
+    """``qconv2d_nhwc`` with packed window rows (:func:`_qconv_rows_te`) as a register tile of
+    ``tile`` output pixels x output channels: per lane step tx + tf words loaded for tx * tf dots,
+    the window's lane steps straight-line (cfu_asm) when there are at most ROWS_STRAIGHT_STEPS of
+    them (else one window row per iteration); with an accumulator-bank intrinsic (mac4_i8) the tile
+    (at most its accumulators) is kept in the unit. The im2col rows are packed once at the root (OH * OW *
+    KH * KX bytes, each row reused by every output channel). With a requantizing unit
+    each channel's multiplier and shift are set once per tile, then its pixels requantized."""
+    Col, Wp, Acc, B, Y = _qconv_rows_te(wl, dot.lanes)
+    s = create_schedule(Y)
+    if "pad" in wl.stages:
+        _pad_copy(s, wl.stages["pad"])
+    _pixel_tile(s, Y, Acc, B, exts, tile)
     s[Col].compute_root()
     s[Wp].compute_root()
     _, _, xc, fc = s[Acc].op.axis
@@ -844,13 +869,7 @@ def _qconv_rows(wl, exts, dot: TensorIntrin, tile=(4, 4)):
     if wl.params["KH"] * (Col.shape[4] // dot.lanes) <= (MAC_LANE_STEPS if dot.accumulators else ROWS_STRAIGHT_STEPS):
         s[Acc].unroll(ry)
     s[Acc].unroll(lo)
-    if dot.accumulators:  # the tile in the unit's bank, read out once its window is done
-        s[Acc].tensorize(ry, dot)
-        return s, list(wl.inputs) + [Y]
-    s[Acc].unroll(xc)
-    s[Acc].unroll(fc)
-    s[Acc].tensorize(li, dot)
-    s[Y].pragma(s[Y].leaf_iter_vars[0], "cfu_asm", 1)
+    _reduce_tile_on(s, Y, Acc, dot, ry, xc, fc, li)
     return s, list(wl.inputs) + [Y]
 
 
@@ -958,38 +977,14 @@ def _qdw_rows(wl, exts, unit: TensorIntrin, tile=(4, 1)):
             _, ci = s[Ph].split(c, u)
             s[Ph].unroll(ci)
     s[Wp].compute_root()
-    OW, F = Y.shape[2], Y.shape[3]
-    tx, tf = _fit(OW, tile[0]), _fit(F, tile[1])
-    b, y, x, f = s[Y].op.axis
-    xo, xi = s[Y].split(x, tx)
-    fo, fi = s[Y].split(f, tf)
-    s[Y].reorder(b, y, xo, fo, fi, xi)
-    rq = _requant_unit(exts)
-    if rq is not None:
-        s[B].compute_at(s[Y], fo)
-        for ax in s[B].op.axis:
-            s[B].unroll(ax)
-        s[Acc].compute_at(s[Y], fo, through=s[B])
-        s[Y].unroll(fi)
-        s[Y].tensorize(xi, rq)
-    else:
-        s[B].compute_inline()
-        s[Acc].compute_at(s[Y], fo)
-        s[Y].unroll(fi)
-        s[Y].unroll(xi)
+    _pixel_tile(s, Y, Acc, B, exts, tile)
     _, _, xc, fc = s[Acc].op.axis
     ry, kx = s[Acc].op.reduce_axis
     ko, ki = s[Acc].split(kx, unit.lanes)
     s[Acc].reorder(ry, ko, xc, fc, ki)
     s[Acc].unroll(ry)
     s[Acc].unroll(ko)
-    if unit.accumulators:
-        s[Acc].tensorize(ry, unit)
-        return s, list(wl.inputs) + [Y]
-    s[Acc].unroll(xc)
-    s[Acc].unroll(fc)
-    s[Acc].tensorize(ki, unit)
-    s[Y].pragma(s[Y].leaf_iter_vars[0], "cfu_asm", 1)
+    _reduce_tile_on(s, Y, Acc, unit, ry, xc, fc, ki)
     return s, list(wl.inputs) + [Y]
 
 
@@ -1008,25 +1003,7 @@ def _qdw_tiled(wl, exts, tile=(2, 1)):
     s = create_schedule(Y)
     if "pad" in wl.stages:
         _pad_copy(s, wl.stages["pad"])
-    OW, F = Y.shape[2], Y.shape[3]
-    tx, tf = _fit(OW, tile[0]), _fit(F, tile[1])
-    b, y, x, f = s[Y].op.axis
-    xo, xi = s[Y].split(x, tx)
-    fo, fi = s[Y].split(f, tf)
-    s[Y].reorder(b, y, xo, fo, fi, xi)
-    rq = _requant_unit(exts)
-    if rq is not None:
-        s[B].compute_at(s[Y], fo)
-        for ax in s[B].op.axis:
-            s[B].unroll(ax)
-        s[Acc].compute_at(s[Y], fo, through=s[B])
-        s[Y].unroll(fi)
-        s[Y].tensorize(xi, rq)
-    else:
-        s[B].compute_inline()
-        s[Acc].compute_at(s[Y], fo)
-        s[Y].unroll(fi)
-        s[Y].unroll(xi)
+    _pixel_tile(s, Y, Acc, B, exts, tile)
     _, _, xc, fc = s[Acc].op.axis
     ry, rx = s[Acc].op.reduce_axis
     s[Acc].reorder(ry, rx, xc, fc)
