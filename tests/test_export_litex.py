@@ -30,16 +30,33 @@ PRINTF_C = r"""
 #include <stdarg.h>
 #include <stdint.h>
 #include "isaforge_rt.h"
-/* %lu and %08lx and plain text: what the exported main.c prints */
+static void out_num(unsigned long v, unsigned base, int width, char pad, int neg) {
+    char buf[12];
+    int n = 0;
+    do { buf[n++] = "0123456789abcdef"[v % base]; v /= base; } while (v);
+    if (neg) buf[n++] = '-';
+    for (int i = n; i < width; ++i) isaforge_putchar(pad);
+    while (n) isaforge_putchar(buf[--n]);
+}
 int printf(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     for (const char *p = fmt; *p; ++p) {
         if (*p != '%') { isaforge_putchar(*p); continue; }
-        while (*p && *p != 'u' && *p != 'x') ++p;
-        unsigned long v = va_arg(ap, unsigned long);
-        if (*p == 'u') isaforge_print_uint((uint32_t)v);
-        else { for (int s = 28; s >= 0; s -= 4) isaforge_putchar("0123456789abcdef"[(v >> s) & 15]); }
+        ++p;
+        char pad = ' ';
+        int width = 0;
+        if (*p == '0') { pad = '0'; ++p; }
+        while (*p >= '0' && *p <= '9') width = width * 10 + (*p++ - '0');
+        while (*p == 'l') ++p;
+        if (*p == 's') { for (const char *s = va_arg(ap, const char *); *s; ++s) isaforge_putchar(*s); }
+        else if (*p == 'd') {
+            long v = va_arg(ap, long);
+            out_num(v < 0 ? 0ul - (unsigned long)v : (unsigned long)v, 10, width, pad, v < 0);
+        }
+        else if (*p == 'u') out_num(va_arg(ap, unsigned long), 10, width, pad, 0);
+        else if (*p == 'x') out_num(va_arg(ap, unsigned long), 16, width, pad, 0);
+        else isaforge_putchar(*p);
     }
     va_end(ap);
     return 0;

@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pytest
+from test_export_litex import PRINTF_C, STUBS
 
 import tir
 from frontend import from_tflite, quantize
@@ -32,51 +33,6 @@ from simulator.vexriscv import run_elf
 
 CALIBRATION = np.linspace(0, 2 * np.pi, 500, dtype=np.float32)
 EXTS = ("dot4_i8", "requant_i8")
-
-# Just enough of LiteX's software headers for main.c to build against the isaforge runtime.
-STUBS = {
-    "irq.h": ("static inline void irq_setmask(unsigned m) { (void)m; }\n"
-              "static inline void irq_setie(unsigned e) { (void)e; }\n"),
-    "libbase/uart.h": "static inline void uart_init(void) {}\n",
-    "stdio.h": "int printf(const char *fmt, ...);\n",
-}
-# a printf of the conversions the exported programs use: %s, %ld, %lu, %08lx, %06lu (flags 0, width, l)
-PRINTF_C = r"""
-#include <stdarg.h>
-#include <stdint.h>
-#include "isaforge_rt.h"
-static void out_num(unsigned long v, unsigned base, int width, char pad, int neg) {
-    char buf[12];
-    int n = 0;
-    do { buf[n++] = "0123456789abcdef"[v % base]; v /= base; } while (v);
-    if (neg) buf[n++] = '-';
-    for (int i = n; i < width; ++i) isaforge_putchar(pad);
-    while (n) isaforge_putchar(buf[--n]);
-}
-int printf(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    for (const char *p = fmt; *p; ++p) {
-        if (*p != '%') { isaforge_putchar(*p); continue; }
-        ++p;
-        char pad = ' ';
-        int width = 0;
-        if (*p == '0') { pad = '0'; ++p; }
-        while (*p >= '0' && *p <= '9') width = width * 10 + (*p++ - '0');
-        while (*p == 'l') ++p;
-        if (*p == 's') { for (const char *s = va_arg(ap, const char *); *s; ++s) isaforge_putchar(*s); }
-        else if (*p == 'd') {
-            long v = va_arg(ap, long);
-            out_num(v < 0 ? 0ul - (unsigned long)v : (unsigned long)v, 10, width, pad, v < 0);
-        }
-        else if (*p == 'u') out_num(va_arg(ap, unsigned long), 10, width, pad, 0);
-        else if (*p == 'x') out_num(va_arg(ap, unsigned long), 16, width, pad, 0);
-        else isaforge_putchar(*p);
-    }
-    va_end(ap);
-    return 0;
-}
-"""
 
 
 @pytest.fixture(scope="module")
