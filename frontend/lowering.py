@@ -184,13 +184,21 @@ def _add_op(graph: Graph, node: Node) -> OpCall:
     v = graph.values
     a, b, y = v[node.inputs[0]], v[node.inputs[1]], v[node.outputs[0]]
     _int8_values(node, a, b, y)
-    if a.shape != b.shape:
-        raise UnsupportedOperatorError(f"{node.origin}: broadcasting add ({a.shape} + {b.shape}) is not supported")
+    try:
+        out_shape = np.broadcast_shapes(tuple(a.shape), tuple(b.shape))
+    except ValueError:
+        raise UnsupportedOperatorError(f"{node.origin}: add of shapes {a.shape} and {b.shape}, which do not "
+                                       "broadcast") from None
+    if tuple(out_shape) != tuple(y.shape):
+        raise UnsupportedOperatorError(f"{node.origin}: add of shapes {a.shape} and {b.shape} gives "
+                                       f"{tuple(out_shape)}, but its output {y.name!r} is {y.shape}")
     for t in (a, b, y):
         if t.quant is None or t.quant.per_channel:
             raise UnsupportedOperatorError(f"{node.origin}: tensor {t.name!r} needs per-tensor quantization")
     qmin, qmax = _clamp(node, y)
-    attrs = {"shape": tuple(int(d) for d in a.shape), "a_zero_point": int(a.quant.zero_point[0]),
+    shapes = {k: tuple(int(d) for d in t.shape) for k, t in (("a_shape", a), ("b_shape", b))
+              if tuple(t.shape) != tuple(y.shape)}
+    attrs = {"shape": tuple(int(d) for d in y.shape), **shapes, "a_zero_point": int(a.quant.zero_point[0]),
              "b_zero_point": int(b.quant.zero_point[0]), "out_zero_point": int(y.quant.zero_point[0]),
              **qadd_params(a.quant.scale[0], b.quant.scale[0], y.quant.scale[0]), "qmin": qmin, "qmax": qmax}
     ins = [a.data if a.is_constant else a.name, b.data if b.is_constant else b.name]

@@ -412,10 +412,19 @@ def qadd_params(a_scale: float, b_scale: float, out_scale: float, left_shift: in
     return out
 
 
+def _broadcast_index(shape: tuple, in_shape: tuple, i: tuple) -> tuple:
+    """The element of an input of ``in_shape`` that output element ``i`` (of ``shape``) reads under
+    numpy broadcasting: axes aligned at the right, an extent-1 axis read at 0."""
+    lead = len(shape) - len(in_shape)
+    return tuple(tir.const(0, "int32") if n == 1 and shape[lead + d] != 1 else i[lead + d]
+                 for d, n in enumerate(in_shape))
+
+
 def _qadd_te(shape, a_zero_point, b_zero_point, out_zero_point, left_shift, a_multiplier, a_shift, b_multiplier,
-             b_shift, out_multiplier, out_shift, qmin, qmax):
-    A = tir.placeholder(shape, "int8", name="A")
-    B = tir.placeholder(shape, "int8", name="B")
+             b_shift, out_multiplier, out_shift, qmin, qmax, a_shape=None, b_shape=None):
+    a_shape, b_shape = a_shape or shape, b_shape or shape
+    A = tir.placeholder(a_shape, "int8", name="A")
+    B = tir.placeholder(b_shape, "int8", name="B")
 
     def scaled(v, zp, m, s):
         v = _shifted(v, zp)
@@ -424,14 +433,17 @@ def _qadd_te(shape, a_zero_point, b_zero_point, out_zero_point, left_shift, a_mu
         return tir.q_multiply_shift(v, m, s)
 
     Out = tir.compute(shape, lambda *i: tir.requantize(
-        scaled(A[i], a_zero_point, a_multiplier, a_shift) + scaled(B[i], b_zero_point, b_multiplier, b_shift),
+        scaled(A[_broadcast_index(shape, a_shape, i)], a_zero_point, a_multiplier, a_shift)
+        + scaled(B[_broadcast_index(shape, b_shape, i)], b_zero_point, b_multiplier, b_shift),
         out_multiplier, out_shift, out_zero_point, qmin, qmax, "int8"), name="qadd")
     return Workload("qadd", [A, B], Out, None)
 
 
 def _qadd_ref(a, b, *, shape, a_zero_point, b_zero_point, out_zero_point, left_shift, a_multiplier, a_shift,
-              b_multiplier, b_shift, out_multiplier, out_shift, qmin, qmax):
+              b_multiplier, b_shift, out_multiplier, out_shift, qmin, qmax, a_shape=None, b_shape=None):
     qms = tir.quant.Q_MULTIPLY_SHIFT.numpy
+    a = np.broadcast_to(a.reshape(a_shape or shape), shape)
+    b = np.broadcast_to(b.reshape(b_shape or shape), shape)
     sa = qms((a.astype(np.int64) - a_zero_point) << left_shift, a_multiplier, a_shift).astype(np.int64)
     sb = qms((b.astype(np.int64) - b_zero_point) << left_shift, b_multiplier, b_shift).astype(np.int64)
     return requantize_channels_np(wrap(sa + sb, "int32"), out_multiplier, out_shift, out_zero_point, qmin, qmax)
@@ -452,6 +464,14 @@ def _qadd_norm(a):
             raise OpError(f"operator {op!r}: attribute '{k}_shift' = {s} is outside [-31, 0] (TFLite's ADD "
                           "multipliers are below one)")
     check_clamp(op, a)
+    for k in ("a_shape", "b_shape"):
+        t = a[k]
+        if t is None:
+            continue
+        lead = len(a["shape"]) - len(t)
+        if lead < 0 or any(n != 1 and n != a["shape"][lead + d] for d, n in enumerate(t)):
+            raise OpError(f"operator {op!r}: attribute {k!r} = {t} does not broadcast to the output shape "
+                          f"{a['shape']} (numpy rules: axes aligned at the right, each equal or 1)")
     return a
 
 
@@ -468,13 +488,17 @@ QADD = register(Op(
      Attr("a_shift", int, _EQUAL["a_shift"], "<= 0"),
      Attr("b_multiplier", int, _EQUAL["b_multiplier"]), Attr("b_shift", int, _EQUAL["b_shift"]),
      Attr("out_multiplier", int, _EQUAL["out_multiplier"]), Attr("out_shift", int, _EQUAL["out_shift"]),
-     *_CLAMP_ATTRS),
+     *_CLAMP_ATTRS,
+     Attr("a_shape", tuple, None, "A's shape when it broadcasts to shape (numpy rules; None: shape)"),
+     Attr("b_shape", tuple, None, "B's shape when it broadcasts to shape (numpy rules; None: shape)")),
     _qadd_te, _qadd_ref, lambda **_: 0, family="qadd", normalize=_qadd_norm, cli_default=dict(shape=(16, 16)),
     examples=(dict(shape=(2, 5)),
               dict(shape=(3, 7), a_zero_point=-5, b_zero_point=17, out_zero_point=-9,
                    **qadd_params(0.05, 0.02, 0.06)),
               dict(shape=(1, 4, 4, 3), a_zero_point=-128, b_zero_point=3, out_zero_point=-128, qmin=-128, qmax=127,
-                   **qadd_params(0.0039, 0.11, 0.12)))))
+                   **qadd_params(0.0039, 0.11, 0.12)),
+              dict(shape=(1, 3, 4, 5), b_shape=(5,), a_zero_point=2, b_zero_point=-7, **qadd_params(0.05, 0.02, 0.06)),
+              dict(shape=(2, 3, 4), a_shape=(2, 1, 4), b_shape=(3, 1), **qadd_params(0.03, 0.04, 0.05)))))
 
 
 __all__ = ["QADD", "QAVG_POOL2D_NHWC", "QCONV2D_NHWC", "QDEPTHWISE_CONV2D_NHWC", "QMAX_POOL2D_NHWC", "folded_bias",

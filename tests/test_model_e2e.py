@@ -290,3 +290,29 @@ def test_xor_example_prints_emlearns_lines_and_matches_the_reference(tmp_path):
     xs = np.stack(np.meshgrid(np.arange(-128, 128, 15), np.arange(-128, 128, 15)), -1).reshape(-1, 1, 2)
     r = run_model(g.compile("vexriscv", extensions=("dot4_i8", "requant_i8")), xs.astype(np.int8))
     assert np.array_equal(r.outputs, np.stack([g.evaluate(x.astype(np.int8))[0] for x in xs]))
+
+
+def test_broadcasting_add_equals_tflm_on_host_and_soc():
+    """TFLite's ADD broadcasts (a per-channel constant here, and an add of two activations of different
+    shapes): reference, host C and the SoC equal TFLM."""
+    from frontend.graph import Graph, Node, QuantParams, Value
+
+    rng = np.random.default_rng(11)
+    q = lambda s, z: QuantParams((s,), (z,))  # noqa: E731
+    vals = {"x": Value("x", (1, 4, 4, 3), "int8", q(0.05, -3)),
+            "c": Value("c", (3,), "int8", q(0.02, 4), rng.integers(-128, 128, 3).astype(np.int8)),
+            "s": Value("s", (1, 4, 4, 3), "int8", q(0.06, -1)),
+            "p": Value("p", (1, 1, 1, 3), "int8", q(0.06, -1)),
+            "y": Value("y", (1, 4, 4, 3), "int8", q(0.1, 2))}
+    nodes = [Node("add", ("x", "c"), ("s",), {"activation": "none"}, 0, "TFLite operator 0 (ADD)"),
+             Node("max_pool2d", ("s",), ("p",), {"filter": (4, 4), "stride": (4, 4), "padding": (0, 0, 0, 0),
+                                                 "activation": "none"}, 1, "TFLite operator 1 (MAX_POOL_2D)"),
+             Node("add", ("s", "p"), ("y",), {"activation": "relu"}, 2, "TFLite operator 2 (ADD)")]
+    g = Graph("badd", vals, nodes, ["x"], ["y"])
+    interp = _tflm(to_tflite(g))
+    xs = rng.integers(-128, 128, (3, 1, 4, 4, 3)).astype(np.int8)
+    want = np.stack([_tflm_run(interp, x) for x in xs])
+    assert np.array_equal(np.stack([g.evaluate(x)[0] for x in xs]), want)
+    assert np.array_equal(run_host(g.compile("host"), xs[0]), want[0])
+    assert np.array_equal(run_model(g.compile("vexriscv"), xs).outputs, want)
+

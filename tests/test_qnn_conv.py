@@ -109,8 +109,10 @@ def _direct_pool(x, a, kind):
 
 
 def _direct_add(xa, xb, p):
-    out = np.zeros(xa.shape, np.int8)
-    for i in np.ndindex(xa.shape):
+    shape = tuple(p["shape"])
+    xa, xb = np.broadcast_to(xa, shape), np.broadcast_to(xb, shape)
+    out = np.zeros(shape, np.int8)
+    for i in np.ndindex(shape):
         sa = _mbqm((int(xa[i]) - p["a_zero_point"]) * (1 << p["left_shift"]), p["a_multiplier"], p["a_shift"])
         sb = _mbqm((int(xb[i]) - p["b_zero_point"]) * (1 << p["left_shift"]), p["b_multiplier"], p["b_shift"])
         v = _mbqm(_i32(sa + sb), p["out_multiplier"], p["out_shift"]) + p["out_zero_point"]
@@ -260,6 +262,10 @@ ADDS = [
     dict(shape=(37,), a_zero_point=0, b_zero_point=0, out_zero_point=2, qmin=2, qmax=127,
          **qadd_params(0.5, 0.5, 0.5)),
     dict(shape=(5, 5), a_zero_point=100, b_zero_point=-100, out_zero_point=0, **qadd_params(0.1, 0.1, 0.05)),
+    # broadcasting (numpy's rules, as TFLite's ADD): a per-channel constant, both sides, a scalar
+    dict(shape=(1, 3, 4, 5), b_shape=(5,), a_zero_point=2, b_zero_point=-7, **qadd_params(0.05, 0.02, 0.06)),
+    dict(shape=(2, 3, 4), a_shape=(2, 1, 4), b_shape=(3, 1), a_zero_point=-1, **qadd_params(0.03, 0.04, 0.05)),
+    dict(shape=(3, 6), a_shape=(1,), b_zero_point=5, out_zero_point=-3, **qadd_params(0.2, 0.01, 0.2)),
 ]
 
 
@@ -267,10 +273,19 @@ ADDS = [
 def test_add_host_kernel_reference_and_direct_loops_agree(attrs):
     rng = np.random.default_rng(len(str(attrs)))
     wl = ops.get("qadd")(**attrs)
-    a, b = _i8(rng, attrs["shape"]), _i8(rng, attrs["shape"])
+    a = _i8(rng, attrs.get("a_shape", attrs["shape"]))
+    b = _i8(rng, attrs.get("b_shape", attrs["shape"]))
     want = wl.ref(a, b)
+    assert want.shape == attrs["shape"]
     np.testing.assert_array_equal(_direct_add(a, b, wl.params), want)
     np.testing.assert_array_equal(_host(wl, [a, b]), want)
+
+
+def test_add_shapes_that_do_not_broadcast_are_refused():
+    with pytest.raises(OpError, match="'b_shape' = \\(4,\\) does not broadcast to the output shape"):
+        ops.get("qadd")(shape=(2, 3), b_shape=(4,))
+    with pytest.raises(OpError, match="'a_shape'"):
+        ops.get("qadd")(shape=(3,), a_shape=(2, 3))
 
 
 def test_add_is_the_real_sum_within_rounding():
