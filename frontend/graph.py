@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from frontend.errors import FrontendError
+
 #: Canonical operator kinds of Node.op.
 OP_KINDS = (
     "fully_connected",
@@ -102,6 +104,49 @@ def same_padding(size: int, k: int, stride: int, dilation: int = 1, upper: bool 
     total = max((out - 1) * stride + eff - size, 0)
     small, big = total // 2, total - total // 2
     return (small, big) if upper else (big, small)
+
+
+def uint8_as_int8(graph: Graph) -> Graph:
+    """``graph`` with its uint8 tensors as int8 ones of the same real values: codes and zero points
+    minus 128 (ONNX's default U8 activations, and U8 weights with a per-tensor zero point). TFLite's
+    fixed-point kernels only ever use ``q - zero_point`` and add the output zero point before clamping
+    to the type's range, so every int8 result is the uint8 one minus 128, bit for bit. A uint8 graph
+    input or output keeps its dtype: a ``quantize`` node (an exact requantize of the same scale)
+    converts it at the boundary. A graph without uint8 tensors is returned as it is."""
+    u8 = [k for k, v in graph.values.items() if v.dtype == "uint8"]
+    if not u8:
+        return graph
+
+    def shifted(v: Value, name: str) -> Value:
+        q = v.quant
+        if q is None:
+            raise FrontendError(f"model {graph.name!r}: uint8 tensor {v.name!r} has no quantization")
+        quant = QuantParams(q.scale, tuple(int(z) - 128 for z in q.zero_point), q.axis)
+        data = None if v.data is None else (v.data.astype(np.int16) - 128).astype(np.int8)
+        return Value(name, v.shape, "int8", quant, data)
+
+    values = dict(graph.values)
+    rename: dict[str, str] = {}
+    nodes: list[Node] = []
+    boundary = set(graph.inputs) | set(graph.outputs)
+    for k in u8:
+        v = graph.values[k]
+        if k in boundary:
+            rename[k] = f"{k}_int8"
+            values[rename[k]] = shifted(v, rename[k])
+        else:
+            values[k] = shifted(v, k)
+    for k in graph.inputs:
+        if k in rename:  # the caller's uint8 codes, converted first
+            nodes.append(Node("quantize", (k,), (rename[k],), {}, -1, f"uint8 input {k!r} as int8"))
+    for n in graph.nodes:
+        ins = tuple(rename.get(t, t) for t in n.inputs)
+        outs = tuple(rename.get(t, t) for t in n.outputs)
+        nodes.append(Node(n.op, ins, outs, n.attrs, n.index, n.origin))
+    for k in graph.outputs:
+        if k in rename:
+            nodes.append(Node("quantize", (rename[k],), (k,), {}, -1, f"uint8 output {k!r} from int8"))
+    return Graph(graph.name, values, nodes, list(graph.inputs), list(graph.outputs))
 
 
 def int8_core(graph: Graph) -> Graph:

@@ -12,6 +12,9 @@ in either form onnxruntime's ``quantize_static`` writes:
   QLinearAveragePool, QLinearGlobalAveragePool, QLinearSoftmax (com.microsoft) and MaxPool /
   Reshape / Flatten on int8 tensors.
 
+uint8 tensors (onnxruntime's U8 activations; U8 weights of zero point 128) become int8 ones of the
+same real values (``frontend.graph.uint8_as_int8``: codes and zero points minus 128, exact).
+
 A float graph input read by ``QuantizeLinear`` becomes a ``quantize`` node and a float graph output
 written by ``DequantizeLinear`` a ``dequantize`` node, as the TFLite importer has them. Identity and
 Cast to the same type are dropped.
@@ -49,7 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from frontend.errors import ModelFormatError, UnsupportedOperatorError
-from frontend.graph import Graph, Node, QuantParams, Value, int8_core, same_padding
+from frontend.graph import Graph, Node, QuantParams, Value, int8_core, same_padding, uint8_as_int8
 
 #: ONNX operators (op_type, default or com.microsoft domain) the importer understands.
 SUPPORTED = (
@@ -85,7 +88,7 @@ def from_onnx(source, int8_io: bool = False) -> Graph:
     then takes and returns the int8 tensors (with their QuantParams), as a fully-int8 TFLite model does
     and as ``Graph.compile`` expects.
     """
-    g = _from_onnx(source)
+    g = uint8_as_int8(_from_onnx(source))  # onnxruntime's default U8 activations
     return int8_core(g) if int8_io else g
 
 

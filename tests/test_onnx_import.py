@@ -373,6 +373,47 @@ def test_conv_net_int8_io_compiles_and_matches_evaluate(conv_models):
         np.testing.assert_array_equal(np.asarray(run_host(cm, xq)).reshape(want.shape), want)
 
 
+@pytest.mark.parametrize("fmt", [QuantFormat.QDQ, QuantFormat.QOperator], ids=["qdq", "qoperator"])
+def test_uint8_activations_import_as_the_same_int8_graph(conv_models, tmp_path, fmt):
+    """onnxruntime's U8 activations (its classic default) import as int8 tensors of the same real
+    values: codes and zero points minus 128. Calibrated alike, the U8 model's graph equals the S8
+    one's (scales equal, zero points 128 apart), so their outputs are equal bit for bit."""
+    d, _, _ = conv_models
+    rng = np.random.default_rng(1)
+    calib = [rng.uniform(0, 1, (1, 3, 8, 8)).astype(np.float32) for _ in range(40)]
+    s8 = from_onnx(_quantize(d / "conv.onnx", tmp_path / "s8.onnx", "x", calib, fmt))
+    quantize_static(str(d / "conv.onnx"), str(tmp_path / "u8.onnx"), _Reader("x", calib), quant_format=fmt,
+                    per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    u8_model = onnx.load(str(tmp_path / "u8.onnx"))
+    assert any(nh.to_array(t).dtype == np.uint8 for t in u8_model.graph.initializer)
+    u8 = from_onnx(u8_model)
+    assert all(v.dtype != "uint8" for v in u8.values.values())
+    assert [n.op for n in u8.nodes] == [n.op for n in s8.nodes]
+    xs = [rng.uniform(0, 1, (1, 8, 8, 3)).astype(np.float32) for _ in range(6)]
+    for x in xs:
+        np.testing.assert_array_equal(u8.evaluate(x)[0], s8.evaluate(x)[0])
+    assert _max_step_diff(u8, tmp_path / "u8.onnx", [x.transpose(0, 3, 1, 2) for x in xs], nchw=True) <= 4.0
+
+
+def test_uint8_graph_input_and_output_convert_at_the_boundary():
+    """A graph whose own input and output are uint8 keeps them: exact requantizing ``quantize`` nodes
+    convert to int8 and back (a max pool of uint8 codes is the max of the codes)."""
+    from frontend.compile import run_host
+    from frontend.graph import Graph, Node, Value, uint8_as_int8
+
+    q = QuantParams((0.1,), (130,))
+    vals = {"x": Value("x", (1, 4, 4, 2), "uint8", q), "y": Value("y", (1, 2, 2, 2), "uint8", q)}
+    g = uint8_as_int8(Graph("u8pool", vals, [Node("max_pool2d", ("x",), ("y",), {
+        "filter": (2, 2), "stride": (2, 2), "padding": (0, 0, 0, 0), "activation": "none"}, 0, "pool")],
+        ["x"], ["y"]))
+    assert [n.op for n in g.nodes] == ["quantize", "max_pool2d", "quantize"]
+    assert g.values["x"].dtype == g.values["y"].dtype == "uint8" and g.values["x_int8"].quant.zero_point == (2,)
+    x = np.random.default_rng(2).integers(0, 256, (1, 4, 4, 2)).astype(np.uint8)
+    want = x.reshape(1, 2, 2, 2, 2, 2).max(axis=(2, 4))
+    np.testing.assert_array_equal(g.evaluate(x)[0], want)
+    np.testing.assert_array_equal(np.asarray(run_host(g.compile("host"), x)).reshape(want.shape), want)
+
+
 def test_maxpool_global_average_pool_net(tmp_path):
     rng = np.random.default_rng(8)
     inits = [nh.from_array(rng.normal(0, 0.3, (6, 2, 3, 3)).astype(np.float32), "w1"),
