@@ -98,9 +98,15 @@ class PerLayerRun:
         return np.array_equal(self.outputs, self.reference)
 
 
-def _c_array(ctype: str, name: str, a: np.ndarray, const: bool) -> str:
-    vals = ", ".join(str(int(v)) for v in np.asarray(a).reshape(-1))
-    return f"{'static const' if const else 'static'} {ctype} {name}[{a.size}] = {{{vals}}};"
+#: the per-layer program's arrays are word-aligned: the dot4_i8 kernels load their rows as words
+_ALIGNED = "__attribute__((aligned(4)))"
+
+
+def _c_array(ctype: str, name: str, a: np.ndarray) -> str:
+    """A static const C array of ``a``'s elements, word-aligned."""
+    from frontend.compile import c_literals
+
+    return f"static const {ctype} {name}[{a.size}] {_ALIGNED} = {{{', '.join(c_literals(np.asarray(a)))}}};"
 
 
 def _channel_runs(mults: np.ndarray, shifts: np.ndarray) -> list[tuple[int, int, int, int]]:
@@ -171,14 +177,14 @@ def per_layer_sine(exts=(), *, max_cycles: int = 20_000_000) -> PerLayerRun:
         kernel_src[f"{fname}.c"] = codegen_c.emit(func, "vexriscv")
         names.append(c_function_name(func))
         protos.append(f"void {c_function_name(func)}(int8_t *X, int8_t *W, int32_t *Bias, int32_t *Y);")
-        data += [_c_array("int8_t", f"pl_w{li}", w, True), _c_array("int32_t", f"pl_b{li}", bias, True),
-                 f"static int32_t pl_acc{li}[{a['M'] * n}];"]
+        data += [_c_array("int8_t", f"pl_w{li}", w), _c_array("int32_t", f"pl_b{li}", bias),
+                 f"static int32_t pl_acc{li}[{a['M'] * n}] {_ALIGNED};"]
         calls.append(f"    {c_function_name(func)}((int8_t *){act}, (int8_t *)pl_w{li}, "
                      f"(int32_t *)pl_b{li}, pl_acc{li});")
         last = li == len(fc) - 1
         out = "out" if last else f"pl_act{li}"
         if not last:
-            data.append(f"static int8_t pl_act{li}[{a['M'] * n}];")
+            data.append(f"static int8_t pl_act{li}[{a['M'] * n}] {_ALIGNED};")
         # requantize: one library kernel per run of channels sharing (multiplier, shift)
         for ri, (c0, cnt, m, sh) in enumerate(_channel_runs(np.asarray(mults), np.asarray(shifts))):
             if a["M"] != 1:
@@ -202,8 +208,9 @@ def per_layer_sine(exts=(), *, max_cycles: int = 20_000_000) -> PerLayerRun:
         '#include "isaforge_rt.h"',
         *protos,
         *data,
-        f"static const int8_t isaforge_inputs[{nb}][1] = {{{', '.join(f'{{{int(v)}}}' for v in x.reshape(-1))}}};",
-        f"int8_t isaforge_outputs[{nb}][1];",
+        f"static const int8_t isaforge_inputs[{nb}][1] {_ALIGNED} = "
+        f"{{{', '.join(f'{{{int(v)}}}' for v in x.reshape(-1))}}};",
+        f"int8_t isaforge_outputs[{nb}][1] {_ALIGNED};",
         f"uint32_t isaforge_counts[{4 + 2 * nb}];",
         "static void pl_infer(const int8_t *in, int8_t *out) {",
         *calls,
