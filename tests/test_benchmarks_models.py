@@ -5,6 +5,7 @@ equal the whole-model reference bit for bit, and with dot4_i8 + requant_i8 it us
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -61,3 +62,18 @@ def test_per_layer_sine_uses_the_extensions(runs):
 def test_per_layer_sine_refuses_other_extensions():
     with pytest.raises(ValueError, match="mac4_i8"):
         _models().per_layer_sine(("mac4_i8",))
+
+
+def test_per_layer_rows_of_the_table(capsys):
+    """The rows main() adds after the whole-model sine rows: the existing fields plus per_layer."""
+    m = _models()
+    rows = m._per_layer_rows()
+    fields = {"model", "extensions", "used", "cycles", "cold_cycles", "instret", "text", "rodata", "bss", "arena",
+              "kernels", "per_layer"}
+    assert [r["extensions"] for r in rows] == [list(e) for e in m.PER_LAYER_VARIANTS]
+    for r in rows:
+        assert set(r) == fields and r["per_layer"] is True and r["model"] == m.PER_LAYER_NAME
+        assert r["cycles"] > 0 and r["text"] == sum(r["kernels"].values())
+        json.dumps(r)
+    printed = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith(m.PER_LAYER_NAME)]
+    assert len(printed) == len(m.PER_LAYER_VARIANTS)
