@@ -10,6 +10,20 @@ tests/test_model_e2e.py). The float peer on the same SoC (emlearn's generated C 
 sine MLPs): benchmarks/peers_emlearn.py. Footprint: the model unit's .text / .rodata / .bss (its
 kernels, weights and arena; no runtime, no interpreter) read from the ELF. For scale: TFLM's
 interpreter alone is tens of KB of .text, ExecuTorch quotes a 50 KB base footprint.
+
+Besides the whole-model compile, "sine (per-layer ops)" is the baseline a user wrote by hand before
+the frontend existed (:func:`per_layer_sine`): each layer of the same int8 sine MLP as separate
+kernels of the generic operator library (``dense`` with bias to int32, then the library's
+``requantize`` int32 -> int8 stage), each with a simple schedule (the default one; with the
+extensions the dense reduction tensorized by dot4_i8 where K is a multiple of 4, the requantize
+stage by requant_i8), lowered and emitted one kernel at a time and called in sequence from a
+hand-written main with static int32 / int8 buffers between the kernels (unfused). The library's
+``requantize`` takes one multiplier and shift, and sine's hidden layers are quantized per channel,
+so a layer's output stage is one requantize kernel per run of channels sharing (multiplier, shift)
+(every channel here). The input zero point is folded into the bias offline (ops.qnn.fold_x_zero_point,
+what the model compiler does too), so no zero-point kernels are needed. Built with the same cross
+compiler, run on the same SoC, checked bit for bit against the model's reference; its .text counts
+every function of the kernels' C units.
 """
 
 from __future__ import annotations
@@ -18,6 +32,7 @@ import argparse
 import json
 import runpy
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +47,10 @@ from frontend.tflite import from_tflite  # noqa: E402
 from frontend.zoo import kws_calibration, kws_float, sine_float_path  # noqa: E402
 
 VARIANTS = ((), ("dot4_i8", "requant_i8"), ("mac4_i8", "requant_i8"))
+#: extension sets of the per-layer baseline (none, and the stateless dot with the requantizing unit)
+PER_LAYER_VARIANTS = ((), ("dot4_i8", "requant_i8"))
+PER_LAYER_NAME = "sine (per-layer ops)"
+MODEL_COLUMN = len(PER_LAYER_NAME) + 1  # the table's model column fits the per-layer rows' name
 
 
 def sine():
@@ -56,13 +75,218 @@ def xor():
 MODELS = {"sine": sine, "xor": xor, "kws": kws}
 
 
+# --- the per-layer baseline: library kernels one at a time, called from a hand-written main ---------
+
+@dataclass
+class PerLayerRun:
+    """One simulation of the per-layer sine program (see the module docstring)."""
+
+    outputs: np.ndarray  # [inputs, 1, 1] int8, read back from the device
+    reference: np.ndarray  # g.evaluate of every input
+    cycles: int  # warm inference (the first input, second run)
+    cold_cycles: int
+    instret: int
+    used: tuple[str, ...]  # extensions some kernel was tensorized with
+    text: int  # .text of every function of the kernels' C units
+    rodata: int  # the weights, biases and the kernels' constants
+    bss: int  # the buffers between kernels and the kernels' own scratch
+    kernels: dict[str, int] = field(default_factory=dict)  # kernel function -> .text bytes
+    calls: int = 0  # kernel calls per inference
+
+    @property
+    def ok(self) -> bool:
+        return np.array_equal(self.outputs, self.reference)
+
+
+#: the per-layer program's arrays are word-aligned: the dot4_i8 kernels load their rows as words
+_ALIGNED = "__attribute__((aligned(4)))"
+
+
+def _c_array(ctype: str, name: str, a: np.ndarray) -> str:
+    """A static const C array of ``a``'s elements, word-aligned."""
+    from frontend.compile import c_literals
+
+    return f"static const {ctype} {name}[{a.size}] {_ALIGNED} = {{{', '.join(c_literals(np.asarray(a)))}}};"
+
+
+def _channel_runs(mults: np.ndarray, shifts: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """(first channel, count, multiplier, shift) of each run of channels with the same pair."""
+    runs: list[list[int]] = []
+    for c, (m, sh) in enumerate(zip(mults.tolist(), shifts.tolist())):
+        if runs and runs[-1][2:] == [m, sh]:
+            runs[-1][1] += 1
+        else:
+            runs.append([c, 1, m, sh])
+    return [tuple(r) for r in runs]
+
+
+def per_layer_sine(exts=(), *, max_cycles: int = 20_000_000) -> PerLayerRun:
+    """Build the int8 sine MLP as separate library kernels (one ``dense`` with bias per layer, then
+    ``requantize`` kernels), call them from a hand-written main with static buffers in between, run it
+    on the simulated SoC and read the outputs and mcycle counts back (see the module docstring).
+
+    ``exts``: () or a set holding dot4_i8 (the dense reduction's lanes, where K is a multiple of 4)
+    and / or requant_i8 (the requantize stage)."""
+    import codegen_c
+    import isa_ext
+    import ops
+    import tir
+    from codegen_c.emit import c_function_name
+    from frontend.lowering import node_op
+    from frontend.run import _kind
+    from schedules.schedule import create_schedule
+    from simulator.elf import read_elf
+    from simulator.run import cfu_verilog
+    from simulator.toolchain import compile_rv32, runtime_sources
+    from simulator.vexriscv import run_elf
+    from toolchain.rv32 import Toolchain
+
+    exts = tuple(exts)
+    unknown = set(exts) - {"dot4_i8", "requant_i8"}
+    if unknown:
+        raise ValueError(f"per_layer_sine: extensions {sorted(unknown)} are not used by the per-layer baseline "
+                         "(it takes dot4_i8 and / or requant_i8)")
+    g, x = sine()
+    want = np.stack([g.evaluate(xi)[0] for xi in x])
+    dot = isa_ext.get("dot4_i8") if "dot4_i8" in exts else None
+    rq = isa_ext.get("requant_i8") if "requant_i8" in exts else None
+    used: list[str] = []
+
+    kernel_src: dict[str, str] = {}  # C file -> one emitted kernel
+    names: list[str] = []  # the kernel functions
+    protos: list[str] = []
+    data: list[str] = []
+    calls: list[str] = []
+    fc = [n for n in g.nodes if n.op == "fully_connected"]
+    act = "in"  # the C expression of the current layer's int8 input
+    for li, node in enumerate(fc):
+        call = node_op(g, node)  # the same multipliers, shifts, clamp and folded bias as the reference
+        a = call.attrs
+        _, w, bias, mults, shifts = call.inputs
+        n, k = w.shape
+        # dense + bias -> int32 in memory
+        wl = ops.get("dense")(M=a["M"], N=n, K=k, bias=True)
+        s = create_schedule(wl.output)
+        if dot is not None and k % 4 == 0:
+            d = s[wl.stages["dense"]]
+            ko, ki = d.split(d.op.reduce_axis[0], 4)
+            d.tensorize(ki, dot)
+            used.append("dot4_i8")
+        fname = f"layer{li}_dense"
+        func = tir.lower(s, wl.args, name=fname)
+        kernel_src[f"{fname}.c"] = codegen_c.emit(func, "vexriscv")
+        names.append(c_function_name(func))
+        protos.append(f"void {c_function_name(func)}(int8_t *X, int8_t *W, int32_t *Bias, int32_t *Y);")
+        data += [_c_array("int8_t", f"pl_w{li}", w), _c_array("int32_t", f"pl_b{li}", bias),
+                 f"static int32_t pl_acc{li}[{a['M'] * n}] {_ALIGNED};"]
+        calls.append(f"    {c_function_name(func)}((int8_t *){act}, (int8_t *)pl_w{li}, "
+                     f"(int32_t *)pl_b{li}, pl_acc{li});")
+        last = li == len(fc) - 1
+        out = "out" if last else f"pl_act{li}"
+        if not last:
+            data.append(f"static int8_t pl_act{li}[{a['M'] * n}] {_ALIGNED};")
+        # requantize: one library kernel per run of channels sharing (multiplier, shift)
+        for ri, (c0, cnt, m, sh) in enumerate(_channel_runs(np.asarray(mults), np.asarray(shifts))):
+            if a["M"] != 1:
+                raise SystemExit("per_layer_sine: the per-channel requantize kernels assume one row")
+            wl = ops.get("requantize")(shape=(cnt,), multiplier=int(m), shift=int(sh),
+                                       zero_point=a["out_zero_point"], qmin=a["qmin"], qmax=a["qmax"])
+            s = create_schedule(wl.output)
+            if rq is not None:
+                s[wl.output].tensorize(s[wl.output].op.axis[0], rq)
+                used.append("requant_i8")
+            fname = f"layer{li}_requant{ri}"
+            func = tir.lower(s, wl.args, name=fname)
+            kernel_src[f"{fname}.c"] = codegen_c.emit(func, "vexriscv")
+            names.append(c_function_name(func))
+            protos.append(f"void {c_function_name(func)}(int32_t *Acc, int8_t *Out);")
+            calls.append(f"    {c_function_name(func)}(pl_acc{li} + {c0}, {out} + {c0});")
+        act = out
+    nb = len(x)
+    main = "\n".join([
+        "#include <stdint.h>",
+        '#include "isaforge_rt.h"',
+        *protos,
+        *data,
+        f"static const int8_t isaforge_inputs[{nb}][1] {_ALIGNED} = "
+        f"{{{', '.join(f'{{{int(v)}}}' for v in x.reshape(-1))}}};",
+        f"int8_t isaforge_outputs[{nb}][1] {_ALIGNED};",
+        f"uint32_t isaforge_counts[{4 + 2 * nb}];",
+        "static void pl_infer(const int8_t *in, int8_t *out) {",
+        *calls,
+        "}",
+        "static void isaforge_once(const int8_t *in, int8_t *out, uint32_t *c) {",
+        "    uint32_t c0 = isaforge_mcycle(), i0 = isaforge_minstret();",
+        "    pl_infer(in, out);",
+        "    uint32_t i1 = isaforge_minstret(), c1 = isaforge_mcycle();",
+        "    c[0] = c1 - c0;",
+        "    c[1] = i1 - i0;",
+        "}",
+        "int main(void) {",
+        "    isaforge_once(isaforge_inputs[0], isaforge_outputs[0], isaforge_counts);",
+        "    isaforge_once(isaforge_inputs[0], isaforge_outputs[0], isaforge_counts + 2);",
+        f"    for (int b = 0; b < {nb}; ++b)",
+        "        isaforge_once(isaforge_inputs[b], isaforge_outputs[b], isaforge_counts + 4 + 2 * b);",
+        "    return 0;",
+        "}",
+        "",
+    ])
+    sources = runtime_sources(print_float=True)
+    sources.update(kernel_src)
+    sources["main.c"] = main
+    elf = compile_rv32(sources, toolchain=Toolchain())
+    info = read_elf(elf)
+    dumps = {"isaforge_outputs": nb, "isaforge_counts": 4 * (4 + 2 * nb)}
+    used_t = tuple(e for e in exts if e in used)
+    run = run_elf(elf, cfu_verilog=cfu_verilog([isa_ext.get(e) for e in used_t]), max_cycles=max_cycles,
+                  dump={k: (info.symbol(k).address, v) for k, v in dumps.items()})
+    if run.exit_code != 0:
+        raise SystemExit(f"per-layer sine {exts}: the program exited with code {run.exit_code}\n{run.console}")
+    c = np.frombuffer(run.dumps["isaforge_counts"], "<u4").astype(int)
+    outs = np.frombuffer(run.dumps["isaforge_outputs"], np.int8).reshape(want.shape).copy()
+    sizes, kernels = _unit_sizes(elf, set(kernel_src), set(names), _kind)
+    return PerLayerRun(outputs=outs, reference=want, cycles=int(c[2]), cold_cycles=int(c[0]), instret=int(c[3]),
+                       used=used_t, text=sizes["text"], rodata=sizes["rodata"], bss=sizes["bss"] + sizes["data"],
+                       kernels=kernels, calls=len(calls))
+
+
+def _unit_sizes(elf, kernel_files: set[str], kernel_names: set[str], kind) -> tuple[dict[str, int], dict[str, int]]:
+    """Bytes by section kind of every symbol of the kernels' C units (their local symbols, found by
+    file, and the kernel functions, found by name: global symbols follow every file's locals) plus
+    main.c's ``pl_`` data (the weights and the buffers between kernels), and each kernel's .text."""
+    from elftools.elf.elffile import ELFFile
+
+    sizes = {"text": 0, "rodata": 0, "data": 0, "bss": 0}
+    kernels: dict[str, int] = {}
+    with open(elf, "rb") as f:
+        e = ELFFile(f)
+        current = None
+        for sym in e.get_section_by_name(".symtab").iter_symbols():
+            typ = sym["st_info"]["type"]
+            if typ == "STT_FILE":
+                current = Path(sym.name).name
+                continue
+            if typ not in ("STT_FUNC", "STT_OBJECT") or not sym["st_size"] or not isinstance(sym["st_shndx"], int):
+                continue
+            local = sym["st_info"]["bind"] == "STB_LOCAL"
+            in_kernel = (local and current in kernel_files) or (not local and sym.name in kernel_names)
+            if not (in_kernel or (local and current == "main.c" and sym.name.startswith("pl_"))):
+                continue
+            sizes[kind(e.get_section(sym["st_shndx"]))] += sym["st_size"]
+            if typ == "STT_FUNC" and in_kernel:
+                kernels[sym.name] = sym["st_size"]
+    if set(kernels) < kernel_names:
+        raise SystemExit(f"{elf}: kernels {sorted(kernel_names - set(kernels))} are not in the symbol table")
+    return sizes, kernels
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="sine,xor,kws")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     rows = []
-    print(f"{'model':<6}{'extensions':<22}{'used':<22}{'cycles':>11}{'cold':>11}{'speedup':>8}"
+    print(f"{'model':<{MODEL_COLUMN}}{'extensions':<22}{'used':<22}{'cycles':>11}{'cold':>11}{'speedup':>8}"
           f"{'.text':>7}{'.rodata':>8}{'.bss':>7}{'arena':>7}")
     for name in args.models.split(","):
         g, x = MODELS[name]()
@@ -76,14 +300,34 @@ def main(argv=None) -> int:
             base = base or r.cycles
             fp = r.footprint
             used = ", ".join(e.name for e in compiled.used_extensions) or "none"
-            print(f"{name:<6}{', '.join(exts) or 'none':<22}{used:<22}{r.cycles:>11,}{r.cold_cycles:>11,}"
+            print(f"{name:<{MODEL_COLUMN}}{', '.join(exts) or 'none':<22}{used:<22}{r.cycles:>11,}{r.cold_cycles:>11,}"
                   f"{base / r.cycles:>7.2f}x{fp.text:>7}{fp.rodata:>8}{fp.bss:>7}{fp.arena:>7}", flush=True)
             rows.append({"model": name, "extensions": list(exts), "used": used, "cycles": r.cycles,
                          "cold_cycles": r.cold_cycles, "instret": r.instret, "text": fp.text, "rodata": fp.rodata,
                          "bss": fp.bss, "arena": fp.arena, "kernels": fp.kernels})
+        if name == "sine":
+            rows += _per_layer_rows()
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
     return 0
+
+
+def _per_layer_rows() -> list[dict]:
+    """Print and return the per-layer baseline's rows (speedup over its own run without extensions)."""
+    rows, base = [], None
+    for exts in PER_LAYER_VARIANTS:
+        r = per_layer_sine(exts)
+        if not r.ok:
+            raise SystemExit(f"{PER_LAYER_NAME} {exts}: output differs from the reference")
+        base = base or r.cycles
+        used = ", ".join(r.used) or "none"
+        print(f"{PER_LAYER_NAME:<{MODEL_COLUMN}}{', '.join(exts) or 'none':<22}{used:<22}"
+              f"{r.cycles:>11,}{r.cold_cycles:>11,}"
+              f"{base / r.cycles:>7.2f}x{r.text:>7}{r.rodata:>8}{r.bss:>7}{0:>7}  ({r.calls} kernel calls)", flush=True)
+        rows.append({"model": PER_LAYER_NAME, "extensions": list(exts), "used": used, "cycles": r.cycles,
+                     "cold_cycles": r.cold_cycles, "instret": r.instret, "text": r.text, "rodata": r.rodata,
+                     "bss": r.bss, "arena": 0, "kernels": r.kernels, "per_layer": True})
+    return rows
 
 
 if __name__ == "__main__":
