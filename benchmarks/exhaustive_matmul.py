@@ -8,6 +8,11 @@ its config, the space size, the cost of every config and the exact command that 
 tests/test_xgb_tuner.py compares the XGBTuner against that best.
 
     python benchmarks/exhaustive_matmul.py [--template matmul_i8] [--shape 32 32 32] [--n-parallel N]
+        [--where KNOB=VALUE ...]
+
+``--where`` measures only the configs whose knob has that value (repeatable; the others stay
+unmeasured, ``null`` in ``costs``), e.g. the dot4_i8 cfu_asm configs of the 64^3 space:
+``--shape 64 64 64 --where tensorize=dot4_i8 --where cfu_emit=asm`` (540 of 3,240).
 """
 
 from __future__ import annotations
@@ -41,6 +46,18 @@ def _best_by_knob(space, costs, knob: str) -> dict:
     return out
 
 
+def _matching(space, where: list[str], ap) -> list[int]:
+    """Indices of the configs whose knobs have the ``KNOB=VALUE`` values (all of them without any)."""
+    want = []
+    for w in where:
+        knob, sep, value = w.partition("=")
+        if not sep or knob not in space.knobs:
+            ap.error(f"--where {w!r}: expected KNOB=VALUE with a knob of {', '.join(space.knobs)}")
+        want.append((list(space.knobs).index(knob), knob, value))
+    return [i for i in range(len(space))
+            if all(str(space.knobs[k].choices[space.decompose(i)[pos]]) == v for pos, k, v in want)]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--template", default="matmul_i8")
@@ -49,6 +66,8 @@ def main(argv=None) -> int:
     ap.add_argument("--n-parallel", type=int, default=None, help="worker processes (default: CPU count)")
     ap.add_argument("--chunk", type=int, default=32, help="configs per measure call (progress granularity)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    ap.add_argument("--where", action="append", default=[], metavar="KNOB=VALUE",
+                    help="only configs whose knob has this value (repeatable)")
     args = ap.parse_args(argv)
 
     from schedules.autotune.task import create_task
@@ -57,22 +76,23 @@ def main(argv=None) -> int:
     task = create_task(args.template, tuple(args.shape), args.target)
     space = task.config_space
     n = len(space)
-    print(f"{task.key}: {n} configs ({space})", flush=True)
+    chosen = _matching(space, args.where, ap)
+    print(f"{task.key}: {n} configs ({space}); measuring {len(chosen)}", flush=True)
     t0 = time.time()
     costs: list[float | None] = [None] * n
     errors: dict[str, int] = {}
     with make_measure(target=args.target, n_parallel=args.n_parallel) as measure:
-        for start in range(0, n, args.chunk):
-            batch = [space.get(i) for i in range(start, min(n, start + args.chunk))]
+        for start in range(0, len(chosen), args.chunk):
+            batch = [space.get(i) for i in chosen[start:start + args.chunk]]
             for cfg, res in zip(batch, measure(task, batch)):
                 if res.valid:
                     costs[cfg.index] = res.cost
                 else:
                     errors[res.error] = errors.get(res.error, 0) + 1
-            done = min(n, start + args.chunk)
+            done = min(len(chosen), start + args.chunk)
             valid = [c for c in costs if c is not None]
             best = min(valid) if valid else None
-            print(f"  {done}/{n} measured, best {best}, errors {errors}, {time.time() - t0:.0f}s", flush=True)
+            print(f"  {done}/{len(chosen)} measured, best {best}, errors {errors}, {time.time() - t0:.0f}s", flush=True)
     elapsed = time.time() - t0
     valid = [(c, i) for i, c in enumerate(costs) if c is not None]
     if not valid:
@@ -89,6 +109,8 @@ def main(argv=None) -> int:
         "args": list(task.args),
         "target": task.target,
         "space_size": n,
+        "where": args.where,
+        "n_measured": len(chosen),
         "knobs": {name: len(k) for name, k in space.knobs.items()},
         "n_valid": len(valid),
         "errors": errors,

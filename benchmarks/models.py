@@ -1,14 +1,16 @@
 """Whole int8 models on the simulated VexRiscv: cycles per inference and footprint per extension set.
 
-    .venv/bin/python benchmarks/models.py [--models sine,kws,xor] [--json FILE]
+    .venv/bin/python benchmarks/models.py [--models sine,kws,xor] [--json FILE] [--no-peers]
 
 Models: sine is isaforge's post-training quantization of TFLM's hello_world float model; kws the
 same of frontend.zoo's DS-CNN (random weights); xor examples/xor.py's MLP, quantized by onnxruntime
 and imported with from_onnx. Each is compiled into one C unit per extension set and run on the SoC;
 each output is checked against the numpy reference, which equals TFLM's interpreter bit for bit (see
-tests/test_model_e2e.py). The float peer on the same SoC (emlearn's generated C for the same xor and
-sine MLPs): benchmarks/peers_emlearn.py. Footprint: the model unit's .text / .rodata / .bss (its
-kernels, weights and arena; no runtime, no interpreter) read from the ELF. For scale: TFLM's
+tests/test_model_e2e.py). The float peer on the same SoC, measured in the same run ("(emlearn float)"
+rows; speedup against isaforge without extensions): emlearn's generated C for the same xor and sine
+MLPs (benchmarks/peers_emlearn.py, whose table adds soft float and libm sizes). Footprint: the model
+unit's .text / .rodata / .bss (its kernels, weights and arena; no runtime, no interpreter) read from
+the ELF. For scale: TFLM's
 interpreter alone is tens of KB of .text, ExecuTorch quotes a 50 KB base footprint.
 
 Besides the whole-model compile, "sine (per-layer ops)" is the baseline a user wrote by hand before
@@ -280,10 +282,17 @@ def _unit_sizes(elf, kernel_files: set[str], kernel_names: set[str], kind) -> tu
     return sizes, kernels
 
 
+def _row(model: str, exts, used: str, cycles: int, cold: int, speedup: float, text: int, rodata: int, bss: int,
+         arena: int, note: str = "") -> None:
+    print(f"{model:<{MODEL_COLUMN}}{', '.join(exts) or 'none':<22}{used:<22}{cycles:>11,}{cold:>11,}"
+          f"{speedup:>7.2f}x{text:>7}{rodata:>8}{bss:>7}{arena:>7}{note}", flush=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="sine,xor,kws")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--no-peers", action="store_true", help="leave out emlearn's float C rows (sine, xor)")
     args = ap.parse_args(argv)
     rows = []
     print(f"{'model':<{MODEL_COLUMN}}{'extensions':<22}{'used':<22}{'cycles':>11}{'cold':>11}{'speedup':>8}"
@@ -300,16 +309,40 @@ def main(argv=None) -> int:
             base = base or r.cycles
             fp = r.footprint
             used = ", ".join(e.name for e in compiled.used_extensions) or "none"
-            print(f"{name:<{MODEL_COLUMN}}{', '.join(exts) or 'none':<22}{used:<22}{r.cycles:>11,}{r.cold_cycles:>11,}"
-                  f"{base / r.cycles:>7.2f}x{fp.text:>7}{fp.rodata:>8}{fp.bss:>7}{fp.arena:>7}", flush=True)
+            _row(name, exts, used, r.cycles, r.cold_cycles, base / r.cycles, fp.text, fp.rodata, fp.bss, fp.arena)
             rows.append({"model": name, "extensions": list(exts), "used": used, "cycles": r.cycles,
                          "cold_cycles": r.cold_cycles, "instret": r.instret, "text": fp.text, "rodata": fp.rodata,
                          "bss": fp.bss, "arena": fp.arena, "kernels": fp.kernels})
         if name == "sine":
             rows += _per_layer_rows()
+        if name in ("sine", "xor") and not args.no_peers:
+            rows.append(_emlearn_row(name, base))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
     return 0
+
+
+def _emlearn_row(name: str, base: int) -> dict:
+    """emlearn's float C of the same MLP (benchmarks/peers_emlearn.py), in the same run: its unit's
+    .text / .rodata / .data+.bss (soft float and libm not counted; see that script's table)."""
+    import importlib.util
+
+    peers = sys.modules.get("peers_emlearn")
+    if peers is None:
+        spec = importlib.util.spec_from_file_location("peers_emlearn", ROOT / "benchmarks" / "peers_emlearn.py")
+        peers = importlib.util.module_from_spec(spec)
+        sys.modules["peers_emlearn"] = peers  # its dataclasses look their module up there
+        spec.loader.exec_module(peers)
+    r = peers.run_peer(peers.MODELS[name]())
+    if not r.ok:
+        raise SystemExit(f"emlearn {name}: the device output differs from its numpy forward pass")
+    em = r.sizes["emlearn"]
+    label = f"{name} (emlearn float)"
+    _row(label, (), "none", r.cycles, r.cold_cycles, base / r.cycles, em["text"], em["rodata"],
+         em["data"] + em["bss"], 0)
+    return {"model": label, "extensions": [], "used": "none", "cycles": r.cycles, "cold_cycles": r.cold_cycles,
+            "instret": r.instret, "text": em["text"], "rodata": em["rodata"], "bss": em["data"] + em["bss"],
+            "arena": 0, "kernels": {}, "peer": "emlearn"}
 
 
 def _per_layer_rows() -> list[dict]:
@@ -321,9 +354,8 @@ def _per_layer_rows() -> list[dict]:
             raise SystemExit(f"{PER_LAYER_NAME} {exts}: output differs from the reference")
         base = base or r.cycles
         used = ", ".join(r.used) or "none"
-        print(f"{PER_LAYER_NAME:<{MODEL_COLUMN}}{', '.join(exts) or 'none':<22}{used:<22}"
-              f"{r.cycles:>11,}{r.cold_cycles:>11,}"
-              f"{base / r.cycles:>7.2f}x{r.text:>7}{r.rodata:>8}{r.bss:>7}{0:>7}  ({r.calls} kernel calls)", flush=True)
+        _row(PER_LAYER_NAME, exts, used, r.cycles, r.cold_cycles, base / r.cycles, r.text, r.rodata, r.bss, 0,
+             f"  ({r.calls} kernel calls)")
         rows.append({"model": PER_LAYER_NAME, "extensions": list(exts), "used": used, "cycles": r.cycles,
                      "cold_cycles": r.cold_cycles, "instret": r.instret, "text": r.text, "rodata": r.rodata,
                      "bss": r.bss, "arena": 0, "kernels": r.kernels, "per_layer": True})

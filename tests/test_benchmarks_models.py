@@ -77,3 +77,13 @@ def test_per_layer_rows_of_the_table(capsys):
         json.dumps(r)
     printed = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith(m.PER_LAYER_NAME)]
     assert len(printed) == len(m.PER_LAYER_VARIANTS)
+
+
+def test_emlearn_peer_row_in_the_same_table(capsys):
+    """main() measures emlearn's float C of the same MLP in the same run and prints it as a row."""
+    m = _models()
+    row = m._emlearn_row("xor", 560)
+    assert row["model"] == "xor (emlearn float)" and row["peer"] == "emlearn" and row["cycles"] > 560
+    assert row["text"] > 0 and json.dumps(row)
+    line = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("xor (emlearn float)")]
+    assert len(line) == 1 and f"{row['cycles']:,}" in line[0]
