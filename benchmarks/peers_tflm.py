@@ -586,13 +586,14 @@ def run_peer(mirror: Path | None, ram_kib: int, jobs: int) -> TflmRun:
 def table(r: TflmRun) -> str:
     s = r.sizes
     head = (f"{'model':5} {'cycles':>8} {'cold':>8} {'instret':>8} {'setup':>8} {'.text':>6} {'.rodata':>7} "
-            f"{'.data':>6} {'model':>6} {'arena':>6} {'libc':>5} {'rt':>6}  check")
+            f"{'.data':>6} {'model':>6} {'arena':>6} {'main':>5} {'libc':>5} {'rt':>6}  check")
     t = s["tflm"]
     check = (f"= isaforge g.evaluate on all 256 int8 inputs ({r.mismatches} differ) "
              + ("ok" if r.ok else "FAIL"))
     row = (f"{'sine':5} {r.cycles:>8,} {r.cold_cycles:>8,} {r.instret:>8,} {r.setup_cycles:>8,} {t['text']:>6} "
            f"{t['rodata']:>7} {t['data'] + t['bss']:>6} {sum(s['model'].values()):>6} {r.arena:>6} "
-           f"{s['libc']['text'] + s['libc']['rodata']:>5} {s['rt']['text'] + s['rt']['rodata']:>6}  {check}")
+           f"{s['main']['text']:>5} {s['libc']['text'] + s['libc']['rodata']:>5} "
+           f"{s['rt']['text'] + s['rt']['rodata']:>6}  {check}")
     return "\n".join([
         head, row, "",
         "cycles / instret: warm Invoke() (the first input, second call); cold: the first Invoke() after",
@@ -600,7 +601,8 @@ def table(r: TflmRun) -> str:
         "  .text / .rodata / .data(+bss): TFLM after --gc-sections (interpreter, allocator, planners,",
         "  flatbuffer parsing, FULLY_CONNECTED reference kernel, the op resolver main.cc instantiates):",
         "  the image minus the other parts' symbols (so TFLM's unnamed constants and padding count);",
-        "  model: the embedded .tflite flatbuffer; arena: arena_used_bytes(); libc: tflm_libc.cc",
+        "  model: the embedded .tflite flatbuffer; arena: arena_used_bytes(); main: main.cc's own .text",
+        "  (the interpreter's and resolver's inline constructors it inlines count there); libc: tflm_libc.cc",
         "  (.text+.rodata); rt: zig compiler_rt (soft double for Prepare's multipliers, .text+.rodata).",
         "",
         "isaforge on the same model and SoC (benchmarks/results/models.txt): 3,217 cycles without",
