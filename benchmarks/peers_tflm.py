@@ -293,7 +293,8 @@ def build_library(trees: dict[str, Path], jobs: int = 2) -> Path:
     tflm = trees[TFLM.name]
     includes = ["-I", str(tflm), "-I", str(trees[FLATBUFFERS.name] / "include"),
                 "-I", str(trees[GEMMLOWP.name]), "-I", str(trees[RUY.name])]
-    key = content_hash(Toolchain().key, *CXX_TARGET, *CXX_FLAGS, *(f"{t.repo}@{t.commit}" for t in TREES),
+    # the trees' folder names carry their commits, extracted paths and patch
+    key = content_hash(Toolchain().key, *CXX_TARGET, *CXX_FLAGS, *(trees[t.name].name for t in TREES),
                        *TFLM_SOURCES, LIBC_CC)
     root = cache_dir("tflm_build")
     final = root / key
