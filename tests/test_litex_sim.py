@@ -1,0 +1,106 @@
+"""LiteX's own SoC (litex_sim, litex_vexriscv full+cfu) runs isaforge programs: one build per CFU.
+
+The whole suite makes at most one litex_sim build (about a minute; cached by content hash afterwards):
+the dot4_i8 unit with 64 KiB of integrated main RAM. Every other test reuses it.
+"""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import isa_ext
+from simulator import litex_sim
+from simulator.errors import TrapError
+from simulator.litex_sim import LitexMemory, LitexSimError, build_litex_sim, compile_litex_program, run_litex_sim
+from simulator.run import cfu_verilog
+
+CFU = cfu_verilog([isa_ext.get("dot4_i8")])
+EXT_H = isa_ext.ExtensionSet([isa_ext.get("dot4_i8")]).c_source("rv32im")
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return build_litex_sim(CFU, LitexMemory.SRAM, main_ram_kib=64)
+
+
+def _c_array(name: str, values: np.ndarray, ctype: str) -> str:
+    body = ", ".join(str(int(v)) for v in values.reshape(-1))
+    return f"static const {ctype} {name}[{values.size}] __attribute__((aligned(4))) = {{{body}}};\n"
+
+
+def _dot4_program(a: np.ndarray, b: np.ndarray) -> dict[str, str]:
+    """C = A @ B.T (int8 x int8 -> int32), four lanes per CFU instruction; prints C row-major."""
+    m, k = a.shape
+    n = b.shape[0]
+    assert k % 4 == 0
+    main = (
+        '#include "lx_rt.h"\n#include "dot4_i8.h"\n#include <stdint.h>\n'
+        + _c_array("A", a, "int8_t") + _c_array("B", b, "int8_t")
+        + f"static int32_t C[{m * n}];\n"
+        + "int main(void) {\n"
+        + "    lx_mark_begin();\n"
+        + f"    for (int i = 0; i < {m}; i++)\n"
+        + f"        for (int j = 0; j < {n}; j++) {{\n"
+        + f"            const uint32_t *pa = (const uint32_t *)(A + i * {k});\n"
+        + f"            const uint32_t *pb = (const uint32_t *)(B + j * {k});\n"
+        + "            uint32_t acc = 0;\n"
+        + f"            for (int q = 0; q < {k // 4}; q++) acc += isaforge_dot4_i8_dot(pa[q], pb[q]);\n"
+        + f"            C[i * {n} + j] = (int32_t)acc;\n"
+        + "        }\n"
+        + "    lx_mark_end();\n"
+        + f"    for (int t = 0; t < {m * n}; t++) {{ lx_put_i32(C[t]); lx_putc(' '); }}\n"
+        + "    return 3;\n}\n"
+    )
+    return {"main.c": main, "dot4_i8.h": EXT_H}
+
+
+def _check(sim, seed: int, m: int, n: int, k: int):
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-128, 128, size=(m, k), dtype=np.int8)
+    b = rng.integers(-128, 128, size=(n, k), dtype=np.int8)
+    elf = compile_litex_program(_dot4_program(a, b), sim)
+    run = run_litex_sim(elf, sim=sim, timeout_s=300)
+    got = np.array([int(x) for x in run.console.split()], dtype=np.int64)
+    want = (a.astype(np.int64) @ b.astype(np.int64).T).reshape(-1)
+    np.testing.assert_array_equal(got, want)
+    assert run.exit_code == 3
+    assert run.instret > m * n * k // 4  # at least one instruction per CFU op was counted
+    assert run.cycles >= run.instret
+    assert "LiteX" in run.bios
+    return run
+
+
+def test_dot4_kernel_on_litex_sim_matches_numpy(sim):
+    _check(sim, seed=0, m=4, n=5, k=16)
+
+
+def test_second_program_reuses_the_build(sim):
+    before = litex_sim.builds_done()
+    again = build_litex_sim(CFU, "sram", main_ram_kib=64)
+    assert again.root == sim.root and again.executable.stat().st_mtime_ns == sim.executable.stat().st_mtime_ns
+    run = _check(again, seed=1, m=3, n=3, k=32)
+    assert litex_sim.builds_done() == before
+    # same program, same SoC: cycle counts are deterministic
+    assert _check(again, seed=1, m=3, n=3, k=32).cycles == run.cycles
+
+
+def test_trap_is_reported(sim):
+    main = '#include "lx_rt.h"\nint main(void) { __asm__ volatile(".word 0"); return 0; }\n'
+    with pytest.raises(TrapError) as info:
+        run_litex_sim(compile_litex_program({"main.c": main}, sim), sim=sim, timeout_s=120)
+    assert info.value.mcause == 2  # illegal instruction
+
+
+def test_program_linked_elsewhere_is_refused(sim):
+    moved = dataclasses.replace(sim, main_ram_base=sim.main_ram_base + 0x1000)
+    elf = compile_litex_program({"main.c": "int main(void) { return 0; }\n"}, moved)
+    with pytest.raises(LitexSimError, match="entry"):
+        run_litex_sim(elf, sim=sim)
+
+
+def test_bad_options_are_refused():
+    with pytest.raises(LitexSimError, match="memory"):
+        build_litex_sim(CFU, "ddr")
+    with pytest.raises(LitexSimError, match="main_ram_kib"):
+        build_litex_sim(CFU, main_ram_kib=48)
