@@ -381,6 +381,8 @@ void lx_mark_end(void);
 """
 
 _RT_C = """/* isaforge runtime for LiteX litex_sim (generated from the build's csr.json) */
+#include <stddef.h>
+
 #include "lx_rt.h"
 
 #define LX_UART_RXTX   ((volatile uint32_t *)0x{uart_rxtx:08x}u)
@@ -392,6 +394,30 @@ static int lx_ended;
 
 static inline uint32_t lx_mcycle(void) {{ uint32_t v; __asm__ volatile("csrr %0, mcycle" : "=r"(v)); return v; }}
 static inline uint32_t lx_minstret(void) {{ uint32_t v; __asm__ volatile("csrr %0, minstret" : "=r"(v)); return v; }}
+
+/* compilers may call these even in freestanding code (struct copies, zeroing loops) */
+#if defined(__GNUC__) && !defined(__clang__)
+#define LX_NO_IDIOM __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define LX_NO_IDIOM
+#endif
+LX_NO_IDIOM void *memset(void *d, int c, size_t n) {{
+    unsigned char *p = (unsigned char *)d;
+    while (n--) *p++ = (unsigned char)c;
+    return d;
+}}
+LX_NO_IDIOM void *memcpy(void *d, const void *s, size_t n) {{
+    unsigned char *p = (unsigned char *)d;
+    const unsigned char *q = (const unsigned char *)s;
+    while (n--) *p++ = *q++;
+    return d;
+}}
+LX_NO_IDIOM void *memmove(void *d, const void *s, size_t n) {{
+    unsigned char *p = (unsigned char *)d;
+    const unsigned char *q = (const unsigned char *)s;
+    if (p < q) {{ while (n--) *p++ = *q++; }} else {{ while (n--) p[n] = q[n]; }}
+    return d;
+}}
 
 void lx_putc(char c) {{
     while (*LX_UART_TXFULL) {{ }}
