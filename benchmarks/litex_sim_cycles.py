@@ -5,7 +5,7 @@ The same kernel C (one file, compiled by the same compiler) runs on both SoCs; i
 measured (``mcycle`` delta) on its first (cold caches) and second (warm) call. isaforge's model
 runs with ``wait_states`` 0 and 1. Checksums are compared against numpy.
 
-    PYTHONPATH=. python benchmarks/litex_sim_cycles.py [--compiler zig|gcc ...]
+    PYTHONPATH=. python benchmarks/litex_sim_cycles.py [--compiler zig|gcc ...] [--sdram]
 """
 
 from __future__ import annotations
@@ -119,36 +119,49 @@ def _expected_checksum(which: int) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--compiler", nargs="*", default=["zig", "gcc"])
+    ap.add_argument("--sdram", action="store_true", help="also litex_sim with SDRAM (a second build)")
     args = ap.parse_args()
-    t0 = time.monotonic()
-    sim = build_litex_sim(CFU, "sram", main_ram_kib=64)
-    print(f"litex_sim build (or cache hit): {time.monotonic() - t0:.1f} s")
-    print("| kernel | compiler | call | litex_sim SRAM | model ws=0 | ws=0 vs litex | model ws=1 | ws=1 vs litex |")
-    print("|---|---|---|---:|---:|---:|---:|---:|")
+    sims = {}
+    for mem in ("sram", "sdram") if args.sdram else ("sram",):
+        t0 = time.monotonic()
+        sims[mem] = build_litex_sim(CFU, mem, main_ram_kib=64)
+        print(f"litex_sim {mem} build (or cache hit): {time.monotonic() - t0:.1f} s")
+    cols = "| kernel | compiler | call | litex SRAM |" + (" litex SDRAM | SDRAM vs SRAM |" if args.sdram else "")
+    print(cols + " model ws=0 | ws=0 vs SRAM | model ws=1 | ws=1 vs SRAM |")
+    print("|---|---|---|---:|" + ("---:|---:|" if args.sdram else "") + "---:|---:|---:|---:|")
     for comp in args.compiler:
         tc = Toolchain(comp)
         for which, name in ((0, f"matmul_i8 {N}^3 scalar"), (1, f"matmul dot4_i8 {N}^3")):
             want = _expected_checksum(which)
             srcs = {"kernels.c": KERNELS_C, "dot4_i8.h": EXT_H}
-            lx_elf = compile_litex_program({**srcs, "main.c": LITEX_MAIN.replace("WHICH", str(which))}, sim, tc)
-            t1 = time.monotonic()
-            lx = run_litex_sim(lx_elf, sim=sim)
-            t_run = time.monotonic() - t1
-            lx_cold, lx_cyc, lx_sum = lx.console.split()
-            assert int(lx_sum, 16) == want, (name, comp, lx.console, hex(want))
+            lx = {}
+            for mem, sim in sims.items():
+                elf = compile_litex_program({**srcs, "main.c": LITEX_MAIN.replace("WHICH", str(which))}, sim, tc)
+                t1 = time.monotonic()
+                r = run_litex_sim(elf, sim=sim)
+                cold, warm, csum = r.console.split()
+                assert int(csum, 16) == want, (name, comp, mem, r.console, hex(want))
+                lx[mem] = (int(cold), int(warm), time.monotonic() - t1)
             own_elf = compile_rv32({**runtime_sources(), **srcs,
                                     "main.c": ISAFORGE_MAIN.replace("WHICH", str(which))}, toolchain=tc)
             own = {}
             for ws in (0, 1):
                 r = run_elf(own_elf, cfu_verilog=CFU, wait_states=ws)
-                cold, cyc, s = r.console.split()
-                assert int(s, 16) == want, (name, comp, ws, r.console)
-                own[ws] = (int(cold), int(cyc))
-            for phase, ref in ((0, int(lx_cold)), (1, int(lx_cyc))):
+                cold, warm, csum = r.console.split()
+                assert int(csum, 16) == want, (name, comp, ws, r.console)
+                own[ws] = (int(cold), int(warm))
+
+            def rel(x: int, ref: int) -> str:
+                return f"{100 * (x - ref) / ref:+.2f}%"
+
+            for phase in (0, 1):
+                ref = lx["sram"][phase]
+                row = f"| {name} | {comp} | {('cold', 'warm')[phase]} | {ref} |"
+                if args.sdram:
+                    row += f" {lx['sdram'][phase]} | {rel(lx['sdram'][phase], ref)} |"
                 o0, o1 = own[0][phase], own[1][phase]
-                print(f"| {name} | {comp} | {('cold', 'warm')[phase]} | {ref} | {o0} | {100 * (o0 - ref) / ref:+.2f}% "
-                      f"| {o1} | {100 * (o1 - ref) / ref:+.2f}% |")
-            print(f"  (litex_sim run of that program: {t_run:.1f} s)")
+                print(row + f" {o0} | {rel(o0, ref)} | {o1} | {rel(o1, ref)} |")
+            print("  (litex_sim run of that program: " + ", ".join(f"{m} {v[2]:.1f} s" for m, v in lx.items()) + ")")
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ API
     --cpu-cfu <cfu.v> --integrated-main-ram-size ... --sim-debug``), once per (CFU text, memory option,
     RAM size, LiteX / VexRiscv / Verilator / gcc versions): the built simulator is cached by content
     hash under ``cache_dir("litex_sim")``. ``cfu_verilog`` is Verilog text or a path (a ``Cfu`` top,
-    e.g. :func:`simulator.run.cfu_verilog`); None builds the plain ``full`` CPU. Only integrated SRAM
-    main RAM is supported so far (``LitexMemory.SDRAM`` raises :class:`LitexSimError`).
+    e.g. :func:`simulator.run.cfu_verilog`); None builds the plain ``full`` CPU. ``memory``:
+    ``SRAM`` is ``--integrated-main-ram-size`` (``main_ram_kib``); ``SDRAM`` is ``--with-sdram`` (LiteX's
+    default MT48LC16M16 model, 64 MiB, behind its 8 KiB L2 cache; ``main_ram_kib`` does not apply).
     A failed build raises :class:`LitexSimBuildError` with the tail of the log.
 
 ``run_litex_sim(program, cfu_verilog=None, memory=LitexMemory.SRAM, *, main_ram_kib=64, timeout_s=300.0,
@@ -83,7 +84,7 @@ class LitexMemory(enum.Enum):
     """Where the program's main RAM lives in the LiteX SoC."""
 
     SRAM = "sram"  # --integrated-main-ram-size: on-chip block RAM on the main bus
-    SDRAM = "sdram"  # --with-sdram: LiteDRAM's SDRAM model behind LiteX's L2 cache (not supported yet)
+    SDRAM = "sdram"  # --with-sdram: LiteDRAM's SDR SDRAM model behind LiteX's L2 cache
 
 
 class LitexSimError(SimulationError):
@@ -108,6 +109,8 @@ class LitexSim:
     main_ram_size: int
     csr: dict[str, int] = field(hash=False)
     key: str = ""
+    #: SDRAM only: {"nbanks", "ncols", "nrows", "banks": [init file of each bank]}
+    sdram: dict | None = field(default=None, hash=False)
 
     @property
     def gateware(self) -> Path:
@@ -200,8 +203,6 @@ def build_litex_sim(cfu_verilog: str | Path | None = None, memory: LitexMemory |
                     main_ram_kib: int = 64, jobs: int | None = None) -> LitexSim:
     """Build (or find in the cache) LiteX's litex_sim for this CFU; see the module docstring."""
     mem = _memory(memory)
-    if mem is not LitexMemory.SRAM:
-        raise LitexSimError("litex_sim with SDRAM main RAM is not supported yet (use memory='sram')")
     if not isinstance(main_ram_kib, int) or not 4 <= main_ram_kib <= 1 << 16 or main_ram_kib & (main_ram_kib - 1):
         raise LitexSimError(f"main_ram_kib must be a power of two in [4, 65536], got {main_ram_kib!r}")
     cfu = _cfu_text(cfu_verilog)
@@ -222,7 +223,7 @@ def build_litex_sim(cfu_verilog: str | Path | None = None, memory: LitexMemory |
         except OSError:
             pass
         if not (final / _ARTIFACT).exists():
-            _build(cfu, main_ram_kib, jobs, root, key, final)
+            _build(cfu, mem, main_ram_kib, jobs, root, key, final)
     return _load(final, mem, key)
 
 
@@ -234,7 +235,8 @@ def builds_done() -> int:
     return _builds_done
 
 
-def _build(cfu: str | None, main_ram_kib: int, jobs: int | None, root: Path, key: str, final: Path) -> None:
+def _build(cfu: str | None, mem: LitexMemory, main_ram_kib: int, jobs: int | None, root: Path, key: str,
+           final: Path) -> None:
     global _builds_done
     _builds_done += 1
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=root))
@@ -243,9 +245,21 @@ def _build(cfu: str | None, main_ram_kib: int, jobs: int | None, root: Path, key
         # A one-instruction placeholder program (`j .`): --ram-init makes LiteX give main RAM a
         # $readmemh init file and define ROM_BOOT_ADDRESS (the BIOS then boots main RAM and skips its
         # memtest, which would overwrite the preloaded program); each run rewrites that file.
-        (tmp / "placeholder.bin").write_bytes((0x6F).to_bytes(4, "little"))
-        cmd = [sys.executable, "-m", "litex.tools.litex_sim", "--cpu-type", "vexriscv",
-               "--integrated-main-ram-size", hex(main_ram_kib * 1024), "--ram-init", str(tmp / "placeholder.bin"),
+        placeholder = tmp / "placeholder.bin"
+        if mem is LitexMemory.SRAM:
+            placeholder.write_bytes((0x6F).to_bytes(4, "little"))
+            cmd = ["--integrated-main-ram-size", hex(main_ram_kib * 1024), "--ram-init", str(placeholder)]
+        else:
+            # SDRAM: one row across every bank, so each bank model gets an init file; bank b starts
+            # with a marker word that tells which init file is which bank (see _find_banks)
+            geom = _sdram_geometry()
+            words = [0] * (geom["nbanks"] * geom["ncols"])
+            words[0] = 0x6F
+            for b in range(1, geom["nbanks"]):
+                words[b * geom["ncols"]] = _BANK_MARK + b
+            placeholder.write_bytes(b"".join(w.to_bytes(4, "little") for w in words))
+            cmd = ["--with-sdram", "--sdram-init", str(placeholder)]
+        cmd = [sys.executable, "-m", "litex.tools.litex_sim", "--cpu-type", "vexriscv", *cmd,
                "--sim-debug", "--non-interactive", "--no-compile-gateware", "--output-dir", str(out)]
         if cfu is not None:
             (tmp / "cfu.v").write_text(cfu)
@@ -255,6 +269,8 @@ def _build(cfu: str | None, main_ram_kib: int, jobs: int | None, root: Path, key
         env = _tool_env()
         log = _run_logged(cmd, tmp, env, tmp / "generate.log", "generating the litex_sim SoC")
         gateware = out / "gateware"
+        if mem is LitexMemory.SDRAM:
+            (out / "isaforge_sdram.json").write_text(json.dumps({**geom, "banks": _find_banks(gateware, geom)}))
         script = gateware / "build_sim.sh"
         if not script.exists():
             raise LitexSimBuildError(f"litex_sim wrote no {script.name}:\n{_tail(log)}")
@@ -279,6 +295,36 @@ def _build(cfu: str | None, main_ram_kib: int, jobs: int | None, root: Path, key
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+_BANK_MARK = 0x15A00000
+
+
+def _sdram_geometry() -> dict[str, int]:
+    """Banks and columns of litex_sim's default SDRAM model (MT48LC16M16, SDR, 32-bit wide)."""
+    from litedram import modules as litedram_modules
+
+    module = litedram_modules.MT48LC16M16(int(100e6), "1:1")
+    geom = module.geom_settings
+    return {"nbanks": 1 << geom.bankbits, "ncols": 1 << geom.colbits, "nrows": 1 << geom.rowbits}
+
+
+def _find_banks(gateware: Path, geom: dict[str, int]) -> list[str]:
+    """The init file of each SDRAM bank, recognised by the marker word the placeholder put first."""
+    firsts = {}
+    for path in sorted(gateware.glob("*.init")):
+        with path.open() as f:
+            line = f.readline().strip()
+        if line:
+            firsts.setdefault(int(line, 16), []).append(path.name)
+    banks = []
+    for b in range(geom["nbanks"]):
+        mark = 0x6F if b == 0 else _BANK_MARK + b
+        names = [n for n in firsts.get(mark, []) if n not in ("sim_rom.init", "sim_sram.init")]
+        if len(names) != 1:
+            raise LitexSimBuildError(f"cannot tell which init file is SDRAM bank {b}: candidates {names}")
+        banks.append(names[0])
+    return banks
+
+
 def _tail(log: str, n: int = 40) -> str:
     return "\n".join(log.splitlines()[-n:])
 
@@ -300,8 +346,14 @@ def _load(root: Path, mem: LitexMemory, key: str) -> LitexSim:
         csr = {name: int(regs[name]["addr"]) for name in ("uart_rxtx", "uart_txfull", "sim_finish_finish")}
     except (OSError, KeyError, ValueError) as exc:
         raise LitexSimError(f"unusable litex_sim build in {root}: {exc}") from None
+    sdram = None
+    if mem is LitexMemory.SDRAM:
+        try:
+            sdram = json.loads((root / "isaforge_sdram.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise LitexSimError(f"unusable litex_sim SDRAM build in {root}: {exc}") from None
     return LitexSim(root=root, memory=mem, main_ram_base=int(ram["base"]), main_ram_size=int(ram["size"]),
-                    csr=csr, key=key)
+                    csr=csr, key=key, sdram=sdram)
 
 
 # ------------------------------------------------------------------------------------------- runtime
@@ -531,6 +583,23 @@ def _init_text(image: bytes) -> str:
     return "".join(f"{w:08x}\n" for w in words)
 
 
+def _init_files(image: bytes, sim: LitexSim) -> dict[str, str]:
+    """The main-RAM init file(s) holding ``image``: one for SRAM; for SDRAM one per bank, split the way
+    LiteDRAM's model splits its init data (ROW_BANK_COL: ``ncols`` words of row r go to each bank)."""
+    if sim.sdram is None:
+        return {"sim_main_ram.init": _init_text(image)}
+    ncols, banks = sim.sdram["ncols"], sim.sdram["banks"]
+    padded = image + bytes(-len(image) % 16)  # LiteDRAM pads its init to whole 4-word groups too
+    words = [int.from_bytes(padded[i:i + 4], "little") for i in range(0, len(padded), 4)]
+    per_bank: list[list[int]] = [[] for _ in banks]
+    chunk = 0
+    for start in range(0, len(words), ncols):
+        per_bank[chunk % len(banks)].extend(words[start:start + ncols])
+        chunk += 1
+    # every bank file must exist and hold something ($readmemh of an empty file warns)
+    return {name: "".join(f"{w:08x}\n" for w in (ws or [0])) for name, ws in zip(banks, per_bank)}
+
+
 def run_litex_sim(program: str | Path | bytes, cfu_verilog: str | Path | None = None,
                   memory: LitexMemory | str = LitexMemory.SRAM, *, main_ram_kib: int = 64, timeout_s: float = 300.0,
                   sim: LitexSim | None = None) -> LitexRun:
@@ -542,10 +611,12 @@ def run_litex_sim(program: str | Path | bytes, cfu_verilog: str | Path | None = 
     try:
         # A private folder: the built simulator's files by link, its own main-RAM init file, so
         # parallel runs of one build do not see each other's programs.
+        inits = _init_files(image, sim)
         for item in sim.gateware.iterdir():
-            if item.name != "sim_main_ram.init":
+            if item.name not in inits:
                 (run_dir / item.name).symlink_to(item)
-        (run_dir / "sim_main_ram.init").write_text(_init_text(image))
+        for name, text in inits.items():
+            (run_dir / name).write_text(text)
         start = time.monotonic()
         proc = subprocess.Popen([str(sim.executable)], cwd=run_dir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, start_new_session=True)

@@ -5,6 +5,7 @@ the dot4_i8 unit with 64 KiB of integrated main RAM. Every other test reuses it.
 """
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -104,3 +105,26 @@ def test_bad_options_are_refused():
         build_litex_sim(CFU, "ddr")
     with pytest.raises(LitexSimError, match="main_ram_kib"):
         build_litex_sim(CFU, main_ram_kib=48)
+
+
+def test_sdram_image_split_matches_litedram():
+    """The per-bank init files for SDRAM hold what LiteDRAM's own model would put in each bank."""
+    from types import SimpleNamespace
+
+    from litedram.phy.model import SDRAMPHYModel
+
+    geom = litex_sim._sdram_geometry()
+    nbanks, ncols, nrows = geom["nbanks"], geom["ncols"], geom["nrows"]
+    fake = litex_sim.LitexSim(root=Path("/nonexistent"), memory=LitexMemory.SDRAM, main_ram_base=0x40000000,
+                              main_ram_size=64 << 20, csr={}, sdram={**geom, "banks": [f"b{i}" for i in range(nbanks)]})
+    rng = np.random.default_rng(2)
+    image = rng.integers(0, 256, size=4 * ncols * nbanks * 2 + 4 * 100 + 2, dtype=np.uint8).tobytes()
+    files = litex_sim._init_files(image, fake)
+    padded = image + bytes(-len(image) % 4)
+    words = [int.from_bytes(padded[i:i + 4], "little") for i in range(0, len(padded), 4)]
+    model = SimpleNamespace(settings=SimpleNamespace(databits=32))
+    want = SDRAMPHYModel._SDRAMPHYModel__prepare_bank_init_data(model, list(words), nbanks, nrows, ncols, 32,
+                                                                 "ROW_BANK_COL")
+    for b in range(nbanks):
+        got = [int(x, 16) for x in files[f"b{b}"].split()]
+        assert got == (want[b] or [0])
