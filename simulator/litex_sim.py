@@ -16,16 +16,18 @@ API
     default MT48LC16M16 model, 64 MiB, behind its 8 KiB L2 cache; ``main_ram_kib`` does not apply).
     A failed build raises :class:`LitexSimBuildError` with the tail of the log.
 
-``run_litex_sim(program, cfu_verilog=None, memory=LitexMemory.SRAM, *, main_ram_kib=64, timeout_s=300.0,
-                sim=None) -> LitexRun``
+``run_litex_sim(program, cfu_verilog=None, memory=LitexMemory.SRAM, *, main_ram_kib=64, max_cycles=None,
+                timeout_s=300.0, sim=None) -> LitexRun``
     Run one program (an ELF linked with :meth:`LitexSim.link_script` and :func:`runtime_sources`, or a
     raw ``.bin`` image for main RAM) in the built simulator, non-interactively: the image is written to
     the simulator's main-RAM init file (``sim_main_ram.init``, read by ``$readmemh`` at start-up) in a
     private run folder, so no rebuild happens; LiteX's BIOS boots and jumps to main RAM
     (``ROM_BOOT_ADDRESS``); the program's exit writes LiteX's ``sim_finish`` CSR, which ends the
     simulation. Returns the program's exit code, its console output and the ``mcycle`` / ``minstret``
-    deltas the runtime prints. A trap raises :class:`simulator.errors.TrapError`; no exit within
-    ``timeout_s`` seconds (wall clock: litex_sim has no cycle limit) raises :class:`LitexSimTimeout`.
+    deltas the runtime prints. A trap raises :class:`simulator.errors.TrapError`. ``max_cycles`` (ELF
+    only): the runtime arms LiteX's ``timer0`` (it counts CPU cycles in litex_sim) from the start of the
+    program, its interrupt ends the run with :class:`simulator.errors.SimTimeout`. No exit within
+    ``timeout_s`` seconds of wall clock raises :class:`LitexSimTimeout`.
 
 ``builds_done() -> int``
     How many litex_sim builds this process made (cache hits do not count).
@@ -65,7 +67,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from simulator.elf import read_elf
-from simulator.errors import SimulationError, TrapError
+from simulator.errors import SimTimeout, SimulationError, TrapError
 from toolchain.cache import cache_dir, content_hash, publish_dir
 from toolchain.errors import VerilatorBuildError
 from toolchain.rv32 import GCC, Toolchain, compile_rv32
@@ -75,6 +77,7 @@ from toolchain.verilator import verilator_bin, verilator_version
 _BUILD_FORMAT = "1"
 _ARTIFACT = Path("gateware") / "obj_dir" / "Vsim"
 _EXIT_RE = re.compile(r"@isaforge-exit (-?\d+) (\d+) (\d+)")
+_LIMIT_RE = re.compile(r"@isaforge-limit (\d+) ([0-9a-f]{8})")
 _TRAP_RE = re.compile(r"@isaforge-trap ([0-9a-f]{8}) ([0-9a-f]{8}) ([0-9a-f]{8})")
 #: LiteX's BIOS prints this line right before it jumps to the booted program
 _LIFTOFF = "Liftoff!"
@@ -211,6 +214,7 @@ def build_litex_sim(cfu_verilog: str | Path | None = None, memory: LitexMemory |
         *(f"{p}={_pkg_version(p)}" for p in ("litex", "migen", "pythondata-cpu-vexriscv",
                                               "pythondata-software-picolibc", "pythondata-software-compiler_rt")),
         verilator_version(), _gcc_version(),
+        *((f"litedram={_pkg_version('litedram')}",) if mem is LitexMemory.SDRAM else ()),
     )
     root = cache_dir("litex_sim")
     final = root / key
@@ -343,7 +347,10 @@ def _load(root: Path, mem: LitexMemory, key: str) -> LitexSim:
         info = json.loads((root / "csr.json").read_text())
         ram = info["memories"]["main_ram"]
         regs = info["csr_registers"]
-        csr = {name: int(regs[name]["addr"]) for name in ("uart_rxtx", "uart_txfull", "sim_finish_finish")}
+        csr = {name: int(regs[name]["addr"]) for name in (
+            "uart_rxtx", "uart_txfull", "sim_finish_finish", "timer0_load", "timer0_reload", "timer0_en",
+            "timer0_ev_pending", "timer0_ev_enable")}
+        csr["timer0_interrupt"] = int(info["constants"]["timer0_interrupt"])
     except (OSError, KeyError, ValueError) as exc:
         raise LitexSimError(f"unusable litex_sim build in {root}: {exc}") from None
     sdram = None
@@ -403,6 +410,7 @@ _start:
 2:  /* VexRiscv's CFU enable is bit 31 of CSR 0xBC0; LiteX's BIOS rewrites that CSR (its IRQ mask) */
     li      t0, 0x80000000
     csrs    0xBC0, t0
+    call    lx_limit_start
     call    lx_mark_begin
     call    main
     call    lx_exit
@@ -440,6 +448,16 @@ _RT_C = """/* isaforge runtime for LiteX litex_sim (generated from the build's c
 #define LX_UART_RXTX   ((volatile uint32_t *)0x{uart_rxtx:08x}u)
 #define LX_UART_TXFULL ((volatile uint32_t *)0x{uart_txfull:08x}u)
 #define LX_SIM_FINISH  ((volatile uint32_t *)0x{sim_finish_finish:08x}u)
+#define LX_TIMER_LOAD       ((volatile uint32_t *)0x{timer0_load:08x}u)
+#define LX_TIMER_RELOAD     ((volatile uint32_t *)0x{timer0_reload:08x}u)
+#define LX_TIMER_EN         ((volatile uint32_t *)0x{timer0_en:08x}u)
+#define LX_TIMER_EV_PENDING ((volatile uint32_t *)0x{timer0_ev_pending:08x}u)
+#define LX_TIMER_EV_ENABLE  ((volatile uint32_t *)0x{timer0_ev_enable:08x}u)
+#define LX_TIMER_IRQ        {timer0_interrupt}
+
+/* The cycle limit of this run (0: none). In .data so the runner can patch it in the image. The
+ * timer counts sys_clk cycles, which are CPU cycles in litex_sim. */
+__attribute__((section(".data.lx_max_cycles"), used)) volatile uint32_t lx_max_cycles = 0;
 
 static uint32_t lx_c0, lx_i0, lx_c1, lx_i1;
 static int lx_ended;
@@ -504,6 +522,21 @@ static void lx_finish(void) {{
     for (;;) {{ }}
 }}
 
+void lx_limit_start(void) {{
+    uint32_t limit = lx_max_cycles;
+    if (!limit) return;
+    *LX_TIMER_EN = 0u;
+    *LX_TIMER_RELOAD = 0u;
+    *LX_TIMER_LOAD = limit;
+    *LX_TIMER_EV_PENDING = 1u;
+    *LX_TIMER_EV_ENABLE = 1u;
+    *LX_TIMER_EN = 1u;
+    /* LiteX's VexRiscv: CSR 0xBC0 is the interrupt mask (bit 31 the CFU enable), routed to MEIP */
+    __asm__ volatile("csrs 0xBC0, %0" : : "r"(1u << LX_TIMER_IRQ));
+    __asm__ volatile("csrs mie, %0" : : "r"(1u << 11));
+    __asm__ volatile("csrs mstatus, %0" : : "r"(1u << 3));
+}}
+
 void lx_exit(int code) {{
     if (!lx_ended) lx_mark_end();
     lx_puts("\\n@isaforge-exit ");
@@ -517,6 +550,15 @@ void lx_exit(int code) {{
 }}
 
 void lx_trap(uint32_t mcause, uint32_t mepc, uint32_t mtval) {{
+    uint32_t now = lx_mcycle();
+    if (mcause == 0x8000000Bu) {{  /* machine external interrupt: only the cycle-limit timer is enabled */
+        lx_puts("\\n@isaforge-limit ");
+        lx_put_u32(now - lx_c0);
+        lx_putc(' ');
+        lx_put_hex(mepc);
+        lx_putc('\\n');
+        lx_finish();
+    }}
     lx_puts("\\n@isaforge-trap ");
     lx_put_hex(mcause);
     lx_putc(' ');
@@ -549,10 +591,13 @@ def compile_litex_program(sources: dict[str, str], sim: LitexSim, toolchain: Too
 # ----------------------------------------------------------------------------------------------- run
 
 
-def _image(program: str | Path | bytes, sim: LitexSim) -> bytes:
-    """The main-RAM image of an ELF (its PT_LOAD segments) or a raw .bin."""
+def _image(program: str | Path | bytes, sim: LitexSim, max_cycles: int | None) -> bytes:
+    """The main-RAM image of an ELF (its PT_LOAD segments, ``lx_max_cycles`` patched) or a raw .bin."""
     data = program if isinstance(program, bytes) else Path(program).read_bytes()
     if data[:4] != b"\x7fELF":
+        if max_cycles is not None:
+            raise LitexSimError("max_cycles needs an ELF linked with the litex_sim runtime (a .bin has no "
+                                "lx_max_cycles to set)")
         image = bytes(data)
     else:
         elf = read_elf(data)
@@ -571,6 +616,13 @@ def _image(program: str | Path | bytes, sim: LitexSim) -> bytes:
             if len(buf) < lo + len(seg.data):
                 buf.extend(bytes(lo + len(seg.data) - len(buf)))
             buf[lo:lo + len(seg.data)] = seg.data
+        if max_cycles is not None:
+            sym = elf.symbols.get("lx_max_cycles")
+            off = None if sym is None else sym.address - base
+            if off is None or not 0 <= off <= len(buf) - 4:
+                raise LitexSimError("max_cycles needs a program linked with the litex_sim runtime "
+                                    "(runtime_sources: its lx_max_cycles in .data)")
+            buf[off:off + 4] = max_cycles.to_bytes(4, "little")
         image = bytes(buf)
     if len(image) > sim.main_ram_size:
         raise LitexSimError(f"the program image ({len(image)} bytes) exceeds main RAM ({sim.main_ram_size} bytes)")
@@ -601,12 +653,14 @@ def _init_files(image: bytes, sim: LitexSim) -> dict[str, str]:
 
 
 def run_litex_sim(program: str | Path | bytes, cfu_verilog: str | Path | None = None,
-                  memory: LitexMemory | str = LitexMemory.SRAM, *, main_ram_kib: int = 64, timeout_s: float = 300.0,
-                  sim: LitexSim | None = None) -> LitexRun:
+                  memory: LitexMemory | str = LitexMemory.SRAM, *, main_ram_kib: int = 64,
+                  max_cycles: int | None = None, timeout_s: float = 300.0, sim: LitexSim | None = None) -> LitexRun:
     """Run ``program`` in litex_sim (built or taken from the cache); see the module docstring."""
+    if max_cycles is not None and (not isinstance(max_cycles, int) or not 0 < max_cycles < 1 << 32):
+        raise LitexSimError(f"max_cycles must be an int in [1, 2**32), got {max_cycles!r}")
     if sim is None:
         sim = build_litex_sim(cfu_verilog, memory, main_ram_kib=main_ram_kib)
-    image = _image(program, sim)
+    image = _image(program, sim, max_cycles)
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=cache_dir("litex_sim_runs")))
     try:
         # A private folder: the built simulator's files by link, its own main-RAM init file, so
@@ -642,6 +696,11 @@ def _parse_console(text: str, returncode: int, wall: float) -> LitexRun:
                               f"{_tail(text, 15)}")
     # the BIOS ends its lines with "\n\r"; the program's output starts after that
     bios, rest = text[:at], text[text.find("\n", at) + 1:].removeprefix("\r")
+    limit = _LIMIT_RE.search(rest)
+    if limit:
+        raise SimTimeout(int(limit.group(1)), int(limit.group(2), 16),
+                         f"litex_sim: the program hit its cycle limit after {limit.group(1)} cycles "
+                         f"(PC 0x{limit.group(2)})")
     trap = _TRAP_RE.search(rest)
     if trap:
         mcause, mepc, mtval = (int(g, 16) for g in trap.groups())

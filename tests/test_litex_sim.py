@@ -12,7 +12,7 @@ import pytest
 
 import isa_ext
 from simulator import litex_sim
-from simulator.errors import TrapError
+from simulator.errors import SimTimeout, TrapError
 from simulator.litex_sim import LitexMemory, LitexSimError, build_litex_sim, compile_litex_program, run_litex_sim
 from simulator.run import cfu_verilog
 
@@ -91,6 +91,17 @@ def test_trap_is_reported(sim):
     with pytest.raises(TrapError) as info:
         run_litex_sim(compile_litex_program({"main.c": main}, sim), sim=sim, timeout_s=120)
     assert info.value.mcause == 2  # illegal instruction
+
+
+def test_cycle_limit_ends_a_runaway_program(sim):
+    main = '#include "lx_rt.h"\nint main(void) { for (;;) { __asm__ volatile(""); } return 0; }\n'
+    with pytest.raises(SimTimeout) as info:
+        run_litex_sim(compile_litex_program({"main.c": main}, sim), sim=sim, max_cycles=20_000, timeout_s=120)
+    assert 19_000 < info.value.cycles <= 20_200  # the timer starts a few instructions before the count
+    # a limit the program stays under changes nothing
+    ok = '#include "lx_rt.h"\nint main(void) { lx_puts("ok"); return 5; }\n'
+    run = run_litex_sim(compile_litex_program({"main.c": ok}, sim), sim=sim, max_cycles=1_000_000)
+    assert (run.exit_code, run.console) == (5, "ok")
 
 
 def test_program_linked_elsewhere_is_refused(sim):
