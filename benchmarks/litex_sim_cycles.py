@@ -11,6 +11,7 @@ runs with ``wait_states`` 0 and 1. Checksums are compared against numpy.
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 
 import numpy as np
@@ -21,11 +22,11 @@ from simulator.run import cfu_verilog
 from simulator.toolchain import Toolchain, compile_rv32, runtime_sources
 from simulator.vexriscv import run_elf
 
-N = 32
 CFU = cfu_verilog([isa_ext.get("dot4_i8")])
 EXT_H = isa_ext.ExtensionSet([isa_ext.get("dot4_i8")]).c_source("rv32im")
 
-KERNELS_C = f"""
+def kernels_c(N: int) -> str:
+    return f"""
 #include <stdint.h>
 #include "dot4_i8.h"
 #define N {N}
@@ -101,7 +102,7 @@ int main(void) {
 """
 
 
-def _expected_checksum(which: int) -> int:
+def _expected_checksum(which: int, N: int) -> int:
     x = 1
     vals = []
     for _ in range(2 * N * N):
@@ -119,6 +120,7 @@ def _expected_checksum(which: int) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--compiler", nargs="*", default=["zig", "gcc"])
+    ap.add_argument("--n", type=int, nargs="*", default=[32, 64], help="matrix sizes (N^3 matmuls)")
     ap.add_argument("--sdram", action="store_true", help="also litex_sim with SDRAM (a second build)")
     args = ap.parse_args()
     sims = {}
@@ -129,11 +131,12 @@ def main() -> None:
     cols = "| kernel | compiler | call | litex SRAM |" + (" litex SDRAM | SDRAM vs SRAM |" if args.sdram else "")
     print(cols + " model ws=0 | ws=0 vs SRAM | model ws=1 | ws=1 vs SRAM |")
     print("|---|---|---|---:|" + ("---:|---:|" if args.sdram else "") + "---:|---:|---:|---:|")
-    for comp in args.compiler:
-        tc = Toolchain(comp)
-        for which, name in ((0, f"matmul_i8 {N}^3 scalar"), (1, f"matmul dot4_i8 {N}^3")):
-            want = _expected_checksum(which)
-            srcs = {"kernels.c": KERNELS_C, "dot4_i8.h": EXT_H}
+    for comp, N, (which, kind) in itertools.product(args.compiler, args.n, ((0, "matmul_i8 scalar"),
+                                                                            (1, "matmul dot4_i8"))):
+            tc = Toolchain(comp)
+            name = f"{kind} {N}^3"
+            want = _expected_checksum(which, N)
+            srcs = {"kernels.c": kernels_c(N), "dot4_i8.h": EXT_H}
             lx = {}
             for mem, sim in sims.items():
                 elf = compile_litex_program({**srcs, "main.c": LITEX_MAIN.replace("WHICH", str(which))}, sim, tc)
