@@ -20,14 +20,21 @@ API
                 timeout_s=300.0, sim=None) -> LitexRun``
     Run one program (an ELF linked with :meth:`LitexSim.link_script` and :func:`runtime_sources`, or a
     raw ``.bin`` image for main RAM) in the built simulator, non-interactively: the image is written to
-    the simulator's main-RAM init file (``sim_main_ram.init``, read by ``$readmemh`` at start-up) in a
-    private run folder, so no rebuild happens; LiteX's BIOS boots and jumps to main RAM
-    (``ROM_BOOT_ADDRESS``); the program's exit writes LiteX's ``sim_finish`` CSR, which ends the
-    simulation. Returns the program's exit code, its console output and the ``mcycle`` / ``minstret``
-    deltas the runtime prints. A trap raises :class:`simulator.errors.TrapError`. ``max_cycles`` (ELF
-    only): the runtime arms LiteX's ``timer0`` (it counts CPU cycles in litex_sim) from the start of the
-    program, its interrupt ends the run with :class:`simulator.errors.SimTimeout`. No exit within
-    ``timeout_s`` seconds of wall clock raises :class:`LitexSimTimeout`.
+    the simulator's main-RAM init file(s) (``sim_main_ram.init``; for SDRAM one per bank model, split
+    the way LiteDRAM splits ``--sdram-init``), read by ``$readmemh`` at start-up, in a private run
+    folder linked to the build, so no rebuild happens and parallel runs do not collide; LiteX's BIOS
+    boots and jumps to main RAM (``ROM_BOOT_ADDRESS``); the program's exit writes LiteX's ``sim_finish``
+    CSR, which ends the simulation. Returns the program's exit code, its console output and the
+    ``mcycle`` / ``minstret`` deltas the runtime prints. A trap raises
+    :class:`simulator.errors.TrapError`. ``max_cycles`` (ELF only): the runtime arms LiteX's ``timer0``
+    (it counts CPU cycles in litex_sim) from the start of the program, its interrupt ends the run with
+    :class:`simulator.errors.SimTimeout`. No exit within ``timeout_s`` seconds of wall clock raises
+    :class:`LitexSimTimeout`.
+
+``LitexSim``: a built simulator (``root``, ``memory``, ``main_ram_base``/``main_ram_size`` and the CSR
+addresses from its ``csr.json``, ``link_script()``). ``LitexRun``: ``exit_code``, ``console``,
+``cycles``, ``instret``, ``bios`` (the BIOS's output), ``wall_s``. ``LitexMemory``: ``SRAM`` / ``SDRAM``
+(the strings ``"sram"`` / ``"sdram"`` are accepted too).
 
 ``builds_done() -> int``
     How many litex_sim builds this process made (cache hits do not count).
@@ -38,7 +45,7 @@ API
     (``lx_putc``, ``lx_puts``, ``lx_put_i32``, ``lx_put_hex``, ``lx_mark_begin``, ``lx_mark_end``), with
     the UART and ``sim_finish`` CSR addresses read from the build's ``csr.json``.
 
-``compile_litex_program(sources, sim, toolchain=Toolchain()) -> Path``
+``compile_litex_program(sources, sim, toolchain=Toolchain(), stack_kib=4) -> Path``
     Compile ``sources`` (must define ``int main(void)``) with the runtime and ``sim.link_script()``.
 
 Console protocol (what the runtime prints after the program's own output)::
@@ -263,24 +270,29 @@ def _build(cfu: str | None, mem: LitexMemory, main_ram_kib: int, jobs: int | Non
                 words[b * geom["ncols"]] = _BANK_MARK + b
             placeholder.write_bytes(b"".join(w.to_bytes(4, "little") for w in words))
             cmd = ["--with-sdram", "--sdram-init", str(placeholder)]
+        # --jobs: without it LiteX's sim Makefile runs an unbounded `make -j`
+        make_jobs = jobs or max(1, os.cpu_count() or 1)
         cmd = [sys.executable, "-m", "litex.tools.litex_sim", "--cpu-type", "vexriscv", *cmd,
-               "--sim-debug", "--non-interactive", "--no-compile-gateware", "--output-dir", str(out)]
+               "--sim-debug", "--non-interactive", "--no-compile-gateware", "--jobs", str(make_jobs),
+               "--output-dir", str(out)]
         if cfu is not None:
             (tmp / "cfu.v").write_text(cfu)
             cmd += ["--cpu-variant", "full+cfu", "--cpu-cfu", str(tmp / "cfu.v")]
         else:
             cmd += ["--cpu-variant", "full"]
         env = _tool_env()
+        started = time.monotonic()
         log = _run_logged(cmd, tmp, env, tmp / "generate.log", "generating the litex_sim SoC")
+        generate_s = time.monotonic() - started
         gateware = out / "gateware"
         if mem is LitexMemory.SDRAM:
             (out / "isaforge_sdram.json").write_text(json.dumps({**geom, "banks": _find_banks(gateware, geom)}))
         script = gateware / "build_sim.sh"
         if not script.exists():
             raise LitexSimBuildError(f"litex_sim wrote no {script.name}:\n{_tail(log)}")
-        make_jobs = jobs or max(1, os.cpu_count() or 1)
-        _run_logged(["bash", str(script), f"JOBS={make_jobs}"], gateware, env, tmp / "build.log",
-                    "verilating the litex_sim SoC")
+        started = time.monotonic()
+        _run_logged(["bash", str(script)], gateware, env, tmp / "build.log", "verilating the litex_sim SoC")
+        verilate_s = time.monotonic() - started
         if not (out / _ARTIFACT).exists():
             raise LitexSimBuildError(f"the litex_sim build made no {_ARTIFACT}")
         # Keep what a run needs (the executable, modules, init files, csr.json); drop objects and
@@ -294,6 +306,8 @@ def _build(cfu: str | None, mem: LitexMemory, main_ram_kib: int, jobs: int | Non
         shutil.rmtree(out / "software", ignore_errors=True)
         for name in ("generate.log", "build.log"):
             shutil.move(str(tmp / name), str(out / name))
+        (out / "build_seconds.json").write_text(json.dumps({"generate": round(generate_s, 1),
+                                                            "verilate": round(verilate_s, 1)}))
         publish_dir(out, final, final / _ARTIFACT, replace_damaged=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
