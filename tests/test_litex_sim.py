@@ -102,6 +102,12 @@ def test_cycle_limit_ends_a_runaway_program(sim):
     ok = '#include "lx_rt.h"\nint main(void) { lx_puts("ok"); return 5; }\n'
     run = run_litex_sim(compile_litex_program({"main.c": ok}, sim), sim=sim, max_cycles=1_000_000)
     assert (run.exit_code, run.console) == (5, "ok")
+    # the same program as a raw main-RAM image (.bin) runs the same; a .bin cannot carry a cycle limit
+    image = litex_sim._image(compile_litex_program({"main.c": ok}, sim), sim, None)
+    again = run_litex_sim(image, sim=sim)
+    assert (again.exit_code, again.console, again.cycles) == (5, "ok", run.cycles)
+    with pytest.raises(LitexSimError, match="max_cycles"):
+        run_litex_sim(image, sim=sim, max_cycles=1000)
 
 
 def test_program_linked_elsewhere_is_refused(sim):
