@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from frontend import quantize  # noqa: E402
 from frontend.reference import quantize_np  # noqa: E402
-from frontend.run import run_model  # noqa: E402
+from frontend.run import measuring_main, run_model  # noqa: E402
 from frontend.tflite import from_tflite  # noqa: E402
 from frontend.zoo import kws_calibration, kws_float, sine_float_path  # noqa: E402
 
@@ -205,34 +205,9 @@ def per_layer_sine(exts=(), *, max_cycles: int = 20_000_000) -> PerLayerRun:
             calls.append(f"    {c_function_name(func)}(pl_acc{li} + {c0}, {out} + {c0});")
         act = out
     nb = len(x)
-    main = "\n".join([
-        "#include <stdint.h>",
-        '#include "isaforge_rt.h"',
-        *protos,
-        *data,
-        f"static const int8_t isaforge_inputs[{nb}][1] {_ALIGNED} = "
-        f"{{{', '.join(f'{{{int(v)}}}' for v in x.reshape(-1))}}};",
-        f"int8_t isaforge_outputs[{nb}][1] {_ALIGNED};",
-        f"uint32_t isaforge_counts[{4 + 2 * nb}];",
-        "static void pl_infer(const int8_t *in, int8_t *out) {",
-        *calls,
-        "}",
-        "static void isaforge_once(const int8_t *in, int8_t *out, uint32_t *c) {",
-        "    uint32_t c0 = isaforge_mcycle(), i0 = isaforge_minstret();",
-        "    pl_infer(in, out);",
-        "    uint32_t i1 = isaforge_minstret(), c1 = isaforge_mcycle();",
-        "    c[0] = c1 - c0;",
-        "    c[1] = i1 - i0;",
-        "}",
-        "int main(void) {",
-        "    isaforge_once(isaforge_inputs[0], isaforge_outputs[0], isaforge_counts);",
-        "    isaforge_once(isaforge_inputs[0], isaforge_outputs[0], isaforge_counts + 2);",
-        f"    for (int b = 0; b < {nb}; ++b)",
-        "        isaforge_once(isaforge_inputs[b], isaforge_outputs[b], isaforge_counts + 4 + 2 * b);",
-        "    return 0;",
-        "}",
-        "",
-    ])
+    main = measuring_main("pl_infer", x.reshape(nb, -1), "int8_t", "int8_t", 1,
+                          [*protos, *data, "static void pl_infer(const int8_t *in, int8_t *out) {", *calls, "}"],
+                          attributes=_ALIGNED)
     sources = runtime_sources(print_float=True)
     sources.update(kernel_src)
     sources["main.c"] = main

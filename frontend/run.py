@@ -104,30 +104,27 @@ def _as_batch(compiled: CompiledModel, inputs) -> np.ndarray:
     return x.reshape(-1, per)
 
 
-def default_main(compiled: CompiledModel, batch: np.ndarray) -> str:
-    """The measuring main program: the first input cold and warm, then every input."""
-    it, ot = tir.dtype.c_type(compiled.input_dtype), tir.dtype.c_type(compiled.output_dtype)
+def measuring_main(infer: str, batch: np.ndarray, in_ctype: str, out_ctype: str, n_out: int,
+                   declarations=(), after_warm=(), attributes: str = "") -> str:
+    """A measuring main program around ``infer(in, out)`` (a C function the other sources or
+    ``declarations`` define): the first input cold and warm, then every input, each timed with
+    mcycle / minstret into ``isaforge_counts`` and its output kept in ``isaforge_outputs``.
+    ``after_warm``: statements run right after the warm inference; ``attributes``: of the input and
+    output arrays (e.g. an alignment)."""
     nb, n_in = batch.shape
-    n_out = int(np.prod(compiled.output_shape, dtype=np.int64))
-    nk = len(compiled.kernels)
-    # a profiled unit's per-kernel cycles of the warm run, kept before the other inputs overwrite them
-    keep = [f"extern uint32_t {PROFILE_SYMBOL}[{nk}];", f"uint32_t isaforge_kernel_cycles[{nk}];"] \
-        if compiled.profile else []
-    copy = [f"    for (int k = 0; k < {nk}; ++k) isaforge_kernel_cycles[k] = {PROFILE_SYMBOL}[k];"] \
-        if compiled.profile else []
+    attr = f" {attributes}" if attributes else ""
     return "\n".join([
         "#include <stdint.h>",
         '#include "isaforge_rt.h"',
-        f"void {MODEL_FUNCTION}(const {it} *in, {ot} *out);",
-        *keep,
-        f"static const {it} isaforge_inputs[{nb}][{n_in}] = {{",
+        *declarations,
+        f"static const {in_ctype} isaforge_inputs[{nb}][{n_in}]{attr} = {{",
         *[f"    {{{', '.join(c_literals(row))}}}," for row in batch],
         "};",
-        f"{ot} isaforge_outputs[{nb}][{n_out}];",
+        f"{out_ctype} isaforge_outputs[{nb}][{n_out}]{attr};",
         f"uint32_t isaforge_counts[{4 + 2 * nb}];",
-        "static void isaforge_once(const " + it + " *in, " + ot + " *out, uint32_t *c) {",
+        f"static void isaforge_once(const {in_ctype} *in, {out_ctype} *out, uint32_t *c) {{",
         "    uint32_t c0 = isaforge_mcycle(), i0 = isaforge_minstret();",
-        f"    {MODEL_FUNCTION}(in, out);",
+        f"    {infer}(in, out);",
         "    uint32_t i1 = isaforge_minstret(), c1 = isaforge_mcycle();",
         "    c[0] = c1 - c0;",
         "    c[1] = i1 - i0;",
@@ -135,13 +132,27 @@ def default_main(compiled: CompiledModel, batch: np.ndarray) -> str:
         "int main(void) {",
         "    isaforge_once(isaforge_inputs[0], isaforge_outputs[0], isaforge_counts);",
         "    isaforge_once(isaforge_inputs[0], isaforge_outputs[0], isaforge_counts + 2);",
-        *copy,
+        *after_warm,
         f"    for (int b = 0; b < {nb}; ++b)",
         "        isaforge_once(isaforge_inputs[b], isaforge_outputs[b], isaforge_counts + 4 + 2 * b);",
         "    return 0;",
         "}",
         "",
     ])
+
+
+def default_main(compiled: CompiledModel, batch: np.ndarray) -> str:
+    """The measuring main program of a compiled model (:func:`measuring_main` around ``model``)."""
+    it, ot = tir.dtype.c_type(compiled.input_dtype), tir.dtype.c_type(compiled.output_dtype)
+    n_out = int(np.prod(compiled.output_shape, dtype=np.int64))
+    nk = len(compiled.kernels)
+    # a profiled unit's per-kernel cycles of the warm run, kept before the other inputs overwrite them
+    keep = [f"extern uint32_t {PROFILE_SYMBOL}[{nk}];", f"uint32_t isaforge_kernel_cycles[{nk}];"] \
+        if compiled.profile else []
+    copy = [f"    for (int k = 0; k < {nk}; ++k) isaforge_kernel_cycles[k] = {PROFILE_SYMBOL}[k];"] \
+        if compiled.profile else []
+    return measuring_main(MODEL_FUNCTION, batch, it, ot, n_out,
+                          [f"void {MODEL_FUNCTION}(const {it} *in, {ot} *out);", *keep], copy)
 
 
 def model_program(compiled: CompiledModel, inputs=None, main: str | None = None) -> dict[str, str]:
@@ -261,5 +272,5 @@ def run_main(compiled: CompiledModel, main: str, *, toolchain=None, cfu_verilog:
     return run, footprint(elf)
 
 
-__all__ = ["Footprint", "ModelRun", "c_float", "default_main", "footprint", "model_program", "quantize_function_c",
-           "run_main", "run_model"]
+__all__ = ["Footprint", "ModelRun", "c_float", "default_main", "footprint", "measuring_main", "model_program",
+           "quantize_function_c", "run_main", "run_model"]
