@@ -135,7 +135,6 @@ def per_layer_sine(exts=(), *, max_cycles: int = 20_000_000) -> PerLayerRun:
     import tir
     from codegen_c.emit import c_function_name
     from frontend.lowering import node_op
-    from frontend.run import _kind
     from schedules.schedule import create_schedule
     from simulator.elf import read_elf
     from simulator.run import cfu_verilog
@@ -221,37 +220,27 @@ def per_layer_sine(exts=(), *, max_cycles: int = 20_000_000) -> PerLayerRun:
         raise SystemExit(f"per-layer sine {exts}: the program exited with code {run.exit_code}\n{run.console}")
     c = np.frombuffer(run.dumps["isaforge_counts"], "<u4").astype(int)
     outs = np.frombuffer(run.dumps["isaforge_outputs"], np.int8).reshape(want.shape).copy()
-    sizes, kernels = _unit_sizes(elf, set(kernel_src), set(names), _kind)
+    sizes, kernels = _unit_sizes(elf, set(kernel_src), set(names))
     return PerLayerRun(outputs=outs, reference=want, cycles=int(c[2]), cold_cycles=int(c[0]), instret=int(c[3]),
                        used=used_t, text=sizes["text"], rodata=sizes["rodata"], bss=sizes["bss"] + sizes["data"],
                        kernels=kernels, calls=len(calls))
 
 
-def _unit_sizes(elf, kernel_files: set[str], kernel_names: set[str], kind) -> tuple[dict[str, int], dict[str, int]]:
+def _unit_sizes(elf, kernel_files: set[str], kernel_names: set[str]) -> tuple[dict[str, int], dict[str, int]]:
     """Bytes by section kind of every symbol of the kernels' C units (their local symbols, found by
     file, and the kernel functions, found by name: global symbols follow every file's locals) plus
     main.c's ``pl_`` data (the weights and the buffers between kernels), and each kernel's .text."""
-    from elftools.elf.elffile import ELFFile
+    from simulator.symbols import sized_symbols
 
     sizes = {"text": 0, "rodata": 0, "data": 0, "bss": 0}
     kernels: dict[str, int] = {}
-    with open(elf, "rb") as f:
-        e = ELFFile(f)
-        current = None
-        for sym in e.get_section_by_name(".symtab").iter_symbols():
-            typ = sym["st_info"]["type"]
-            if typ == "STT_FILE":
-                current = Path(sym.name).name
-                continue
-            if typ not in ("STT_FUNC", "STT_OBJECT") or not sym["st_size"] or not isinstance(sym["st_shndx"], int):
-                continue
-            local = sym["st_info"]["bind"] == "STB_LOCAL"
-            in_kernel = (local and current in kernel_files) or (not local and sym.name in kernel_names)
-            if not (in_kernel or (local and current == "main.c" and sym.name.startswith("pl_"))):
-                continue
-            sizes[kind(e.get_section(sym["st_shndx"]))] += sym["st_size"]
-            if typ == "STT_FUNC" and in_kernel:
-                kernels[sym.name] = sym["st_size"]
+    for sym in sized_symbols(elf):
+        in_kernel = (sym.local and sym.file in kernel_files) or (not sym.local and sym.name in kernel_names)
+        if not (in_kernel or (sym.local and sym.file == "main.c" and sym.name.startswith("pl_"))):
+            continue
+        sizes[sym.kind] += sym.size
+        if sym.type == "STT_FUNC" and in_kernel:
+            kernels[sym.name] = sym.size
     if set(kernels) < kernel_names:
         raise SystemExit(f"{elf}: kernels {sorted(kernel_names - set(kernels))} are not in the symbol table")
     return sizes, kernels

@@ -355,51 +355,41 @@ def baseline_program(inputs: np.ndarray) -> dict[str, str]:
     return sources
 
 
-def _kind(section) -> str:
-    name = section.name
-    if name.startswith(".text"):
+def _kind(section: str) -> str:
+    if section.startswith(".text"):
         return "text"
-    if name.startswith((".rodata", ".srodata")):
+    if section.startswith((".rodata", ".srodata")):
         return "rodata"
-    if name.startswith((".bss", ".sbss")):
+    if section.startswith((".bss", ".sbss")):
         return "bss"
     return "data"
 
 
 def footprint(elf: str | Path, prefix: str) -> dict[str, dict[str, int]]:
     """Bytes by part (emlearn, libm, rt) and kind (text, rodata, data, bss); see the module docstring."""
-    from elftools.elf.elffile import ELFFile
+    from simulator.symbols import sized_symbols
 
     parts = {p: {"text": 0, "rodata": 0, "data": 0, "bss": 0} for p in ("emlearn", "libm", "rt")}
     libm_globals = {"expf", "logf", "tanhf"}
     seen = set()  # compiler_rt names one routine several times (__ltsf2 = __lesf2 = __cmpsf2): count it once
-    with open(elf, "rb") as f:
-        e = ELFFile(f)
-        current = None
-        for sym in e.get_section_by_name(".symtab").iter_symbols():
-            typ, bind = sym["st_info"]["type"], sym["st_info"]["bind"]
-            if typ == "STT_FILE":
-                current = Path(sym.name).name
-                continue
-            if typ not in ("STT_FUNC", "STT_OBJECT") or not sym["st_size"] or not isinstance(sym["st_shndx"], int):
-                continue
-            part = None
-            if bind == "STB_LOCAL":
-                if current == MODEL_FILE:
-                    part = "emlearn"
-                elif current == LIBM_FILE:
-                    part = "libm"
-                elif current is not None and current not in (MAIN_FILE, "isaforge_rt.c", "crt0.S"):
-                    part = "rt"
-            elif sym.name.startswith(("eml_", prefix + "_")):
+    for sym in sized_symbols(elf):
+        part = None
+        if sym.local:
+            if sym.file == MODEL_FILE:
                 part = "emlearn"
-            elif sym.name in libm_globals:
+            elif sym.file == LIBM_FILE:
                 part = "libm"
-            elif sym.name.startswith("__"):
+            elif sym.file is not None and sym.file not in (MAIN_FILE, "isaforge_rt.c", "crt0.S"):
                 part = "rt"
-            if part and (sym["st_shndx"], sym["st_value"]) not in seen:
-                seen.add((sym["st_shndx"], sym["st_value"]))
-                parts[part][_kind(e.get_section(sym["st_shndx"]))] += sym["st_size"]
+        elif sym.name.startswith(("eml_", prefix + "_")):
+            part = "emlearn"
+        elif sym.name in libm_globals:
+            part = "libm"
+        elif sym.name.startswith("__"):
+            part = "rt"
+        if part and (sym.shndx, sym.address) not in seen:
+            seen.add((sym.shndx, sym.address))
+            parts[part][_kind(sym.section)] += sym.size
     return parts
 
 

@@ -447,15 +447,6 @@ def _defined(obj: Path) -> set[str]:
                 and s["st_shndx"] != "SHN_UNDEF" and s.name}
 
 
-def _kind(sec) -> str:
-    flags, typ = sec["sh_flags"], sec["sh_type"]
-    if flags & 0x4:  # SHF_EXECINSTR
-        return "text"
-    if flags & 0x1:  # SHF_WRITE
-        return "bss" if typ == "SHT_NOBITS" else "data"
-    return "rodata"
-
-
 def footprint(elf: Path, lib: Path) -> dict[str, dict[str, int]]:
     """Bytes by part (tflm, model, main, libc, rt, runtime) and kind (text, rodata, data, bss).
 
@@ -464,7 +455,7 @@ def footprint(elf: Path, lib: Path) -> dict[str, dict[str, int]]:
     ``tflm`` is then the image's allocated sections minus all other parts, so that TFLM's unnamed
     data (jump tables, constants) and the alignment padding between its functions count as TFLM's.
     """
-    from elftools.elf.elffile import ELFFile
+    from simulator.symbols import allocated_bytes, sized_symbols
 
     kinds = ("text", "rodata", "data", "bss")
     parts = {p: dict.fromkeys(kinds, 0) for p in ("tflm", "model", "main", "libc", "rt", "runtime")}
@@ -472,50 +463,39 @@ def footprint(elf: Path, lib: Path) -> dict[str, dict[str, int]]:
     tflm_names = set()
     for obj in lib.glob("tensorflow__*.o"):
         tflm_names |= _defined(obj)
-    total = dict.fromkeys(kinds, 0)
-    with open(elf, "rb") as f:
-        e = ELFFile(f)
-        for sec in e.iter_sections():
-            if sec["sh_flags"] & 2 and sec["sh_size"]:  # SHF_ALLOC
-                total[_kind(sec)] += sec["sh_size"]
-        current, seen = None, set()
-        for sym in e.get_section_by_name(".symtab").iter_symbols():
-            typ, bind = sym["st_info"]["type"], sym["st_info"]["bind"]
-            if typ == "STT_FILE":
-                current = Path(sym.name).name
-                continue
-            if typ not in ("STT_FUNC", "STT_OBJECT") or not sym["st_size"] or not isinstance(sym["st_shndx"], int):
-                continue
-            if (sym["st_shndx"], sym["st_value"]) in seen:  # aliases (compiler_rt names one routine twice)
-                continue
-            seen.add((sym["st_shndx"], sym["st_value"]))
-            name = sym.name
-            if name == MODEL_SYMBOL:
-                part = "model"
-            elif bind == "STB_LOCAL":
-                if current in ("crt0.S", "isaforge_rt.c"):
-                    part = "runtime"
-                elif current == MAIN_FILE:
-                    part = "main" if any(name == n or name.startswith(f"_ZL{len(n)}{n}") for n in MAIN_OWN) \
-                        else "tflm"
-                elif current == LIBC_FILE:
-                    part = "libc"
-                elif current is not None and current.endswith(".cc"):
-                    part = "tflm"
-                else:
-                    part = "rt"
-            elif name in libc:
-                part = "libc"
-            elif name == "main":
-                part = "main"
-            elif name.startswith("isaforge_"):
+    total = allocated_bytes(elf)
+    seen = set()
+    for sym in sized_symbols(elf):
+        if (sym.shndx, sym.address) in seen:  # aliases (compiler_rt names one routine twice)
+            continue
+        seen.add((sym.shndx, sym.address))
+        name, current = sym.name, sym.file
+        if name == MODEL_SYMBOL:
+            part = "model"
+        elif sym.local:
+            if current in ("crt0.S", "isaforge_rt.c"):
                 part = "runtime"
-            elif name in tflm_names or name.startswith("_Z"):  # incl. TFLM templates only main.o instantiates
+            elif current == MAIN_FILE:
+                part = "main" if any(name == n or name.startswith(f"_ZL{len(n)}{n}") for n in MAIN_OWN) \
+                    else "tflm"
+            elif current == LIBC_FILE:
+                part = "libc"
+            elif current is not None and current.endswith(".cc"):
                 part = "tflm"
             else:
                 part = "rt"
-            if part != "tflm":
-                parts[part][_kind(e.get_section(sym["st_shndx"]))] += sym["st_size"]
+        elif name in libc:
+            part = "libc"
+        elif name == "main":
+            part = "main"
+        elif name.startswith("isaforge_"):
+            part = "runtime"
+        elif name in tflm_names or name.startswith("_Z"):  # incl. TFLM templates only main.o instantiates
+            part = "tflm"
+        else:
+            part = "rt"
+        if part != "tflm":
+            parts[part][sym.kind] += sym.size
     for k in kinds:
         parts["tflm"][k] = total[k] - sum(parts[p][k] for p in parts if p != "tflm")
     return parts

@@ -170,45 +170,27 @@ def model_program(compiled: CompiledModel, inputs=None, main: str | None = None)
     return sources
 
 
-def _kind(sec) -> str:
-    flags, typ = sec["sh_flags"], sec["sh_type"]
-    if flags & 0x4:  # SHF_EXECINSTR
-        return "text"
-    if flags & 0x1:  # SHF_WRITE
-        return "bss" if typ == "SHT_NOBITS" else "data"
-    return "rodata"
-
-
 def footprint(elf: str | Path) -> Footprint:
     """The model unit's bytes in a linked program (see the module docstring)."""
-    from elftools.elf.elffile import ELFFile
+    from simulator.elf import ElfError
+    from simulator.symbols import sized_symbols
 
     sizes = {"text": 0, "rodata": 0, "data": 0, "bss": 0}
     kernels: dict[str, int] = {}
     arena = 0
-    with open(elf, "rb") as f:
-        e = ELFFile(f)
-        symtab = e.get_section_by_name(".symtab")
-        if symtab is None:
-            raise FrontendError(f"{elf}: the ELF has no symbol table (stripped?)")
-        current = None
-        for sym in symtab.iter_symbols():
-            typ, bind = sym["st_info"]["type"], sym["st_info"]["bind"]
-            if typ == "STT_FILE":
-                current = sym.name
-                continue
-            if typ not in ("STT_FUNC", "STT_OBJECT") or not sym["st_size"] or not isinstance(sym["st_shndx"], int):
-                continue
-            ours = (bind == "STB_LOCAL" and current is not None and Path(current).name == MODEL_FILE) or \
-                (bind != "STB_LOCAL" and sym.name == MODEL_FUNCTION)
-            if not ours:
-                continue
-            kind = _kind(e.get_section(sym["st_shndx"]))
-            sizes[kind] += sym["st_size"]
-            if typ == "STT_FUNC" and sym.name.startswith("isaforge_k"):
-                kernels[sym.name] = sym["st_size"]
-            if sym.name == "isaforge_arena":
-                arena = sym["st_size"]
+    try:
+        symbols = sized_symbols(elf)
+    except ElfError as exc:
+        raise FrontendError(str(exc)) from exc
+    for sym in symbols:
+        ours = (sym.local and sym.file == MODEL_FILE) or (not sym.local and sym.name == MODEL_FUNCTION)
+        if not ours:
+            continue
+        sizes[sym.kind] += sym.size
+        if sym.type == "STT_FUNC" and sym.name.startswith("isaforge_k"):
+            kernels[sym.name] = sym.size
+        if sym.name == "isaforge_arena":
+            arena = sym.size
     return Footprint(sizes["text"], sizes["rodata"], sizes["data"], sizes["bss"], arena, kernels)
 
 
