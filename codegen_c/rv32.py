@@ -345,4 +345,26 @@ class VexRiscvTarget(RV32Target):
 
 VEXRISCV = register_target(VexRiscvTarget())
 
-__all__ = ["CfuEmitter", "RV32Target", "VEXRISCV", "VexRiscvTarget", "WORDS"]
+
+class LitexSimTarget(RV32Target):
+    """LiteX's own SoC in simulation (``litex_sim``, VexRiscv ``full+cfu``; ``simulator.litex_sim``):
+    ``simulator.run`` runs its kernels there. ``memory``: ``"sram"`` (integrated main RAM of
+    ``main_ram_kib``) or ``"sdram"`` (LiteX's SDRAM model behind its L2 cache)."""
+
+    name = "litex_sim"
+    memory = "sram"
+    main_ram_kib = 64
+
+
+class LitexSimSdramTarget(LitexSimTarget):
+    """:class:`LitexSimTarget` with main RAM in LiteX's SDRAM model (``litex_sim --with-sdram``)."""
+
+    name = "litex_sim_sdram"
+    memory = "sdram"
+
+
+LITEX_SIM = register_target(LitexSimTarget())
+LITEX_SIM_SDRAM = register_target(LitexSimSdramTarget())
+
+__all__ = ["CfuEmitter", "LITEX_SIM", "LITEX_SIM_SDRAM", "LitexSimSdramTarget", "LitexSimTarget", "RV32Target",
+           "VEXRISCV", "VexRiscvTarget", "WORDS"]

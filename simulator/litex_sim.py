@@ -73,6 +73,8 @@ from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+import numpy as np
+
 from simulator.elf import read_elf
 from simulator.errors import SimTimeout, SimulationError, TrapError
 from toolchain.cache import cache_dir, content_hash, publish_dir
@@ -86,6 +88,7 @@ _ARTIFACT = Path("gateware") / "obj_dir" / "Vsim"
 _EXIT_RE = re.compile(r"@isaforge-exit (-?\d+) (\d+) (\d+)")
 _LIMIT_RE = re.compile(r"@isaforge-limit (\d+) ([0-9a-f]{8})")
 _TRAP_RE = re.compile(r"@isaforge-trap ([0-9a-f]{8}) ([0-9a-f]{8}) ([0-9a-f]{8})")
+_DUMP_RE = re.compile(r"@isaforge-dump ([A-Za-z_][A-Za-z0-9_]*) ([0-9a-f]*) (\d+)\n")
 #: LiteX's BIOS prints this line right before it jumps to the booted program
 _LIFTOFF = "Liftoff!"
 
@@ -147,6 +150,8 @@ class LitexRun:
     instret: int  # minstret delta of the same region
     bios: str  # what LiteX's BIOS printed before it jumped to the program
     wall_s: float  # wall-clock seconds of the simulator process
+    #: the bytes of the symbols the program's ``lx_dump`` printed (:func:`dump_source`), by name
+    dumps: dict[str, bytes] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------- build
@@ -551,8 +556,12 @@ void lx_limit_start(void) {{
     __asm__ volatile("csrs mstatus, %0" : : "r"(1u << 3));
 }}
 
+/* defined by a program that reports memory on the console (dump_source): after the marked region */
+extern void lx_dump(void) __attribute__((weak));
+
 void lx_exit(int code) {{
     if (!lx_ended) lx_mark_end();
+    if (lx_dump) lx_dump();
     lx_puts("\\n@isaforge-exit ");
     lx_put_i32(code);
     lx_putc(' ');
@@ -592,6 +601,50 @@ def runtime_sources(sim: LitexSim) -> dict[str, str]:
 
 _DEFAULT_TOOLCHAIN = Toolchain()
 
+#: ``isaforge_rt.h`` for programs written for isaforge's own SoC runtime (simulator.toolchain) that use
+#: only its counters and printing: the kernel driver of simulator.vexriscv and the model main program
+_ISAFORGE_RT_SHIM = """/* isaforge_rt.h on LiteX litex_sim: isaforge's runtime's counters and printing (generated) */
+#ifndef ISAFORGE_RT_H
+#define ISAFORGE_RT_H
+#include <stdint.h>
+#include "lx_rt.h"
+static inline uint32_t isaforge_mcycle(void) { uint32_t v; __asm__ volatile("csrr %0, mcycle" : "=r"(v)); return v; }
+static inline uint32_t isaforge_minstret(void) {
+    uint32_t v; __asm__ volatile("csrr %0, minstret" : "=r"(v)); return v;
+}
+static inline void isaforge_putchar(char c) { lx_putc(c); }
+static inline void isaforge_puts(const char *s) { lx_puts(s); }
+static inline void isaforge_print_int(int32_t v) { lx_put_i32(v); }
+static inline void isaforge_print_hex(uint32_t v) { lx_puts("0x"); lx_put_hex(v); }
+#endif
+"""
+
+
+def isaforge_rt_shim() -> dict[str, str]:
+    """``isaforge_rt.h`` for a program written against isaforge's own runtime (``isaforge_mcycle``,
+    ``isaforge_minstret``, ``isaforge_puts``, ``isaforge_print_int``, ``isaforge_print_hex``), so that it
+    compiles unchanged with :func:`runtime_sources` (no MMIO block, no ``isaforge_exit``)."""
+    return {"isaforge_rt.h": _ISAFORGE_RT_SHIM}
+
+
+def dump_source(symbols: dict[str, int]) -> str:
+    """C of ``lx_dump()``: the runtime calls it after the marked region, before the exit line; it prints
+    ``nbytes`` bytes of each symbol (``{name: nbytes}``) as ``@isaforge-dump <name> <hex> <nbytes>``
+    lines, which :func:`run_litex_sim` returns as ``LitexRun.dumps`` (and leaves out of ``console``)."""
+    for name, n in symbols.items():
+        if not name.isidentifier() or not isinstance(n, int) or n < 0:
+            raise LitexSimError(f"dump_source: {name!r}: {n!r} is not a C symbol and a byte count")
+    lines = ['#include "lx_rt.h"', ""]
+    lines += [f"extern const unsigned char {name}[];" for name in symbols]
+    lines += ["", "static void lx_dump_bytes(const char *name, const unsigned char *p, uint32_t n) {",
+              '    lx_puts("\\n@isaforge-dump ");', "    lx_puts(name);", "    lx_putc(' ');",
+              "    for (uint32_t i = 0; i < n; i++) {",
+              '        lx_putc("0123456789abcdef"[p[i] >> 4]);', '        lx_putc("0123456789abcdef"[p[i] & 15u]);',
+              "    }", "    lx_putc(' ');", "    lx_put_i32((int32_t)n);", "}", "", "void lx_dump(void) {"]
+    lines += [f'    lx_dump_bytes("{name}", {name}, {n}u);' for name, n in symbols.items()]
+    lines += ["}", ""]
+    return "\n".join(lines)
+
 
 def compile_litex_program(sources: dict[str, str], sim: LitexSim, toolchain: Toolchain = _DEFAULT_TOOLCHAIN,
                           stack_kib: int = 4) -> Path:
@@ -602,16 +655,48 @@ def compile_litex_program(sources: dict[str, str], sim: LitexSim, toolchain: Too
     return compile_rv32({**runtime_sources(sim), **sources}, sim.link_script(stack_kib), toolchain=toolchain)
 
 
+_CACHE_BYTES = 4096  # VexRiscv full's I- and D-cache: what "the same layout" is modulo
+
+
+def _kernel_link_script(sim: LitexSim, stack_kib: int, functions: list[tuple[str, int]], buffers: str | None) -> str:
+    """:meth:`LitexSim.link_script` with ``functions`` (C function name, offset modulo 4 KiB; in the order
+    to lay them out; compiled with -ffunction-sections) each at its offset after the rest of .text, and
+    ``buffers`` (a ``simulator.placement.link_block``, made loadable here: the image carries the
+    arrays) after .bss."""
+    script = sim.link_script(stack_kib)
+    text = "    .text : { *(.text.start) *(.text .text.*) } > main_ram"
+    assert text in script
+    # the linker gives an input section to the first pattern that names it: the placed functions
+    # come right after crt0 (each padded up to its offset), the rest of the code after them
+    placed = ["    .text : {", "        *(.text.start)"]
+    for name, off in functions:
+        placed.append(f"        . = . + ((0x{off:x} - (. & 0x{_CACHE_BYTES - 1:x})) & 0x{_CACHE_BYTES - 1:x});")
+        placed.append(f"        *(.text.{name})")
+    placed += ["        *(.text .text.*)", "    } > main_ram"]
+    script = script.replace(text, "\n".join(placed))
+    if buffers is not None:
+        bss = "    .bss (NOLOAD) : ALIGN(4) {"
+        assert bss in script
+        block = buffers.replace(".isaforge_buf (NOLOAD) :", ".isaforge_buf :").replace("} > RAM", "} > main_ram")
+        # the .data section's own pattern for the buffers would take them first
+        script = script.replace(" .isaforge_buf .isaforge_buf.*)", ")").replace(bss, block + "\n" + bss)
+    return script
+
+
 # ----------------------------------------------------------------------------------------------- run
 
 
-def _image(program: str | Path | bytes, sim: LitexSim, max_cycles: int | None) -> bytes:
-    """The main-RAM image of an ELF (its PT_LOAD segments, ``lx_max_cycles`` patched) or a raw .bin."""
+def _image(program: str | Path | bytes, sim: LitexSim, max_cycles: int | None,
+           patches: tuple[tuple[int, bytes], ...] = ()) -> bytes:
+    """The main-RAM image of an ELF (its PT_LOAD segments, ``lx_max_cycles`` and ``patches`` (address,
+    bytes) written in) or a raw .bin."""
     data = program if isinstance(program, bytes) else Path(program).read_bytes()
     if data[:4] != b"\x7fELF":
         if max_cycles is not None:
             raise LitexSimError("max_cycles needs an ELF linked with the litex_sim runtime (a .bin has no "
                                 "lx_max_cycles to set)")
+        if patches:
+            raise LitexSimError("image_patches need an ELF (a .bin is run as it is)")
         image = bytes(data)
     else:
         elf = read_elf(data)
@@ -637,6 +722,12 @@ def _image(program: str | Path | bytes, sim: LitexSim, max_cycles: int | None) -
                 raise LitexSimError("max_cycles needs a program linked with the litex_sim runtime "
                                     "(runtime_sources: its lx_max_cycles in .data)")
             buf[off:off + 4] = max_cycles.to_bytes(4, "little")
+        for addr, data in patches:
+            lo = addr - base
+            if lo < 0 or lo + len(data) > len(buf):
+                raise LitexSimError(f"image patch at 0x{addr:08x} ({len(data)} bytes) is outside the program's "
+                                    f"loaded image 0x{base:08x}..0x{base + len(buf):08x}")
+            buf[lo:lo + len(data)] = data
         image = bytes(buf)
     if len(image) > sim.main_ram_size:
         raise LitexSimError(f"the program image ({len(image)} bytes) exceeds main RAM ({sim.main_ram_size} bytes)")
@@ -668,13 +759,15 @@ def _init_files(image: bytes, sim: LitexSim) -> dict[str, str]:
 
 def run_litex_sim(program: str | Path | bytes, cfu_verilog: str | Path | None = None,
                   memory: LitexMemory | str = LitexMemory.SRAM, *, main_ram_kib: int = 64,
-                  max_cycles: int | None = None, timeout_s: float = 300.0, sim: LitexSim | None = None) -> LitexRun:
-    """Run ``program`` in litex_sim (built or taken from the cache); see the module docstring."""
+                  max_cycles: int | None = None, timeout_s: float = 300.0, sim: LitexSim | None = None,
+                  image_patches: tuple[tuple[int, bytes], ...] = ()) -> LitexRun:
+    """Run ``program`` in litex_sim (built or taken from the cache); see the module docstring.
+    ``image_patches`` (ELF only): ``(address, bytes)`` written into the image (e.g. a kernel's inputs)."""
     if max_cycles is not None and (not isinstance(max_cycles, int) or not 0 < max_cycles < 1 << 32):
         raise LitexSimError(f"max_cycles must be an int in [1, 2**32), got {max_cycles!r}")
     if sim is None:
         sim = build_litex_sim(cfu_verilog, memory, main_ram_kib=main_ram_kib)
-    image = _image(program, sim, max_cycles)
+    image = _image(program, sim, max_cycles, tuple(image_patches))
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=cache_dir("litex_sim_runs")))
     try:
         # A private folder: the built simulator's files by link, its own main-RAM init file, so
@@ -724,7 +817,81 @@ def _parse_console(text: str, returncode: int, wall: float) -> LitexRun:
         raise SimulationError(f"litex_sim ended (exit {returncode}) without the program's exit line:\n"
                               f"{_tail(rest, 15)}")
     console = rest[:found.start()]
+    dumps = {}
+    for m in _DUMP_RE.finditer(console):
+        data = bytes.fromhex(m.group(2))
+        if len(data) != int(m.group(3)):
+            raise SimulationError(f"litex_sim: the dump of {m.group(1)} is {len(data)} bytes, not {m.group(3)} "
+                                  f"(console garbled?)")
+        dumps[m.group(1)] = data
+    if dumps:
+        # each dump line starts on a new line the runtime printed ("\n@isaforge-dump ...")
+        console = _DUMP_RE.sub("", console)
     if console.endswith("\n"):
         console = console[:-1]
     return LitexRun(exit_code=int(found.group(1)), console=console, cycles=int(found.group(2)),
-                    instret=int(found.group(3)), bios=bios, wall_s=wall)
+                    instret=int(found.group(3)), bios=bios, wall_s=wall, dumps=dumps)
+
+
+# ------------------------------------------------------------------------------------------- kernels
+
+
+def run_kernel_litex(kernel_c: str, kernel_name: str, arrays: list, *, outputs: list[int] | None = None,
+                     cfu_verilog: str | Path | None = None, memory: LitexMemory | str = LitexMemory.SRAM,
+                     main_ram_kib: int = 64, toolchain: Toolchain = _DEFAULT_TOOLCHAIN,
+                     max_cycles: int | None = None, stack_bytes: int = 0, timeout_s: float = 600.0,
+                     sim: LitexSim | None = None):
+    """:func:`simulator.vexriscv.run_kernel` on litex_sim: the same driver (the kernel cold, the outputs
+    restored, then warm, each timed with mcycle / minstret) linked with this runtime, the arrays written
+    into the image, the counters and the outputs read back from the console (:func:`dump_source`). The
+    outputs are written into ``arrays`` in place; returns a :class:`simulator.vexriscv.KernelResult`
+    (``stack_bytes`` 0: litex_sim's RAM is not painted; ``total_cycles`` the whole of ``main``).
+
+    The program is laid out like ``simulator.vexriscv``'s for the same kernel modulo 4 KiB (the size of
+    VexRiscv's caches): the buffers where simulator.placement put them there, ``main`` and the kernel
+    function at the same offsets (:func:`_kernel_link_script`)."""
+    from simulator.placement import own_statics
+    from simulator.vexriscv import STACK_MARGIN, KernelResult, _pad16, _validate_arrays, driver_source, kernel_program
+
+    if not isinstance(kernel_name, str) or not kernel_name.isidentifier():
+        raise LitexSimError(f"kernel_name must be a C identifier, got {kernel_name!r}")
+    outs = _validate_arrays(arrays, outputs)
+    if sim is None:
+        sim = build_litex_sim(cfu_verilog, memory, main_ram_kib=main_ram_kib)
+    stack_kib = max(4, -(-(_pad16(stack_bytes) + STACK_MARGIN) // 1024))
+    symbols = {"isaforge_result": 32, **{f"isaforge_arg{o}": arrays[o].nbytes for o in outs}}
+    # The program simulator.vexriscv runs for this kernel: its buffer placement and where its code lies
+    # modulo 4 KiB (the caches' size), which this program copies (same cache sets, same branch
+    # predictor entries), so that the two SoCs' cycles compare like for like.
+    vx = kernel_program(kernel_c, kernel_name, arrays, outputs=outs, toolchain=toolchain, ram_kib=256,
+                        stack_bytes=stack_bytes)
+    vx_info = read_elf(vx.elf)
+    functions = sorted((vx_info.symbol(f).address, f) for f in ("main", kernel_name))
+    sources = {"main.c": driver_source(kernel_name, arrays, outs),
+               "kernel.c": kernel_c if vx.plan is None else own_statics(kernel_c)[0],
+               "lx_dump.c": dump_source(symbols), **isaforge_rt_shim()}
+    clash = set(sources) & set(runtime_sources(sim))
+    if clash:
+        raise LitexSimError(f"source names {sorted(clash)} are the runtime's")
+    script = _kernel_link_script(sim, stack_kib, [(f, a % _CACHE_BYTES) for a, f in functions],
+                                 None if vx.plan is None else vx.plan.link_block)
+    # -ffunction-sections: each function in a section of its own, so the link script can place them
+    flagged = Toolchain(toolchain.compiler, toolchain.opt, (*toolchain.extra_flags, "-ffunction-sections"))
+    elf = compile_rv32({**runtime_sources(sim), **sources}, script, toolchain=flagged)
+    info = read_elf(elf)
+    patches = tuple((info.symbol(f"isaforge_arg{i}").address, a.tobytes()) for i, a in enumerate(arrays))
+    run = run_litex_sim(elf, sim=sim, max_cycles=max_cycles, timeout_s=timeout_s, image_patches=patches)
+    if run.exit_code != 0:
+        raise SimulationError(f"litex_sim: kernel driver exited with code {run.exit_code}; console:\n{run.console}")
+    missing = [name for name in symbols if name not in run.dumps]
+    if missing:
+        raise SimulationError(f"litex_sim: the kernel driver reported no {', '.join(missing)}; console:\n"
+                              f"{_tail(run.console, 10)}")
+    counters = np.frombuffer(run.dumps["isaforge_result"], dtype="<u4")
+    if counters[6] != 1:
+        raise SimulationError("litex_sim: the kernel driver did not record its counters")
+    for o in outs:
+        a = arrays[o]
+        a[...] = np.frombuffer(run.dumps[f"isaforge_arg{o}"], dtype=a.dtype).reshape(a.shape)
+    return KernelResult(cycles=int(counters[2]), instret=int(counters[3]), cold_cycles=int(counters[0]),
+                        cold_instret=int(counters[1]), console=run.console, total_cycles=run.cycles)

@@ -24,7 +24,7 @@ import codegen_c
 from codegen_c.build import compile_shared_flags
 from codegen_c.emit import c_function_name
 from codegen_c.host import HostTarget
-from codegen_c.rv32 import VexRiscvTarget
+from codegen_c.rv32 import LitexSimTarget, VexRiscvTarget
 from codegen_c.target import Target, get_target
 from isa_ext.cfu import combine_cfu
 from tir.errors import CodegenError
@@ -165,6 +165,31 @@ class SocRunner(Runner):
         return RunResult(job.target, r.cycles, r.instret)
 
 
+class LitexSimRunner(Runner):
+    """rv32 targets on LiteX's own SoC in simulation (:class:`codegen_c.rv32.LitexSimTarget`,
+    ``"litex_sim"`` / ``"litex_sim_sdram"``): the kernel with the driver of :class:`SocRunner`, built for
+    litex_sim's runtime and run there (``simulator.litex_sim.run_kernel_litex``); the SoC (one build per
+    CFU, cached) is the target's ``memory`` and ``main_ram_kib``. ``ram_kib`` does not apply (the
+    target's RAM is LiteX's); ``wait_states`` must be 0 (LiteX's bus sets the timing). Not a tuner
+    backend yet (no ``prepare``)."""
+
+    unit = "cycles"
+
+    def run(self, func, arrays, target, *, toolchain=None, ram_kib=256, wait_states=0, max_cycles=50_000_000,
+            repeat=3):
+        from .litex_sim import run_kernel_litex
+
+        if wait_states:
+            raise CodegenError(f"target {target.name!r}: wait_states={wait_states} does not apply (LiteX's bus and "
+                               f"main RAM set the memory timing; the vexriscv target models it)")
+        res = run_kernel_litex(codegen_c.emit(func, target), c_function_name(func), arrays,
+                               outputs=output_indices(func), cfu_verilog=cfu_verilog(func.extensions),
+                               memory=target.memory, main_ram_kib=target.main_ram_kib,
+                               toolchain=toolchain or target.toolchain(), max_cycles=max_cycles or None,
+                               stack_bytes=stack_need(func))
+        return RunResult(target.name, res.cycles, res.instret, res.cold_cycles, res.cold_instret, None, res.console)
+
+
 _RUNNERS: dict[type, Runner] = {}
 
 
@@ -191,6 +216,7 @@ def runner_for(target: Target | str) -> Runner:
 
 register_runner(HostTarget, HostRunner())
 register_runner(VexRiscvTarget, SocRunner())
+register_runner(LitexSimTarget, LitexSimRunner())
 
 
 def run(func: PrimFunc, arrays, target: Target | str = "vexriscv", *, toolchain: Toolchain | None = None,
@@ -208,5 +234,5 @@ def run(func: PrimFunc, arrays, target: Target | str = "vexriscv", *, toolchain:
                       max_cycles=max_cycles, repeat=repeat)
 
 
-__all__ = ["HostRunner", "RunResult", "Runner", "SIM_TARGETS", "SocRunner", "cfu_verilog", "output_indices",
-           "register_runner", "run", "runner_for", "stack_need"]
+__all__ = ["HostRunner", "LitexSimRunner", "RunResult", "Runner", "SIM_TARGETS", "SocRunner", "cfu_verilog",
+           "output_indices", "register_runner", "run", "runner_for", "stack_need"]

@@ -11,10 +11,15 @@ import numpy as np
 import pytest
 
 import isa_ext
+import ops
+import simulator
+import tir
+from schedules import hand
 from simulator import litex_sim
 from simulator.errors import SimTimeout, TrapError
 from simulator.litex_sim import LitexMemory, LitexSimError, build_litex_sim, compile_litex_program, run_litex_sim
 from simulator.run import cfu_verilog
+from tir.errors import CodegenError
 
 CFU = cfu_verilog([isa_ext.get("dot4_i8")])
 EXT_H = isa_ext.ExtensionSet([isa_ext.get("dot4_i8")]).c_source("rv32im")
@@ -145,3 +150,35 @@ def test_sdram_image_split_matches_litedram():
     for b in range(nbanks):
         got = [int(x, 16) for x in files[f"b{b}"].split()]
         assert got == (want[b] or [0])
+
+
+def _matmul16():
+    wl = ops.get("matmul")(16, 16, 16)
+    func = tir.lower(*hand.dot4(wl))
+    rng = np.random.default_rng(4)
+    ins = [rng.integers(-128, 128, t.shape).astype(np.int8) for t in wl.inputs]
+    return wl, func, ins
+
+
+def test_kernel_on_the_litex_sim_target_equals_numpy_and_the_model_with_one_wait_state(sim):
+    """simulator.run(target="litex_sim"): the kernel's outputs come back through the console; its warm
+    cycles match isaforge's SoC model with wait_states=1 (same program layout modulo 4 KiB)."""
+    wl, func, ins = _matmul16()
+    assert cfu_verilog(func.extensions) == CFU  # the suite's one litex_sim build
+    before = litex_sim.builds_done()
+    out = np.full(wl.output.shape, 0x5A, np.int32)
+    r = simulator.run(func, ins + [out], "litex_sim")
+    np.testing.assert_array_equal(out, wl.ref(*ins))
+    assert litex_sim.builds_done() == before
+    model = simulator.run(func, ins + [np.zeros_like(out)], "vexriscv", wait_states=1)
+    ideal = simulator.run(func, ins + [np.zeros_like(out)], "vexriscv", wait_states=0)
+    assert r.target == "litex_sim" and r.instret == model.instret
+    assert abs(r.cycles - model.cycles) <= 0.002 * model.cycles, (r.cycles, model.cycles)
+    assert ideal.cycles < r.cycles  # LiteX's RAM is slower than the ideal one: the comparison can fail
+    assert r.cold_cycles >= r.cycles
+
+
+def test_litex_sim_target_refuses_wait_states():
+    _, func, ins = _matmul16()
+    with pytest.raises(CodegenError, match="wait_states"):
+        simulator.run(func, ins + [np.zeros((16, 16), np.int32)], "litex_sim", wait_states=1)
