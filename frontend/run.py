@@ -202,9 +202,26 @@ def _cfu(compiled: CompiledModel) -> str | None:
 
 
 def _simulate(compiled: CompiledModel, sources: dict, toolchain, cfu_verilog, ram_kib: int, max_cycles: int,
-              dump_symbols: dict[str, int] | None = None):
+              dump_symbols: dict[str, int] | None = None, target: str | None = None):
     """Build the program and run it on the SoC: ``(elf, SimRun)``; ``dump_symbols`` (symbol -> bytes)
-    are read back after the run; a nonzero exit is an error."""
+    are read back after the run; a nonzero exit is an error. ``target`` (default: the one ``compiled``
+    was compiled for): a ``codegen_c.rv32.LitexSimTarget`` runs it on LiteX's litex_sim (``ram_kib``
+    does not apply: the target's RAM), any other on isaforge's SoC model."""
+    import codegen_c
+    from codegen_c.rv32 import LitexSimTarget
+
+    t = codegen_c.get_target(target or compiled.target)
+    if isinstance(t, LitexSimTarget):
+        from simulator.litex_sim import build_litex_sim, run_isaforge_program
+        from toolchain.rv32 import Toolchain
+
+        sim = build_litex_sim(cfu_verilog or _cfu(compiled), t.memory, main_ram_kib=t.main_ram_kib)
+        elf, run = run_isaforge_program(sources, sim, dump_symbols=dump_symbols, toolchain=toolchain or Toolchain(),
+                                        max_cycles=max_cycles or None)
+        if run.exit_code != 0:
+            raise FrontendError(f"model {compiled.name!r}: the program exited with code {run.exit_code} on "
+                                f"{t.name}; console:\n{run.console}")
+        return elf, run
     from simulator.elf import read_elf
     from simulator.toolchain import compile_rv32
     from simulator.vexriscv import run_elf
@@ -223,8 +240,10 @@ def _simulate(compiled: CompiledModel, sources: dict, toolchain, cfu_verilog, ra
 
 
 def run_model(compiled: CompiledModel, inputs, *, toolchain=None, cfu_verilog: str | Path | None = None,
-              ram_kib: int = 256, max_cycles: int = 50_000_000) -> ModelRun:
-    """Run ``compiled`` on the simulated SoC for every input of ``inputs``; see the module docstring."""
+              ram_kib: int = 256, max_cycles: int = 50_000_000, target: str | None = None) -> ModelRun:
+    """Run ``compiled`` on the simulated SoC for every input of ``inputs``; see the module docstring.
+    ``target``: where (default ``compiled.target``; ``"litex_sim"`` is LiteX's own SoC, whose
+    ``total_cycles`` are those of ``main``)."""
     batch = _as_batch(compiled, inputs)
     nb = batch.shape[0]
     n_out = int(np.prod(compiled.output_shape, dtype=np.int64))
@@ -233,7 +252,7 @@ def run_model(compiled: CompiledModel, inputs, *, toolchain=None, cfu_verilog: s
     if compiled.profile:
         dumps["isaforge_kernel_cycles"] = 4 * len(compiled.kernels)
     elf, run = _simulate(compiled, model_program(compiled, main=default_main(compiled, batch)), toolchain,
-                         cfu_verilog, ram_kib, max_cycles, dumps)
+                         cfu_verilog, ram_kib, max_cycles, dumps, target)
     c = np.frombuffer(run.dumps["isaforge_counts"], "<u4").astype(int)
     per_kernel = {}
     if compiled.profile:

@@ -48,6 +48,19 @@ addresses from its ``csr.json``, ``link_script()``). ``LitexRun``: ``exit_code``
 ``compile_litex_program(sources, sim, toolchain=Toolchain(), stack_kib=4) -> Path``
     Compile ``sources`` (must define ``int main(void)``) with the runtime and ``sim.link_script()``.
 
+``run_kernel_litex(kernel_c, kernel_name, arrays, *, outputs, cfu_verilog, memory, main_ram_kib, toolchain,
+                  max_cycles, stack_bytes, timeout_s, sim) -> simulator.vexriscv.KernelResult``
+    :func:`simulator.vexriscv.run_kernel` on litex_sim (what ``simulator.run(target="litex_sim")`` uses):
+    the same driver, laid out like the model's program modulo 4 KiB; outputs read back in place.
+
+``run_isaforge_program(sources, sim, *, dump_symbols, toolchain, max_cycles, timeout_s) -> (elf, LitexRun)``
+    A program written for isaforge's own runtime (e.g. a model's main) with this runtime instead.
+
+``dump_source({symbol: nbytes}) -> str``, ``isaforge_rt_shim() -> dict``
+    ``lx_dump()``, which prints symbols' bytes after the marked region (returned as
+    ``LitexRun.dumps``), and an ``isaforge_rt.h`` for programs written against isaforge's runtime.
+    ``run_litex_sim(..., image_patches=((address, bytes), ...))`` writes data (inputs) into the image.
+
 Console protocol (what the runtime prints after the program's own output)::
 
     @isaforge-exit <code> <mcycle delta> <minstret delta>
@@ -616,6 +629,7 @@ static inline void isaforge_putchar(char c) { lx_putc(c); }
 static inline void isaforge_puts(const char *s) { lx_puts(s); }
 static inline void isaforge_print_int(int32_t v) { lx_put_i32(v); }
 static inline void isaforge_print_hex(uint32_t v) { lx_puts("0x"); lx_put_hex(v); }
+void isaforge_print_float(float v, int decimals);  /* simulator/runtime/isaforge_print.c */
 #endif
 """
 
@@ -625,6 +639,30 @@ def isaforge_rt_shim() -> dict[str, str]:
     ``isaforge_minstret``, ``isaforge_puts``, ``isaforge_print_int``, ``isaforge_print_hex``), so that it
     compiles unchanged with :func:`runtime_sources` (no MMIO block, no ``isaforge_exit``)."""
     return {"isaforge_rt.h": _ISAFORGE_RT_SHIM}
+
+
+#: the files of simulator.toolchain.runtime_sources that isaforge_rt_shim and runtime_sources replace
+_ISAFORGE_RUNTIME = ("crt0.S", "isaforge_rt.c", "isaforge_rt.h")
+
+
+def run_isaforge_program(sources: dict[str, str], sim: LitexSim, *, dump_symbols: dict[str, int] | None = None,
+                         toolchain: Toolchain = _DEFAULT_TOOLCHAIN, max_cycles: int | None = None,
+                         timeout_s: float = 600.0) -> tuple[Path, LitexRun]:
+    """Run a program written for isaforge's own SoC (``simulator.toolchain.runtime_sources`` plus its
+    own files; ``main`` returns its exit code) on ``sim``: that runtime's files are replaced by this one
+    (:func:`runtime_sources`, :func:`isaforge_rt_shim`), ``dump_symbols`` (symbol -> bytes) are read
+    back from the console into ``LitexRun.dumps``. Returns ``(elf, LitexRun)``."""
+    ours = {n: t for n, t in sources.items() if n not in _ISAFORGE_RUNTIME}
+    ours.update(isaforge_rt_shim())
+    if dump_symbols:
+        ours["lx_dump.c"] = dump_source(dump_symbols)
+    elf = compile_litex_program(ours, sim, toolchain)
+    run = run_litex_sim(elf, sim=sim, max_cycles=max_cycles, timeout_s=timeout_s)
+    missing = [name for name in dump_symbols or () if name not in run.dumps]
+    if missing:
+        raise SimulationError(f"litex_sim: the program reported no {', '.join(missing)}; console:\n"
+                              f"{_tail(run.console, 10)}")
+    return elf, run
 
 
 def dump_source(symbols: dict[str, int]) -> str:

@@ -5,6 +5,7 @@ the dot4_i8 unit with 64 KiB of integrated main RAM. Every other test reuses it.
 """
 
 import dataclasses
+import re
 from pathlib import Path
 
 import numpy as np
@@ -182,3 +183,47 @@ def test_litex_sim_target_refuses_wait_states():
     _, func, ins = _matmul16()
     with pytest.raises(CodegenError, match="wait_states"):
         simulator.run(func, ins + [np.zeros((16, 16), np.int32)], "litex_sim", wait_states=1)
+
+
+@pytest.fixture(scope="module")
+def sine():
+    """The quantized sine model, compiled with dot4_i8 only: its CFU is the suite's one litex_sim build."""
+    from frontend import from_tflite, quantize
+    from frontend.zoo import sine_float_path
+
+    return quantize(from_tflite(sine_float_path()), np.linspace(0, 2 * np.pi, 500, dtype=np.float32))
+
+
+def test_model_runs_on_litex_sim_like_on_the_model(sine):
+    from frontend.run import run_model
+
+    compiled = sine.compile("litex_sim", extensions="dot4_i8")
+    assert [e.name for e in compiled.used_extensions] == ["dot4_i8"]
+    assert cfu_verilog(list(compiled.used_extensions)) == CFU
+    x = np.array([[-115], [0], [37], [127]], np.int8)
+    before = litex_sim.builds_done()
+    r = run_model(compiled, x)
+    assert litex_sim.builds_done() == before
+    want = np.stack([sine.evaluate(row.reshape(1, 1))[0] for row in x])
+    np.testing.assert_array_equal(r.outputs.reshape(want.shape), want)
+    ref = run_model(sine.compile("vexriscv", extensions="dot4_i8"), x)
+    assert r.instret == ref.instret and r.cold_instret == ref.cold_instret
+    # not laid out like the model's program (unlike simulator.run's kernels): a looser bound
+    assert abs(r.cycles - ref.cycles) <= 0.02 * ref.cycles, (r.cycles, ref.cycles)
+    assert r.cold_cycles > r.cycles and len(r.input_cycles) == 4
+    assert r.footprint.kernels == ref.footprint.kernels
+
+
+def test_isaforge_run_target_litex_sim(sine, tmp_path, capsys):
+    from frontend import to_tflite
+    from isaforge.cli import main
+
+    path = tmp_path / "sine_int8.tflite"
+    path.write_bytes(to_tflite(sine))
+    np.save(tmp_path / "x.npy", np.array([[[-115]], [[0]]], np.int8))
+    assert main(["run", str(path), "--target", "litex_sim", "--extensions", "dot4_i8", "--inputs",
+                 str(tmp_path / "x.npy")]) == 0
+    out = capsys.readouterr().out
+    want = [int(sine.evaluate(np.array([[q]], np.int8))[0].reshape(-1)[0]) for q in (-115, 0)]
+    assert f"output 0: [{want[0]}]" in out and f"output 1: [{want[1]}]" in out, out
+    assert "target litex_sim" in out and re.search(r"cycles per inference: \d+ warm", out)
