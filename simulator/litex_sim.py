@@ -703,7 +703,9 @@ def _kernel_link_script(sim: LitexSim, stack_kib: int, functions: list[tuple[str
     arrays) after .bss."""
     script = sim.link_script(stack_kib)
     text = "    .text : { *(.text.start) *(.text .text.*) } > main_ram"
-    assert text in script
+    bss = "    .bss (NOLOAD) : ALIGN(4) {"
+    if text not in script or bss not in script:
+        raise LitexSimError("litex_sim's link script changed: _kernel_link_script cannot place the kernel")
     # the linker gives an input section to the first pattern that names it: the placed functions
     # come right after crt0 (each padded up to its offset), the rest of the code after them
     placed = ["    .text : {", "        *(.text.start)"]
@@ -713,8 +715,6 @@ def _kernel_link_script(sim: LitexSim, stack_kib: int, functions: list[tuple[str
     placed += ["        *(.text .text.*)", "    } > main_ram"]
     script = script.replace(text, "\n".join(placed))
     if buffers is not None:
-        bss = "    .bss (NOLOAD) : ALIGN(4) {"
-        assert bss in script
         block = buffers.replace(".isaforge_buf (NOLOAD) :", ".isaforge_buf :").replace("} > RAM", "} > main_ram")
         # the .data section's own pattern for the buffers would take them first
         script = script.replace(" .isaforge_buf .isaforge_buf.*)", ")").replace(bss, block + "\n" + bss)
@@ -857,7 +857,7 @@ def _parse_console(text: str, returncode: int, wall: float) -> LitexRun:
     console = rest[:found.start()]
     dumps = {}
     for m in _DUMP_RE.finditer(console):
-        data = bytes.fromhex(m.group(2))
+        data = bytes.fromhex(m.group(2)) if len(m.group(2)) % 2 == 0 else b""
         if len(data) != int(m.group(3)):
             raise SimulationError(f"litex_sim: the dump of {m.group(1)} is {len(data)} bytes, not {m.group(3)} "
                                   f"(console garbled?)")

@@ -227,3 +227,16 @@ def test_isaforge_run_target_litex_sim(sine, tmp_path, capsys):
     want = [int(sine.evaluate(np.array([[q]], np.int8))[0].reshape(-1)[0]) for q in (-115, 0)]
     assert f"output 0: [{want[0]}]" in out and f"output 1: [{want[1]}]" in out, out
     assert "target litex_sim" in out and re.search(r"cycles per inference: \d+ warm", out)
+
+
+def test_dumps_come_back_and_leave_the_console_alone(sim):
+    main = ('#include "lx_rt.h"\n#include <stdint.h>\n'
+            "uint32_t words[3] = {0x01020304u, 0xdeadbeefu, 7u};\nint8_t odd[3] = {-1, 2, -3};\n"
+            'int main(void) { lx_puts("hi\\n"); words[2] += 1; return 0; }\n')
+    elf = compile_litex_program({"main.c": main, "lx_dump.c": litex_sim.dump_source({"words": 12, "odd": 3})}, sim)
+    run = run_litex_sim(elf, sim=sim)
+    assert run.console == "hi\n" and run.exit_code == 0
+    assert np.frombuffer(run.dumps["words"], "<u4").tolist() == [0x01020304, 0xDEADBEEF, 8]
+    assert run.dumps["odd"] == bytes([0xFF, 2, 0xFD])
+    with pytest.raises(LitexSimError, match="symbol"):
+        litex_sim.dump_source({"not a name": 4})
