@@ -170,8 +170,8 @@ class LitexSimRunner(Runner):
     ``"litex_sim"`` / ``"litex_sim_sdram"``): the kernel with the driver of :class:`SocRunner`, built for
     litex_sim's runtime and run there (``simulator.litex_sim.run_kernel_litex``); the SoC (one build per
     CFU, cached) is the target's ``memory`` and ``main_ram_kib``. ``ram_kib`` does not apply (the
-    target's RAM is LiteX's); ``wait_states`` must be 0 (LiteX's bus sets the timing). Not a tuner
-    backend yet (no ``prepare``)."""
+    target's RAM is LiteX's); ``wait_states`` must be 0 (LiteX's bus sets the timing). ``prepare`` /
+    ``run_prepared`` measure for the autotuner like :class:`SocRunner` (each config's CFU is a build)."""
 
     unit = "cycles"
 
@@ -188,6 +188,20 @@ class LitexSimRunner(Runner):
                                toolchain=toolchain or target.toolchain(), max_cycles=max_cycles or None,
                                stack_bytes=stack_need(func))
         return RunResult(target.name, res.cycles, res.instret, res.cold_cycles, res.cold_instret, None, res.console)
+
+    def prepare(self, func, target, *, toolchain=None, max_cycles=50_000_000) -> dict:
+        return {"source": codegen_c.emit(func, target), "cfu_verilog": cfu_verilog(func.extensions),
+                "toolchain": toolchain or target.toolchain(), "max_cycles": int(max_cycles),
+                "stack_bytes": stack_need(func)}
+
+    def run_prepared(self, job) -> RunResult:
+        from .litex_sim import run_kernel_litex
+
+        t = get_target(job.target)
+        r = run_kernel_litex(job.source, job.kernel_name, job.arrays, outputs=job.outputs, cfu_verilog=job.cfu_verilog,
+                             memory=t.memory, main_ram_kib=t.main_ram_kib, toolchain=job.toolchain or Toolchain(),
+                             max_cycles=job.max_cycles or None, stack_bytes=job.stack_bytes)
+        return RunResult(job.target, r.cycles, r.instret)
 
 
 _RUNNERS: dict[type, Runner] = {}

@@ -240,3 +240,20 @@ def test_dumps_come_back_and_leave_the_console_alone(sim):
     assert run.dumps["odd"] == bytes([0xFF, 2, 0xFD])
     with pytest.raises(LitexSimError, match="symbol"):
         litex_sim.dump_source({"not a name": 4})
+
+
+def test_tuner_measures_a_config_on_litex_sim(sim):
+    """simulator.measure's prepare / run_job (the autotuner's measurement) on the litex_sim target."""
+    from schedules import autotune
+    from simulator.measure import prepare, run_job
+
+    task = autotune.create_task("matmul_i8", (16, 16, 16), "litex_sim")
+    index = next(i for i in range(200)
+                 if [e.name for e in task.lower(task.config(i)).extensions] == ["dot4_i8"])  # the suite's build
+    before = litex_sim.builds_done()
+    got = run_job(prepare(task, index, "litex_sim", 5_000_000))
+    assert got.error is None, got.message
+    assert litex_sim.builds_done() == before
+    ref = run_job(prepare(task, index, "vexriscv", 5_000_000))
+    assert got.extra["instret"] == ref.extra["instret"]
+    assert got.cost > ref.cost  # the model's default (no wait state) is the faster memory
