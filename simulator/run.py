@@ -6,6 +6,8 @@ subclass of a target class uses its runner unless it registers one of its own):
 * :class:`SocRunner` for :class:`codegen_c.VexRiscvTarget` (``"vexriscv"`` / ``"rv32im"``):
   cross-compiles the kernel for rv32im with the target's toolchain, attaches the RTL of exactly the
   extensions the kernel uses to the CPU's CFU port, and simulates the SoC cycle-accurately (cost: cycles);
+* :class:`LitexSimRunner` for :class:`codegen_c.rv32.LitexSimTarget` (``"litex_sim"``,
+  ``"litex_sim_sdram"``): the same kernel program on LiteX's own SoC (``simulator.litex_sim``; cost: cycles);
 * :class:`HostRunner` for :class:`codegen_c.HostTarget` (``"host"``, and ``"verilator"``, whose library
   executes every intrinsic in the verilated RTL): builds a host shared library and times it (cost: seconds).
 
@@ -33,7 +35,8 @@ from tir.stmt import PrimFunc
 from .toolchain import Toolchain
 from .vexriscv import run_kernel
 
-SIM_TARGETS = ("vexriscv", "host", "verilator")  # the built-in targets a runner is registered for
+# the built-in targets a runner is registered for
+SIM_TARGETS = ("vexriscv", "host", "verilator", "litex_sim", "litex_sim_sdram")
 
 
 @dataclass
