@@ -194,7 +194,7 @@ def sine():
     return quantize(from_tflite(sine_float_path()), np.linspace(0, 2 * np.pi, 500, dtype=np.float32))
 
 
-def test_model_runs_on_litex_sim_like_on_the_model(sine):
+def test_model_runs_on_litex_sim_like_on_the_model(sim, sine):
     from frontend.run import run_model
 
     compiled = sine.compile("litex_sim", extensions="dot4_i8")
@@ -214,7 +214,7 @@ def test_model_runs_on_litex_sim_like_on_the_model(sine):
     assert r.footprint.kernels == ref.footprint.kernels
 
 
-def test_isaforge_run_target_litex_sim(sine, tmp_path, capsys):
+def test_isaforge_run_target_litex_sim(sim, sine, tmp_path, capsys):
     from frontend import to_tflite
     from isaforge.cli import main
 
