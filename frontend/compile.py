@@ -19,7 +19,11 @@
 Schedules (:func:`kernel_schedule`): dense layers get ``schedules.hand.qdense`` and convolutions
 ``schedules.hand.qconv`` with the extensions given (``extensions``: names or Extension objects, or one
 comma-separated string, e.g. ``("dot4_i8", "requant_i8")``: the dot lanes and the requantization
-tensorized where they fit); pools and adds their default schedule.
+tensorized where they fit); pools and adds their default schedule. A convolution whose hand schedule
+reads its weights in a packed layout (``schedules.hand.prepacked_weights``: the word-aligned window
+rows of the row schedules) gets them packed here in numpy, a ``static const`` array (16-byte aligned,
+like every constant) in place of the weights, instead of a packing loop run on every inference
+(kws, dot4_i8+requant_i8: 2,308,891 -> 2,274,455 cycles).
 
 ``profile=True`` (rv32 targets) times every kernel call with ``mcycle``: the unit then also defines
 ``uint32_t isaforge_profile[<kernels>]``, each entry the cycles of that kernel in the last call of
