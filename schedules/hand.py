@@ -47,6 +47,10 @@ no extensions 12.04M, dot4_i8+requant_i8 2.28M, mac4_i8+requant_i8 2.26M (benchm
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
+
 import isa_ext
 import ops
 import tir
@@ -753,7 +757,19 @@ def qdense(wl, exts=(), tile: tuple[int, int] | None = None, chunk: int | None =
     return s, wl.args
 
 
-def _qconv_rows_te(wl, lanes: int):
+def pack_rows_weights_np(w: np.ndarray, lanes: int) -> np.ndarray:
+    """The packed weight rows ``Wp[f, ry, l]`` of :func:`_qconv_rows_te` computed in numpy from the
+    OHWI weights ``w`` ([F, KH, KW, C]): each window row's KW * C bytes, zero-filled to a multiple
+    of ``lanes`` (the model compiler passes them as a constant instead of packing per inference)."""
+    F, KH, KW, C = w.shape
+    L = KW * C
+    KX = -(-L // lanes) * lanes
+    out = np.zeros((F, KH, KX), dtype=w.dtype)
+    out[:, :, :L] = w.reshape(F, KH, L)
+    return out
+
+
+def _qconv_rows_te(wl, lanes: int, packed_weights: bool = False):
     """``qconv2d_nhwc`` over window rows packed to words (for channels that are not a multiple of
     the lanes, e.g. C = 1): the KW * C bytes of one window row are contiguous in NHWC but unaligned
     (a stride of 2 at C = 1 starts them at even bytes; rv32 has no misaligned word loads), so an
@@ -762,6 +778,9 @@ def _qconv_rows_te(wl, lanes: int):
     the same way to ``Wp[f, ry, l]`` (zero beyond KW * C, so a padding lane adds 0; at C = 1 and KW a
     multiple of the lanes a plain copy of the OHWI rows, which the access checks cannot read as
     words in place: the lanes run along the KW axis of a [F, KH, KW, 1] tensor).
+
+    With ``packed_weights`` ``Wp`` is a placeholder (an input the caller packs offline with
+    :func:`pack_rows_weights_np`) instead of a stage reading the weights.
 
     Returns (Col, Wp, Acc, B, Y): the same requantized output as ``wl.output`` (the sum, the
     biased sum as a stage of its own, the requantize)."""
@@ -789,8 +808,11 @@ def _qconv_rows_te(wl, lanes: int):
         rx, c = row(tir.min(l, L - 1) if KX != L else l)
         return Wt[f, r, rx, c]
 
-    Wp = tir.compute((F, KH, KX), lambda f, r, l: wrow(f, r, l) if KX == L else
-                     tir.if_then_else(l < L, wrow(f, r, l), z8), name="Wp")
+    if packed_weights:
+        Wp = tir.placeholder((F, KH, KX), Wt.dtype, name="Wp")
+    else:
+        Wp = tir.compute((F, KH, KX), lambda f, r, l: wrow(f, r, l) if KX == L else
+                         tir.if_then_else(l < L, wrow(f, r, l), z8), name="Wp")
     ry, rl = tir.reduce_axis((0, KH), "ry"), tir.reduce_axis((0, KX), "rl")
     Acc = tir.compute((N, OH, OW, F), lambda b, y, x, f: tir.sum(
         Col[b, y, x, ry, rl].astype("int32") * Wp[f, ry, rl].astype("int32"), axis=[ry, rl]), name="acc")
@@ -847,21 +869,24 @@ def _reduce_tile_on(s, Y, Acc, unit: TensorIntrin, window, xc, fc, lanes) -> Non
 ROWS_STRAIGHT_STEPS = 16
 
 
-def _qconv_rows(wl, exts, dot: TensorIntrin, tile=(4, 4)):
+def _qconv_rows(wl, exts, dot: TensorIntrin, tile=(4, 4), packed_weights: bool = False):
     """``qconv2d_nhwc`` with packed window rows (:func:`_qconv_rows_te`) as a register tile of
     ``tile`` output pixels x output channels: per lane step tx + tf words loaded for tx * tf dots,
     the window's lane steps straight-line (cfu_asm) when there are at most ROWS_STRAIGHT_STEPS of
     them (else one window row per iteration); with an accumulator-bank intrinsic (mac4_i8) the tile
     (at most its accumulators) is kept in the unit. The im2col rows are packed once at the root (OH * OW *
     KH * KX bytes, each row reused by every output channel). With a requantizing unit
-    each channel's multiplier and shift are set once per tile, then its pixels requantized."""
-    Col, Wp, Acc, B, Y = _qconv_rows_te(wl, dot.lanes)
+    each channel's multiplier and shift are set once per tile, then its pixels requantized. With
+    ``packed_weights`` the packed weight rows are the kernel's second argument in place of the
+    weights (packed offline, :func:`pack_rows_weights_np`), not copied per call."""
+    Col, Wp, Acc, B, Y = _qconv_rows_te(wl, dot.lanes, packed_weights)
     s = create_schedule(Y)
     if "pad" in wl.stages:
         _pad_copy(s, wl.stages["pad"])
     _pixel_tile(s, Y, Acc, B, exts, tile)
     s[Col].compute_root()
-    s[Wp].compute_root()
+    if not packed_weights:
+        s[Wp].compute_root()
     _, _, xc, fc = s[Acc].op.axis
     ry, rl = s[Acc].op.reduce_axis
     lo, li = s[Acc].split(rl, dot.lanes)
@@ -870,7 +895,16 @@ def _qconv_rows(wl, exts, dot: TensorIntrin, tile=(4, 4)):
         s[Acc].unroll(ry)
     s[Acc].unroll(lo)
     _reduce_tile_on(s, Y, Acc, dot, ry, xc, fc, li)
-    return s, list(wl.inputs) + [Y]
+    return s, _weights_arg(wl, Wp, packed_weights) + [Y]
+
+
+def _weights_arg(wl, Wp, packed_weights: bool) -> list:
+    """The kernel's inputs: ``wl.inputs`` with the weights (input 1) replaced by the packed
+    placeholder ``Wp`` when they are packed offline."""
+    args = list(wl.inputs)
+    if packed_weights:
+        args[1] = Wp
+    return args
 
 
 #: channels of the padded copy of an NHWC input copied per iteration (unrolled)
@@ -888,7 +922,18 @@ def _pad_copy(s, P) -> None:
         s[P].unroll(ci)
 
 
-def _qdw_rows_te(wl, lanes: int):
+def pack_dw_rows_weights_np(w: np.ndarray, lanes: int) -> np.ndarray:
+    """The packed weight rows ``Wp[oc, ry, kx]`` of :func:`_qdw_rows_te` computed in numpy from the
+    depthwise weights ``w`` ([1, KH, KW, C * M]): each output channel's window row, zero-filled from
+    KW to a multiple of ``lanes``."""
+    _, KH, KW, OC = w.shape
+    KX = -(-KW // lanes) * lanes
+    out = np.zeros((OC, KH, KX), dtype=w.dtype)
+    out[:, :, :KW] = np.transpose(w[0], (2, 0, 1))
+    return out
+
+
+def _qdw_rows_te(wl, lanes: int, packed_weights: bool = False):
     """``qdepthwise_conv2d_nhwc`` over window rows packed to words: the KW taps of one window row of
     one channel lie C bytes apart in NHWC, so a packing stage gathers them, with the padding, into
     ``Ph[b, r, c, x, kx]`` = the padded input at row ``r``, column ``x * stride_w + kx``, channel ``c``
@@ -897,7 +942,8 @@ def _qdw_rows_te(wl, lanes: int):
     bytes). It reads the padded copy of the input (a static array: the C compiler loads from it
     without a branch per byte; the in-image test of a gather from the input itself is evaluated per
     byte, measured 2.5x slower). The weights are packed to ``Wp[oc, ry, kx]`` (0 beyond KW, so a
-    packing lane adds 0). Returns (Ph, Wp, Acc, B, Y)."""
+    packing lane adds 0; with ``packed_weights`` a placeholder packed offline by
+    :func:`pack_dw_rows_weights_np`). Returns (Ph, Wp, Acc, B, Y)."""
     p = wl.params
     N, C, M, KH, KW = (p[k] for k in ("N", "C", "depth_multiplier", "KH", "KW"))
     sh, sw = p["stride_h"], p["stride_w"]
@@ -915,8 +961,11 @@ def _qdw_rows_te(wl, lanes: int):
         return tir.if_then_else(kx < KW, src[b, r, x * sw + tir.min(kx, KW - 1), c], z8)
 
     Ph = tir.compute((N, Hp, C, OW, KX), ph, name="Ph")
-    Wp = tir.compute((C * M, KH, KX), lambda oc, r, kx: Wt[0, r, kx, oc] if KX == KW else tir.if_then_else(
-        kx < KW, Wt[0, r, tir.min(kx, KW - 1), oc], z8), name="Wp")
+    if packed_weights:
+        Wp = tir.placeholder((C * M, KH, KX), Wt.dtype, name="Wp")
+    else:
+        Wp = tir.compute((C * M, KH, KX), lambda oc, r, kx: Wt[0, r, kx, oc] if KX == KW else tir.if_then_else(
+            kx < KW, Wt[0, r, tir.min(kx, KW - 1), oc], z8), name="Wp")
     ry, kx = tir.reduce_axis((0, KH), "ry"), tir.reduce_axis((0, KX), "kx")
 
     def channel(oc):
@@ -951,7 +1000,7 @@ def _dw_rows_fit(wl, unit: TensorIntrin | None) -> bool:
 PH_UNROLL = 64
 
 
-def _qdw_rows(wl, exts, unit: TensorIntrin, tile=(4, 1)):
+def _qdw_rows(wl, exts, unit: TensorIntrin, tile=(4, 1), packed_weights: bool = False):
     """``qdepthwise_conv2d_nhwc`` with packed window rows (:func:`_qdw_rows_te`): one dot per window
     row, a register tile of ``tile`` output pixels x channels (each channel's weight words loaded once
     per tile), the window straight-line (cfu_asm); with an accumulator-bank intrinsic (mac4_i8) the
@@ -960,8 +1009,9 @@ def _qdw_rows(wl, exts, unit: TensorIntrin, tile=(4, 1)):
     pixels requantized. Measured on kws's 20x4x64 3x3 layers (dot4_i8+requant_i8): 201k cycles
     (4x1), 200k (4x2), 234k (4x4), 255k (2x1); the scalar tile of :func:`_qdw_tiled` 298k; one
     channel's packed row straight-line (PH_UNROLL) 196k (4x1), gathering from the input itself
-    with the in-image test instead of the padded copy 262k."""
-    Ph, Wp, Acc, B, Y = _qdw_rows_te(wl, unit.lanes)
+    with the in-image test instead of the padded copy 262k. With ``packed_weights`` the packed
+    weight rows are the kernel's second argument (packed offline, :func:`pack_dw_rows_weights_np`)."""
+    Ph, Wp, Acc, B, Y = _qdw_rows_te(wl, unit.lanes, packed_weights)
     s = create_schedule(Y)
     if "pad" in wl.stages:
         _pad_copy(s, wl.stages["pad"])
@@ -976,7 +1026,8 @@ def _qdw_rows(wl, exts, unit: TensorIntrin, tile=(4, 1)):
         if u > 1:
             _, ci = s[Ph].split(c, u)
             s[Ph].unroll(ci)
-    s[Wp].compute_root()
+    if not packed_weights:
+        s[Wp].compute_root()
     _pixel_tile(s, Y, Acc, B, exts, tile)
     _, _, xc, fc = s[Acc].op.axis
     ry, kx = s[Acc].op.reduce_axis
@@ -985,7 +1036,7 @@ def _qdw_rows(wl, exts, unit: TensorIntrin, tile=(4, 1)):
     s[Acc].unroll(ry)
     s[Acc].unroll(ko)
     _reduce_tile_on(s, Y, Acc, unit, ry, xc, fc, ki)
-    return s, list(wl.inputs) + [Y]
+    return s, _weights_arg(wl, Wp, packed_weights) + [Y]
 
 
 def _qdw_tiled(wl, exts, tile=(2, 1)):
@@ -1039,7 +1090,7 @@ def _dw_tile_fits(wl) -> bool:
 DW_TILE_TAPS = 25
 
 
-def qconv(wl, exts=(), tile: tuple[int, int] | None = None):
+def qconv(wl, exts=(), tile: tuple[int, int] | None = None, packed_weights: bool = False):
     """``qconv2d_nhwc`` / ``qdepthwise_conv2d_nhwc``: each output's window sum computed where it is
     requantized (no int32 intermediate tensor), the padded int8 copy of the input kept.
 
@@ -1054,15 +1105,19 @@ def qconv(wl, exts=(), tile: tuple[int, int] | None = None):
 
     ``tile`` (output pixels, channels; ``schedules.autotune.qnn_templates``' knob) replaces the
     default tile of the row and tiled schedules (no effect on the plain one).
+
+    ``packed_weights``: the row schedules take their weights pre-packed (the kernel's second
+    argument is then the packed placeholder, whose numpy packing :func:`prepacked_weights` gives;
+    for constant weights, e.g. the model compiler's); by default they pack them per call.
     """
     if _op_name(wl) not in ("qconv2d_nhwc", "qdepthwise_conv2d_nhwc"):
         raise ScheduleError(f"qconv schedule: workload {wl.name!r} is not a quantized convolution")
     dot = _stateless_dot(exts)
     unit = _tile_unit(exts)
     if _rows_fit(wl, unit):
-        return _qconv_rows(wl, exts, unit, *([tuple(tile)] if tile else []))
+        return _qconv_rows(wl, exts, unit, tuple(tile) if tile else (4, 4), packed_weights)
     if _dw_rows_fit(wl, unit) and _dw_tile_fits(wl):
-        return _qdw_rows(wl, exts, unit, *([tuple(tile)] if tile else []))
+        return _qdw_rows(wl, exts, unit, tuple(tile) if tile else (4, 1), packed_weights)
     if _op_name(wl) == "qdepthwise_conv2d_nhwc" and _dw_tile_fits(wl):
         return _qdw_tiled(wl, exts, *([tuple(tile)] if tile else []))
     s = create_schedule(wl.output)
@@ -1071,6 +1126,20 @@ def qconv(wl, exts=(), tile: tuple[int, int] | None = None):
         rco, rci = A.split(A.op.reduce_axis[-1], dot.lanes)
         A.tensorize(rci, dot)
     return s, wl.args
+
+
+def prepacked_weights(wl, exts=()) -> dict[int, Callable[[np.ndarray], np.ndarray]]:
+    """The inputs ``qconv(wl, exts, packed_weights=True)`` takes pre-packed: input index -> the numpy
+    function from that input's array to the packed array the kernel reads in its place (empty when
+    the schedule reads every input as given)."""
+    if _op_name(wl) not in ("qconv2d_nhwc", "qdepthwise_conv2d_nhwc"):
+        return {}
+    unit = _tile_unit(exts)
+    if _rows_fit(wl, unit):
+        return {1: lambda w: pack_rows_weights_np(np.asarray(w).reshape(wl.inputs[1].shape), unit.lanes)}
+    if _dw_rows_fit(wl, unit) and _dw_tile_fits(wl):
+        return {1: lambda w: pack_dw_rows_weights_np(np.asarray(w).reshape(wl.inputs[1].shape), unit.lanes)}
+    return {}
 
 
 # ---------------------------------------------------------------------------------------------
