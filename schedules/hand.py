@@ -669,21 +669,9 @@ def _qdense_tiled(wl, exts, dot: TensorIntrin, tile=(4, 4), chunk: int | None = 
     tm, tn = _fit(M, tile[0]), _fit(N, tile[1])
     i, j = s[Y].op.axis
     io, jo, ii, ji = s[Y].tile(i, j, tm, tn)
-    rq = _requant_unit(exts)
-    if rq is not None:
-        s[B].compute_at(s[Y], jo)
-        s[D].compute_at(s[Y], jo, through=s[B])
-        bi, bj = s[B].op.axis
-        s[B].unroll(bi)
-        s[B].unroll(bj)
-        s[Y].reorder(io, jo, ji, ii)
-        s[Y].unroll(ji)
-        s[Y].tensorize(ii, rq)
-    else:
-        s[B].compute_inline()
-        s[D].compute_at(s[Y], jo)
-        s[Y].unroll(ii)
-        s[Y].unroll(ji)
+    if _requant_unit(exts) is not None:
+        s[Y].reorder(io, jo, ji, ii)  # each channel's rows innermost: its multiplier and shift set once
+    _requantized_tile(s, Y, D, B, exts, jo, ji, ii)
     ic, jc = s[D].op.axis
     (k,) = s[D].op.reduce_axis
     steps = K // dot.lanes
@@ -837,19 +825,27 @@ def _pixel_tile(s, Y, Acc, B, exts, tile) -> None:
     xo, xi = s[Y].split(x, tx)
     fo, fi = s[Y].split(f, tf)
     s[Y].reorder(b, y, xo, fo, fi, xi)
+    _requantized_tile(s, Y, Acc, B, exts, fo, fi, xi)
+
+
+def _requantized_tile(s, Y, Acc, B, exts, at, chan, pix) -> None:
+    """The output tile of ``Y`` at axis ``at``, its sums ``Acc`` computed there: with a requantizing
+    unit in ``exts`` the bias stage ``B`` at the tile (unrolled), each channel ``chan`` (unrolled) then
+    requantizing its ``pix`` outputs with the unit; without one the bias inlined and the tile unrolled.
+    Shared by the tiled qdense (rows x channels) and the convolutions' pixel tiles."""
     rq = _requant_unit(exts)
     if rq is not None:
-        s[B].compute_at(s[Y], fo)
+        s[B].compute_at(s[Y], at)
         for ax in s[B].op.axis:
             s[B].unroll(ax)
-        s[Acc].compute_at(s[Y], fo, through=s[B])
-        s[Y].unroll(fi)
-        s[Y].tensorize(xi, rq)
+        s[Acc].compute_at(s[Y], at, through=s[B])
+        s[Y].unroll(chan)
+        s[Y].tensorize(pix, rq)
     else:
         s[B].compute_inline()
-        s[Acc].compute_at(s[Y], fo)
-        s[Y].unroll(fi)
-        s[Y].unroll(xi)
+        s[Acc].compute_at(s[Y], at)
+        s[Y].unroll(chan)
+        s[Y].unroll(pix)
 
 
 def _reduce_tile_on(s, Y, Acc, unit: TensorIntrin, window, xc, fc, lanes) -> None:
