@@ -68,8 +68,8 @@ _C_TYPES = {
     "int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "uint16": "uint16_t",
     "int32": "int32_t", "uint32": "uint32_t", "float32": "float",
 }
-_C_SIZES = {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4, "float": 4,
-            "int64_t": 8, "uint64_t": 8}
+# bytes of each C type the emitter declares buffers with (tir's dtype table)
+_C_SIZES = {tir.dtype.c_type(d): tir.dtype.numpy_dtype(d).itemsize for d in tir.dtype.DTYPES}
 
 
 @dataclass
@@ -106,7 +106,11 @@ class CompiledModel:
     used_extensions: tuple = ()  # the Extension objects the kernels call (the CFU the program needs)
     scratch_bytes: int = 0  # the kernels' own buffers, one area they share (see _scratch_buffers)
     profile: bool = False  # the unit times each kernel into PROFILE_SYMBOL (compile_graph(profile=True))
-    schedules: list[str] = field(default_factory=list)  # per kernel: "record" or "hand" (KernelInfo.schedule)
+
+    @property
+    def schedules(self) -> list[str]:
+        """Per kernel: "record" (the best tuning record's config) or "hand" (KernelInfo.schedule)."""
+        return [k.schedule for k in self.kernel_info]
 
     @property
     def input_nbytes(self) -> int:
@@ -493,7 +497,6 @@ def compile_graph(graph: Graph, target: str = "vexriscv", records=None, extensio
         arena_offsets=dict(offsets), constants_bytes=const_bytes, kernel_info=infos,
         extensions=tuple(e.name for e in exts), used_extensions=tuple(used), profile=profile,
         scratch_bytes=scratch_bytes,
-        schedules=[k.schedule for k in infos],
     )
 
 
