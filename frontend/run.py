@@ -218,24 +218,22 @@ def _simulate(compiled: CompiledModel, sources: dict, toolchain, cfu_verilog, ra
         sim = build_litex_sim(cfu_verilog or _cfu(compiled), t.memory, main_ram_kib=t.main_ram_kib)
         elf, run = run_isaforge_program(sources, sim, dump_symbols=dump_symbols, toolchain=toolchain or Toolchain(),
                                         max_cycles=max_cycles or None)
-        if run.exit_code != 0:
-            raise FrontendError(f"model {compiled.name!r}: the program exited with code {run.exit_code} on "
-                                f"{t.name}; console:\n{run.console}")
-        return elf, run
-    from simulator.elf import read_elf
-    from simulator.toolchain import compile_rv32
-    from simulator.vexriscv import run_elf
-    from toolchain.rv32 import Toolchain
+    else:
+        from simulator.elf import read_elf
+        from simulator.toolchain import compile_rv32
+        from simulator.vexriscv import run_elf
+        from toolchain.rv32 import Toolchain
 
-    elf = compile_rv32(sources, toolchain=toolchain or Toolchain())
-    dump = None
-    if dump_symbols:
-        info = read_elf(elf)
-        dump = {name: (info.symbol(name).address, n) for name, n in dump_symbols.items()}
-    run = run_elf(elf, cfu_verilog=cfu_verilog or _cfu(compiled), ram_kib=ram_kib, max_cycles=max_cycles, dump=dump)
+        elf = compile_rv32(sources, toolchain=toolchain or Toolchain())
+        dump = None
+        if dump_symbols:
+            info = read_elf(elf)
+            dump = {name: (info.symbol(name).address, n) for name, n in dump_symbols.items()}
+        run = run_elf(elf, cfu_verilog=cfu_verilog or _cfu(compiled), ram_kib=ram_kib, max_cycles=max_cycles,
+                      dump=dump)
     if run.exit_code != 0:
-        raise FrontendError(f"model {compiled.name!r}: the program exited with code {run.exit_code}; "
-                            f"console:\n{run.console}")
+        raise FrontendError(f"model {compiled.name!r}: the program exited with code {run.exit_code} on "
+                            f"{t.name}; console:\n{run.console}")
     return elf, run
 
 
