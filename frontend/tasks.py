@@ -17,21 +17,16 @@
 from __future__ import annotations
 
 import ops
+from frontend.compile import ALIAS_OPS, _extensions, _where
 from frontend.errors import FrontendError
 from frontend.graph import Graph, int8_core
 from schedules import autotune
 from schedules.autotune import qnn_templates
 
 
-def _ext_objects(extensions) -> list:
-    from frontend.compile import _extensions
-
-    return _extensions(extensions)
-
-
 def kernel_task(op_name: str, attrs: dict, extensions=(), target: str = "vexriscv"):
     """The (cached) task of a kernel, or None when its operator has no template."""
-    args = qnn_templates.task_args(op_name, attrs, _ext_objects(extensions))
+    args = qnn_templates.task_args(op_name, attrs, _extensions(extensions))
     if args is None:
         return None
     return autotune.create_task(op_name, args, target)
@@ -39,10 +34,9 @@ def kernel_task(op_name: str, attrs: dict, extensions=(), target: str = "vexrisc
 
 def extract_tasks(graph: Graph, target: str = "vexriscv", extensions=()) -> list:
     """The distinct tasks of ``graph``'s kernels; see the module docstring."""
-    from frontend.compile import ALIAS_OPS, _where
     from frontend.lowering import node_op
 
-    exts = _ext_objects(extensions)
+    exts = _extensions(extensions)
     core = int8_core(graph)
     tasks: dict[str, autotune.Task] = {}
     for node in core.nodes:
