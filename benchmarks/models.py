@@ -158,6 +158,16 @@ def per_layer_sine(exts=(), *, max_cycles: int = 20_000_000) -> PerLayerRun:
     protos: list[str] = []
     data: list[str] = []
     calls: list[str] = []
+
+    def kernel(s, args, fname: str, params: str) -> str:
+        """Lower and emit one library kernel into its own C file; its C name."""
+        func = tir.lower(s, args, name=fname)
+        kernel_src[f"{fname}.c"] = codegen_c.emit(func, "vexriscv")
+        cname = c_function_name(func)
+        names.append(cname)
+        protos.append(f"void {cname}({params});")
+        return cname
+
     fc = [n for n in g.nodes if n.op == "fully_connected"]
     act = "in"  # the C expression of the current layer's int8 input
     for li, node in enumerate(fc):
@@ -173,14 +183,10 @@ def per_layer_sine(exts=(), *, max_cycles: int = 20_000_000) -> PerLayerRun:
             ko, ki = d.split(d.op.reduce_axis[0], 4)
             d.tensorize(ki, dot)
             used.append("dot4_i8")
-        fname = f"layer{li}_dense"
-        func = tir.lower(s, wl.args, name=fname)
-        kernel_src[f"{fname}.c"] = codegen_c.emit(func, "vexriscv")
-        names.append(c_function_name(func))
-        protos.append(f"void {c_function_name(func)}(int8_t *X, int8_t *W, int32_t *Bias, int32_t *Y);")
+        cname = kernel(s, wl.args, f"layer{li}_dense", "int8_t *X, int8_t *W, int32_t *Bias, int32_t *Y")
         data += [_c_array("int8_t", f"pl_w{li}", w), _c_array("int32_t", f"pl_b{li}", bias),
                  f"static int32_t pl_acc{li}[{a['M'] * n}] {_ALIGNED};"]
-        calls.append(f"    {c_function_name(func)}((int8_t *){act}, (int8_t *)pl_w{li}, "
+        calls.append(f"    {cname}((int8_t *){act}, (int8_t *)pl_w{li}, "
                      f"(int32_t *)pl_b{li}, pl_acc{li});")
         last = li == len(fc) - 1
         out = "out" if last else f"pl_act{li}"
@@ -196,12 +202,8 @@ def per_layer_sine(exts=(), *, max_cycles: int = 20_000_000) -> PerLayerRun:
             if rq is not None:
                 s[wl.output].tensorize(s[wl.output].op.axis[0], rq)
                 used.append("requant_i8")
-            fname = f"layer{li}_requant{ri}"
-            func = tir.lower(s, wl.args, name=fname)
-            kernel_src[f"{fname}.c"] = codegen_c.emit(func, "vexriscv")
-            names.append(c_function_name(func))
-            protos.append(f"void {c_function_name(func)}(int32_t *Acc, int8_t *Out);")
-            calls.append(f"    {c_function_name(func)}(pl_acc{li} + {c0}, {out} + {c0});")
+            cname = kernel(s, wl.args, f"layer{li}_requant{ri}", "int32_t *Acc, int8_t *Out")
+            calls.append(f"    {cname}(pl_acc{li} + {c0}, {out} + {c0});")
         act = out
     nb = len(x)
     main = measuring_main("pl_infer", x.reshape(nb, -1), "int8_t", "int8_t", 1,
