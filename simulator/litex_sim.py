@@ -86,8 +86,6 @@ from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-import numpy as np
-
 from simulator.elf import read_elf
 from simulator.errors import SimTimeout, SimulationError, TrapError
 from toolchain.cache import cache_dir, content_hash, publish_dir
@@ -889,7 +887,7 @@ def run_kernel_litex(kernel_c: str, kernel_name: str, arrays: list, *, outputs: 
     VexRiscv's caches): the buffers where simulator.placement put them there, ``main`` and the kernel
     function at the same offsets (:func:`_kernel_link_script`)."""
     from simulator.placement import own_statics
-    from simulator.vexriscv import STACK_MARGIN, KernelResult, _pad16, _validate_arrays, driver_source, kernel_program
+    from simulator.vexriscv import STACK_MARGIN, _pad16, _validate_arrays, driver_source, kernel_program, kernel_result
 
     if not isinstance(kernel_name, str) or not kernel_name.isidentifier():
         raise LitexSimError(f"kernel_name must be a C identifier, got {kernel_name!r}")
@@ -925,11 +923,5 @@ def run_kernel_litex(kernel_c: str, kernel_name: str, arrays: list, *, outputs: 
     if missing:
         raise SimulationError(f"litex_sim: the kernel driver reported no {', '.join(missing)}; console:\n"
                               f"{_tail(run.console, 10)}")
-    counters = np.frombuffer(run.dumps["isaforge_result"], dtype="<u4")
-    if counters[6] != 1:
-        raise SimulationError("litex_sim: the kernel driver did not record its counters")
-    for o in outs:
-        a = arrays[o]
-        a[...] = np.frombuffer(run.dumps[f"isaforge_arg{o}"], dtype=a.dtype).reshape(a.shape)
-    return KernelResult(cycles=int(counters[2]), instret=int(counters[3]), cold_cycles=int(counters[0]),
-                        cold_instret=int(counters[1]), console=run.console, total_cycles=run.cycles)
+    return kernel_result(run.dumps["isaforge_result"], lambda o: run.dumps[f"isaforge_arg{o}"], arrays, outs,
+                         run.console, run.cycles, where="litex_sim: the ")

@@ -573,21 +573,23 @@ def run_kernel(
     used = _check_stack(kernel_name, run.dumps["stack"], free_start, ram_end, stack_bytes)
     if run.exit_code != 0:
         raise SimulationError(f"kernel driver exited with code {run.exit_code}; console:\n{run.console}")
-    counters = np.frombuffer(run.dumps["result"], dtype="<u4")
-    if counters[6] != 1:
-        raise SimulationError("kernel driver did not record its counters")
+    return kernel_result(run.dumps["result"], lambda o: run.dumps[f"arg{o}"], arrays, outs, run.console, run.cycles,
+                         stack_bytes=used)
+
+
+def kernel_result(counters: bytes, output, arrays: list, outs, console: str, total_cycles: int,
+                  where: str = "", **extra) -> KernelResult:
+    """A KernelResult from the driver's counters (its ``result`` words: cold / warm cycles and
+    instret, a done flag) and each output's bytes (``output(index)``), copied into ``arrays`` in
+    place. ``where`` prefixes the error of a driver that did not finish."""
+    c = np.frombuffer(counters, dtype="<u4")
+    if c[6] != 1:
+        raise SimulationError(f"{where}kernel driver did not record its counters")
     for o in outs:
         a = arrays[o]
-        a[...] = np.frombuffer(run.dumps[f"arg{o}"], dtype=a.dtype).reshape(a.shape)
-    return KernelResult(
-        cycles=int(counters[2]),
-        instret=int(counters[3]),
-        cold_cycles=int(counters[0]),
-        cold_instret=int(counters[1]),
-        console=run.console,
-        total_cycles=run.cycles,
-        stack_bytes=used,
-    )
+        a[...] = np.frombuffer(output(o), dtype=a.dtype).reshape(a.shape)
+    return KernelResult(cycles=int(c[2]), instret=int(c[3]), cold_cycles=int(c[0]), cold_instret=int(c[1]),
+                        console=console, total_cycles=total_cycles, **extra)
 
 
 @dataclass(frozen=True)
