@@ -320,6 +320,8 @@ class RV32Target(Target):
     # -DISAFORGE_CFU_IN_ORDER keeps stateless CFU ops in program order (isa_ext's rv32 C honours it)
     compilers = ("zig:-O2", "zig:-O3", "gcc:-O2", "gcc:-O2:-fno-schedule-insns", "zig:-O2:-DISAFORGE_CFU_IN_ORDER")
     has_cfu = True
+    #: the RAM's wait states per bus access on isaforge's SoC model (see :class:`VexRiscvTarget`)
+    wait_states = 0
 
     def supports_extension(self, ext) -> bool:
         return self.has_cfu
@@ -337,13 +339,46 @@ class RV32Target(Target):
 
 
 class VexRiscvTarget(RV32Target):
-    """The VexRiscv SoC (``VexRiscv_FullCfu``): ``simulator.run`` simulates its kernels cycle-accurately."""
+    """The VexRiscv SoC (``VexRiscv_FullCfu``): ``simulator.run`` simulates its kernels cycle-accurately
+    on isaforge's SoC model, calibrated to LiteX's own ``litex_vexriscv`` SoC with integrated SRAM
+    (``litex_sim --integrated-main-ram-size``; within 0.1% on the kernels of
+    ``benchmarks/litex_sim_cycles.py``).
+
+    ``wait_states``: the cycles the model's RAM waits before it acknowledges each bus access (the
+    ``wait_states`` of ``simulator.vexriscv.run_elf``). LiteX's integrated SRAM behind its wishbone
+    interconnect answers one cycle later than an ideal RAM, hence 1; ``vexriscv_ideal`` is the ideal
+    one-cycle RAM (0), the model every figure before the calibration was measured on;
+    ``vexriscv_sdram`` stands in for LiteX's SDRAM behind its L2 cache."""
 
     name = "vexriscv"
     aliases = ("rv32im",)
+    wait_states = 1
+
+
+class VexRiscvIdealTarget(VexRiscvTarget):
+    """:class:`VexRiscvTarget` with an ideal RAM that acknowledges every access at once (no wait
+    states): the model before its calibration to LiteX (about 2.5% optimistic against LiteX's SRAM
+    on cache-missing kernels, up to 6% on small ones)."""
+
+    name = "vexriscv_ideal"
+    aliases = ()
+    wait_states = 0
+
+
+class VexRiscvSdramTarget(VexRiscvTarget):
+    """:class:`VexRiscvTarget` standing in for LiteX's SDRAM main RAM behind its 8 KiB L2 cache
+    (``litex_sim --with-sdram``, ``digilent_arty``'s DDR3): every bus access waits
+    ``wait_states`` cycles, a constant fitted to litex_sim's SDRAM figures (the model has no L2 and no
+    DRAM rows, banks or refresh; see docs/litex_sim.md)."""
+
+    name = "vexriscv_sdram"
+    aliases = ()
+    wait_states = 2
 
 
 VEXRISCV = register_target(VexRiscvTarget())
+VEXRISCV_IDEAL = register_target(VexRiscvIdealTarget())
+VEXRISCV_SDRAM = register_target(VexRiscvSdramTarget())
 
 
 class LitexSimTarget(RV32Target):
@@ -367,4 +402,5 @@ LITEX_SIM = register_target(LitexSimTarget())
 LITEX_SIM_SDRAM = register_target(LitexSimSdramTarget())
 
 __all__ = ["CfuEmitter", "LITEX_SIM", "LITEX_SIM_SDRAM", "LitexSimSdramTarget", "LitexSimTarget", "RV32Target",
-           "VEXRISCV", "VexRiscvTarget", "WORDS"]
+           "VEXRISCV", "VEXRISCV_IDEAL", "VEXRISCV_SDRAM", "VexRiscvIdealTarget", "VexRiscvSdramTarget",
+           "VexRiscvTarget", "WORDS"]

@@ -115,7 +115,7 @@ class HostRunner(Runner):
     unit = "seconds"
     repeat = 3  # measurement: the best of this many timed calls
 
-    def run(self, func, arrays, target, *, toolchain=None, ram_kib=256, wait_states=0, max_cycles=0, repeat=3):
+    def run(self, func, arrays, target, *, toolchain=None, ram_kib=256, wait_states=None, max_cycles=0, repeat=3):
         mod = target.build(func)
         return RunResult(target.name, seconds=_best_seconds(mod, arrays, output_indices(func), repeat))
 
@@ -147,11 +147,12 @@ class SocRunner(Runner):
     def __init__(self, split: bool | None = None):
         self.split = split
 
-    def run(self, func, arrays, target, *, toolchain=None, ram_kib=256, wait_states=0, max_cycles=50_000_000,
+    def run(self, func, arrays, target, *, toolchain=None, ram_kib=256, wait_states=None, max_cycles=50_000_000,
             repeat=3):
         res = run_kernel(codegen_c.emit(func, target), c_function_name(func), arrays, outputs=output_indices(func),
                          cfu_verilog=cfu_verilog(func.extensions), toolchain=toolchain or target.toolchain(),
-                         ram_kib=ram_kib, wait_states=wait_states, max_cycles=max_cycles,
+                         ram_kib=ram_kib, wait_states=target.wait_states if wait_states is None else wait_states,
+                         max_cycles=max_cycles,
                          stack_bytes=stack_need(func), split=self.split)
         return RunResult(target.name, res.cycles, res.instret, res.cold_cycles, res.cold_instret, None, res.console,
                          res.stack_bytes)
@@ -159,12 +160,12 @@ class SocRunner(Runner):
     def prepare(self, func, target, *, toolchain=None, max_cycles=50_000_000) -> dict:
         return {"source": codegen_c.emit(func, target), "cfu_verilog": cfu_verilog(func.extensions),
                 "toolchain": toolchain or target.toolchain(), "max_cycles": int(max_cycles),
-                "stack_bytes": stack_need(func)}
+                "stack_bytes": stack_need(func), "wait_states": target.wait_states}
 
     def run_prepared(self, job) -> RunResult:
         r = run_kernel(job.source, job.kernel_name, job.arrays, outputs=job.outputs, cfu_verilog=job.cfu_verilog,
                        toolchain=job.toolchain or Toolchain(), max_cycles=job.max_cycles, stack_bytes=job.stack_bytes,
-                       split=self.split)
+                       split=self.split, wait_states=job.wait_states)
         return RunResult(job.target, r.cycles, r.instret)
 
 
@@ -178,7 +179,7 @@ class LitexSimRunner(Runner):
 
     unit = "cycles"
 
-    def run(self, func, arrays, target, *, toolchain=None, ram_kib=256, wait_states=0, max_cycles=50_000_000,
+    def run(self, func, arrays, target, *, toolchain=None, ram_kib=256, wait_states=None, max_cycles=50_000_000,
             repeat=3):
         from .litex_sim import run_kernel_litex
 
@@ -237,12 +238,14 @@ register_runner(LitexSimTarget, LitexSimRunner())
 
 
 def run(func: PrimFunc, arrays, target: Target | str = "vexriscv", *, toolchain: Toolchain | None = None,
-        ram_kib: int = 256, wait_states: int = 0, max_cycles: int = 50_000_000, repeat: int = 3) -> RunResult:
+        ram_kib: int = 256, wait_states: int | None = None, max_cycles: int = 50_000_000,
+        repeat: int = 3) -> RunResult:
     """Run ``func`` on ``arrays`` (outputs written in place, as ``codegen_c.build(...)(*arrays)``).
 
     ``target``: a name or a Target. ``toolchain`` (rv32 targets): instead of the target's own;
-    ``ram_kib``, ``wait_states``, ``max_cycles``: the SoC's; ``repeat``: host targets time the best of
-    this many calls."""
+    ``ram_kib``, ``wait_states``, ``max_cycles``: the SoC's (``wait_states`` None: the target's own,
+    e.g. 1 on ``vexriscv``, calibrated to LiteX's SRAM, 0 on ``vexriscv_ideal``); ``repeat``: host
+    targets time the best of this many calls."""
     t = get_target(target)
     runner = runner_for(t)
     arrays = list(arrays)

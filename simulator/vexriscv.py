@@ -2,7 +2,7 @@
 
 API
 ---
-``build_soc(cfu_verilog=None, *, ram_kib=256, wait_states=0, plain_eval=False, split=None, pgo=None) -> Path``
+``build_soc(cfu_verilog=None, *, ram_kib=256, wait_states=WAIT_STATES, plain_eval=False, split=None, pgo=None) -> Path``
     The cached Verilator model of ``isaforge_soc_top`` (VexRiscv_FullCfu + a module named ``Cfu``).
     ``cfu_verilog`` is Verilog text (or a path to a .v/.sv file) defining ``module Cfu`` with the
     CFU Playground ports; ``None`` uses a null CFU that answers every command with 0. One model is
@@ -16,9 +16,12 @@ API
     the environment variable ``ISAFORGE_SOC_PGO=0|1``). The reference (``plain_eval``) and the split
     build are never profile-guided. run_elf and run_kernel take ``pgo`` too.
 
-``run_elf(elf, *, cfu_verilog=None, ram_kib=256, wait_states=0, max_cycles=50_000_000,
+``run_elf(elf, *, cfu_verilog=None, ram_kib=256, wait_states=WAIT_STATES, max_cycles=50_000_000,
           dump={}, image_patches=(), plain_eval=False, split=None, pgo=None) -> SimRun``
-    Run an ELF linked for RAM at 0x40000000 (see simulator.toolchain.link_script_text). ``dump``
+    Run an ELF linked for RAM at 0x40000000 (see simulator.toolchain.link_script_text).
+    ``wait_states``: cycles the RAM waits before acknowledging each instruction or data bus access;
+    ``WAIT_STATES`` (1, the ``vexriscv`` target's) is calibrated to LiteX's integrated SRAM, 0 is an
+    ideal RAM (the ``vexriscv_ideal`` target). ``dump``
     maps a name to ``(address, nbytes)``; the bytes are read after the program ends.
     ``image_patches`` is a list of ``(address, bytes)`` written into RAM before the run.
     Raises SimTimeout, BusError or TrapError when the program hangs, touches an unmapped address
@@ -26,7 +29,7 @@ API
     of build_soc (Verilator's eval() on both edges; same cycles, slower).
 
 ``run_kernel(kernel_c, kernel_name, arrays, *, outputs=None, cfu_verilog=None,
-             toolchain=Toolchain(), ram_kib=256, wait_states=0, max_cycles=50_000_000,
+             toolchain=Toolchain(), ram_kib=256, wait_states=WAIT_STATES, max_cycles=50_000_000,
              stack_bytes=0, plain_eval=False, split=None, pgo=None) -> KernelResult``
     Compile ``kernel_c`` (a freestanding C99 unit defining ``void <kernel_name>(T0 *restrict a0,
     ...)``; pointer types follow the numpy dtypes) with a generated driver that calls it twice
@@ -75,9 +78,14 @@ from simulator.elf import read_elf
 from simulator.errors import BusError, SimTimeout, SimulationError, StackOverflowError, TrapError
 from simulator.placement import BufferPlan, PlannedBuffer, own_statics, plan
 from simulator.toolchain import RAM_BASE, Toolchain, compile_rv32, link_script_text, runtime_sources
+from codegen_c.rv32 import VexRiscvTarget
 from tir.errors import ArgumentError
 from toolchain.cache import content_hash
 from toolchain.verilator import PgoTraining, build_verilated
+
+#: the RAM's wait states per bus access when a call names none: the ``vexriscv`` target's, with which
+#: the model's cycles agree with LiteX's own SoC on integrated SRAM (docs/litex_sim.md)
+WAIT_STATES = VexRiscvTarget.wait_states
 
 HARNESS_DIR = Path(__file__).resolve().parent / "harness"
 SOC_TOP = "isaforge_soc_top"
@@ -237,7 +245,7 @@ def pgo_training() -> PgoTraining:
                                    str(PGO_TRAIN_MAX_CYCLES)), _pgo_train)
 
 
-def build_soc(cfu_verilog: str | Path | None = None, *, ram_kib: int = 256, wait_states: int = 0,
+def build_soc(cfu_verilog: str | Path | None = None, *, ram_kib: int = 256, wait_states: int = WAIT_STATES,
               plain_eval: bool = False, split: bool | None = None, pgo: bool | None = None) -> Path:
     """Build (or fetch from the cache) the SoC model for this CFU; returns the executable.
 
@@ -308,7 +316,7 @@ def run_elf(
     *,
     cfu_verilog: str | Path | None = None,
     ram_kib: int = 256,
-    wait_states: int = 0,
+    wait_states: int = WAIT_STATES,
     max_cycles: int = 50_000_000,
     dump: dict[str, tuple[int, int]] | None = None,
     image_patches=(),
@@ -517,7 +525,7 @@ def run_kernel(
     cfu_verilog: str | Path | None = None,
     toolchain: Toolchain = Toolchain(),  # noqa: B008 (frozen, immutable)
     ram_kib: int = 256,
-    wait_states: int = 0,
+    wait_states: int = WAIT_STATES,
     max_cycles: int = 50_000_000,
     stack_bytes: int = 0,
     plain_eval: bool = False,

@@ -106,14 +106,17 @@ def test_linked_buffers_start_in_distinct_cache_sets(case, toolchain):
 
 def test_matmul_nt_64_dot4_asm_conflict_free_cycles():
     """int8 matmul_nt 64^3, dot4 cfu_asm 4x4 (zig): with A and Bt exactly 4 KiB apart it took 208,924
-    cycles (1.255 MAC/cycle); placed, 187,324 (1.399)."""
+    cycles (1.255 MAC/cycle); placed, 187,324 (1.399) on the ideal RAM (issue 11's model); 196,336 on the
+    model calibrated to LiteX's SRAM (one wait state per bus access)."""
     wl = hand.matmul_nt(64, 64, 64)
     s, args = hand.dot4(wl, "dot4_i8", asm=True, tile=(4, 4))
     func = tir.lower(s, args)
     rng = np.random.default_rng(0)
     ins = [rng.integers(-128, 128, t.shape).astype(np.int8) for t in wl.inputs]
     out = np.zeros(wl.output.shape, np.int32)
-    r = run(func, ins + [out], "vexriscv")
+    r = run(func, ins + [out], "vexriscv_ideal")
     np.testing.assert_array_equal(out, wl.ref(*ins))
     assert r.cycles <= 187_324, r.cycles
     assert 64 ** 3 / r.cycles >= 1.399
+    cal = run(func, ins + [np.zeros_like(out)], "vexriscv")  # one wait state: slower, never faster
+    assert r.cycles < cal.cycles <= 1.06 * r.cycles, (r.cycles, cal.cycles)
