@@ -117,23 +117,29 @@ def k_blocks(ext, K: int) -> list[int]:
 
 
 def plan(exts: str, K: int, N: int) -> RowsPlan:
-    """The rows unit of ``exts`` (the first registered one whose intrinsic pattern is "rows") if a
-    reduction of K steps over N columns suits it, and the exts without rows units."""
+    """The first rows unit of ``exts`` (a registered extension whose intrinsic pattern is "rows") that
+    a reduction of K steps over N columns suits, and the exts without rows units."""
     names = [x.strip() for x in (exts or "").split(",") if x.strip()]
     rows = [n for n in names if n in isa_ext.names() and _is_rows(isa_ext.get(n))]  # (an unknown name stays
     # in rest: the template's own error for it is unchanged)
     rest = ",".join(n for n in names if n not in rows)
     if not rows:
         return RowsPlan(None, rest)
-    ext = isa_ext.get(rows[0])
     if K % 4:
         return RowsPlan(None, rest, f"axis K = {K}: the rows of the operands are not word-aligned (K % 4 != 0)")
-    if not k_blocks(ext, K):
-        return RowsPlan(None, rest, f"axis K = {K}: shorter than the unit's reduction block")
-    cols, _ = unit_shape(ext)
-    if N < cols:
-        return RowsPlan(None, rest, f"axis N = {N}: fewer columns than the unit's {cols}")
-    return RowsPlan(ext, rest)
+    # the first rows unit that suits the shape (a CFU may hold several, e.g. a wide one for the big
+    # layers and a narrow one for a layer of few columns)
+    why = ""
+    for name in rows:
+        ext = isa_ext.get(name)
+        cols, _ = unit_shape(ext)
+        if not k_blocks(ext, K):
+            why = why or f"axis K = {K}: shorter than the unit's reduction block"
+        elif N < cols:
+            why = why or f"axis N = {N}: fewer columns than the unit's {cols}"
+        else:
+            return RowsPlan(ext, rest)
+    return RowsPlan(None, rest, why)
 
 
 def _divisor_blocks(n: int) -> list[int]:
