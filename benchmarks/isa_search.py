@@ -3,6 +3,7 @@ measured, search wall time, and the top 5 units with whole-workload cycles, spee
 
 Run: .venv/bin/python benchmarks/isa_search.py [--workloads matmul_i8_64,kws] [--trials 16] [--budget 30m]
      [--families dot,mac_bank] [--out out/bench_isa] [--fresh-records] [--json benchmarks/results/isa_search.json]
+     [--n-parallel 1]
 
 Records go to OUT/<workload>.jsonl: a second run resumes them (nothing measured again) unless
 ``--fresh-records``. The wall time of a run includes verilating every new unit's SoC (cached by content
@@ -30,6 +31,8 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=Path("out") / "bench_isa")
     ap.add_argument("--fresh-records", action="store_true")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--n-parallel", type=int, default=None,
+                    help="local measurement processes (default: the CPU count)")
     args = ap.parse_args()
 
     from isa_search import format_table, search_isa
@@ -43,7 +46,8 @@ def main() -> int:
             records.unlink()
         t0 = time.monotonic()
         rep = search_isa(name, budget_s=parse_budget(args.budget), records=records, out_dir=args.out / name,
-                         families=families, trials_per_kernel=args.trials, progress=SearchProgressBar())
+                         families=families, trials_per_kernel=args.trials, progress=SearchProgressBar(),
+                         n_parallel=args.n_parallel)
         wall = time.monotonic() - t0
         c = rep.counts
         macs = rep.workload.macs()

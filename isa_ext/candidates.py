@@ -15,16 +15,27 @@ verifies it in Verilator, synthesizes it, and tunes the workload's kernels with 
 Encoding convention: a candidate owns funct3 values 0-4, 6 and 7 only. funct3 = 5 stays free for
 ``requant_i8``, so that every candidate can share one CFU with the built-in requantizer (a workload
 with requantize stages measures candidate + requant_i8).
+
+Re-encoding: every family's units can be built with other funct3 values, so that two units whose
+default encodings collide (two stationary units, or dot4 and lane_mac, both at function_id 0) share
+one CFU. A spec with the parameter ``funct3`` (a tuple: the new value of each of the unit's default
+funct3 values, in ascending order of those) is the same unit re-encoded; its key and extension name
+say so. :func:`fit_encoding` finds such a re-encoding beside the function ids already taken.
+
+    isa_ext.candidates.encoding_slots(spec)              -> the unit's default funct3 values, ascending
+    isa_ext.candidates.reencode(spec, (3, 4))            -> the spec re-encoded (6 -> 3, 7 -> 4)
+    isa_ext.candidates.fit_encoding(spec, taken_fids)    -> spec (as is or re-encoded) that fits, or None
 """
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from isa_ext.errors import ExtensionError
-from isa_ext.extension import Extension
+from isa_ext.extension import Extension, funct3_remapped, function_id
 
 REQUANT_FUNCT3 = 5  # left to requant_i8 by every candidate
 
@@ -157,12 +168,20 @@ def build_candidate(spec: CandidateSpec) -> Extension:
     if spec in _BUILT:
         return _BUILT[spec]
     fam = _family(spec.family)
+    remap = _remap_of(spec)
     try:
-        ext = fam.build(spec)
+        if remap:
+            with funct3_remapped(remap):
+                ext = fam.build(spec)
+        else:
+            ext = fam.build(spec)
     except ExtensionError as e:
         raise ExtensionError(f"candidate {spec.key}: {e}") from e
     if not isinstance(ext, Extension):
         raise ExtensionError(f"candidate {spec.key}: family {fam.name!r} built {type(ext).__name__}, not an Extension")
+    if remap and {op.funct3 for op in ext.ops} != set(remap.values()):
+        raise ExtensionError(f"candidate {spec.key}: family {fam.name!r} did not take the re-encoding {remap} "
+                             f"(its ops use funct3 {sorted({op.funct3 for op in ext.ops})})")
     used = {op.funct3 for op in ext.ops}
     if REQUANT_FUNCT3 in used and spec.family != "requant":
         raise ExtensionError(f"candidate {spec.key}: uses funct3 {REQUANT_FUNCT3}, which candidates leave to "
@@ -171,7 +190,77 @@ def build_candidate(spec: CandidateSpec) -> Extension:
     return ext
 
 
+ENCODING_PARAM = "funct3"  # the spec parameter of a re-encoded unit
+
+
+def base_spec(spec: CandidateSpec) -> CandidateSpec:
+    """``spec`` with its default encodings (without the ``funct3`` parameter)."""
+    if ENCODING_PARAM not in spec.p:
+        return spec
+    return CandidateSpec(spec.family, tuple((k, v) for k, v in spec.params if k != ENCODING_PARAM), spec.source,
+                         spec.evidence)
+
+
+def encoding_slots(spec: CandidateSpec) -> tuple[int, ...]:
+    """The funct3 values the unit of ``spec`` uses with its default encodings, ascending."""
+    return tuple(sorted({op.funct3 for op in build_candidate(base_spec(spec)).ops}))
+
+
+def _remap_of(spec: CandidateSpec) -> dict[int, int] | None:
+    new = spec.p.get(ENCODING_PARAM)
+    if new is None:
+        return None
+    new = tuple(new) if isinstance(new, (tuple, list)) else (new,)
+    slots = encoding_slots(spec)
+    if len(new) != len(slots) or len(set(new)) != len(new) or any(not (0 <= int(v) <= 7) for v in new):
+        raise ExtensionError(f"candidate {spec.key}: {ENCODING_PARAM} must be {len(slots)} distinct values in "
+                             f"[0, 7] (new values of its funct3 {slots}), got {new}")
+    if REQUANT_FUNCT3 in new and spec.family != "requant":
+        raise ExtensionError(f"candidate {spec.key}: funct3 {REQUANT_FUNCT3} stays requant_i8's")
+    return dict(zip(slots, (int(v) for v in new)))
+
+
+def reencode(spec: CandidateSpec, funct3s: Sequence[int]) -> CandidateSpec:
+    """The unit of ``spec`` with the funct3 values ``funct3s`` in place of its default ones
+    (:func:`encoding_slots`, in that order); the default values themselves give the base spec."""
+    base = base_spec(spec)
+    new = tuple(int(v) for v in funct3s)
+    if new == encoding_slots(base):
+        return base
+    out = CandidateSpec(base.family, tuple(sorted((*base.params, (ENCODING_PARAM, new)))), base.source,
+                        base.evidence)
+    _remap_of(out)  # checks the values
+    return out
+
+
+def _slot_funct7s(ext: Extension) -> dict[int, set[int]]:
+    """funct3 -> the funct7 values the unit's ops use at it."""
+    out: dict[int, set[int]] = {}
+    for op in ext.ops:
+        out.setdefault(op.funct3, set()).update({fid >> 3 for fid in op.function_ids})
+    return out
+
+
+def fit_encoding(spec: CandidateSpec, taken: Iterable[int]) -> CandidateSpec | None:
+    """``spec`` as is when its function ids avoid ``taken`` (function ids of the units already in the
+    CFU), else the first re-encoding of it (:func:`reencode`; funct3 5 stays requant_i8's) whose
+    function ids avoid them; None when there is none. Units share a funct3 value when their funct7
+    values there differ (the CFU routes by function id)."""
+    taken = set(taken)
+    base = build_candidate(base_spec(spec))
+    per_slot = _slot_funct7s(base)
+    slots = tuple(sorted(per_slot))
+    values = [v for v in range(8) if v != REQUANT_FUNCT3 or spec.family == "requant"]
+    cur = spec.p.get(ENCODING_PARAM)
+    current = slots if cur is None else tuple(cur) if isinstance(cur, (tuple, list)) else (cur,)
+    for new in itertools.chain([current, slots], itertools.permutations(values, len(slots))):
+        if all(function_id(f7, n) not in taken for s, n in zip(slots, new) for f7 in per_slot[s]):
+            return reencode(spec, new)
+    return None
+
+
 __all__ = [
-    "REQUANT_FUNCT3", "CandidateSpec", "Family", "build_candidate", "enumerate_candidates", "enumerate_family",
-    "family_names", "register_family",
+    "ENCODING_PARAM", "REQUANT_FUNCT3", "CandidateSpec", "Family", "base_spec", "build_candidate",
+    "encoding_slots", "enumerate_candidates", "enumerate_family", "family_names", "fit_encoding", "reencode",
+    "register_family",
 ]

@@ -36,8 +36,11 @@ and updates the state with non-blocking assignments.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import dataclasses
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from string import Template
 
@@ -134,6 +137,28 @@ def _verilog_const(value: int, bits: int) -> str:
     return f"{bits}'h{value & ((1 << bits) - 1):x}"
 
 
+# funct3 -> funct3 applied to the ops of every Extension made while it is set (funct3_remapped)
+_FUNCT3_MAP: contextvars.ContextVar[dict[int, int] | None] = contextvars.ContextVar("isaforge_funct3_map",
+                                                                                     default=None)
+
+
+@contextlib.contextmanager
+def funct3_remapped(mapping: Mapping[int, int]):
+    """Extensions constructed inside the block get their ops' funct3 values re-encoded by ``mapping``
+    (funct3 -> funct3; values not in it stay). Why a context: a generator attaches its tensor
+    intrinsics to the Extension it builds (they hold the ops' encodings), so re-encoding a unit means
+    building it again with the new encodings, through the unchanged generator
+    (``isa_ext.candidates.build_candidate`` of a spec with a ``funct3`` parameter)."""
+    m = {int(k): int(v) for k, v in dict(mapping).items()}
+    if any(not (0 <= x <= 7) for kv in m.items() for x in kv):
+        raise ExtensionError(f"funct3 remap {m}: values must be in [0, 7]")
+    token = _FUNCT3_MAP.set(m)
+    try:
+        yield m
+    finally:
+        _FUNCT3_MAP.reset(token)
+
+
 @dataclass(eq=False)
 class Extension:
     """Everything about one custom instruction set; see the module docstring."""
@@ -161,6 +186,10 @@ class Extension:
     # ------------------------------------------------------------------ validation
     def __post_init__(self):
         self.ops = tuple(self.ops)
+        remap = _FUNCT3_MAP.get()
+        if remap:
+            self.ops = tuple(dataclasses.replace(op, funct3=remap.get(op.funct3, op.funct3))
+                             if isinstance(op, Op) else op for op in self.ops)
         self.state = {k: (str(v[0]), tuple(int(d) for d in v[1])) for k, v in dict(self.state).items()}
         where = f"extension {self.name!r}"
         if not isinstance(self.name, str) or not _IDENT.match(self.name):

@@ -55,7 +55,15 @@ from pathlib import Path
 import numpy as np
 
 import isa_ext
-from isa_ext.candidates import CandidateSpec, build_candidate, enumerate_candidates, family_names
+from isa_ext.candidates import (
+    ENCODING_PARAM,
+    CandidateSpec,
+    build_candidate,
+    encoding_slots,
+    enumerate_candidates,
+    family_names,
+    fit_encoding,
+)
 from schedules import autotune
 from schedules.autotune.features import FeatureCache, feature_names
 from schedules.autotune.records import load_records
@@ -644,20 +652,42 @@ def _settle(cand: CandidateResult, own: set[str]) -> None:
 def _combination(s: _Search, results: list[CandidateResult], units: dict, rq, cpu,
                  base_total: float) -> CandidateResult | None:
     """One CFU holding, for every template kernel, the measured unit that made it fastest (when that is
-    more than one unit and their encodings do not collide): verified together in Verilator
+    more than one unit; a unit whose encodings collide with those picked is re-encoded to other funct3
+    values when some fit, else the kernel's next fastest unit is tried): verified together in Verilator
     (``isa_ext.verify_set``: routing, interleaved state), synthesized as one CFU and measured like a
     single unit (every kernel tuned with all of them offered). None when there is nothing to combine."""
     # ranked units, and pruned ones the audit measured: a unit that serves one kernel well can lose
     # on the whole workload alone (so it is pruned) and still be the best part of a combination
     ranked = [c for c in results if c.status == Status.RANKED or (c.status == Status.PRUNED and c.audited)]
+    by_key = {c.key: c for c in ranked}
     pick: list[str] = []
+    chosen: dict[str, object] = {}  # key -> the extension the CFU holds for it (re-encoded when needed)
 
-    def fits(key: str) -> bool:
+    def place(key: str):
+        """The unit of ``key`` as it fits beside those picked: as measured, or re-encoded to other funct3
+        values (``isa_ext.candidates.fit_encoding``); None when no encoding fits."""
+        others = [chosen[p] for p in pick] + ([rq] if rq is not None else [])
+        ext = units[key][0]
         try:
-            isa_ext.ExtensionSet([units[p][0] for p in [*pick, key]] + ([rq] if rq is not None else []))
-            return True
+            isa_ext.ExtensionSet([*others, ext])
+            return ext
         except isa_ext.ExtensionError:
-            return False
+            pass
+        spec = by_key[key].spec
+        if spec is None:
+            return None
+        try:
+            fit = fit_encoding(CandidateSpec.from_json(spec), set().union(*(e.function_ids for e in others)))
+            if fit is None:
+                return None
+            ext = build_candidate(fit)
+            isa_ext.ExtensionSet([*others, ext])
+        except isa_ext.ExtensionError:
+            return None
+        isa_ext.register(ext, replace=True)
+        s.notes.append(f"combination: {key} re-encoded as {fit.key} (funct3 {list(encoding_slots(fit))} -> "
+                       f"{list(fit.p[ENCODING_PARAM])}) to share the CFU")
+        return ext
 
     # the heaviest kernels first; per kernel its fastest unit whose encodings fit beside those picked
     heavy = sorted((k for k in s.wl.kernels if not k.is_stage), key=lambda k: -k.count * s.baseline[k.label].cycles)
@@ -667,15 +697,18 @@ def _combination(s: _Search, results: list[CandidateResult], units: dict, rq, cp
         for _, key in opts:
             if key in pick:
                 break
-            if fits(key):
+            ext = place(key)
+            if ext is not None:
+                chosen[key] = ext
                 pick.append(key)
                 break
             left.append(key)
         if left:
-            s.notes.append(f"combination: for {k.label!r} faster units collide with {pick}: {', '.join(left)}")
+            s.notes.append(f"combination: for {k.label!r} faster units collide with {pick} in every encoding: "
+                           f"{', '.join(left)}")
     if len(pick) < 2:
         return None
-    own = [units[key][0] for key in pick]
+    own = [chosen[key] for key in pick]
     unit = own + ([rq] if rq is not None else [])
     key = "combination: " + " + ".join(pick)
     cand = CandidateResult(key, "combination", [e.name for e in unit],

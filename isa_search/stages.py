@@ -5,7 +5,8 @@ still measures them on the SoC (and checks them against numpy) through one gener
 ``isa_search.stage``, whose args are the operator name and its attributes as JSON text: the
 schedule is ``schedules.create_schedule`` of the operator's output (every stage at its default
 place), and the space holds only the compiler knob and, for elementwise operators such as
-``requantize``, a ``tensorize`` knob over the extensions in ``exts`` whose intrinsic declares the
+``requantize``, an ``unroll`` knob (1, 4 or 8 elements per iteration of the innermost loop, those
+dividing it) and a ``tensorize`` knob over the extensions in ``exts`` whose intrinsic declares the
 ``"elementwise"`` pattern (``requant_i8``), tensorizing the innermost output axis.
 """
 
@@ -21,6 +22,7 @@ from schedules.autotune import get_config, template
 STAGE_TEMPLATE = "isa_search.stage"
 # operators whose output stage an elementwise intrinsic (pattern "elementwise") may tensorize
 ELEMENTWISE_OPS = ("requantize",)
+ELEMENTWISE_UNROLL = (4, 8)  # the ``unroll`` knob of an elementwise stage (besides 1), dividing its inner axis
 
 
 def stage_args(op_name: str, **attrs) -> tuple[str, str]:
@@ -58,12 +60,22 @@ def stage(op_name, attrs_json, exts=""):
     s = schedules.create_schedule(out)
     cfg = get_config()
     if op_name in ELEMENTWISE_OPS:
-        cfg.define_tensorize("tensorize", out.op.axis[-1], _elementwise_exts(exts))
+        inner = out.op.axis[-1]
+        n = int(getattr(inner.dom.extent, "value", inner.dom.extent))
+        # elements per iteration of the innermost loop (unrolled): the loop's add and branch, and the
+        # load-use stall of each element's CFU op, are shared by several elements
+        cfg.define_knob("unroll", [1] + [u for u in ELEMENTWISE_UNROLL if u < n and n % u == 0])
+        cfg.define_tensorize("tensorize", inner, _elementwise_exts(exts))
+        u = cfg["unroll"].val
+        at = inner
+        if u > 1:
+            at, ui = s[out].split(inner, factor=u)
+            s[out].unroll(ui)
         tens = cfg["tensorize"]
         if tens.name is not None:
-            tens.apply(s, s[out], out.op.axis[-1])
+            tens.apply(s, s[out], at)  # the unit's nest: the rolled loop around the unrolled elements
     cfg.define_knob("compiler", list(cfg.compilers))
     return s, list(wl.args)
 
 
-__all__ = ["ELEMENTWISE_OPS", "STAGE_TEMPLATE", "stage", "stage_args"]
+__all__ = ["ELEMENTWISE_OPS", "ELEMENTWISE_UNROLL", "STAGE_TEMPLATE", "stage", "stage_args"]

@@ -190,6 +190,29 @@ def test_no_mac_unit_for_a_max_pool(tmp_path):
     assert "no_gain" in format_table(rep)
 
 
+def test_combination_re_encodes_units_of_one_family(tmp_path):
+    """Two stationary units (their default encodings collide): the 4-column one for the matmul, the
+    2-column one for a dense layer of 3 columns (fewer than 4). The combination re-encodes the second,
+    verifies both in one CFU (verify_set) and measures it, every output checked against numpy."""
+    from isa_search.workloads import Kernel, Workload
+
+    wl = Workload("two_rows", (Kernel("matmul 32", "matmul_i8", (32, 32, 32)), Kernel("dense 32->3", "dense_i8",
+                                                                                       (1, 3, 32))))
+    specs = [CandidateSpec.of("stationary", cols=4, k=32, dtype="int8"),
+             CandidateSpec.of("stationary", cols=2, k=32, dtype="int8")]
+    rep = search_isa(wl, budget_s=1200, records=tmp_path / "rows.jsonl", trials_per_kernel=4, candidates=specs,
+                     verify_n=VERIFY_N, audit=0, n_parallel=2, reference=False, dataflow=False)
+    combos = [c for c in rep.candidates if c.source == "combination"]
+    assert len(combos) == 1, rep.notes
+    combo = combos[0]
+    assert combo.verify is not None and combo.status == Status.RANKED, (combo.status, combo.reason)
+    assert any("re-encoded as stationary(cols=2,dtype=int8,funct3=" in n for n in rep.notes), rep.notes
+    used = {k.label: k.units for k in combo.kernels}
+    assert used["matmul 32"] == [specs[0].ext_name] and used["dense 32->3"][0].startswith("c_stationary_2_int8_")
+    singles = {c.key: c.cycles for c in rep.candidates if c.source != "combination"}
+    assert combo.cycles <= min(singles.values())
+
+
 # --- the CLI, killed and resumed ------------------------------------------------------------------
 
 def _env():

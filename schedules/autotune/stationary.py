@@ -28,6 +28,11 @@ columns) are refused by
 For a convolution (NHWC, weights OHWI) the rows are the output pixels (n, y, x), the columns the
 filters and the reduction the channels; the kernel window's taps (ry, rx) are reduction loops
 outside the unit, each a pass whose reads are added into the output.
+
+A convolution whose channels are not word-aligned (C % 4 != 0, e.g. C = 1 of a first layer) has no
+such form; :func:`conv2d_nhwc_i8_packed` runs it on packed window rows instead
+(:func:`window_rows_te`, an im2col: the KH x KW x C bytes of each output pixel's window copied to one
+word-aligned row, zero-filled to a multiple of 8), so the unit's reduction is the whole window.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from dataclasses import dataclass
 import isa_ext
 import ops
 import schedules
+import tir
 
 from .space import get_config
 
@@ -111,23 +117,29 @@ def k_blocks(ext, K: int) -> list[int]:
 
 
 def plan(exts: str, K: int, N: int) -> RowsPlan:
-    """The rows unit of ``exts`` (the first registered one whose intrinsic pattern is "rows") if a
-    reduction of K steps over N columns suits it, and the exts without rows units."""
+    """The first rows unit of ``exts`` (a registered extension whose intrinsic pattern is "rows") that
+    a reduction of K steps over N columns suits, and the exts without rows units."""
     names = [x.strip() for x in (exts or "").split(",") if x.strip()]
     rows = [n for n in names if n in isa_ext.names() and _is_rows(isa_ext.get(n))]  # (an unknown name stays
     # in rest: the template's own error for it is unchanged)
     rest = ",".join(n for n in names if n not in rows)
     if not rows:
         return RowsPlan(None, rest)
-    ext = isa_ext.get(rows[0])
     if K % 4:
         return RowsPlan(None, rest, f"axis K = {K}: the rows of the operands are not word-aligned (K % 4 != 0)")
-    if not k_blocks(ext, K):
-        return RowsPlan(None, rest, f"axis K = {K}: shorter than the unit's reduction block")
-    cols, _ = unit_shape(ext)
-    if N < cols:
-        return RowsPlan(None, rest, f"axis N = {N}: fewer columns than the unit's {cols}")
-    return RowsPlan(ext, rest)
+    # the first rows unit that suits the shape (a CFU may hold several, e.g. a wide one for the big
+    # layers and a narrow one for a layer of few columns)
+    why = ""
+    for name in rows:
+        ext = isa_ext.get(name)
+        cols, _ = unit_shape(ext)
+        if not k_blocks(ext, K):
+            why = why or f"axis K = {K}: shorter than the unit's reduction block"
+        elif N < cols:
+            why = why or f"axis N = {N}: fewer columns than the unit's {cols}"
+        else:
+            return RowsPlan(ext, rest)
+    return RowsPlan(None, rest, why)
 
 
 def _divisor_blocks(n: int) -> list[int]:
@@ -210,5 +222,88 @@ def conv2d_nhwc_i8(ext, N, H, W, C, F, KH, KW=None, stride=1, pad=0):
     return s, [A, Wt, Out]
 
 
-__all__ = ["ROW_BLOCKS", "RowsPlan", "conv2d_nhwc_i8", "dense_i8", "k_blocks", "matmul_i8", "plan", "rows_intrinsic",
-           "unit_shape"]
+def packed_window_k(C: int, KH: int, KW: int, block: int = K_STEP) -> int:
+    """The reduction length of packed window rows: KH * KW * C rounded up to the unit's 8-byte step,
+    and, when that is longer than ``block`` (a unit's reduction), up to a multiple of ``block`` (zero
+    lanes are cheaper than a scalar tail or passes of short blocks)."""
+    k = -(-(KH * KW * C) // K_STEP) * K_STEP
+    return k if k <= block else -(-k // block) * block
+
+
+def window_rows_te(N, H, W, C, F, KH, KW=None, stride=1, pad=0, k_total: int | None = None):
+    """``conv2d_nhwc`` (weights OHWI) over packed window rows: ``Col[n, y, x, k]`` the window of output
+    pixel (y, x) flattened in (ry, rx, c) order (OHWI's order), zero for k >= KH * KW * C, and
+    ``Wp[f, k]`` the weights flattened the same way; ``Out[n, y, x, f] = sum_k Col * Wp`` equals the
+    registry operator's output (the padding lanes add 0).
+
+    Why: the rv32 core has no misaligned word loads, and the bytes of a window row at C = 1 and an even
+    stride start at any even byte, so the lanes of a unit cannot read them in place; a copy per
+    output pixel (KH * KW * C bytes, each reused by every filter) makes them aligned words.
+
+    ``k_total``: the packed length (default :func:`packed_window_k`; at least KH * KW * C, a multiple of 4).
+    Returns (A, Wt, Col, Wp, Out, P) with ``P`` the padding stage (None without padding)."""
+    KW = KW or KH
+    wl = ops.get("conv2d_nhwc")(N, H, W, C, F, KH, KW, stride, pad, weight_layout="OHWI")
+    (A, Wt), ref = wl.inputs, wl.output
+    P = wl.stages.get("pad")
+    src = A if P is None else P
+    OH, OW = int(ref.shape[1]), int(ref.shape[2])
+    L = KH * KW * C
+    Kp = packed_window_k(C, KH, KW) if k_total is None else int(k_total)
+    if Kp < L or Kp % 4:
+        raise schedules.ScheduleError(f"packed window rows of {Kp} bytes: need a multiple of 4 of at least {L}")
+    z8 = tir.const(0, "int8")
+
+    def tap(k):  # (ry, rx, c) of byte k of a window row, clamped into the window for the padding lanes
+        k = tir.min(k, L - 1) if Kp != L else k
+        return (k // (KW * C), (k // C) % KW, k % C) if C > 1 else (k // KW, k % KW, 0)
+
+    def col(b, y, x, k):
+        ry, rx, c = tap(k)
+        v = src[b, y * stride + ry, x * stride + rx, c]
+        return v if Kp == L else tir.if_then_else(k < L, v, z8)
+
+    def wrow(f, k):
+        ry, rx, c = tap(k)
+        v = Wt[f, ry, rx, c]
+        return v if Kp == L else tir.if_then_else(k < L, v, z8)
+
+    Col = tir.compute((N, OH, OW, Kp), col, name="Col")
+    Wp = tir.compute((F, Kp), wrow, name="Wp")
+    rk = tir.reduce_axis((0, Kp), name="rk")
+    Out = tir.compute((N, OH, OW, F), lambda b, y, x, f: tir.sum(
+        Col[b, y, x, rk].astype("int32") * Wp[f, rk].astype("int32"), axis=rk), name=ref.op.name)
+    return A, Wt, Col, Wp, Out, P
+
+
+PACK_UNROLL = 64  # a packed window row of at most this many bytes is copied straight-line
+
+
+def schedule_packing(s, Col, Wp, P=None) -> None:
+    """The packing stages of :func:`window_rows_te` at the root, each row's copy straight-line when it
+    is short (constant offsets: no index arithmetic per byte)."""
+    if P is not None:
+        s[P].compute_root()
+    for t in (Col, Wp):
+        s[t].compute_root()
+        k = s[t].op.axis[-1]
+        if _ext(k) <= PACK_UNROLL:
+            s[t].unroll(k)
+
+
+def conv2d_nhwc_i8_packed(ext, N, H, W, C, F, KH, KW=None, stride=1, pad=0):
+    """conv2d_nhwc_i8's stationary space on packed window rows (:func:`window_rows_te`): rows = output
+    pixels, columns = filters, the unit along the whole window (KH * KW * C, padded to 8)."""
+    KW = KW or KH
+    A, Wt, Col, Wp, Out, P = window_rows_te(N, H, W, C, F, KH, KW, stride, pad,
+                                            packed_window_k(C, KH, KW, unit_shape(ext)[1]))
+    s = schedules.create_schedule(Out)
+    schedule_packing(s, Col, Wp, P)
+    n, y, x, f = Out.op.axis
+    _schedule_rows(get_config(), s, Out, ext, [n, y, x], f, Out.op.reduce_axis[0])
+    return s, [A, Wt, Out]
+
+
+__all__ = ["PACK_UNROLL", "ROW_BLOCKS", "RowsPlan", "conv2d_nhwc_i8", "conv2d_nhwc_i8_packed", "dense_i8", "k_blocks",
+           "matmul_i8", "packed_window_k", "plan", "rows_intrinsic", "schedule_packing", "unit_shape",
+           "window_rows_te"]

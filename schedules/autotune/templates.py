@@ -450,6 +450,12 @@ def conv2d_nhwc_i8(N, H, W, C, F, KH, KW=None, stride=1, pad=0, exts=EXTS):
     rows = stationary.plan(exts, C, F)
     if rows.ext is not None:
         return stationary.conv2d_nhwc_i8(rows.ext, N, H, W, C, F, KH, KW, stride, pad)
+    if C % LANES and exts:
+        # channels that are not word-aligned (e.g. C = 1): no unit can run along them, so a unit that
+        # suits the packed window rows gets that space (an rv32im space, exts "", is unchanged)
+        packed = _conv_nhwc_packed(N, H, W, C, F, KH, KW, stride, pad, exts)
+        if packed is not None:
+            return packed
     exts = rows.rest
     wl = ops.get("conv2d_nhwc")(N, H, W, C, F, KH, KW, stride, pad, weight_layout="OHWI")
     (A, Wt), Out = wl.inputs, wl.output
@@ -459,6 +465,31 @@ def conv2d_nhwc_i8(N, H, W, C, F, KH, KW=None, stride=1, pad=0, exts=EXTS):
     ry_, rx_, rc_ = OL.op.reduce_axis
     _register_block(cfg, s, Out, OL, Out.op.axis[2], Out.op.axis[3], rc_, outer_reduce=(ry_, rx_), exts=exts,
                     stationary_bytes=F * KH * (KW or KH) * C)
+    return s, [A, Wt, Out]
+
+
+def _conv_nhwc_packed(N, H, W, C, F, KH, KW, stride, pad, exts):
+    """conv2d_nhwc_i8 on packed window rows (``stationary.window_rows_te``: an im2col to aligned rows
+    of KH * KW * C bytes, zero-filled to a multiple of 8), when a unit of ``exts`` suits them: a
+    stationary unit gets its rows space, a dot product or accumulator bank the register-blocked space
+    with its lanes along the packed window (as the hand schedules' ``_qconv_rows`` does). None when no
+    unit of ``exts`` fits the packed rows either."""
+    KW = KW or KH
+    Kp = stationary.packed_window_k(C, KH, KW)
+    rows = stationary.plan(exts, Kp, F)
+    if rows.ext is not None:  # (its rows padded to its reduction block when longer than it)
+        return stationary.conv2d_nhwc_i8_packed(rows.ext, N, H, W, C, F, KH, KW, stride, pad)
+    exts = rows.rest
+    OW = ops.common.out_size(W, KW, stride, pad)
+    min_tile = min(c[1] for c in _tile_candidates(OW)) * min(c[1] for c in _tile_candidates(F))
+    if not _block_intrinsics(exts, Kp, True, "int8", min_tile):
+        return None
+    A, Wt, Col, Wp, Out, P = stationary.window_rows_te(N, H, W, C, F, KH, KW, stride, pad)
+    s = schedules.create_schedule(Out)
+    stationary.schedule_packing(s, Col, Wp, P)
+    OL = s.cache_write(Out, "local")
+    _register_block(get_config(), s, Out, OL, Out.op.axis[2], Out.op.axis[3], OL.op.reduce_axis[0], exts=exts,
+                    stationary_bytes=F * Kp)
     return s, [A, Wt, Out]
 
 
