@@ -3,7 +3,8 @@
 The same kernel C (one file, compiled by the same compiler) runs on both SoCs; its buffers are one
 4 KiB-aligned struct, so every array has the same address modulo 4 KiB on both; each kernel is
 measured (``mcycle`` delta) on its first (cold caches) and second (warm) call. isaforge's model
-runs with ``wait_states`` 0 and 1 (with --sdram also 2 and 3, against litex_sim's SDRAM). Checksums are compared against numpy.
+runs with ``wait_states`` 0 and 1 (with --sdram also 2 and 3, against litex_sim's SDRAM).
+Checksums are compared against numpy.
 
     PYTHONPATH=. python benchmarks/litex_sim_cycles.py [--compiler zig|gcc ...] [--sdram]
 """

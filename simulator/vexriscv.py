@@ -74,11 +74,11 @@ from pathlib import Path
 
 import numpy as np
 
+from codegen_c.rv32 import VexRiscvTarget
 from simulator.elf import read_elf
 from simulator.errors import BusError, SimTimeout, SimulationError, StackOverflowError, TrapError
 from simulator.placement import BufferPlan, PlannedBuffer, own_statics, plan
 from simulator.toolchain import RAM_BASE, Toolchain, compile_rv32, link_script_text, runtime_sources
-from codegen_c.rv32 import VexRiscvTarget
 from tir.errors import ArgumentError
 from toolchain.cache import content_hash
 from toolchain.verilator import PgoTraining, build_verilated
