@@ -122,7 +122,7 @@ def main(argv=None) -> int:
                     "vexriscv_kernels.json is the checked-in one that tests/test_vexriscv_kernels.py holds to)")
     ap.add_argument("--target", default="vexriscv", help="the SoC model: vexriscv (calibrated to LiteX's "
                     "integrated SRAM: one wait state), vexriscv_ideal (an ideal RAM: the model the checked-in "
-                    "table and issue 11's figures were measured on) or vexriscv_sdram")
+                    "table and issue 11's figures were measured on)")
     args = ap.parse_args(argv)
     global TARGET
     TARGET = args.target

@@ -347,8 +347,8 @@ class VexRiscvTarget(RV32Target):
     ``wait_states``: the cycles the model's RAM waits before it acknowledges each bus access (the
     ``wait_states`` of ``simulator.vexriscv.run_elf``). LiteX's integrated SRAM behind its wishbone
     interconnect answers one cycle later than an ideal RAM, hence 1; ``vexriscv_ideal`` is the ideal
-    one-cycle RAM (0), the model every figure before the calibration was measured on;
-    ``vexriscv_sdram`` stands in for LiteX's SDRAM behind its L2 cache."""
+    one-cycle RAM (0), the model every figure before the calibration was measured on. LiteX's SDRAM
+    behind its L2 cache has no stand-in yet: measure on ``litex_sim_sdram`` (docs/litex_sim.md)."""
 
     name = "vexriscv"
     aliases = ("rv32im",)
@@ -365,20 +365,8 @@ class VexRiscvIdealTarget(VexRiscvTarget):
     wait_states = 0
 
 
-class VexRiscvSdramTarget(VexRiscvTarget):
-    """:class:`VexRiscvTarget` standing in for LiteX's SDRAM main RAM behind its 8 KiB L2 cache
-    (``litex_sim --with-sdram``, ``digilent_arty``'s DDR3): every bus access waits
-    ``wait_states`` cycles, a constant fitted to litex_sim's SDRAM figures (the model has no L2 and no
-    DRAM rows, banks or refresh; see docs/litex_sim.md)."""
-
-    name = "vexriscv_sdram"
-    aliases = ()
-    wait_states = 2
-
-
 VEXRISCV = register_target(VexRiscvTarget())
 VEXRISCV_IDEAL = register_target(VexRiscvIdealTarget())
-VEXRISCV_SDRAM = register_target(VexRiscvSdramTarget())
 
 
 class LitexSimTarget(RV32Target):
@@ -402,5 +390,5 @@ LITEX_SIM = register_target(LitexSimTarget())
 LITEX_SIM_SDRAM = register_target(LitexSimSdramTarget())
 
 __all__ = ["CfuEmitter", "LITEX_SIM", "LITEX_SIM_SDRAM", "LitexSimSdramTarget", "LitexSimTarget", "RV32Target",
-           "VEXRISCV", "VEXRISCV_IDEAL", "VEXRISCV_SDRAM", "VexRiscvIdealTarget", "VexRiscvSdramTarget",
+           "VEXRISCV", "VEXRISCV_IDEAL", "VexRiscvIdealTarget",
            "VexRiscvTarget", "WORDS"]
