@@ -278,27 +278,28 @@ def _history(records):
         raise FrontendError(f"compile_graph: cannot read records {', '.join(map(str, paths))}: {exc}") from exc
 
 
-def _record_schedule(history, wl, call, exts, target):
-    """``(schedule, args, "record", task key)`` from the best record of the kernel's task, or
-    ``(None, None, "hand", key)`` when it has none (or no template)."""
+def _record_schedule(history, wl, call, exts, target, prepack: bool = False):
+    """``(schedule, args, "record", task key, packers)`` from the best record of the kernel's task, or
+    ``(None, None, "hand", key, {})`` when it has none (or no template). ``prepack``: the schedule
+    reads its constant weights pre-packed (``packers``: input index -> numpy packing)."""
     from frontend.tasks import kernel_task
     from schedules import autotune
-    from schedules.autotune.qnn_templates import schedule_workload
+    from schedules.autotune.qnn_templates import schedule_workload, workload_packers
 
     try:
         task = kernel_task(call.op_name, call.attrs, exts, target)
     except autotune.AutotuneError as exc:
         raise FrontendError(f"compile_graph: no task for {call.op_name!r}: {exc}") from exc
     if task is None:
-        return None, None, "hand", None
+        return None, None, "hand", None, {}
     try:
         cfg, _ = history.best(task)
     except autotune.AutotuneError as exc:
         raise FrontendError(f"compile_graph: records {', '.join(map(str, history.paths))}: {exc}") from exc
     if cfg is None:
-        return None, None, "hand", task.key
-    s, args = schedule_workload(task, cfg, wl)
-    return s, args, "record", task.key
+        return None, None, "hand", task.key, {}
+    s, args = schedule_workload(task, cfg, wl, packed_weights=prepack)
+    return s, args, "record", task.key, workload_packers(task, cfg, wl) if prepack else {}
 
 
 def compile_graph(graph: Graph, target: str = "vexriscv", records=None, extensions=(),
@@ -386,13 +387,13 @@ def compile_graph(graph: Graph, target: str = "vexriscv", records=None, extensio
         if len(call.inputs) != len(wl.inputs):
             raise FrontendError(f"{_where(node)}: operator {call.op_name!r} takes {len(wl.inputs)} inputs, "
                                 f"node_op gave {len(call.inputs)}")
-        s, args, how, task_key = _record_schedule(history, wl, call, exts, target) if history is not None \
-            else (None, None, "hand", None)
-        packers: dict = {}  # input index -> numpy packing of a constant the kernel reads pre-packed
+        # constant weights a schedule would repack per inference are packed here, once
+        prepack = (call.op_name in ("qconv2d_nhwc", "qdepthwise_conv2d_nhwc") and len(call.inputs) > 1
+                   and isinstance(call.inputs[1], np.ndarray))
+        # packers: input index -> numpy packing of a constant the kernel reads pre-packed
+        s, args, how, task_key, packers = _record_schedule(history, wl, call, exts, target, prepack) \
+            if history is not None else (None, None, "hand", None, {})
         if s is None:
-            # constant weights a schedule would repack per inference are packed here, once
-            prepack = (call.op_name in ("qconv2d_nhwc", "qdepthwise_conv2d_nhwc") and len(call.inputs) > 1
-                       and isinstance(call.inputs[1], np.ndarray))
             s, args = kernel_schedule(wl, call.op_name, exts, packed_weights=prepack)
             if prepack:
                 from schedules import hand

@@ -123,3 +123,35 @@ def test_compiled_model_has_packed_constants_and_is_exact(small_ds_cnn, exts):
     want = q.evaluate(x[0])[0]
     assert np.array_equal(run_host(q.compile("host", extensions=exts), x[0]), want)
     assert np.array_equal(run_model(compiled, x).outputs[0], want)
+
+
+@pytest.mark.parametrize("exts", [("dot4_i8", "requant_i8"), ("mac4_i8",)])
+def test_records_scheduled_kernels_take_their_weights_pre_packed(small_ds_cnn, exts, tmp_path):
+    """compile(records=...) applies tuned configs with the constant weights packed offline as well: a
+    non-default config of every conv / depthwise task (tile knob), recorded, gives kernels that read
+    ``Wp`` and never write it; the model is exact on host and on the simulated VexRiscv."""
+    from frontend.tasks import extract_tasks
+    from schedules.autotune.qnn_templates import schedule_workload, synthetic_attrs, workload_packers
+    from schedules.autotune.records import RecordWriter, make_record
+    from simulator.measure import MeasureResult
+
+    q = small_ds_cnn
+    records = tmp_path / "r.jsonl"
+    tasks = [t for t in extract_tasks(q, "vexriscv", ",".join(exts)) if t.name != "qdense"]
+    assert tasks
+    with RecordWriter(records) as w:
+        for t in tasks:
+            cfg = next(c for c in t.config_space if c["tile"].val != "hand" and c["dot_unit"].val)
+            w.write(make_record(t, cfg, MeasureResult(cfg.index, 1000.0), tuner="test"))
+            # the config's schedule reads packed weights and packs nothing itself
+            wl = ops.get(t.name)(**synthetic_attrs(t.name, t.args))
+            assert list(workload_packers(t, cfg, wl)) == [1]
+            s, args = schedule_workload(t, cfg, wl, packed_weights=True)
+            assert args[1].name == "Wp" and not _WP_STORE.search(codegen_c.emit(tir.lower(s, args), "host"))
+    compiled = q.compile("vexriscv", records=records, extensions=exts)
+    assert compiled.schedules.count("record") >= len(tasks)
+    assert not _WP_STORE.search(compiled.source)
+    x = np.random.default_rng(8).integers(-128, 128, (1, 1, 49, 10, 1)).astype(np.int8)
+    want = q.evaluate(x[0])[0]
+    assert np.array_equal(run_host(q.compile("host", records=records, extensions=exts), x[0]), want)
+    assert np.array_equal(run_model(compiled, x).outputs[0], want)

@@ -160,8 +160,9 @@ def _tile(cfg):
     return None if t == "hand" else tuple(t)
 
 
-def schedule_qdense(wl, exts: list):
-    """``hand.qdense`` of ``wl`` with the knobs of the current config (see the module docstring)."""
+def schedule_qdense(wl, exts: list, packed_weights: bool = False):
+    """``hand.qdense`` of ``wl`` with the knobs of the current config (see the module docstring);
+    ``packed_weights`` has no effect (the dense schedules read their weights as given)."""
     cfg = get_config()
     p = wl.params
     cfg.define_knob("dot_unit", [True, False] if any(_has_dot(e, p["K"]) for e in exts) else [False])
@@ -174,15 +175,16 @@ def schedule_qdense(wl, exts: list):
                        asm=cfg["asm"].val)
 
 
-def schedule_qconv(wl, exts: list):
-    """``hand.qconv`` of ``wl`` with the knobs of the current config (see the module docstring)."""
+def schedule_qconv(wl, exts: list, packed_weights: bool = False):
+    """``hand.qconv`` of ``wl`` with the knobs of the current config (see the module docstring);
+    ``packed_weights``: as ``hand.qconv``'s (the row schedules read their weights pre-packed)."""
     cfg = get_config()
     # any lanes: the row schedules pack window rows to whole words, the in-place one checks C itself
     cfg.define_knob("dot_unit", [True, False] if any(_has_dot(e, 1 << 30) for e in exts) else [False])
     cfg.define_knob("requant_unit", [True, False] if any(_has_requant(e) for e in exts) else [False])
     _, _, ow, channels = (int(d) for d in wl.output.shape)
     cfg.define_knob("tile", _tiles(CONV_TILES, ow, channels))
-    return hand.qconv(wl, _chosen(exts, cfg), tile=_tile(cfg))
+    return hand.qconv(wl, _chosen(exts, cfg), tile=_tile(cfg), packed_weights=packed_weights)
 
 
 SCHEDULERS = {"qdense": schedule_qdense, "qconv2d_nhwc": schedule_qconv, "qdepthwise_conv2d_nhwc": schedule_qconv}
@@ -211,9 +213,8 @@ def qdepthwise_conv2d_nhwc(*args):
     return _instantiate("qdepthwise_conv2d_nhwc", args)
 
 
-def schedule_workload(task, config, wl):
-    """``(schedule, args)`` of the real workload ``wl`` (same operator and shape signature as ``task``,
-    any weights, zero points and clamp) under ``config`` of ``task`` (an index, ConfigEntity or JSON)."""
+def _config_of(task, config, wl):
+    """``(config entity, extensions)`` of ``config`` of ``task``, checked to fit the real workload ``wl``."""
     if task.name not in SCHEDULERS:
         raise AutotuneError(f"task {task.key}: not a quantized-kernel template ({', '.join(QNN_TEMPLATES)})")
     op = ops.of(wl)
@@ -222,13 +223,32 @@ def schedule_workload(task, config, wl):
     if task_args(task.name, wl.params, task.args[-1]) != tuple(task.args):
         raise AutotuneError(f"task {task.key}: workload {wl.name!r} has another shape signature "
                             f"{task_args(task.name, wl.params, task.args[-1])}")
-    cfg = task.config(config)
-    exts = [isa_ext.get(e) for e in str(task.args[-1]).split(",") if e]
+    return task.config(config), [isa_ext.get(e) for e in str(task.args[-1]).split(",") if e]
+
+
+def schedule_workload(task, config, wl, packed_weights: bool = False):
+    """``(schedule, args)`` of the real workload ``wl`` (same operator and shape signature as ``task``,
+    any weights, zero points and clamp) under ``config`` of ``task`` (an index, ConfigEntity or JSON).
+    ``packed_weights``: the schedule reads the inputs :func:`workload_packers` names pre-packed (for
+    constant weights: the model compiler packs them once, in numpy)."""
+    cfg, exts = _config_of(task, config, wl)
     with _config_context(cfg):
-        s, tensors = SCHEDULERS[task.name](wl, exts)
+        s, tensors = SCHEDULERS[task.name](wl, exts, packed_weights=packed_weights)
     return s, list(tensors)
+
+
+def workload_packers(task, config, wl) -> dict:
+    """The inputs ``schedule_workload(task, config, wl, packed_weights=True)`` reads pre-packed: input
+    index -> the numpy function from that input's array to the packed one (``hand.prepacked_weights``
+    of the extensions the config uses; empty for the dense schedules)."""
+    cfg, exts = _config_of(task, config, wl)
+    if task.name == "qdense":
+        return {}
+    with _config_context(cfg):
+        SCHEDULERS[task.name](wl, exts)  # defines the config's knobs, which _chosen reads
+    return hand.prepacked_weights(wl, _chosen(exts, cfg))
 
 
 __all__ = ["QNN_TEMPLATES", "SCHEDULERS", "SHAPE_ATTRS", "ext_names", "qconv2d_nhwc", "qdense",
            "qdepthwise_conv2d_nhwc", "schedule_qconv", "schedule_qdense", "schedule_workload", "synthetic_attrs",
-           "task_args"]
+           "task_args", "workload_packers"]
