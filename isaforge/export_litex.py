@@ -335,6 +335,11 @@ SECTIONS
     /DISCARD/ : { *(.eh_frame) *(.comment) }
 }
 
+/* An SoC without main RAM (litex_sim's default: no --integrated-main-ram-size / --with-sdram)
+   would otherwise link the app at 0x0 with its stack at 0xfffffff7, and ld only warns: ld makes an
+   undeclared region of origin 0 and the whole address space, no real main_ram is 2 GiB or more. */
+ASSERT(LENGTH(main_ram) > 0 && LENGTH(main_ram) < 0x80000000, "isaforge: the SoC has no main_ram (litex_sim: --integrated-main-ram-size 0x10000)")
+
 PROVIDE(_fstack = ORIGIN(main_ram) + LENGTH(main_ram) - 8);
 PROVIDE(_fdata_rom = _fdata);
 PROVIDE(_edata_rom = _edata);
