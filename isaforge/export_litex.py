@@ -188,6 +188,10 @@ _C_MAIN_START = [
     "    cfu_enable();  /* after irq_setmask: that writes CSR 0xBC0 too */",
 ]
 _C_MAIN_END = [
+    "#ifdef CSR_SIM_FINISH_BASE  /* litex_sim: end the simulation with isaforge's exit line (simulator.litex_sim) */",
+    '    printf("\\n@isaforge-exit 0 %lu 0\\n", (unsigned long)warm);',
+    "    sim_finish_finish_write(1);",
+    "#endif",
     "#ifndef ISAFORGE_APP_RETURNS  /* (defined when the isaforge tests run this file in simulation) */",
     "    for (;;) {}",
     "#endif",
@@ -210,6 +214,11 @@ def _main_c(func: PrimFunc, expected: int | None, title: str) -> str:
         "",
         "#include <irq.h>",
         "#include <libbase/uart.h>",
+        "#if defined(__has_include)",
+        "#if __has_include(<generated/csr.h>)",
+        "#include <generated/csr.h>",
+        "#endif",
+        "#endif",
         "",
         '#include "kernel.h"',
         "",
@@ -260,6 +269,7 @@ def _main_c(func: PrimFunc, expected: int | None, title: str) -> str:
         f"    {call};",
         "    uint32_t t1 = read_mcycle();",
         "    uint32_t sum = output_checksum();",
+        "    uint32_t warm = t1 - t0;",
         '    printf("isaforge: kernel cycles %lu\\n", (unsigned long)(t1 - t0));',
         '    printf("isaforge: checksum 0x%08lx\\n", (unsigned long)sum);',
     ]
@@ -338,7 +348,7 @@ SECTIONS
 /* An SoC without main RAM (litex_sim's default: no --integrated-main-ram-size / --with-sdram)
    would otherwise link the app at 0x0 with its stack at 0xfffffff7, and ld only warns: ld makes an
    undeclared region of origin 0 and the whole address space, no real main_ram is 2 GiB or more. */
-ASSERT(LENGTH(main_ram) > 0 && LENGTH(main_ram) < 0x80000000, "isaforge: the SoC has no main_ram (litex_sim: --integrated-main-ram-size 0x10000)")
+ASSERT(LENGTH(main_ram) > 0 && LENGTH(main_ram) < 0x80000000, "isaforge: the SoC has no main_ram")
 
 PROVIDE(_fstack = ORIGIN(main_ram) + LENGTH(main_ram) - 8);
 PROVIDE(_fdata_rom = _fdata);
@@ -628,6 +638,11 @@ def _model_main_c(compiled, batch: np.ndarray, expected: np.ndarray | None, titl
         "",
         "#include <irq.h>",
         "#include <libbase/uart.h>",
+        "#if defined(__has_include)",
+        "#if __has_include(<generated/csr.h>)",
+        "#include <generated/csr.h>",
+        "#endif",
+        "#endif",
         "",
         '#include "model.h"',
         "",
@@ -668,6 +683,7 @@ def _model_main_c(compiled, batch: np.ndarray, expected: np.ndarray | None, titl
         "    uint32_t t2 = read_mcycle();",
         '    printf("isaforge: cycles per inference %lu warm, %lu cold\\n", (unsigned long)(t2 - t1), '
         "(unsigned long)(t1 - t0));",
+        "    uint32_t warm = t2 - t1;",
         "    long differ = 0;",
         "    for (int b = 0; b < N_INPUTS; ++b) {",
         f"        if (b) {MODEL_FUNCTION}(inputs[b], outputs[b]);",
