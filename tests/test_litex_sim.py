@@ -298,3 +298,27 @@ def test_exported_kernel_builds_with_litex_flow_and_runs(sim, tmp_path):
             built.unlink()
     made = _make(tmp_path / "app", bare)
     assert made.returncode != 0 and "has no main_ram" in made.stdout + made.stderr
+
+
+def test_exported_model_builds_with_litex_flow_and_runs(sim, tmp_path):
+    """The sine model compiled with dot4_i8 only (the suite's litex_sim CFU), exported and built by
+    LiteX's own software flow, prints the numpy reference's outputs in litex_sim."""
+    from frontend import from_tflite, quantize
+    from frontend.compile import int8_core
+    from frontend.zoo import sine_float_path
+    from isaforge.export_litex import export_litex_model
+
+    g = quantize(from_tflite(sine_float_path()), np.linspace(0, 2 * np.pi, 500, dtype=np.float32))
+    core, compiled = int8_core(g), g.compile("vexriscv", extensions="dot4_i8")
+    assert [e.name for e in compiled.used_extensions] in ([], ["dot4_i8"])
+    xs = np.array([-128, -1, 0, 127], np.int8).reshape(-1, 1, 1)
+    export_litex_model(compiled, tmp_path / "model", inputs=xs, expected=lambda x: core.evaluate(x)[0])
+    made = _make(tmp_path / "model", sim.build_dir)
+    assert made.returncode == 0, made.stdout + made.stderr
+    run = run_litex_sim((tmp_path / "model" / "isaforge_app.bin").read_bytes(), sim=sim, timeout_s=120)
+    assert "isaforge: outputs OK (equal to the numpy reference)" in run.console, run.console
+    want = np.stack([core.evaluate(x)[0] for x in xs]).reshape(len(xs), -1)
+    for b, row in enumerate(want):
+        assert f"isaforge: output {b}: " + " ".join(str(int(v)) for v in row) in run.console
+    warm = int(re.search(r"cycles per inference (\d+) warm", run.console).group(1))
+    assert warm == run.cycles > 0
