@@ -359,6 +359,16 @@ PLACED_BEGIN = "/* isaforge: planned buffers (simulator.placement) */"
 PLACED_END = "/* isaforge: end of planned buffers */"
 
 
+def kernel_cc() -> str:
+    """The compile command of the Makefile's KERNEL_CC: isaforge's default toolchain (toolchain.rv32:
+    the compiler and flags the SoC simulation measures with), python spelled ``$(PYTHON)``."""
+    import sys
+
+    from toolchain.rv32 import Toolchain
+
+    return " ".join("$(PYTHON)" if a == sys.executable else a for a in Toolchain().command())
+
+
 def _linker(buffers: str) -> str:
     """linker.ld with ``buffers`` (an output section, or nothing) after .bss, between the markers."""
     block = f"    {PLACED_BEGIN}\n{buffers}\n    {PLACED_END}" if buffers else ""
@@ -379,8 +389,11 @@ all: $(APP).bin
 include $(BUILD_DIR)/software/include/generated/variables.mak
 include $(SOC_DIRECTORY)/software/common.mak
 
-# the {what}: -O2 and no frame pointer, as measured in the isaforge SoC simulation
-{unit}.o: CFLAGS += -O2 -fomit-frame-pointer
+# The {what} is compiled by the compiler and flags isaforge measured its cycles with (zig's clang;
+# python: one with the `ziglang` package): KERNEL_CC. LiteX's own gcc builds main.c, crt0 and libbase;
+# both objects are rv32im ilp32, so they link together. (make KERNEL_CC='$(CC) $(CFLAGS) -O2' uses gcc.)
+PYTHON ?= python3
+KERNEL_CC ?= {kernel_cc}
 
 %.bin: %.elf
 \t$(OBJCOPY) -O binary $< $@
@@ -397,7 +410,7 @@ main.o: main.c {unit}.h
 \t$(compile)
 
 {unit}.o: {unit}.c
-\t$(compile)
+\t$(KERNEL_CC) -c $< -o $@
 
 crt0.o: $(CPU_DIRECTORY)/crt0.S
 \t$(assemble)
@@ -489,7 +502,7 @@ def export_litex(func: PrimFunc, out_dir, board: str = "digilent_arty", ref=None
         "kernel.h": _header(func),
         "main.c": _main_c(func, expected, title),
         "linker.ld": _linker(_placed_block(plan)),
-        "Makefile": _MAKEFILE.format(board=board, unit="kernel", what="kernel"),
+        "Makefile": _MAKEFILE.format(board=board, unit="kernel", what="kernel", kernel_cc=kernel_cc()),
         "README.md": _README.format(steps=_BOARD_STEPS.format(board=board),
             name=c_function_name(func), board=board, title=title,
             exts=", ".join(f"`{e.name}`" for e in func.extensions) or "none (a null CFU)",
@@ -793,7 +806,7 @@ def export_litex_model(compiled, out_dir, inputs=None, expected=None, board: str
         "model.h": _model_header(compiled),
         "main.c": _model_main_c(compiled, batch, want, title),
         "linker.ld": _linker(""),
-        "Makefile": _MAKEFILE.format(board=board, unit="model", what="model"),
+        "Makefile": _MAKEFILE.format(board=board, unit="model", what="model", kernel_cc=kernel_cc()),
         "README.md": _MODEL_README.format(steps=_BOARD_STEPS.format(board=board),
             name=compiled.name, board=board, title=title, n=batch.shape[0],
             exts=", ".join(f"`{e.name}`" for e in used) or "none (a null CFU)",

@@ -8,6 +8,7 @@ import dataclasses
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -262,8 +263,8 @@ def test_tuner_measures_a_config_on_litex_sim(sim):
 
 
 def _make(folder: Path, build_dir: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["make", f"BUILD_DIR={build_dir}"], cwd=folder, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(["make", f"BUILD_DIR={build_dir}", f"PYTHON={sys.executable}"], cwd=folder,
+                          capture_output=True, text=True, timeout=300)
 
 
 def test_exported_kernel_builds_with_litex_flow_and_runs(sim, tmp_path):
