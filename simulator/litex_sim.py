@@ -94,7 +94,7 @@ from toolchain.rv32 import GCC, Toolchain, compile_rv32
 from toolchain.verilator import verilator_bin, verilator_version
 
 #: bump when the way the simulator is built or laid out changes (part of the cache key)
-_BUILD_FORMAT = "1"
+_BUILD_FORMAT = "2"  # 2: keeps software/ (generated headers, libraries) for LiteX-flow apps
 _ARTIFACT = Path("gateware") / "obj_dir" / "Vsim"
 _EXIT_RE = re.compile(r"@isaforge-exit (-?\d+) (\d+) (\d+)")
 _LIMIT_RE = re.compile(r"@isaforge-limit (\d+) ([0-9a-f]{8})")
@@ -143,6 +143,12 @@ class LitexSim:
     @property
     def executable(self) -> Path:
         return self.root / _ARTIFACT
+
+    @property
+    def build_dir(self) -> Path:
+        """The LiteX build folder for LiteX's own software flow: ``make BUILD_DIR=<this>`` finds
+        ``software/include/generated`` (variables.mak, csr.h, regions.ld) and the BIOS's libraries."""
+        return self.root
 
     def link_script(self, stack_kib: int = 4) -> str:
         """A linker script placing the whole program in main RAM, the stack at its top."""
@@ -319,7 +325,7 @@ def _build(cfu: str | None, mem: LitexMemory, main_ram_kib: int, jobs: int | Non
                     shutil.rmtree(obj, ignore_errors=True)
                 else:
                     obj.unlink()
-        shutil.rmtree(out / "software", ignore_errors=True)
+        _keep_software(out / "software", out, final)
         for name in ("generate.log", "build.log"):
             shutil.move(str(tmp / name), str(out / name))
         (out / "build_seconds.json").write_text(json.dumps({"generate": round(generate_s, 1),
@@ -327,6 +333,28 @@ def _build(cfu: str | None, mem: LitexMemory, main_ram_kib: int, jobs: int | Non
         publish_dir(out, final, final / _ARTIFACT, replace_damaged=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _keep_software(software: Path, out: Path, final: Path) -> None:
+    """Keep what LiteX's own software flow needs to build an app against this build (``make
+    BUILD_DIR=<root>``, as LiteX's demo app does): ``include/generated`` and each package's library
+    ``.a``; drop the objects. variables.mak names the build folder by absolute path: point it at
+    ``final``, where the build is published."""
+    if not software.is_dir():
+        return
+    for package in software.iterdir():
+        if not package.is_dir() or package.name == "include":
+            continue
+        # a package's folder: its library (and picolibc.h in libc's); the objects and picolibc's
+        # meson tree (about 340 MB) go
+        for item in package.iterdir():
+            if item.is_dir():
+                shutil.rmtree(item, ignore_errors=True)
+            elif item.suffix not in (".a", ".h") or item.name.startswith("_"):  # libc's _libc.a, __libc.a: parts
+                item.unlink()
+    mak = software / "include" / "generated" / "variables.mak"
+    if mak.exists():
+        mak.write_text(mak.read_text().replace(str(out), str(final)))
 
 
 _BANK_MARK = 0x15A00000

@@ -6,6 +6,9 @@ the dot4_i8 unit with 64 KiB of integrated main RAM. Every other test reuses it.
 
 import dataclasses
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -288,3 +291,66 @@ def test_tuner_measures_a_config_on_litex_sim(sim):
     ref = run_job(prepare(task, index, "vexriscv", 5_000_000))
     assert got.extra["instret"] == ref.extra["instret"]
     assert got.cost > ref.cost  # the model's default (no wait state) is the faster memory
+
+
+def _make(folder: Path, build_dir: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", f"BUILD_DIR={build_dir}", f"PYTHON={sys.executable}"], cwd=folder,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_exported_kernel_builds_with_litex_flow_and_runs(sim, tmp_path):
+    """export-litex's folder, built by LiteX's own software flow (the build's generated headers,
+    variables.mak, common.mak and libbase), runs in litex_sim and prints the numpy checksum."""
+    from isaforge.export_litex import export_litex
+
+    wl = ops.get("matmul")(M=8, N=8, K=16)
+    s, tensors = hand.SCHEDULES["dot4"](wl)
+    func = tir.lower(s, tensors, "matmul_dot4")
+    export_litex(func, tmp_path / "app", ref=wl.ref)
+    assert (sim.build_dir / "software" / "libbase" / "libbase.a").exists()
+    made = _make(tmp_path / "app", sim.build_dir)
+    assert made.returncode == 0, made.stdout + made.stderr
+    run = run_litex_sim((tmp_path / "app" / "isaforge_app.bin").read_bytes(), sim=sim, timeout_s=120)
+    assert "isaforge: checksum OK" in run.console
+    printed = int(re.search(r"kernel cycles (\d+)", run.console).group(1))
+    assert printed == run.cycles > 0
+
+    # the same app against an SoC without main RAM: the link fails instead of making a broken binary
+    bare = tmp_path / "bare"
+    shutil.copytree(sim.build_dir / "software" / "include", bare / "software" / "include")
+    for lib in (sim.build_dir / "software").iterdir():
+        if lib.name != "include":
+            (bare / "software" / lib.name).symlink_to(lib)
+    regions = bare / "software" / "include" / "generated" / "regions.ld"
+    regions.write_text("".join(x for x in regions.read_text().splitlines(True) if "main_ram" not in x))
+    mak = bare / "software" / "include" / "generated" / "variables.mak"
+    mak.write_text(mak.read_text().replace(str(sim.build_dir), str(bare)))
+    for built in (tmp_path / "app").glob("*"):
+        if built.suffix in (".o", ".d", ".elf", ".bin"):
+            built.unlink()
+    made = _make(tmp_path / "app", bare)
+    assert made.returncode != 0 and "has no main_ram" in made.stdout + made.stderr
+
+
+def test_exported_model_builds_with_litex_flow_and_runs(sim, tmp_path):
+    """The sine model compiled with dot4_i8 only (the suite's litex_sim CFU), exported and built by
+    LiteX's own software flow, prints the numpy reference's outputs in litex_sim."""
+    from frontend import from_tflite, quantize
+    from frontend.compile import int8_core
+    from frontend.zoo import sine_float_path
+    from isaforge.export_litex import export_litex_model
+
+    g = quantize(from_tflite(sine_float_path()), np.linspace(0, 2 * np.pi, 500, dtype=np.float32))
+    core, compiled = int8_core(g), g.compile("vexriscv", extensions="dot4_i8")
+    assert [e.name for e in compiled.used_extensions] in ([], ["dot4_i8"])
+    xs = np.array([-128, -1, 0, 127], np.int8).reshape(-1, 1, 1)
+    export_litex_model(compiled, tmp_path / "model", inputs=xs, expected=lambda x: core.evaluate(x)[0])
+    made = _make(tmp_path / "model", sim.build_dir)
+    assert made.returncode == 0, made.stdout + made.stderr
+    run = run_litex_sim((tmp_path / "model" / "isaforge_app.bin").read_bytes(), sim=sim, timeout_s=120)
+    assert "isaforge: outputs OK (equal to the numpy reference)" in run.console, run.console
+    want = np.stack([core.evaluate(x)[0] for x in xs]).reshape(len(xs), -1)
+    for b, row in enumerate(want):
+        assert f"isaforge: output {b}: " + " ".join(str(int(v)) for v in row) in run.console
+    warm = int(re.search(r"cycles per inference (\d+) warm", run.console).group(1))
+    assert warm == run.cycles > 0
