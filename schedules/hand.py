@@ -1318,8 +1318,58 @@ def mac4(wl, ext="mac4_i8", tile=None, block: int | None = None, pack: bool | No
     return _dense(wl, intrin, tile or (4, 4))
 
 
+#: operand words a CFU block of the stationary dense loads ahead (pragma cfu_words): measured on
+#: 1x256 -> 64 with a 16 x 64 unit, hand-placed groups of lw then load ops on cached weights cost
+#: 6.0 / 5.3 / 5.0 cycles per load op (two lw + one CFU op) in groups of 2 / 4 / 16 words
+STATIONARY_WORDS = 16
+
+
+def stationary(wl, ext, k_block: int | None = None, words: int = STATIONARY_WORDS):
+    """dense+bias+relu on an operand-stationary unit (``isa_ext.fam_stationary``, a ``"rows"``
+    intrinsic): ``for jo (columns / cols): for ko (K / k_block): [load the cols x k_block weight
+    tile; per row k_block/8 macs, cols reads added into the product]``, then bias and relu per
+    output. ``k_block``: the reduction block (default: the unit's k, or the largest multiple of 8
+    dividing K below it); ``words``: operand words per CFU block (pragma cfu_words; the load ops
+    take two words each).
+
+    The weights stream through the unit once (each weight byte is used once at batch 1), so the
+    kernel is bound by moving them: two lw and one 2-cycle CFU op per 8 weight bytes plus the
+    D-cache refill of every line of W (benchmarks/vexriscv_kernels.py --memory, dense row)."""
+    from isa_ext.fam_stationary import rows_intrinsic, stationary_params
+
+    e = isa_ext.get(ext) if isinstance(ext, str) else ext
+    params = stationary_params(e)
+    if params is None:
+        raise ScheduleError(f"extension {getattr(e, 'name', e)!r} is not an operand-stationary unit "
+                            "(isa_ext.fam_stationary)")
+    if _kind(wl) != "dense":
+        raise ScheduleError(f"{wl.name}: the hand stationary schedule covers dense+bias+relu only")
+    cols, kmax = params
+    p = wl.params
+    N, K = p["N"], p["K"]
+    if K % 8 or N % cols:
+        raise ScheduleError(f"{wl.name}: K = {K} must be a multiple of 8 and N = {N} of the unit's {cols} "
+                            "columns")
+    if k_block is None:
+        k_block = max(b for b in range(8, min(kmax, K) + 1, 8) if K % b == 0)
+    if K % k_block:
+        raise ScheduleError(f"{wl.name}: k_block {k_block} does not divide K = {K}")
+    R = wl.output
+    D, DB = wl.stages["dense"], wl.stages["bias"]
+    s = create_schedule(R)
+    s[DB].compute_inline()
+    i, j = s[D].op.axis
+    jo, ji = s[D].split(j, cols)
+    ko, ki = s[D].split(s[D].op.reduce_axis[0], k_block)
+    s[D].reorder(jo, ko, i, ji, ki)
+    s[D].tensorize(i, rows_intrinsic(e, k_block))
+    if words:
+        s[D].pragma(jo, "cfu_words", words)
+    return s, wl.args
+
+
 SCHEDULES = {"naive": naive, "scalar": scalar_best, "dot4": dot4, "dot4_asm": dot4_asm, "mac4": mac4}
 
 
 __all__ = ["HAND_KINDS", "SCHEDULES", "conv2d_nhwc_ohwi", "dot4", "dot4_asm", "mac4", "matmul_nt", "naive",
-           "qconv", "qdense", "scalar_best"]
+           "qconv", "qdense", "scalar_best", "stationary"]
