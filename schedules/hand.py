@@ -1319,23 +1319,27 @@ def mac4(wl, ext="mac4_i8", tile=None, block: int | None = None, pack: bool | No
 
 
 #: operand words a CFU block of the stationary dense loads ahead (pragma cfu_words): measured on
-#: 1x256 -> 64 with a 16 x 64 unit, hand-placed groups of lw then load ops on cached weights cost
-#: 6.0 / 5.3 / 5.0 cycles per load op (two lw + one CFU op) in groups of 2 / 4 / 16 words
-STATIONARY_WORDS = 16
+#: 1x256 -> 64 with a 16 x 64 unit (zig, streamed): 12 / 16 / 18 / 20 / 22 / 26 words 16,548 /
+#: 16,436 / 16,388 / 16,356 / 16,374 / 16,458 cycles (the load ops take two words each; longer runs
+#: of lw then CFU ops cost less per op, until the block's words no longer fit the registers)
+STATIONARY_WORDS = 20
 
 
-def stationary(wl, ext, k_block: int | None = None, words: int = STATIONARY_WORDS):
+def stationary(wl, ext, k_block: int | None = None, words: int = STATIONARY_WORDS, stream: bool | None = None):
     """dense+bias+relu on an operand-stationary unit (``isa_ext.fam_stationary``, a ``"rows"``
     intrinsic): ``for jo (columns / cols): for ko (K / k_block): [load the cols x k_block weight
     tile; per row k_block/8 macs, cols reads added into the product]``, then bias and relu per
     output. ``k_block``: the reduction block (default: the unit's k, or the largest multiple of 8
     dividing K below it); ``words``: operand words per CFU block (pragma cfu_words; the load ops
-    take two words each).
+    take two words each); ``stream`` (default: batch 1 with K longer than a block): the whole K in
+    the unit's nest (``stream_intrinsic``: the blocks a rolled loop inside it, the accumulators
+    summing across them, one read per column) instead of the block loop outside the unit, whose
+    every block reads and adds its partial sums.
 
     The weights stream through the unit once (each weight byte is used once at batch 1), so the
     kernel is bound by moving them: two lw and one 2-cycle CFU op per 8 weight bytes plus the
     D-cache refill of every line of W (benchmarks/vexriscv_kernels.py --memory, dense row)."""
-    from isa_ext.fam_stationary import rows_intrinsic, stationary_params
+    from isa_ext.fam_stationary import rows_intrinsic, stationary_params, stream_intrinsic
 
     e = isa_ext.get(ext) if isinstance(ext, str) else ext
     params = stationary_params(e)
@@ -1358,6 +1362,17 @@ def stationary(wl, ext, k_block: int | None = None, words: int = STATIONARY_WORD
     D, DB = wl.stages["dense"], wl.stages["bias"]
     s = create_schedule(R)
     s[DB].compute_inline()
+    if stream is None:
+        stream = p["M"] == 1 and K > k_block
+    if stream:
+        # the product of one column block computed at the output's column block: bias and relu take
+        # the unit's reads from registers (measured 1x256 -> 64, 16 words: 16,436 cycles, 17,159 with
+        # the product stored to a buffer and read back by a loop of its own)
+        s[D].compute_at(s[R], _stationary_out_block(s, R, cols, words))
+        i, j = s[D].op.axis
+        s[D].reorder(i, j, s[D].op.reduce_axis[0])
+        s[D].tensorize(i, stream_intrinsic(e, k_block, K // k_block))
+        return s, wl.args
     i, j = s[D].op.axis
     jo, ji = s[D].split(j, cols)
     ko, ki = s[D].split(s[D].op.reduce_axis[0], k_block)
@@ -1366,6 +1381,17 @@ def stationary(wl, ext, k_block: int | None = None, words: int = STATIONARY_WORD
     if words:
         s[D].pragma(jo, "cfu_words", words)
     return s, wl.args
+
+
+def _stationary_out_block(s, R, cols: int, words: int):
+    """Split the output stage's column axis into blocks of the unit's ``cols`` columns (the inner
+    loop unrolled, the pragma cfu_words on the block loop); returns the block loop."""
+    _, rj = s[R].op.axis
+    rjo, rji = s[R].split(rj, cols)
+    s[R].unroll(rji)
+    if words:
+        s[R].pragma(rjo, "cfu_words", words)
+    return rjo
 
 
 SCHEDULES = {"naive": naive, "scalar": scalar_best, "dot4": dot4, "dot4_asm": dot4_asm, "mac4": mac4}

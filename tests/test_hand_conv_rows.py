@@ -109,15 +109,33 @@ def _stationary(cols=16, k=64):
 
 
 @pytest.mark.parametrize("target", ["host", "vexriscv"])
-@pytest.mark.parametrize("shape,unit", [((1, 32, 128), (16, 64)), ((2, 16, 96), (16, 64))])
-def test_stationary_dense_equals_numpy(shape, unit, target, rng):
-    ext = _stationary(*unit)
+@pytest.mark.parametrize("shape,stream", [((1, 32, 128), None), ((1, 32, 128), False), ((2, 16, 96), None),
+                                          ((2, 16, 192), True)])
+def test_stationary_dense_equals_numpy(shape, stream, target, rng):
+    ext = _stationary(16, 64)
     wl = W.dense_bias_relu(*shape)
-    s, args = hand.stationary(wl, ext)
+    s, args = hand.stationary(wl, ext, stream=stream)
     func = tir.lower(s, args)
     assert [e.name for e in func.extensions] == [ext.name]
-    assert "pragma cfu_words=16" in str(func)
+    assert f"pragma cfu_words={hand.STATIONARY_WORDS}" in str(func)
+    # batch 1 with K beyond the unit's 64 steps streams the whole K through the unit (one read per
+    # column); otherwise every reduction block reads and adds its partial sums
+    streamed = stream if stream is not None else shape[0] == 1
+    assert ("dense_kblock" in str(func)) == streamed  # the rolled block loop inside the unit's nest
     _check(func, wl, rng, target)
+
+
+def test_stream_intrinsic_refuses_bad_blocks():
+    from isa_ext.errors import ExtensionError
+    from isa_ext.fam_stationary import stream_intrinsic
+
+    ext = _stationary(16, 64)
+    with pytest.raises(ExtensionError, match="multiple of 8"):
+        stream_intrinsic(ext, 12, 2)
+    with pytest.raises(ExtensionError, match="at least one block"):
+        stream_intrinsic(ext, 64, 0)
+    with pytest.raises(ExtensionError, match="not a unit of the stationary family"):
+        stream_intrinsic(isa_ext.get("mac4_i8"), 64, 2)
 
 
 def test_stationary_refuses_what_it_cannot_schedule():
