@@ -55,6 +55,8 @@ CONVS = {
     "ohwi_3x3": lambda: hand.conv2d_nhwc_ohwi(1, 5, 5, 8, 4, 3, pad=1),
     # weights beyond the 4 KiB D-cache (32 x 3 x 3 x 16 = 4,608 bytes): mac4's direct unit tile
     "nhwc_big_weights": lambda: W.conv2d_nhwc(1, 4, 4, 16, 32, 3, stride=1, pad=1),
+    # output channels not a multiple of 4: the weight transpose reads Wt in order a byte at a time
+    "nhwc_1x1_f6": lambda: W.conv2d_nhwc(1, 4, 4, 8, 6, 1),
 }
 
 
@@ -69,7 +71,7 @@ def test_conv_dot4_asm_rows_equal_numpy(name, target, rng):
 
 
 @pytest.mark.parametrize("target", ["host", "vexriscv"])
-@pytest.mark.parametrize("name", ["nhwc_1x1", "nhwc_big_weights", "nhwc_3x3_pad1"])
+@pytest.mark.parametrize("name", ["nhwc_1x1", "nhwc_big_weights", "nhwc_3x3_pad1", "nhwc_1x1_f6"])
 def test_conv_mac4_with_prologue_equals_numpy(name, target, rng):
     wl = CONVS[name]()
     s, args = hand.mac4(wl)
