@@ -37,8 +37,9 @@ unchanged):
   pixel's channels at a time and the HWIO weights transposed in 4 x 4 blocks (``_conv_prologue``);
 * conv2d with dot4 and ``asm=True``: the 4x4 register tile's reduction straight-line by window rows
   (``_conv_dot_rows``: KW x C / 4 lane steps per block, the whole window when it has at most
-  STRAIGHT_LANE_STEPS), the NHWC prologue copies as for mac4. Measured 1x16x16x32 -> 32 (zig):
-  3x3 pad 1 1.176 MAC/cycle (mac4 1.309), 1x1 1.270 (mac4 1.152);
+  STRAIGHT_LANE_STEPS), the NHWC prologue copies as for mac4, weights beyond the D-cache in
+  filter-tile blocks. Measured 1x16x16x32 -> 32 (zig): 3x3 pad 1 1.283 MAC/cycle (mac4 1.309), 1x1
+  1.270 (mac4 1.152);
 * depthwise (stride 1): phase-shifted copies of the source rows instead of im2col (4 bytes copied
   per source byte instead of KH * 4 per output), so the tensorized versions beat the scalar one;
 * dense at batch 1: a 1 x 8 tile with several lane steps per iteration (mac4, dot4 with asm);
@@ -452,19 +453,38 @@ def _conv_dot_rows(wl, intrin: TensorIntrin, tile):
     """A stateless-dot register tile of ``tile`` (output pixels, output channels) for the cfu_asm
     emitter, the reduction straight-line by window rows: the channel lane steps unrolled, with the
     whole window row (KW x C / lanes lane steps) when it has at most STRAIGHT_LANE_STEPS of them, and
-    the whole window when that has; the cheap prologue copies of :func:`_conv_prologue`.
+    the whole window when that has; the cheap prologue copies of :func:`_conv_prologue`; NHWC
+    weights beyond the D-cache in blocks of filter tiles (as many as fill BLOCK_BYTES) outermost.
 
     rewrite: ``for ry, rx, rco: tile`` (one lane step per iteration, the emitter ordering 16 ops)
     -> ``for ry: [rx, rco unrolled: tile]`` (24 lane steps in one block at 3x3 x 32 channels).
 
     Measured (zig, dot4_i8 cfu_asm, 4x4 tile; 1x16x16x32 -> 32): 3x3 pad 1 3,107,864 -> 2,006,294
-    cycles (1.176 MAC/cycle; 2,067,398 with rx rolled), 1x1 269,321 -> 206,488 (1.270; 2x8 and 8x2
-    tiles 0.905 / 0.978: a 4x4 tile's 16 accumulators and 8 words are what the registers hold)."""
+    cycles (1.176 MAC/cycle; 2,067,398 with rx rolled), blocked by one filter tile (1,152 bytes of
+    weights) 1,838,391 (1.283; two tiles 1,890,508, three 1,861,826); 1x1 269,321 -> 206,488 (1.270;
+    2x8 and 8x2 tiles 0.905 / 0.978: a 4x4 tile's 16 accumulators and 8 words are what the registers
+    hold)."""
     p = wl.params
     Out = _conv_packed_te(wl)
     s = create_schedule(Out)
     _conv_prologue(wl, s, Out)
-    CL, xc, fc = _conv_tile(wl, s, Out, *tile)
+    tx, tf = tile
+    window = p["KH"] * p["KW"] * p["C"]
+    blocks = _fit(p["F"] // tf, max(1, BLOCK_BYTES // (window * tf))) if p["F"] % tf == 0 else 0
+    if _is_nhwc(wl) and p["F"] * window > CACHE_BYTES and blocks and blocks * tf < p["F"]:
+        # weights beyond the D-cache: blocks of filter tiles outermost, so that one block's weights
+        # stay in the cache while every pixel tile streams past them (unblocked, every pixel tile
+        # sweeps all of them again)
+        CL = s.cache_write(Out, "local")
+        b, y, x, f = s[Out].op.axis
+        xo, xi = s[Out].split(x, tx)
+        fo, fi = s[Out].split(f, tf)
+        fb, fo = s[Out].split(fo, blocks)
+        s[Out].reorder(fb, b, y, xo, fo, xi, fi)
+        s[CL].compute_at(s[Out], fo)
+        _, _, xc, fc = s[CL].op.axis
+    else:
+        CL, xc, fc = _conv_tile(wl, s, Out, tx, tf)
     ry, rx, rc = s[CL].op.reduce_axis
     rco, rci = s[CL].split(rc, intrin.lanes)
     s[CL].reorder(ry, rx, rco, xc, fc, rci)
