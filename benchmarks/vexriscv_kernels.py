@@ -8,7 +8,10 @@ and every result is checked against numpy. The naive column is the default sched
 zig -O2; the other columns take the better of zig -O2 and gcc -O2 -fno-schedule-insns (and, for
 the tensorized matmuls, the best of a few register tiles), and name the winner. The "asm" columns
 are the stateless-dot schedules with the pragma cfu_asm (the emitter orders the tile's loads, CFU
-ops and adds; matmuls unroll the whole reduction), zig -O2.
+ops and adds; matmuls unroll the whole reduction, convolutions each window row), zig -O2. With
+--memory the batch-1 dense row also has a column for the operand-stationary unit STATIONARY_UNIT
+(isa_ext.fam_stationary, built from its candidate spec; schedules.hand.stationary). --wait-states
+sets the SoC's RAM wait states (0: the ideal memory the tables are defined on; LiteX's SRAM is 1).
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import isa_ext  # noqa: E402
 import ops  # noqa: E402
 import simulator  # noqa: E402
 import tir  # noqa: E402
+from isa_ext import candidates  # noqa: E402
 from schedules import hand  # noqa: E402
 from simulator import Toolchain  # noqa: E402
 
@@ -93,6 +98,19 @@ def kernels(quick: bool):
     ]
 
 
+#: the operand-stationary unit of the --memory table's batch-1 dense row (16 weight columns x 64
+#: reduction steps held in the unit, 128 MACs per mac op; the family's widest member)
+STATIONARY_UNIT = candidates.CandidateSpec.of("stationary", cols=16, k=64, dtype="int8")
+
+
+def stationary_unit() -> str:
+    """The name of STATIONARY_UNIT, built from its candidate spec and registered (once)."""
+    ext = candidates.build_candidate(STATIONARY_UNIT)
+    if ext.name not in isa_ext.names():
+        isa_ext.register(ext)
+    return ext.name
+
+
 def memory_kernels():
     """The shapes of the memory-hierarchy table (operands beyond the 4 KiB D-cache; --memory)."""
     op = ops.get
@@ -106,7 +124,7 @@ def memory_kernels():
         ("conv2d NHWC 1x16x16x32 -> 32, 3x3 pad 1", op("conv2d_nhwc")(1, 16, 16, 32, 32, 3, pad=1), mm),
         ("conv2d NHWC 1x16x16x32 -> 32, 1x1", op("conv2d_nhwc")(1, 16, 16, 32, 32, 1), mm),
         ("depthwise NCHW 16x16x16, 3x3 pad 1", op("depthwise_conv2d_nchw")(1, 16, 16, 16, 3, pad=1), mm),
-        ("dense+bias+relu 1x256 -> 64", op("dense")(1, 64, 256, bias=True, relu=True), mm),
+        ("dense+bias+relu 1x256 -> 64", op("dense")(1, 64, 256, bias=True, relu=True), mm + [stationary_unit()]),
     ]
 
 
@@ -128,6 +146,7 @@ def main(argv=None) -> int:
     TARGET = args.target
     t0 = time.time()
     rows = []
+    hand_exts = ("dot4_i8", "mac4_i8", "dot2_i16")
     for title, wl, exts in (memory_kernels() if args.memory else kernels(args.quick)):
         n_macs = macs(wl)
         # (--memory: no naive column; the largest naive kernels take tens of millions of cycles)
@@ -135,6 +154,9 @@ def main(argv=None) -> int:
         cols.append(("hand, no ext", measure(wl, hand.scalar_best, ["zig", "gcc"])))
         is_mm = wl.op.family == "matmul" and not args.quick and not args.memory
         for ext in exts:
+            if ext not in hand_exts:  # an operand-stationary unit (batch-1 dense)
+                cols.append((ext, measure(wl, lambda w, e=ext: hand.stationary(w, e), ["zig", "gcc"])))
+                continue
             if ext.startswith("mac"):
                 fn, tiles = hand.mac4, MATMUL_TILES["mac"] if is_mm else (None,)
             else:
@@ -147,13 +169,13 @@ def main(argv=None) -> int:
         print(f"  measured {title} ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
 
     print()
-    print(f"{'kernel':44s} {'variant':14s} {'cycles':>11s} {'MAC/cycle':>9s} {'speedup':>8s}  best of")
-    print("-" * 104)
+    print(f"{'kernel':44s} {'variant':24s} {'cycles':>11s} {'MAC/cycle':>9s} {'speedup':>8s}  best of")
+    print("-" * 114)
     for title, n_macs, cols in rows:
         base = cols[0][1][0]
         for i, (name, (cyc, label, _, _)) in enumerate(cols):
             head = title if i == 0 else ""
-            print(f"{head:44s} {name:14s} {cyc:>11,d} {n_macs / cyc:>9.3f} {base / cyc:>7.2f}x  {label}")
+            print(f"{head:44s} {name:24s} {cyc:>11,d} {n_macs / cyc:>9.3f} {base / cyc:>7.2f}x  {label}")
         print()
     print("peers, int8 matmul 64x64x64 on the same core: naive C 0.095 MAC/cycle, TVM tensorized 0.37, "
           "Exo 0.45-0.61, hand C 2x2 0.89, hand asm 4x4 dot4 1.13, dot4 issue limit 2.0")

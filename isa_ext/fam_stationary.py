@@ -37,9 +37,9 @@ from isa_ext.candidates import CandidateSpec, Family, register_family
 from isa_ext.errors import ExtensionError
 from isa_ext.extension import Extension, Op
 from isa_ext.intrin import intrin_op
-from tir.expr import BinOp, Cast, Const
+from tir.expr import BinOp, Cast, Const, Var
 from tir.intrin import HardwareFacts, IntrinImpl, TensorIntrin, TensorizeMatch, call, decl_tensor_intrin
-from tir.stmt import Evaluate, seq
+from tir.stmt import Evaluate, For, seq
 from tir.visit import collect_vars
 
 K_STEP = 8  # int8 elements of A per mac: two words
@@ -275,6 +275,68 @@ def rows_intrinsic(ext, kk: int) -> TensorIntrin:
     return intr
 
 
+def stream_intrinsic(ext, kk: int, blocks: int) -> TensorIntrin:
+    """The unit on a nest of rows x cols columns x a reduction of ``blocks * kk`` steps, longer than
+    the unit holds: per row a rolled loop over the ``blocks`` reduction blocks, each loading its
+    cols x ``kk`` weight tile and doing its kk/8 macs, the accumulators summing across the blocks;
+    then one read per column. For a single row (batch-1 dense), where every weight is used once: no
+    reads and adds of partial sums per block, as :func:`rows_intrinsic` with the blocks outside the
+    nest needs (the weights are reloaded for every row, so it does not pay for more rows)."""
+    params = stationary_params(ext)
+    if params is None:
+        raise ExtensionError(f"{ext.name}: not a unit of the stationary family")
+    cols, kmax = params
+    if kk % K_STEP or not (K_STEP <= kk <= kmax) or blocks < 1:
+        raise ExtensionError(f"{ext.name}: a reduction block must be a multiple of {K_STEP} up to {kmax} "
+                             f"(got {kk}) and there must be at least one block (got {blocks})")
+    key = (ext, kk, blocks)
+    if key in _INTRINSICS:
+        return _INTRINSICS[key]
+    nk = kmax // K_STEP
+    ops = {n: intrin_op(ext, n) for n in ("load", "mac", "read")}
+    zero = Const(0, "uint32")
+    name = f"{ext.name}_stream_k{kk}x{blocks}"
+
+    def check(m: TensorizeMatch) -> None:
+        if any(lp.is_reduce for lp in m.loops):
+            raise m.error("the rows of the nest must be data loops; put every reduction loop outside or inside")
+
+    def impl(m: TensorizeMatch) -> IntrinImpl:
+        a, w = m.inputs
+        out = m.output
+        rows = m.loops
+        steps = kk // K_STEP
+        b = Var(f"{m.stage_name}_kblock")
+        base = BinOp("*", b, Const(kk, "int32"), "int32")
+
+        def at(off):
+            return BinOp("+", base, Const(off, "int32"), "int32")
+
+        block = seq([Evaluate(call(ops["load"], (w.word(col, at(K_STEP * s)), w.word(col, at(K_STEP * s + 4))),
+                                   (col * nk + s,)))
+                     for col in range(cols) for s in range(steps)]
+                    + [Evaluate(call(ops["mac"], (a.word(at(K_STEP * s)), a.word(at(K_STEP * s + 4))), (s,)))
+                       for s in range(steps)])
+        loop = For(b, Const(0, "int32"), blocks, "serial", block)
+        reads = [Cast("int32", call(ops["read"], (zero, zero), (READ_BASE + col,))) for col in range(cols)]
+        body = seq([loop] + [out.store(r, col) for col, r in enumerate(reads)])
+        update = seq([loop] + [out.store(BinOp("+", out.load(col), r, "int32"), col) for col, r in enumerate(reads)])
+        init = seq([out.store(Const(0, "int32"), col) for col in range(cols)])
+
+        def nest(st):
+            for lp in reversed(rows):
+                st = lp.loop(st)
+            return st
+
+        return IntrinImpl(body=nest(body), reduce_init=nest(init), reduce_update=nest(update))
+
+    facts = HardwareFacts(ext.latency, ext.issue_interval, 2, 1, cols, cols * K_STEP, 4, "rows")
+    intr = decl_tensor_intrin(stationary_desc(name, cols, kk * blocks), impl, name=name, ops=ops, extension=ext,
+                              facts=facts, check=check)
+    _INTRINSICS[key] = intr
+    return intr
+
+
 # --- the family ---------------------------------------------------------------------------------------
 def _grid() -> list[CandidateSpec]:
     return [CandidateSpec.of("stationary", cols=c, k=k, dtype="int8") for c in COLS for k in KS
@@ -297,4 +359,5 @@ def _describe(spec: CandidateSpec) -> str:
 register_family(Family("stationary", "operand-stationary int8 units holding a cols x k weight tile", _grid, _build,
                        _describe))
 
-__all__ = ["COLS", "KS", "K_STEP", "rows_intrinsic", "stationary_desc", "stationary_extension", "stationary_params"]
+__all__ = ["COLS", "KS", "K_STEP", "rows_intrinsic", "stationary_desc", "stationary_extension", "stationary_params",
+           "stream_intrinsic"]

@@ -33,10 +33,19 @@ unchanged):
   ``dot4(asm=True)`` splits a reduction longer than STRAIGHT_LANE_STEPS (25) lane steps into straight-line chunks
   (``k_chunk`` lane steps) of a rolled loop;
 * conv2d NHWC with mac4: filter-tile blocks outermost, the unit's tile written directly, a window
-  row and a chunk of channels straight-line (also for 1x1 windows);
+  row and a chunk of channels straight-line (also for 1x1 windows); the padded input copied a
+  pixel's channels at a time and the HWIO weights transposed in 4 x 4 blocks (``_conv_prologue``);
+* conv2d with dot4 and ``asm=True``: the 4x4 register tile's reduction straight-line by window rows
+  (``_conv_dot_rows``: KW x C / 4 lane steps per block, the whole window when it has at most
+  STRAIGHT_LANE_STEPS), the NHWC prologue copies as for mac4, weights beyond the D-cache in
+  filter-tile blocks. Measured 1x16x16x32 -> 32 (zig): 3x3 pad 1 1.283 MAC/cycle (mac4 1.309), 1x1
+  1.270 (mac4 1.152);
 * depthwise (stride 1): phase-shifted copies of the source rows instead of im2col (4 bytes copied
   per source byte instead of KH * 4 per output), so the tensorized versions beat the scalar one;
-* dense at batch 1: a 1 x 8 tile with several lane steps per iteration (mac4, dot4 with asm).
+* dense at batch 1: a 1 x 8 tile with several lane steps per iteration (mac4, dot4 with asm);
+  ``stationary(wl, ext)`` runs dense+bias+relu on an operand-stationary unit (isa_ext.fam_stationary),
+  at batch 1 the whole K streamed through it (``stream_intrinsic``): 1x256 -> 64 on a 16 x 64 unit
+  16,356 cycles, 1.002 MAC/cycle (mac4 0.762).
 
 The model compiler's quantized kernels (``qdense(wl, exts)``, ``qconv(wl, exts)``) pick the units of
 ``exts`` themselves: register (or accumulator-bank) tiles with the requantizing unit set once per
@@ -371,6 +380,45 @@ def _conv_scalar(wl, tile=(4, 4)):
     return s, wl.args
 
 
+def _conv_weight_stage(Out):
+    """The in-kernel HWIO -> OHWI weight stage ``Wp`` that ``Out`` reads (None when the weights are
+    read in place: OHWI weights, or an NCHW pipeline, whose own packing stage is left as it is)."""
+    for t in Out.op.input_tensors:
+        if t.op.name == "Wp" and isinstance(t.op, tir.ComputeOp):
+            return t
+    return None
+
+
+def _conv_prologue(wl, s, Out) -> None:
+    """The copies of an NHWC convolution ahead of its tiles, cheap when the operands are large:
+
+    * the padded input at the root with PAD_UNROLL channels per pixel test (:func:`_pad_copy`;
+      by default each byte tests its pixel);
+    * the HWIO -> OHWI weight transpose in 4 x 4 blocks of (input, output) channels, each block's
+      four reads of four output channels one word of Wt apart: the source is read in order (by
+      default every byte read of the output-channel-outer order is a line miss once the weights
+      exceed the D-cache, since consecutive bytes of one Wp row lie F bytes apart in Wt).
+
+    Measured (zig, mac4_i8, 1x16x16x32 -> 32, 3x3 pad 1): 2,063,802 cycles as before, 1,964,490
+    with the pad copy, 1,802,565 with both; 1x1: 232,721 -> 227,633."""
+    if not _is_nhwc(wl):
+        return
+    if "pad" in wl.stages:
+        _pad_copy(s, wl.stages["pad"])
+    Wp = _conv_weight_stage(Out)
+    if Wp is None:
+        return
+    f, y, x, c = s[Wp].op.axis
+    if Wp.shape[0] % 4 or Wp.shape[3] % 4:
+        s[Wp].reorder(y, x, c, f)  # the source in order, one byte at a time
+        return
+    co, ci = s[Wp].split(c, 4)
+    fo, fi = s[Wp].split(f, 4)
+    s[Wp].reorder(y, x, co, fo, ci, fi)
+    s[Wp].unroll(ci)
+    s[Wp].unroll(fi)
+
+
 def _conv_unit_direct(wl, intrin: TensorIntrin, tile, f_block: int, k_steps: int):
     """NHWC, an accumulator-bank tile written by the unit itself (no cache_write), for weights beyond
     the D-cache (or 1x1 windows): ``for fb: for b, y, xo: for fo: for ry: for rco: rx, rck unrolled``.
@@ -382,6 +430,7 @@ def _conv_unit_direct(wl, intrin: TensorIntrin, tile, f_block: int, k_steps: int
     p = wl.params
     Out = _conv_packed_te(wl)
     s = create_schedule(Out)
+    _conv_prologue(wl, s, Out)
     tx, tf = _fit(Out.shape[2], tile[0]), _fit(Out.shape[3], tile[1])
     b, y, x, f = Out.op.axis
     xo, xi = s[Out].split(x, tx)
@@ -400,13 +449,67 @@ def _conv_unit_direct(wl, intrin: TensorIntrin, tile, f_block: int, k_steps: int
     return s, list(wl.inputs) + [Out]
 
 
-def _conv_tensorized(wl, intrin: TensorIntrin, tile):
+def _conv_dot_rows(wl, intrin: TensorIntrin, tile):
+    """A stateless-dot register tile of ``tile`` (output pixels, output channels) for the cfu_asm
+    emitter, the reduction straight-line by window rows: the channel lane steps unrolled, with the
+    whole window row (KW x C / lanes lane steps) when it has at most STRAIGHT_LANE_STEPS of them, and
+    the whole window when that has; the cheap prologue copies of :func:`_conv_prologue`; NHWC
+    weights beyond the D-cache in blocks of filter tiles (as many as fill BLOCK_BYTES) outermost.
+
+    rewrite: ``for ry, rx, rco: tile`` (one lane step per iteration, the emitter ordering 16 ops)
+    -> ``for ry: [rx, rco unrolled: tile]`` (24 lane steps in one block at 3x3 x 32 channels).
+
+    Measured (zig, dot4_i8 cfu_asm, 4x4 tile; 1x16x16x32 -> 32): 3x3 pad 1 3,107,864 -> 2,006,294
+    cycles (1.176 MAC/cycle; 2,067,398 with rx rolled), blocked by one filter tile (1,152 bytes of
+    weights) 1,838,391 (1.283; two tiles 1,890,508, three 1,861,826); 1x1 269,321 -> 206,488 (1.270;
+    2x8 and 8x2 tiles 0.905 / 0.978: a 4x4 tile's 16 accumulators and 8 words are what the registers
+    hold)."""
+    p = wl.params
+    Out = _conv_packed_te(wl)
+    s = create_schedule(Out)
+    _conv_prologue(wl, s, Out)
+    tx, tf = tile
+    window = p["KH"] * p["KW"] * p["C"]
+    blocks = _fit(p["F"] // tf, max(1, BLOCK_BYTES // (window * tf))) if p["F"] % tf == 0 else 0
+    if _is_nhwc(wl) and p["F"] * window > CACHE_BYTES and blocks and blocks * tf < p["F"]:
+        # weights beyond the D-cache: blocks of filter tiles outermost, so that one block's weights
+        # stay in the cache while every pixel tile streams past them (unblocked, every pixel tile
+        # sweeps all of them again)
+        CL = s.cache_write(Out, "local")
+        b, y, x, f = s[Out].op.axis
+        xo, xi = s[Out].split(x, tx)
+        fo, fi = s[Out].split(f, tf)
+        fb, fo = s[Out].split(fo, blocks)
+        s[Out].reorder(fb, b, y, xo, fo, xi, fi)
+        s[CL].compute_at(s[Out], fo)
+        _, _, xc, fc = s[CL].op.axis
+    else:
+        CL, xc, fc = _conv_tile(wl, s, Out, tx, tf)
+    ry, rx, rc = s[CL].op.reduce_axis
+    rco, rci = s[CL].split(rc, intrin.lanes)
+    s[CL].reorder(ry, rx, rco, xc, fc, rci)
+    row = p["KW"] * p["C"] // intrin.lanes
+    if row <= STRAIGHT_LANE_STEPS:
+        s[CL].unroll(rx)
+        if p["KH"] * row <= STRAIGHT_LANE_STEPS:
+            s[CL].unroll(ry)
+    s[CL].unroll(rco)
+    s[CL].unroll(xc)
+    s[CL].unroll(fc)
+    s[CL].tensorize(rci, intrin)
+    return s, list(wl.inputs) + [Out]
+
+
+def _conv_tensorized(wl, intrin: TensorIntrin, tile, asm: bool = False):
     _check_lanes(wl, "C (input channels)", wl.params["C"], intrin.lanes)
     p = wl.params
+    if asm and not intrin.accumulators:
+        return _conv_dot_rows(wl, intrin, tile)
     if intrin.accumulators and _is_nhwc(wl) and (p["F"] * p["KH"] * p["KW"] * p["C"] > CACHE_BYTES
                                                  or p["KH"] * p["KW"] == 1):
         # measured (zig), 1x16x16x32 -> 32: 3x3 pad 1 0.980 -> 1.144 MAC/cycle (one 4-channel tile of
-        # weights per block); 1x1 1.116 -> 1.127 (no block, the whole channel loop unrolled)
+        # weights per block); 1x1 1.116 -> 1.127 (no block, the whole channel loop unrolled); with the
+        # prologue copies of _conv_prologue 1.309 and 1.152
         if p["KH"] * p["KW"] == 1:
             return _conv_unit_direct(wl, intrin, tile, 0, 8)
         return _conv_unit_direct(wl, intrin, tile, tile[1], 8)
@@ -1207,7 +1310,7 @@ def dot4(wl, ext="dot4_i8", tile=None, asm: bool = False, block: int | None = No
         s, args = _matmul_tensorized(wl, intrin, tile or ((4, 4) if asm else (4, 2)), asm=asm, block=block,
                                      k_chunk=k_chunk, pack=pack)
     elif k == "conv2d":
-        s, args = _conv_tensorized(wl, intrin, tile or (4, 4))
+        s, args = _conv_tensorized(wl, intrin, tile or (4, 4), asm=asm)
     elif k == "depthwise":
         s, args = _dw_tensorized(wl, intrin, tile or 4)
     elif wl.params["M"] == 1 and tile is None and asm:
@@ -1244,8 +1347,84 @@ def mac4(wl, ext="mac4_i8", tile=None, block: int | None = None, pack: bool | No
     return _dense(wl, intrin, tile or (4, 4))
 
 
+#: operand words a CFU block of the stationary dense loads ahead (pragma cfu_words): measured on
+#: 1x256 -> 64 with a 16 x 64 unit (zig, streamed): 12 / 16 / 18 / 20 / 22 / 26 words 16,548 /
+#: 16,436 / 16,388 / 16,356 / 16,374 / 16,458 cycles (the load ops take two words each; longer runs
+#: of lw then CFU ops cost less per op, until the block's words no longer fit the registers)
+STATIONARY_WORDS = 20
+
+
+def stationary(wl, ext, k_block: int | None = None, words: int = STATIONARY_WORDS, stream: bool | None = None):
+    """dense+bias+relu on an operand-stationary unit (``isa_ext.fam_stationary``, a ``"rows"``
+    intrinsic): ``for jo (columns / cols): for ko (K / k_block): [load the cols x k_block weight
+    tile; per row k_block/8 macs, cols reads added into the product]``, then bias and relu per
+    output. ``k_block``: the reduction block (default: the unit's k, or the largest multiple of 8
+    dividing K below it); ``words``: operand words per CFU block (pragma cfu_words; the load ops
+    take two words each); ``stream`` (default: batch 1 with K longer than a block): the whole K in
+    the unit's nest (``stream_intrinsic``: the blocks a rolled loop inside it, the accumulators
+    summing across them, one read per column) instead of the block loop outside the unit, whose
+    every block reads and adds its partial sums.
+
+    The weights stream through the unit once (each weight byte is used once at batch 1), so the
+    kernel is bound by moving them: two lw and one 2-cycle CFU op per 8 weight bytes plus the
+    D-cache refill of every line of W (benchmarks/vexriscv_kernels.py --memory, dense row)."""
+    from isa_ext.fam_stationary import rows_intrinsic, stationary_params, stream_intrinsic
+
+    e = isa_ext.get(ext) if isinstance(ext, str) else ext
+    params = stationary_params(e)
+    if params is None:
+        raise ScheduleError(f"extension {getattr(e, 'name', e)!r} is not an operand-stationary unit "
+                            "(isa_ext.fam_stationary)")
+    if _kind(wl) != "dense":
+        raise ScheduleError(f"{wl.name}: the hand stationary schedule covers dense+bias+relu only")
+    cols, kmax = params
+    p = wl.params
+    N, K = p["N"], p["K"]
+    if K % 8 or N % cols:
+        raise ScheduleError(f"{wl.name}: K = {K} must be a multiple of 8 and N = {N} of the unit's {cols} "
+                            "columns")
+    if k_block is None:
+        k_block = max(b for b in range(8, min(kmax, K) + 1, 8) if K % b == 0)
+    if K % k_block:
+        raise ScheduleError(f"{wl.name}: k_block {k_block} does not divide K = {K}")
+    R = wl.output
+    D, DB = wl.stages["dense"], wl.stages["bias"]
+    s = create_schedule(R)
+    s[DB].compute_inline()
+    if stream is None:
+        stream = p["M"] == 1 and K > k_block
+    if stream:
+        # the product of one column block computed at the output's column block: bias and relu take
+        # the unit's reads from registers (measured 1x256 -> 64, 16 words: 16,436 cycles, 17,159 with
+        # the product stored to a buffer and read back by a loop of its own)
+        s[D].compute_at(s[R], _stationary_out_block(s, R, cols, words))
+        i, j = s[D].op.axis
+        s[D].reorder(i, j, s[D].op.reduce_axis[0])
+        s[D].tensorize(i, stream_intrinsic(e, k_block, K // k_block))
+        return s, wl.args
+    i, j = s[D].op.axis
+    jo, ji = s[D].split(j, cols)
+    ko, ki = s[D].split(s[D].op.reduce_axis[0], k_block)
+    s[D].reorder(jo, ko, i, ji, ki)
+    s[D].tensorize(i, rows_intrinsic(e, k_block))
+    if words:
+        s[D].pragma(jo, "cfu_words", words)
+    return s, wl.args
+
+
+def _stationary_out_block(s, R, cols: int, words: int):
+    """Split the output stage's column axis into blocks of the unit's ``cols`` columns (the inner
+    loop unrolled, the pragma cfu_words on the block loop); returns the block loop."""
+    _, rj = s[R].op.axis
+    rjo, rji = s[R].split(rj, cols)
+    s[R].unroll(rji)
+    if words:
+        s[R].pragma(rjo, "cfu_words", words)
+    return rjo
+
+
 SCHEDULES = {"naive": naive, "scalar": scalar_best, "dot4": dot4, "dot4_asm": dot4_asm, "mac4": mac4}
 
 
 __all__ = ["HAND_KINDS", "SCHEDULES", "conv2d_nhwc_ohwi", "dot4", "dot4_asm", "mac4", "matmul_nt", "naive",
-           "qconv", "qdense", "scalar_best"]
+           "qconv", "qdense", "scalar_best", "stationary"]
