@@ -503,8 +503,8 @@ isaforge: checksum 0x{expected}
 ```
 
 The checksum is over the output as computed by numpy from the same inputs. The cycle count of the
-isaforge SoC simulation (VexRiscv_FullCfu, single-cycle memory) for this kernel was {sim_cycles};
-on the board the DDR and its cache refills make the figure larger.
+isaforge SoC simulation (VexRiscv_FullCfu, memory timed like LiteX's integrated SRAM) for this
+kernel was {sim_cycles}; on the board the DDR and its cache refills make the figure larger.
 """
 
 
@@ -854,8 +854,8 @@ def export_litex_model(compiled, out_dir, inputs=None, expected=None, board: str
                                                                       else ""),
             real_note=f" (real = scale * (q - zero_point), printed with {d} decimals)" if d is not None else
             " (none: the output is not quantized per tensor)",
-            sim_line=f"In the isaforge SoC simulation (VexRiscv_FullCfu, single-cycle memory) the warm inference "
-            f"took {sim_cycles:,} cycles." if sim_cycles is not None else
+            sim_line=f"In the isaforge SoC simulation (VexRiscv_FullCfu, memory timed like LiteX's integrated "
+            f"SRAM) the warm inference took {sim_cycles:,} cycles." if sim_cycles is not None else
             "The cycles were not measured in the isaforge SoC simulation (`isaforge export-litex ... --simulate`).",
         ),
     }
