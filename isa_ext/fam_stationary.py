@@ -217,16 +217,27 @@ def stationary_desc(name: str, cols: int, kk: int) -> tir.Tensor:
                        name=name)
 
 
+def _unit_params(ext) -> tuple[int, int]:
+    """``(cols, kmax)`` of a unit of the family; anything else is refused."""
+    params = stationary_params(ext)
+    if params is None:
+        raise ExtensionError(f"{ext.name}: not a unit of the stationary family")
+    return params
+
+
+def _rows_check(m: TensorizeMatch) -> None:
+    """The rows intrinsics tensorize data loops only (the reduction is inside the unit)."""
+    if any(lp.is_reduce for lp in m.loops):
+        raise m.error("the rows of the nest must be data loops; put every reduction loop outside or inside")
+
+
 def rows_intrinsic(ext, kk: int) -> TensorIntrin:
     """The unit on a nest of rows x cols columns x ``kk`` reduction steps (``kk`` a multiple of 8 up
     to the unit's k): tensorize at the outermost data loop of the rows (every loop of the nest above
     the column and reduction axes must be a data loop). The weight tile is loaded once before the
     rows; each row is k/8 macs then ``cols`` reads. With reduction loops outside the nest (a longer
     reduction in blocks, or the kernel window of a convolution) the reads are added to the output."""
-    params = stationary_params(ext)
-    if params is None:
-        raise ExtensionError(f"{ext.name}: not a unit of the stationary family")
-    cols, kmax = params
+    cols, kmax = _unit_params(ext)
     if kk % K_STEP or not (K_STEP <= kk <= kmax):
         raise ExtensionError(f"{ext.name}: the reduction of the nest must be a multiple of {K_STEP} up to "
                              f"{kmax}, got {kk}")
@@ -237,10 +248,6 @@ def rows_intrinsic(ext, kk: int) -> TensorIntrin:
     ops = {n: intrin_op(ext, n) for n in ("load", "mac", "read")}
     zero = Const(0, "uint32")
     name = f"{ext.name}_rows" if kk == kmax else f"{ext.name}_rows_k{kk}"
-
-    def check(m: TensorizeMatch) -> None:
-        if any(lp.is_reduce for lp in m.loops):
-            raise m.error("the rows of the nest must be data loops; put every reduction loop outside or inside")
 
     def impl(m: TensorizeMatch) -> IntrinImpl:
         a, w = m.inputs
@@ -270,7 +277,7 @@ def rows_intrinsic(ext, kk: int) -> TensorIntrin:
 
     facts = HardwareFacts(ext.latency, ext.issue_interval, 2, 1, cols, cols * K_STEP, 4, "rows")
     intr = decl_tensor_intrin(stationary_desc(name, cols, kk), impl, name=name, ops=ops, extension=ext,
-                              facts=facts, check=check)
+                              facts=facts, check=_rows_check)
     _INTRINSICS[key] = intr
     return intr
 
@@ -282,10 +289,7 @@ def stream_intrinsic(ext, kk: int, blocks: int) -> TensorIntrin:
     then one read per column. For a single row (batch-1 dense), where every weight is used once: no
     reads and adds of partial sums per block, as :func:`rows_intrinsic` with the blocks outside the
     nest needs (the weights are reloaded for every row, so it does not pay for more rows)."""
-    params = stationary_params(ext)
-    if params is None:
-        raise ExtensionError(f"{ext.name}: not a unit of the stationary family")
-    cols, kmax = params
+    cols, kmax = _unit_params(ext)
     if kk % K_STEP or not (K_STEP <= kk <= kmax) or blocks < 1:
         raise ExtensionError(f"{ext.name}: a reduction block must be a multiple of {K_STEP} up to {kmax} "
                              f"(got {kk}) and there must be at least one block (got {blocks})")
@@ -296,10 +300,6 @@ def stream_intrinsic(ext, kk: int, blocks: int) -> TensorIntrin:
     ops = {n: intrin_op(ext, n) for n in ("load", "mac", "read")}
     zero = Const(0, "uint32")
     name = f"{ext.name}_stream_k{kk}x{blocks}"
-
-    def check(m: TensorizeMatch) -> None:
-        if any(lp.is_reduce for lp in m.loops):
-            raise m.error("the rows of the nest must be data loops; put every reduction loop outside or inside")
 
     def impl(m: TensorizeMatch) -> IntrinImpl:
         a, w = m.inputs
@@ -332,7 +332,7 @@ def stream_intrinsic(ext, kk: int, blocks: int) -> TensorIntrin:
 
     facts = HardwareFacts(ext.latency, ext.issue_interval, 2, 1, cols, cols * K_STEP, 4, "rows")
     intr = decl_tensor_intrin(stationary_desc(name, cols, kk * blocks), impl, name=name, ops=ops, extension=ext,
-                              facts=facts, check=check)
+                              facts=facts, check=_rows_check)
     _INTRINSICS[key] = intr
     return intr
 
