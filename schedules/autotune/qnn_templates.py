@@ -242,11 +242,7 @@ def workload_packers(task, config, wl) -> dict:
     index -> the numpy function from that input's array to the packed one (``hand.prepacked_weights``
     of the extensions the config uses; empty for the dense schedules)."""
     cfg, exts = _config_of(task, config, wl)
-    if task.name == "qdense":
-        return {}
-    with _config_context(cfg):
-        SCHEDULERS[task.name](wl, exts)  # defines the config's knobs, which _chosen reads
-    return hand.prepacked_weights(wl, _chosen(exts, cfg))
+    return {} if task.name == "qdense" else hand.prepacked_weights(wl, _chosen(exts, cfg))
 
 
 __all__ = ["QNN_TEMPLATES", "SCHEDULERS", "SHAPE_ATTRS", "ext_names", "qconv2d_nhwc", "qdense",
