@@ -10,8 +10,9 @@ the tensorized matmuls, the best of a few register tiles), and name the winner. 
 are the stateless-dot schedules with the pragma cfu_asm (the emitter orders the tile's loads, CFU
 ops and adds; matmuls unroll the whole reduction, convolutions each window row), zig -O2. With
 --memory the batch-1 dense row also has a column for the operand-stationary unit STATIONARY_UNIT
-(isa_ext.fam_stationary, built from its candidate spec; schedules.hand.stationary). --wait-states
-sets the SoC's RAM wait states (0: the ideal memory the tables are defined on; LiteX's SRAM is 1).
+(isa_ext.fam_stationary, built from its candidate spec; schedules.hand.stationary). --target names
+the SoC model: vexriscv (one wait state, LiteX's SRAM) or vexriscv_ideal (the ideal memory the
+checked-in table and issue 11's figures are on).
 """
 
 from __future__ import annotations
