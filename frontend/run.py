@@ -207,7 +207,7 @@ def _simulate(compiled: CompiledModel, sources: dict, toolchain, cfu_verilog, ra
     are read back after the run; a nonzero exit is an error. ``target`` (default: the one ``compiled``
     was compiled for): a ``codegen_c.rv32.LitexSimTarget`` runs it on LiteX's litex_sim (``ram_kib``
     does not apply: the target's RAM), any other on isaforge's SoC model with the target's RAM timing
-    (``wait_states``)."""
+    (``wait_states``, ``l2``)."""
     import codegen_c
     from codegen_c.rv32 import LitexSimTarget
 
@@ -231,7 +231,7 @@ def _simulate(compiled: CompiledModel, sources: dict, toolchain, cfu_verilog, ra
             info = read_elf(elf)
             dump = {name: (info.symbol(name).address, n) for name, n in dump_symbols.items()}
         run = run_elf(elf, cfu_verilog=cfu_verilog or _cfu(compiled), ram_kib=ram_kib, max_cycles=max_cycles,
-                      dump=dump, wait_states=t.wait_states)
+                      dump=dump, wait_states=t.wait_states, l2=getattr(t, "l2", None))
     if run.exit_code != 0:
         raise FrontendError(f"model {compiled.name!r}: the program exited with code {run.exit_code} on "
                             f"{t.name}; console:\n{run.console}")

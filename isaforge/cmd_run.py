@@ -80,9 +80,10 @@ def add_parser(sub) -> None:
                        description=__doc__.splitlines()[0])
     p.add_argument("model", help="model file (.tflite or .onnx; a float model needs --calibration)")
     p.add_argument("--target", default="vexriscv",
-                   choices=["vexriscv", "vexriscv_ideal", "litex_sim", "litex_sim_sdram"],
+                   choices=["vexriscv", "vexriscv_ideal", "vexriscv_sdram", "litex_sim", "litex_sim_sdram"],
                    help="the simulated SoC: isaforge's VexRiscv model calibrated to LiteX's integrated SRAM "
-                   "(vexriscv) or with an ideal RAM (vexriscv_ideal); "
+                   "(vexriscv), to LiteX's SDRAM behind its L2 cache (vexriscv_sdram) or with an ideal RAM "
+                   "(vexriscv_ideal); "
                    "or LiteX's own litex_sim (integrated SRAM or SDRAM main RAM; one build per CFU, cached)")
     p.add_argument("--extensions", default="", help="comma-separated extensions, e.g. dot4_i8,requant_i8")
     p.add_argument("--inputs", default=None, help=".npy of inputs (leading axis: one per inference); "

@@ -31,9 +31,10 @@ def add_parser(sub) -> None:
                                     "(.tflite / .onnx: every distinct kernel of it is tuned)")
     p.add_argument("--target", default="vexriscv",
                    help="a target name, the board to measure on: vexriscv (alias rv32im: isaforge's SoC model "
-                        "calibrated to LiteX's integrated SRAM, cost in cycles), vexriscv_ideal (an "
-                        "ideal RAM), litex_sim / litex_sim_sdram (LiteX's own SoC in simulation), host or "
-                        "verilator (seconds), or one a --templates file registers (codegen_c.register_target)")
+                        "calibrated to LiteX's integrated SRAM, cost in cycles), vexriscv_sdram (to "
+                        "LiteX's SDRAM behind its L2), vexriscv_ideal (an ideal RAM), litex_sim / "
+                        "litex_sim_sdram (LiteX's own SoC in simulation), host or verilator (seconds), or one a "
+                        "--templates file registers (codegen_c.register_target)")
     p.add_argument("--trials", type=int, default=64, help="total measurements (resumed records count); for a "
                                                          "model: per task")
     p.add_argument("--extensions", default="", help="a model's extensions, comma-separated (e.g. "

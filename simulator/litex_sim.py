@@ -720,30 +720,56 @@ def compile_litex_program(sources: dict[str, str], sim: LitexSim, toolchain: Too
 
 
 _CACHE_BYTES = 4096  # VexRiscv full's I- and D-cache: what "the same layout" is modulo
+_L2_BYTES = 8192  # LiteX's L2 in front of SDRAM: what the same layout is modulo there
 
 
-def _kernel_link_script(sim: LitexSim, stack_kib: int, functions: list[tuple[str, int]], buffers: str | None) -> str:
-    """:meth:`LitexSim.link_script` with ``functions`` (C function name, offset modulo 4 KiB; in the order
-    to lay them out; compiled with -ffunction-sections) each at its offset after the rest of .text, and
-    ``buffers`` (a ``simulator.placement.link_block``, made loadable here: the image carries the
-    arrays) after .bss."""
+def _layout_bytes(sim: LitexSim) -> int:
+    """What "the same layout" is modulo on this SoC: VexRiscv's caches, and LiteX's L2 (which also spans
+    the SDRAM model's 4 banks of 2 KiB rows) when main RAM is SDRAM."""
+    return _L2_BYTES if sim.memory is LitexMemory.SDRAM else _CACHE_BYTES
+
+
+def _kernel_link_script(sim: LitexSim, stack_kib: int, functions: list[tuple[str, int]], buffers: str | None,
+                        buffers_at: int = 0) -> str:
+    """:meth:`LitexSim.link_script` with ``functions`` (C function name, offset modulo
+    :func:`_layout_bytes`; in the order to lay them out; compiled with -ffunction-sections) each at its
+    offset after the rest of .text, and ``buffers`` (a ``simulator.placement.link_block``, made loadable
+    here: the image carries the arrays) after .bss, starting at ``buffers_at`` modulo the same.
+
+    On SDRAM the buffers come right after the placed functions, before the rest of the program, at
+    ``buffers_at`` itself when the functions end below it: LiteX's BIOS leaves the L2 holding main RAM's
+    second 8 KiB (its ``flush_l2_cache``), so which of the arrays start out in the L2 depends on their
+    addresses, not only on their addresses modulo the L2."""
+    period = _layout_bytes(sim)
     script = sim.link_script(stack_kib)
     text = "    .text : { *(.text.start) *(.text .text.*) } > main_ram"
     bss = "    .bss (NOLOAD) : ALIGN(4) {"
     if text not in script or bss not in script:
         raise LitexSimError("litex_sim's link script changed: _kernel_link_script cannot place the kernel")
+    block = None
+    if buffers is not None:
+        mod = buffers_at % period
+        at = (f"(. <= 0x{buffers_at:x} ? 0x{buffers_at:x} : ALIGN(0x{period:x}) + 0x{mod:x})"
+              if sim.memory is LitexMemory.SDRAM else f"ALIGN(0x{period:x}) + 0x{mod:x}")
+        block = buffers.replace(".isaforge_buf (NOLOAD) : ALIGN(4096)", f".isaforge_buf {at} :")
+        block = block.replace("} > RAM", "} > main_ram")
+        if f".isaforge_buf {at} :" not in block:
+            raise LitexSimError("simulator.placement's link block changed: _kernel_link_script cannot place it")
     # the linker gives an input section to the first pattern that names it: the placed functions
     # come right after crt0 (each padded up to its offset), the rest of the code after them
     placed = ["    .text : {", "        *(.text.start)"]
     for name, off in functions:
-        placed.append(f"        . = . + ((0x{off:x} - (. & 0x{_CACHE_BYTES - 1:x})) & 0x{_CACHE_BYTES - 1:x});")
+        placed.append(f"        . = . + ((0x{off:x} - (. & 0x{period - 1:x})) & 0x{period - 1:x});")
         placed.append(f"        *(.text.{name})")
+    if block is not None and sim.memory is LitexMemory.SDRAM:
+        placed += ["    } > main_ram", block, "    .text.rest : {"]
+        block = None
     placed += ["        *(.text .text.*)", "    } > main_ram"]
     script = script.replace(text, "\n".join(placed))
-    if buffers is not None:
-        block = buffers.replace(".isaforge_buf (NOLOAD) :", ".isaforge_buf :").replace("} > RAM", "} > main_ram")
-        # the .data section's own pattern for the buffers would take them first
-        script = script.replace(" .isaforge_buf .isaforge_buf.*)", ")").replace(bss, block + "\n" + bss)
+    # the .data section's own pattern for the buffers would take them first
+    script = script.replace(" .isaforge_buf .isaforge_buf.*)", ")")
+    if block is not None:
+        script = script.replace(bss, block + "\n" + bss)
     return script
 
 
@@ -912,8 +938,8 @@ def run_kernel_litex(kernel_c: str, kernel_name: str, arrays: list, *, outputs: 
     (``stack_bytes`` 0: litex_sim's RAM is not painted; ``total_cycles`` the whole of ``main``).
 
     The program is laid out like ``simulator.vexriscv``'s for the same kernel modulo 4 KiB (the size of
-    VexRiscv's caches): the buffers where simulator.placement put them there, ``main`` and the kernel
-    function at the same offsets (:func:`_kernel_link_script`)."""
+    VexRiscv's caches; 8 KiB on SDRAM, LiteX's L2): the buffers where simulator.placement put them
+    there, ``main`` and the kernel function at the same offsets (:func:`_kernel_link_script`)."""
     from simulator.placement import own_statics
     from simulator.vexriscv import STACK_MARGIN, _pad16, _validate_arrays, driver_source, kernel_program, kernel_result
 
@@ -937,8 +963,10 @@ def run_kernel_litex(kernel_c: str, kernel_name: str, arrays: list, *, outputs: 
     clash = set(sources) & set(runtime_sources(sim))
     if clash:
         raise LitexSimError(f"source names {sorted(clash)} are the runtime's")
-    script = _kernel_link_script(sim, stack_kib, [(f, a % _CACHE_BYTES) for a, f in functions],
-                                 None if vx.plan is None else vx.plan.link_block)
+    period = _layout_bytes(sim)
+    buffers_at = vx_info.symbol("__isaforge_buf_start").address if vx.plan is not None else 0
+    script = _kernel_link_script(sim, stack_kib, [(f, a % period) for a, f in functions],
+                                 None if vx.plan is None else vx.plan.link_block, buffers_at)
     # -ffunction-sections: each function in a section of its own, so the link script can place them
     flagged = Toolchain(toolchain.compiler, toolchain.opt, (*toolchain.extra_flags, "-ffunction-sections"))
     elf = compile_rv32({**runtime_sources(sim), **sources}, script, toolchain=flagged)

@@ -129,8 +129,8 @@ class Job:
     of the written ones, ``output_names`` their names and ``expected`` the arrays they must equal.
     ``target`` is the target's name, ``runner`` the simulator.run.Runner that filled the rest and runs
     the Job (``Runner.run_prepared``). vexriscv: ``source`` is the rv32im C, ``cfu_verilog`` the
-    extensions' RTL, and ``toolchain`` / ``max_cycles`` / ``stack_bytes`` / ``wait_states`` (the
-    target's RAM timing) what ``run_kernel`` takes.
+    extensions' RTL, and ``toolchain`` / ``max_cycles`` / ``stack_bytes`` / ``wait_states`` / ``l2``
+    (the target's RAM timing) what ``run_kernel`` takes.
     Host targets: ``source`` is the host C, ``cflags`` / ``link`` the compiler flags and libraries.
     """
 
@@ -148,6 +148,7 @@ class Job:
     max_cycles: int = DEFAULT_TIMEOUT_CYCLES
     stack_bytes: int = 0
     wait_states: int = 0
+    l2: object = None  # codegen_c.rv32.L2Timing | None
     cflags: tuple = ()
     link: tuple = ()
     corrupt: object = None

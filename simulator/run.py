@@ -153,19 +153,19 @@ class SocRunner(Runner):
                          cfu_verilog=cfu_verilog(func.extensions), toolchain=toolchain or target.toolchain(),
                          ram_kib=ram_kib, wait_states=target.wait_states if wait_states is None else wait_states,
                          max_cycles=max_cycles,
-                         stack_bytes=stack_need(func), split=self.split)
+                         stack_bytes=stack_need(func), split=self.split, l2=target.l2)
         return RunResult(target.name, res.cycles, res.instret, res.cold_cycles, res.cold_instret, None, res.console,
                          res.stack_bytes)
 
     def prepare(self, func, target, *, toolchain=None, max_cycles=50_000_000) -> dict:
         return {"source": codegen_c.emit(func, target), "cfu_verilog": cfu_verilog(func.extensions),
                 "toolchain": toolchain or target.toolchain(), "max_cycles": int(max_cycles),
-                "stack_bytes": stack_need(func), "wait_states": target.wait_states}
+                "stack_bytes": stack_need(func), "wait_states": target.wait_states, "l2": target.l2}
 
     def run_prepared(self, job) -> RunResult:
         r = run_kernel(job.source, job.kernel_name, job.arrays, outputs=job.outputs, cfu_verilog=job.cfu_verilog,
                        toolchain=job.toolchain or Toolchain(), max_cycles=job.max_cycles, stack_bytes=job.stack_bytes,
-                       split=self.split, wait_states=job.wait_states)
+                       split=self.split, wait_states=job.wait_states, l2=job.l2)
         return RunResult(job.target, r.cycles, r.instret)
 
 
@@ -244,7 +244,8 @@ def run(func: PrimFunc, arrays, target: Target | str = "vexriscv", *, toolchain:
 
     ``target``: a name or a Target. ``toolchain`` (rv32 targets): instead of the target's own;
     ``ram_kib``, ``wait_states``, ``max_cycles``: the SoC's (``wait_states`` None: the target's own,
-    e.g. 1 on ``vexriscv``, calibrated to LiteX's SRAM, 0 on ``vexriscv_ideal``); ``repeat``: host
+    e.g. 1 on ``vexriscv``, calibrated to LiteX's SRAM, 0 on ``vexriscv_ideal``; ``vexriscv_sdram``
+    also times each access through LiteX's L2 and SDRAM, its ``l2``); ``repeat``: host
     targets time the best of this many calls."""
     t = get_target(target)
     runner = runner_for(t)

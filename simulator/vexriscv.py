@@ -74,7 +74,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codegen_c.rv32 import VexRiscvTarget
+from codegen_c.rv32 import L2Timing, VexRiscvTarget
 from simulator.elf import read_elf
 from simulator.errors import BusError, SimTimeout, SimulationError, StackOverflowError, TrapError
 from simulator.placement import BufferPlan, PlannedBuffer, own_statics, plan
@@ -289,6 +289,11 @@ def posedge_only(verilog_texts) -> bool:
     return not any(_OTHER_EDGE.search(text) for text in verilog_texts)
 
 
+def _check_l2(l2) -> None:
+    if l2 is not None and not isinstance(l2, L2Timing):
+        raise ArgumentError(f"l2 must be a codegen_c.rv32.L2Timing or None, got {l2!r}")
+
+
 def _check_geometry(ram_kib: int, wait_states: int) -> None:
     if not isinstance(ram_kib, int) or ram_kib <= 0 or ram_kib > 256 * 1024:
         raise ArgumentError(f"ram_kib must be a positive int (at most 256 MiB), got {ram_kib!r}")
@@ -323,9 +328,11 @@ def run_elf(
     plain_eval: bool = False,
     split: bool | None = None,
     pgo: bool | None = None,
+    l2: L2Timing | None = None,
 ) -> SimRun:
     """Simulate an ELF on the SoC; see the module docstring."""
     _check_geometry(ram_kib, wait_states)
+    _check_l2(l2)
     if not isinstance(max_cycles, int) or max_cycles <= 0:
         raise ArgumentError(f"max_cycles must be a positive int, got {max_cycles!r}")
     dump = dict(dump or {})
@@ -337,7 +344,7 @@ def run_elf(
         if addr < RAM_BASE or addr + nbytes > ram_end or nbytes < 0:
             raise SimulationError(f"dump {name!r} [0x{addr:08x}, +{nbytes}) lies outside RAM")
     exe = build_soc(cfu_verilog, plain_eval=plain_eval, split=split, pgo=pgo)
-    return _simulate(exe, info.entry, image, ram_bytes, wait_states, max_cycles, dump)
+    return _simulate(exe, info.entry, image, ram_bytes, wait_states, max_cycles, dump, l2)
 
 
 def _image(info, ram_bytes: int, image_patches) -> bytes:
@@ -369,7 +376,7 @@ def _image(info, ram_bytes: int, image_patches) -> bytes:
 
 
 def _simulate(exe: Path, entry: int, image: bytes, ram_bytes: int, wait_states: int, max_cycles: int,
-              dump: dict[str, tuple[int, int]]) -> SimRun:
+              dump: dict[str, tuple[int, int]], l2: L2Timing | None = None) -> SimRun:
     """Run the SoC model ``exe`` on a RAM image; raise what run_elf raises."""
     with tempfile.TemporaryDirectory(prefix="isaforge-sim-") as tmp:
         tmpd = Path(tmp)
@@ -385,6 +392,8 @@ def _simulate(exe: Path, entry: int, image: bytes, ram_bytes: int, wait_states: 
             "--wait-states", str(wait_states),
             "--console", str(tmpd / "console.txt"),
         ]
+        if l2 is not None:
+            cmd += ["--l2", l2.harness_arg()]
         names = list(dump)
         for i, name in enumerate(names):
             addr, nbytes = dump[name]
@@ -531,11 +540,13 @@ def run_kernel(
     plain_eval: bool = False,
     split: bool | None = None,
     pgo: bool | None = None,
+    l2: L2Timing | None = None,
 ) -> KernelResult:
     """Compile, run and measure one kernel; see the module docstring."""
     if not isinstance(kernel_name, str) or not kernel_name.isidentifier():
         raise ArgumentError(f"kernel_name must be a C identifier, got {kernel_name!r}")
     _check_geometry(ram_kib, wait_states)
+    _check_l2(l2)
     if not isinstance(stack_bytes, int) or stack_bytes < 0:
         raise ArgumentError(f"stack_bytes must be a non-negative int, got {stack_bytes!r}")
     outs = _validate_arrays(arrays, outputs)
@@ -576,7 +587,7 @@ def run_kernel(
     run = run_elf(
         elf_path, cfu_verilog=cfu_verilog, ram_kib=ram_kib, wait_states=wait_states,
         max_cycles=max_cycles, dump=dump, image_patches=patches, plain_eval=plain_eval, split=split,
-        pgo=pgo,
+        pgo=pgo, l2=l2,
     )
     used = _check_stack(kernel_name, run.dumps["stack"], free_start, ram_end, stack_bytes)
     if run.exit_code != 0:

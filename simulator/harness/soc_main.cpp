@@ -4,6 +4,15 @@
 // Usage: Visaforge_soc_top --ram-base A --ram-bytes N --image FILE --image-base A --entry A
 //                          [--max-cycles N] [--wait-states N] [--console FILE]
 //                          [--dump ADDR:LEN:FILE]...
+//                          [--l2 BYTES:LINE:MISS:EVICT:ROW_MISS:ROW_BYTES:BANKS]
+// --l2: RAM behind a direct-mapped write-back, write-allocate cache of BYTES in lines of LINE bytes
+// (LiteX's L2 in front of LiteDRAM): an access that misses waits MISS cycles more (the line's refill),
+// EVICT more when the line it replaces is dirty (its write-back, row change included), and ROW_MISS
+// more when the refill's bank (BANKS banks of ROW_BYTES, interleaved above the row) has another row
+// open (a write-back leaves its own row open).
+// The cache starts the way LiteX's BIOS leaves it when it jumps to the program: its flush_l2_cache()
+// read the first 2 x BYTES of main RAM, so it holds the second BYTES, clean, and those rows are open.
+// Without --l2 every access waits --wait-states cycles (an SRAM).
 // The last stdout line is the machine-readable summary:
 //   ISAFORGE_SIM reason=<exit|trap|bus_error|timeout|error> exit_code=.. cycles=.. pc=0x..
 //                addr=0x.. write=0|1 bus=<i|d> mcause=0x.. mepc=0x.. mtval=0x.. insn=0x.. msg=..
@@ -57,6 +66,40 @@ struct Dump {
     std::string path;
 };
 
+// LiteX's L2 cache and the DRAM row buffers behind it (--l2); lines = 0: no cache (an SRAM)
+struct L2 {
+    uint32_t lines = 0, line_shift = 4, miss = 0, evict = 0, row_miss = 0, row_shift = 11, bank_mask = 3;
+    std::vector<uint32_t> tag;  // line number held (kNoLine: none)
+    std::vector<uint8_t> dirty;
+    std::vector<uint32_t> open_row;  // per bank (kNoLine: closed)
+    static constexpr uint32_t kNoLine = 0xFFFFFFFFu;
+
+    uint32_t dram(uint32_t addr) {  // the row-buffer cost of one DRAM access at addr (it opens its row)
+        uint32_t &open = open_row[(addr >> row_shift) & bank_mask];
+        const uint32_t row = addr >> row_shift >> __builtin_popcount(bank_mask);
+        if (open == row) return 0;
+        open = row;
+        return row_miss;
+    }
+    // the extra wait of one access (and its effect on the cache's state)
+    uint32_t access(uint32_t addr, bool write) {
+        const uint32_t line = addr >> line_shift, idx = line & (lines - 1);
+        if (tag[idx] == line) {
+            dirty[idx] |= write;
+            return 0;
+        }
+        uint32_t extra = miss;
+        if (tag[idx] != kNoLine && dirty[idx]) {  // the write-back: its row change is part of its cost
+            extra += evict;
+            dram(tag[idx] << line_shift);
+        }
+        extra += dram(addr);
+        tag[idx] = line;
+        dirty[idx] = write;
+        return extra;
+    }
+};
+
 struct Sim {
     uint32_t ram_base = 0x40000000u;
     uint32_t ram_bytes = 256u * 1024u;
@@ -70,12 +113,15 @@ struct Sim {
     uint32_t trap_regs[4] = {0, 0, 0, 0};  // mcause, mepc, mtval, insn
     std::string console;
     bool console_truncated = false;
+    L2 l2;
 };
 
 struct Port {
     bool ibus;
     int waited = 0;
+    int need = -1;  // the wait of the access in progress, decided on its first cycle (-1: none)
 };
+
 
 [[noreturn]] void fail(const char *msg) {
     std::printf("ISAFORGE_SIM reason=error msg=%s\n", msg);
@@ -115,15 +161,18 @@ inline uint8_t serve(Sim &s, Port &p, int wait_states, uint8_t cyc, uint8_t stb,
                      uint32_t adr_word, uint32_t dat_w, uint8_t sel, uint32_t &dat_r, uint32_t pc) {
     if (!(cyc && stb)) {
         p.waited = 0;
+        p.need = -1;
         return 0;
     }
-    if (p.waited < wait_states) {
+    const uint32_t addr = adr_word << 2;
+    const uint32_t off = addr - s.ram_base;
+    if (p.need < 0) p.need = wait_states + (s.l2.lines && off < s.ram_bytes ? s.l2.access(addr, we) : 0);
+    if (p.waited < p.need) {
         p.waited++;
         return 0;
     }
     p.waited = 0;
-    const uint32_t addr = adr_word << 2;
-    const uint32_t off = addr - s.ram_base;
+    p.need = -1;
     if (off < s.ram_bytes) {
         uint32_t &w = s.ram[off >> 2];
         if (we) {
@@ -198,6 +247,31 @@ int main(int argc, char **argv) {
         else if (a == "--max-cycles") max_cycles = parse_u64(next(), "max-cycles");
         else if (a == "--wait-states") wait_states = static_cast<int>(parse_u64(next(), "wait-states"));
         else if (a == "--console") console_path = next();
+        else if (a == "--l2") {
+            uint32_t v[7];
+            std::string spec = next();
+            size_t at = 0;
+            for (int k = 0; k < 7; k++) {
+                size_t end = spec.find(':', at);
+                if ((end == std::string::npos) != (k == 6)) fail("bad_l2_spec");
+                v[k] = static_cast<uint32_t>(parse_u64(spec.substr(at, end - at).c_str(), "l2"));
+                at = end + 1;
+            }
+            const auto pow2 = [](uint32_t x) { return x && !(x & (x - 1)); };
+            if (!pow2(v[0]) || !pow2(v[1]) || v[1] < 4 || v[1] > v[0] || !pow2(v[5]) || !pow2(v[6]))
+                fail("bad_l2_geometry");
+            L2 &c = s.l2;
+            c.lines = v[0] / v[1];
+            c.line_shift = static_cast<uint32_t>(__builtin_ctz(v[1]));
+            c.miss = v[2];
+            c.evict = v[3];
+            c.row_miss = v[4];
+            c.row_shift = static_cast<uint32_t>(__builtin_ctz(v[5]));
+            c.bank_mask = v[6] - 1;
+            c.tag.assign(c.lines, L2::kNoLine);
+            c.dirty.assign(c.lines, 0);
+            c.open_row.assign(v[6], L2::kNoLine);
+        }
         else if (a == "--dump") {
             std::string spec = next();
             size_t c1 = spec.find(':'), c2 = spec.find(':', c1 == std::string::npos ? 0 : c1 + 1);
@@ -214,6 +288,12 @@ int main(int argc, char **argv) {
     if (s.ram_bytes == 0 || (s.ram_bytes & 3) || (s.ram_base & 3)) fail("bad_ram_geometry");
     if (!have_entry) entry = s.ram_base;
     s.ram.assign(s.ram_bytes / 4, 0);
+    if (s.l2.lines) {  // as LiteX's BIOS leaves it (see --l2 above)
+        L2 &c = s.l2;
+        const uint32_t bytes = c.lines << c.line_shift, first = s.ram_base + bytes;
+        for (uint32_t i = 0; i < c.lines; i++) c.tag[i] = (first >> c.line_shift) + i;
+        for (uint32_t a = first; a - first < bytes; a += 1u << c.row_shift) c.dram(a);
+    }
 
     if (!image_path.empty()) {
         FILE *f = std::fopen(image_path.c_str(), "rb");
