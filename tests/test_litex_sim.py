@@ -1,7 +1,8 @@
 """LiteX's own SoC (litex_sim, litex_vexriscv full+cfu) runs isaforge programs: one build per CFU.
 
-The whole suite makes at most one litex_sim build (about a minute; cached by content hash afterwards):
-the dot4_i8 unit with 64 KiB of integrated main RAM. Every other test reuses it.
+The whole suite makes at most two litex_sim builds (about a minute each; cached by content hash
+afterwards): the dot4_i8 unit with 64 KiB of integrated main RAM, which every test here reuses, and
+the same unit with SDRAM (tests/test_litex_sdram.py).
 """
 
 import dataclasses
