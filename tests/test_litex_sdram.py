@@ -150,3 +150,20 @@ def test_run_elf_rejects_a_non_timing_l2():
     elf = compile_rv32(_reads_program(64), toolchain=ZIG)
     with pytest.raises(ArgumentError, match="l2 must be"):
         run_elf(elf, l2="sdram")
+
+
+def test_the_tuner_measures_on_the_sdram_model_when_it_is_named():
+    """A tuning measurement on ``vexriscv_sdram`` runs with its L2 timing (the Job carries it) and
+    costs what ``simulator.run`` on that target costs, more than on the SRAM model."""
+    from schedules import autotune
+    from simulator.measure import DEFAULT_TIMEOUT_CYCLES, measure_one, prepare
+
+    costs = {}
+    for target in ("vexriscv_sdram", "vexriscv"):
+        task = autotune.create_task("matmul_i8", (16, 16, 16), target)
+        job = prepare(task, 0, target)
+        assert job.l2 == get_target(target).l2
+        res = measure_one(task, 0, target, DEFAULT_TIMEOUT_CYCLES, 0)
+        assert res.error is None, res
+        costs[target] = res.cost
+    assert costs["vexriscv_sdram"] > costs["vexriscv"]
