@@ -14,6 +14,12 @@ API
     package; its caches map to block RAM), cached on disk and per process: about 30 s on a quiet
     machine the first time.
 
+``FpgaPart(name, lut, ff, dsp, bram)``, ``FPGA_PARTS`` (``"a7-35t"``: the Arty A7-35T's XC7A35T,
+``"a7-100t"``: the Arty A7-100T's XC7A100T), ``over_capacity(area, part, cpu=None) -> list[str]``
+    A device's resources and which of them a unit (with the CPU's area added, when given) exceeds:
+    e.g. ``["DSP 132/90"]``; empty when it fits. The rest of the SoC (bus, UART, DRAM controller) is not
+    counted, so a unit close to the limit may still not fit.
+
 ``area_rows(reports, cpu=None) -> list[AreaRow]`` / ``format_area_table(reports, cpu=None) -> str``
     The table the ``isaforge area`` command and ``benchmarks/area.py`` print: LUT, FF, DSP, BRAM, CARRY4,
     logic depth, cell-delay estimate, and the unit's LUT / FF / DSP / BRAM as a percentage of the CPU's.
@@ -40,8 +46,8 @@ CPU_FILE = "VexRiscv_FullCfu.v"
 CPU_TOP = "VexRiscv"
 
 __all__ = [
-    "AreaReport", "AreaRow", "SynthesisError", "area_rows", "cpu_area", "cpu_verilog_path", "extension_area",
-    "format_area_table", "synthesize",
+    "FPGA_PARTS", "AreaReport", "AreaRow", "FpgaPart", "SynthesisError", "area_rows", "cpu_area", "cpu_verilog_path",
+    "extension_area", "format_area_table", "over_capacity", "synthesize",
 ]
 
 
@@ -80,6 +86,46 @@ def cpu_verilog_path() -> Path:
 def cpu_area() -> AreaReport:
     """Area and logic depth of VexRiscv_FullCfu (the CPU without its CFU); see the module docstring."""
     return synthesize({CPU_FILE: cpu_verilog_path().read_text()}, CPU_TOP, name="VexRiscv_FullCfu")
+
+
+@dataclass(frozen=True)
+class FpgaPart:
+    """An FPGA's resources as Yosys ``synth_xilinx`` counts them: LUTs, flip-flops, DSP48E1 slices and
+    36 Kb block RAMs."""
+
+    name: str
+    lut: int
+    ff: int
+    dsp: int
+    bram: float
+
+
+#: the boards' devices, from Xilinx's 7-series product table
+FPGA_PARTS = {
+    "a7-35t": FpgaPart("XC7A35T (Arty A7-35T)", lut=20800, ff=41600, dsp=90, bram=50),
+    "a7-100t": FpgaPart("XC7A100T (Arty A7-100T)", lut=63400, ff=126800, dsp=240, bram=135),
+}
+
+
+def over_capacity(area, part: FpgaPart | str, cpu=None) -> list[str]:
+    """The resources of ``part`` (a FpgaPart or a key of ``FPGA_PARTS``) that ``area`` (an AreaReport or
+    a dict of its figures) exceeds, the CPU's ``cpu`` added when given: ``["DSP 132/90", ...]``."""
+    if isinstance(part, str):
+        if part not in FPGA_PARTS:
+            raise ExtensionError(f"unknown FPGA part {part!r}; known: {', '.join(FPGA_PARTS)}")
+        part = FPGA_PARTS[part]
+
+    def figure(a, k: str) -> float:
+        if a is None:
+            return 0.0
+        return float(a[k] if isinstance(a, dict) else getattr(a, k))
+
+    out = []
+    for k, label in (("lut", "LUT"), ("ff", "FF"), ("dsp", "DSP"), ("bram", "BRAM")):
+        used = figure(area, k) + figure(cpu, k)
+        if used > getattr(part, k):
+            out.append(f"{label} {used:g}/{getattr(part, k):g}")
+    return out
 
 
 @dataclass(frozen=True)

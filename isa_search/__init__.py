@@ -13,10 +13,10 @@ Modules: workloads (Workload, Kernel, the shipped workloads), stages (the fixed-
 template), search (search_isa, SearchReport), report (table, Pareto front, PNG, JSON).
 """
 
-from .report import format_table, mark_pareto, non_dominated, plot_front, write_report
+from .report import capacity, format_table, mark_pareto, non_dominated, plot_front, write_report
 from .search import CandidateResult, KernelResult, SearchProgress, SearchReport, Status, search_isa
 from .workloads import WORKLOADS, Kernel, Workload, WorkloadError, load_workload
 
 __all__ = ["WORKLOADS", "CandidateResult", "Kernel", "KernelResult", "SearchProgress", "SearchReport", "Status",
-           "Workload", "WorkloadError", "format_table", "load_workload", "mark_pareto", "non_dominated",
+           "Workload", "WorkloadError", "capacity", "format_table", "load_workload", "mark_pareto", "non_dominated",
            "plot_front", "search_isa", "write_report"]

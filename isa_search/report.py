@@ -2,9 +2,11 @@
 
 ``format_table(report) -> str``: one line per ranked candidate (fastest first): instruction(s),
 encoding (function_id(s)), a one-line description, whole-workload cycles, speedup over rv32im,
-LUT / FF / DSP / BRAM, logic depth, speedup per 1k LUT, ``*`` on the Pareto front; then the
-hand-designed reference row, the rv32im baseline, and one line per candidate not ranked (no gain,
-pruned, failed, out of budget) with its reason.
+LUT / FF / DSP / BRAM, logic depth, speedup per 1k LUT, whether the unit and the CPU fit the board's
+FPGA (``part``, a key of ``isa_ext.area.FPGA_PARTS``: ``"a7-35t"``, the Arty A7-35T, by default; "no"
+names what overflows), ``*`` on the Pareto front; then the hand-designed reference row, the rv32im
+baseline, and one line per candidate not ranked (no gain, pruned, failed, out of budget) with its
+reason. ``capacity(report, part)``: each measured candidate's overflowing resources on ``part``.
 
 ``mark_pareto(cands)`` sets ``pareto`` on the candidates no other one dominates (fewer or equal
 cycles and LUTs, one of them strictly fewer); ``non_dominated(points)`` checks a front.
@@ -17,6 +19,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+
+from isa_ext.area import FPGA_PARTS, over_capacity
+
+#: the board the ranked table checks the units against: the Arty A7-35T
+DEFAULT_PART = "a7-35t"
 
 
 def dominates(a: tuple[float, float], b: tuple[float, float]) -> bool:
@@ -68,29 +75,44 @@ def _short(text: str, n: int = 58) -> str:
     return text if len(text) <= n else text[:n - 3] + "..."
 
 
-def _row(c, mark: str) -> list[str]:
+def _fits(c, part: str, cpu) -> str:
+    if c.area is None:
+        return "-"
+    over = over_capacity(c.area, part, cpu)
+    return "yes" if not over else "no: " + ", ".join(over)
+
+
+def _row(c, mark: str, part: str = DEFAULT_PART, cpu=None) -> list[str]:
     a = c.area or {}
     spk = c.speedup_per_klut
     return [mark, _instr(c), _encoding(c), _short(c.description), f"{c.cycles:,.0f}" if c.cycles is not None else "-",
             f"{c.speedup:.2f}x" if c.speedup is not None else "-", str(a.get("lut", "-")), str(a.get("ff", "-")),
             str(a.get("dsp", "-")), f"{a['bram']:g}" if "bram" in a else "-", str(a.get("logic_depth", "-")),
-            f"{spk:.2f}" if spk is not None else "-"]
+            f"{spk:.2f}" if spk is not None else "-", _fits(c, part, cpu)]
 
 
 HEAD = ["", "instruction(s)", "function_id", "computes", "cycles", "speedup", "LUT", "FF", "DSP", "BRAM", "depth",
-        "x/kLUT"]
+        "x/kLUT", "fits"]
 
 
-def format_table(report, top: int | None = None) -> str:
+def capacity(report, part: str = DEFAULT_PART) -> dict[str, list[str]]:
+    """Each candidate with an area (and the reference): the resources of ``part`` it overflows, with
+    the CPU's area added when the report has it (empty: it fits)."""
+    cands = list(report.candidates) + ([report.reference] if report.reference is not None else [])
+    return {c.key: over_capacity(c.area, part, report.cpu_area) for c in cands if c.area is not None}
+
+
+def format_table(report, top: int | None = None, part: str = DEFAULT_PART) -> str:
     """The ranked table as text (see the module docstring)."""
     from .search import Status
 
+    cpu = report.cpu_area
     ranked = report.ranked()[:top] if top else report.ranked()
-    rows = [_row(c, f"{i + 1}{'*' if c.pareto else ''}") for i, c in enumerate(ranked)]
+    rows = [_row(c, f"{i + 1}{'*' if c.pareto else ''}", part, cpu) for i, c in enumerate(ranked)]
     if report.reference is not None and report.reference.cycles is not None:
-        rows.append(_row(report.reference, "ref" + ("*" if report.reference.pareto else "")))
+        rows.append(_row(report.reference, "ref" + ("*" if report.reference.pareto else ""), part, cpu))
     base = ["rv32", "(no extension)", "-", "rv32im scalar code", f"{report.baseline_cycles:,.0f}", "1.00x", "0", "0",
-            "0", "0", "-", "-"]
+            "0", "0", "-", "-", "yes" if not over_capacity(None, part, cpu) else "no"]
     rows.append(base)
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEAD)]
     left = {1, 2, 3}
@@ -104,6 +126,8 @@ def format_table(report, top: int | None = None) -> str:
              fmt(HEAD), fmt(["-" * w for w in widths])]
     lines += [fmt(r) for r in rows]
     lines.append("* on the Pareto front of cycles vs LUTs; ref: the hand-designed reference unit")
+    lines.append(f"fits: the unit {'and VexRiscv_FullCfu ' if cpu else ''}within the {FPGA_PARTS[part].name}'s LUTs, "
+                 f"FFs, DSPs and BRAMs (the rest of the SoC not counted)")
     if macs:
         best = ranked[0] if ranked else None
         if best is not None:

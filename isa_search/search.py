@@ -229,6 +229,13 @@ class SearchReport:
         return {"pruned": len(self.by_status(Status.PRUNED)), "audited": len(aud),
                 "winners_pruned": [c.key for c in aud if c.would_have_won]}
 
+    def _capacity(self) -> dict:
+        from isa_ext.area import FPGA_PARTS
+
+        from .report import capacity
+
+        return {part: capacity(self, part) for part in FPGA_PARTS}
+
     def to_json(self) -> dict:
         return {
             "workload": self.workload.to_json(),
@@ -242,6 +249,7 @@ class SearchReport:
             "counts": self.counts,
             "prune_audit": self.prune_audit(),
             "cpu_area": self.cpu_area,
+            "capacity": self._capacity(),
             "wall_s": self.wall_s,
             "records": self.records,
             "n_measured": self.n_measured,

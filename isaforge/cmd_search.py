@@ -93,6 +93,9 @@ def add_parser(sub) -> None:
     p.add_argument("--parallel", type=int, default=None, help="local measurement processes (default: CPU count)")
     p.add_argument("--audit", type=int, default=2, help="pruned candidates measured anyway to check the pruning")
     p.add_argument("--no-dataflow", action="store_true", help="skip the dataflow candidate generator")
+    p.add_argument("--part", default="a7-35t", choices=["a7-35t", "a7-100t"],
+                   help="the FPGA of the board whose capacity the table checks each unit (with the CPU) against: "
+                        "the Arty A7-35T or A7-100T")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
@@ -106,7 +109,7 @@ def run(args) -> int:
                      families=families, trials_per_kernel=args.trials, scheduler=args.scheduler,
                      progress=None if args.no_progress else SearchProgressBar(), audit=args.audit,
                      dataflow=not args.no_dataflow, seed=args.seed, n_parallel=args.parallel)
-    print(format_table(rep))
+    print(format_table(rep, part=args.part))
     out = Path(args.output)
     print(f"wrote {out / 'search.json'}, {out / 'table.txt'}, {out / 'front.png'}")
     if args.export is not None:

@@ -18,9 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from isa_ext.area import FPGA_PARTS, over_capacity
 from isa_ext.candidates import CandidateSpec, Family, register_family
+from isa_ext.errors import ExtensionError
 from isa_ext.library import dot_product_extension
-from isa_search import Status, format_table, load_workload, non_dominated, search_isa
+from isa_search import Status, capacity, format_table, load_workload, non_dominated, search_isa
 from isa_search.report import dominates
 from schedules.autotune.records import load_records
 
@@ -115,6 +117,30 @@ def test_front_is_non_dominated_and_marked(run):
     assert "*" in table and "rv32im" in table and "x/kLUT" in table
     for c in rep.ranked():
         assert c.name.split("+")[0] in table.replace("{", ".").replace(".", " ") or c.exts[0] in table
+
+
+def test_table_says_whether_each_unit_fits_the_board(run):
+    """The fits column: each ranked unit with the CPU against the Arty A7's FPGA, from the Yosys figures."""
+    rep, _, _ = run
+    table = format_table(rep)
+    assert "fits" in table and "XC7A35T" in table
+    fits = capacity(rep, "a7-35t")
+    for c in rep.ranked():
+        assert fits[c.key] == over_capacity(c.area, "a7-35t", rep.cpu_area)
+    assert "capacity" in rep.to_json() and set(rep.to_json()["capacity"]) == {"a7-35t", "a7-100t"}
+    big = format_table(rep, part="a7-100t")
+    assert "XC7A100T" in big
+
+
+def test_over_capacity_names_what_overflows():
+    unit = {"lut": 4000, "ff": 9000, "dsp": 128, "bram": 0}
+    cpu = {"lut": 1900, "ff": 1200, "dsp": 4, "bram": 2}
+    assert over_capacity(unit, "a7-35t") == ["DSP 128/90"]
+    assert over_capacity(unit, "a7-35t", cpu) == ["DSP 132/90"]
+    assert over_capacity(unit, "a7-100t", cpu) == []
+    assert over_capacity({**unit, "lut": 19000}, FPGA_PARTS["a7-35t"], cpu) == ["LUT 20900/20800", "DSP 132/90"]
+    with pytest.raises(ExtensionError, match="unknown FPGA part"):
+        over_capacity(unit, "zynq")
 
 
 def test_ranked_candidates_passed_verification_and_synthesis(run):
