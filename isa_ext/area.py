@@ -46,8 +46,8 @@ CPU_FILE = "VexRiscv_FullCfu.v"
 CPU_TOP = "VexRiscv"
 
 __all__ = [
-    "FPGA_PARTS", "AreaReport", "AreaRow", "FpgaPart", "SynthesisError", "area_rows", "cpu_area", "cpu_verilog_path",
-    "extension_area", "format_area_table", "over_capacity", "synthesize",
+    "DEFAULT_PART", "FPGA_PARTS", "AreaReport", "AreaRow", "FpgaPart", "SynthesisError", "area_rows", "cpu_area",
+    "cpu_verilog_path", "extension_area", "format_area_table", "over_capacity", "synthesize",
 ]
 
 
@@ -105,6 +105,10 @@ FPGA_PARTS = {
     "a7-35t": FpgaPart("XC7A35T (Arty A7-35T)", lut=20800, ff=41600, dsp=90, bram=50),
     "a7-100t": FpgaPart("XC7A100T (Arty A7-100T)", lut=63400, ff=126800, dsp=240, bram=135),
 }
+
+
+#: the board isaforge's SoC targets: the Arty A7-35T
+DEFAULT_PART = "a7-35t"
 
 
 def over_capacity(area, part: FpgaPart | str, cpu=None) -> list[str]:

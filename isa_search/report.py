@@ -20,10 +20,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from isa_ext.area import FPGA_PARTS, over_capacity
-
-#: the board the ranked table checks the units against: the Arty A7-35T
-DEFAULT_PART = "a7-35t"
+from isa_ext.area import DEFAULT_PART, FPGA_PARTS, over_capacity
 
 
 def dominates(a: tuple[float, float], b: tuple[float, float]) -> bool:
@@ -102,10 +99,11 @@ def capacity(report, part: str = DEFAULT_PART) -> dict[str, list[str]]:
     return {c.key: over_capacity(c.area, part, report.cpu_area) for c in cands if c.area is not None}
 
 
-def format_table(report, top: int | None = None, part: str = DEFAULT_PART) -> str:
-    """The ranked table as text (see the module docstring)."""
+def format_table(report, top: int | None = None, part: str | None = None) -> str:
+    """The ranked table as text (see the module docstring); ``part`` None: the report's own."""
     from .search import Status
 
+    part = part or getattr(report, "part", None) or DEFAULT_PART
     cpu = report.cpu_area
     ranked = report.ranked()[:top] if top else report.ranked()
     rows = [_row(c, f"{i + 1}{'*' if c.pareto else ''}", part, cpu) for i, c in enumerate(ranked)]
@@ -126,7 +124,8 @@ def format_table(report, top: int | None = None, part: str = DEFAULT_PART) -> st
              fmt(HEAD), fmt(["-" * w for w in widths])]
     lines += [fmt(r) for r in rows]
     lines.append("* on the Pareto front of cycles vs LUTs; ref: the hand-designed reference unit")
-    lines.append(f"fits: the unit {'and VexRiscv_FullCfu ' if cpu else ''}within the {FPGA_PARTS[part].name}'s LUTs, "
+    name = FPGA_PARTS[part].name if isinstance(part, str) and part in FPGA_PARTS else getattr(part, "name", part)
+    lines.append(f"fits: the unit {'and VexRiscv_FullCfu ' if cpu else ''}within the {name}'s LUTs, "
                  f"FFs, DSPs and BRAMs (the rest of the SoC not counted)")
     if macs:
         best = ranked[0] if ranked else None

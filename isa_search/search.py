@@ -31,7 +31,10 @@
    use the unit, or that the unit cannot serve, keeps its rv32im best: whole-workload cycles =
    ``sum(count x best cycles)`` stay comparable. Requantize stages are tuned with ``requant_i8``
    (the unit and ``requant_i8`` share one CFU: candidates leave funct3 5 free);
-6. **rank**: a measured unit whose speedup over rv32im is above 1 is ``ranked``; one that speeds
+6. **combine** (``combine``): one CFU of the fastest unit per kernel (see ``_combination``); when it
+   does not fit the board's FPGA (``part``, a key of ``isa_ext.area.FPGA_PARTS``; None: no check) with
+   the CPU, also the fastest combination of units that does;
+7. **rank**: a measured unit whose speedup over rv32im is above 1 is ``ranked``; one that speeds
    nothing up is ``no_gain``. The Pareto front of cycles against LUTs is marked.
 
 Everything measured goes to ``records`` (JSON Lines, one file for every task), so a killed search
@@ -55,6 +58,7 @@ from pathlib import Path
 import numpy as np
 
 import isa_ext
+from isa_ext.area import DEFAULT_PART, over_capacity
 from isa_ext.candidates import (
     ENCODING_PARAM,
     CandidateSpec,
@@ -188,6 +192,7 @@ class SearchReport:
     n_measured: int = 0
     n_resumed: int = 0
     notes: list[str] = field(default_factory=list)
+    part: str | None = DEFAULT_PART  # the board's FPGA the search checked the units against
 
     # views -------------------------------------------------------------------------------------
     def ranked(self) -> list[CandidateResult]:
@@ -658,12 +663,17 @@ def _settle(cand: CandidateResult, own: set[str]) -> None:
 
 
 def _combination(s: _Search, results: list[CandidateResult], units: dict, rq, cpu,
-                 base_total: float) -> CandidateResult | None:
+                 base_total: float, part=None, skip: frozenset = frozenset()) -> CandidateResult | None:
     """One CFU holding, for every template kernel, the measured unit that made it fastest (when that is
     more than one unit; a unit whose encodings collide with those picked is re-encoded to other funct3
     values when some fit, else the kernel's next fastest unit is tried): verified together in Verilator
     (``isa_ext.verify_set``: routing, interleaved state), synthesized as one CFU and measured like a
-    single unit (every kernel tuned with all of them offered). None when there is nothing to combine."""
+    single unit (every kernel tuned with all of them offered). None when there is nothing to combine
+    (or when the pick is the set ``skip``).
+
+    ``part`` (a key of ``isa_ext.area.FPGA_PARTS`` or an ``FpgaPart``): only units whose areas, summed with those picked
+    and the CPU's, fit the part are picked (the sum counts each unit's routing and partner again, so it
+    errs on the safe side); the combined CFU's own synthesis then says whether it fits."""
     # ranked units, and pruned ones the audit measured: a unit that serves one kernel well can lose
     # on the whole workload alone (so it is pruned) and still be the best part of a combination
     ranked = [c for c in results if c.status == Status.RANKED or (c.status == Status.PRUNED and c.audited)]
@@ -697,6 +707,15 @@ def _combination(s: _Search, results: list[CandidateResult], units: dict, rq, cp
                        f"{list(fit.p[ENCODING_PARAM])}) to share the CFU")
         return ext
 
+    def fits(keys: list[str]) -> bool:
+        if part is None:
+            return True
+        areas = [by_key[key].area for key in keys]
+        if any(a is None for a in areas):
+            return False
+        total = {k: sum(float(a[k]) for a in areas) for k in ("lut", "ff", "dsp", "bram")}
+        return not over_capacity(total, part, cpu)
+
     # the heaviest kernels first; per kernel its fastest unit whose encodings fit beside those picked
     heavy = sorted((k for k in s.wl.kernels if not k.is_stage), key=lambda k: -k.count * s.baseline[k.label].cycles)
     for k in heavy:
@@ -705,6 +724,8 @@ def _combination(s: _Search, results: list[CandidateResult], units: dict, rq, cp
         for _, key in opts:
             if key in pick:
                 break
+            if not fits([*pick, key]):
+                continue
             ext = place(key)
             if ext is not None:
                 chosen[key] = ext
@@ -714,11 +735,13 @@ def _combination(s: _Search, results: list[CandidateResult], units: dict, rq, cp
         if left:
             s.notes.append(f"combination: for {k.label!r} faster units collide with {pick} in every encoding: "
                            f"{', '.join(left)}")
-    if len(pick) < 2:
+    if len(pick) < 2 or frozenset(pick) == skip:
         return None
     own = [chosen[key] for key in pick]
     unit = own + ([rq] if rq is not None else [])
     key = "combination: " + " + ".join(pick)
+    if part is not None:
+        key += f" (fits {getattr(part, 'name', part)})"
     cand = CandidateResult(key, "combination", [e.name for e in unit],
                            "; ".join(f"{e.name}: {e.doc.split(': ', 1)[-1].rstrip('.')}" for e in own))
     cand.instructions = [x for e in unit for x in _instructions(e)]
@@ -748,7 +771,7 @@ def search_isa(workload, *, budget_s: float, records, out_dir=None, families: Se
                candidates: Sequence[CandidateSpec] | None = None, dataflow: bool = True, dataflow_top: int = 8,
                reference: bool = True, audit: int = 2, verify_n: int = 2000, seed: int = 0,
                n_parallel: int | None = None, baseline_trials: int | None = None,
-               split_build: bool = True, combine: bool = True) -> SearchReport:
+               split_build: bool = True, combine: bool = True, part=DEFAULT_PART) -> SearchReport:
     """Search the instruction to add for ``workload`` (a name, a .py file or a Workload); see the
     module docstring. ``families`` restricts the parametric families, ``candidates`` gives the specs
     explicitly (then neither families nor the dataflow generator are asked). With ``out_dir`` the
@@ -767,7 +790,7 @@ def search_isa(workload, *, budget_s: float, records, out_dir=None, families: Se
                            trials_per_kernel=trials_per_kernel, scheduler=scheduler, progress=progress,
                            candidates=candidates, dataflow=dataflow, dataflow_top=dataflow_top, reference=reference,
                            audit=audit, verify_n=verify_n, seed=seed, n_parallel=n_parallel,
-                           baseline_trials=baseline_trials, combine=combine)
+                           baseline_trials=baseline_trials, combine=combine, part=part)
 
 
 @contextlib.contextmanager
@@ -786,7 +809,7 @@ def _soc_split_env(split: bool):
 
 def _search_isa(workload, *, budget_s, records, out_dir, families, trials_per_kernel, scheduler, progress, candidates,
                 dataflow, dataflow_top, reference, audit, verify_n, seed, n_parallel, baseline_trials,
-                combine) -> SearchReport:
+                combine, part) -> SearchReport:
     wl = load_workload(workload)
     records = Path(records)
     records.parent.mkdir(parents=True, exist_ok=True)
@@ -911,8 +934,15 @@ def _search_isa(workload, *, budget_s, records, out_dir, families, trials_per_ke
             combo = _combination(s, results, units, rq, cpu, base_total)
             if combo is not None:
                 results.append(combo)
+            # the best combination does not fit the board's FPGA: also the best one that does
+            if (part is not None and combo is not None and combo.area is not None
+                    and over_capacity(combo.area, part, cpu) and not s.over_budget()):
+                picked = frozenset(combo.key.removeprefix("combination: ").split(" + "))
+                small = _combination(s, results, units, rq, cpu, base_total, part=part, skip=picked)
+                if small is not None:
+                    results.append(small)
         report = SearchReport(wl, base_total, baseline, results, ref, cpu, time.monotonic() - s.t0, str(records),
-                              None if out_dir is None else str(out_dir), s.n_measured, s.n_resumed, s.notes)
+                              None if out_dir is None else str(out_dir), s.n_measured, s.n_resumed, s.notes, part)
         from .report import mark_pareto, write_report
 
         mark_pareto(report._front_pool())

@@ -94,8 +94,9 @@ def add_parser(sub) -> None:
     p.add_argument("--audit", type=int, default=2, help="pruned candidates measured anyway to check the pruning")
     p.add_argument("--no-dataflow", action="store_true", help="skip the dataflow candidate generator")
     p.add_argument("--part", default="a7-35t", choices=["a7-35t", "a7-100t"],
-                   help="the FPGA of the board whose capacity the table checks each unit (with the CPU) against: "
-                        "the Arty A7-35T or A7-100T")
+                   help="the FPGA of the board whose capacity the table checks each unit (with the CPU) against, "
+                        "the Arty A7-35T or A7-100T; when the best combination of units does not fit it, the search "
+                        "also measures the best one that does")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
@@ -108,7 +109,8 @@ def run(args) -> int:
     rep = search_isa(args.workload, budget_s=args.budget, records=args.records, out_dir=args.output,
                      families=families, trials_per_kernel=args.trials, scheduler=args.scheduler,
                      progress=None if args.no_progress else SearchProgressBar(), audit=args.audit,
-                     dataflow=not args.no_dataflow, seed=args.seed, n_parallel=args.parallel)
+                     dataflow=not args.no_dataflow, seed=args.seed, n_parallel=args.parallel,
+                     part=args.part)
     print(format_table(rep, part=args.part))
     out = Path(args.output)
     print(f"wrote {out / 'search.json'}, {out / 'table.txt'}, {out / 'front.png'}")

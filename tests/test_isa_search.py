@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from isa_ext.area import FPGA_PARTS, over_capacity
+from isa_ext.area import FPGA_PARTS, FpgaPart, over_capacity
 from isa_ext.candidates import CandidateSpec, Family, register_family
 from isa_ext.errors import ExtensionError
 from isa_ext.library import dot_product_extension
@@ -237,6 +237,32 @@ def test_combination_re_encodes_units_of_one_family(tmp_path):
     assert used["matmul 32"] == [specs[0].ext_name] and used["dense 32->3"][0].startswith("c_stationary_2_int8_")
     singles = {c.key: c.cycles for c in rep.candidates if c.source != "combination"}
     assert combo.cycles <= min(singles.values())
+
+
+def test_a_combination_that_fits_the_part_when_the_best_does_not(tmp_path):
+    """The best combination (the 4-column stationary unit for the matmul, the dot unit for the dense
+    layer) overflows a part's DSPs; the search then also measures the fastest combination whose summed
+    areas fit (the 2-column unit for the matmul), synthesizes it and ranks it: it fits."""
+    from isa_search.workloads import Kernel, Workload
+
+    wl = Workload("two_rows", (Kernel("matmul 32", "matmul_i8", (32, 32, 32)), Kernel("dense 32->3", "dense_i8",
+                                                                                       (1, 3, 32))))
+    specs = [CandidateSpec.of("stationary", cols=4, k=32, dtype="int8"),
+             CandidateSpec.of("stationary", cols=2, k=32, dtype="int8"),
+             CandidateSpec.of("dot", lanes=4, dtype="int8")]
+    # 30 DSPs: the CPU (4) + 4 columns (32) do not fit, the CPU + 2 columns (16) + the dot unit (4) do
+    part = FpgaPart("a 30-DSP part", lut=10**6, ff=10**6, dsp=30, bram=100)
+    rep = search_isa(wl, budget_s=1200, records=tmp_path / "fit.jsonl", trials_per_kernel=4, candidates=specs,
+                     verify_n=VERIFY_N, audit=0, n_parallel=2, reference=False, dataflow=False, part=part)
+    combos = {c.key: c for c in rep.candidates if c.source == "combination"}
+    assert len(combos) == 2, (list(combos), rep.notes)
+    best, small = sorted(combos.values(), key=lambda c: c.key.endswith(")"))
+    assert over_capacity(best.area, part, rep.cpu_area) and best.key.startswith("combination: ")
+    assert small.key.endswith("(fits a 30-DSP part)") and small.status == Status.RANKED, (small.key, small.reason)
+    assert small.verify is not None and not over_capacity(small.area, part, rep.cpu_area)
+    assert small.cycles >= best.cycles
+    table = format_table(rep)
+    assert "a 30-DSP part" in table and "no: DSP" in table
 
 
 # --- the CLI, killed and resumed ------------------------------------------------------------------
