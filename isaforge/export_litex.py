@@ -467,6 +467,11 @@ all: $(APP).bin
 include $(BUILD_DIR)/software/include/generated/variables.mak
 include $(SOC_DIRECTORY)/software/common.mak
 
+# Another BUILD_DIR is another SoC (other CSR addresses, memory map): the stamp names the one the
+# objects were built against, and changes (so everything is rebuilt) when BUILD_DIR does.
+STAMP := .isaforge_build_dir
+$(shell echo '$(abspath $(BUILD_DIR))' | cmp -s - $(STAMP) || echo '$(abspath $(BUILD_DIR))' > $(STAMP))
+
 # The {what} is compiled by the compiler and flags isaforge measured its cycles with (zig's clang;
 # python: one with the `ziglang` package): KERNEL_CC. LiteX's own gcc builds main.c, crt0 and libbase;
 # both objects are rv32im ilp32, so they link together. (make KERNEL_CC='$(CC) $(CFLAGS) -O2' uses gcc.)
@@ -477,24 +482,24 @@ KERNEL_CC ?= {kernel_cc}
 \t$(OBJCOPY) -O binary $< $@
 \tchmod -x $@
 
-$(APP).elf: $(OBJECTS) linker.ld
+$(APP).elf: $(OBJECTS) linker.ld $(STAMP)
 \t$(CC) $(LDFLAGS) -T linker.ld -N -o $@ $(OBJECTS) \\
 \t\t$(PACKAGES:%=-L$(BUILD_DIR)/software/%) \\
 \t\t-Wl,--whole-archive -Wl,--gc-sections -Wl,-Map,$@.map \\
 \t\t$(LIBS:lib%=-l%)
 \tchmod -x $@
 
-main.o: main.c {unit}.h
+main.o: main.c {unit}.h $(STAMP)
 \t$(compile)
 
-{unit}.o: {unit}.c
+{unit}.o: {unit}.c $(STAMP)
 \t$(KERNEL_CC) -c $< -o $@
 
-crt0.o: $(CPU_DIRECTORY)/crt0.S
+crt0.o: $(CPU_DIRECTORY)/crt0.S $(STAMP)
 \t$(assemble)
 
 clean:
-\t$(RM) $(OBJECTS) $(APP).elf $(APP).bin $(APP).elf.map .*~ *~
+\t$(RM) $(OBJECTS) $(APP).elf $(APP).bin $(APP).elf.map $(STAMP) *.d .*~ *~
 
 .PHONY: all clean
 """
@@ -530,7 +535,8 @@ These are the options of the litex_sim build isaforge measures with (`simulator.
 {sim_ram} of integrated main RAM (for SDRAM: `--with-sdram` instead of `--integrated-main-ram-size ...`,
 and `--sdram-init` instead of `--ram-init`) and `--sim-debug`, whose `sim_finish` CSR lets the app end
 the simulation after printing. The second command verilates the SoC (2-4 minutes) and exits when the app
-has printed its result. Without main RAM (litex_sim's default) the link fails on purpose (`the SoC has
+has printed its result. Building against another `BUILD_DIR` (e.g. `build/sdram`) rebuilds the app: each
+SoC has its own CSR addresses. Without main RAM (litex_sim's default) the link fails on purpose (`the SoC has
 no main_ram`). For a serial boot instead of `--ram-init`, use `litex_term --safe` (without `--safe` the
 upload fails its CRC in simulation).
 
@@ -618,7 +624,8 @@ def cycles_note(what: str, litex_cycles: int | None, model_cycles: int | None, u
 
     model = ("isaforge's SoC model, calibrated to LiteX's integrated SRAM (VexRiscv_FullCfu, one wait state "
              f"per bus access), with the {unit} built by the same compiler and flags as the Makefile's "
-             "`KERNEL_CC` but run by isaforge's own driver")
+             "`KERNEL_CC` but run by isaforge's own driver, laid out differently modulo the 4 KiB caches "
+             "(a few percent either way)")
     if litex_cycles is not None:
         text = (f"Cycles: **{litex_cycles:,}** for {what}, measured on this very build: this folder made by its "
                 "Makefile with LiteX's software flow against a litex_sim build with the options above "
@@ -657,7 +664,7 @@ class LitexMeasurement:
 
 _PRINTED_CYCLES = (re.compile(r"isaforge: kernel cycles (\d+)"),
                    re.compile(r"isaforge: cycles per inference (\d+) warm"))
-_BUILT = ("*.o", "*.d", "*.elf", "*.bin", "*.map")
+_BUILT = ("*.o", "*.d", "*.elf", "*.bin", "*.map", ".isaforge_build_dir")
 
 
 def measure_litex_sim(folder, sim=None, timeout_s: float = 600.0) -> LitexMeasurement:
