@@ -162,7 +162,7 @@ def run_model_export(args) -> int:
     used = ", ".join(e.name for e in compiled.used_extensions) or "none"
     tuned = ""
     if args.records:
-        n = sum(1 for v in compiled.schedules.values() if v == "record")
+        n = compiled.schedules.count("record")
         tuned = f", {n} of {len(compiled.schedules)} kernels from records"
     print(f"wrote {args.output}/ ({', '.join(sorted(paths))}); model {graph.name!r}, {len(batch)} input(s), "
           f"extensions used: {used}{tuned}")

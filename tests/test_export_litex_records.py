@@ -5,6 +5,7 @@ records that cannot give a kernel. (Built with LiteX's flow and run in litex_sim
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -173,3 +174,32 @@ def test_cli_export_litex_records(tmp_path, measure):
                          cwd=ROOT, timeout=300)
     assert bad.returncode != 0 and "--workload" in bad.stderr and "do not apply" in bad.stderr
     assert not np.any([p.exists() for p in [tmp_path / "x" / "kernel.c"]])
+
+
+def test_cli_export_litex_model_with_records(tmp_path):
+    """isaforge tune MODEL --records R, then export-litex MODEL --records R: the model is compiled with the
+    tuned schedules (every kernel from a record) and checked against numpy in the SoC model."""
+    from frontend import from_tflite, quantize, to_tflite
+    from frontend.zoo import sine_float_path
+
+    g = quantize(from_tflite(sine_float_path()), np.linspace(0, 2 * np.pi, 500, dtype=np.float32))
+    model = tmp_path / "sine_int8.tflite"
+    model.write_bytes(to_tflite(g))
+    records = tmp_path / "r.jsonl"
+    tune = subprocess.run([sys.executable, "-m", "isaforge", "tune", str(model), "--records", str(records),
+                           "--extensions", E, "--trials", "2", "--parallel", "1", "--no-progress"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert tune.returncode == 0, tune.stdout + tune.stderr
+    out = tmp_path / "model"
+    r = subprocess.run([sys.executable, "-m", "isaforge", "export-litex", str(model), "--records", str(records),
+                        "--extensions", E, "--simulate", "-o", str(out)], capture_output=True, text=True, cwd=ROOT,
+                       timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    n = len({json.loads(x)["task"] for x in records.read_text().splitlines()})
+    assert f"{n} of {n} kernels from records" in r.stdout
+    cycles = int(re.search(r"cycles per inference: (\d+) in isaforge's SoC model", r.stdout).group(1))
+    assert f"Cycles: {cycles:,} for a warm inference" in (out / "README.md").read_text()
+    bad = subprocess.run([sys.executable, "-m", "isaforge", "export-litex", str(model), "--records", str(records),
+                          "--task", "x", "-o", str(tmp_path / "y")], capture_output=True, text=True, cwd=ROOT,
+                         timeout=300)
+    assert bad.returncode != 0 and "--task" in bad.stderr
