@@ -8,7 +8,17 @@ A model: ``isaforge export-litex MODEL.tflite|MODEL.onnx [--extensions dot4_i8,r
 [--calibration c.npy] [--inputs x.npy] -o DIR`` loads it as ``isaforge run`` does (a float model is
 quantized with the calibration samples), compiles it for the VexRiscv and exports the C unit with a
 demo main.c that runs it on the inputs (real inputs are quantized; default one deterministic input)
-and checks the outputs against the numpy reference (export_litex_model).
+and checks the outputs against the numpy reference (export_litex_model); ``--records R`` compiles it
+with the tuned schedules of ``isaforge tune MODEL --records R``.
+
+Tuned records: ``isaforge export-litex --records R [--task KEY] -o DIR`` exports the best schedule of
+the records ``isaforge tune WORKLOAD --records R`` wrote (export_records: any template, its compiler
+knob becoming the Makefile's KERNEL_CC).
+
+Cycles: ``--simulate`` runs the kernel or model in isaforge's SoC model (calibrated to LiteX's
+integrated SRAM) and quotes its cycles, labelled so; ``--measure litex_sim`` builds the exported folder
+with LiteX's software flow against the cached litex_sim build of its CFU, runs it there and quotes
+those cycles (export_litex.measure_litex_sim).
 """
 
 from __future__ import annotations
@@ -96,8 +106,16 @@ KERNEL_DEFAULTS = {"workload": "matmul", "schedule": "dot4", "shape": None, "str
 
 
 def run(args) -> int:
+    if args.templates:
+        from .cmd_tune import load_templates
+
+        load_templates(args.templates)
+    if args.task is not None and args.records is None:
+        raise ExportError("export-litex: --task names a task of --records R")
     if args.model is not None:
         return run_model_export(args)
+    if args.records is not None:
+        return run_records_export(args)
     for key, value in KERNEL_DEFAULTS.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -121,8 +139,11 @@ def run_model_export(args) -> int:
     if given:
         raise ExportError(f"export-litex: {', '.join(given)} are for a kernel (--workload); a model file takes "
                           "--extensions, --calibration and --inputs")
+    if args.task is not None:
+        raise ExportError("export-litex: --task is for a kernel's records; a model takes every task of --records")
     graph = load_graph(args.model, args.calibration)
-    compiled = graph.compile("vexriscv", extensions=args.extensions or "")  # names, comma-separated
+    # names, comma-separated; records: each kernel with a record of its task takes the tuned schedule
+    compiled = graph.compile("vexriscv", extensions=args.extensions or "", records=args.records)
     batch = model_inputs(compiled, read_inputs(args.inputs, compiled) if args.inputs else None)
     core = int8_core(graph)  # what the unit computes: int8 in and out
     expected = np.stack([np.asarray(core.evaluate(x)[0]) for x in batch])
@@ -136,11 +157,45 @@ def run_model_export(args) -> int:
             return 1
         cycles = r.cycles
     paths = export_litex_model(compiled, args.output, inputs=batch, expected=expected, board=args.board,
-                               title=f"model {graph.name} ({Path(args.model).name})", sim_cycles=cycles)
+                               title=f"model {graph.name} ({Path(args.model).name})", sim_cycles=cycles,
+                               measure=args.measure)
     used = ", ".join(e.name for e in compiled.used_extensions) or "none"
+    tuned = ""
+    if args.records:
+        n = compiled.schedules.count("record")
+        tuned = f", {n} of {len(compiled.schedules)} kernels from records"
     print(f"wrote {args.output}/ ({', '.join(sorted(paths))}); model {graph.name!r}, {len(batch)} input(s), "
-          f"extensions used: {used}"
-          + (f", {cycles} cycles per inference in the SoC simulation" if cycles is not None else ""))
+          f"extensions used: {used}{tuned}")
+    _print_cycles(paths, "cycles per inference")
+    print(f"next: see {args.output}/README.md")
+    return 0
+
+
+def _print_cycles(paths, what: str) -> None:
+    if paths.model_cycles is not None:
+        print(f"{what}: {paths.model_cycles} in isaforge's SoC model (calibrated to LiteX's integrated SRAM)")
+    if paths.litex_cycles is not None:
+        print(f"{what}: {paths.litex_cycles} measured in litex_sim on the exported build "
+              f"({paths.measurement.build_dir})")
+
+
+def run_records_export(args) -> int:
+    """Export the best schedule of tuning records (export_records)."""
+    from .export_records import export_litex_records
+
+    given = [f"--{k}" for k, v in KERNEL_DEFAULTS.items() if getattr(args, k) is not None]
+    given += [f"--{k}" for k in ("extensions", "calibration", "inputs") if getattr(args, k) is not None]
+    if given:
+        raise ExportError(f"export-litex --records: {', '.join(given)} do not apply; the records name the "
+                          "workload, its shape and its schedule")
+    paths = export_litex_records(args.records, args.output, task=args.task, board=args.board,
+                                 simulate=args.simulate, measure=args.measure)
+    rk = paths.kernel
+    exts = ", ".join(e.name for e in rk.func.extensions) or "none"
+    print(f"wrote {args.output}/ ({', '.join(sorted(paths))}); {rk.task.key} config {rk.config.index} "
+          f"(line {rk.record.line_no} of {args.records}, tuned cost {rk.record.result.cost:g}), extensions: {exts}, "
+          f"compiler: {rk.config.compiler or rk.task.target_object.default_compiler}")
+    _print_cycles(paths, "kernel cycles")
     print(f"next: see {args.output}/README.md")
     return 0
 
@@ -176,10 +231,12 @@ def run_kernel_export(args) -> int:
             return 1
     shape = ",".join(str(wl.params[f]) for f in op.shape_attrs)
     title = f"{args.workload} [{shape}] schedule {args.schedule}"
-    paths = export_litex(func, args.output, board=args.board, ref=wl.ref, title=title, sim_cycles=cycles)
+    paths = export_litex(func, args.output, board=args.board, ref=wl.ref, title=title, sim_cycles=cycles,
+                         measure=args.measure)
     exts = ", ".join(e.name for e in func.extensions) or "none"
     print(f"wrote {args.output}/ ({', '.join(sorted(paths))}); kernel {name}, extensions: {exts}"
           + (f", {cycles} cycles in the SoC simulation" if cycles is not None else ""))
+    _print_cycles(paths, "kernel cycles")
     print(f"next: see {args.output}/README.md")
     return 0
 
@@ -218,8 +275,17 @@ def add_parser(sub) -> None:
     m.add_argument("--calibration", default=None, help=".npy of float samples to quantize a float model")
     m.add_argument("--inputs", default=None, help=".npy of inputs (leading axis: one per inference; real values "
                    "are quantized); default one deterministic input")
+    r = p.add_argument_group("tuned records (without MODEL: the best kernel; with MODEL: its tuned schedules)")
+    r.add_argument("--records", default=None, metavar="R", help="records of isaforge tune (JSON Lines)")
+    r.add_argument("--task", default=None, metavar="KEY", help="the task of R to export, e.g. "
+                   "matmul_i8[8,8,16]@vexriscv (needed when R holds several; isaforge best R lists them)")
+    r.add_argument("--templates", action="append", default=[], metavar="FILE_OR_MODULE",
+                   help="a .py file or module defining the records' user templates (as for isaforge tune)")
     p.add_argument("--board", default="digilent_arty", help="litex_boards target name (for the README)")
-    p.add_argument("--simulate", action="store_true", help="also run it in the SoC simulation, check it against "
-                   "numpy and record the cycles")
+    p.add_argument("--simulate", action="store_true", help="also run it in isaforge's SoC model (calibrated to "
+                   "LiteX's integrated SRAM), check it against numpy and quote those cycles")
+    p.add_argument("--measure", choices=["litex_sim"], default=None,
+                   help="build the exported folder with LiteX's software flow, run it in litex_sim (the cached "
+                        "build of its CFU; a first build takes minutes) and quote those cycles")
     p.add_argument("-o", "--output", required=True, help="output folder")
     p.set_defaults(func=run)

@@ -46,6 +46,7 @@ def export_unit(report, n: int, out_dir) -> dict:
     from isaforge.errors import ExportError
     from isaforge.export_litex import export_litex
     from schedules import autotune
+    from simulator.measure import toolchain_of
 
     ranked = report.ranked()
     if not 1 <= n <= len(ranked):
@@ -58,13 +59,16 @@ def export_unit(report, n: int, out_dir) -> dict:
     kr = max(used, key=lambda k: k.count * (base[k.label].cycles - k.cycles))
     rec = next(k for k in report.workload.kernels if k.label == kr.label)
     task = autotune.create_task(rec.template, tuple(_task_args(kr.task)), "vexriscv")
-    func = task.lower(task.config(kr.config), f"{re.sub(r'[^a-z0-9_]+', '_', kr.label.lower()).strip('_')}")
+    cfg = task.config(kr.config)
+    func = task.lower(cfg, f"{re.sub(r'[^a-z0-9_]+', '_', kr.label.lower()).strip('_')}")
 
     def ref(*ins):
         return task.reference(list(ins))[0]
 
     title = f"{report.workload.name}: {kr.label} with {cand.name} (isa_search rank {n})"
-    paths = export_litex(func, out_dir, ref=ref, title=title, sim_cycles=int(kr.cycles))
+    # KERNEL_CC: the compiler of the config's knob, which the search measured kr.cycles with
+    paths = export_litex(func, out_dir, ref=ref, title=title, sim_cycles=int(kr.cycles),
+                         toolchain=toolchain_of(cfg, "vexriscv"))
     cfu = Path(out_dir) / "cfu.v"
     cfu.write_text(isa_ext.ExtensionSet([isa_ext.get(e) for e in cand.exts]).verilog())
     return paths

