@@ -138,3 +138,31 @@ def test_cli_export_litex(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "extensions: dot4_i8" in r.stdout
     assert (out / "cfu.v").exists() and "isaforge_dot4_i8_dot(" in (out / "kernel.c").read_text()
+
+
+def test_the_readme_s_digilent_arty_commands_build_the_soc_and_the_app(tmp_path):
+    """The exported README's board commands, run as written (with ``--no-compile-gateware`` in place of
+    ``--load``, as the README says, since there is no Vivado here): litex_boards writes the Arty's
+    Verilog with the CFU instantiated and LiteX's software headers, and ``make`` links the app."""
+    import os
+    import re
+    import shlex
+
+    wl = W.matmul(8, 8, 16)
+    s, tensors = hand.SCHEDULES["dot4"](wl)
+    app = tmp_path / "app"
+    export_litex(tir.lower(s, tensors, "matmul_dot4"), app, ref=wl.ref)
+    readme = (app / "README.md").read_text()
+    soc = next(line for line in readme.splitlines() if line.startswith("python -m litex_boards.targets.digilent_arty"))
+    assert soc.endswith("--build --load") and "--build --no-compile-gateware" in readme
+    make = next(line for line in readme.splitlines() if re.fullmatch(r"make BUILD_DIR=build/digilent_arty", line))
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+    cmd = shlex.split(soc.replace("--build --load", "--build --no-compile-gateware"))
+    built = subprocess.run([sys.executable, *cmd[1:]], cwd=app, env=env, capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    verilog = (app / "build" / "digilent_arty" / "gateware" / "digilent_arty.v").read_text()
+    assert re.search(r"^Cfu Cfu\b", verilog, re.M)
+    made = subprocess.run([*shlex.split(make), f"PYTHON={sys.executable}"], cwd=app, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert made.returncode == 0, made.stdout[-3000:] + made.stderr[-3000:]
+    assert (app / "isaforge_app.bin").stat().st_size > 0
