@@ -331,7 +331,7 @@ class L2Timing:
         if not (pow2(self.size_bytes) and pow2(self.line_bytes) and 4 <= self.line_bytes <= self.size_bytes
                 and pow2(self.row_bytes) and pow2(self.banks)):
             raise ArgumentError(f"L2Timing: sizes, line, row bytes and banks must be powers of two "
-                             f"(line >= 4, line <= size): {self}")
+                                f"(line >= 4, line <= size): {self}")
         for name in ("miss_cycles", "evict_cycles", "row_miss_cycles"):
             v = getattr(self, name)
             if not isinstance(v, int) or not 0 <= v <= 1000:

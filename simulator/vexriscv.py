@@ -17,11 +17,13 @@ API
     build are never profile-guided. run_elf and run_kernel take ``pgo`` too.
 
 ``run_elf(elf, *, cfu_verilog=None, ram_kib=256, wait_states=WAIT_STATES, max_cycles=50_000_000,
-          dump={}, image_patches=(), plain_eval=False, split=None, pgo=None) -> SimRun``
+          dump={}, image_patches=(), plain_eval=False, split=None, pgo=None, l2=None) -> SimRun``
     Run an ELF linked for RAM at 0x40000000 (see simulator.toolchain.link_script_text).
     ``wait_states``: cycles the RAM waits before acknowledging each instruction or data bus access;
     ``WAIT_STATES`` (1, the ``vexriscv`` target's) is calibrated to LiteX's integrated SRAM, 0 is an
-    ideal RAM (the ``vexriscv_ideal`` target). ``dump``
+    ideal RAM (the ``vexriscv_ideal`` target). ``l2``: a ``codegen_c.rv32.L2Timing``, the RAM behind a
+    cache and DRAM rows (LiteX's L2 and SDRAM: ``LITEX_SDRAM_L2``, the ``vexriscv_sdram`` target);
+    hits take ``wait_states``, misses more (see L2Timing). ``dump``
     maps a name to ``(address, nbytes)``; the bytes are read after the program ends.
     ``image_patches`` is a list of ``(address, bytes)`` written into RAM before the run.
     Raises SimTimeout, BusError or TrapError when the program hangs, touches an unmapped address
@@ -30,7 +32,7 @@ API
 
 ``run_kernel(kernel_c, kernel_name, arrays, *, outputs=None, cfu_verilog=None,
              toolchain=Toolchain(), ram_kib=256, wait_states=WAIT_STATES, max_cycles=50_000_000,
-             stack_bytes=0, plain_eval=False, split=None, pgo=None) -> KernelResult``
+             stack_bytes=0, plain_eval=False, split=None, pgo=None, l2=None) -> KernelResult``
     Compile ``kernel_c`` (a freestanding C99 unit defining ``void <kernel_name>(T0 *restrict a0,
     ...)``; pointer types follow the numpy dtypes) with a generated driver that calls it twice
     (cold, then warm, restoring the output buffers in between so accumulating kernels see the same
