@@ -428,6 +428,11 @@ class ConfigSpace(_Definer):
         return math.prod(len(k) for k in self.knobs.values())
 
     @property
+    def added_knobs(self) -> frozenset[str]:
+        """The knobs a config written before they existed may lack (``define_knob(..., added=True)``)."""
+        return frozenset(self._added)
+
+    @property
     def radix(self) -> list[int]:
         return [len(k) for k in self.knobs.values()]
 
