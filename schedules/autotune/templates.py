@@ -38,8 +38,24 @@ keep exactly the space above):
 * ``cfu_words``    operand words per C-order CFU block (pragma ``cfu_words``: 8, 4, 0 = the C
                    compiler's order).
 
+conv2d_nhwc_i8 (its register-blocked space) also has the window knobs, the hand conv's
+(schedules.hand ``_conv_prologue`` / ``_conv_dot_rows``), defined after ``compiler`` with
+``define_knob(..., added=True)``: each first choice is the schedule from before the knob, so a record
+written before it loads with the same index and the same schedule:
+
+* ``window_unroll`` (windows larger than 1x1) ``none``, ``rx`` (a window row unrolled around the lane
+                   steps: with a whole-channel k_steps, one straight-line run of CFU ops per row) or
+                   ``all`` (the whole window; inside an accumulator unit's nest only the row);
+* ``wb_unroll``    the tile's write-back unrolled as ``unroll`` says (``same``) or rolled (``none``: zig's
+                   cfu_asm 4x4 tile keeps fewer spills, 1x1 conv 268,318 -> 204,168 cycles);
+* ``loop_order``   ``default`` or ``b_outer``: the filter-tile loop outermost (inside a cache block
+                   loop), so one tile's weights stay in the D-cache while the input streams past;
+* ``pad_copy``     (padded shapes) the padded copy with a test per byte or per pixel (PAD_UNROLL
+                   channels unrolled per test).
+
 Space sizes (vexriscv): matmul_i8 128^3 388,800 configs; conv2d_nhwc_i8 1x16x16x32 -> 32 3x3 pad 1
-116,640; dense_i8 1x256 -> 64 64,800; matmul_i8 64^3 3,240 (unchanged).
+2,799,360 (116,640 before the window knobs; 1,866,240 with exts dot4_i8), 1x1 12,960 (8,640 with
+dot4_i8); dense_i8 1x256 -> 64 64,800; matmul_i8 64^3 3,240 (unchanged).
 
 ``matmul_i8(M, N, K)``: C[M, N] = A[M, K] x Bt[N, K]^T (B transposed, so both operands run along K).
 ``matmul_kn_i8(M, N, K)``: B given as [K, N]; a packing stage copies it to [N, K] first.
