@@ -171,7 +171,8 @@ def _make_tuner(kind: str, task, seed: int):
     raise SystemExit(f"unknown --tuner {kind!r} (xgb, xgb_noprior, random)")
 
 
-def tune_conv(trials: int, tuner: str, exts: str, records_dir: Path, seed: int = 0, n_parallel: int = 1) -> list[dict]:
+def tune_conv(trials: int, tuner: str, exts: str, records_dir: Path, seed: int = 0, n_parallel: int = 1,
+              shapes=None) -> list[dict]:
     """The --tune-conv table: per shape, the hand schedules (OHWI), the template's HAND_DOT_ROWS config
     and the tuned best, in cycles and MAC/cycle on TARGET. Every run is checked against numpy."""
     from schedules.autotune import create_task
@@ -182,6 +183,8 @@ def tune_conv(trials: int, tuner: str, exts: str, records_dir: Path, seed: int =
     records_dir.mkdir(parents=True, exist_ok=True)
     with make_measure(TARGET, n_parallel=n_parallel, seed=seed) as m:
         for title, args in TUNE_CONV_SHAPES.items():
+            if shapes and not any(title.startswith(x) for x in shapes):
+                continue
             t0 = time.time()
             wl = conv2d_nhwc_ohwi(*args[:6], KW=args[6], stride=args[7], pad=args[8])
             n_macs = macs(wl)
@@ -244,6 +247,8 @@ def main(argv=None) -> int:
     ap.add_argument("--tuner", default="xgb", help="--tune-conv: xgb, xgb_noprior or random")
     ap.add_argument("--tune-exts", default="dot4_i8", help="--tune-conv: the template's extensions")
     ap.add_argument("--seed", type=int, default=0, help="--tune-conv: the tuner's seed")
+    ap.add_argument("--tune-shapes", nargs="*", default=None, metavar="SHAPE",
+                    help=f"--tune-conv: only these of {list(TUNE_CONV_SHAPES)} (by prefix, e.g. 3x3 1x1)")
     ap.add_argument("--records-dir", type=Path, default=None,
                     help="--tune-conv: where the records go (default: $ISAFORGE_CACHE/vexriscv_kernels)")
     args = ap.parse_args(argv)
@@ -253,7 +258,7 @@ def main(argv=None) -> int:
         from toolchain.cache import cache_dir
 
         rows = tune_conv(args.tune_conv, args.tuner, args.tune_exts, args.records_dir or cache_dir("vexriscv_kernels"),
-                         args.seed)
+                         args.seed, shapes=args.tune_shapes)
         if args.json:
             Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
         return 0
