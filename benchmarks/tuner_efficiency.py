@@ -60,11 +60,18 @@ TASKS = {  # name: (template, args)
     "conv2d": ("conv2d_nhwc_i8", (1, 10, 10, 16, 16, 3)),
     "matmul32_packed": ("matmul_kn_i8_packed", (32, 32, 32)),
     "matmul64_packed": ("matmul_kn_i8_packed", (64, 64, 64)),
+    # issue 11's 3x3 conv on the dot4_i8 space with the window knobs (1,866,240 configs)
+    "conv3x3": ("conv2d_nhwc_i8", (1, 16, 16, 32, 32, 3, 3, 1, 1, "dot4_i8")),
 }
 # configs known to be good (found by earlier tuning); measured first so that "best known" includes them
 KNOWN = {
     "matmul64": [{"tile_a": [16, 4], "tile_b": [16, 4], "unroll": ["unroll", "unroll"], "tensorize": "dot4_i8",
                   "k_steps": 16, "cfu_emit": "asm", "compiler": "zig:-O2"}],
+    # the hand conv's dot4 cfu_asm schedule (benchmarks/vexriscv_kernels.py HAND_DOT_ROWS)
+    "conv3x3": [{"tile_a": [4, 4], "tile_b": [8, 4], "cache_block": 0, "cache_axis": "b",
+                 "unroll": ["unroll", "unroll"], "tensorize": "dot4_i8", "k_steps": 8, "cfu_emit": "asm",
+                 "cfu_words": 8, "compiler": "zig:-O2", "window_unroll": "rx", "wb_unroll": "none",
+                 "loop_order": "b_outer", "pad_copy": "pixel"}],
 }
 XGB_KINDS = ("xgb", "xgb_noprior", "xgb_estimate", "xgb_random_init")
 

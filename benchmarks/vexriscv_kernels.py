@@ -2,6 +2,7 @@
 extension, and each built-in extension that applies.
 
     .venv/bin/python benchmarks/vexriscv_kernels.py [--quick] [--memory] [--target vexriscv_ideal] [--json PATH]
+    .venv/bin/python benchmarks/vexriscv_kernels.py --tune-conv 48 [--tuner xgb] [--target vexriscv_ideal]
 
 Every figure is the warm run of the kernel (mcycle around the call; caches warmed by a first call)
 and every result is checked against numpy. The naive column is the default schedule compiled with
@@ -13,6 +14,12 @@ ops and adds; matmuls unroll the whole reduction, convolutions each window row),
 (isa_ext.fam_stationary, built from its candidate spec; schedules.hand.stationary). --target names
 the SoC model: vexriscv (one wait state, LiteX's SRAM) or vexriscv_ideal (the ideal memory the
 checked-in table and issue 11's figures are on).
+
+--tune-conv TRIALS: instead of the table, the conv2d_nhwc_i8 template (OHWI weights) tuned with the
+autotuner for TRIALS measurements on the two conv shapes of issue 11's table (1x16x16x32 -> 32, 3x3
+pad 1 and 1x1; exts --tune-exts, default dot4_i8), next to the hand schedules on the same OHWI
+workload and the template's config of the hand dot4 cfu_asm schedule (HAND_DOT_ROWS: measured, it is
+in the space). Records go to --records-dir (resumed: a second run measures nothing new).
 """
 
 from __future__ import annotations
@@ -131,6 +138,99 @@ def memory_kernels():
 
 MATMUL_TILES = {"dot": ((4, 4), (2, 4), (4, 2), (2, 8)), "mac": ((4, 4), (8, 2), (2, 8))}
 
+#: the shapes of --tune-conv: conv2d_nhwc_i8 args (N, H, W, C, F, KH, KW, stride, pad)
+TUNE_CONV_SHAPES = {"3x3 pad 1": (1, 16, 16, 32, 32, 3, 3, 1, 1), "1x1": (1, 16, 16, 32, 32, 1, 1, 1, 0)}
+#: schedules.hand's dot4 cfu_asm conv (``_conv_dot_rows``) as conv2d_nhwc_i8 knobs at those shapes: a
+#: 4x4 tile, the channels' lane steps and a window row straight-line, the write-back rolled, filter
+#: tiles outermost when the weights exceed the D-cache, the padded copy a pixel at a time
+HAND_DOT_ROWS = {"tile_a": [4, 4], "tile_b": [8, 4], "unroll": ["unroll", "unroll"], "tensorize": "dot4_i8",
+                 "k_steps": 8, "cfu_emit": "asm", "compiler": "zig:-O2", "wb_unroll": "none",
+                 "loop_order": "b_outer", "window_unroll": "rx", "pad_copy": "pixel"}
+
+
+def _knobs_for(space, knobs: dict) -> dict:
+    """``knobs`` restricted to the space's knobs (a 1x1 space has no window or pad knob), the rest at
+    their first choice; the 1x1 weights fit the D-cache, so its filter-tile loop stays inside."""
+    out = {n: k.choices[0] for n, k in space.knobs.items()}
+    out.update({k: v for k, v in knobs.items() if k in space.knobs})
+    if "window_unroll" not in space.knobs:
+        out["loop_order"] = "default"
+    return out
+
+
+def _make_tuner(kind: str, task, seed: int):
+    from schedules.autotune import RandomTuner
+    from schedules.autotune.xgb_tuner import XGBTuner
+
+    if kind == "xgb":
+        return XGBTuner(task, seed=seed)
+    if kind == "xgb_noprior":
+        return XGBTuner(task, seed=seed, prior=False)
+    if kind == "random":
+        return RandomTuner(task, seed=seed)
+    raise SystemExit(f"unknown --tuner {kind!r} (xgb, xgb_noprior, random)")
+
+
+def tune_conv(trials: int, tuner: str, exts: str, records_dir: Path, seed: int = 0, n_parallel: int = 1,
+              shapes=None) -> list[dict]:
+    """The --tune-conv table: per shape, the hand schedules (OHWI), the template's HAND_DOT_ROWS config
+    and the tuned best, in cycles and MAC/cycle on TARGET. Every run is checked against numpy."""
+    from schedules.autotune import create_task
+    from schedules.workloads import conv2d_nhwc_ohwi
+    from simulator.measure import make_measure
+
+    rows = []
+    records_dir.mkdir(parents=True, exist_ok=True)
+    with make_measure(TARGET, n_parallel=n_parallel, seed=seed) as m:
+        for title, args in TUNE_CONV_SHAPES.items():
+            if shapes and not any(title.startswith(x) for x in shapes):
+                continue
+            t0 = time.time()
+            wl = conv2d_nhwc_ohwi(*args[:6], KW=args[6], stride=args[7], pad=args[8])
+            n_macs = macs(wl)
+            hand_dot = measure(wl, lambda w: hand.dot4(w, asm=True), ["zig"])
+            hand_mac = measure(wl, hand.mac4, ["zig", "gcc"])
+            task = create_task("conv2d_nhwc_i8", (*args, exts), TARGET)
+            in_space = None
+            if "dot4_i8" in exts.split(","):
+                r = m(task, [task.config(_knobs_for(task.config_space, HAND_DOT_ROWS))])[0]
+                if not r.valid:
+                    raise SystemExit(f"{task.key} HAND_DOT_ROWS: {r.error} {r.message[:300]}")
+                in_space = r.cost
+            records = records_dir / f"conv2d_nhwc_i8_{'x'.join(map(str, args))}_{exts.replace(',', '+')}_{TARGET}" \
+                                    f"_{tuner}_s{seed}.jsonl"
+            res = _make_tuner(tuner, task, seed).tune(trials, m, records=records)
+            if res.best_config is None:
+                raise SystemExit(f"{task.key}: no valid config in {trials} trials")
+            curve, best = [], float("inf")
+            for _, _, r in res.history:
+                best = min(best, r.cost) if r.valid else best
+                curve.append(best)
+            target = min(best, *(c for c in (in_space, hand_dot[0], hand_mac[0]) if c)) / 0.95
+            reach = next((t for t, c in enumerate(curve, 1) if c <= target), None)
+            rows.append({"shape": title, "args": list(args), "exts": exts, "target": TARGET, "macs": n_macs,
+                         "space": len(task.config_space), "tuner": tuner, "trials": trials, "seed": seed,
+                         "hand_dot4_asm": hand_dot[0], "hand_mac4": hand_mac[0], "template_hand_config": in_space,
+                         "tuned": res.best_cost, "tuned_config": res.best_config.to_json()["knobs"],
+                         "trials_to_95pct_of_best": reach})
+            print(f"  tuned {task.key} ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
+    print()
+    print(f"conv2d_nhwc_i8 (OHWI) on {TARGET}: {tuner} for {trials} trials (seed {seed}), exts {exts}; MAC/cycle")
+    print(f"{'shape':12s} {'space':>9s} {'hand dot4 asm':>14s} {'hand mac4':>10s} {'tmpl hand cfg':>14s} "
+          f"{'tuned':>8s} {'cycles':>11s} {'to 95%':>7s}")
+    def mpc(r, c):
+        return f"{r['macs'] / c:.3f}" if c else "-"
+
+    for r in rows:
+        def cell(c, r=r):
+            return mpc(r, c)
+
+        print(f"{r['shape']:12s} {r['space']:>9,d} {cell(r['hand_dot4_asm']):>14s} {cell(r['hand_mac4']):>10s} "
+              f"{cell(r['template_hand_config']):>14s} {cell(r['tuned']):>8s} {r['tuned']:>11,.0f} "
+              f"{str(r['trials_to_95pct_of_best'] or '>' + str(trials)):>7s}")
+        print(f"    tuned config: {r['tuned_config']}")
+    return rows
+
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -142,9 +242,26 @@ def main(argv=None) -> int:
     ap.add_argument("--target", default="vexriscv", help="the SoC model: vexriscv (calibrated to LiteX's "
                     "integrated SRAM: one wait state), vexriscv_ideal (an ideal RAM: the model the checked-in "
                     "table and issue 11's figures were measured on)")
+    ap.add_argument("--tune-conv", type=int, default=0, metavar="TRIALS",
+                    help="tune the conv2d_nhwc_i8 template on the two conv shapes instead (see the docstring)")
+    ap.add_argument("--tuner", default="xgb", help="--tune-conv: xgb, xgb_noprior or random")
+    ap.add_argument("--tune-exts", default="dot4_i8", help="--tune-conv: the template's extensions")
+    ap.add_argument("--seed", type=int, default=0, help="--tune-conv: the tuner's seed")
+    ap.add_argument("--tune-shapes", nargs="*", default=None, metavar="SHAPE",
+                    help=f"--tune-conv: only these of {list(TUNE_CONV_SHAPES)} (by prefix, e.g. 3x3 1x1)")
+    ap.add_argument("--records-dir", type=Path, default=None,
+                    help="--tune-conv: where the records go (default: $ISAFORGE_CACHE/vexriscv_kernels)")
     args = ap.parse_args(argv)
     global TARGET
     TARGET = args.target
+    if args.tune_conv:
+        from toolchain.cache import cache_dir
+
+        rows = tune_conv(args.tune_conv, args.tuner, args.tune_exts, args.records_dir or cache_dir("vexriscv_kernels"),
+                         args.seed, shapes=args.tune_shapes)
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+        return 0
     t0 = time.time()
     rows = []
     hand_exts = ("dot4_i8", "mac4_i8", "dot2_i16")

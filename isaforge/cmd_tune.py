@@ -37,8 +37,9 @@ def add_parser(sub) -> None:
                         "--templates file registers (codegen_c.register_target)")
     p.add_argument("--trials", type=int, default=64, help="total measurements (resumed records count); for a "
                                                          "model: per task")
-    p.add_argument("--extensions", default="", help="a model's extensions, comma-separated (e.g. "
-                                                   "dot4_i8,requant_i8): the tasks tensorize onto them")
+    p.add_argument("--extensions", default="", help="extensions, comma-separated (e.g. dot4_i8,requant_i8): "
+                                                   "a model's tasks tensorize onto them; for a workload, "
+                                                   "the template's exts argument (its default when not given)")
     p.add_argument("--calibration", default=None, help=".npy of float samples to quantize a float model")
     p.add_argument("--tuner", default="xgb", choices=TUNER_CHOICES)
     p.add_argument("--records", required=True, help="JSON Lines file; an existing one is resumed, and tuners "
@@ -89,6 +90,31 @@ def _resolve(workload: str, shape):
     return name, tuple(args)
 
 
+def with_extensions(name: str, args: tuple, extensions: str) -> tuple:
+    """A template's ``args`` with ``extensions`` as its ``exts`` argument: the omitted parameters before
+    it take their defaults (``--shape 1,16,16,32,32,3`` of conv2d_nhwc_i8 becomes KW=None, stride 1,
+    pad 0, then exts). Unchanged when ``extensions`` is empty."""
+    import inspect
+
+    from schedules import autotune
+
+    if not extensions:
+        return tuple(args)
+    params = list(inspect.signature(autotune.get_template(name).func).parameters.values())
+    pos = next((i for i, q in enumerate(params) if q.name == "exts"), None)
+    if pos is None:
+        raise autotune.AutotuneError(f"template {name!r} has no exts argument: --extensions does not apply")
+    if len(args) > pos:
+        raise autotune.AutotuneError(f"template {name!r}: --shape already gives exts ({args[pos]!r}); drop "
+                                     "--extensions or the shape's last value")
+    fill = []
+    for q in params[len(args):pos]:
+        if q.default is inspect.Parameter.empty:
+            raise autotune.AutotuneError(f"template {name!r} needs {q.name} in --shape before --extensions")
+        fill.append(q.default)
+    return (*args, *fill, extensions)
+
+
 def is_model(workload: str) -> bool:
     """Whether the ``tune`` argument names a model file (by its suffix) rather than a workload."""
     from frontend.load import FORMATS
@@ -108,6 +134,7 @@ def run_tune(args) -> int:
     target = get_target(args.target)
     unit = runner_for(target).unit
     name, targs = _resolve(args.workload, args.shape)
+    targs = with_extensions(name, targs, args.extensions)
     tuner_cls = autotune.get_tuner(args.tuner)
     task = autotune.create_task(name, targs, target)
     print(f"tuning {task.key}: {len(task.config_space)} configs, {args.trials} trials, tuner {args.tuner}",

@@ -149,6 +149,32 @@ def test_template_memory_knobs_equal_numpy(task_args, draw_index):
         np.testing.assert_array_equal(o, w, err_msg=str(cfg))
 
 
+_CONV = [(1, 4, 4, 16, 32, 3, 3, 1, 1), (1, 5, 5, 8, 6, 3, 3, 1, 1), (1, 5, 7, 8, 4, 3, 3, 2, 1),
+         (1, 3, 5, 8, 12, 1, 1, 1, 0)]
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(_CONV), st.integers(0, 2 ** 30), st.data())
+def test_conv_template_window_knobs_equal_numpy(args, draw_index, data):
+    """conv2d_nhwc_i8 configs with its window knobs (window rows unrolled, rolled write-back, filter
+    tiles outermost, the padded copy per pixel) drawn on top of a random config of the rest of the
+    space, including shapes whose tiles are not 4 (5 pixels, 6 or 12 filters) and the D-cache blocks."""
+    task = autotune.create_task("conv2d_nhwc_i8", args, "host")
+    sp = task.config_space
+    knobs = sp.get(draw_index % len(sp)).to_json()["knobs"]
+    for name in sorted(sp.added_knobs):
+        knobs[name] = data.draw(st.sampled_from(sp.knobs[name].choices), label=name)
+    cfg = task.config(knobs)
+    try:
+        func = task.lower(cfg)
+    except ScheduleError as e:  # a mac4 tile beyond the unit's 16 accumulators: a build error
+        assert "accumulators" in str(e)
+        return
+    arrays = task.make_inputs(3)
+    codegen_c.build(func, "host")(*arrays)
+    np.testing.assert_array_equal(arrays[-1], task.reference(arrays)[0], err_msg=str(cfg))
+
+
 def test_memory_knobs_only_beyond_the_cache_and_space_sizes():
     """Shapes whose stationary operand fits the D-cache keep their space exactly; matmul 128^3 and
     the 3x3 conv of 1x16x16x32 -> 32 have at least 1e5 configs."""

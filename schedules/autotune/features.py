@@ -62,6 +62,13 @@ MAX_KNOB_FEATS = 32
 DCACHE_BYTES = 4096
 DCACHE_LINE = 32
 DCACHE_LINES = DCACHE_BYTES // DCACHE_LINE
+# the I-cache: 4 KiB, direct-mapped, 32-byte lines, the same refill; the estimate's code bytes per leaf
+# statement of the IR, calibrated on the dot4 cfu_asm tile (per 16 statements 16 CFU ops, 16 adds and
+# 8 word loads: 2.5 instructions each); a straight-line matmul reduction of 25 lane steps of a 4x4
+# tile (400 statements) fits, one of 32 (512) does not (schedules.hand STRAIGHT_LANE_STEPS, measured)
+ICACHE_BYTES = 4096
+CODE_BYTES_PER_STMT = 10
+REFILL_CYCLES = 12
 KINDS = ("serial", "unroll", "vectorize", "parallel")
 
 _LOOP_FEATS = ("log_extent", "serial", "unroll", "vectorize", "parallel", "present")
@@ -183,6 +190,9 @@ class _Walker(StmtVisitor):
         self.buffers: dict[int, object] = {}
         self.asm_scope = 0  # inside loops with the "cfu_asm" pragma (the emitter places their CFU ops)
         self.asm_calls = 0.0  # trip-weighted single-instruction intrinsic calls placed that way
+        # I-cache refill cycles of rolled loops whose body's code exceeds the I-cache (innermost such)
+        self.icache_cycles = 0.0
+        self._over = [False]  # per open rolled loop: a loop inside it already exceeded the I-cache
 
     # statements: visit_<Node> (tir.visit.StmtVisitor dispatch) ---------------------------------------
     def stmt(self, s: Stmt) -> None:
@@ -197,13 +207,25 @@ class _Walker(StmtVisitor):
         asm = any(k == "cfu_asm" and v for k, v in s.pragmas)
         self.asm_scope += asm
         self.trip *= ext
-        if s.kind != "unroll":
+        rolled = s.kind != "unroll"
+        if rolled:
             self.loop_iters += self.trip
+            self._over.append(False)
         if s.kind == "unroll":
             self.unroll_mult *= ext
             self.n_unrolled += 1
             self.unrolled_product += ext
+        size0 = self.code_size
         self.visit(s.body)
+        if rolled:
+            inner_over = self._over.pop()
+            body = (self.code_size - size0) / old_mult * CODE_BYTES_PER_STMT
+            if body > ICACHE_BYTES and not inner_over:
+                # a body larger than the direct-mapped I-cache: the lines beyond its capacity and those
+                # they map onto miss on every iteration
+                self.icache_cycles += self.trip * 2 * (body - ICACHE_BYTES) / DCACHE_LINE * REFILL_CYCLES
+            if body > ICACHE_BYTES or inner_over:
+                self._over[-1] = True
         self.trip, self.unroll_mult = old_trip, old_mult
         self.asm_scope -= asm
         self.loops.pop()
@@ -603,16 +625,19 @@ def _knob_feats(config, space) -> list[float]:
 REGISTERS = 24  # of rv32's 31 general registers, about what a tile can keep besides pointers and counters
 
 
-def _estimate_cycles(w: _Walker, intrin_busy: float) -> float:
+def _estimate_cycles(w: _Walker, intrin_busy: float, dcache_misses: float = 0.0) -> float:
     """A crude static cycle estimate of an in-order single-issue core: one cycle per memory access
     (local accesses at constant indices are registers, as far as REGISTERS of them go: a larger tile
     spills the rest), per value operation and per intrinsic issue (or its latency, when longer), plus
-    two per rolled-loop iteration."""
+    two per rolled-loop iteration, the I-cache refills of rolled loops whose straight-line body
+    exceeds the 4 KiB I-cache (``_Walker.icache_cycles``) and a refill per estimated D-cache miss
+    (``dcache_misses``, of ``_CacheModel``)."""
     tile = sum(b.size for b in w.allocs if b.scope == "local")
     in_regs = min(1.0, REGISTERS / tile) if tile else 1.0
     mem = sum(a.trip for a in w.accesses) - w.const_local * in_regs
     ops = w.ops["add"] + w.ops["mul"] + 4 * w.ops["div"] + w.ops["minmax"] + w.ops["select"] + w.ops["cmp"]
-    return max(0.0, mem) + ops + intrin_busy + 2 * w.loop_iters + w.guards
+    return (max(0.0, mem) + ops + intrin_busy + 2 * w.loop_iters + w.guards + w.icache_cycles
+            + REFILL_CYCLES * dcache_misses)
 
 
 def extract_features(func: PrimFunc, config=None, space=None) -> np.ndarray:
@@ -660,7 +685,7 @@ def extract_features(func: PrimFunc, config=None, space=None) -> np.ndarray:
         _log(w.ops["minmax"]), _log(w.ops["cast"]), _log(w.ops["select"]), _log(w.ops["cmp"]),
         float(len(w.allocs)), _log(local_bytes), _log(tmp_bytes), _log(all_bytes / calls) if calls else 0.0,
         calls / (calls + arith + n_loads + n_stores) if calls else 0.0,
-        _log(w.index_ops), _log(w.loop_iters), _log(w.const_local), _log(_estimate_cycles(w, busy)),
+        _log(w.index_ops), _log(w.loop_iters), _log(w.const_local), _log(_estimate_cycles(w, busy, misses)),
         _log(w.asm_calls),
         _log(misses), _log(misses / cached_loads) if cached_loads else 0.0, _log(cm.total_lines()),
         float(cm.total_lines() <= DCACHE_LINES), pressure, _log(max(0.0, pressure - REGISTERS)), _log(store_bytes),

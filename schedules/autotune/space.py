@@ -381,12 +381,20 @@ class _Definer:
         target = getattr(self._space(), "target", None)
         return tuple(getattr(target, "compilers", ()) or DEFAULT_COMPILERS)
 
-    def define_knob(self, name: str, choices):
-        """A plain choice among ``choices`` (JSON-able values); ``cfg[name].val``."""
+    def define_knob(self, name: str, choices, added: bool = False):
+        """A plain choice among ``choices`` (JSON-able values); ``cfg[name].val``.
+
+        ``added``: a knob a template gained after records of its space were written. Its first choice
+        must be the template's behaviour before it had the knob, and it must be defined after every
+        older knob (the first knob varies fastest, so a config of the old space keeps its index with
+        the new knobs at their first choice): a config (record) that lacks it then loads with that
+        first choice and names the schedule it named before."""
         if name == COMPILER_KNOB:
             for c in choices:
                 parse_compiler(c)
-        return self._define(name, lambda: OtherKnob(name, list(choices)))
+        self._define(name, lambda: OtherKnob(name, list(choices)))
+        if added:
+            self._space()._added.add(name)
 
 
 class ConfigSpace(_Definer):
@@ -395,6 +403,7 @@ class ConfigSpace(_Definer):
     def __init__(self):
         self.knobs: OrderedDict[str, Knob] = OrderedDict()
         self._defaults: dict = {}
+        self._added: set[str] = set()  # knobs an older config may lack (define_knob(added=True))
         self.template_name: str | None = None
         self.target = None  # the task's Target (set by define_space)
 
@@ -417,6 +426,11 @@ class ConfigSpace(_Definer):
 
     def __len__(self) -> int:
         return math.prod(len(k) for k in self.knobs.values())
+
+    @property
+    def added_knobs(self) -> frozenset[str]:
+        """The knobs a config written before they existed may lack (``define_knob(..., added=True)``)."""
+        return frozenset(self._added)
 
     @property
     def radix(self) -> list[int]:
@@ -484,14 +498,15 @@ class ConfigSpace(_Definer):
         return out
 
     def index_of(self, values: dict) -> int:
-        """The index of a config given as {knob name: value} (values as in ``to_json``)."""
-        missing = set(self.knobs) - set(values)
+        """The index of a config given as {knob name: value} (values as in ``to_json``). A knob the
+        template gained later (``define_knob(..., added=True)``) may be missing: its first choice."""
+        missing = set(self.knobs) - set(values) - self._added
         if missing:
             raise AutotuneError(f"config lacks knob(s) {sorted(missing)}")
         extra = set(values) - set(self.knobs)
         if extra:
             raise AutotuneError(f"config has unknown knob(s) {sorted(extra)}")
-        return self.compose([k.index_of(values[name]) for name, k in self.knobs.items()])
+        return self.compose([k.index_of(values[name]) if name in values else 0 for name, k in self.knobs.items()])
 
     def from_json(self, data: dict) -> ConfigEntity:
         """The ConfigEntity of ``ConfigEntity.to_json()`` output (checked against the knob values)."""

@@ -38,8 +38,24 @@ keep exactly the space above):
 * ``cfu_words``    operand words per C-order CFU block (pragma ``cfu_words``: 8, 4, 0 = the C
                    compiler's order).
 
+conv2d_nhwc_i8 (its register-blocked space) also has the window knobs, the hand conv's
+(schedules.hand ``_conv_prologue`` / ``_conv_dot_rows``), defined after ``compiler`` with
+``define_knob(..., added=True)``: each first choice is the schedule from before the knob, so a record
+written before it loads with the same index and the same schedule:
+
+* ``window_unroll`` (windows larger than 1x1) ``none``, ``rx`` (a window row unrolled around the lane
+                   steps: with a whole-channel k_steps, one straight-line run of CFU ops per row) or
+                   ``all`` (the whole window; inside an accumulator unit's nest only the row);
+* ``wb_unroll``    the tile's write-back unrolled as ``unroll`` says (``same``) or rolled (``none``: zig's
+                   cfu_asm 4x4 tile keeps fewer spills, 1x1 conv 268,318 -> 204,168 cycles);
+* ``loop_order``   ``default`` or ``b_outer``: the filter-tile loop outermost (inside a cache block
+                   loop), so one tile's weights stay in the D-cache while the input streams past;
+* ``pad_copy``     (padded shapes) the padded copy with a test per byte or per pixel (PAD_UNROLL
+                   channels unrolled per test).
+
 Space sizes (vexriscv): matmul_i8 128^3 388,800 configs; conv2d_nhwc_i8 1x16x16x32 -> 32 3x3 pad 1
-116,640; dense_i8 1x256 -> 64 64,800; matmul_i8 64^3 3,240 (unchanged).
+2,799,360 (116,640 before the window knobs; 1,866,240 with exts dot4_i8), 1x1 12,960 (8,640 with
+dot4_i8); dense_i8 1x256 -> 64 64,800; matmul_i8 64^3 3,240 (unchanged).
 
 ``matmul_i8(M, N, K)``: C[M, N] = A[M, K] x Bt[N, K]^T (B transposed, so both operands run along K).
 ``matmul_kn_i8(M, N, K)``: B given as [K, N]; a packing stage copies it to [N, K] first.
@@ -86,6 +102,12 @@ CACHE_BYTES = 4096  # VexRiscv_FullCfu's D-cache: 4 KiB, direct-mapped, 32-byte 
 CACHE_BLOCKS = [2, 3, 4, 8, 16]
 K_CHUNKS = (4, 8, 16)  # lane steps per straight-line chunk of a reduction too long to unroll whole
 CFU_WORDS = (8, 4, 0)  # the cfu_words knob: operand words per C-order CFU block (8 is the emitter's default)
+# conv2d_nhwc_i8's window knobs (added after its records existed: each first choice is the old schedule)
+WINDOW_UNROLLS = ("none", "rx", "all")  # window loops unrolled around the lane steps
+WB_UNROLLS = ("same", "none")  # the tile's write-back unrolled as the unroll knob says, or rolled
+LOOP_ORDERS = ("default", "b_outer")  # the filter-tile loop where it was, or outermost
+PAD_COPIES = ("byte", "pixel")  # the padded input: one in-image test per byte, or per pixel
+PAD_UNROLL = 64  # channels of the padded copy per unrolled step ("pixel"; the hand conv's PAD_UNROLL)
 
 
 def _tile_candidates(extent: int, inner=TILE_INNER) -> list[list[int]]:
@@ -98,7 +120,7 @@ def _i32(x):
 
 
 def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), lanes_ok=True, mac_ok=True,
-                    exts=EXTS, stationary_bytes=0, packable=None, in_dtype="int8"):
+                    exts=EXTS, stationary_bytes=0, packable=None, in_dtype="int8", window_knobs=False):
     """The shared schedule: tile (ax_a, ax_b) of ``out``, accumulate the tile in ``acc`` (local).
 
     ``lane_axis`` is the reduction axis of ``acc`` split into LANES-wide lanes; ``outer_reduce``
@@ -110,6 +132,9 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
     only an accumulator-bank tensorize, which writes the output tile itself); ``packable`` maps
     "a" / "b" to the operand read along ax_a / ax_b that a "pack" knob copies per cache block
     (the template has already made that cache_read, see :func:`_pack_choice`).
+
+    ``window_knobs`` (conv2d_nhwc_i8): the knobs of :data:`WINDOW_KNOBS` too, defined after
+    ``compiler`` (knobs added later, first choice the old schedule: older configs keep their index).
     """
     cfg.define_split("tile_a", ax_a, num_outputs=2, policy="candidate",
                      candidate=_tile_candidates(_ext(ax_a)))
@@ -144,6 +169,8 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
     others = [a for a in leaf if a not in (ao, bo, ai, bi) and a.kind != "reduce"]
     reduce_leaves = [a for a in leaf if a.kind == "reduce"]
     mem = _memory_plan(cfg, stationary_bytes, ao, bo)
+    # (the window knobs are defined after "compiler", see the end; their values are read here)
+    b_outer = window_knobs and _peek(cfg, "loop_order", LOOP_ORDERS[0]) == "b_outer"
     block_at = None
     if mem is not None and mem[0]:
         nblk, which = mem
@@ -153,10 +180,18 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
             blk, ao = st.split(ao, factor=nblk)
         # the block loop outermost: one block of the stationary operand stays in the D-cache while
         # every other tile streams past it
-        st.reorder(blk, *others, ao, bo, ai, bi, *reduce_leaves)
+        if b_outer:
+            st.reorder(blk, bo, *others, ao, ai, bi, *reduce_leaves)
+        else:
+            st.reorder(blk, *others, ao, bo, ai, bi, *reduce_leaves)
         block_at = (blk, which)
+    elif b_outer:
+        # one tile of the stationary operand's axis (a filter tile) outermost: its weights stay in the
+        # D-cache while the whole input streams past them (the hand conv's blocks of one filter tile)
+        st.reorder(bo, *others, ao, ai, bi, *reduce_leaves)
     else:
         st.reorder(*others, ao, bo, ai, bi, *reduce_leaves)
+    tile_loop = ao if b_outer else bo  # the innermost tile loop: the register tile is computed there
     if packable and block_at is not None and block_at[1] in packable:
         # the register tile (computed inside the block loop) reads the packed buffer, or, in the
         # direct form, the output stage itself
@@ -166,7 +201,7 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
         ca, cb = ai, bi
         rest = []
     else:
-        s[acc].compute_at(st, bo)
+        s[acc].compute_at(st, tile_loop)
         sa = s[acc]
         # the accumulator's data axes matching ax_a / ax_b have the tile extents; others are 1
         data = list(acc.op.axis)
@@ -223,6 +258,17 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
     if direct and not (tens.name is not None and _in_unit(tens.name)):
         raise schedules.ScheduleError(f"stage {out.op.name!r}: the packed direct form needs an accumulator-bank "
                                       f"tensorize, got {tens.name}")
+    window = _peek(cfg, "window_unroll", WINDOW_UNROLLS[0]) if window_knobs and _has_window(outer_reduce) \
+        else WINDOW_UNROLLS[0]
+    if window != "none" and outer_reduce:
+        # the window loops unrolled around the lane steps: with a whole-channel k_steps, a window row
+        # ("rx") or the whole window ("all") is one straight-line run of CFU ops (the hand conv's
+        # per-row reduction); inside an accumulator unit's nest (tensorized at the outer window loop)
+        # only the inner window loop can be unrolled
+        sa.unroll(outer_reduce[-1])
+        if window == "all" and len(outer_reduce) > 1 and not (tens.name is not None and _in_unit(tens.name)):
+            for r in outer_reduce[:-1]:
+                sa.unroll(r)
     if tens.name is not None and _in_unit(tens.name):
         # the tile, the lanes and every reduction loop are inside the unit's nest: nothing to unroll
         tens.apply(s, sa, outer_reduce[0] if outer_reduce else ko)
@@ -231,21 +277,37 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
     else:
         cfg["unroll"].apply(s, sa, [ca, cb])
         # the tile's write-back too: an accumulator array indexed by loop variables stays in memory
-        # under gcc -O2 (which does not unroll it), so every add of the tile would load and store
-        cfg["unroll"].apply(s, st, [ai, bi])
+        # under gcc -O2 (which does not unroll it), so every add of the tile would load and store;
+        # zig's cfu_asm tiles are faster with it rolled (1x1 conv 268,318 -> 204,168 cycles), so the
+        # window knobs' "wb_unroll" can keep it rolled
+        if not window_knobs or _peek(cfg, "wb_unroll", WB_UNROLLS[0]) == "same":
+            cfg["unroll"].apply(s, st, [ai, bi])
         if tens.name is not None:
             tens.apply(s, sa, ki)
     # how the rv32 C places the CFU instructions of a stateless-dot tile: left to the C compiler, or
     # one volatile asm statement per instruction in an order made for the in-order core (cfu_asm)
     cfg.define_knob("cfu_emit", ["c", "asm"])
     if cfg["cfu_emit"].val == "asm" and tens.name is not None and not _in_unit(tens.name):
-        st.pragma(bo, "cfu_asm", 1)
+        st.pragma(tile_loop, "cfu_asm", 1)
     if stationary_bytes > CACHE_BYTES:
         # operand words a C-order CFU block loads ahead (pragma cfu_words; 0: the C compiler's order)
         cfg.define_knob("cfu_words", list(CFU_WORDS))
         if cfg["cfu_words"].val != CFU_WORDS[0] and tens.name is not None and not _in_unit(tens.name):
-            st.pragma(bo, "cfu_words", cfg["cfu_words"].val)
+            st.pragma(tile_loop, "cfu_words", cfg["cfu_words"].val)
     cfg.define_knob("compiler", list(cfg.compilers))  # the task's target's compilers
+    if window_knobs:  # (added after the records of the older space: first choices = the old schedule)
+        if _has_window(outer_reduce):
+            cfg.define_knob("window_unroll", list(WINDOW_UNROLLS), added=True)
+        cfg.define_knob("wb_unroll", list(WB_UNROLLS), added=True)
+        cfg.define_knob("loop_order", list(LOOP_ORDERS), added=True)
+
+
+def _has_window(outer_reduce) -> bool:
+    """Whether the reduction loops outside the lane axis run more than once (a window, not 1x1)."""
+    n = 1
+    for r in outer_reduce:
+        n *= _ext(r)
+    return n > 1
 
 
 def _block_intrinsics(exts: str, lane_extent: int, mac_ok: bool, in_dtype: str, min_tile: int) -> dict:
@@ -464,8 +526,25 @@ def conv2d_nhwc_i8(N, H, W, C, F, KH, KW=None, stride=1, pad=0, exts=EXTS):
     cfg = get_config()
     ry_, rx_, rc_ = OL.op.reduce_axis
     _register_block(cfg, s, Out, OL, Out.op.axis[2], Out.op.axis[3], rc_, outer_reduce=(ry_, rx_), exts=exts,
-                    stationary_bytes=F * KH * (KW or KH) * C)
+                    stationary_bytes=F * KH * (KW or KH) * C, window_knobs=True)
+    pad_stage = wl.stages.get("pad")
+    if pad_stage is not None:
+        cfg.define_knob("pad_copy", list(PAD_COPIES), added=True)
+        if cfg["pad_copy"].val == "pixel":
+            _pad_per_pixel(s, pad_stage)
     return s, [A, Wt, Out]
+
+
+def _pad_per_pixel(s, pad_stage) -> None:
+    """The padded NHWC copy at the root with up to PAD_UNROLL channels per unrolled step: the pixel's
+    in-image test once for all of them (the C compiler does not unswitch it out of the channel loop)."""
+    sp = s[pad_stage]
+    sp.compute_root()
+    c = _ext(sp.op.axis[-1])
+    u = max(d for d in range(1, min(c, PAD_UNROLL) + 1) if c % d == 0)
+    if u > 1:
+        _, ci = sp.split(sp.op.axis[-1], factor=u)
+        sp.unroll(ci)
 
 
 def _conv_nhwc_packed(N, H, W, C, F, KH, KW, stride, pad, exts):
