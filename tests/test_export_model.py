@@ -153,7 +153,7 @@ def test_cli_export_litex_model(tmp_path, sine):
     assert all(f"    {{{int(v)}}}," in main_c for v in q.reshape(-1))
     readme = (out / "README.md").read_text()
     assert all(line in readme for line in model_console(compiled, want))
-    assert re.search(r"the warm inference took [\d,]+ cycles", readme)
+    assert re.search(r"Cycles: [\d,]+ for a warm inference .* in isaforge.s SoC model", readme)
     # a float model without calibration data: a clear error (exit code 2)
     assert main(["export-litex", str(sine_float_path()), "-o", str(tmp_path / "x")]) == 2
     # kernel options do not go with a model
