@@ -15,7 +15,7 @@ API
     machine the first time.
 
 ``FpgaPart(name, lut, ff, dsp, bram)``, ``FPGA_PARTS`` (``"a7-35t"``: the Arty A7-35T's XC7A35T,
-``"a7-100t"``: the Arty A7-100T's XC7A100T), ``over_capacity(area, part, cpu=None) -> list[str]``
+``"a7-100t"``: the Arty A7-100T's XC7A100T), ``fpga_part(part)``, ``over_capacity(area, part, cpu=None) -> list[str]``
     A device's resources and which of them a unit (with the CPU's area added, when given) exceeds:
     e.g. ``["DSP 132/90"]``; empty when it fits. The rest of the SoC (bus, UART, DRAM controller) is not
     counted, so a unit close to the limit may still not fit.
@@ -47,7 +47,7 @@ CPU_TOP = "VexRiscv"
 
 __all__ = [
     "DEFAULT_PART", "FPGA_PARTS", "AreaReport", "AreaRow", "FpgaPart", "SynthesisError", "area_rows", "cpu_area",
-    "cpu_verilog_path", "extension_area", "format_area_table", "over_capacity", "synthesize",
+    "cpu_verilog_path", "extension_area", "format_area_table", "fpga_part", "over_capacity", "synthesize",
 ]
 
 
@@ -111,13 +111,19 @@ FPGA_PARTS = {
 DEFAULT_PART = "a7-35t"
 
 
+def fpga_part(part: FpgaPart | str) -> FpgaPart:
+    """``part`` itself, or the FpgaPart a key of ``FPGA_PARTS`` names."""
+    if isinstance(part, FpgaPart):
+        return part
+    if part not in FPGA_PARTS:
+        raise ExtensionError(f"unknown FPGA part {part!r}; known: {', '.join(FPGA_PARTS)}")
+    return FPGA_PARTS[part]
+
+
 def over_capacity(area, part: FpgaPart | str, cpu=None) -> list[str]:
     """The resources of ``part`` (a FpgaPart or a key of ``FPGA_PARTS``) that ``area`` (an AreaReport or
     a dict of its figures) exceeds, the CPU's ``cpu`` added when given: ``["DSP 132/90", ...]``."""
-    if isinstance(part, str):
-        if part not in FPGA_PARTS:
-            raise ExtensionError(f"unknown FPGA part {part!r}; known: {', '.join(FPGA_PARTS)}")
-        part = FPGA_PARTS[part]
+    part = fpga_part(part)
 
     def figure(a, k: str) -> float:
         if a is None:

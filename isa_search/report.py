@@ -20,7 +20,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from isa_ext.area import DEFAULT_PART, FPGA_PARTS, over_capacity
+from isa_ext.area import DEFAULT_PART, fpga_part, over_capacity
 
 
 def dominates(a: tuple[float, float], b: tuple[float, float]) -> bool:
@@ -124,8 +124,7 @@ def format_table(report, top: int | None = None, part: str | None = None) -> str
              fmt(HEAD), fmt(["-" * w for w in widths])]
     lines += [fmt(r) for r in rows]
     lines.append("* on the Pareto front of cycles vs LUTs; ref: the hand-designed reference unit")
-    name = FPGA_PARTS[part].name if isinstance(part, str) and part in FPGA_PARTS else getattr(part, "name", part)
-    lines.append(f"fits: the unit {'and VexRiscv_FullCfu ' if cpu else ''}within the {name}'s LUTs, "
+    lines.append(f"fits: the unit {'and VexRiscv_FullCfu ' if cpu else ''}within the {fpga_part(part).name}'s LUTs, "
                  f"FFs, DSPs and BRAMs (the rest of the SoC not counted)")
     if macs:
         best = ranked[0] if ranked else None

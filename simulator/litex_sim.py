@@ -777,6 +777,7 @@ def _kernel_link_script(sim: LitexSim, stack_kib: int, functions: list[tuple[str
     second 8 KiB (its ``flush_l2_cache``), so which of the arrays start out in the L2 depends on their
     addresses, not only on their addresses modulo the L2."""
     period = _layout_bytes(sim)
+    sdram = sim.memory is LitexMemory.SDRAM
     script = sim.link_script(stack_kib)
     text = "    .text : { *(.text.start) *(.text .text.*) } > main_ram"
     bss = "    .bss (NOLOAD) : ALIGN(4) {"
@@ -786,7 +787,7 @@ def _kernel_link_script(sim: LitexSim, stack_kib: int, functions: list[tuple[str
     if buffers is not None:
         mod = buffers_at % period
         at = (f"(. <= 0x{buffers_at:x} ? 0x{buffers_at:x} : ALIGN(0x{period:x}) + 0x{mod:x})"
-              if sim.memory is LitexMemory.SDRAM else f"ALIGN(0x{period:x}) + 0x{mod:x}")
+              if sdram else f"ALIGN(0x{period:x}) + 0x{mod:x}")
         block = buffers.replace(".isaforge_buf (NOLOAD) : ALIGN(4096)", f".isaforge_buf {at} :")
         block = block.replace("} > RAM", "} > main_ram")
         if f".isaforge_buf {at} :" not in block:
@@ -797,14 +798,13 @@ def _kernel_link_script(sim: LitexSim, stack_kib: int, functions: list[tuple[str
     for name, off in functions:
         placed.append(f"        . = . + ((0x{off:x} - (. & 0x{period - 1:x})) & 0x{period - 1:x});")
         placed.append(f"        *(.text.{name})")
-    if block is not None and sim.memory is LitexMemory.SDRAM:
+    if block is not None and sdram:  # the buffers between the placed functions and the rest of .text
         placed += ["    } > main_ram", block, "    .text.rest : {"]
-        block = None
     placed += ["        *(.text .text.*)", "    } > main_ram"]
     script = script.replace(text, "\n".join(placed))
     # the .data section's own pattern for the buffers would take them first
     script = script.replace(" .isaforge_buf .isaforge_buf.*)", ")")
-    if block is not None:
+    if block is not None and not sdram:  # the buffers after .data, before .bss
         script = script.replace(bss, block + "\n" + bss)
     return script
 

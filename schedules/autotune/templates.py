@@ -133,7 +133,8 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
     "a" / "b" to the operand read along ax_a / ax_b that a "pack" knob copies per cache block
     (the template has already made that cache_read, see :func:`_pack_choice`).
 
-    ``window_knobs`` (conv2d_nhwc_i8): the knobs of :data:`WINDOW_KNOBS` too, defined after
+    ``window_knobs`` (conv2d_nhwc_i8): the window knobs too (``window_unroll``, ``wb_unroll``,
+    ``loop_order``; the module docstring), defined after
     ``compiler`` (knobs added later, first choice the old schedule: older configs keep their index).
     """
     cfg.define_split("tile_a", ax_a, num_outputs=2, policy="candidate",
