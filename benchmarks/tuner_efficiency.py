@@ -26,6 +26,10 @@ Measurement (``--measure``):
   in ``--cache`` (JSON Lines): re-running only simulates new configs. "Best known" is the lowest
   cost in the cache (every config any run of any tuner has measured, in this and earlier
   invocations; ``--best-run N`` first spends N extra trials of a long XGB run on it);
+  With ``--max-cost C`` a config slower than C cycles is a timeout (AutoTVM's measurement timeout:
+  no cost, the poorest example for the models) and its simulation stops at about 2C cycles (the
+  driver's cold and warm call), which makes a random trial of a 10^5-config space several times
+  cheaper; it changes no trial count to 95% as long as C is above the best known / 0.95;
 * ``table:PATH``: the costs of an exhaustive measurement (benchmarks/exhaustive_matmul.py: every
   config of the space simulated once); "best known" is then the true best of the space.
 
@@ -109,15 +113,25 @@ def _register_packed_template() -> None:
         return s, args
 
 
+def sim_budget(max_cost: float) -> int:
+    """The simulation limit for a config of cost ``max_cost``: the driver's cold and warm calls plus
+    a margin for its set-up."""
+    return int(2 * max_cost) + 1_000_000
+
+
 class CachedMeasure:
     """A measure function that simulates each (task, config) once; results persist in a JSONL file."""
 
-    def __init__(self, inner, path: Path):
+    def __init__(self, inner, path: Path, max_cost: float | None = None):
         from schedules.autotune.measure import MeasureResult
+        from simulator.measure import DEFAULT_TIMEOUT_CYCLES
 
         self.inner = inner
         self.path = path
         self.n_parallel = getattr(inner, "n_parallel", None)
+        self.max_cost = max_cost
+        # what the simulation of a config whose cost is max_cost runs: cold and warm call and the driver
+        self.timeout_cycles = sim_budget(max_cost) if max_cost else DEFAULT_TIMEOUT_CYCLES
         # keyed by the knob values, not the index: a template that gains a knob renumbers its space
         self.cache: dict[tuple[str, str], MeasureResult] = {}
         self.n_simulated = 0
@@ -127,8 +141,13 @@ class CachedMeasure:
                 try:
                     d = json.loads(line)
                     r = MeasureResult.from_json(d["result"])
-                    if r.error != "runtime":
-                        self.cache[(d["task"], json.dumps(d["knobs"], sort_keys=True))] = r
+                    if r.error == "runtime":
+                        continue
+                    # a timeout is known only below the cutoff it ran with (lines without one: the default)
+                    cut = int(d.get("timeout_cycles", DEFAULT_TIMEOUT_CYCLES))
+                    if r.error == "timeout" and cut < self.timeout_cycles:
+                        continue
+                    self.cache[(d["task"], json.dumps(d["knobs"], sort_keys=True))] = r
                 except (ValueError, KeyError):
                     continue
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,15 +168,21 @@ class CachedMeasure:
                     continue
                 self.cache[self._key(task, c)] = r
                 self._f.write(json.dumps({"task": task.key, "index": c.index, "knobs": c.to_json()["knobs"],
-                                          "result": r.to_json()}) + "\n")
+                                          "result": r.to_json(), "timeout_cycles": self.timeout_cycles}) + "\n")
             self._f.flush()
             self.n_simulated += len(todo)
         out = []
         for c in configs:
             k = self._key(task, c)
             r = self.cache.get(k) or self._volatile.pop(k)
-            out.append(replace(r, config_index=c.index))
+            out.append(self._cut(replace(r, config_index=c.index)))
         return out
+
+    def _cut(self, r):
+        """A cost over ``max_cost`` is a timeout, wherever its simulation stopped (cached or new)."""
+        if self.max_cost and r.valid and r.cost is not None and r.cost > self.max_cost:
+            return type(r)(r.config_index, None, "timeout", f"{r.cost:.0f} cycles, over --max-cost {self.max_cost:.0f}")
+        return r
 
     def best(self, task) -> float | None:
         """The lowest valid cost of ``task`` among every measurement in the cache (any run, any tuner)."""
@@ -302,6 +327,10 @@ def main(argv=None) -> int:
                     help="first spend this many trials of one long XGB run on every task (sim: raises best known)")
     ap.add_argument("--cache", type=Path, default=None,
                     help="measurement cache (default: $ISAFORGE_CACHE/tuner_efficiency/measure_cache.jsonl)")
+    ap.add_argument("--max-cost", type=float, default=None,
+                    help="a config whose cost (warm cycles) exceeds this is a timeout, as under AutoTVM's "
+                         "measurement timeout; its simulation stops early (default: simulator.measure's "
+                         "20 M-cycle limit); cached costs above it count as timeouts too")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     ap.add_argument("--plan-cpu", action="store_true", help="only time the first XGB plan of each task")
     args = ap.parse_args(argv)
@@ -324,11 +353,12 @@ def main(argv=None) -> int:
         from toolchain.cache import cache_dir
 
         cache = args.cache or cache_dir("tuner_efficiency") / "measure_cache.jsonl"
-        ctx = make_measure("vexriscv", n_parallel=args.n_parallel)
+        ctx = make_measure("vexriscv", n_parallel=args.n_parallel, **(
+            {"timeout_cycles": sim_budget(args.max_cost)} if args.max_cost else {}))
     else:
         cache, ctx = None, nullcontext()
     with ctx as inner:
-        measure = table if table is not None else CachedMeasure(inner, cache)
+        measure = table if table is not None else CachedMeasure(inner, cache, args.max_cost)
         for tname in args.tasks:
             task = _task_of(tname)
             if table is not None:
