@@ -5,9 +5,10 @@ Run: .venv/bin/python benchmarks/isa_search.py [--workloads matmul_i8_64,kws] [-
      [--families dot,mac_bank] [--out out/bench_isa] [--fresh-records] [--json benchmarks/results/isa_search.json]
      [--n-parallel 1]
 
-Records go to OUT/<workload>.jsonl: a second run resumes them (nothing measured again) unless
-``--fresh-records``. The wall time of a run includes verilating every new unit's SoC (cached by content
-hash under ~/.cache/isaforge, shared between runs), so a warm run is much faster than a cold one.
+Records go to OUT/<workload>.jsonl and the units' verify and area figures to OUT/<workload>.checks.jsonl:
+a second run resumes them (nothing measured, verified or synthesized again) unless ``--fresh-records``.
+The wall time of a run includes verilating every new unit's SoC (cached by content hash under
+~/.cache/isaforge, shared between runs), so a warm run is much faster than a cold one.
 """
 
 from __future__ import annotations
@@ -36,14 +37,16 @@ def main() -> int:
     args = ap.parse_args()
 
     from isa_search import format_table, search_isa
+    from isa_search.checks import checks_path
     from isaforge.cmd_search import SearchProgressBar, parse_budget
 
     families = args.families.split(",") if args.families else None
     summary = {}
     for name in args.workloads.split(","):
         records = args.out / f"{name}.jsonl"
-        if args.fresh_records and records.exists():
-            records.unlink()
+        if args.fresh_records:  # the measurements and the units' verify / area figures beside them
+            for f in (records, checks_path(records)):
+                f.unlink(missing_ok=True)
         t0 = time.monotonic()
         rep = search_isa(name, budget_s=parse_budget(args.budget), records=records, out_dir=args.out / name,
                          families=families, trials_per_kernel=args.trials, progress=SearchProgressBar(),

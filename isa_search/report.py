@@ -144,7 +144,9 @@ def format_table(report, top: int | None = None, part: str | None = None) -> str
     lines.append(f"candidates: {c['generated']} generated, {c['verified']} verified, {c['synthesized']} synthesized, "
                  f"{c['pruned']} pruned ({c['audited']} of them measured to check), {c['measured']} measured, "
                  f"{c['ranked']} ranked, {c['no_gain']} no gain, {c['failed']} failed, {c['budget']} out of budget; "
-                 f"{report.n_measured} configs measured, {report.n_resumed} resumed; {report.wall_s:.0f} s")
+                 f"{report.n_measured} configs measured, {report.n_resumed} resumed"
+                 + (f", {report.n_checks_resumed} units' verify and area figures resumed"
+                    if report.n_checks_resumed else "") + f"; {report.wall_s:.0f} s")
     for n in report.notes:
         lines.append(f"note: {n}")
     return "\n".join(lines)

@@ -37,9 +37,14 @@
 7. **rank**: a measured unit whose speedup over rv32im is above 1 is ``ranked``; one that speeds
    nothing up is ``no_gain``. The Pareto front of cycles against LUTs is marked.
 
-Everything measured goes to ``records`` (JSON Lines, one file for every task), so a killed search
-resumes without measuring anything again. With ``scheduler="HOST:PORT"`` (or a Dask Client /
-LocalCluster) the measurements run on a Dask cluster (``simulator.measure.make_measure``).
+Everything measured goes to ``records`` (JSON Lines, one file for every task), and every unit's
+verification and area figures (and the CPU's area) to the side file
+``isa_search.checks.checks_path(records)``, keyed by the unit's content
+(``isa_search.checks.unit_hash``), so a killed search resumes without measuring, verifying or
+synthesizing anything again (``SearchReport.n_checks_resumed`` counts the units whose figures came
+from that file); a unit whose generated code changed gets another key and is checked again. With
+``scheduler="HOST:PORT"`` (or a Dask Client / LocalCluster) the measurements run on a Dask cluster
+(``simulator.measure.make_measure``).
 ``progress(SearchProgress)`` is called as the search advances; the library never prints.
 """
 
@@ -74,6 +79,7 @@ from schedules.autotune.records import load_records
 from simulator.measure import make_measure
 from simulator.vexriscv import SPLIT_ENV
 
+from .checks import KIND_CPU, KIND_UNIT, CheckStore, checks_path, cpu_hash, unit_hash
 from .workloads import Kernel, Workload, load_workload
 
 TARGET = "vexriscv"
@@ -193,6 +199,7 @@ class SearchReport:
     n_resumed: int = 0
     notes: list[str] = field(default_factory=list)
     part: str | None = DEFAULT_PART  # the board's FPGA the search checked the units against
+    n_checks_resumed: int = 0  # units (and combinations) whose verify / area figures came from the checks file
 
     # views -------------------------------------------------------------------------------------
     def ranked(self) -> list[CandidateResult]:
@@ -259,6 +266,7 @@ class SearchReport:
             "records": self.records,
             "n_measured": self.n_measured,
             "n_resumed": self.n_resumed,
+            "n_checks_resumed": self.n_checks_resumed,
             "notes": self.notes,
         }
 
@@ -452,7 +460,9 @@ class _Search:
         self.baseline: dict[str, KernelResult] = {}
         self.n_measured = 0
         self.n_resumed = 0
+        self.n_checks_resumed = 0
         self.notes: list[str] = []
+        self.checks = CheckStore(checks_path(records))
 
     def emit(self, phase, done, total, candidate="", message=""):
         if self.progress is not None:
@@ -596,24 +606,69 @@ def check_unit(unit: Sequence, verify_n: int, seed: int) -> dict:
     return out
 
 
-def _check_units(units: list, verify_n: int, seed: int, measure, emit, notes: list) -> list[dict]:
-    """``check_unit`` of every unit: on the measure's Dask cluster when it has one (all at once), else here."""
-    if measure is not None:
+def check_set(unit: Sequence, verify_n: int, seed: int) -> dict:
+    """Like :func:`check_unit`, for a combination: every extension of ``unit`` verified together
+    (``isa_ext.verify_set``: routing, interleaved state), then their CFU synthesized."""
+    out = {"verify": None, "area": None, "error": "", "seconds": {}}
+    t0 = time.monotonic()
+    try:
+        out["verify"] = _verify_figures(isa_ext.verify_set(list(unit), n=verify_n, seed=seed))
+    except Exception as e:  # noqa: BLE001 - the combined CFU's routing is the generator's job
+        out["error"] = f"{type(e).__name__}: {e}"[:2000]
+        return out
+    out["seconds"]["verify"] = round(time.monotonic() - t0, 2)
+    try:
+        out["area"] = _area_figures(isa_ext.extension_area(isa_ext.ExtensionSet(list(unit))))
+    except Exception as e:  # noqa: BLE001 - SynthesisError
+        out["error"] = f"{type(e).__name__}: {e}"[:2000]
+    return out
+
+
+def _check_units(units: list, verify_n: int, seed: int, measure, emit, notes: list,
+                 store: CheckStore | None = None) -> tuple[list[dict], int]:
+    """``check_unit`` of every unit (on the measure's Dask cluster when it has one, all at once, else
+    here), and how many of them ``store`` already held (those are not checked again; the others are
+    added to it as they finish)."""
+    keys = [unit_hash(u, verify_n, seed) for u in units] if store is not None else [None] * len(units)
+    out: list[dict | None] = [store.get(KIND_UNIT, k) if store is not None else None for k in keys]
+    todo = [i for i, chk in enumerate(out) if chk is None]
+    resumed = len(units) - len(todo)
+
+    def done(i: int, chk: dict) -> None:
+        out[i] = chk
+        if store is not None:
+            store.put(KIND_UNIT, keys[i], chk, [e.name for e in units[i]])
+
+    if measure is not None and todo:
         try:
             client = measure.dask_client()
-            futs = [client.submit(check_unit, u, verify_n, seed, pure=False) for u in units]
-            out = []
-            for i, f in enumerate(futs):
+            futs = [client.submit(check_unit, units[i], verify_n, seed, pure=False) for i in todo]
+            for i, f in zip(todo, futs):
                 emit(i)
-                out.append(f.result())
-            return out
+                done(i, f.result())
+            todo = []
         except Exception as e:  # noqa: BLE001 - e.g. an extension that does not pickle: check here instead
             notes.append(f"verification and synthesis ran locally, not on the Dask cluster: {type(e).__name__}: {e}")
-    out = []
-    for i, u in enumerate(units):
+            todo = [i for i in todo if out[i] is None]
+    for i in todo:
         emit(i)
-        out.append(check_unit(u, verify_n, seed))
-    return out
+        done(i, check_unit(units[i], verify_n, seed))
+    return out, resumed
+
+
+def _cpu_figures(s: _Search) -> dict | None:
+    """The CPU's area figures: from the checks file when it has them for this CPU and Yosys, else from
+    ``isa_ext.cpu_area()`` (then kept there); None, with a note, when synthesis fails."""
+    try:
+        key = cpu_hash()
+        cpu = s.checks.get(KIND_CPU, key)
+        if cpu is None:
+            cpu = _area_figures(isa_ext.cpu_area())
+            s.checks.put(KIND_CPU, key, cpu, ["VexRiscv_FullCfu"])
+        return cpu
+    except Exception as e:  # noqa: BLE001
+        s.notes.append(f"cpu area: {type(e).__name__}: {e}")
+        return None
 
 
 def _parse_specs(families, candidates) -> list[CandidateSpec]:
@@ -746,18 +801,22 @@ def _combination(s: _Search, results: list[CandidateResult], units: dict, rq, cp
                            "; ".join(f"{e.name}: {e.doc.split(': ', 1)[-1].rstrip('.')}" for e in own))
     cand.instructions = [x for e in unit for x in _instructions(e)]
     s.emit("verify", 0, 1, key)
-    t0 = time.monotonic()
-    try:
-        cand.verify = _verify_figures(isa_ext.verify_set(unit, n=s.verify_n, seed=s.seed))
-    except Exception as e:  # noqa: BLE001 - the combined CFU's routing is the generator's job
-        cand.status, cand.reason = Status.VERIFY_FAILED, f"{type(e).__name__}: {e}"[:2000]
+    chk_key = unit_hash(unit, s.verify_n, s.seed, kind="set")
+    chk = s.checks.get(KIND_UNIT, chk_key)
+    if chk is None:
+        chk = check_set(unit, s.verify_n, s.seed)
+        s.checks.put(KIND_UNIT, chk_key, chk, [e.name for e in unit])
+    else:
+        s.n_checks_resumed += 1
+    cand.seconds.update(chk["seconds"])
+    if chk["verify"] is None:
+        cand.status, cand.reason = Status.VERIFY_FAILED, chk["error"]
         return cand
-    cand.seconds["verify"] = round(time.monotonic() - t0, 2)
-    try:
-        cand.area = _area_figures(isa_ext.extension_area(isa_ext.ExtensionSet(unit)))
-    except Exception as e:  # noqa: BLE001 - SynthesisError
-        cand.status, cand.reason = Status.SYNTHESIS_FAILED, f"{type(e).__name__}: {e}"[:2000]
+    cand.verify = chk["verify"]
+    if chk["area"] is None:
+        cand.status, cand.reason = Status.SYNTHESIS_FAILED, chk["error"]
         return cand
+    cand.area = chk["area"]
     if cpu is not None:
         cand.area_fraction = _area_fraction(cand.area, cpu)
     s.measure_unit(cand, unit)
@@ -851,15 +910,13 @@ def _search_isa(workload, *, budget_s, records, out_dir, families, trials_per_ke
             ref.instructions = [x for e in unit for x in _instructions(e)]
             units[ref.key] = unit
 
-        cpu = None
-        try:
-            cpu = _area_figures(isa_ext.cpu_area())
-        except Exception as e:  # noqa: BLE001
-            s.notes.append(f"cpu area: {type(e).__name__}: {e}")
+        cpu = _cpu_figures(s)
         todo = [c for c in results if c.key in units] + ([ref] if ref is not None else [])
-        checks = _check_units([units[c.key] for c in todo], verify_n, seed, measure if scheduler is not None else None,
-                              lambda i: s.emit("verify", i, len(todo), todo[i].key if i < len(todo) else ""),
-                              s.notes)
+        checks, resumed = _check_units([units[c.key] for c in todo], verify_n, seed,
+                                       measure if scheduler is not None else None,
+                                       lambda i: s.emit("verify", i, len(todo), todo[i].key if i < len(todo) else ""),
+                                       s.notes, s.checks)
+        s.n_checks_resumed += resumed
         for i, (cand, chk) in enumerate(zip(todo, checks)):
             unit = units[cand.key]
             cand.seconds.update(chk["seconds"])
@@ -942,7 +999,8 @@ def _search_isa(workload, *, budget_s, records, out_dir, families, trials_per_ke
                 if small is not None:
                     results.append(small)
         report = SearchReport(wl, base_total, baseline, results, ref, cpu, time.monotonic() - s.t0, str(records),
-                              None if out_dir is None else str(out_dir), s.n_measured, s.n_resumed, s.notes, part)
+                              None if out_dir is None else str(out_dir), s.n_measured, s.n_resumed, s.notes, part,
+                              s.n_checks_resumed)
         from .report import mark_pareto, write_report
 
         mark_pareto(report._front_pool())
@@ -953,4 +1011,4 @@ def _search_isa(workload, *, budget_s, records, out_dir, families, trials_per_ke
 
 
 __all__ = ["CandidateResult", "KernelResult", "PRUNE_MARGIN", "SearchProgress", "SearchReport", "SeededXGBTuner",
-           "Status", "check_unit", "search_isa"]
+           "Status", "check_set", "check_unit", "search_isa"]

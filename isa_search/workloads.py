@@ -11,8 +11,9 @@ Shipped (``WORKLOADS``):
 * ``kws``: a small keyword-spotting DS-CNN in int8, input 49x10x1: conv 10x4 stride 2 (no padding:
   20x4) to 64 channels; four depthwise-separable blocks (3x3 depthwise pad 1 + 1x1 pointwise, 64
   channels, identical: one kernel each, counted 4 times); average pool; dense 64 -> 12; each layer
-  followed by a requantize (TFLite's int8 output stage). The registry's average pool has square
-  windows only, so the pool is 4x4 stride 4 (20x4 -> 5x1), a stage of well under 1% of the cycles.
+  followed by a requantize (TFLite's int8 output stage). The average pool is global, as in the
+  DS-CNN and the frontend's ``kws_float``: one 20x4 window over the 20x4x64 map (``avg_pool2d`` with
+  ``kh=20, kw=4``) to 1x1x64, then its requantize of 64 values.
   The depthwise layer uses ``depthwise_conv2d_nhwc_i8`` when that template exists, else the NCHW
   ``depthwise_conv2d_i8`` at the same shape (:func:`depthwise_template`).
 * ``mlp``: the 1-16-16-1 int8 sine MLP and the 2-8-1 xor MLP: dense layers + requantize.
@@ -149,9 +150,10 @@ def kws() -> Workload:
         depthwise_kernel("dw 3x3 64", 1, H, W, C, 3, 3, 1, 1, count=4),
         Kernel("pw 1x1 64->64", "conv2d_nhwc_i8", (1, H, W, C, C, 1, 1, 1, 0), count=4),
         requant_kernel("requant 20x4x64", (1, H, W, C), count=9),
-        Kernel("avg pool 4x4", STAGE_TEMPLATE, stage_args("avg_pool2d", N=1, C=C, H=H, W=W, k=4, stride=4,
-                                                            dtype="int8")),
-        requant_kernel("requant pool", (1, C, 5, 1)),
+        # global: one H x W window, as the DS-CNN's (and frontend.zoo's kws_float) average pool
+        Kernel(f"avg pool {H}x{W} global", STAGE_TEMPLATE, stage_args("avg_pool2d", N=1, C=C, H=H, W=W, kh=H, kw=W,
+                                                                        stride=1, dtype="int8")),
+        requant_kernel("requant pool", (1, C, 1, 1)),
         Kernel("dense 64->12", "dense_i8", (1, 12, 64)),
         requant_kernel("requant 12", (1, 12)),
     ]

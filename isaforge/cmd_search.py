@@ -87,7 +87,8 @@ def add_parser(sub) -> None:
     p.add_argument("workload", help="a shipped workload (matmul_i8_64, kws, mlp, matmul_i8_16, max_pool) or a .py "
                                     "file defining WORKLOAD")
     p.add_argument("--budget", type=parse_budget, default=parse_budget("30m"), help="time budget, e.g. 30m")
-    p.add_argument("--records", required=True, help="JSON Lines records; an existing file is resumed")
+    p.add_argument("--records", required=True, help="JSON Lines records; an existing file is resumed, with the "
+                                                    "units' verify and area figures of the .checks.jsonl beside it")
     p.add_argument("-o", "--output", required=True, help="output folder (search.json, table.txt, front.png)")
     p.add_argument("--export", type=int, default=None, metavar="N",
                    help="write the N-th ranked unit's LiteX project (as export-litex) to OUTPUT/export")

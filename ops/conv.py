@@ -246,22 +246,34 @@ DEPTHWISE_CONV2D_NHWC = register(Op(
 
 # --- pooling -------------------------------------------------------------------------------------
 
+def _pool_window(a) -> tuple[int, int]:
+    """(height, width) of a pool's window: ``kh`` / ``kw`` where the operator has them and they are set,
+    else the square ``k``."""
+    kh, kw = a.get("kh"), a.get("kw")
+    return (a["k"] if kh is None else kh), (a["k"] if kw is None else kw)
+
+
 def _pool_norm(name):
     def normalize(a):
-        positive(name, a, "N", "C", "H", "W", "k", "stride")
+        if "kh" in a:  # a rectangular window: an unset side is k
+            a["kh"], a["kw"] = _pool_window(a)
+        positive(name, a, *[n for n in ("N", "C", "H", "W", "k", "kh", "kw", "stride") if n in a])
         pad = a.get("pad", 0)
-        if pad < 0 or out_size(a["H"], a["k"], a["stride"], pad) < 1 or out_size(a["W"], a["k"], a["stride"], pad) < 1:
-            raise OpError(f"operator {name!r}: a {a['k']}x{a['k']} window with pad {pad} does not fit "
+        kh, kw = _pool_window(a)
+        if pad < 0 or out_size(a["H"], kh, a["stride"], pad) < 1 or out_size(a["W"], kw, a["stride"], pad) < 1:
+            raise OpError(f"operator {name!r}: a {kh}x{kw} window with pad {pad} does not fit "
                           f"{a['H']}x{a['W']}")
         return a
     return normalize
 
 
-def _pool_windows(a, k: int, stride: int, pad: int, fill):
+def _pool_windows(a, k: int, stride: int, pad: int, fill, kw: int | None = None):
+    """The k x kw (default k x k) windows of NCHW ``a``: [n, c, oh, ow, k, kw]."""
+    kw = k if kw is None else kw
     n, c, h, w = a.shape
     xp = np.pad(a, ((0, 0), (0, 0), (pad, pad), (pad, pad)), constant_values=fill)
-    oh, ow = out_size(h, k, stride, pad), out_size(w, k, stride, pad)
-    return _windows(xp, k, k, stride, 1, oh, ow)
+    oh, ow = out_size(h, k, stride, pad), out_size(w, kw, stride, pad)
+    return _windows(xp, k, kw, stride, 1, oh, ow)
 
 
 _POOL = (Attr("N", int), Attr("C", int), Attr("H", int), Attr("W", int), Attr("k", int, 2, "window size"),
@@ -322,36 +334,42 @@ MAX_POOL2D_NHWC = register(Op(
               dict(N=1, H=5, W=5, C=2, k=2, stride=1, dtype="float32"))))
 
 
-def _avg_pool_te(N, C, H, W, k, stride, dtype):
+def _avg_pool_te(N, C, H, W, k, stride, dtype, kh=None, kw=None):
+    kh, kw = _pool_window(dict(k=k, kh=kh, kw=kw))
     A = tir.placeholder((N, C, H, W), dtype, name="A")
     acc = "float32" if dtype == "float32" else "int32"
-    OH, OW = out_size(H, k, stride, 0), out_size(W, k, stride, 0)
-    ry = tir.reduce_axis((0, k), "ry")
-    rx = tir.reduce_axis((0, k), "rx")
+    OH, OW = out_size(H, kh, stride, 0), out_size(W, kw, stride, 0)
+    ry = tir.reduce_axis((0, kh), "ry")
+    rx = tir.reduce_axis((0, kw), "rx")
     S = tir.compute((N, C, OH, OW), lambda b, c, y, x: tir.sum(
         A[b, c, y * stride + ry, x * stride + rx].astype(acc), axis=[ry, rx]), name="sum")
     if acc == "float32":
-        Out = tir.compute(S.shape, lambda b, c, y, x: S[b, c, y, x] / tir.const(float(k * k), "float32"),
+        Out = tir.compute(S.shape, lambda b, c, y, x: S[b, c, y, x] / tir.const(float(kh * kw), "float32"),
                           name="avgpool")
     else:
-        Out = tir.compute(S.shape, lambda b, c, y, x: S[b, c, y, x] // (k * k), name="avgpool")
+        Out = tir.compute(S.shape, lambda b, c, y, x: S[b, c, y, x] // (kh * kw), name="avgpool")
     return Workload("avg_pool2d", [A], Out, None, {"sum": S})
 
 
-def _avg_pool_ref(a, *, N, C, H, W, k, stride, dtype):
+def _avg_pool_ref(a, *, N, C, H, W, k, stride, dtype, kh=None, kw=None):
+    kh, kw = _pool_window(dict(k=k, kh=kh, kw=kw))
     acc = np_dtype("float32" if dtype == "float32" else "int32")
-    s = _pool_windows(a.astype(acc), k, stride, 0, 0).sum(axis=(4, 5), dtype=acc)
+    s = _pool_windows(a.astype(acc), kh, stride, 0, 0, kw).sum(axis=(4, 5), dtype=acc)
     if dtype == "float32":
-        return (s / np.float32(k * k)).astype(np.float32)
-    return np.floor_divide(s, k * k).astype(np.int32)
+        return (s / np.float32(kh * kw)).astype(np.float32)
+    return np.floor_divide(s, kh * kw).astype(np.int32)
 
 
 AVG_POOL2D = register(Op(
-    "avg_pool2d", "Out[N, C, OH, OW] = window sum (stage 'sum') // (k*k) (floor; float32: / (k*k)); no padding",
-    (*_POOL, dtype_attr("dtype", "int8")), _avg_pool_te, _avg_pool_ref, lambda **_: 0,
+    "avg_pool2d", "Out[N, C, OH, OW] = window sum (stage 'sum') // (kh*kw) (floor; float32: / (kh*kw)) over a "
+    "kh x kw window (default k x k); no padding",
+    (*_POOL, dtype_attr("dtype", "int8"), Attr("kh", int, None, "window height (default k)"),
+     Attr("kw", int, None, "window width (default k)")), _avg_pool_te, _avg_pool_ref, lambda **_: 0,
     family="pool", normalize=_pool_norm("avg_pool2d"),
     examples=(dict(N=1, C=2, H=6, W=6), dict(N=1, C=3, H=7, W=7, k=3, stride=2),
-              dict(N=1, C=2, H=4, W=6, dtype="float32"), dict(N=1, C=1, H=4, W=4, dtype="int16"))))
+              dict(N=1, C=2, H=4, W=6, dtype="float32"), dict(N=1, C=1, H=4, W=4, dtype="int16"),
+              dict(N=1, C=3, H=5, W=3, kh=5, kw=3, stride=1), dict(N=1, C=2, H=6, W=7, kh=2, kw=3, stride=2),
+              dict(N=1, C=2, H=5, W=3, kh=5, kw=3, dtype="float32"))))
 
 
 __all__ = ["AVG_POOL2D", "CONV2D_NCHW", "CONV2D_NHWC", "DEPTHWISE_CONV2D_NCHW", "DEPTHWISE_CONV2D_NHWC",

@@ -79,10 +79,11 @@ def max_pool2d(N: int, C: int, H: int, W: int, k: int = 2, stride: int = 2, pad:
     return ops.get("max_pool2d")(N, C, H, W, k, stride, pad=pad, dtype=dtype)
 
 
-def avg_pool2d(N: int, C: int, H: int, W: int, k: int = 2, stride: int = 2, dtype: str = "int8") -> Workload:
-    """Average over k x k windows (no padding): an int32 window sum (stage ``sum``), then floor division
-    by k*k (float32: sum / (k*k))."""
-    return ops.get("avg_pool2d")(N, C, H, W, k, stride, dtype=dtype)
+def avg_pool2d(N: int, C: int, H: int, W: int, k: int = 2, stride: int = 2, dtype: str = "int8",
+               kh: int | None = None, kw: int | None = None) -> Workload:
+    """Average over kh x kw windows (default k x k; no padding): an int32 window sum (stage ``sum``), then
+    floor division by kh*kw (float32: sum / (kh*kw))."""
+    return ops.get("avg_pool2d")(N, C, H, W, k, stride, dtype=dtype, kh=kh, kw=kw)
 
 
 # --- elementwise, reductions, layout ------------------------------------------------------------

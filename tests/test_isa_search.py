@@ -319,6 +319,84 @@ def test_cli_killed_search_resumes_without_remeasuring(tmp_path):
     assert "[" in q.stderr  # the progress bar
 
 
+# --- verification and area figures resumed from the checks file ----------------------------------
+
+def _figures(rep, timings: bool = True) -> dict:
+    """What a report says of each unit's checks and measurements (with or without the verify timings)."""
+    out = {"cpu": rep.cpu_area, "baseline": rep.baseline_cycles}
+    for c in [*rep.candidates, rep.reference]:
+        verify = c.verify if timings or c.verify is None else {k: v for k, v in c.verify.items() if k != "seconds"}
+        out[c.key] = (c.status, c.reason, verify, c.area, c.area_fraction, c.cycles, c.speedup)
+    return out
+
+
+def test_resumed_search_reuses_verify_and_area_figures(tmp_path, monkeypatch):
+    """Run twice on the same records: the second run verifies and synthesizes nothing (the entry points
+    raise) and reports the same figures; a checks line under another unit hash is not reused."""
+    import isa_ext
+    import isa_ext.area
+    import toolchain.yosys
+    from isa_search.checks import checks_path
+
+    specs = [CandidateSpec.of("dot", lanes=4, dtype="int8"), CandidateSpec.of("test_wrong_rtl", lanes=4)]
+    records = tmp_path / "isa.jsonl"
+
+    def search():
+        return search_isa("matmul_i8_16", budget_s=1200, records=records, trials_per_kernel=4, candidates=specs,
+                          verify_n=VERIFY_N, audit=0, n_parallel=1, combine=False)
+
+    first = search()
+    assert first.n_checks_resumed == 0
+    lines = [json.loads(x) for x in checks_path(records).read_text().splitlines()]
+    assert sorted(d["kind"] for d in lines) == ["cpu_area"] + ["unit_check"] * 3  # dot, broken dot, reference
+    assert first.reference.status == Status.RANKED and first.cpu_area is not None
+
+    calls = []
+
+    def refuse(name):
+        def fn(*a, **k):
+            calls.append(name)
+            raise AssertionError(f"{name} called on resume")
+        return fn
+
+    with monkeypatch.context() as m:
+        for name in ("verify", "verify_set", "extension_area", "cpu_area"):
+            m.setattr(isa_ext, name, refuse(name))
+        m.setattr(isa_ext.area, "synthesize", refuse("synthesize"))
+        m.setattr(toolchain.yosys, "synthesize", refuse("synthesize"))
+        second = search()
+    assert not calls and second.n_checks_resumed == 3 and second.n_measured == 0
+    assert _figures(second) == _figures(first)
+    assert "3 units' verify and area figures resumed" in format_table(second)
+
+    # the dot unit's line under another hash (as a changed generator would leave it), with bogus figures
+    dot = next(c for c in first.candidates if c.status == Status.RANKED)
+    text = []
+    for d in lines:
+        if d["kind"] == "unit_check" and d["units"] == dot.exts:
+            d = {**d, "key": "0" * 24, "check": {**d["check"], "area": {**d["check"]["area"], "lut": 1}}}
+        text.append(json.dumps(d))
+    checks_path(records).write_text("\n".join(text) + "\n")
+    verified = []
+    real_verify = isa_ext.verify
+    monkeypatch.setattr(isa_ext, "verify", lambda ext, **kw: verified.append(ext.name) or real_verify(ext, **kw))
+    third = search()
+    assert verified == [dot.exts[0]] and third.n_checks_resumed == 2
+    assert _figures(third, timings=False) == _figures(first, timings=False)  # checked again, not the stale 1 LUT
+
+
+def test_unit_hash_follows_the_generated_code():
+    from isa_search.checks import unit_hash
+
+    a = dot_product_extension("hash_dot", 4, 8, True, funct3=0, funct7=0)
+    b = dot_product_extension("hash_dot", 4, 8, True, funct3=0, funct7=0)
+    assert unit_hash([a], VERIFY_N, 0) == unit_hash([b], VERIFY_N, 0)
+    b.verilog_comb = b.verilog_comb.replace(_CORRECT, "rd = op_dot ? (dp_dot ^ 32'd1) : 32'd0;")
+    key = unit_hash([a], VERIFY_N, 0)
+    assert len({key, unit_hash([b], VERIFY_N, 0), unit_hash([a], VERIFY_N + 1, 0), unit_hash([a], VERIFY_N, 1),
+                unit_hash([a], VERIFY_N, 0, kind="set")}) == 5
+
+
 # --- workloads and the CLI's arguments (no measurement) ---------------------------------------------
 
 def test_shipped_workloads_and_a_workload_file(tmp_path):

@@ -1,6 +1,6 @@
-"""conv2d_nhwc_i8 on packed window rows (channels not word-aligned, e.g. C = 1 of a first layer) and
-the unrolled requantize stage of the search: every output checked against numpy, on the host and on
-the simulated VexRiscv (real Verilator)."""
+"""conv2d_nhwc_i8 on packed window rows (channels not word-aligned, e.g. C = 1 of a first layer), the
+unrolled requantize stage and the pool stages of the search: every output checked against numpy, on
+the host and on the simulated VexRiscv (real Verilator)."""
 
 from __future__ import annotations
 
@@ -115,3 +115,50 @@ def test_unrolled_requantize_is_faster_on_vexriscv():
         assert r.valid, r.message
         cost[u] = r.cost
     assert cost[8] < 0.8 * cost[1], cost
+
+
+# --- the pool stages of the search's workloads --------------------------------------------------
+
+KWS_POOL = dict(N=1, C=64, H=20, W=4, kh=20, kw=4, stride=1, dtype="int8")  # kws's global average pool
+
+
+def _pool_task(op: str, target: str, **attrs):
+    return create_task(STAGE_TEMPLATE, (*stage_args(op, **attrs), ""), target)
+
+
+@pytest.mark.parametrize("op,attrs", [
+    ("avg_pool2d", KWS_POOL),
+    ("avg_pool2d", dict(N=1, C=3, H=6, W=5, kh=3, kw=2, stride=2, dtype="int8")),
+    ("avg_pool2d", dict(N=1, C=4, H=8, W=8, k=4, stride=4, dtype="int8")),  # the square k / stride call
+    ("max_pool2d", dict(N=1, C=16, H=16, W=16, k=2, stride=2, dtype="int8")),
+], ids=str)
+def test_pool_stage_matches_numpy_on_host(op, attrs):
+    task = _pool_task(op, "host", **attrs)
+    for i in range(len(task.config_space)):
+        _host_ok(task, i)
+
+
+def test_kws_pool_is_global_and_matches_numpy():
+    """kws's pool: 20x4x64 -> 1x1x64 (the mean of every channel's 80 values, floored), then the
+    requantize of those 64 values; the numpy reference is checked against a plain mean too."""
+    from isa_search.workloads import kws
+
+    wl = kws()
+    pool = next(k for k in wl.kernels if k.op == "avg_pool2d")
+    assert pool.task_args("") == (*stage_args("avg_pool2d", **KWS_POOL), "")
+    rq = wl.kernels[wl.kernels.index(pool) + 1]
+    assert rq.op == "requantize" and '"shape":[1,64,1,1]' in rq.args[1]
+    task = _pool_task("avg_pool2d", "host", **KWS_POOL)
+    a = task.make_inputs(3)
+    (ref,) = task.reference(a)
+    assert ref.shape == (1, 64, 1, 1)
+    np.testing.assert_array_equal(ref[..., 0, 0], np.floor(a[0].astype(np.int64).sum(axis=(2, 3)) / 80))
+
+
+def test_kws_pool_on_vexriscv():
+    """The global pool and the square max pool on the simulated SoC, outputs checked against numpy."""
+    for op, attrs in (("avg_pool2d", KWS_POOL), ("max_pool2d", dict(N=1, C=16, H=16, W=16, k=2, stride=2,
+                                                                   dtype="int8"))):
+        task = _pool_task(op, "vexriscv", **attrs)
+        r = measure_one(task, 0, "vexriscv", DEFAULT_TIMEOUT_CYCLES, 3)
+        assert r.valid, (op, r.message)

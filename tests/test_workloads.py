@@ -439,6 +439,18 @@ def test_avg_pool2d(variant, dtype, k, stride, rng):
     check_workload(wl, s, rng)
 
 
+@pytest.mark.parametrize("kh,kw,stride", [(7, 8, 1), (3, 2, 2), (1, 4, 1)])
+def test_avg_pool2d_rectangular_window(kh, kw, stride, rng):
+    """kh x kw windows (a global 7x8 one among them): default schedule and the sum computed per output."""
+    wl = W.avg_pool2d(1, 2, 7, 8, stride=stride, kh=kh, kw=kw)
+    assert wl.output.shape == (1, 2, (7 - kh) // stride + 1, (8 - kw) // stride + 1)
+    check_workload(wl, schedules.create_schedule(wl.output), rng)
+    wl = W.avg_pool2d(1, 2, 7, 8, stride=stride, kh=kh, kw=kw)
+    s = schedules.create_schedule(wl.output)
+    s[wl["sum"]].compute_at(s[wl.output], s[wl.output].op.axis[3])
+    check_workload(wl, s, rng)
+
+
 def test_avg_pool2d_int_rounds_towards_minus_infinity():
     """All-negative windows: the integer average is a floor, as numpy's floor_divide."""
     wl = W.avg_pool2d(1, 1, 2, 2, k=2, stride=2)
