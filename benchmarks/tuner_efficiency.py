@@ -7,6 +7,8 @@ the ratio to random search. Tuners:
 
 * ``xgb``           XGBTuner from a random start (AutoTVM's), the static estimate as a prior;
 * ``xgb_noprior``   the same without the prior: the learned model alone (``prior=False``);
+* ``xgb_local``     ``xgb_noprior`` plus the 1-knob neighbours of the 4 best measured configs in
+                    every plan's candidates (``neighbors=4``);
 * ``xgb_estimate``  the first plan from the static estimate (``initial="estimate"``);
 * ``ga``, ``random``.
 
@@ -77,7 +79,7 @@ KNOWN = {
                  "cfu_words": 8, "compiler": "zig:-O2", "window_unroll": "rx", "wb_unroll": "none",
                  "loop_order": "b_outer", "pad_copy": "pixel"}],
 }
-XGB_KINDS = ("xgb", "xgb_noprior", "xgb_estimate", "xgb_random_init")
+XGB_KINDS = ("xgb", "xgb_noprior", "xgb_local", "xgb_estimate", "xgb_random_init")
 
 
 def _register_packed_template() -> None:
@@ -236,6 +238,8 @@ def _make_tuner(kind: str, task, seed: int, plan_size: int):
         return XGBTuner(task, plan_size=plan_size, seed=seed, initial="random")
     if kind == "xgb_noprior":
         return XGBTuner(task, plan_size=plan_size, seed=seed, prior=False, initial="random")
+    if kind == "xgb_local":  # the learned model alone plus the neighbours of the best measured configs
+        return XGBTuner(task, plan_size=plan_size, seed=seed, prior=False, initial="random", neighbors=4)
     if kind == "xgb_estimate":
         return XGBTuner(task, plan_size=plan_size, seed=seed, initial="estimate")
     if kind == "ga":

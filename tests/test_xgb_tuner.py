@@ -468,3 +468,31 @@ def test_estimate_start_ranks_a_small_space_whole():
     assert len(best_per_ir) <= lowered < n  # every IR (the cache keys lowerings finer than the IR)
     top = sorted(best_per_ir.values(), reverse=True)[:len(planned)]
     assert sorted((float(est[c.index]) for c in planned), reverse=True) == top
+
+
+def test_neighbors_put_the_best_configs_1_knob_neighbours_into_the_plan():
+    """neighbors=k: after a fit, every 1-knob neighbour of the k fastest measured configs is a plan
+    candidate (ranked by the model like the rest); with neighbors=0 (the default) none need be."""
+    task = _task()
+    space = task.config_space
+    cost = _synthetic_cost(space)
+    tuner = XGBTuner(task, plan_size=16, seed=3, prior=False, initial="random", neighbors=2)
+    first = tuner.next_batch(16)
+    results = _fake_measure(cost)(task, first)
+    best = sorted((r.cost, c.index) for c, r in zip(first, results))[:2]
+    want = set()
+    for _, b in best:
+        ch = space.decompose(b)
+        for d, n in enumerate(space.radix):
+            want |= {space.compose(ch[:d] + [v] + ch[d + 1:]) for v in range(n) if v != ch[d]}
+    assert set(tuner._neighbours_of_best(2)) == set()  # nothing measured yet
+    tuner.update(first, results)
+    assert set(tuner._neighbours_of_best(2)) == want
+    taken = tuner._taken()
+    cands = set(tuner._candidates(taken, 16))
+    assert want - taken <= cands
+    # the local search can only help a model that is already near the best: on the synthetic cost
+    # (separable plus one interaction) its plan after the first fit holds a config better than all 16
+    later = tuner.next_batch(16)
+    assert min(cost(c.index) for c in later) < min(r.cost for r in results)
+    assert XGBTuner(task, seed=3, prior=False).neighbors == 0

@@ -18,7 +18,7 @@ How they propose configs (AutoTVM's scheme, kept cheap on spaces of 1e5-1e8 conf
    of the space, and returns ``candidate_ratio * plan_size`` candidates; with ``plan_size / 2``
    random configs added (exploration; ``plan_size`` with the prior, which ranks them without any
    result) they are lowered (lazily, cached by IR: ``FeatureCache``) and ranked by the full model.
-   So a plan lowers at most ``(candidate_ratio + 1) * plan_size``
+   So a plan lowers at most ``(candidate_ratio + 1) * plan_size`` (plus the neighbours below)
    configs, never the space (before a model exists, the estimate ranks a random sample of
    ``2 * candidate_ratio * plan_size``, or the whole space when it has at most
    ``ESTIMATE_WHOLE_SPACE`` configs: a few hundred IRs, a few seconds of lowering, and the sample
@@ -29,6 +29,9 @@ How they propose configs (AutoTVM's scheme, kept cheap on spaces of 1e5-1e8 conf
    predictions (so the prior fades as the model learns). With ``prior=False`` the estimate is
    neither blended in nor a feature (``features.PRIOR_FEATURES`` are blanked): the model learns
    from raw features only;
+   With ``neighbors=k`` the candidates also hold every 1-knob neighbour (compiler variants included)
+   of the ``k`` best configs measured so far, ranked by the full model like the rest: a local search
+   around what already ran fast (opt-in; ``benchmarks/tuner_efficiency.py``'s ``xgb_local``);
 5. with ``diversity_filter_ratio`` the ranking keeps ``ratio * plan_size`` candidates and picks
    ``plan_size`` of them greedily, trading score against knob values not yet covered; the next
    batches are taken from the plan, each pick replaced by a random unvisited config with
@@ -111,7 +114,7 @@ class ModelBasedTuner(Tuner):
                  diversity_filter_ratio: float | None = None, *, feature_type: str = "itervar",
                  epsilon: float = 0.05, seed: int = 0, prior: bool = True, initial: str = "random",
                  prescreen: bool = True, candidate_ratio: int = 2, sa_params: dict | None = None,
-                 transfer=None, transfer_weight: float = 0.3):
+                 transfer=None, transfer_weight: float = 0.3, neighbors: int = 0):
         super().__init__(task, seed=seed)
         if initial not in INITIAL_CHOICES:
             raise AutotuneError(f"initial must be one of {INITIAL_CHOICES}, got {initial!r}")
@@ -123,6 +126,7 @@ class ModelBasedTuner(Tuner):
         self.epsilon = float(epsilon)
         self.diversity_filter_ratio = diversity_filter_ratio
         self.candidate_ratio = max(1, int(candidate_ratio))
+        self.neighbors = max(0, int(neighbors))
         self.xrng = np.random.default_rng(seed)
         self.features = FeatureCache(task, feature_type)
         self.model = cost_model
@@ -344,9 +348,25 @@ class ModelBasedTuner(Tuner):
             n_opt = self.candidate_ratio * want
             scorer = self.knob_scores if self.knob_model.trained else self.predict_indices
             out = [int(i) for i in self.optimizer.find_maximums(scorer, n_opt, taken)]
+        if self.model.trained and self.neighbors:
+            out += [i for i in self._neighbours_of_best(self.neighbors) if i not in taken and i not in set(out)]
         seen = set(out) | taken
         out += self.space.sample(self.xrng, n_rand, exclude=seen) if len(seen) < self.n_space else []
         return out
+
+    def _neighbours_of_best(self, k: int) -> list[int]:
+        """Every 1-knob neighbour of the ``k`` fastest configs measured so far (module docstring, 3.)."""
+        done = sorted((c, i) for i, c in zip(self.measured, self.costs) if c is not None)
+        out: dict[int, None] = {}
+        for _, best in done[:k]:
+            out.update(dict.fromkeys(self._one_knob_neighbours(best)))
+        return list(out)
+
+    def _one_knob_neighbours(self, index: int, skip: set[int] = frozenset()) -> list[int]:
+        """The configs that differ from ``index`` in one knob (knob positions in ``skip`` kept)."""
+        ch = self.space.decompose(index)
+        return [self.space.compose(ch[:d] + [v] + ch[d + 1:])
+                for d, n in enumerate(self.space.radix) if d not in skip for v in range(n) if v != ch[d]]
 
     def _plan(self) -> None:
         taken = self._taken() | self.skipped
@@ -416,7 +436,6 @@ class ModelBasedTuner(Tuner):
         estimate cannot tell them apart) join the candidates. At most ``rounds * want / 2 * sum(radix
         - 1)`` more lowerings, whatever the size of the space."""
         knobs = list(self.space.knobs)
-        radix = self.space.radix
         skip = {knobs.index(COMPILER_KNOB)} if COMPILER_KNOB in knobs else set()
         pool = list(dict.fromkeys(int(c) for c in cands))
         expanded: set[int] = set()
@@ -429,16 +448,10 @@ class ModelBasedTuner(Tuner):
                 if c in expanded:
                     continue
                 expanded.add(c)
-                ch = self.space.decompose(c)
-                for k, n in enumerate(radix):
-                    if k in skip:
-                        continue
-                    for v in range(n):
-                        if v != ch[k]:
-                            nb = self.space.compose(ch[:k] + [v] + ch[k + 1:])
-                            if nb not in seen:
-                                seen.add(nb)
-                                new.append(nb)
+                for nb in self._one_knob_neighbours(c, skip):
+                    if nb not in seen:
+                        seen.add(nb)
+                        new.append(nb)
             if not new:
                 break
             pool += new
@@ -586,7 +599,7 @@ class XGBTuner(ModelBasedTuner):
                  optimizer="sa", diversity_filter_ratio: float | None = None, epsilon: float = 0.05,
                  seed: int = 0, transfer=None, transfer_weight: float = 0.3, num_threads: int = 1,
                  sa_params: dict | None = None, prescreen: bool = True, initial: str | None = None,
-                 prior: bool = True, candidate_ratio: int = 2):
+                 prior: bool = True, candidate_ratio: int = 2, neighbors: int = 0):
         # XGBTuner keeps its earlier behaviour by default: with the prior it starts from the static
         # estimate (fewest trials to a good config); ModelBasedTuner and initial="random" start as AutoTVM.
         if initial is None:
@@ -595,7 +608,7 @@ class XGBTuner(ModelBasedTuner):
         super().__init__(task, model, optimizer, plan_size, diversity_filter_ratio, feature_type=feature_type,
                          epsilon=epsilon, seed=seed, prior=prior, initial=initial, prescreen=prescreen,
                          candidate_ratio=candidate_ratio, sa_params=sa_params, transfer=transfer,
-                         transfer_weight=transfer_weight)
+                         transfer_weight=transfer_weight, neighbors=neighbors)
 
 
 def _collect_records(transfer) -> list:
