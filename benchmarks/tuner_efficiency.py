@@ -40,6 +40,10 @@ Measurement (``--measure``):
     python benchmarks/tuner_efficiency.py --task matmul32_packed --trials 200 --seeds 5
     python benchmarks/tuner_efficiency.py --plan-cpu --task matmul64 matmul64_packed
 
+``--neighbours``: no tuning; each task's ``KNOWN`` configs and every config one knob away from them,
+measured (``--task conv3x3 --neighbours --max-cost 6e6``: of the hand conv's 28 neighbours only
+cache-block, compiler, window and pad-copy changes stay within 5%).
+
 ``--plan-cpu``: no tuning; the CPU time and the lowerings of the first XGB plan (a fit on
 ``plan_size`` results, annealing, lowering and ranking the candidates), with costs from the
 exhaustive table when given, else a deterministic function of the config (the plan's cost does not
@@ -314,6 +318,29 @@ def plan_cpu(task_names, plan_size: int, table, seed: int = 0) -> list[dict]:
     return rows
 
 
+def neighbourhood(task_names, measure) -> list[dict]:
+    """Each task's known configs (``KNOWN``) and every config one knob away from them, measured: how
+    sharp the fast region is (a needle that random and learned search both miss, or a plateau)."""
+    rows = []
+    for tname in task_names:
+        task = _task_of(tname)
+        space = task.config_space
+        knobs = list(space.knobs)
+        for known in KNOWN.get(tname, []):
+            base = task.config(known)
+            ch = space.decompose(base.index)
+            nbs = [(knobs[d], str(space.knobs[knobs[d]].choices[v]), space.compose(ch[:d] + [v] + ch[d + 1:]))
+                   for d, n in enumerate(space.radix) for v in range(n) if v != ch[d]]
+            res = measure(task, [base] + [task.config(i) for _, _, i in nbs])
+            print(f"{task.key}: known config {res[0].cost:.0f} cycles; one knob changed:")
+            for (knob, value, _), r in zip(nbs, res[1:]):
+                what = f"{r.cost:.0f}  ({r.cost / res[0].cost:.3f}x)" if r.cost else r.error
+                print(f"  {knob:<14} {value:<32} {what}")
+                rows.append({"task": task.key, "knob": knob, "value": value, "cost": r.cost, "error": r.error,
+                             "known_cost": res[0].cost})
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--task", "--tasks", dest="tasks", nargs="+", default=["matmul64", "conv2d"],
@@ -337,6 +364,8 @@ def main(argv=None) -> int:
                          "20 M-cycle limit); cached costs above it count as timeouts too")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     ap.add_argument("--plan-cpu", action="store_true", help="only time the first XGB plan of each task")
+    ap.add_argument("--neighbours", action="store_true",
+                    help="no tuning; measure each task's known configs and every config one knob away")
     args = ap.parse_args(argv)
     budget = {k: int(v) for k, v in (kv.split("=", 1) for kv in args.tuner_trials)}
 
@@ -363,6 +392,12 @@ def main(argv=None) -> int:
         cache, ctx = None, nullcontext()
     with ctx as inner:
         measure = table if table is not None else CachedMeasure(inner, cache, args.max_cost)
+        if args.neighbours:
+            rows = neighbourhood(args.tasks, measure)
+            measure.close()
+            if args.json:
+                args.json.write_text(json.dumps(rows, indent=1) + "\n")
+            return 0
         for tname in args.tasks:
             task = _task_of(tname)
             if table is not None:
