@@ -436,7 +436,36 @@ def _run_logged(cmd: list[str], cwd: Path, env: dict[str, str], log_path: Path, 
     return proc.stdout
 
 
+# where variables.mak names a file of LiteX's Python packages: the environment's site-packages, then
+# litex/ or a pythondata_* package
+_SITE_PACKAGES = re.compile(r"[^\s=]*/site-packages(?=/(?:litex|pythondata_\w+)/)")
+
+
+def _point_at_this_litex(root: Path) -> None:
+    """variables.mak names LiteX's sources (``SOC_DIRECTORY``, the libraries' source folders, picolibc)
+    by the absolute path of the Python environment that made the build. The key holds the packages'
+    versions, not where they are installed, so a cached build is shared by every environment with the
+    same versions (a fresh clone's venv, say) and the one that built it may be gone: point them at
+    this process's installation, the same files by the key. Written whole and renamed into place:
+    parallel tests read it."""
+    try:
+        import litex
+    except ImportError:  # nothing to point at: LiteX's flow cannot run here anyway
+        return
+    mak = root / "software" / "include" / "generated" / "variables.mak"
+    if not mak.exists():
+        return
+    site = str(Path(litex.__file__).parent.parent)
+    text = mak.read_text()
+    new = _SITE_PACKAGES.sub(lambda _m: site, text)
+    if new != text:
+        tmp = mak.with_name(f".variables.mak.{os.getpid()}")
+        tmp.write_text(new)
+        os.replace(tmp, mak)
+
+
 def _load(root: Path, mem: LitexMemory, key: str) -> LitexSim:
+    _point_at_this_litex(root)
     try:
         info = json.loads((root / "csr.json").read_text())
         ram = info["memories"]["main_ram"]

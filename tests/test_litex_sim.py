@@ -455,3 +455,27 @@ def test_readme_litex_sim_commands_are_the_builds_options(sim, tmp_path):
     assert built[3:3 + len(opts)] == litex_sim.litex_sim_options("x/cfu.v")
     ram = int(opts[opts.index("--integrated-main-ram-size") + 1], 16)
     assert sim.main_ram_size == ram and "sim_finish_finish" in sim.csr
+
+
+def test_a_cached_build_made_by_another_environment_points_at_this_litex(tmp_path):
+    """The cache key holds LiteX's versions, not where it is installed: a build made from a venv that
+    is gone (the last clean clone's) must name this environment's LiteX sources in variables.mak, or
+    LiteX's flow (`make BUILD_DIR=...`) cannot find common.mak."""
+    import litex
+
+    from simulator.litex_sim import _point_at_this_litex
+
+    gen = tmp_path / "software" / "include" / "generated"
+    gen.mkdir(parents=True)
+    gone = "/tmp/gone/p/.venv/lib/python3.11/site-packages"
+    (gen / "variables.mak").write_text(
+        f"PACKAGE_DIRS={gone}/litex/soc/software/libc {gone}/litex/soc/software/libbase\n"
+        f"SOC_DIRECTORY={gone}/litex/soc\nPICOLIBC_DIRECTORY={gone}/pythondata_software_picolibc/data\n"
+        f"BUILDINC_DIRECTORY={tmp_path}/software/include\n")
+    _point_at_this_litex(tmp_path)
+    text = (gen / "variables.mak").read_text()
+    site = Path(litex.__file__).parent.parent
+    assert gone not in text and f"SOC_DIRECTORY={site}/litex/soc\n" in text
+    assert (site / "litex" / "soc" / "software" / "common.mak").exists()
+    assert f"PICOLIBC_DIRECTORY={site}/pythondata_software_picolibc/data" in text
+    assert f"BUILDINC_DIRECTORY={tmp_path}/software/include" in text  # the build's own paths stay
