@@ -136,8 +136,8 @@ class CachedMeasure:
         self.path = path
         self.n_parallel = getattr(inner, "n_parallel", None)
         self.max_cost = max_cost
-        # what the simulation of a config whose cost is max_cost runs: cold and warm call and the driver
-        self.timeout_cycles = sim_budget(max_cost) if max_cost else DEFAULT_TIMEOUT_CYCLES
+        # the simulation limit the measurements run with (a timeout below it is not known below this one)
+        self.timeout_cycles = int(getattr(inner, "timeout_cycles", DEFAULT_TIMEOUT_CYCLES))
         # keyed by the knob values, not the index: a template that gains a knob renumbers its space
         self.cache: dict[tuple[str, str], MeasureResult] = {}
         self.n_simulated = 0
@@ -328,9 +328,7 @@ def neighbourhood(task_names, measure) -> list[dict]:
         knobs = list(space.knobs)
         for known in KNOWN.get(tname, []):
             base = task.config(known)
-            ch = space.decompose(base.index)
-            nbs = [(knobs[d], str(space.knobs[knobs[d]].choices[v]), space.compose(ch[:d] + [v] + ch[d + 1:]))
-                   for d, n in enumerate(space.radix) for v in range(n) if v != ch[d]]
+            nbs = [(knobs[d], str(space.knobs[knobs[d]].choices[v]), i) for d, v, i in space.neighbours(base.index)]
             res = measure(task, [base] + [task.config(i) for _, _, i in nbs])
             print(f"{task.key}: known config {res[0].cost:.0f} cycles; one knob changed:")
             for (knob, value, _), r in zip(nbs, res[1:]):

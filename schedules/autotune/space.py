@@ -460,6 +460,13 @@ class ConfigSpace(_Definer):
             index = index * n + c
         return index
 
+    def neighbours(self, index: int, skip=frozenset()) -> list[tuple[int, int, int]]:
+        """The configs one knob away from ``index``: ``(knob position, choice index, config index)``,
+        knobs in order, each knob's other choices in order (knob positions in ``skip`` kept)."""
+        ch = self.decompose(index)
+        return [(d, v, self.compose(ch[:d] + [v] + ch[d + 1:]))
+                for d, n in enumerate(self.radix) if d not in skip for v in range(n) if v != ch[d]]
+
     def get(self, index: int) -> ConfigEntity:
         index = int(index)
         choices = self.decompose(index)

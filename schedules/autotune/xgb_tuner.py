@@ -349,7 +349,8 @@ class ModelBasedTuner(Tuner):
             scorer = self.knob_scores if self.knob_model.trained else self.predict_indices
             out = [int(i) for i in self.optimizer.find_maximums(scorer, n_opt, taken)]
         if self.model.trained and self.neighbors:
-            out += [i for i in self._neighbours_of_best(self.neighbors) if i not in taken and i not in set(out)]
+            have = set(out)
+            out += [i for i in self._neighbours_of_best(self.neighbors) if i not in taken and i not in have]
         seen = set(out) | taken
         out += self.space.sample(self.xrng, n_rand, exclude=seen) if len(seen) < self.n_space else []
         return out
@@ -359,14 +360,8 @@ class ModelBasedTuner(Tuner):
         done = sorted((c, i) for i, c in zip(self.measured, self.costs) if c is not None)
         out: dict[int, None] = {}
         for _, best in done[:k]:
-            out.update(dict.fromkeys(self._one_knob_neighbours(best)))
+            out.update(dict.fromkeys(i for *_, i in self.space.neighbours(best)))
         return list(out)
-
-    def _one_knob_neighbours(self, index: int, skip: set[int] = frozenset()) -> list[int]:
-        """The configs that differ from ``index`` in one knob (knob positions in ``skip`` kept)."""
-        ch = self.space.decompose(index)
-        return [self.space.compose(ch[:d] + [v] + ch[d + 1:])
-                for d, n in enumerate(self.space.radix) if d not in skip for v in range(n) if v != ch[d]]
 
     def _plan(self) -> None:
         taken = self._taken() | self.skipped
@@ -448,7 +443,7 @@ class ModelBasedTuner(Tuner):
                 if c in expanded:
                     continue
                 expanded.add(c)
-                for nb in self._one_knob_neighbours(c, skip):
+                for *_, nb in self.space.neighbours(c, skip):
                     if nb not in seen:
                         seen.add(nb)
                         new.append(nb)
