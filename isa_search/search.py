@@ -588,10 +588,21 @@ def check_unit(unit: Sequence, verify_n: int, seed: int) -> dict:
     """Verify the unit's own extension in Verilator, then synthesize its whole CFU with Yosys: a dict of
     ``verify`` / ``area`` figures (None when that step failed), ``error`` and ``seconds``. Runs in this
     process or on a Dask worker (the extensions travel pickled)."""
+    return _checked(unit, lambda: isa_ext.verify(unit[0], n=verify_n, seed=seed))
+
+
+def check_set(unit: Sequence, verify_n: int, seed: int) -> dict:
+    """Like :func:`check_unit`, for a combination: every extension of ``unit`` verified together
+    (``isa_ext.verify_set``: routing, interleaved state), then their CFU synthesized."""
+    return _checked(unit, lambda: isa_ext.verify_set(list(unit), n=verify_n, seed=seed))
+
+
+def _checked(unit: Sequence, verify) -> dict:
+    """``verify()``, then the synthesis of ``unit``'s CFU: the dict of :func:`check_unit`."""
     out = {"verify": None, "area": None, "error": "", "seconds": {}}
     t0 = time.monotonic()
     try:
-        out["verify"] = _verify_figures(isa_ext.verify(unit[0], n=verify_n, seed=seed))
+        out["verify"] = _verify_figures(verify())
     except Exception as e:  # noqa: BLE001 - VerifyError, or RTL that does not even build
         out["error"] = f"{type(e).__name__}: {e}"[:2000]
         return out
@@ -603,24 +614,6 @@ def check_unit(unit: Sequence, verify_n: int, seed: int) -> dict:
         out["error"] = f"{type(e).__name__}: {e}"[:2000]
         return out
     out["seconds"]["synthesis"] = round(time.monotonic() - t0, 2)
-    return out
-
-
-def check_set(unit: Sequence, verify_n: int, seed: int) -> dict:
-    """Like :func:`check_unit`, for a combination: every extension of ``unit`` verified together
-    (``isa_ext.verify_set``: routing, interleaved state), then their CFU synthesized."""
-    out = {"verify": None, "area": None, "error": "", "seconds": {}}
-    t0 = time.monotonic()
-    try:
-        out["verify"] = _verify_figures(isa_ext.verify_set(list(unit), n=verify_n, seed=seed))
-    except Exception as e:  # noqa: BLE001 - the combined CFU's routing is the generator's job
-        out["error"] = f"{type(e).__name__}: {e}"[:2000]
-        return out
-    out["seconds"]["verify"] = round(time.monotonic() - t0, 2)
-    try:
-        out["area"] = _area_figures(isa_ext.extension_area(isa_ext.ExtensionSet(list(unit))))
-    except Exception as e:  # noqa: BLE001 - SynthesisError
-        out["error"] = f"{type(e).__name__}: {e}"[:2000]
     return out
 
 
