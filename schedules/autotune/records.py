@@ -306,7 +306,7 @@ class SharedRecords:
     # reading ---------------------------------------------------------------------------------------
     def _index(self, rec: Record) -> int | None:
         try:
-            return self.task.config_space.from_json(rec.config).index
+            return self.task.config_space.from_json(rec.config, reindex=True).index
         except AutotuneError:
             return None  # a record of an older space: the tuner reports it, it blocks nothing
 
@@ -536,7 +536,7 @@ class ApplyHistoryBest:
         if r is None:
             return None, None
         try:
-            cfg = task.config_space.from_json(r.config)
+            cfg = task.config_space.from_json(r.config, reindex=True)
         except AutotuneError as e:
             raise AutotuneError(f"{task.key}: the best record (line {r.line_no}) no longer fits the template's "
                                 f"space: {e}") from e

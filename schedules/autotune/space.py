@@ -515,11 +515,16 @@ class ConfigSpace(_Definer):
             raise AutotuneError(f"config has unknown knob(s) {sorted(extra)}")
         return self.compose([k.index_of(values[name]) if name in values else 0 for name, k in self.knobs.items()])
 
-    def from_json(self, data: dict) -> ConfigEntity:
-        """The ConfigEntity of ``ConfigEntity.to_json()`` output (checked against the knob values)."""
+    def from_json(self, data: dict, reindex: bool = False) -> ConfigEntity:
+        """The ConfigEntity of ``ConfigEntity.to_json()`` output (checked against the knob values).
+
+        ``reindex`` (how records are read): the knob values are the config, and a stored ``index`` that
+        disagrees with them is the number the config had in a space that has since gained choices (e.g.
+        a tile knob's partial tiles), so the config is the values' point of this space. Without it a
+        disagreeing index raises AutotuneError; so do values this space does not offer."""
         values = data.get("knobs", data)
         index = self.index_of(values)
-        if "index" in data and int(data["index"]) != index:
+        if not reindex and "index" in data and int(data["index"]) != index:
             raise AutotuneError(f"config index {data['index']} does not match its knob values (index {index}): "
                                 "the template's space changed")
         return self.get(index)

@@ -111,12 +111,38 @@ PAD_UNROLL = 64  # channels of the padded copy per unrolled step ("pixel"; the h
 
 
 def _tile_candidates(extent: int, inner=TILE_INNER) -> list[list[int]]:
-    c = [[extent // f, f] for f in inner if f <= extent and extent % f == 0]
-    return c or [[extent, 1]]
+    """The (outer, inner) splits a tile knob offers along an axis of ``extent``: the register tile
+    extents of ``inner`` that divide it (or 1 when none does), then the ones that don't, as partial
+    tiles (ceil(extent / f) tiles, the last one cut short: lowering partitions the tail, see
+    tir.partition), so that an axis of any length gets register tiles. The dividing ones come first,
+    in the order the space had before partial tiles existed."""
+    whole = [[extent // f, f] for f in inner if f <= extent and extent % f == 0] or [[extent, 1]]
+    partial = [[-(-extent // f), f] for f in inner if f < extent and extent % f]
+    return whole + partial
 
 
 def _i32(x):
     return x.astype("int32")
+
+
+def _k_padded(K: int, exts: str, M: int, N: int) -> int:
+    """The reduction length a matmul-like template runs: ``K``, or, when K is not a whole number of
+    LANES-lane words and a listed extension fits the next multiple of LANES, that multiple (its
+    operands are copied into rows of that many bytes, zero-filled past K, so that every row starts
+    at a word and the lane words are whole; the zero lanes add nothing). The scalar space of ``exts``
+    "" is unchanged."""
+    if not K % LANES or not exts:
+        return K
+    kp = -(-K // LANES) * LANES
+    tiles = min(c[1] for c in _tile_candidates(M)) * min(c[1] for c in _tile_candidates(N))
+    return kp if _block_intrinsics(exts, kp, True, "int8", tiles) else K
+
+
+def _pad_rows(X, K: int, kp: int, name: str):
+    """``X[rows, K]`` copied into ``[rows, kp]``, zero past column K (a compute stage at the root)."""
+    zero = tir.const(0, X.dtype)
+    return tir.compute((X.shape[0], kp), lambda r, c: tir.if_then_else(c < K, X[r, tir.min(c, K - 1)], zero),
+                       name=name)
 
 
 def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), lanes_ok=True, mac_ok=True,
@@ -155,7 +181,7 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
     fa, fb = cfg["tile_a"].size[1], cfg["tile_b"].size[1]
     if chosen is not None and chosen.facts.accumulators and chosen.extension.name not in TILE_ERROR_EXTS:
         # the unit keeps the whole tile: a tile larger than its bank is reduced (halving the larger
-        # factor keeps it a divisor of its axis), so no offered config fails for a shape reason
+        # factor), so no offered config fails for a shape reason
         while fa * fb > chosen.facts.accumulators and max(fa, fb) > 1:
             if fa >= fb:
                 fa //= 2
@@ -169,7 +195,11 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
     # keep the other data axes outside, then (ao, bo, ai, bi)
     others = [a for a in leaf if a not in (ao, bo, ai, bi) and a.kind != "reduce"]
     reduce_leaves = [a for a in leaf if a.kind == "reduce"]
-    mem = _memory_plan(cfg, stationary_bytes, ao, bo)
+    # an accumulator unit's nest holds the tile loops, so a partial tile (the last one of an axis the tile
+    # does not divide) must be partitioned off, which a tile loop split again into cache blocks cannot be
+    unit_tile = chosen is not None and _in_unit(chosen.extension.name)
+    unblockable = {ax for ax, e, f in (("a", _ext(ax_a), fa), ("b", _ext(ax_b), fb)) if unit_tile and e % f}
+    mem = _memory_plan(cfg, stationary_bytes, unblockable)
     # (the window knobs are defined after "compiler", see the end; their values are read here)
     b_outer = window_knobs and _peek(cfg, "loop_order", LOOP_ORDERS[0]) == "b_outer"
     block_at = None
@@ -352,7 +382,7 @@ def _divisors_upto(n: int, cap: int) -> list[int]:
     return [d for d in range(2, min(n, cap) + 1) if n % d == 0]
 
 
-def _memory_plan(cfg, stationary_bytes: int, ao, bo):
+def _memory_plan(cfg, stationary_bytes: int, unblockable=frozenset()):
     """The memory knobs of a shape whose stationary operand exceeds the D-cache (None otherwise):
 
     * ``cache_block`` tiles of the blocked axis per cache block (0: no cache blocking): the block loop
@@ -361,7 +391,8 @@ def _memory_plan(cfg, stationary_bytes: int, ao, bo):
     * ``cache_axis`` which output axis is blocked: ``"b"`` (the stationary operand's rows, e.g. Bt) or
       ``"a"`` (the other operand's rows): the loop order of the two tile loops.
 
-    Returns (tiles per block, axis).
+    ``unblockable``: the axes ("a", "b") a cache block may not split (a config that blocks one gets no
+    blocking). Returns (tiles per block, axis).
     """
     if stationary_bytes <= CACHE_BYTES:
         return None
@@ -370,7 +401,7 @@ def _memory_plan(cfg, stationary_bytes: int, ao, bo):
     cfg.define_knob("cache_axis", ["b", "a"])
     nblk, which = cfg["cache_block"].val, cfg["cache_axis"].val
     n = n_b if which == "b" else n_a
-    if nblk and (nblk >= n or n % nblk):
+    if nblk and (nblk >= n or n % nblk or which in unblockable):
         nblk = 0  # a block as large as the axis (or not dividing it) is no blocking
     return nblk, which
 
@@ -441,17 +472,24 @@ def matmul_i8(M, N, K, exts=EXTS):
     exts = rows.rest
     wl = ops.get("matmul_nt")(M, N, K)
     (A, Bt), C = wl.inputs, wl.output
+    kp = _k_padded(K, exts, M, N)
+    stages = {}
+    if kp != K:  # the operands in word-aligned rows, zero past K (see _k_padded)
+        stages = {"a": _pad_rows(A, K, kp, "A_pad"), "b": _pad_rows(Bt, K, kp, "Bt_pad")}
+        k = tir.reduce_axis((0, kp), name="k")
+        C = tir.compute((M, N), lambda i, j: tir.sum(_i32(stages["a"][i, k]) * _i32(stages["b"][j, k]), axis=k),
+                        name="C")
     s = schedules.create_schedule(C)
     cfg = get_config()
-    big = N * K  # int8 bytes of Bt, swept again for every row of tiles
+    big = N * kp  # int8 bytes of Bt, swept again for every row of tiles
     mode = _pack_choice(cfg, big, exts)
     if mode == "direct":  # the unit's tile writes C itself; the packed operand read per block
-        packed = _packed(cfg, s, C, {"a": A, "b": Bt})
+        packed = _packed(cfg, s, C, {"a": A, "b": Bt}, stages)
         _register_block(cfg, s, C, C, C.op.axis[0], C.op.axis[1], s[C].op.reduce_axis[0], exts=exts,
                         stationary_bytes=big, packable=packed)
         return s, [A, Bt, C]
     CL = s.cache_write(C, "local")
-    packed = _packed(cfg, s, CL, {"a": A, "b": Bt}) if mode else None
+    packed = _packed(cfg, s, CL, {"a": A, "b": Bt}, stages) if mode else None
     _register_block(cfg, s, C, CL, C.op.axis[0], C.op.axis[1], CL.op.reduce_axis[0], exts=exts,
                     stationary_bytes=big, packable=packed)
     return s, [A, Bt, C]
@@ -463,21 +501,29 @@ _matmul_kn_ref = _op_reference("matmul", _MNK)
 @template("matmul_kn_i8", reference=_matmul_kn_ref)
 def matmul_kn_i8(M, N, K, exts=EXTS):
     A, B = ops.get("matmul")(M, N, K).inputs
+    kp = _k_padded(K, exts, M, N)
     # the template's layout choice: B copied to K-major [N, K] so the lanes run along K in both operands
-    Bp = tir.compute((N, K), lambda j, kk: B[kk, j], name="Bpack")
-    k = tir.reduce_axis((0, K), name="k")
-    C = tir.compute((M, N), lambda i, j: tir.sum(_i32(A[i, k]) * _i32(Bp[j, k]), axis=k), name="C")
+    # (rows of kp bytes, zero past K, as A's copy: see _k_padded)
+    zero = tir.const(0, B.dtype)
+    Bp = tir.compute((N, kp), lambda j, kk: B[kk, j] if kp == K else
+                     tir.if_then_else(kk < K, B[tir.min(kk, K - 1), j], zero), name="Bpack")
+    stages = {"b": Bp}
+    Ak = A
+    if kp != K:
+        Ak = stages["a"] = _pad_rows(A, K, kp, "A_pad")
+    k = tir.reduce_axis((0, kp), name="k")
+    C = tir.compute((M, N), lambda i, j: tir.sum(_i32(Ak[i, k]) * _i32(Bp[j, k]), axis=k), name="C")
     s = schedules.create_schedule(C)
     cfg = get_config()
-    big = N * K
+    big = N * kp
     mode = _pack_choice(cfg, big, exts)
     if mode == "direct":  # (the packing stage Bpack itself is computed per block: no second copy)
-        packed = _packed(cfg, s, C, {"a": A}, {"b": Bp})
+        packed = _packed(cfg, s, C, {"a": A}, stages)
         _register_block(cfg, s, C, C, C.op.axis[0], C.op.axis[1], s[C].op.reduce_axis[0], exts=exts,
                         stationary_bytes=big, packable=packed)
         return s, [A, B, C]
     CL = s.cache_write(C, "local")
-    packed = _packed(cfg, s, CL, {"a": A}, {"b": Bp}) if mode else None
+    packed = _packed(cfg, s, CL, {"a": A}, stages) if mode else None
     _register_block(cfg, s, C, CL, C.op.axis[0], C.op.axis[1], CL.op.reduce_axis[0], exts=exts,
                     stationary_bytes=big, packable=packed)
     return s, [A, B, C]
@@ -494,12 +540,18 @@ def dense_i8(M, N, K, exts=EXTS):
     exts = rows.rest
     wl = ops.get("dense")(M, N, K, bias=True)
     (X, W, Bias), D, Y = wl.inputs, wl["dense"], wl.output
+    kp = _k_padded(K, exts, M, N)
+    if kp != K:  # X and W in word-aligned rows, zero past K (see _k_padded)
+        Xp, Wp = _pad_rows(X, K, kp, "X_pad"), _pad_rows(W, K, kp, "W_pad")
+        k = tir.reduce_axis((0, kp), name="k")
+        D = tir.compute((M, N), lambda i, j: tir.sum(_i32(Xp[i, k]) * _i32(Wp[j, k]), axis=k), name="dense")
+        Y = tir.compute((M, N), lambda i, j: D[i, j] + Bias[j], name="Y")
     s = schedules.create_schedule(Y)
     DL = s.cache_write(D, "local")
     s[D].compute_inline()
     cfg = get_config()
     _register_block(cfg, s, Y, DL, Y.op.axis[0], Y.op.axis[1], DL.op.reduce_axis[0], exts=exts,
-                    stationary_bytes=N * K)
+                    stationary_bytes=N * kp)
     return s, [X, W, Bias, Y]
 
 

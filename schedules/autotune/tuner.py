@@ -131,7 +131,7 @@ class Tuner:
         configs, results, seen = [], [], set()
         for r in records:
             try:
-                cfg = self.space.from_json(r.config)
+                cfg = self.space.from_json(r.config, reindex=True)
             except AutotuneError as e:
                 pr = RecordProblem(getattr(r, "line_no", 0), f"config no longer fits the template's space ({e})")
                 warnings.warn(f"{self.task.key}: skipping record {pr}", RecordWarning, stacklevel=2)

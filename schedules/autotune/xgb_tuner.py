@@ -554,7 +554,7 @@ class ModelBasedTuner(Tuner):
             xs, ys = [], []
             for rec in recs:
                 try:
-                    idx = task.config_space.from_json(rec.config).index
+                    idx = task.config_space.from_json(rec.config, reindex=True).index
                 except Exception:  # noqa: BLE001 - the template's space changed
                     continue
                 f = feats.get(idx)
