@@ -397,6 +397,76 @@ def test_unit_hash_follows_the_generated_code():
                 unit_hash([a], VERIFY_N, 0, kind="set")}) == 5
 
 
+
+def _hash_units():
+    """Units of real families whose functions capture values: lanes / flags, a list of Ops, a nested
+    function (stationary's widx), a DAG of dataclass nodes (fused)."""
+    from isa_ext.candidates import build_candidate
+
+    specs = [CandidateSpec.of("dot", lanes=4, dtype="int8"), CandidateSpec.of("lane_mac", lanes=8, accumulators=32),
+             CandidateSpec.of("stationary", cols=2, k=32, dtype="int8"),
+             CandidateSpec.of("fused", expr="a b add.int32 int32:0 max.int32", a="int32", b="int32")]
+    return [[build_candidate(sp)] for sp in specs]
+
+
+def test_unit_hash_follows_the_values_a_generator_captured():
+    """One family's semantics of one source text built with other parameters (the dot product's lanes,
+    held in its lambda's closure) give another key, as other default arguments, captured arrays and
+    captured functions do; identically built units give one key, in this process and in another
+    (another hash seed; no memory address takes part)."""
+    import dataclasses
+    import inspect
+
+    import numpy as np
+
+    from isa_search.checks import fn_fingerprint, unit_hash
+
+    a = dot_product_extension("hash_dot", 4, 8, True)
+    two = dot_product_extension("hash_dot", 2, 16, True)
+    b = dataclasses.replace(a, semantics=two.semantics)  # a's RTL and C model, the semantics of 2 int16 lanes
+    assert inspect.getsource(a.semantics["dot"]) == inspect.getsource(b.semantics["dot"])
+    assert unit_hash([a], VERIFY_N, 0) != unit_hash([b], VERIFY_N, 0)
+    assert unit_hash([a], VERIFY_N, 0) == unit_hash([dot_product_extension("hash_dot", 4, 8, True)], VERIFY_N, 0)
+
+    class NoRepr:
+        def __repr__(self):
+            raise RuntimeError("no repr")
+
+    def family(k, table, helper_k, kw=1, thing=None):
+        def helper(x):
+            return x + helper_k
+
+        def sem(a, b, imm, st, scale=k):
+            st["seen"] = thing
+            return rec(a, b, imm, st, kw=kw) + helper(int(table[0])) * scale
+
+        def rec(a, b, imm, st, *, kw=kw):  # refers to itself through its closure: a cycle
+            return rec(a, b, imm, st, kw=kw - 1) if kw > 1 else a
+
+        return sem
+
+    def fp(*args, **kw):
+        return fn_fingerprint(family(*args, **kw))
+
+    arr = np.arange(4, dtype=np.int8)
+    base = fp(2, arr, 3)
+    assert base == fp(2, arr.copy(), 3) == fp(2, np.arange(4, dtype=np.int8), 3) and "<cycle " in base
+    assert fp(2, arr, 3, thing=object()) == fp(2, arr, 3, thing=object())  # "<object object at 0x...>"
+    assert " at 0x" not in fp(2, arr, 3, thing=object())
+    assert fp(2, arr, 3, thing=NoRepr()) == fp(2, arr, 3, thing=NoRepr())  # its type stands for it
+    others = [fp(3, arr, 3), fp(2, arr + 1, 3), fp(2, arr.astype(np.int16), 3), fp(2, arr, 4), fp(2, arr, 3, kw=2),
+              fp(2, arr, 3, thing=[1])]
+    assert len({base, *others}) == 1 + len(others)
+
+    keys = [unit_hash(u, VERIFY_N, 0) for u in _hash_units()]
+    assert keys == [unit_hash(u, VERIFY_N, 0) for u in _hash_units()] and len(set(keys)) == len(keys)
+    code = ("import json, tests.test_isa_search as t; from isa_search.checks import unit_hash; "
+            f"print(json.dumps([unit_hash(u, {VERIFY_N}, 0) for u in t._hash_units()]))")
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=300, check=True)
+    assert json.loads(out.stdout.splitlines()[-1]) == keys
+
 # --- workloads and the CLI's arguments (no measurement) ---------------------------------------------
 
 def test_shipped_workloads_and_a_workload_file(tmp_path):
