@@ -324,7 +324,7 @@ def test_cli_killed_search_resumes_without_remeasuring(tmp_path):
 def _figures(rep, timings: bool = True) -> dict:
     """What a report says of each unit's checks and measurements (with or without the verify timings)."""
     out = {"cpu": rep.cpu_area, "baseline": rep.baseline_cycles}
-    for c in [*rep.candidates, rep.reference]:
+    for c in [*rep.candidates, *([rep.reference] if rep.reference is not None else [])]:
         verify = c.verify if timings or c.verify is None else {k: v for k, v in c.verify.items() if k != "seconds"}
         out[c.key] = (c.status, c.reason, verify, c.area, c.area_fraction, c.cycles, c.speedup)
     return out
@@ -383,6 +383,60 @@ def test_resumed_search_reuses_verify_and_area_figures(tmp_path, monkeypatch):
     third = search()
     assert verified == [dot.exts[0]] and third.n_checks_resumed == 2
     assert _figures(third, timings=False) == _figures(first, timings=False)  # checked again, not the stale 1 LUT
+
+
+def test_dask_search_resumes_its_checks(tmp_path, monkeypatch):
+    """A search whose checks ran on a Dask LocalCluster (worker processes), resumed on the same records
+    on a cluster again: nothing is verified or synthesized again, neither here nor on a worker, and the
+    figures (a pass and a VerifyError) are the first run's. The resume's cluster runs its workers as
+    threads of this process, so they see the patched entry points (shown at the end: a check submitted
+    to it calls the patched verify)."""
+    distributed = pytest.importorskip("distributed")
+    import isa_ext
+    import isa_ext.area
+    import isa_search.search
+    import toolchain.yosys
+    from isa_search.checks import checks_path
+
+    specs = [CandidateSpec.of("dot", lanes=4, dtype="int8"), CandidateSpec.of("test_wrong_rtl", lanes=4)]
+    records = tmp_path / "isa.jsonl"
+
+    def search(cluster):
+        return search_isa("matmul_i8_16", budget_s=1200, records=records, trials_per_kernel=2, baseline_trials=2,
+                          candidates=specs, verify_n=VERIFY_N, audit=0, n_parallel=1, combine=False,
+                          reference=False, scheduler=cluster.scheduler_address)
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        first = search(cluster)
+    assert first.n_checks_resumed == 0 and not [n for n in first.notes if "locally" in n]
+    assert [c.status for c in first.candidates] == [Status.RANKED, Status.VERIFY_FAILED]
+    checks = checks_path(records).read_bytes()
+
+    calls = []
+
+    def refuse(name):
+        def fn(*a, **k):
+            calls.append(name)
+            raise AssertionError(f"{name} called on resume")
+        return fn
+
+    with monkeypatch.context() as m:
+        for name in ("verify", "verify_set", "extension_area", "cpu_area"):
+            m.setattr(isa_ext, name, refuse(name))
+        m.setattr(isa_ext.area, "synthesize", refuse("synthesize"))
+        m.setattr(toolchain.yosys, "synthesize", refuse("synthesize"))
+        with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                      dashboard_address=None) as cluster:
+            second = search(cluster)
+            assert not calls and second.n_checks_resumed == 2 and second.n_measured == 0
+            assert not [n for n in second.notes if "locally" in n]
+            with distributed.Client(cluster) as client:  # the patch reaches this cluster's workers
+                unit = [dot_product_extension("dask_probe", 4, 8, True)]
+                chk = client.submit(isa_search.search.check_unit, unit, VERIFY_N, 0, pure=False).result()
+            assert calls == ["verify"] and chk["error"].startswith("AssertionError: verify called on resume")
+    assert checks_path(records).read_bytes() == checks  # not one line added
+    assert _figures(second) == _figures(first)
 
 
 def test_unit_hash_follows_the_generated_code():
