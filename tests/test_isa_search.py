@@ -324,7 +324,7 @@ def test_cli_killed_search_resumes_without_remeasuring(tmp_path):
 def _figures(rep, timings: bool = True) -> dict:
     """What a report says of each unit's checks and measurements (with or without the verify timings)."""
     out = {"cpu": rep.cpu_area, "baseline": rep.baseline_cycles}
-    for c in [*rep.candidates, rep.reference]:
+    for c in [*rep.candidates, *([rep.reference] if rep.reference is not None else [])]:
         verify = c.verify if timings or c.verify is None else {k: v for k, v in c.verify.items() if k != "seconds"}
         out[c.key] = (c.status, c.reason, verify, c.area, c.area_fraction, c.cycles, c.speedup)
     return out
@@ -385,6 +385,60 @@ def test_resumed_search_reuses_verify_and_area_figures(tmp_path, monkeypatch):
     assert _figures(third, timings=False) == _figures(first, timings=False)  # checked again, not the stale 1 LUT
 
 
+def test_dask_search_resumes_its_checks(tmp_path, monkeypatch):
+    """A search whose checks ran on a Dask LocalCluster (worker processes), resumed on the same records
+    on a cluster again: nothing is verified or synthesized again, neither here nor on a worker, and the
+    figures (a pass and a VerifyError) are the first run's. The resume's cluster runs its workers as
+    threads of this process, so they see the patched entry points (shown at the end: a check submitted
+    to it calls the patched verify)."""
+    distributed = pytest.importorskip("distributed")
+    import isa_ext
+    import isa_ext.area
+    import isa_search.search
+    import toolchain.yosys
+    from isa_search.checks import checks_path
+
+    specs = [CandidateSpec.of("dot", lanes=4, dtype="int8"), CandidateSpec.of("test_wrong_rtl", lanes=4)]
+    records = tmp_path / "isa.jsonl"
+
+    def search(cluster):
+        return search_isa("matmul_i8_16", budget_s=1200, records=records, trials_per_kernel=2, baseline_trials=2,
+                          candidates=specs, verify_n=VERIFY_N, audit=0, n_parallel=1, combine=False,
+                          reference=False, scheduler=cluster.scheduler_address)
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        first = search(cluster)
+    assert first.n_checks_resumed == 0 and not [n for n in first.notes if "locally" in n]
+    assert [c.status for c in first.candidates] == [Status.RANKED, Status.VERIFY_FAILED]
+    checks = checks_path(records).read_bytes()
+
+    calls = []
+
+    def refuse(name):
+        def fn(*a, **k):
+            calls.append(name)
+            raise AssertionError(f"{name} called on resume")
+        return fn
+
+    with monkeypatch.context() as m:
+        for name in ("verify", "verify_set", "extension_area", "cpu_area"):
+            m.setattr(isa_ext, name, refuse(name))
+        m.setattr(isa_ext.area, "synthesize", refuse("synthesize"))
+        m.setattr(toolchain.yosys, "synthesize", refuse("synthesize"))
+        with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                      dashboard_address=None) as cluster:
+            second = search(cluster)
+            assert not calls and second.n_checks_resumed == 2 and second.n_measured == 0
+            assert not [n for n in second.notes if "locally" in n]
+            with distributed.Client(cluster) as client:  # the patch reaches this cluster's workers
+                unit = [dot_product_extension("dask_probe", 4, 8, True)]
+                chk = client.submit(isa_search.search.check_unit, unit, VERIFY_N, 0, pure=False).result()
+            assert calls == ["verify"] and chk["error"].startswith("AssertionError: verify called on resume")
+    assert checks_path(records).read_bytes() == checks  # not one line added
+    assert _figures(second) == _figures(first)
+
+
 def test_unit_hash_follows_the_generated_code():
     from isa_search.checks import unit_hash
 
@@ -396,6 +450,76 @@ def test_unit_hash_follows_the_generated_code():
     assert len({key, unit_hash([b], VERIFY_N, 0), unit_hash([a], VERIFY_N + 1, 0), unit_hash([a], VERIFY_N, 1),
                 unit_hash([a], VERIFY_N, 0, kind="set")}) == 5
 
+
+
+def _hash_units():
+    """Units of real families whose functions capture values: lanes / flags, a list of Ops, a nested
+    function (stationary's widx), a DAG of dataclass nodes (fused)."""
+    from isa_ext.candidates import build_candidate
+
+    specs = [CandidateSpec.of("dot", lanes=4, dtype="int8"), CandidateSpec.of("lane_mac", lanes=8, accumulators=32),
+             CandidateSpec.of("stationary", cols=2, k=32, dtype="int8"),
+             CandidateSpec.of("fused", expr="a b add.int32 int32:0 max.int32", a="int32", b="int32")]
+    return [[build_candidate(sp)] for sp in specs]
+
+
+def test_unit_hash_follows_the_values_a_generator_captured():
+    """One family's semantics of one source text built with other parameters (the dot product's lanes,
+    held in its lambda's closure) give another key, as other default arguments, captured arrays and
+    captured functions do; identically built units give one key, in this process and in another
+    (another hash seed; no memory address takes part)."""
+    import dataclasses
+    import inspect
+
+    import numpy as np
+
+    from isa_search.checks import fn_fingerprint, unit_hash
+
+    a = dot_product_extension("hash_dot", 4, 8, True)
+    two = dot_product_extension("hash_dot", 2, 16, True)
+    b = dataclasses.replace(a, semantics=two.semantics)  # a's RTL and C model, the semantics of 2 int16 lanes
+    assert inspect.getsource(a.semantics["dot"]) == inspect.getsource(b.semantics["dot"])
+    assert unit_hash([a], VERIFY_N, 0) != unit_hash([b], VERIFY_N, 0)
+    assert unit_hash([a], VERIFY_N, 0) == unit_hash([dot_product_extension("hash_dot", 4, 8, True)], VERIFY_N, 0)
+
+    class NoRepr:
+        def __repr__(self):
+            raise RuntimeError("no repr")
+
+    def family(k, table, helper_k, kw=1, thing=None):
+        def helper(x):
+            return x + helper_k
+
+        def sem(a, b, imm, st, scale=k):
+            st["seen"] = thing
+            return rec(a, b, imm, st, kw=kw) + helper(int(table[0])) * scale
+
+        def rec(a, b, imm, st, *, kw=kw):  # refers to itself through its closure: a cycle
+            return rec(a, b, imm, st, kw=kw - 1) if kw > 1 else a
+
+        return sem
+
+    def fp(*args, **kw):
+        return fn_fingerprint(family(*args, **kw))
+
+    arr = np.arange(4, dtype=np.int8)
+    base = fp(2, arr, 3)
+    assert base == fp(2, arr.copy(), 3) == fp(2, np.arange(4, dtype=np.int8), 3) and "<cycle " in base
+    assert fp(2, arr, 3, thing=object()) == fp(2, arr, 3, thing=object())  # "<object object at 0x...>"
+    assert " at 0x" not in fp(2, arr, 3, thing=object())
+    assert fp(2, arr, 3, thing=NoRepr()) == fp(2, arr, 3, thing=NoRepr())  # its type stands for it
+    others = [fp(3, arr, 3), fp(2, arr + 1, 3), fp(2, arr.astype(np.int16), 3), fp(2, arr, 4), fp(2, arr, 3, kw=2),
+              fp(2, arr, 3, thing=[1])]
+    assert len({base, *others}) == 1 + len(others)
+
+    keys = [unit_hash(u, VERIFY_N, 0) for u in _hash_units()]
+    assert keys == [unit_hash(u, VERIFY_N, 0) for u in _hash_units()] and len(set(keys)) == len(keys)
+    code = ("import json, tests.test_isa_search as t; from isa_search.checks import unit_hash; "
+            f"print(json.dumps([unit_hash(u, {VERIFY_N}, 0) for u in t._hash_units()]))")
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=300, check=True)
+    assert json.loads(out.stdout.splitlines()[-1]) == keys
 
 # --- workloads and the CLI's arguments (no measurement) ---------------------------------------------
 
