@@ -3,7 +3,8 @@
 Each template computes the reduction into a ``local`` accumulator tile (``cache_write`` +
 ``compute_at`` at the output tile) and has these knobs:
 
-* ``tile_*``     splits of two output axes (outer, inner): the inner extents form the register tile;
+* ``tile_*``     splits of two output axes (outer, inner): the inner extents form the register tile
+                 (2, 4, 8: the dividing ones first, then partial tiles whose tail lowering partitions);
 * ``unroll``     each of the two register-tile axes unrolled or not (in the accumulation and in the
                  write-back of the tile);
 * ``tensorize``  None, ``dot4_i8`` (innermost 4 reduction lanes) or ``mac4_i8`` (the whole tile
@@ -56,6 +57,9 @@ written before it loads with the same index and the same schedule:
 Space sizes (vexriscv): matmul_i8 128^3 388,800 configs; conv2d_nhwc_i8 1x16x16x32 -> 32 3x3 pad 1
 2,799,360 (116,640 before the window knobs; 1,866,240 with exts dot4_i8), 1x1 12,960 (8,640 with
 dot4_i8); dense_i8 1x256 -> 64 64,800; matmul_i8 64^3 3,240 (unchanged).
+
+A matmul or dense reduction of no whole number of LANES-lane words copies its operands into zero-padded
+word rows when an extension is listed (:func:`_k_padded`), so that its lanes can run along them.
 
 ``matmul_i8(M, N, K)``: C[M, N] = A[M, K] x Bt[N, K]^T (B transposed, so both operands run along K).
 ``matmul_kn_i8(M, N, K)``: B given as [K, N]; a packing stage copies it to [N, K] first.
@@ -126,11 +130,11 @@ def _i32(x):
 
 
 def _k_padded(K: int, exts: str, M: int, N: int) -> int:
-    """The reduction length a matmul-like template runs: ``K``, or, when K is not a whole number of
-    LANES-lane words and a listed extension fits the next multiple of LANES, that multiple (its
-    operands are copied into rows of that many bytes, zero-filled past K, so that every row starts
-    at a word and the lane words are whole; the zero lanes add nothing). The scalar space of ``exts``
-    "" is unchanged."""
+    """The reduction length a matmul-like template's tensorized configs run: ``K``, or, when K is not a
+    whole number of LANES-lane words and a listed extension fits the next multiple of LANES, that
+    multiple (their operands are copied into rows of that many bytes, zero-filled past K, so that every
+    row starts at a word and the lane words are whole; the zero lanes add nothing). Scalar configs run
+    the real K (:func:`_padded`), and the space of ``exts`` "" is unchanged."""
     if not K % LANES or not exts:
         return K
     kp = -(-K // LANES) * LANES
@@ -138,15 +142,32 @@ def _k_padded(K: int, exts: str, M: int, N: int) -> int:
     return kp if _block_intrinsics(exts, kp, True, "int8", tiles) else K
 
 
+def _padded(cfg, K: int, kp: int) -> bool:
+    """Whether this config runs the reduction padded to ``kp``: a tensorized one (a scalar config keeps
+    the real K and the operands where they are, as in the space without extensions)."""
+    return kp != K and _peek(cfg, "tensorize", None) is not None
+
+
 def _pad_rows(X, K: int, kp: int, name: str):
-    """``X[rows, K]`` copied into ``[rows, kp]``, zero past column K (a compute stage at the root)."""
+    """``X[rows, K]`` copied into ``[rows, kp]``, zero past column K (a compute stage at the root; see
+    :func:`_copy_then_zero` for its schedule)."""
     zero = tir.const(0, X.dtype)
     return tir.compute((X.shape[0], kp), lambda r, c: tir.if_then_else(c < K, X[r, tir.min(c, K - 1)], zero),
                        name=name)
 
 
+def _copy_then_zero(s, stages, K: int) -> None:
+    """Each zero-padded copy (:func:`_pad_rows`, a padded Bpack) as a plain copy of K columns, then the
+    zeros: its column axis split at K with the tail partitioned, whose bounds prove the in-row test
+    away (one test per byte measured 19k of matmul 33^3's 58k cycles)."""
+    for st in stages:
+        if _ext(st.op.axis[1]) > K:
+            s[st].split(st.op.axis[1], factor=K, tail=schedules.TailStrategy.PARTITION)
+
+
 def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), lanes_ok=True, mac_ok=True,
-                    exts=EXTS, stationary_bytes=0, packable=None, in_dtype="int8", window_knobs=False):
+                    exts=EXTS, stationary_bytes=0, packable=None, in_dtype="int8", window_knobs=False,
+                    lane_extent=None):
     """The shared schedule: tile (ax_a, ax_b) of ``out``, accumulate the tile in ``acc`` (local).
 
     ``lane_axis`` is the reduction axis of ``acc`` split into LANES-wide lanes; ``outer_reduce``
@@ -159,6 +180,10 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
     "a" / "b" to the operand read along ax_a / ax_b that a "pack" knob copies per cache block
     (the template has already made that cache_read, see :func:`_pack_choice`).
 
+    ``lane_extent``: the lane axis's extent in a tensorized config when it differs from this TE's (a
+    reduction padded to whole words for the extensions only, see :func:`_k_padded`): the knobs are
+    defined by it, so that every config of the space has the same knobs.
+
     ``window_knobs`` (conv2d_nhwc_i8): the window knobs too (``window_unroll``, ``wb_unroll``,
     ``loop_order``; the module docstring), defined after
     ``compiler`` (knobs added later, first choice the old schedule: older configs keep their index).
@@ -167,14 +192,15 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
                      candidate=_tile_candidates(_ext(ax_a)))
     cfg.define_split("tile_b", ax_b, num_outputs=2, policy="candidate",
                      candidate=_tile_candidates(_ext(ax_b)))
+    lext = lane_extent or (_ext(lane_axis) if lane_axis is not None else 0)
     offered = {}
     if lanes_ok and lane_axis is not None:
         min_tile = min(c[1] for c in _tile_candidates(_ext(ax_a))) * min(c[1] for c in _tile_candidates(_ext(ax_b)))
-        offered = _block_intrinsics(exts, _ext(lane_axis), mac_ok, in_dtype, min_tile)
+        offered = _block_intrinsics(exts, lext, mac_ok, in_dtype, min_tile)
     intrins = list(offered)
     # the lanes of the knobs' definitions: the built-ins' 4 whenever they divide the lane axis (their
     # spaces stay as they were), else the fewest lanes of an offered intrinsic
-    base = LANES if lane_axis is not None and _ext(lane_axis) % LANES == 0 else \
+    base = LANES if lane_axis is not None and lext % LANES == 0 else \
         min((t.facts.lanes or t.lanes for t in offered.values()), default=LANES)
     direct = acc is out
     chosen = offered.get(_peek(cfg, "tensorize", None))
@@ -242,16 +268,18 @@ def _register_block(cfg, s, out, acc, ax_a, ax_b, lane_axis, outer_reduce=(), la
         rest = [a for i, a in enumerate(data) if i not in (pos_a, pos_b)]
     cfg.define_annotate("unroll", [ca, cb], policy="try_unroll")
     cfg.define_tensorize("tensorize", lane_axis, intrins)
-    lanes = lane_axis is not None and _ext(lane_axis) % base == 0
+    lanes_def = lane_axis is not None and lext % base == 0
     # lane steps per iteration of the k loop (unrolled): fewer loop overheads, longer CFU runs
-    steps = [1, 2] if lanes and _ext(lane_axis) % (2 * base) == 0 else [1]
-    if lanes and 2 < _ext(lane_axis) // base <= FULL_K_STEPS:
-        steps.append(_ext(lane_axis) // base)  # the whole reduction straight-line
-    elif lanes and stationary_bytes > CACHE_BYTES:
+    steps = [1, 2] if lanes_def and lext % (2 * base) == 0 else [1]
+    if lanes_def and 2 < lext // base <= FULL_K_STEPS:
+        steps.append(lext // base)  # the whole reduction straight-line
+    elif lanes_def and stationary_bytes > CACHE_BYTES:
         # a reduction too long to unroll whole: chunks of it straight-line (a rolled loop of chunks)
-        n = _ext(lane_axis) // base
+        n = lext // base
         steps += [c for c in K_CHUNKS if c > 2 and n % c == 0 and c < n]
     cfg.define_knob("k_steps", steps)
+    # (a scalar config of a padded space runs the real reduction: no whole lane words, no lane steps)
+    lanes = lane_axis is not None and _ext(lane_axis) % base == 0
     tens = cfg["tensorize"]
     # the chosen intrinsic's lanes (the scalar configs keep the knobs' lanes)
     nl = (offered[tens.name].facts.lanes or offered[tens.name].lanes) if tens.name in offered else base
@@ -472,26 +500,27 @@ def matmul_i8(M, N, K, exts=EXTS):
     exts = rows.rest
     wl = ops.get("matmul_nt")(M, N, K)
     (A, Bt), C = wl.inputs, wl.output
+    cfg = get_config()
     kp = _k_padded(K, exts, M, N)
     stages = {}
-    if kp != K:  # the operands in word-aligned rows, zero past K (see _k_padded)
+    if _padded(cfg, K, kp):  # the operands in word-aligned rows, zero past K (see _k_padded)
         stages = {"a": _pad_rows(A, K, kp, "A_pad"), "b": _pad_rows(Bt, K, kp, "Bt_pad")}
         k = tir.reduce_axis((0, kp), name="k")
         C = tir.compute((M, N), lambda i, j: tir.sum(_i32(stages["a"][i, k]) * _i32(stages["b"][j, k]), axis=k),
                         name="C")
     s = schedules.create_schedule(C)
-    cfg = get_config()
+    _copy_then_zero(s, stages.values(), K)
     big = N * kp  # int8 bytes of Bt, swept again for every row of tiles
     mode = _pack_choice(cfg, big, exts)
     if mode == "direct":  # the unit's tile writes C itself; the packed operand read per block
         packed = _packed(cfg, s, C, {"a": A, "b": Bt}, stages)
         _register_block(cfg, s, C, C, C.op.axis[0], C.op.axis[1], s[C].op.reduce_axis[0], exts=exts,
-                        stationary_bytes=big, packable=packed)
+                        stationary_bytes=big, packable=packed, lane_extent=kp)
         return s, [A, Bt, C]
     CL = s.cache_write(C, "local")
     packed = _packed(cfg, s, CL, {"a": A, "b": Bt}, stages) if mode else None
     _register_block(cfg, s, C, CL, C.op.axis[0], C.op.axis[1], CL.op.reduce_axis[0], exts=exts,
-                    stationary_bytes=big, packable=packed)
+                    stationary_bytes=big, packable=packed, lane_extent=kp)
     return s, [A, Bt, C]
 
 
@@ -501,31 +530,33 @@ _matmul_kn_ref = _op_reference("matmul", _MNK)
 @template("matmul_kn_i8", reference=_matmul_kn_ref)
 def matmul_kn_i8(M, N, K, exts=EXTS):
     A, B = ops.get("matmul")(M, N, K).inputs
+    cfg = get_config()
     kp = _k_padded(K, exts, M, N)
+    kb = kp if _padded(cfg, K, kp) else K
     # the template's layout choice: B copied to K-major [N, K] so the lanes run along K in both operands
-    # (rows of kp bytes, zero past K, as A's copy: see _k_padded)
+    # (a tensorized config's rows of kp bytes, zero past K, as A's copy: see _k_padded)
     zero = tir.const(0, B.dtype)
-    Bp = tir.compute((N, kp), lambda j, kk: B[kk, j] if kp == K else
+    Bp = tir.compute((N, kb), lambda j, kk: B[kk, j] if kb == K else
                      tir.if_then_else(kk < K, B[tir.min(kk, K - 1), j], zero), name="Bpack")
     stages = {"b": Bp}
     Ak = A
-    if kp != K:
-        Ak = stages["a"] = _pad_rows(A, K, kp, "A_pad")
-    k = tir.reduce_axis((0, kp), name="k")
+    if kb != K:
+        Ak = stages["a"] = _pad_rows(A, K, kb, "A_pad")
+    k = tir.reduce_axis((0, kb), name="k")
     C = tir.compute((M, N), lambda i, j: tir.sum(_i32(Ak[i, k]) * _i32(Bp[j, k]), axis=k), name="C")
     s = schedules.create_schedule(C)
-    cfg = get_config()
+    _copy_then_zero(s, stages.values(), K)
     big = N * kp
     mode = _pack_choice(cfg, big, exts)
     if mode == "direct":  # (the packing stage Bpack itself is computed per block: no second copy)
         packed = _packed(cfg, s, C, {"a": A}, stages)
         _register_block(cfg, s, C, C, C.op.axis[0], C.op.axis[1], s[C].op.reduce_axis[0], exts=exts,
-                        stationary_bytes=big, packable=packed)
+                        stationary_bytes=big, packable=packed, lane_extent=kp)
         return s, [A, B, C]
     CL = s.cache_write(C, "local")
     packed = _packed(cfg, s, CL, {"a": A}, stages) if mode else None
     _register_block(cfg, s, C, CL, C.op.axis[0], C.op.axis[1], CL.op.reduce_axis[0], exts=exts,
-                    stationary_bytes=big, packable=packed)
+                    stationary_bytes=big, packable=packed, lane_extent=kp)
     return s, [A, B, C]
 
 
@@ -540,18 +571,20 @@ def dense_i8(M, N, K, exts=EXTS):
     exts = rows.rest
     wl = ops.get("dense")(M, N, K, bias=True)
     (X, W, Bias), D, Y = wl.inputs, wl["dense"], wl.output
+    cfg = get_config()
     kp = _k_padded(K, exts, M, N)
-    if kp != K:  # X and W in word-aligned rows, zero past K (see _k_padded)
+    if _padded(cfg, K, kp):  # X and W in word-aligned rows, zero past K (see _k_padded)
         Xp, Wp = _pad_rows(X, K, kp, "X_pad"), _pad_rows(W, K, kp, "W_pad")
         k = tir.reduce_axis((0, kp), name="k")
         D = tir.compute((M, N), lambda i, j: tir.sum(_i32(Xp[i, k]) * _i32(Wp[j, k]), axis=k), name="dense")
         Y = tir.compute((M, N), lambda i, j: D[i, j] + Bias[j], name="Y")
     s = schedules.create_schedule(Y)
+    if _padded(cfg, K, kp):
+        _copy_then_zero(s, (Xp, Wp), K)
     DL = s.cache_write(D, "local")
     s[D].compute_inline()
-    cfg = get_config()
     _register_block(cfg, s, Y, DL, Y.op.axis[0], Y.op.axis[1], DL.op.reduce_axis[0], exts=exts,
-                    stationary_bytes=N * kp)
+                    stationary_bytes=N * kp, lane_extent=kp)
     return s, [X, W, Bias, Y]
 
 
