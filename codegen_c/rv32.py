@@ -367,9 +367,18 @@ class RV32Target(Target):
     wait_states = 0
     #: the cache and DRAM in front of the model's RAM (:class:`L2Timing`), None: an SRAM
     l2: L2Timing | None = None
+    #: the revision of isaforge's SoC model: raise it when the model counts other cycles for the same
+    #: ``wait_states`` and ``l2`` (records measured before then are then measured again)
+    timing_revision = 1
 
     def supports_extension(self, ext) -> bool:
         return self.has_cfu
+
+    def timing_params(self) -> dict:
+        """The SoC model's timing: ``wait_states``, ``l2`` (its harness value, None for an SRAM) and
+        ``timing_revision`` (what ``simulator.run.SocRunner`` passes to the model besides the program)."""
+        return {"soc": "isaforge", "revision": self.timing_revision, "wait_states": self.wait_states,
+                "l2": self.l2.harness_arg() if self.l2 is not None else None}
 
     @property
     def default_compiler(self) -> str:
@@ -442,6 +451,11 @@ class LitexSimTarget(RV32Target):
     name = "litex_sim"
     memory = "sram"
     main_ram_kib = 64
+
+    def timing_params(self) -> dict:
+        """LiteX's SoC sets the timing (``wait_states`` and ``l2`` do not apply): its ``memory`` and
+        ``main_ram_kib``."""
+        return {"soc": "litex_sim", "memory": self.memory, "main_ram_kib": self.main_ram_kib}
 
 
 class LitexSimSdramTarget(LitexSimTarget):

@@ -19,6 +19,7 @@ A user target is a subclass (say an rv32 target built with other compiler flags)
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from tir.errors import CodegenError
@@ -53,6 +54,27 @@ class Target:
     compilers: tuple[str, ...] = ()
     #: the emitter class (a codegen_c.emit.CEmitter subclass); None: the generic emitter
     emitter_class: type | None = None
+
+    def timing_params(self) -> dict:
+        """What determines the cycles this target's runs are measured in, as plain JSON values (the
+        parameters of its cycle model); empty for a target without one (host targets time seconds)."""
+        return {}
+
+    def timing_key(self) -> str:
+        """A short fingerprint of :meth:`timing_params` (``""`` when empty), the same in every process:
+        records store it so that a cost measured under another timing of the target is not taken for
+        one of today's (``schedules.autotune.records``)."""
+        params = self.timing_params()
+        if not params:
+            return ""
+        from toolchain.cache import content_hash
+
+        # sorted keys and fixed separators: the same parameters give the same text everywhere
+        return content_hash(json.dumps(params, sort_keys=True, separators=(",", ":")))[:12]
+
+    def describe_timing(self) -> str:
+        """:meth:`timing_params` for a message: ``wait_states=1, l2=None``."""
+        return ", ".join(f"{k}={v}" for k, v in sorted(self.timing_params().items())) or "no cycle model"
 
     def supports_extension(self, ext) -> bool:
         """Whether a kernel using the ISA extension ``ext`` can run on this target."""

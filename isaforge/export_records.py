@@ -11,7 +11,10 @@
     templates of ``isaforge tune MODEL`` (their inputs: the template's own ``make_inputs``, as the tuner
     measured them). A records file that cannot give a kernel raises :class:`isaforge.errors.ExportError`
     naming what is wrong (no file, no readable record, several tasks, an unknown template or target,
-    a config that no longer fits the template's space, no valid result).
+    a config that no longer fits the template's space, no valid result, only records measured under
+    another timing of the target). Records measured under another timing of their target
+    (``schedules.autotune.records.TimingProblem``) are never the best: their cycles are not today's;
+    when the task has others, a ``RecordWarning`` names the ones left out.
 
 ``export_litex_records(records, out_dir, task=None, board="digilent_arty", title=None, simulate=False,
                        measure=None) -> ExportedFolder``
@@ -72,6 +75,7 @@ def kernel_from_records(records, task: str | None = None) -> RecordKernel:
     from codegen_c.rv32 import RV32Target
     from codegen_c.target import get_target
     from schedules.autotune import AutotuneError, create_task, load_records
+    from schedules.autotune.records import TimingProblem, warn_problems
     from simulator.measure import toolchain_of
     from tir.errors import TirError
 
@@ -79,8 +83,14 @@ def kernel_from_records(records, task: str | None = None) -> RecordKernel:
     if not path.is_file():
         raise ExportError(f"export-litex --records: {str(path)!r} does not exist or is not a file")
     recs, problems = load_records(path, warn=False)
+    # records measured under another timing of their target are left out: their cycles are not today's
+    stale = [p for p in problems if isinstance(p, TimingProblem)]
+    unreadable = [p for p in problems if not isinstance(p, TimingProblem)]
     if not recs:
-        why = f"; {len(problems)} unreadable line(s), first {problems[0]}" if problems else " (the file is empty)"
+        why = [f"{len(unreadable)} unreadable line(s), first {unreadable[0]}"] if unreadable else []
+        if stale:
+            why.append(f"{len(stale)} record(s) {_stale_why(stale)}")
+        why = "; " + "; ".join(why) if why else " (the file is empty)"
         raise ExportError(f"export-litex --records: {path} holds no readable tuning record{why}")
     keys = sorted({r.task for r in recs})
     if task is None:
@@ -89,9 +99,15 @@ def kernel_from_records(records, task: str | None = None) -> RecordKernel:
                               + ", ".join(keys))
         task = keys[0]
     mine = [r for r in recs if r.task == task]
+    stale = [p for p in stale if p.task == task]
     if not mine:
+        if stale:
+            raise ExportError(f"export-litex --records: task {task!r} has {len(stale)} record(s) in {path}, all "
+                              f"{_stale_why(stale)}")
         raise ExportError(f"export-litex --records: {path} has no record of task {task!r}; its tasks: "
                           + ", ".join(keys))
+    if stale:
+        warn_problems(path, stale, stacklevel=2)
     valid = [r for r in mine if r.result.valid]
     if not valid:
         kinds = sorted({str(r.result.error) for r in mine})
@@ -131,6 +147,14 @@ def kernel_from_records(records, task: str | None = None) -> RecordKernel:
     if t.template.make_inputs is not None:  # inputs with constraints (e.g. requantization): the tuner's own
         inputs = t.input_arrays(t.make_inputs(0))
     return RecordKernel(t, cfg, best, func, toolchain_of(cfg, target), inputs)
+
+
+def _stale_why(stale: list) -> str:
+    """Why records of ``stale`` (TimingProblems) are not exported, and what to do."""
+    first = stale[0]
+    return (f"measured under another timing of target {first.target!r} (first: line {first.line_no}, timing "
+            f"{first.timing or 'none'}, now {first.current or 'none'}): tune the task again (isaforge tune ... "
+            f"--records measures those configs again)")
 
 
 def simulate_kernel(func, arrays: list, ref, toolchain=None) -> int:

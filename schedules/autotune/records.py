@@ -26,6 +26,19 @@ pid is alive and is still the same process (same start time; a zombie counts as 
 by ``kill -9`` leaves stale leases that every other tuner ignores, so a resumed job measures those
 configs again. A lease needs no release once its record is written; ``close`` drops the unfulfilled
 ones. Files without a ``.leases`` file (all older files) load as before.
+
+Timing: a cost in cycles holds for the timing of the target it was measured on, and a target's
+timing can change under its name (``vexriscv`` was calibrated from an ideal RAM to one wait state).
+So each record also stores ``"timing"``: the target's ``codegen_c.Target.timing_key()`` when it was
+measured (``""`` for host targets, which have no cycle model). A record whose timing differs from its
+target's timing today is no measurement of that target: ``load_records`` (and so ``best_records``,
+``apply_history_best``, ``isaforge export-litex --records``) leaves it out, and a resumed tuner
+(``SharedRecords``, ``Tuner.load_history``) measures its config again; either way it is reported as a
+:class:`TimingProblem` and with one ``RecordWarning`` per read. The xgb tuner's transfer learning
+still learns from such records (a down-weighted prior, kept apart from those of today's timing:
+cycles under another timing still rank configs alike). A record *without* the field (every file
+written before it existed) is taken as measured under today's timing, as before: old files resume
+without measuring anything again.
 """
 
 from __future__ import annotations
@@ -48,11 +61,24 @@ from .space import AutotuneError
 
 @dataclass
 class RecordProblem:
+    """A line of a records file that is not used: ``reason`` says why."""
+
     line_no: int
     reason: str
 
     def __str__(self) -> str:
         return f"line {self.line_no}: {self.reason}"
+
+
+@dataclass
+class TimingProblem(RecordProblem):
+    """A readable record measured under another timing of its target (``timing``, the record's
+    ``Target.timing_key()``; ``current``, the target's today): not used as a measurement of it."""
+
+    task: str = ""
+    target: str = ""
+    timing: str = ""
+    current: str = ""
 
 
 @dataclass
@@ -67,15 +93,20 @@ class Record:
     versions: dict
     tuner: str | None = None
     line_no: int = 0
+    #: the target's ``timing_key()`` when measured; None: not recorded (a line from before the field)
+    timing: str | None = None
 
     @property
     def config_index(self) -> int:
         return int(self.config.get("index", self.result.config_index))
 
     def to_json(self) -> dict:
-        return {"task": self.task, "template": self.template, "args": list(self.args), "target": self.target,
-                "tuner": self.tuner, "config": self.config, "result": self.result.to_json(),
-                "timestamp": self.timestamp, "versions": self.versions}
+        d = {"task": self.task, "template": self.template, "args": list(self.args), "target": self.target,
+             "tuner": self.tuner, "config": self.config, "result": self.result.to_json(),
+             "timestamp": self.timestamp, "versions": self.versions}
+        if self.timing is not None:
+            d["timing"] = self.timing
+        return d
 
 
 class RecordWarning(UserWarning):
@@ -98,8 +129,54 @@ def versions() -> dict:
 
 
 def make_record(task, config, result: MeasureResult, tuner: str | None = None) -> Record:
+    """The record of ``result``, a measurement of ``config`` of ``task`` now (under its target's timing)."""
     return Record(task.key, task.name, tuple(task.args), task.target, config.to_json(), result,
-                  time.time(), versions(), tuner)
+                  time.time(), versions(), tuner, timing=current_timing(getattr(task, "target_object", task.target)))
+
+
+def current_timing(target) -> str | None:
+    """``timing_key()`` of a target (a name or a Target); None for a name no registered target has."""
+    from codegen_c.target import UnknownTargetError, get_target
+
+    try:
+        return get_target(target).timing_key()
+    except UnknownTargetError:
+        return None
+
+
+def timing_problem(record: Record, target=None, action: str = "not used") -> TimingProblem | None:
+    """A :class:`TimingProblem` when ``record`` was measured under another timing of ``target`` (default:
+    the record's own target) than the target's today, else None. A record without a timing (older
+    lines) and one whose target is not registered here are taken as they are. ``action`` ends the
+    reason: what becomes of the record."""
+    if record.timing is None:
+        return None
+    target = record.target if target is None else target
+    now = current_timing(target)
+    if now is None or record.timing == now:
+        return None
+    from codegen_c.target import get_target
+
+    t = get_target(target)
+    reason = (f"measured under another timing of target {t.name!r} (timing {record.timing or 'none'}, "
+              f"now {now or 'none'}: {t.describe_timing()}): {action}")
+    return TimingProblem(record.line_no, reason, record.task, t.name, record.timing, now)
+
+
+def warn_problems(where, problems, stacklevel: int = 2) -> None:
+    """One ``RecordWarning`` per problem, but one for all the :class:`TimingProblem` of a target
+    (a whole file of them is one event, not hundreds of lines)."""
+    timing: dict[tuple, list[TimingProblem]] = {}
+    for pr in problems:
+        if isinstance(pr, TimingProblem):
+            timing.setdefault((pr.target, pr.timing, pr.current), []).append(pr)
+        else:
+            warnings.warn(f"{where}: skipping {pr}", RecordWarning, stacklevel=stacklevel + 1)
+    for group in timing.values():
+        pr = group[0]
+        lines = ", ".join(str(p.line_no) for p in group[:8]) + (", ..." if len(group) > 8 else "")
+        head = f"line {pr.line_no}" if len(group) == 1 else f"{len(group)} records (lines {lines})"
+        warnings.warn(f"{where}: {head}: {pr.reason}", RecordWarning, stacklevel=stacklevel + 1)
 
 
 _REQUIRED = ("task", "template", "args", "target", "config", "result")
@@ -121,14 +198,22 @@ def parse_record(line: str, line_no: int = 0) -> Record:
         cfg = d["config"]
         if not isinstance(cfg, dict) or "knobs" not in cfg:
             raise ValueError("config lacks 'knobs'")
+        timing = d.get("timing")
+        if timing is not None and not isinstance(timing, str):
+            raise ValueError(f"timing must be a string, got {type(timing).__name__}")
         return Record(str(d["task"]), str(d["template"]), tuple(d["args"]), str(d["target"]), cfg, res,
-                      float(d.get("timestamp", 0.0)), dict(d.get("versions") or {}), d.get("tuner"), line_no)
+                      float(d.get("timestamp", 0.0)), dict(d.get("versions") or {}), d.get("tuner"), line_no,
+                      timing)
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"malformed record: {e}") from None
 
 
-def load_records(path, task=None, warn: bool = True) -> tuple[list[Record], list[RecordProblem]]:
-    """All readable records of a file (of ``task`` only, if given) and the problems of the others."""
+def load_records(path, task=None, warn: bool = True,
+                 check_timing: bool = True) -> tuple[list[Record], list[RecordProblem]]:
+    """All readable records of a file (of ``task`` only, if given) and the problems of the others.
+
+    ``check_timing``: a record measured under another timing of its target than today's is left out
+    too, a :class:`TimingProblem` (see the module docstring); False keeps it (transfer learning)."""
     records: list[Record] = []
     problems: list[RecordProblem] = []
     p = Path(path)
@@ -152,10 +237,13 @@ def load_records(path, task=None, warn: bool = True) -> tuple[list[Record], list
             problems.append(RecordProblem(no, reason))
             continue
         if task is None or rec.task == task.key:
+            stale = timing_problem(rec) if check_timing else None
+            if stale is not None:
+                problems.append(stale)
+                continue
             records.append(rec)
     if warn:
-        for pr in problems:
-            warnings.warn(f"{p}: skipping {pr}", RecordWarning, stacklevel=2)
+        warn_problems(p, problems, stacklevel=2)
     return records, problems
 
 
@@ -345,6 +433,10 @@ class SharedRecords:
                 self._new_problems.append(RecordProblem(self._line_no, reason))
                 continue
             if rec.task != self.task.key:
+                continue
+            stale = timing_problem(rec, self.task.target_object, "measured again")
+            if stale is not None:  # no measurement of this target: its config is free to measure
+                self._new_problems.append(stale)
                 continue
             idx = self._index(rec)
             if idx is not None:
@@ -555,5 +647,6 @@ def apply_history_best(path) -> ApplyHistoryBest:
 
 
 __all__ = ["DEFAULT_LEASE_TTL", "ApplyHistoryBest", "Record", "RecordProblem", "RecordWarning", "RecordWriter",
-           "SharedRecords", "apply_history_best", "best_records", "lease_live", "load_records", "make_record",
-           "parse_record", "pid_alive", "pid_start", "versions"]
+           "SharedRecords", "TimingProblem", "apply_history_best", "best_records", "current_timing", "lease_live",
+           "load_records", "make_record", "parse_record", "pid_alive", "pid_start", "timing_problem", "versions",
+           "warn_problems"]

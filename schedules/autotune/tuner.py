@@ -5,7 +5,8 @@ A subclass implements ``next_batch(n)`` (configs not yet visited) and, if it lea
 subclass's ``update`` need not call the base.
 
 Resuming: ``tune(n_trial, measure, records=path)`` on an existing file first loads the task's
-records (skipping, with a warning, lines it cannot read), feeds them to ``update`` and marks them
+records (skipping, with a warning, lines it cannot read and records measured under another timing
+of the task's target, whose configs it measures again), feeds them to ``update`` and marks them
 visited; then it measures only ``n_trial`` minus the records already there. A config is never
 measured twice (a file with duplicate records, from older versions, resumes each config once).
 
@@ -29,7 +30,15 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .measure import MeasureResult
-from .records import DEFAULT_LEASE_TTL, RecordProblem, RecordWarning, SharedRecords, make_record
+from .records import (
+    DEFAULT_LEASE_TTL,
+    RecordProblem,
+    RecordWarning,
+    SharedRecords,
+    make_record,
+    timing_problem,
+    warn_problems,
+)
 from .space import AutotuneError, ConfigEntity
 
 
@@ -40,7 +49,7 @@ class TuneResult:
     history: list = field(default_factory=list)  # (trial, config index, MeasureResult), in order
     n_measured: int = 0  # measured by this call
     n_resumed: int = 0  # loaded from the records file
-    problems: list = field(default_factory=list)  # RecordProblem of unreadable record lines
+    problems: list = field(default_factory=list)  # RecordProblem of record lines not resumed (unreadable, stale timing)
     n_shared: int = 0  # measured meanwhile by concurrent tuners on the same records file
     report: dict = field(default_factory=dict)  # the tuner's own account of its search (Tuner.report)
 
@@ -118,8 +127,10 @@ class Tuner:
         """Feed records (of this task) to the tuner as if measured; returns how many were new.
 
         A record whose config no longer fits the template's space (the template gained or changed a
-        knob) is skipped with a RecordWarning and, given ``problems``, a RecordProblem appended to it.
-        A record of a config already in the history (a duplicate) is skipped."""
+        knob) is skipped with a RecordWarning and, given ``problems``, a RecordProblem appended to it;
+        so is one measured under another timing of the task's target (a ``records.TimingProblem``: the
+        tuner may measure its config again). A record of a config already in the history (a
+        duplicate) is skipped."""
         configs, results = self._history_of(records, problems)
         if configs:
             self._observe(configs, results)
@@ -129,7 +140,12 @@ class Tuner:
     def _history_of(self, records, problems):
         in_flight = getattr(self, "in_flight", set())
         configs, results, seen = [], [], set()
+        stale = []
         for r in records:
+            pr = timing_problem(r, self.task.target_object, "measured again")
+            if pr is not None:  # (SharedRecords leaves these out already; load_history may be given them)
+                stale.append(pr)
+                continue
             try:
                 cfg = self.space.from_json(r.config, reindex=True)
             except AutotuneError as e:
@@ -147,6 +163,10 @@ class Tuner:
                 res = MeasureResult(cfg.index, res.cost, res.error, res.message, res.timestamp, res.elapsed, res.extra)
             configs.append(cfg)
             results.append(res)
+        if stale:
+            warn_problems(self.task.key, stale, stacklevel=3)
+            if problems is not None:
+                problems += stale
         return configs, results
 
     def _sync(self, shared: SharedRecords, problems: list, callbacks, orphans: list, refresh: bool = True) -> int:
@@ -157,8 +177,7 @@ class Tuner:
         if refresh:
             shared.refresh()
         recs, probs = shared.take_new()
-        for pr in probs:
-            warnings.warn(f"{shared.path}: skipping {pr}", RecordWarning, stacklevel=3)
+        warn_problems(shared.path, probs, stacklevel=3)
         problems += probs
         configs, results = self._history_of(recs, problems)
         if configs:

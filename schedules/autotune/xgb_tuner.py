@@ -52,7 +52,11 @@ configs remain, in the random picks and in the plan alike.
 Transfer learning: ``transfer`` names records (a path, a list of paths, or a list of record
 dicts) of earlier tasks; those of the same template (other shapes) become extra training groups,
 down-weighted (``transfer_weight``), so even the first model fit has a good prior, and with
-enough prior data the first batch already comes from the model.
+enough prior data the first batch already comes from the model. Records measured under another
+timing of their target (``records.TimingProblem``; this task's own included, which its resume
+measures again) are transfer data too: cycles under 0 or 1 wait state rank configs alike, and only
+the ranking within a group is learnt; each timing is a group of its own, so costs of two timings are
+never compared.
 """
 
 from __future__ import annotations
@@ -157,6 +161,7 @@ class ModelBasedTuner(Tuner):
         self.since_fit = 0
         self.n_fits = 0
         self.n_transfer_records = 0
+        self.n_transfer_stale = 0  # of those, measured under another timing of their target
         self.alpha = 0.5 if self.use_prior else 0.0  # weight of the static estimate in the ranking
         self.plan_log: list[dict] = []
         self.pick_source: dict[int, str] = {}
@@ -532,18 +537,25 @@ class ModelBasedTuner(Tuner):
         """Use records of earlier tasks of the same template as down-weighted training groups.
 
         ``transfer``: a records path, a list of paths, or a list of ``records.Record`` objects (or their
-        JSON dicts). Records of this very task are skipped (``tune(records=...)`` resumes those).
-        Returns the number of records used.
+        JSON dicts). Records of this very task are skipped (``tune(records=...)`` resumes those), but
+        for those measured under another timing of its target (see the module docstring;
+        ``n_transfer_stale`` counts the used records of other timings). Returns the number of records used.
         """
+        from .records import timing_problem
         from .task import create_task
 
-        groups: dict[str, list] = {}
+        groups: dict[tuple[str, str], list] = {}
+        stale_used = 0
         for rec in _collect_records(transfer):
-            if rec.task == self.task.key or rec.template != self.task.name:
+            if rec.template != self.task.name:
                 continue
-            groups.setdefault(rec.task, []).append(rec)
+            stale = timing_problem(rec) is not None
+            if rec.task == self.task.key and not stale:
+                continue
+            # one group per task and timing: a group's costs are ranked against each other only
+            groups.setdefault((rec.task, rec.timing if stale else ""), []).append(rec)
         used = 0
-        for key, recs in sorted(groups.items()):
+        for (key, timing), recs in sorted(groups.items()):
             r0 = recs[0]
             try:
                 task = create_task(r0.template, tuple(r0.args), r0.target)
@@ -565,7 +577,9 @@ class ModelBasedTuner(Tuner):
             if len(xs) >= 2 and any(c is not None for c in ys):
                 self.prior.append((self._x(np.vstack(xs)), ys))
                 used += len(xs)
+                stale_used += len(xs) if timing else 0
         self.n_transfer_records += used
+        self.n_transfer_stale += stale_used
         if used >= min_records:
             # a prior model: the first batch already comes from it
             width = self.prior[0][0].shape[1]
@@ -618,7 +632,8 @@ def _collect_records(transfer) -> list:
         elif isinstance(item, dict):
             out.append(parse_record(json.dumps(item)))
         else:
-            recs, _problems = load_records(item)
+            # other timings too (a prior, see the module docstring): no warning about those here
+            recs, _problems = load_records(item, check_timing=False)
             out.extend(recs)
     return out
 
