@@ -8,6 +8,8 @@ axis cut short, partitioned by lowering) and, when K is no whole number of 4-lan
 copied into zero-padded word rows; before both existed such a shape had only its scalar space (K % 4)
 or only its dividing tiles. Every measured kernel is checked against numpy by the measure function.
 Prints MAC/cycle (cycles of the simulated SoC are deterministic) and the speedup the extensions buy.
+The space with extensions holds every scalar config too, so a speedup below 1 is the tuner's sampling
+of a larger space in the same trials (batch-1 dense: padding its weights costs more than dot4 saves).
 """
 
 from __future__ import annotations
