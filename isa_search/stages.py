@@ -8,6 +8,16 @@ place), and the space holds only the compiler knob and, for elementwise operator
 ``requantize``, an ``unroll`` knob (1, 4 or 8 elements per iteration of the innermost loop, those
 dividing it) and a ``tensorize`` knob over the extensions in ``exts`` whose intrinsic declares the
 ``"elementwise"`` pattern (``requant_i8``), tensorizing the innermost output axis.
+
+An int8 average pool (``avg_pool2d``, NCHW: the window's rows run along W) also gets a ``tensorize``
+knob (after ``compiler``, so older records load as its first choice, None) over the extensions whose
+stateless lane-reduce intrinsic (a dot product such as ``dot4_i8``) fits the window rows: lanes dividing
+kw, and every row's words aligned (W a multiple of the lanes; one output column, or a stride of whole
+words). A tensorized config sums each window row's words with the unit against a word of ones (stage
+``ones``): one instruction adds ``lanes`` inputs, a SIMD add for pooling with no unit of its own. Its
+``window_acc`` knob (also added) keeps one output's sum in memory (the default schedule) or in a
+register with the window unrolled, for scalar and tensorized configs alike (kws's global 20x4 pool
+over 64 channels: 18,357 / 15,681 cycles scalar, 8,147 with dot4_i8 and a register sum).
 """
 
 from __future__ import annotations
@@ -17,12 +27,20 @@ import json
 import isa_ext
 import ops
 import schedules
+import tir
 from schedules.autotune import get_config, template
+from schedules.autotune.space import ConfigEntity
 
 STAGE_TEMPLATE = "isa_search.stage"
 # operators whose output stage an elementwise intrinsic (pattern "elementwise") may tensorize
 ELEMENTWISE_OPS = ("requantize",)
 ELEMENTWISE_UNROLL = (4, 8)  # the ``unroll`` knob of an elementwise stage (besides 1), dividing its inner axis
+# operators whose window sum a lane-reduce intrinsic may tensorize (its second operand a word of ones)
+WINDOW_SUM_OPS = ("avg_pool2d",)
+# the window_acc knob of a window sum: the default schedule's sum in memory, or one output's sum in a
+# register with the window unrolled (first choice: the schedule before the knob existed)
+WINDOW_ACCS = ("memory", "register")
+WINDOW_UNROLL_ROWS = 32  # window rows unrolled at most ("register")
 
 
 def stage_args(op_name: str, **attrs) -> tuple[str, str]:
@@ -52,13 +70,52 @@ def _stage_reference(*arrays, args):
     return ops.get(op_name).reference(*arrays, **_attrs(attrs_json))
 
 
+def _window_sum_intrinsics(attrs: dict, exts: str) -> list:
+    """The lane-reduce intrinsics of ``exts`` that fit an average pool's window rows (module docstring)."""
+    from schedules.autotune.templates import lane_reduce_intrinsics
+
+    if attrs["dtype"] != "int8":
+        return []
+    W, kw, stride = attrs["W"], attrs["kw"], attrs["stride"]
+    ow = (W - kw) // stride + 1
+    out = []
+    for t in lane_reduce_intrinsics(exts, kw).values():
+        nl = t.facts.lanes or t.lanes
+        if W % nl == 0 and (ow == 1 or stride % nl == 0):
+            out.append(t)
+    return out
+
+
+def _window_sum_te(attrs: dict, A):
+    """The average pool of ``attrs`` over input ``A`` with its window sum written as a dot product of
+    each window row with a row of ones (stage ``ones``): the same values, a lane-reduce nest."""
+    kh, kw, stride = attrs["kh"], attrs["kw"], attrs["stride"]
+    N, C, H, W = A.shape
+    ones = tir.compute((kw,), lambda x: tir.const(1, A.dtype), name="ones")
+    ry, rx = tir.reduce_axis((0, kh), "ry"), tir.reduce_axis((0, kw), "rx")
+    oh, ow = (H - kh) // stride + 1, (W - kw) // stride + 1
+    S = tir.compute((N, C, oh, ow), lambda b, c, y, x: tir.sum(
+        A[b, c, y * stride + ry, x * stride + rx].astype("int32") * ones[rx].astype("int32"), axis=[ry, rx]),
+        name="sum")
+    return S, tir.compute(S.shape, lambda b, c, y, x: S[b, c, y, x] // (kh * kw), name="avgpool")
+
+
 @template(STAGE_TEMPLATE, reference=_stage_reference)
 def stage(op_name, attrs_json, exts=""):
-    """The operator's default schedule; knobs: ``tensorize`` (elementwise operators) and ``compiler``."""
-    wl = ops.get(op_name)(**_attrs(attrs_json))
+    """The operator's default schedule; knobs: ``tensorize`` (elementwise operators, average pools) and
+    ``compiler``."""
+    op = ops.get(op_name)
+    attrs = op.resolve(**_attrs(attrs_json))
+    wl = op(**_attrs(attrs_json))
     out = wl.output
-    s = schedules.create_schedule(out)
     cfg = get_config()
+    window = _window_sum_intrinsics(attrs, exts) if op_name in WINDOW_SUM_OPS else []
+    tens_at = None
+    if window and isinstance(cfg, ConfigEntity) and cfg["tensorize"].name is not None:
+        S, out = _window_sum_te(attrs, wl.inputs[0])
+        nl = next(t.facts.lanes or t.lanes for t in window if t.extension.name == cfg["tensorize"].name)
+        tens_at = (S, nl)
+    s = schedules.create_schedule(out)
     if op_name in ELEMENTWISE_OPS:
         inner = out.op.axis[-1]
         n = int(getattr(inner.dom.extent, "value", inner.dom.extent))
@@ -75,7 +132,34 @@ def stage(op_name, attrs_json, exts=""):
         if tens.name is not None:
             tens.apply(s, s[out], at)  # the unit's nest: the rolled loop around the unrolled elements
     cfg.define_knob("compiler", list(cfg.compilers))
+    if op_name in WINDOW_SUM_OPS:  # (added after the records of the compiler-only space)
+        cfg.define_tensorize("tensorize", None, [t.extension.name for t in window], added=True)
+        cfg.define_knob("window_acc", list(WINDOW_ACCS), added=True)
+        _window_sum_schedule(s, cfg, out, *(tens_at or (wl.stages["sum"], 0)))
+        return s, [*wl.inputs, out]
     return s, list(wl.args)
+
+
+def _window_sum_schedule(s, cfg, out, S, lanes: int) -> None:
+    """An average pool's window sum ``S`` (read by ``out``): with ``lanes`` (a tensorized config) the
+    window rows' words summed by the chosen intrinsic; with ``window_acc`` "register" the sum of one
+    output accumulated in a local (cache_write computed at the output's innermost axis, so the C
+    compiler keeps it in a register instead of loading and storing it per step) and the window loops
+    unrolled (a row always, the rows up to WINDOW_UNROLL_ROWS)."""
+    acc = S
+    if cfg["window_acc"].val == "register":
+        acc = s.cache_write(S, "local")
+        s[S].compute_inline()
+        s[acc].compute_at(s[out], out.op.axis[-1])
+    ry, rx = acc.op.reduce_axis
+    if lanes:
+        ro, ri = s[acc].split(rx, factor=lanes)
+        cfg["tensorize"].apply(s, s[acc], ri)
+        rx = ro
+    if acc is not S:
+        s[acc].unroll(rx)
+        if int(getattr(ry.dom.extent, "value", ry.dom.extent)) <= WINDOW_UNROLL_ROWS:
+            s[acc].unroll(ry)
 
 
 __all__ = ["ELEMENTWISE_OPS", "ELEMENTWISE_UNROLL", "STAGE_TEMPLATE", "stage", "stage_args"]

@@ -370,9 +370,14 @@ class _Definer:
         """Annotate each of ``axes``: ``"try_unroll"`` = unrolled or not, every combination."""
         return self._define(name, lambda: AnnotateKnob(name, len(list(axes)), policy, candidate))
 
-    def define_tensorize(self, name: str, axis, intrinsics):
-        """Tensorize at ``axis`` with one of ``intrinsics`` (extensions or names), or not (None)."""
-        return self._define(name, lambda: TensorizeKnob(name, list(intrinsics)))
+    def define_tensorize(self, name: str, axis, intrinsics, added: bool = False):
+        """Tensorize at ``axis`` with one of ``intrinsics`` (extensions or names), or not (None).
+        ``added``: as in :meth:`define_knob` (a knob gained later; its first choice, None, is the old
+        schedule)."""
+        out = self._define(name, lambda: TensorizeKnob(name, list(intrinsics)))
+        if added:
+            self._space()._added.add(name)
+        return out
 
     @property
     def compilers(self) -> tuple[str, ...]:

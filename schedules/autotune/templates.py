@@ -397,6 +397,13 @@ def _block_intrinsics(exts: str, lane_extent: int, mac_ok: bool, in_dtype: str, 
     return out
 
 
+def lane_reduce_intrinsics(exts: str, lane_extent: int, in_dtype: str = "int8") -> dict:
+    """ext name -> the stateless lane-reduce intrinsic (a sum of lane products into one value) of each
+    listed extension whose lanes divide ``lane_extent`` and fill one 32-bit word of ``in_dtype``: the
+    intrinsics a register-blocked template offers without an accumulator bank."""
+    return _block_intrinsics(exts, lane_extent, False, in_dtype, 1)
+
+
 def _peek(cfg, name: str, default):
     """A knob's value before the template defines it: the config's choice when instantiating, the
     first choice (``default``) while the space is being defined."""
