@@ -330,12 +330,30 @@ def _figures(rep, timings: bool = True) -> dict:
     return out
 
 
+def _refuse_checks(m, calls: list) -> None:
+    """Patch (monkeypatch context ``m``) every verify and synthesis entry point to record its name in
+    ``calls`` and raise: a resume that checks anything again fails."""
+    import isa_ext
+    import isa_ext.area
+    import toolchain.yosys
+
+    def refuse(name):
+        def fn(*a, **k):
+            calls.append(name)
+            raise AssertionError(f"{name} called on resume")
+        return fn
+
+    for name in ("verify", "verify_set", "extension_area", "cpu_area"):
+        m.setattr(isa_ext, name, refuse(name))
+    m.setattr(isa_ext.area, "synthesize", refuse("synthesize"))
+    m.setattr(toolchain.yosys, "synthesize", refuse("synthesize"))
+
+
 def test_resumed_search_reuses_verify_and_area_figures(tmp_path, monkeypatch):
     """Run twice on the same records: the second run verifies and synthesizes nothing (the entry points
     raise) and reports the same figures; a checks line under another unit hash is not reused."""
     import isa_ext
     import isa_ext.area
-    import toolchain.yosys
     from isa_search.checks import checks_path
 
     specs = [CandidateSpec.of("dot", lanes=4, dtype="int8"), CandidateSpec.of("test_wrong_rtl", lanes=4)]
@@ -352,18 +370,8 @@ def test_resumed_search_reuses_verify_and_area_figures(tmp_path, monkeypatch):
     assert first.reference.status == Status.RANKED and first.cpu_area is not None
 
     calls = []
-
-    def refuse(name):
-        def fn(*a, **k):
-            calls.append(name)
-            raise AssertionError(f"{name} called on resume")
-        return fn
-
     with monkeypatch.context() as m:
-        for name in ("verify", "verify_set", "extension_area", "cpu_area"):
-            m.setattr(isa_ext, name, refuse(name))
-        m.setattr(isa_ext.area, "synthesize", refuse("synthesize"))
-        m.setattr(toolchain.yosys, "synthesize", refuse("synthesize"))
+        _refuse_checks(m, calls)
         second = search()
     assert not calls and second.n_checks_resumed == 3 and second.n_measured == 0
     assert _figures(second) == _figures(first)
@@ -392,10 +400,7 @@ def test_dask_search_resumes_its_checks(tmp_path, monkeypatch):
     threads of this process, so they see the patched entry points (shown at the end: a check submitted
     to it calls the patched verify)."""
     distributed = pytest.importorskip("distributed")
-    import isa_ext
-    import isa_ext.area
     import isa_search.search
-    import toolchain.yosys
     from isa_search.checks import checks_path
 
     specs = [CandidateSpec.of("dot", lanes=4, dtype="int8"), CandidateSpec.of("test_wrong_rtl", lanes=4)]
@@ -414,18 +419,8 @@ def test_dask_search_resumes_its_checks(tmp_path, monkeypatch):
     checks = checks_path(records).read_bytes()
 
     calls = []
-
-    def refuse(name):
-        def fn(*a, **k):
-            calls.append(name)
-            raise AssertionError(f"{name} called on resume")
-        return fn
-
     with monkeypatch.context() as m:
-        for name in ("verify", "verify_set", "extension_area", "cpu_area"):
-            m.setattr(isa_ext, name, refuse(name))
-        m.setattr(isa_ext.area, "synthesize", refuse("synthesize"))
-        m.setattr(toolchain.yosys, "synthesize", refuse("synthesize"))
+        _refuse_checks(m, calls)
         with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                       dashboard_address=None) as cluster:
             second = search(cluster)

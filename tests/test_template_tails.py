@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_templates_lanes import _run_host
 
-import codegen_c
 import schedules
 from schedules import autotune
 from schedules.autotune.templates import _tile_candidates
@@ -42,15 +42,6 @@ def test_a_reduction_of_no_whole_words_is_padded_and_offers_the_extensions():
     # a K of whole words is not padded
     whole = autotune.create_task("matmul_i8", (9, 10, 32), "vexriscv")
     assert "A_pad" not in str(whole.lower(whole.config(_knobs(whole, tensorize="dot4_i8"))))
-
-
-def _run_host(task, idx: int) -> None:
-    func = task.lower(idx)
-    arrays = task.make_inputs(1)
-    codegen_c.build(func, "host")(*arrays)
-    outs = [a for a, spec in zip(arrays, task.arg_specs) if spec[2]]
-    for o, w in zip(outs, task.reference(arrays)):
-        np.testing.assert_array_equal(o, w, err_msg=f"{task.key} {task.config(idx)}")
 
 
 def _partial(cfg, extents) -> bool:
