@@ -80,6 +80,7 @@ from simulator.measure import make_measure
 from simulator.vexriscv import SPLIT_ENV
 
 from .checks import KIND_CPU, KIND_UNIT, CheckStore, checks_path, cpu_hash, unit_hash
+from .stages import sums_windows_with
 from .workloads import Kernel, Workload, load_workload
 
 TARGET = "vexriscv"
@@ -279,13 +280,15 @@ def _pattern_kinds(ext) -> set[str]:
 
 def _kernel_exts(kernel: Kernel, unit: Sequence) -> str:
     """The ``exts`` argument a kernel is tuned with for ``unit`` (a list of Extensions): elementwise
-    units (requantize) for requantize stages only, the others for template kernels only; so that the
+    units (requantize) for requantize stages only, lane-reduce units for the average pools whose window
+    rows they fit (``stages.sums_windows_with``), the others for template kernels only; so that the
     tasks of kernels a unit cannot change are the same for every unit (and measured once)."""
     names = []
     for ext in unit:
         elementwise = "elementwise" in _pattern_kinds(ext)
         if kernel.is_stage:
-            if elementwise and kernel.op == "requantize":
+            if (elementwise and kernel.op == "requantize") or \
+                    (not elementwise and sums_windows_with(kernel.args[0], kernel.args[1], ext)):
                 names.append(ext.name)
         elif not elementwise:
             names.append(ext.name)

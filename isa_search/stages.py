@@ -70,20 +70,34 @@ def _stage_reference(*arrays, args):
     return ops.get(op_name).reference(*arrays, **_attrs(attrs_json))
 
 
-def _window_sum_intrinsics(attrs: dict, exts: str) -> list:
-    """The lane-reduce intrinsics of ``exts`` that fit an average pool's window rows (module docstring)."""
-    from schedules.autotune.templates import lane_reduce_intrinsics
+def _window_sum_intrinsic(attrs: dict, ext):
+    """The lane-reduce intrinsic of the Extension ``ext`` that fits the window rows of the average pool
+    of ``attrs`` (module docstring), or None."""
+    from schedules.autotune.templates import lane_reduce_intrinsic
 
     if attrs["dtype"] != "int8":
-        return []
+        return None
     W, kw, stride = attrs["W"], attrs["kw"], attrs["stride"]
-    ow = (W - kw) // stride + 1
-    out = []
-    for t in lane_reduce_intrinsics(exts, kw).values():
-        nl = t.facts.lanes or t.lanes
-        if W % nl == 0 and (ow == 1 or stride % nl == 0):
-            out.append(t)
-    return out
+    t = lane_reduce_intrinsic(ext, kw)
+    if t is None:
+        return None
+    nl = t.facts.lanes or t.lanes
+    # every window row's words aligned: rows of whole words, windows a whole number of words apart
+    return t if W % nl == 0 and ((W - kw) // stride + 1 == 1 or stride % nl == 0) else None
+
+
+def _window_sum_intrinsics(attrs: dict, exts: str) -> list:
+    """The intrinsics of the extensions ``exts`` (names) that fit an average pool's window rows."""
+    found = (_window_sum_intrinsic(attrs, isa_ext.get(n.strip())) for n in exts.split(",") if n.strip())
+    return [t for t in found if t is not None]
+
+
+def sums_windows_with(op_name: str, attrs_json: str, ext) -> bool:
+    """Whether the stage kernel of ``op_name`` at ``attrs_json`` (:func:`stage_args`) can sum its windows
+    with the Extension ``ext`` (an average pool whose rows fit a lane-reduce intrinsic of it)."""
+    if op_name not in WINDOW_SUM_OPS:
+        return False
+    return _window_sum_intrinsic(ops.get(op_name).resolve(**_attrs(attrs_json)), ext) is not None
 
 
 def _window_sum_te(attrs: dict, A):

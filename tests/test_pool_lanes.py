@@ -57,3 +57,19 @@ def test_a_record_of_the_compiler_only_pool_space_loads_as_its_old_schedule():
     old = {"index": 2, "knobs": {"compiler": sp.knobs["compiler"].choices[2]}}
     cfg = sp.from_json(old)
     assert cfg.index == 2 and cfg["tensorize"].name is None and cfg["window_acc"].val == "memory"
+
+
+def test_the_search_tunes_the_kws_pool_with_a_lane_reduce_unit_only():
+    """The search passes a unit to the pool's stage kernel only where it sums the pool's rows, so the
+    pool's task (and its measurements) stays the rv32im one for every other unit."""
+    import isa_ext
+    from isa_search.search import _kernel_exts
+    from isa_search.workloads import kws
+
+    pool = next(k for k in kws().kernels if k.op == "avg_pool2d")
+    dot4, requant = isa_ext.get("dot4_i8"), isa_ext.get("requant_i8")
+    stationary = build_candidate(CandidateSpec.of("stationary", cols=4, k=64, dtype="int8"))
+    assert _kernel_exts(pool, [dot4, requant]) == "dot4_i8"
+    assert _kernel_exts(pool, [stationary, requant]) == "" and _kernel_exts(pool, [isa_ext.get("mac4_i8")]) == ""
+    requant_stage = next(k for k in kws().kernels if k.op == "requantize")
+    assert _kernel_exts(requant_stage, [dot4, requant]) == "requant_i8"

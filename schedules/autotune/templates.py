@@ -378,30 +378,37 @@ def _block_intrinsics(exts: str, lane_extent: int, mac_ok: bool, in_dtype: str, 
     ("rows", "lanes", "elementwise") are not offered here."""
     out: dict = {}
     for n in (x.strip() for x in exts.split(",") if x.strip()):
-        for t in isa_ext.get(n).intrinsics:
-            pattern = t.facts.pattern or ("tile" if t.facts.accumulators else "lane_reduce")
-            nl = t.facts.lanes or t.lanes
-            if pattern not in ("lane_reduce", "tile") or (pattern == "tile" and not mac_ok):
-                continue
-            # the lanes of one operand must fill a 32-bit word: the lane loads are aligned 32-bit words
-            # (tir Ramp), so e.g. a 2-lane int8 dot, whose word would start at every other halfword, is
-            # not offered
-            if t.in_dtype != in_dtype or nl < 1 or lane_extent % nl or nl * tir.dtype.bits(in_dtype) != 32:
-                continue
-            if pattern == "tile" and t.facts.accumulators < min_tile:
-                continue
-            if getattr(t.desc.op.body, "combiner", None) != "sum":
-                continue
+        t = _block_intrinsic(isa_ext.get(n), lane_extent, mac_ok, in_dtype, min_tile)
+        if t is not None:
             out[n] = t
-            break
     return out
 
 
-def lane_reduce_intrinsics(exts: str, lane_extent: int, in_dtype: str = "int8") -> dict:
-    """ext name -> the stateless lane-reduce intrinsic (a sum of lane products into one value) of each
-    listed extension whose lanes divide ``lane_extent`` and fill one 32-bit word of ``in_dtype``: the
-    intrinsics a register-blocked template offers without an accumulator bank."""
-    return _block_intrinsics(exts, lane_extent, False, in_dtype, 1)
+def _block_intrinsic(ext, lane_extent: int, mac_ok: bool, in_dtype: str, min_tile: int):
+    """The first tensor intrinsic of the Extension ``ext`` that fits (see :func:`_block_intrinsics`), or None."""
+    for t in ext.intrinsics:
+        pattern = t.facts.pattern or ("tile" if t.facts.accumulators else "lane_reduce")
+        nl = t.facts.lanes or t.lanes
+        if pattern not in ("lane_reduce", "tile") or (pattern == "tile" and not mac_ok):
+            continue
+        # the lanes of one operand must fill a 32-bit word: the lane loads are aligned 32-bit words
+        # (tir Ramp), so e.g. a 2-lane int8 dot, whose word would start at every other halfword, is
+        # not offered
+        if t.in_dtype != in_dtype or nl < 1 or lane_extent % nl or nl * tir.dtype.bits(in_dtype) != 32:
+            continue
+        if pattern == "tile" and t.facts.accumulators < min_tile:
+            continue
+        if getattr(t.desc.op.body, "combiner", None) != "sum":
+            continue
+        return t
+    return None
+
+
+def lane_reduce_intrinsic(ext, lane_extent: int, in_dtype: str = "int8"):
+    """The stateless lane-reduce intrinsic (a sum of lane products into one value) of the Extension
+    ``ext`` whose lanes divide ``lane_extent`` and fill one 32-bit word of ``in_dtype`` (None if it has
+    none): what a register-blocked template offers without an accumulator bank."""
+    return _block_intrinsic(ext, lane_extent, False, in_dtype, 1)
 
 
 def _peek(cfg, name: str, default):
