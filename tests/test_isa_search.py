@@ -507,6 +507,22 @@ def test_unit_hash_follows_the_values_a_generator_captured():
               fp(2, arr, 3, thing=[1])]
     assert len({base, *others}) == 1 + len(others)
 
+    def with_globals(**g):  # a semantics function reading module globals: a constant and a helper
+        ns = {"np": np, **g}
+        exec("def sem(a, b, imm, st):\n    return helper(a) + SCALE * int(np.int8(b)) + len(TABLE)\n", ns)
+        return fn_fingerprint(ns["sem"])
+
+    def helper_of(k):
+        return lambda x: x + k
+
+    g0 = with_globals(SCALE=2, TABLE=(1, 2), helper=helper_of(1))
+    assert g0 == with_globals(SCALE=2, TABLE=(1, 2), helper=helper_of(1))
+    g_others = [with_globals(SCALE=3, TABLE=(1, 2), helper=helper_of(1)),
+                with_globals(SCALE=2, TABLE=(1, 2, 3), helper=helper_of(1)),
+                with_globals(SCALE=2, TABLE=(1, 2), helper=helper_of(2))]
+    assert len({g0, *g_others}) == 1 + len(g_others)
+    assert "np=<module numpy>" in g0  # a module (or a library's function) stands by its name
+
     keys = [unit_hash(u, VERIFY_N, 0) for u in _hash_units()]
     assert keys == [unit_hash(u, VERIFY_N, 0) for u in _hash_units()] and len(set(keys)) == len(keys)
     code = ("import json, tests.test_isa_search as t; from isa_search.checks import unit_hash; "
