@@ -81,7 +81,8 @@ def _type_name(v: object) -> str:
 
 def fn_fingerprint(fn: Callable) -> str:
     """A text standing for everything of ``fn`` that its results depend on: its source, its default
-    arguments, the values its closure captured and the module globals its code names (a function of
+    arguments, the values its closure captured and the module globals its code names, short of
+    mutable containers, which are state (a function of
     the project's or the user's, captured or global, by its own fingerprint, recursively; a module, a
     class or a function of the standard library or an installed package by its name). The same in
     every process: no memory address takes part."""
@@ -120,7 +121,8 @@ class _Fingerprint:
 
     def _globals(self, fn: types.FunctionType, depth: int) -> list[str]:
         """``name=value`` of each global of ``fn``'s module that its code (nested lambdas and
-        comprehensions included) names; builtins and names it never binds are left out."""
+        comprehensions included) names; builtins, names it never binds and mutable containers (dict,
+        list, set: a module's caches and registries, which change as a process runs) are left out."""
         names: set[str] = set()
         stack = [fn.__code__]
         while stack:
@@ -132,6 +134,8 @@ class _Fingerprint:
             if name not in fn.__globals__:
                 continue
             g = fn.__globals__[name]
+            if isinstance(g, (dict, list, set, bytearray)):
+                continue  # a module's mutable container is its state (a cache, a registry), not a definition
             if isinstance(g, type) or (isinstance(g, types.FunctionType) and _installed(g)):
                 out.append(f"{name}={g.__module__}.{g.__qualname__}")  # a library's: its version decides
             else:

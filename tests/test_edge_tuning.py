@@ -300,7 +300,11 @@ def test_two_tuners_on_one_file_measure_no_config_twice(tmp_path):
 
 def _children(pid: int) -> list[int]:
     out = []
-    for t in os.listdir(f"/proc/{pid}/task"):
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:  # the process exited since its parent listed it
+        return out
+    for t in tasks:
         try:
             out += [int(x) for x in open(f"/proc/{pid}/task/{t}/children").read().split()]
         except OSError:

@@ -522,6 +522,11 @@ def test_unit_hash_follows_the_values_a_generator_captured():
                 with_globals(SCALE=2, TABLE=(1, 2), helper=helper_of(2))]
     assert len({g0, *g_others}) == 1 + len(g_others)
     assert "np=<module numpy>" in g0  # a module (or a library's function) stands by its name
+    ns = {}
+    exec("_CACHE = {}\ndef sem(a, b, imm, st):\n    return _CACHE.setdefault(a, a + b)\n", ns)
+    before = fn_fingerprint(ns["sem"])
+    ns["sem"](1, 2, 0, {})  # a module's cache fills as the process runs: no part of the definition
+    assert fn_fingerprint(ns["sem"]) == before
 
     keys = [unit_hash(u, VERIFY_N, 0) for u in _hash_units()]
     assert keys == [unit_hash(u, VERIFY_N, 0) for u in _hash_units()] and len(set(keys)) == len(keys)
