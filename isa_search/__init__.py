@@ -9,14 +9,18 @@ measures, so it sits above simulator in the package graph.
     rep = search_isa("matmul_i8_64", budget_s=1800, records="isa.jsonl", out_dir="out/isa")
     print(format_table(rep))
 
-Modules: workloads (Workload, Kernel, the shipped workloads), stages (the fixed-schedule stage
-template), search (search_isa, SearchReport), report (table, Pareto front, PNG, JSON).
+A model file is a workload too (``search_isa("model.tflite", calibration=samples, ...)``: its int8
+kernels, :mod:`isa_search.model`).
+
+Modules: workloads (Workload, Kernel, the shipped workloads), model (a model file's kernels), stages
+(the fixed-schedule stage template), search (search_isa, SearchReport), report (table, Pareto front, PNG, JSON).
 """
 
+from .model import model_workload
 from .report import capacity, format_table, mark_pareto, non_dominated, plot_front, write_report
 from .search import CandidateResult, KernelResult, SearchProgress, SearchReport, Status, search_isa
 from .workloads import WORKLOADS, Kernel, Workload, WorkloadError, load_workload
 
 __all__ = ["WORKLOADS", "CandidateResult", "Kernel", "KernelResult", "SearchProgress", "SearchReport", "Status",
-           "Workload", "WorkloadError", "capacity", "format_table", "load_workload", "mark_pareto", "non_dominated",
-           "plot_front", "search_isa", "write_report"]
+           "Workload", "WorkloadError", "capacity", "format_table", "load_workload", "mark_pareto", "model_workload",
+           "non_dominated", "plot_front", "search_isa", "write_report"]

@@ -826,8 +826,10 @@ def search_isa(workload, *, budget_s: float, records, out_dir=None, families: Se
                candidates: Sequence[CandidateSpec] | None = None, dataflow: bool = True, dataflow_top: int = 8,
                reference: bool = True, audit: int = 2, verify_n: int = 2000, seed: int = 0,
                n_parallel: int | None = None, baseline_trials: int | None = None,
-               split_build: bool = True, combine: bool = True, part=DEFAULT_PART) -> SearchReport:
-    """Search the instruction to add for ``workload`` (a name, a .py file or a Workload); see the
+               split_build: bool = True, combine: bool = True, part=DEFAULT_PART,
+               calibration=None) -> SearchReport:
+    """Search the instruction to add for ``workload`` (a name, a .py file, a model file or a Workload:
+    :func:`isa_search.workloads.load_workload`, with ``calibration`` for a float model); see the
     module docstring. ``families`` restricts the parametric families, ``candidates`` gives the specs
     explicitly (then neither families nor the dataflow generator are asked). With ``out_dir`` the
     report's JSON, table and front PNG are written there (:func:`isa_search.report.write_report`).
@@ -845,7 +847,8 @@ def search_isa(workload, *, budget_s: float, records, out_dir=None, families: Se
                            trials_per_kernel=trials_per_kernel, scheduler=scheduler, progress=progress,
                            candidates=candidates, dataflow=dataflow, dataflow_top=dataflow_top, reference=reference,
                            audit=audit, verify_n=verify_n, seed=seed, n_parallel=n_parallel,
-                           baseline_trials=baseline_trials, combine=combine, part=part)
+                           baseline_trials=baseline_trials, combine=combine, part=part,
+                           calibration=calibration)
 
 
 @contextlib.contextmanager
@@ -864,8 +867,8 @@ def _soc_split_env(split: bool):
 
 def _search_isa(workload, *, budget_s, records, out_dir, families, trials_per_kernel, scheduler, progress, candidates,
                 dataflow, dataflow_top, reference, audit, verify_n, seed, n_parallel, baseline_trials,
-                combine, part) -> SearchReport:
-    wl = load_workload(workload)
+                combine, part, calibration) -> SearchReport:
+    wl = load_workload(workload, calibration)
     records = Path(records)
     records.parent.mkdir(parents=True, exist_ok=True)
     with make_measure(TARGET, n_parallel=n_parallel, scheduler=scheduler, seed=seed) as measure:

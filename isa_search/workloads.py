@@ -20,8 +20,10 @@ Shipped (``WORKLOADS``):
 * ``matmul_i8_16``: int8 16x16x16, a tiny workload for tests; ``max_pool``: one int8 max pool
   (no multiply-accumulate at all).
 
-``load_workload(name_or_path)`` takes a shipped name or a Python file that defines ``WORKLOAD``
-(a Workload, or a list of Kernel / (label, template, args, count) tuples).
+``load_workload(name_or_path, calibration=None)`` takes a shipped name, a Python file that defines
+``WORKLOAD`` (a Workload, or a list of Kernel / (label, template, args, count) tuples), or a model file
+(``.tflite`` / ``.onnx``; a float one quantized with ``calibration``): its kernels as
+:func:`isa_search.model.model_workload` maps them.
 """
 
 from __future__ import annotations
@@ -208,10 +210,20 @@ def check_workload(wl: Workload) -> Workload:
     return wl
 
 
-def load_workload(spec: str | Workload | Sequence) -> Workload:
-    """A shipped workload by name, a Python file defining ``WORKLOAD``, or a Workload / kernel list."""
+def load_workload(spec: str | Path | Workload | Sequence, calibration=None) -> Workload:
+    """A shipped workload by name, a Python file defining ``WORKLOAD``, a model file (``calibration``:
+    float samples to quantize a float model), or a Workload / kernel list."""
+    from .model import MODEL_SUFFIXES, model_workload
+
+    if isinstance(spec, str | Path) and Path(spec).suffix in MODEL_SUFFIXES:
+        return model_workload(spec, calibration)
+    if calibration is not None:
+        raise WorkloadError(f"workload {spec!r}: calibration data is only for a model file "
+                            f"({', '.join(MODEL_SUFFIXES)})")
     if isinstance(spec, Workload):
         return check_workload(spec)
+    if isinstance(spec, Path):
+        spec = str(spec)
     if not isinstance(spec, str):
         return check_workload(Workload("custom", tuple(_as_kernel(k, "workload") for k in spec)))
     if spec in WORKLOADS:
@@ -225,8 +237,8 @@ def load_workload(spec: str | Workload | Sequence) -> Workload:
         if isinstance(w, Workload):
             return check_workload(w)
         return check_workload(Workload(path.stem, tuple(_as_kernel(k, str(path)) for k in w)))
-    raise WorkloadError(f"unknown workload {spec!r}: expected one of {', '.join(WORKLOADS)} or a .py file "
-                        "defining WORKLOAD")
+    raise WorkloadError(f"unknown workload {spec!r}: expected one of {', '.join(WORKLOADS)}, a .py file "
+                        "defining WORKLOAD or a model file (.tflite, .onnx)")
 
 
 __all__ = ["REQUANT", "WORKLOADS", "Kernel", "Workload", "WorkloadError", "check_workload", "depthwise_kernel",

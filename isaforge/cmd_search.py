@@ -84,8 +84,10 @@ def add_parser(sub) -> None:
     p = sub.add_parser("search-isa", help="search the custom instruction to add for a workload (verified in RTL, "
                                           "measured on the simulated SoC, ranked by speedup per area)",
                        description=__doc__.splitlines()[0])
-    p.add_argument("workload", help="a shipped workload (matmul_i8_64, kws, mlp, matmul_i8_16, max_pool) or a .py "
-                                    "file defining WORKLOAD")
+    p.add_argument("workload", help="a shipped workload (matmul_i8_64, kws, mlp, matmul_i8_16, max_pool), a .py "
+                                    "file defining WORKLOAD, or a model file (.tflite or .onnx: its int8 "
+                                    "kernels; a float model needs --calibration)")
+    p.add_argument("--calibration", default=None, help=".npy of float samples to quantize a float model")
     p.add_argument("--budget", type=parse_budget, default=parse_budget("30m"), help="time budget, e.g. 30m")
     p.add_argument("--records", required=True, help="JSON Lines records; an existing file is resumed, with the "
                                                     "units' verify and area figures of the .checks.jsonl beside it")
@@ -109,13 +111,15 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from isa_search import format_table, search_isa
+    from isaforge.cmd_run import read_npy
 
+    calibration = read_npy(args.calibration, "calibration") if args.calibration else None
     families = [f.strip() for f in args.families.split(",") if f.strip()] if args.families else None
     rep = search_isa(args.workload, budget_s=args.budget, records=args.records, out_dir=args.output,
                      families=families, trials_per_kernel=args.trials, scheduler=args.scheduler,
                      progress=None if args.no_progress else SearchProgressBar(), audit=args.audit,
                      dataflow=not args.no_dataflow, seed=args.seed, n_parallel=args.parallel,
-                     part=args.part)
+                     part=args.part, calibration=calibration)
     print(format_table(rep, part=args.part))
     out = Path(args.output)
     print(f"wrote {out / 'search.json'}, {out / 'table.txt'}, {out / 'front.png'}")
