@@ -827,7 +827,7 @@ def search_isa(workload, *, budget_s: float, records, out_dir=None, families: Se
                reference: bool = True, audit: int = 2, verify_n: int = 2000, seed: int = 0,
                n_parallel: int | None = None, baseline_trials: int | None = None,
                split_build: bool = True, combine: bool = True, part=DEFAULT_PART,
-               calibration=None) -> SearchReport:
+               calibration=None, prune_margin: float = PRUNE_MARGIN) -> SearchReport:
     """Search the instruction to add for ``workload`` (a name, a .py file, a model file or a Workload:
     :func:`isa_search.workloads.load_workload`, with ``calibration`` for a float model); see the
     module docstring. ``families`` restricts the parametric families, ``candidates`` gives the specs
@@ -840,6 +840,9 @@ def search_isa(workload, *, budget_s: float, records, out_dir=None, families: Se
     processes through ``simulator.vexriscv.SPLIT_ENV``; workers of a remote Dask cluster follow their
     own environment.
 
+    ``prune_margin``: a candidate is pruned when its static estimate times this still loses to what was
+    measured with at most its LUTs (:data:`PRUNE_MARGIN`; a larger margin prunes more).
+
     ``combine``: after the single units, one more candidate: a CFU holding, per kernel, the ranked unit
     that made it fastest (when those are several), verified together, synthesized and measured."""
     with _soc_split_env(split_build):
@@ -848,7 +851,7 @@ def search_isa(workload, *, budget_s: float, records, out_dir=None, families: Se
                            candidates=candidates, dataflow=dataflow, dataflow_top=dataflow_top, reference=reference,
                            audit=audit, verify_n=verify_n, seed=seed, n_parallel=n_parallel,
                            baseline_trials=baseline_trials, combine=combine, part=part,
-                           calibration=calibration)
+                           calibration=calibration, prune_margin=prune_margin)
 
 
 @contextlib.contextmanager
@@ -867,7 +870,7 @@ def _soc_split_env(split: bool):
 
 def _search_isa(workload, *, budget_s, records, out_dir, families, trials_per_kernel, scheduler, progress, candidates,
                 dataflow, dataflow_top, reference, audit, verify_n, seed, n_parallel, baseline_trials,
-                combine, part, calibration) -> SearchReport:
+                combine, part, calibration, prune_margin) -> SearchReport:
     wl = load_workload(workload, calibration)
     records = Path(records)
     records.parent.mkdir(parents=True, exist_ok=True)
@@ -959,9 +962,9 @@ def _search_isa(workload, *, budget_s, records, out_dir, families, trials_per_ke
                 continue
             cand.estimate = s.predict(s.ests[cand.key])  # with the calibration of what was measured so far
             rival = beaten_by(cand.lut)
-            if cand.estimate * PRUNE_MARGIN > rival:
+            if cand.estimate * prune_margin > rival:
                 cand.status = Status.PRUNED
-                cand.reason = (f"static estimate {cand.estimate:,.0f} cycles: even {1 / PRUNE_MARGIN:.2f}x better it "
+                cand.reason = (f"static estimate {cand.estimate:,.0f} cycles: even {1 / prune_margin:.2f}x better it "
                                f"would lose to {rival:,.0f} measured with at most its {cand.lut} LUTs")
                 pruned.append(cand)
                 continue

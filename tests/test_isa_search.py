@@ -180,6 +180,45 @@ def test_pruning_is_reported_and_checked(run):
     assert {e.phase for e in events} >= {"baseline", "verify", "measure", "done"}
 
 
+def _pruned_search(tmp_path, margin: float, reference: bool):
+    return search_isa("matmul_i8_16", budget_s=1200, records=tmp_path / f"p{margin:g}{reference}.jsonl",
+                      trials_per_kernel=TRIALS, candidates=SPECS[:2], verify_n=VERIFY_N, audit=2, n_parallel=2,
+                      prune_margin=margin, combine=False, reference=reference)
+
+
+def _check_audit(rep) -> list[str]:
+    """Both units pruned and audited, each's verdict against what was measured with at most its LUTs
+    before the audit; returns the pruned winners."""
+    pruned = rep.by_status(Status.PRUNED)
+    assert {c.key for c in pruned} == {s.key for s in SPECS[:2]} and not rep.ranked()
+    ref = rep.reference
+    for c in pruned:
+        assert "better it would lose to" in c.reason and c.audited and c.cycles is not None
+        rival = min([rep.baseline_cycles] + ([ref.cycles] if ref is not None and ref.lut <= c.lut else []))
+        assert c.would_have_won == (c.cycles < rival)
+    winners = [c.key for c in pruned if c.would_have_won]
+    assert rep.prune_audit() == {"pruned": 2, "audited": 2, "winners_pruned": winners}
+    return winners
+
+
+def test_a_wide_prune_margin_prunes_and_the_audit_reports_pruned_winners(run, tmp_path):
+    """The prune margin widened (prune unless the estimate beats what was measured with at most the
+    unit's LUTs by 3x, or 10x): units the default margin ranked are pruned, the audit measures them and
+    says whether each would have reached the front."""
+    rep0, _, _ = run
+    assert {s.key for s in SPECS[:2]} <= {c.key for c in rep0.ranked()}  # the default margin ranked both
+    # after the hand dot4 (37 LUTs) is measured: neither unit is 3x better than it, neither beats it
+    rep = _pruned_search(tmp_path, 3.0, True)
+    assert _check_audit(rep) == []
+    assert "even 0.33x better it would lose" in rep.by_status(Status.PRUNED)[0].reason
+    assert "would not win" in format_table(rep) and "WOULD HAVE WON" not in format_table(rep)
+    # without the reference only rv32im was measured: at 10x both are pruned, and both beat rv32im, so the
+    # audit reports both as pruned winners
+    rep = _pruned_search(tmp_path, 10.0, False)
+    assert sorted(_check_audit(rep)) == sorted(s.key for s in SPECS[:2])
+    assert format_table(rep).count("WOULD HAVE WON") == 2
+
+
 def test_json_and_png_written(run):
     rep, tmp, _ = run
     d = json.loads((tmp / "out" / "search.json").read_text())
