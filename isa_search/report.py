@@ -1,12 +1,13 @@
 """The search's report: the ranked table, the Pareto front of cycles vs LUTs, its PNG and a JSON.
 
-``format_table(report) -> str``: one line per ranked candidate (fastest first): instruction(s),
-encoding (function_id(s)), a one-line description, whole-workload cycles, speedup over rv32im,
-LUT / FF / DSP / BRAM, logic depth, speedup per 1k LUT, whether the unit and the CPU fit the board's
-FPGA (``part``, a key of ``isa_ext.area.FPGA_PARTS``: ``"a7-35t"``, the Arty A7-35T, by default; "no"
-names what overflows), ``*`` on the Pareto front; then the hand-designed reference row, the rv32im
-baseline, and one line per candidate not ranked (no gain, pruned, failed, out of budget) with its
-reason. ``capacity(report, part)``: each measured candidate's overflowing resources on ``part``.
+``format_table(report) -> str``: one line per ranked candidate (fastest first): instruction(s), encoding
+(function_id(s)), a one-line description, whole-workload cycles, speedup over rv32im, LUT (and as a
+share of the CPU's LUTs, "of CPU") / FF / DSP / BRAM, logic depth, speedup per 1k LUT, whether the unit
+and the CPU fit the board's FPGA (``part``, a key of ``isa_ext.area.FPGA_PARTS``: ``"a7-35t"``, the Arty
+A7-35T, by default; "no" names what overflows), ``*`` on the Pareto front; then the hand-designed
+reference row, the rv32im baseline, and one line per candidate not ranked (no gain, pruned, failed, out
+of budget) with its reason. ``capacity(report, part)``: each measured candidate's overflowing resources
+on ``part``.
 
 ``mark_pareto(cands)`` sets ``pareto`` on the candidates no other one dominates (fewer or equal
 cycles and LUTs, one of them strictly fewer); ``non_dominated(points)`` checks a front.
@@ -83,13 +84,20 @@ def _row(c, mark: str, part: str = DEFAULT_PART, cpu=None) -> list[str]:
     a = c.area or {}
     spk = c.speedup_per_klut
     return [mark, _instr(c), _encoding(c), _short(c.description), f"{c.cycles:,.0f}" if c.cycles is not None else "-",
-            f"{c.speedup:.2f}x" if c.speedup is not None else "-", str(a.get("lut", "-")), str(a.get("ff", "-")),
+            f"{c.speedup:.2f}x" if c.speedup is not None else "-", str(a.get("lut", "-")), _cpu_share(c),
+            str(a.get("ff", "-")),
             str(a.get("dsp", "-")), f"{a['bram']:g}" if "bram" in a else "-", str(a.get("logic_depth", "-")),
             f"{spk:.2f}" if spk is not None else "-", _fits(c, part, cpu)]
 
 
-HEAD = ["", "instruction(s)", "function_id", "computes", "cycles", "speedup", "LUT", "FF", "DSP", "BRAM", "depth",
-        "x/kLUT", "fits"]
+def _cpu_share(c) -> str:
+    """The unit's LUTs as a share of the CPU's (VexRiscv_FullCfu synthesized the same way)."""
+    f = (c.area_fraction or {}).get("lut")
+    return "-" if f is None else f"{100 * f:.0f}%" if f >= 0.01 else f"{100 * f:.1f}%"
+
+
+HEAD = ["", "instruction(s)", "function_id", "computes", "cycles", "speedup", "LUT", "of CPU", "FF", "DSP", "BRAM",
+        "depth", "x/kLUT", "fits"]
 
 
 def capacity(report, part: str = DEFAULT_PART) -> dict[str, list[str]]:
@@ -109,8 +117,8 @@ def format_table(report, top: int | None = None, part: str | None = None) -> str
     rows = [_row(c, f"{i + 1}{'*' if c.pareto else ''}", part, cpu) for i, c in enumerate(ranked)]
     if report.reference is not None and report.reference.cycles is not None:
         rows.append(_row(report.reference, "ref" + ("*" if report.reference.pareto else ""), part, cpu))
-    base = ["rv32", "(no extension)", "-", "rv32im scalar code", f"{report.baseline_cycles:,.0f}", "1.00x", "0", "0",
-            "0", "0", "-", "-", "yes" if not over_capacity(None, part, cpu) else "no"]
+    base = ["rv32", "(no extension)", "-", "rv32im scalar code", f"{report.baseline_cycles:,.0f}", "1.00x", "0", "-",
+            "0", "0", "0", "-", "-", "yes" if not over_capacity(None, part, cpu) else "no"]
     rows.append(base)
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEAD)]
     left = {1, 2, 3}
@@ -124,6 +132,8 @@ def format_table(report, top: int | None = None, part: str | None = None) -> str
              fmt(HEAD), fmt(["-" * w for w in widths])]
     lines += [fmt(r) for r in rows]
     lines.append("* on the Pareto front of cycles vs LUTs; ref: the hand-designed reference unit")
+    if cpu:
+        lines.append(f"of CPU: the unit's LUTs as a share of VexRiscv_FullCfu's {cpu['lut']:,} (the same Yosys flow)")
     lines.append(f"fits: the unit {'and VexRiscv_FullCfu ' if cpu else ''}within the {fpga_part(part).name}'s LUTs, "
                  f"FFs, DSPs and BRAMs (the rest of the SoC not counted)")
     if macs:

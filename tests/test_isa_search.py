@@ -115,6 +115,12 @@ def test_front_is_non_dominated_and_marked(run):
             assert any(dominates((f.cycles, f.lut), (c.cycles, c.lut)) for f in front)
     table = format_table(rep)
     assert "*" in table and "rv32im" in table and "x/kLUT" in table
+    # each unit's LUTs also as a share of the CPU's, from the same Yosys flow
+    assert "of CPU" in table and f"VexRiscv_FullCfu's {rep.cpu_area['lut']:,}" in table
+    lines = table.splitlines()
+    for c in rep.ranked():
+        row = next(ln for ln in lines if ln.split()[1] == c.name.split("+")[0] or c.exts[0] in ln.split()[1])
+        assert f" {c.lut} " in row and f"{100 * c.lut / rep.cpu_area['lut']:.0f}%" in row, row
     for c in rep.ranked():
         assert c.name.split("+")[0] in table.replace("{", ".").replace(".", " ") or c.exts[0] in table
 
