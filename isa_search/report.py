@@ -157,6 +157,12 @@ def format_table(report, top: int | None = None, part: str | None = None) -> str
                  f"{report.n_measured} configs measured, {report.n_resumed} resumed"
                  + (f", {report.n_checks_resumed} units' verify and area figures resumed"
                     if report.n_checks_resumed else "") + f"; {report.wall_s:.0f} s")
+    b = report.build_stats()
+    if b["built"] or b["cached"]:
+        split = "split build, " if b.get("split") else ""
+        lines.append(f"SoC models: {b['built']} units built before measuring ({split}median "
+                     f"{b['median_s'] or 0:.1f} s, max {b['max_s'] or 0:.1f} s per unit), {b['cached']} found "
+                     "in the cache")
     for n in report.notes:
         lines.append(f"note: {n}")
     return "\n".join(lines)

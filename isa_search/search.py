@@ -78,6 +78,7 @@ from schedules.autotune.features import FeatureCache, feature_names
 from schedules.autotune.records import load_records
 from simulator.measure import make_measure
 from simulator.vexriscv import SPLIT_ENV
+from tir.errors import TirError
 
 from .checks import KIND_CPU, KIND_UNIT, CheckStore, checks_path, cpu_hash, unit_hash
 from .stages import sums_windows_with
@@ -87,6 +88,7 @@ TARGET = "vexriscv"
 REQUANT_EXT = "requant_i8"
 REFERENCE_EXT = "dot4_i8"  # the hand-designed unit, reported as the reference row
 NO_USE = "no kernel of the workload can use it"  # the reason of a unit no template offers: never measured
+CACHED_BUILD_S = 0.5  # a SoC "build" faster than this was a cache hit
 PRUNE_MARGIN = 0.7  # prune when prediction x margin still loses to the best measured total
 ESTIMATE_SAMPLE = 96  # configs per space whose static estimate is taken (the whole space if smaller)
 MIN_SPEEDUP = 1.0  # a unit must beat rv32im by more than this to be proposed
@@ -162,6 +164,9 @@ class CandidateResult:
     spec: dict | None = None
     evidence: str = ""
     seconds: dict = field(default_factory=dict)
+    # the SoC model of the unit built before its measurements: {"seconds": s, "cached": bool} (None:
+    # not built by the search process, e.g. measured on a Dask cluster, whose workers build their own)
+    soc_build: dict | None = None
 
     @property
     def name(self) -> str:
@@ -237,6 +242,15 @@ class SearchReport:
             pool.append(self.reference)
         return pool
 
+    def build_stats(self) -> dict:
+        """The SoC builds of the measured units: how many were built (``built``), found in the cache
+        (``cached``), and the median and largest seconds of one build (``median_s``, ``max_s``)."""
+        cs = [c.soc_build for c in [*self.candidates, *([self.reference] if self.reference else [])] if c.soc_build]
+        built = sorted(b["seconds"] for b in cs if not b["cached"])
+        return {"built": len(built), "cached": sum(b["cached"] for b in cs),
+                "median_s": built[len(built) // 2] if built else None, "max_s": built[-1] if built else None,
+                "split": bool(cs) and all(b.get("split") for b in cs)}
+
     def prune_audit(self) -> dict:
         aud = [c for c in self.candidates if c.audited]
         return {"pruned": len(self.by_status(Status.PRUNED)), "audited": len(aud),
@@ -261,6 +275,7 @@ class SearchReport:
             "pareto_front": [c.key for c in self.front()],
             "counts": self.counts,
             "prune_audit": self.prune_audit(),
+            "soc_builds": self.build_stats(),
             "cpu_area": self.cpu_area,
             "capacity": self._capacity(),
             "wall_s": self.wall_s,
@@ -466,6 +481,7 @@ class _Search:
         self.n_checks_resumed = 0
         self.notes: list[str] = []
         self.checks = CheckStore(checks_path(records))
+        self.prebuild = False  # build each unit's SoC model here before measuring it (local measurement)
 
     def emit(self, phase, done, total, candidate="", message=""):
         if self.progress is not None:
@@ -562,7 +578,34 @@ class _Search:
             total += k.count * (min(base, e * self.cal[k.label]) if e is not None and k.label in self.cal else base)
         return total
 
+    def build_unit_soc(self, cand: CandidateResult, unit: Sequence) -> None:
+        """Build the SoC model of each extension of ``unit`` (what a kernel tensorized with it runs on)
+        before measuring, timed: the build cost per candidate, and the measurement workers then find the
+        model in the cache. ``cached``: every model was there already."""
+        from simulator.run import cfu_verilog
+        from simulator.soc_split import SPLIT_STATS
+        from simulator.vexriscv import build_soc
+
+        t0 = time.monotonic()
+        split = os.environ.get(SPLIT_ENV) == "1"
+        builds = (SPLIT_STATS.cpu_builds, SPLIT_STATS.cfu_builds)
+        try:
+            for e in unit:
+                build_soc(cfu_verilog([e]))
+        except TirError as exc:  # (the project's errors' root) the measurements then report it per config
+            cand.soc_build = {"seconds": round(time.monotonic() - t0, 2), "cached": False, "split": split,
+                              "error": str(exc)[:300]}
+            return
+        if split:
+            cached = builds == (SPLIT_STATS.cpu_builds, SPLIT_STATS.cfu_builds)
+        else:  # the monolithic builder keeps no counts: a cache hit is a content hash and a lookup
+            cached = time.monotonic() - t0 < CACHED_BUILD_S * len(unit)
+        cand.soc_build = {"seconds": round(time.monotonic() - t0, 2), "cached": cached, "split": split}
+
     def measure_unit(self, cand: CandidateResult, unit: Sequence) -> None:
+        if self.prebuild and cand.soc_build is None:
+            self.emit("build", 0, 1, cand.key)
+            self.build_unit_soc(cand, unit)
         names = {e.name for e in unit}
         kernels = []
         t0 = time.monotonic()
@@ -876,6 +919,7 @@ def _search_isa(workload, *, budget_s, records, out_dir, families, trials_per_ke
     records.parent.mkdir(parents=True, exist_ok=True)
     with make_measure(TARGET, n_parallel=n_parallel, scheduler=scheduler, seed=seed) as measure:
         s = _Search(wl, float(budget_s), records, int(trials_per_kernel), measure, progress, seed, verify_n, audit)
+        s.prebuild = scheduler is None
         if baseline_trials:
             s.baseline_trials = int(baseline_trials)
         baseline = s.run_baseline()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from isa_ext import get as isa_ext_get
 from isa_ext.area import FPGA_PARTS, FpgaPart, over_capacity
 from isa_ext.candidates import CandidateSpec, Family, register_family
 from isa_ext.errors import ExtensionError
@@ -223,6 +224,45 @@ def test_a_wide_prune_margin_prunes_and_the_audit_reports_pruned_winners(run, tm
     rep = _pruned_search(tmp_path, 10.0, False)
     assert sorted(_check_audit(rep)) == sorted(s.key for s in SPECS[:2])
     assert format_table(rep).count("WOULD HAVE WON") == 2
+
+
+def _fresh_dot(spec):
+    """A correct dot4 whose Verilog carries a comment unique to this test process: a content hash no
+    SoC model in the cache has yet."""
+    ext = dot_product_extension(spec.ext_name, 4, 8, True, funct3=0, funct7=0)
+    ext.verilog_comb += f"\n    // test_fresh_unit {os.getpid()} {time.time_ns()}"
+    return ext
+
+
+register_family(Family("test_fresh_unit", "a dot4 of new Verilog (test only)", _grid, _fresh_dot,
+                       lambda s: "dot4 with a unique comment"), replace=True)
+
+
+def test_each_unit_s_soc_build_is_timed_and_reported(run, tmp_path):
+    """The search builds each unit's SoC model before measuring it and reports the seconds: a unit of new
+    Verilog is built (split build: its own model linked to the cached CPU), a known one found cached."""
+    from simulator.run import cfu_verilog
+    from simulator.soc_split import SPLIT_STATS
+    from simulator.vexriscv import build_soc
+
+    rep0, _, _ = run
+    for c in [*rep0.ranked(), rep0.reference]:
+        assert c.soc_build is not None and c.soc_build["split"] and "error" not in c.soc_build
+    spec = CandidateSpec.of("test_fresh_unit", lanes=4)
+    rep = search_isa("matmul_i8_16", budget_s=1200, records=tmp_path / "b.jsonl", trials_per_kernel=2,
+                     candidates=[spec], verify_n=VERIFY_N, n_parallel=2, combine=False)
+    (c,) = rep.candidates
+    assert c.status == Status.RANKED and c.soc_build["cached"] is False and c.soc_build["seconds"] > 0.5
+    assert rep.reference.soc_build["cached"] is True  # dot4_i8's model: built by the run fixture
+    stats = rep.build_stats()
+    assert stats["built"] == 1 and stats["median_s"] == c.soc_build["seconds"] and stats["split"]
+    assert "SoC models: 1 units built before measuring (split build" in format_table(rep)
+    assert rep.to_json()["soc_builds"] == stats
+    # the model is in the cache for the measurement processes: building it again builds nothing
+    ext = isa_ext_get(c.exts[0])
+    before = SPLIT_STATS.cfu_builds
+    build_soc(cfu_verilog([ext]), split=True)
+    assert SPLIT_STATS.cfu_builds == before
 
 
 def test_json_and_png_written(run):
