@@ -204,3 +204,30 @@ def test_split_env_variable_selects_the_build(monkeypatch):
     monkeypatch.setenv(vexriscv.SPLIT_ENV, "yes")
     with pytest.raises(Exception, match="ISAFORGE_SOC_SPLIT must be 0 or 1"):
         vexriscv._use_split(None)
+
+
+def _candidate(family: str, **p):
+    from isa_ext import candidates
+
+    ext = candidates.build_candidate(candidates.CandidateSpec.of(family, **p))
+    return isa_ext.register(ext, replace=True)
+
+
+@pytest.mark.parametrize("family,params,template,args", [
+    # the search's highest-ranked families: a weight tile held in the unit (16 MACs per instruction) and
+    # a channel-parallel MAC bank whose weights are loaded into the unit per tap
+    ("stationary", dict(cols=4, k=32, dtype="int8"), "matmul_i8", (8, 8, 32)),
+    ("lane_mac", dict(lanes=4, accumulators=16), "depthwise_conv2d_nhwc_i8", (1, 5, 5, 16, 3, 3, 1, 1)),
+], ids=["stationary", "lane_mac"])
+def test_stateful_candidate_units_cycles_identical(family, params, template, args):
+    """The stateful units the instruction search generates run with the same cycles on every build."""
+    from schedules.autotune.task import create_task
+
+    ext = _candidate(family, **params)
+    task = create_task(template, (*args, ext.name), "vexriscv")
+    # the first config (in space order) whose kernel runs on the unit
+    func = next(f for f in (task.lower(i) for i in range(min(64, len(task.config_space)))) if ext in f.extensions)
+    arrays = task.make_inputs(5)
+    (ref,) = task.reference([a.copy() for a in arrays])
+    counters = _compare(func, arrays, ref)
+    assert counters[0] > 0
