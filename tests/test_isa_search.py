@@ -265,6 +265,62 @@ def test_each_unit_s_soc_build_is_timed_and_reported(run, tmp_path):
     assert SPLIT_STATS.cfu_builds == before
 
 
+def test_dataflow_candidates_join_the_search(tmp_path):
+    """With ``dataflow=True`` the search also builds, verifies, synthesizes and measures the dataflow
+    generator's patterns of the workload's own kernels (here: a requantize stage's clamp), reported with
+    their evidence beside the families' candidates."""
+    from isa_search.workloads import Workload, requant_kernel
+
+    wl = Workload("rq", (requant_kernel("requant 64", (1, 64)),))
+    rep = search_isa(wl, budget_s=600, records=tmp_path / "df.jsonl", trials_per_kernel=2, families=["requant"],
+                     dataflow=True, dataflow_top=2, verify_n=VERIFY_N, n_parallel=2, combine=False, reference=False)
+    fam = [c for c in rep.candidates if c.source == "family"]
+    flow = [c for c in rep.candidates if c.source == "dataflow"]
+    assert [CandidateSpec.from_json(c.spec).family for c in fam] == ["requant"] and fam[0].status == Status.RANKED
+    assert flow and not rep.notes
+    for c in flow:
+        assert CandidateSpec.from_json(c.spec).family == "fused" and c.key not in {f.key for f in fam}
+        assert c.evidence.startswith("dataflow: ") and "in requant 64" in c.evidence
+        assert c.verify is not None and c.area is not None and c.cycles is not None  # checked, then measured
+        assert c.status in (Status.RANKED, Status.NO_GAIN)
+    # without the generator only the family is searched
+    rep2 = search_isa(wl, budget_s=600, records=tmp_path / "df2.jsonl", trials_per_kernel=2, families=["requant"],
+                      dataflow=False, verify_n=VERIFY_N, n_parallel=2, combine=False, reference=False)
+    assert [c.source for c in rep2.candidates] == ["family"]
+
+
+def test_later_units_start_from_the_earlier_units_best_schedules(run):
+    """Transfer between candidates: a unit measured after others first measures their best configs of the
+    same kernel with itself in their place (records with tuner_pick source "transfer"); the others'
+    records also train its model (transfer learning)."""
+    _, tmp, _ = run
+    recs, _ = load_records(tmp / "isa.jsonl", warn=False)
+    unit_tasks = []  # the unit tasks of the kernel in measuring order
+    for r in recs:
+        if r.args[-1] and r.task not in unit_tasks:
+            unit_tasks.append(r.task)
+    assert len(unit_tasks) >= 2
+    seeded = 0
+    for j, task in enumerate(unit_tasks[1:], 1):
+        earlier = [r for r in recs if r.task in unit_tasks[:j] and r.result.valid]
+        best = {}
+        for r in earlier:
+            if r.task not in best or r.result.cost < best[r.task].result.cost:
+                best[r.task] = r
+        want = [{k: v for k, v in b.config["knobs"].items() if k != "tensorize"} for b in best.values()]
+        mine = [r for r in recs if r.task == task]
+        picks = [r for r in mine if (r.result.extra or {}).get("tuner_pick", {}).get("source") == "transfer"]
+        for r in picks:
+            knobs = r.config["knobs"]
+            assert {k: v for k, v in knobs.items() if k != "tensorize"} in want
+            assert knobs.get("tensorize") is None or knobs["tensorize"] in r.args[-1].split(",")  # this unit
+        # the seeds lead the first batch (its records in the order the parallel measurements finished)
+        first = {r.config_index for r in mine[:max(4, min(16, TRIALS))]}
+        assert {r.config_index for r in picks} <= first
+        seeded += len(picks)
+    assert seeded >= 1
+
+
 def test_json_and_png_written(run):
     rep, tmp, _ = run
     d = json.loads((tmp / "out" / "search.json").read_text())
