@@ -880,8 +880,8 @@ def search_isa(workload, *, budget_s: float, records, out_dir=None, families: Se
     ``split_build``: measure on the split-build SoC (the CPU verilated once, each unit's model built
     on its own and linked: about 3 instead of 21 CPU s per new unit, cycles identical to the
     monolithic build, tests/test_split_soc.py). It is set for the search's local measurement
-    processes through ``simulator.vexriscv.SPLIT_ENV``; workers of a remote Dask cluster follow their
-    own environment.
+    processes through ``simulator.vexriscv.SPLIT_ENV``, and travels in each measurement's Job
+    (``Job.split``), so the workers of a remote Dask cluster build the same way.
 
     ``prune_margin``: a candidate is pruned when its static estimate times this still loses to what was
     measured with at most its LUTs (:data:`PRUNE_MARGIN`; a larger margin prunes more).

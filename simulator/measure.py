@@ -149,6 +149,7 @@ class Job:
     stack_bytes: int = 0
     wait_states: int = 0
     l2: object = None  # codegen_c.rv32.L2Timing | None
+    split: bool | None = None  # vexriscv: the SoC build (simulator.vexriscv.build_soc's split), None: the worker's
     cflags: tuple = ()
     link: tuple = ()
     corrupt: object = None

@@ -19,6 +19,7 @@ A runner also has the two halves of the autotuner's measurement (``simulator.mea
 from __future__ import annotations
 
 import ctypes
+import os
 import time
 from dataclasses import dataclass
 
@@ -33,7 +34,7 @@ from tir.errors import CodegenError
 from tir.stmt import PrimFunc
 
 from .toolchain import Toolchain
-from .vexriscv import run_kernel
+from .vexriscv import SPLIT_ENV, run_kernel
 
 # the built-in targets a runner is registered for
 SIM_TARGETS = ("vexriscv", "host", "verilator", "litex_sim", "litex_sim_sdram")
@@ -158,14 +159,19 @@ class SocRunner(Runner):
                          res.stack_bytes)
 
     def prepare(self, func, target, *, toolchain=None, max_cycles=50_000_000) -> dict:
+        # the build of the preparing process (its SPLIT_ENV, e.g. set by the instruction search) travels
+        # with the job, so that a remote worker builds the same way whatever its own environment says
+        env = os.environ.get(SPLIT_ENV, "")
+        split = self.split if self.split is not None else {"1": True, "0": False}.get(env)
         return {"source": codegen_c.emit(func, target), "cfu_verilog": cfu_verilog(func.extensions),
                 "toolchain": toolchain or target.toolchain(), "max_cycles": int(max_cycles),
-                "stack_bytes": stack_need(func), "wait_states": target.wait_states, "l2": target.l2}
+                "stack_bytes": stack_need(func), "wait_states": target.wait_states, "l2": target.l2,
+                "split": split}
 
     def run_prepared(self, job) -> RunResult:
         r = run_kernel(job.source, job.kernel_name, job.arrays, outputs=job.outputs, cfu_verilog=job.cfu_verilog,
                        toolchain=job.toolchain or Toolchain(), max_cycles=job.max_cycles, stack_bytes=job.stack_bytes,
-                       split=self.split, wait_states=job.wait_states, l2=job.l2)
+                       split=self.split if job.split is None else job.split, wait_states=job.wait_states, l2=job.l2)
         return RunResult(job.target, r.cycles, r.instret)
 
 

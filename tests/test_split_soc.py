@@ -206,6 +206,29 @@ def test_split_env_variable_selects_the_build(monkeypatch):
         vexriscv._use_split(None)
 
 
+def test_a_job_carries_the_preparing_process_s_build_to_its_worker(monkeypatch):
+    """The build choice of the process that prepares a measurement (the search sets ISAFORGE_SOC_SPLIT)
+    travels in the Job: a worker (a Dask one, with its own environment) builds the SoC the same way."""
+    from schedules.autotune.task import create_task
+    from simulator import vexriscv
+    from simulator.measure import prepare, run_job
+
+    task = create_task("matmul_i8", (8, 8, 8, "dot4_i8"), "vexriscv")
+    i = next(i for i in range(len(task.config_space)) if task.lower(i).extensions)
+    monkeypatch.setenv(vexriscv.SPLIT_ENV, "1")
+    job = prepare(task, i, "vexriscv")
+    assert job.split is True
+    monkeypatch.setenv(vexriscv.SPLIT_ENV, "0")  # the worker's own environment says monolithic
+    assert prepare(task, i, "vexriscv").split is False
+    monkeypatch.delenv(vexriscv.SPLIT_ENV)
+    assert prepare(task, i, "vexriscv").split is None  # none given: the worker's default
+    monkeypatch.setenv(vexriscv.SPLIT_ENV, "0")
+    before = SPLIT_STATS.cfu_builds + SPLIT_STATS.cfu_hits
+    res = run_job(job)
+    assert res.valid, res.message
+    assert SPLIT_STATS.cfu_builds + SPLIT_STATS.cfu_hits == before + 1  # the split build ran
+
+
 def _candidate(family: str, **p):
     from isa_ext import candidates
 
