@@ -32,6 +32,8 @@ def test_matmul_search_proposes_a_dot_unit_and_a_stationary_unit(tmp_path):
     fams = [_family(c) for c in ranked]
     assert "dot" in fams[:3], [(c.key, c.status, c.reason, c.estimate, c.cycles) for c in rep.candidates]
     assert "stationary" in fams, [(c.key, c.status, c.reason) for c in rep.candidates]
+    # and the dot product is on the Pareto front of cycles vs LUTs (the cheapest unit that pays)
+    assert any(c.pareto and _family(c) == "dot" for c in ranked), [(c.key, c.cycles, c.lut) for c in ranked]
     for c in ranked:
         assert c.verify and c.verify["n_ops"] >= 500 and c.area["lut"] > 0
         assert c.speedup > 1
