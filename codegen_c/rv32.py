@@ -111,6 +111,9 @@ class CfuEmitter(CEmitter):
         self.cfu_words, self.cfu_asm = saved
 
     def stored(self, s: Store, lvalue: str) -> None:
+        if s.lanes > 1:  # a word store writes elements beside lvalue too
+            self.forget_zeros(s.buffer)
+            return
         self.forget_zeros(s.buffer, s.indices, lvalue)
         if (s.buffer.scope == "local" and isinstance(s.value, Const) and s.value.value == 0
                 and all(isinstance(i, Const) for i in s.indices)):

@@ -183,6 +183,16 @@ class BufferView:
         Checks that they are contiguous (stride 1) and that the word is 4-byte aligned for every
         value of the surrounding loops; a ScheduleError says what to change otherwise.
         """
+        idx, lanes = self._word_index(p, at)
+        return Ramp(self.buffer, idx, lanes)
+
+    def store_word(self, value: Expr, *p, at: dict | None = None) -> Store:
+        """One 32-bit store of ``value`` (uint32, lane i in bits [i * w, (i + 1) * w)) to the elements from
+        ``p`` on along the last view dimension, with the checks of :meth:`word`."""
+        idx, lanes = self._word_index(p, at)
+        return Store(self.buffer, list(idx), value, lanes)
+
+    def _word_index(self, p, at) -> tuple[tuple, int]:
         bits = dt.bits(self.dtype)
         lanes = 32 // bits
         axis = self.axes[-1] if self.axes else "?"
@@ -208,7 +218,7 @@ class BufferView:
             raise self._err(f"alignment: the word of {bname} starts at a multiple of 4 bytes only if every "
                             f"term of its index is a multiple of {lanes} elements, but {what} is not (pad the "
                             f"row length to a multiple of {lanes} or add a packing stage)")
-        return Ramp(self.buffer, idx, lanes)
+        return idx, lanes
 
 
 @dataclass

@@ -1173,7 +1173,7 @@ class _AccessChecker(StmtVisitor):
         for i in s.indices:
             self.expr(i, self.conds)
         self.expr(s.value, self.conds)
-        self.access(s.buffer, s.indices, 1, self.conds, "store")
+        self.access(s.buffer, s.indices, s.lanes, self.conds, "store")
 
     def visit_Allocate(self, s):
         check_buffer(s.buffer)

@@ -95,7 +95,7 @@ class _Simplify(StmtMutator):
         return For(s.var, lo, s.extent, s.kind, self.visit(s.body), s.pragmas)
 
     def visit_Store(self, s: Store) -> Stmt:
-        return Store(s.buffer, tuple(self.visit_expr(i) for i in s.indices), self.visit_expr(s.value))
+        return Store(s.buffer, tuple(self.visit_expr(i) for i in s.indices), self.visit_expr(s.value), s.lanes)
 
     def visit_IfThen(self, s: IfThen) -> Stmt:
         c = self.visit_expr(s.cond)

@@ -112,7 +112,8 @@ class _StmtPrinter(StmtVisitor):
 
     def visit_Store(self, s) -> None:
         idx = ", ".join(expr_str(i) for i in s.indices)
-        self.line(f"{s.buffer.name}[{idx}] = {expr_str(s.value)}")
+        word = f" (word of {s.lanes})" if s.lanes > 1 else ""
+        self.line(f"{s.buffer.name}[{idx}]{word} = {expr_str(s.value)}")
 
     def visit_IfThen(self, s) -> None:
         self.line(f"if {expr_str(s.cond)}:")

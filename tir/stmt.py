@@ -58,10 +58,14 @@ class Seq(Stmt):
 
 
 class Store(Stmt):
-    __slots__ = ("buffer", "indices", "value")
+    """``buffer[indices] = value``; with ``lanes`` > 1 a packed word: ``value`` (uint32) holds the ``lanes``
+    contiguous elements from ``indices`` on (lane i in bits [i * w, (i + 1) * w) for elements of w bits),
+    written as one 32-bit store (the store side of :class:`tir.expr.Ramp`)."""
 
-    def __init__(self, buffer: Buffer, indices, value: Expr):
-        self.buffer, self.indices, self.value = buffer, tuple(indices), value
+    __slots__ = ("buffer", "indices", "value", "lanes")
+
+    def __init__(self, buffer: Buffer, indices, value: Expr, lanes: int = 1):
+        self.buffer, self.indices, self.value, self.lanes = buffer, tuple(indices), value, int(lanes)
 
 
 class IfThen(Stmt):

@@ -393,7 +393,7 @@ class StmtMutator(_Dispatch):
         v = self.visit_expr(s.value)
         if v is s.value and all(a is b for a, b in zip(idx, s.indices)):
             return s
-        return Store(s.buffer, idx, v)
+        return Store(s.buffer, idx, v, s.lanes)
 
     def visit_IfThen(self, s: IfThen) -> Stmt | None:
         c = self.visit_expr(s.cond)

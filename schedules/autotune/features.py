@@ -234,7 +234,7 @@ class _Walker(StmtVisitor):
         self._leaf()
         self.buffers[id(s.buffer)] = s.buffer
         self.accesses.append(_Access(s.buffer, "store", self.trip, tuple(self.loops),
-                                     _flat_index(s.buffer, s.indices)))
+                                     _flat_index(s.buffer, s.indices), s.lanes))
         self._note_local(s.buffer, s.indices)
         for i in s.indices:
             self.index_expr(i)
@@ -390,7 +390,7 @@ class _CacheModel:
                 continue
             strides, deps, base = _access_geometry(a, with_base=True)
             key = (id(a.buf), _loop_keys(a.loops), tuple(strides))
-            lanes = a.lanes if a.kind == "word" else 1
+            lanes = a.lanes
             g = groups.get(key)
             if g is None:
                 groups[key] = [a, strides, deps, base, base + lanes]
@@ -484,7 +484,7 @@ def _buffer_feats(buf, accs: list[_Access], cm: _CacheModel | None = None) -> li
     loads = sum(a.trip for a in accs if a.kind == "load")
     stores = sum(a.trip for a in accs if a.kind == "store")
     words = sum(a.trip for a in accs if a.kind == "word")
-    bytes_acc = sum(a.trip * eb * (a.lanes if a.kind == "word" else 1) for a in accs)
+    bytes_acc = sum(a.trip * eb * a.lanes for a in accs)
     dom = max(accs, key=lambda a: (a.trip, len(a.loops)))
     strides, deps = _access_geometry(dom)
     loops = dom.loops
@@ -499,7 +499,7 @@ def _buffer_feats(buf, accs: list[_Access], cm: _CacheModel | None = None) -> li
     for lp, d in zip(loops, deps):
         if d:
             touched *= max(1, int(lp.extent))
-    touched = min(touched * (dom.lanes if dom.kind == "word" else 1), size)
+    touched = min(touched * dom.lanes, size)
     # reuse: the innermost loop that does not move the index
     reuse_ct, reuse_iter, reuse_bytes, reuse_depth = 0, 0, 0, 0
     inner_iter, inner_touch = 1, 1
@@ -669,7 +669,7 @@ def extract_features(func: PrimFunc, config=None, space=None) -> np.ndarray:
     stateful = any(getattr(v[0], "stateful", False) for v in w.intrin.values())
     local_bytes = sum(b.size * _dtype_bytes(b.dtype) for b in w.allocs if b.scope == "local")
     tmp_bytes = sum(b.size * _dtype_bytes(b.dtype) for b in w.allocs if b.scope != "local")
-    all_bytes = sum(a.trip * _dtype_bytes(a.buf.dtype) * (a.lanes if a.kind == "word" else 1) for a in w.accesses)
+    all_bytes = sum(a.trip * _dtype_bytes(a.buf.dtype) * a.lanes for a in w.accesses)
     arith = sum(w.ops.values())
     cm = _CacheModel(w.accesses)
     misses = sum(cm.misses(a) for a in cm.accesses)
