@@ -41,7 +41,7 @@ import networkx as nx
 
 from isa_ext.candidates import CandidateSpec
 from isa_ext.errors import ExtensionError
-from isa_ext.fam_fused import MAX_TOKENS, const_token, fused_spec
+from isa_ext.fam_fused import LANES, MAX_TOKENS, const_token, fused_spec, lanes_fit, parse
 from tir import dtype as dt
 from tir.expr import BinOp, BufferLoad, Call, Cast, Cmp, Const, Expr, Not, Ramp, Select, Var
 from tir.simplify import linear
@@ -333,9 +333,10 @@ class _Builder:
             old = self.store_node.pop(ikey, None)
             if old is not None:  # overwritten in the same body: the earlier store is dead
                 self.g.remove_node(old)
-            coef = _affine(s.buffer, s.indices)[2]
-            n = self.add(None, kind="store", dtype=s.buffer.dtype, buffer=s.buffer.name, ikey=ikey,
-                         steps=tuple(coef.get(id(lp.var), 0) for lp in self.loops), label=f"st.{s.buffer.dtype}")
+            sym, off, coef = _affine(s.buffer, s.indices)
+            n = self.add(None, kind="store", dtype=s.buffer.dtype, buffer=s.buffer.name, ikey=ikey, sym=sym,
+                         offset=off, steps=tuple(coef.get(id(lp.var), 0) for lp in self.loops), lanes=s.lanes,
+                         label=f"st.{s.buffer.dtype}" + (".word" if s.lanes > 1 else ""))
             self.edge(v, n, 0)
             self.stored[ikey] = v
             self.store_node[ikey] = n
@@ -884,6 +885,8 @@ def _simd_spec(g: nx.DiGraph, s, model: CycleModel):
     kinds = {g.nodes[n]["kind"] for n in s}
     if not kinds or not kinds <= {"max", "min"} or len(kinds) != 1:
         return None
+    if any(g.nodes[p]["kind"] == "const" for n in s for p in g.predecessors(n)):
+        return None  # a max with a constant is an activation (relu, clamp), not a window: the fused family's
     loads = [p for p in input_nodes(g, s) if _narrow_load(g, p)]
     # a pooling window of two or more adjacent elements: neighbouring windows share the words
     if not loads or not _adjacent(g, loads, 2):
@@ -899,6 +902,36 @@ def _simd_spec(g: nx.DiGraph, s, model: CycleModel):
         return None
     spec = CandidateSpec.of("simd_max", source="dataflow", lanes=lanes, dtype=elem)
     return spec, sw - unit
+
+
+def _byte_lanes(g: nx.DiGraph, s, ins: list, fx) -> bool:
+    """Whether an elementwise fused op ``fx`` (its inputs ``ins`` loads, its results stored) can take 4
+    adjacent elements per op: an 8-bit DAG whose loads and stores move by one element along an innermost
+    loop of a multiple of 4 iterations."""
+    if not lanes_fit(parse(*fx), fx[1], fx[2]):
+        return False
+    stores = [x for o in output_nodes(g, s) for x in g.successors(o)]
+    if not stores:
+        return False
+    ext = g.graph.get("extent")
+    if ext is not None and ext % LANES == 0 and all(g.nodes[n]["stride"] == 1 for n in ins) and all(
+            g.nodes[n].get("steps", ())[-1:] == (1,) for n in stores):
+        return True
+    # an unrolled body: each operand and result has the other elements of its word beside it in the body
+    return all(_whole_word(g, n) for n in [*ins, *stores])
+
+
+def _whole_word(g: nx.DiGraph, n) -> bool:
+    """Whether the body also accesses (the same way: load or store) the other elements of the word of
+    access ``n``, and the innermost loop moves it by whole words."""
+    d = g.nodes[n]
+    step = d["stride"] if d["kind"] == "load" else (d.get("steps") or (0,))[-1]
+    if d.get("sym") is None or step % LANES:
+        return False
+    have = {g.nodes[m]["offset"] for m in g if g.nodes[m]["kind"] == d["kind"]
+            and g.nodes[m].get("buffer") == d["buffer"] and g.nodes[m].get("sym") == d["sym"]}
+    base = d["offset"] - d["offset"] % LANES
+    return all(base + k in have for k in range(LANES))
 
 
 def _is_requant(g: nx.DiGraph, s) -> bool:
@@ -1021,15 +1054,22 @@ def body_candidates(g: nx.DiGraph, *, model: CycleModel | None = None, max_input
             requant.append((s, sw - unit))
             continue
         ins = input_nodes(g, s)
-        if len(ins) > 2 or sw - unit <= 0:
+        if len(ins) > 2:
             continue
         fx = fused_expr(g, s)
         if fx is None:
             continue
-        spec = fused_spec(fx[0], fx[1], fx[2], source="dataflow")
         direct = all(g.nodes[n]["kind"] == "load" and not g.nodes[n]["carried"] for n in ins) and all(
             g.nodes[x]["kind"] == "store" for o in output_nodes(g, s) for x in g.successors(o))
-        fused.setdefault(spec, []).append((s, sw - unit, pattern_text(g, s), sw, unit, direct))
+        if sw - unit > 0:
+            spec = fused_spec(fx[0], fx[1], fx[2], source="dataflow")
+            fused.setdefault(spec, []).append((s, sw - unit, pattern_text(g, s), sw, unit, direct))
+        if direct and _byte_lanes(g, s, ins, fx):
+            # the same DAG on 4 adjacent elements per op (a SIMD add / relu): one word load per operand
+            # and one op for 4 elements; 3 shifts put the result bytes in place for their stores
+            unit4 = (unit + (LANES - 1) * model.shift) / LANES
+            spec4 = fused_spec(fx[0], fx[1], fx[2], source="dataflow", lanes=LANES)
+            fused.setdefault(spec4, []).append((s, sw - unit4, pattern_text(g, s) + " (4 lanes)", sw, unit4, direct))
     for spec, occ in simd.items():
         dj = _disjoint(occ)
         out.append((spec, sum(x[1] for x in dj), len(dj), f"max chain over adjacent {spec.p['dtype']} loads "

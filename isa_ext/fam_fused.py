@@ -17,6 +17,12 @@ funct3 0 (never 5, requant_i8's). Its tensor intrinsic has the pattern ``"elemen
 ``out[i] = f(a[i], b[i])`` for a stage whose body is the same expression as the DAG's TIR form
 (operands of ``+ * min max`` in either order).
 
+Lane-parallel ops (spec parameter ``lanes`` = 4, a SIMD add / relu): a DAG whose inputs and result
+are 8-bit runs on each of the four byte lanes of rs1 / rs2 at once (lane i of rd from lane i of the
+inputs; four copies of the DAG in the Verilog), and its intrinsic covers 4 adjacent elements of an
+innermost data axis: one word load per operand, one op, one word store. ``isa_ext.verify`` sweeps
+every byte pair in every lane position.
+
 The dataflow generator (:mod:`isa_ext.dataflow`) turns convex subgraphs of kernels' loop bodies
 into such specs; :func:`fused_spec` builds one by hand.
 """
@@ -32,6 +38,7 @@ from isa_ext.candidates import CandidateSpec, Family, register_family
 from isa_ext.errors import ExtensionError
 from isa_ext.extension import Extension, Op
 from isa_ext.intrin import intrin_op
+from isa_ext.verify import LaneSweep
 from tir.expr import BinOp, Cast, Const
 from tir.intrin import HardwareFacts, IntrinImpl, TensorizeMatch, call, decl_tensor_intrin
 from tir.stmt import seq
@@ -43,6 +50,7 @@ BINARY = ("add", "sub", "mul", "min", "max", "div", "mod")
 _TIR_OP = {"add": "+", "sub": "-", "mul": "*", "min": "min", "max": "max", "div": "//", "mod": "%"}
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "//", "mod": "%"}
 MAX_TOKENS = 24
+LANES = 4  # byte lanes of a lane-parallel op (spec parameter ``lanes``)
 
 
 @dataclass(frozen=True)
@@ -185,13 +193,14 @@ def _c_less(x: str, y: str, dtype: str) -> str:
     return f"({x} < {y})"
 
 
-def c_body(root: Node) -> str:
+def _c_lines(root: Node, x1: str = "rs1", x2: str = "rs2", prefix: str = "t") -> tuple[list[str], str]:
+    """C statements computing the DAG over the uint32_t words ``x1`` / ``x2`` and the name of the result."""
     lines, name = [], {}
     for k, n in enumerate(_nodes(root)):
-        v = f"t{k}"
+        v = f"{prefix}{k}"
         name[id(n)] = v
         if n.kind == "in":
-            e = _c_norm("rs1" if n.value == 0 else "rs2", n.dtype)
+            e = _c_norm(x1 if n.value == 0 else x2, n.dtype)
         elif n.kind == "const":  # a literal, not a variable (a divisor's would go unused)
             name[id(n)] = f"0x{n.value & MASK32:08X}u"
             continue
@@ -214,8 +223,20 @@ def c_body(root: Node) -> str:
             else:  # floor modulo by 2**k: the low bits, for signed values too
                 e = f"{x} & 0x{n.args[1].value - 1:X}u"
         lines.append(f"uint32_t {v} = {e};")
-    lines.append(f"return {name[id(root)]};")
-    return "\n".join(lines)
+    return lines, name[id(root)]
+
+
+def c_body(root: Node, lanes: int = 1) -> str:
+    """The C model's body: the DAG over rs1 / rs2, or with ``lanes`` 4 over each byte lane of them."""
+    if lanes == 1:
+        lines, res = _c_lines(root)
+        return "\n".join([*lines, f"return {res};"])
+    out = ["uint32_t r = 0u;"]
+    for i in range(lanes):
+        lines, res = _c_lines(root, f"(rs1 >> {8 * i})", f"(rs2 >> {8 * i})", f"l{i}_t")
+        out += [*lines, f"r |= ({res} & 0xFFu) << {8 * i};"]
+    out.append("return r;")
+    return "\n".join(out)
 
 
 # ------------------------------------------------------------------ rendering 3: Verilog
@@ -227,13 +248,14 @@ def _v_norm(x: str, dtype: str) -> str:
     return f"{{{fill}, {x}[{bits - 1}:0]}}"
 
 
-def verilog_comb(root: Node, op_name: str) -> str:
+def _v_lines(root: Node, x1: str = "rs1", x2: str = "rs2", prefix: str = "fu_t") -> tuple[list[str], str]:
+    """Verilog wires computing the DAG over the 32-bit signals ``x1`` / ``x2`` and the result's name."""
     lines, name = [], {}
     for k, n in enumerate(_nodes(root)):
-        v = f"fu_t{k}"
+        v = f"{prefix}{k}"
         name[id(n)] = v
         if n.kind == "in":
-            e = _v_norm("rs1" if n.value == 0 else "rs2", n.dtype)
+            e = _v_norm(x1 if n.value == 0 else x2, n.dtype)
         elif n.kind == "const":
             name[id(n)] = f"32'h{n.value & MASK32:08x}"
             continue
@@ -258,7 +280,26 @@ def verilog_comb(root: Node, op_name: str) -> str:
             else:
                 e = f"{x} & 32'h{n.args[1].value - 1:08x}"
         lines.append(f"    wire [31:0] {v} = {e};")
-    lines += ["    always @* begin", f"        rd = op_{op_name} ? {name[id(root)]} : 32'd0;", "    end"]
+    return lines, name[id(root)]
+
+
+def verilog_comb(root: Node, op_name: str, lanes: int = 1) -> str:
+    """Combinational Verilog of the op: the DAG over rs1 / rs2, or with ``lanes`` 4 one copy per byte lane
+    (lane i's inputs are bits [8i+7:8i] of rs1 / rs2, its result's low byte goes to the same bits of rd)."""
+    if lanes == 1:
+        lines, res = _v_lines(root)
+    else:
+        lines, parts = [], []
+        for i in range(lanes):
+            hi, lo = 8 * i + 7, 8 * i
+            lines += [f"    wire [31:0] fu_l{i}_a = {{24'd0, rs1[{hi}:{lo}]}};",
+                      f"    wire [31:0] fu_l{i}_b = {{24'd0, rs2[{hi}:{lo}]}};"]
+            ls, r = _v_lines(root, f"fu_l{i}_a", f"fu_l{i}_b", f"fu_l{i}_t")
+            lines += ls
+            parts.insert(0, f"{r}[7:0]")
+        lines.append(f"    wire [31:0] fu_lanes = {{{', '.join(parts)}}};")
+        res = "fu_lanes"
+    lines += ["    always @* begin", f"        rd = op_{op_name} ? {res} : 32'd0;", "    end"]
     return "\n".join(lines)
 
 
@@ -302,10 +343,30 @@ def to_tir(root: Node, a, b):
 
 
 # ------------------------------------------------------------------ the family
-def fused_spec(expr: str, a: str = "int32", b: str = "", source: str = "family", evidence: str = "") -> CandidateSpec:
-    """A ``fused`` spec (checked by parsing)."""
-    parse(expr, a, b)
-    return CandidateSpec.of("fused", source=source, evidence=evidence, expr=expr, a=a, b=b)
+def fused_spec(expr: str, a: str = "int32", b: str = "", source: str = "family", evidence: str = "",
+               lanes: int = 1) -> CandidateSpec:
+    """A ``fused`` spec (checked by parsing); ``lanes`` 4: the DAG on each of 4 byte lanes (8-bit inputs
+    and result only)."""
+    _check_lanes(parse(expr, a, b), lanes, a, b)
+    extra = {"lanes": int(lanes)} if lanes != 1 else {}  # (a scalar spec keeps the key it had before lanes)
+    return CandidateSpec.of("fused", source=source, evidence=evidence, expr=expr, a=a, b=b, **extra)
+
+
+def lanes_fit(root: Node, a: str, b: str) -> bool:
+    """Whether the DAG can run on byte lanes: every input it reads and its result are 8-bit."""
+    ua, ub = inputs_used(root)
+    ins = [d for d, u in ((a, ua), (b, ub)) if u]
+    return bool(ins) and all(_WIDTH[d][0] == 8 for d in ins) and _WIDTH[root.dtype][0] == 8
+
+
+def _check_lanes(root: Node, lanes: int, a: str, b: str) -> None:
+    if lanes == 1:
+        return
+    if lanes != LANES:
+        raise ExtensionError(f"fused: lanes must be 1 or {LANES}, got {lanes}")
+    if not lanes_fit(root, a, b):
+        raise ExtensionError(f"fused: {LANES} lanes need 8-bit inputs and an 8-bit result, got a: {a or '-'}, "
+                             f"b: {b or '-'}, result {root.dtype}")
 
 
 def _spec_parts(spec: CandidateSpec) -> tuple[Node, str, str]:
@@ -315,7 +376,16 @@ def _spec_parts(spec: CandidateSpec) -> tuple[Node, str, str]:
     ua, ub = inputs_used(root)
     if not ua and not ub:
         raise ExtensionError("fused: the expression reads neither a nor b")
+    _check_lanes(root, int(p.get("lanes", 1)), a, b)
     return root, a if ua else "", b if ub else ""
+
+
+def evaluate_lanes(root: Node, rs1: int, rs2: int, lanes: int = LANES) -> int:
+    """The op's 32-bit result with the DAG applied to each byte lane of rs1 / rs2."""
+    r = 0
+    for i in range(lanes):
+        r |= (evaluate(root, (rs1 >> (8 * i)) & 0xFF, (rs2 >> (8 * i)) & 0xFF) & 0xFF) << (8 * i)
+    return r
 
 
 def _edge_values(root: Node) -> list[int]:
@@ -331,32 +401,49 @@ def _edge_values(root: Node) -> list[int]:
 
 def build_fused(spec: CandidateSpec) -> Extension:
     root, a, b = _spec_parts(spec)
+    lanes = int(spec.p.get("lanes", 1))
     name = spec.ext_name
     doc = f"rd = {infix(root)}" + "".join(f"; {n}: {d}" for n, d in (("a", a), ("b", b)) if d)
     op_name = "fused"
-    edges = _edge_values(root)
+    if lanes == 1:
+        edges = _edge_values(root)
+        sem = lambda r1, r2, imm, st: evaluate(root, r1, r2) & MASK32  # noqa: E731
+        sweeps = ()
+    else:
+        doc = f"rd lane i = {infix(root)} of rs1 / rs2 lane i, {lanes} byte lanes" + doc[len(f"rd = {infix(root)}"):]
+        # lane words of edge bytes (0, 1, 0x7F, 0x80, 0xFF, ...); every byte pair comes from the lane sweep
+        eb = sorted({v & 0xFF for v in _edge_values(root)})
+        edges = sorted({sum(eb[(j + 3 * i) % len(eb)] << (8 * i) for i in range(lanes)) for j in range(len(eb))})
+        sem = lambda r1, r2, imm, st: evaluate_lanes(root, r1, r2, lanes)  # noqa: E731
+        sweeps = (LaneSweep(op_name, 8, lanes),)
     pairs = [(op_name, None, x, y) for x, y in itertools.product(edges if a else [0], edges if b else [0])]
     ext = Extension(
         name=name,
         ops=(Op(op_name, FUNCT3, 0, None, False, doc),),
         latency=0,
-        semantics={op_name: lambda r1, r2, imm, st: evaluate(root, r1, r2) & MASK32},
-        c_ops={op_name: c_body(root)},
-        verilog_comb=verilog_comb(root, op_name),
+        semantics={op_name: sem},
+        c_ops={op_name: c_body(root, lanes)},
+        verilog_comb=verilog_comb(root, op_name, lanes),
         doc=f"{name}: {doc} (one combinational op, generated from a fused DAG).",
         edge_cases=pairs[:400],
+        lane_sweeps=sweeps,
     )
-    ext.intrinsics.append(fused_intrinsic(ext, root, a, b))
+    ext.intrinsics.append(fused_intrinsic(ext, root, a, b, lanes))
     return ext
 
 
-def fused_intrinsic(ext: Extension, root: Node, a: str, b: str):
-    """``out[i] = f(a[i], b[i])``: one op per element of an elementwise stage (pattern "elementwise")."""
+def fused_intrinsic(ext: Extension, root: Node, a: str, b: str, lanes: int = 1):
+    """``out[i] = f(a[i], b[i])``: an elementwise stage (pattern "elementwise"), one op per element, or
+    with ``lanes`` 4 one op per 4 adjacent elements.
+
+    The lane form tensorizes an innermost data axis of extent 4 along which the operands and the output
+    are contiguous and word-aligned: each operand is one word load, the op's result one word store; the
+    nest's other loops stay loops."""
     op = intrin_op(ext, "fused")
-    pa = tir.placeholder((1,), a, name="a") if a else None
-    pb = tir.placeholder((1,), b, name="b") if b else None
-    desc = tir.compute((1,), lambda i: to_tir(root, pa[i] if pa is not None else None,
-                                              pb[i] if pb is not None else None), name=ext.name)
+    pa = tir.placeholder((lanes,), a, name="a") if a else None
+    pb = tir.placeholder((lanes,), b, name="b") if b else None
+    desc = tir.compute((lanes,), lambda i: to_tir(root, pa[i] if pa is not None else None,
+                                                  pb[i] if pb is not None else None), name=ext.name)
     zero = Const(0, "uint32")
 
     def u32(e):
@@ -368,19 +455,29 @@ def fused_intrinsic(ext: Extension, root: Node, a: str, b: str):
 
     def impl(m: TensorizeMatch) -> IntrinImpl:
         views, out = m.views, m.output
-        args = [u32(views["a"].load(0)) if "a" in views else zero, u32(views["b"].load(0)) if "b" in views else zero]
-        body = out.store(Cast(out.dtype, call(op, tuple(args))), 0)
+        if lanes == 1:
+            args = [u32(views["a"].load(0)) if "a" in views else zero,
+                    u32(views["b"].load(0)) if "b" in views else zero]
+            body = out.store(Cast(out.dtype, call(op, tuple(args))), 0)
+        else:
+            args = [views[k].word(0) if k in views else zero for k in ("a", "b")]
+            body = out.store_word(call(op, tuple(args)), 0)
         for lp in reversed(m.loops):
             body = lp.loop(body)
         return IntrinImpl(body=seq([body]))
 
-    facts = HardwareFacts(ext.latency, ext.issue_interval, int(bool(a)) + int(bool(b)), 1, 0, 0, 1, "elementwise")
-    return decl_tensor_intrin(desc, impl, name=ext.name, ops={"fused": op}, extension=ext, facts=facts, check=check)
+    facts = HardwareFacts(ext.latency, ext.issue_interval, int(bool(a)) + int(bool(b)), 1, 0, 0, lanes, "elementwise")
+    name = ext.name if lanes == 1 else f"{ext.name}_lanes"
+    return decl_tensor_intrin(desc, impl, name=name, ops={"fused": op}, extension=ext, facts=facts, check=check)
 
 
 def _describe(spec: CandidateSpec) -> str:
     root, a, b = _spec_parts(spec)
-    return f"rd = {infix(root)} (" + ", ".join(f"{n}: {d}" for n, d in (("a", a), ("b", b)) if d) + ")"
+    ins = ", ".join(f"{n}: {d}" for n, d in (("a", a), ("b", b)) if d)
+    lanes = int(spec.p.get("lanes", 1))
+    if lanes > 1:
+        return f"rd lane i = {infix(root)} over {lanes} byte lanes ({ins})"
+    return f"rd = {infix(root)} ({ins})"
 
 
 GRID_EXPRS = (
@@ -395,12 +492,23 @@ GRID_EXPRS = (
 )
 
 
+# lane-parallel ops (4 byte lanes per op): SIMD add and relu for int8 activations
+GRID_LANES = (
+    # saturating int8 add
+    ("a cast.int32 b cast.int32 add.int32 int32:m128 max.int32 int32:127 min.int32 cast.int8", "int8", "int8"),
+    # int8 relu
+    ("int8:0 a max.int8", "int8", ""),  # (the dataflow generator's canonical operand order)
+)
+
+
 def _grid() -> list[CandidateSpec]:
-    return [fused_spec(e, a, b) for e, a, b in GRID_EXPRS]
+    return [fused_spec(e, a, b) for e, a, b in GRID_EXPRS] + [fused_spec(e, a, b, lanes=LANES)
+                                                              for e, a, b in GRID_LANES]
 
 
 register_family(Family("fused", "one stateless op computing a small expression DAG of two register inputs", _grid,
                        build_fused, _describe))
 
-__all__ = ["GRID_EXPRS", "Node", "build_fused", "c_body", "const_token", "evaluate", "fused_intrinsic", "fused_spec",
-           "infix", "inputs_used", "parse", "to_tir", "verilog_comb"]
+__all__ = ["GRID_EXPRS", "GRID_LANES", "LANES", "Node", "build_fused", "c_body", "const_token", "evaluate",
+           "evaluate_lanes", "fused_intrinsic", "fused_spec", "infix", "inputs_used", "lanes_fit", "parse", "to_tir",
+           "verilog_comb"]

@@ -358,7 +358,8 @@ def simd_max_intrinsic(ext) -> TensorIntrin:
 
     Tensorize the outermost reduction axis of a nest whose innermost loop is a data axis of 4 channels
     (contiguous in input and output): the reduction loops (window taps) are unrolled, the other data
-    loops of the nest stay loops; the 4 results are stored as bytes.
+    loops of the nest stay loops; the 4 results are stored as one word (byte by byte where the
+    output's 4 channels are not one aligned word).
     """
     op = intrin_op(ext, "vmax")
     name = f"{ext.name}_lanes"
@@ -379,9 +380,12 @@ def simd_max_intrinsic(ext) -> TensorIntrin:
         for n, vals in enumerate(itertools.product(*[range(lp.extent) for lp in red])):
             word = a.word(0, at=dict(zip(red, vals)))
             stmts.append(Store(tmp, [Const(0, "int32")], word if n == 0 else call(op, (cur, word))))
-        for i in range(4):
-            lane = cur if i == 0 else BinOp("//", cur, Const(1 << (8 * i), "uint32"), "uint32")
-            stmts.append(out.store(Cast("int8", lane), i))
+        try:
+            stmts.append(out.store_word(cur, 0))  # the 4 results as one word
+        except tir.ScheduleError:  # an output whose 4 channels are not one aligned word: byte by byte
+            for i in range(4):
+                lane = cur if i == 0 else BinOp("//", cur, Const(1 << (8 * i), "uint32"), "uint32")
+                stmts.append(out.store(Cast("int8", lane), i))
         body = Allocate(tmp, seq(stmts))
         for lp in reversed(data):
             body = lp.loop(body)

@@ -81,7 +81,7 @@ from simulator.vexriscv import SPLIT_ENV
 from tir.errors import TirError
 
 from .checks import KIND_CPU, KIND_UNIT, CheckStore, checks_path, cpu_hash, unit_hash
-from .stages import sums_windows_with
+from .stages import elementwise_fits, sums_windows_with
 from .workloads import Kernel, Workload, load_workload
 
 TARGET = "vexriscv"
@@ -295,14 +295,15 @@ def _pattern_kinds(ext) -> set[str]:
 
 def _kernel_exts(kernel: Kernel, unit: Sequence) -> str:
     """The ``exts`` argument a kernel is tuned with for ``unit`` (a list of Extensions): elementwise
-    units (requantize) for requantize stages only, lane-reduce units for the average pools whose window
-    rows they fit (``stages.sums_windows_with``), the others for template kernels only; so that the
-    tasks of kernels a unit cannot change are the same for every unit (and measured once)."""
+    units (requantize, fused and SIMD ops) for the elementwise stages they compute
+    (``stages.elementwise_fits``), lane-reduce units for the average pools whose window rows they fit
+    (``stages.sums_windows_with``), the others for template kernels only; so that the tasks of kernels
+    a unit cannot change are the same for every unit (and measured once)."""
     names = []
     for ext in unit:
         elementwise = "elementwise" in _pattern_kinds(ext)
         if kernel.is_stage:
-            if (elementwise and kernel.op == "requantize") or \
+            if (elementwise and elementwise_fits(kernel.args[0], kernel.args[1], ext)) or \
                     (not elementwise and sums_windows_with(kernel.args[0], kernel.args[1], ext)):
                 names.append(ext.name)
         elif not elementwise:
@@ -758,7 +759,7 @@ def _settle(cand: CandidateResult, own: set[str]) -> None:
 
 def _combination(s: _Search, results: list[CandidateResult], units: dict, rq, cpu,
                  base_total: float, part=None, skip: frozenset = frozenset()) -> CandidateResult | None:
-    """One CFU holding, for every template kernel, the measured unit that made it fastest (when that is
+    """One CFU holding, for every kernel, the measured unit that made it fastest (when that is
     more than one unit; a unit whose encodings collide with those picked is re-encoded to other funct3
     values when some fit, else the kernel's next fastest unit is tried): verified together in Verilator
     (``isa_ext.verify_set``: routing, interleaved state), synthesized as one CFU and measured like a
@@ -810,10 +811,16 @@ def _combination(s: _Search, results: list[CandidateResult], units: dict, rq, cp
         total = {k: sum(float(a[k]) for a in areas) for k in ("lut", "ff", "dsp", "bram")}
         return not over_capacity(total, part, cpu)
 
-    # the heaviest kernels first; per kernel its fastest unit whose encodings fit beside those picked
-    heavy = sorted((k for k in s.wl.kernels if not k.is_stage), key=lambda k: -k.count * s.baseline[k.label].cycles)
+    shared = {rq.name} if rq is not None else set()
+
+    def own_use(kr: KernelResult) -> bool:  # the kernel ran the candidate's own unit (not just requant_i8)
+        return kr.uses_unit and bool(set(kr.units) - shared)
+
+    # the heaviest kernels first (stages too: an elementwise unit or a pool's window sum); per kernel its
+    # fastest unit whose encodings fit beside those picked
+    heavy = sorted(s.wl.kernels, key=lambda k: -k.count * s.baseline[k.label].cycles)
     for k in heavy:
-        opts = sorted((kr.cycles, c.key) for c in ranked for kr in c.kernels if kr.label == k.label and kr.uses_unit)
+        opts = sorted((kr.cycles, c.key) for c in ranked for kr in c.kernels if kr.label == k.label and own_use(kr))
         left = []
         for _, key in opts:
             if key in pick:

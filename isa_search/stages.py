@@ -4,10 +4,13 @@ Stages such as requantize, average pool or max pool have no register-blocked tem
 still measures them on the SoC (and checks them against numpy) through one generic template,
 ``isa_search.stage``, whose args are the operator name and its attributes as JSON text: the
 schedule is ``schedules.create_schedule`` of the operator's output (every stage at its default
-place), and the space holds only the compiler knob and, for elementwise operators such as
-``requantize``, an ``unroll`` knob (1, 4 or 8 elements per iteration of the innermost loop, those
-dividing it) and a ``tensorize`` knob over the extensions in ``exts`` whose intrinsic declares the
-``"elementwise"`` pattern (``requant_i8``), tensorizing the innermost output axis.
+place), and the space holds only the compiler knob and, for elementwise operators
+(``ELEMENTWISE_OPS``: ``requantize``, ``add``, ``sub``, ``mul``, ``relu``, ``clamp``), an ``unroll``
+knob (1, 4 or 8 elements per iteration of the innermost loop, those dividing it) and a ``tensorize``
+knob over the extensions in ``exts`` whose intrinsic declares the ``"elementwise"`` pattern
+(``requant_i8``, the ``fused`` family's ops), tensorizing the innermost output axis: a one-element
+unit at the loop around the unrolled elements, a unit of 4 byte lanes (a SIMD add or relu) at an
+inner axis of 4 elements split off it. :func:`elementwise_fits` says whether a unit computes a stage.
 
 An int8 average pool (``avg_pool2d``, NCHW: the window's rows run along W) also gets a ``tensorize``
 knob (after ``compiler``, so older records load as its first choice, None) over the extensions whose
@@ -33,7 +36,7 @@ from schedules.autotune.space import ConfigEntity
 
 STAGE_TEMPLATE = "isa_search.stage"
 # operators whose output stage an elementwise intrinsic (pattern "elementwise") may tensorize
-ELEMENTWISE_OPS = ("requantize",)
+ELEMENTWISE_OPS = ("requantize", "add", "sub", "mul", "relu", "clamp")
 ELEMENTWISE_UNROLL = (4, 8)  # the ``unroll`` knob of an elementwise stage (besides 1), dividing its inner axis
 # operators whose window sum a lane-reduce intrinsic may tensorize (its second operand a word of ones)
 WINDOW_SUM_OPS = ("avg_pool2d",)
@@ -54,15 +57,67 @@ def _attrs(attrs_json: str) -> dict:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(attrs_json).items()}
 
 
-def _elementwise_exts(exts: str) -> list:
+def _elementwise_intrinsic(ext):
+    """The elementwise intrinsic of the Extension ``ext`` (pattern "elementwise"), or None."""
+    return next((t for t in ext.intrinsics if getattr(t, "facts", None) is not None
+                 and t.facts.pattern == "elementwise"), None)
+
+
+def _lanes_of(ext) -> int:
+    t = _elementwise_intrinsic(ext)
+    return max(1, t.facts.lanes) if t is not None else 1
+
+
+def _elementwise_exts(exts: str, n: int) -> list:
+    """The extensions of ``exts`` (names) with an elementwise intrinsic whose lanes divide ``n`` (the
+    stage's innermost extent)."""
     out = []
     for name in (x.strip() for x in exts.split(",")):
         if not name:
             continue
         ext = isa_ext.get(name)
-        if any(getattr(t, "facts", None) is not None and t.facts.pattern == "elementwise" for t in ext.intrinsics):
+        if _elementwise_intrinsic(ext) is not None and n % _lanes_of(ext) == 0:
             out.append(ext)
     return out
+
+
+def _elementwise_schedule(s, out, u: int, ext) -> None:
+    """The stage ``out``'s innermost axis ``u`` elements per iteration (unrolled), tensorized with ``ext``
+    (None: not): a one-element unit at the rolled loop around the unrolled elements, a unit of L lanes at
+    an inner axis of L elements (the L-element groups of an iteration unrolled)."""
+    inner = out.op.axis[-1]
+    lanes = _lanes_of(ext) if ext is not None else 1
+    if lanes > 1:
+        groups, li = s[out].split(inner, factor=lanes)
+        if u > lanes:
+            _, gi = s[out].split(groups, factor=u // lanes)
+            s[out].unroll(gi)
+        s[out].tensorize(li, ext)
+        return
+    at = inner
+    if u > 1:
+        at, ui = s[out].split(inner, factor=u)
+        s[out].unroll(ui)
+    if ext is not None:
+        s[out].tensorize(at, ext)  # the unit's nest: the rolled loop around the unrolled elements
+
+
+def elementwise_fits(op_name: str, attrs_json: str, ext) -> bool:
+    """Whether the Extension ``ext`` can compute the elementwise stage kernel of ``op_name`` at
+    ``attrs_json`` (:func:`stage_args`): the stage's default schedule tensorized with it lowers."""
+    if op_name not in ELEMENTWISE_OPS or _elementwise_intrinsic(ext) is None:
+        return False
+    wl = ops.get(op_name)(**_attrs(attrs_json))
+    inner = wl.output.op.axis[-1]
+    if int(getattr(inner.dom.extent, "value", inner.dom.extent)) % _lanes_of(ext):
+        return False
+    s = schedules.create_schedule(wl.output)
+    try:
+        _elementwise_schedule(s, wl.output, 1, ext)
+        tir.lower(s, list(wl.args))
+    except (tir.TirError, isa_ext.ExtensionError):
+        return False
+    return True
 
 
 def _stage_reference(*arrays, args):
@@ -136,15 +191,8 @@ def stage(op_name, attrs_json, exts=""):
         # elements per iteration of the innermost loop (unrolled): the loop's add and branch, and the
         # load-use stall of each element's CFU op, are shared by several elements
         cfg.define_knob("unroll", [1] + [u for u in ELEMENTWISE_UNROLL if u < n and n % u == 0])
-        cfg.define_tensorize("tensorize", inner, _elementwise_exts(exts))
-        u = cfg["unroll"].val
-        at = inner
-        if u > 1:
-            at, ui = s[out].split(inner, factor=u)
-            s[out].unroll(ui)
-        tens = cfg["tensorize"]
-        if tens.name is not None:
-            tens.apply(s, s[out], at)  # the unit's nest: the rolled loop around the unrolled elements
+        cfg.define_tensorize("tensorize", inner, _elementwise_exts(exts, n))
+        _elementwise_schedule(s, out, cfg["unroll"].val, cfg["tensorize"].extension)
     cfg.define_knob("compiler", list(cfg.compilers))
     if op_name in WINDOW_SUM_OPS:  # (added after the records of the compiler-only space)
         cfg.define_tensorize("tensorize", None, [t.extension.name for t in window], added=True)
@@ -176,4 +224,4 @@ def _window_sum_schedule(s, cfg, out, S, lanes: int) -> None:
             s[acc].unroll(ry)
 
 
-__all__ = ["ELEMENTWISE_OPS", "ELEMENTWISE_UNROLL", "STAGE_TEMPLATE", "stage", "stage_args"]
+__all__ = ["ELEMENTWISE_OPS", "ELEMENTWISE_UNROLL", "STAGE_TEMPLATE", "elementwise_fits", "stage", "stage_args"]

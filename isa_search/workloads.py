@@ -18,7 +18,8 @@ Shipped (``WORKLOADS``):
   ``depthwise_conv2d_i8`` at the same shape (:func:`depthwise_template`).
 * ``mlp``: the 1-16-16-1 int8 sine MLP and the 2-8-1 xor MLP: dense layers + requantize.
 * ``matmul_i8_16``: int8 16x16x16, a tiny workload for tests; ``max_pool``: one int8 max pool
-  (no multiply-accumulate at all).
+  (no multiply-accumulate at all); ``act_i8``: an int8 elementwise add and relu over an 8x8x32 map
+  (the lane-parallel SIMD add / relu of the ``fused`` family).
 
 ``load_workload(name_or_path, calibration=None)`` takes a shipped name, a Python file that defines
 ``WORKLOAD`` (a Workload, or a list of Kernel / (label, template, args, count) tuples), or a model file
@@ -176,6 +177,17 @@ def mlp() -> Workload:
     return Workload("mlp", tuple(ks), "the 1-16-16-1 int8 sine MLP and the 2-8-1 xor MLP")
 
 
+def act_i8(shape=(1, 8, 8, 32)) -> Workload:
+    """int8 activations with no multiply-accumulate: an elementwise add (a residual, wrapping as the
+    ``add`` operator does) and a relu over one NHWC map."""
+    shape = tuple(shape)
+    dims = "x".join(map(str, shape[1:]))
+    return Workload("act_i8", (
+        Kernel(f"add {dims}", STAGE_TEMPLATE, stage_args("add", shape_a=shape, shape_b=shape, dtype="int8")),
+        Kernel(f"relu {dims}", STAGE_TEMPLATE, stage_args("relu", shape=shape, dtype="int8")),
+    ), f"int8 elementwise add and relu over a {dims} map (no multiply-accumulate)")
+
+
 def max_pool() -> Workload:
     return Workload("max_pool", (Kernel("max pool 2x2 16x16x16", STAGE_TEMPLATE,
                                         stage_args("max_pool2d", N=1, C=16, H=16, W=16, k=2, stride=2,
@@ -184,7 +196,7 @@ def max_pool() -> Workload:
 
 
 WORKLOADS = {"matmul_i8_64": lambda: matmul_workload(64), "matmul_i8_16": lambda: matmul_workload(16),
-             "kws": kws, "mlp": mlp, "max_pool": max_pool}
+             "kws": kws, "mlp": mlp, "max_pool": max_pool, "act_i8": act_i8}
 
 
 def _as_kernel(k, where: str) -> Kernel:
@@ -241,5 +253,6 @@ def load_workload(spec: str | Path | Workload | Sequence, calibration=None) -> W
                         "defining WORKLOAD or a model file (.tflite, .onnx)")
 
 
-__all__ = ["REQUANT", "WORKLOADS", "Kernel", "Workload", "WorkloadError", "check_workload", "depthwise_kernel",
-           "depthwise_template", "kws", "load_workload", "matmul_workload", "max_pool", "mlp", "requant_kernel"]
+__all__ = ["REQUANT", "WORKLOADS", "Kernel", "Workload", "WorkloadError", "act_i8", "check_workload",
+           "depthwise_kernel", "depthwise_template", "kws", "load_workload", "matmul_workload", "max_pool", "mlp",
+           "requant_kernel"]

@@ -357,6 +357,28 @@ def test_no_mac_unit_for_a_max_pool(tmp_path):
     assert "no_gain" in format_table(rep)
 
 
+def test_simd_add_and_relu_for_int8_activations(tmp_path):
+    """A workload with no multiply-accumulate (an int8 add and relu over an 8x8x32 map): the search
+    proposes lane-parallel units (the fused family's SIMD relu, the dataflow generator's SIMD add, 4 byte
+    lanes per op with word loads and stores), each at least 2x faster than the scalar code on its
+    kernel, no MAC unit, and one CFU holding both (re-encoded to share it) for the whole workload."""
+    rep = search_isa("act_i8", budget_s=900, records=tmp_path / "act.jsonl", trials_per_kernel=4,
+                     families=["fused", "dot"], dataflow=True, verify_n=VERIFY_N, n_parallel=2, reference=False)
+    assert load_workload("act_i8").macs() == 0
+    base = {k.label: k.cycles for k in rep.baseline}
+    singles = [c for c in rep.ranked() if c.source != "combination"]
+    for label in base:  # each kernel: a lane-parallel unit at least 2x faster than scalar
+        best = min((k.cycles, c) for c in singles for k in c.kernels if k.label == label and k.uses_unit)
+        spec = CandidateSpec.from_json(best[1].spec)
+        assert spec.family == "fused" and spec.p["lanes"] == 4 and 2 * best[0] <= base[label], (label, best)
+    assert {c.source for c in singles} == {"family", "dataflow"}
+    assert not [c for c in rep.ranked() if c.spec and CandidateSpec.from_json(c.spec).family == "dot"]
+    (combo,) = [c for c in rep.candidates if c.source == "combination"]
+    assert combo.status == Status.RANKED and combo.verify is not None and rep.ranked()[0] is combo
+    assert all(k.uses_unit for k in combo.kernels) and combo.speedup >= 2.5
+    assert any("re-encoded" in n for n in rep.notes), rep.notes
+
+
 def test_combination_re_encodes_units_of_one_family(tmp_path):
     """Two stationary units (their default encodings collide): the 4-column one for the matmul, the
     2-column one for a dense layer of 3 columns (fewer than 4). The combination re-encodes the second,
