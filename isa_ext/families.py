@@ -5,7 +5,8 @@ extension through the generators of :mod:`isa_ext.library` (or its own generator
 
 * ``dot``       stateless packed dot product: ``lanes`` lanes of ``dtype`` per register.
 * ``mac_bank``  a bank of ``n_acc`` int32 accumulators, each op a 4-lane int8 dot accumulated in place.
-* ``requant``   TFLite's int32 -> int8 output stage with its parameters in state (funct3 5).
+* ``requant``   TFLite's int32 -> int8 output stage with its parameters in state (funct3 5); ``pack=4``
+                also requantizes two values per op and packs four int8 results into one word.
 """
 
 from __future__ import annotations
@@ -56,15 +57,18 @@ def _mac_describe(spec: CandidateSpec) -> str:
 
 # --- requant -----------------------------------------------------------------------------------------
 def _rq_grid() -> list[CandidateSpec]:
-    return [CandidateSpec.of("requant", latency=1)]
+    return [CandidateSpec.of("requant", latency=1), CandidateSpec.of("requant", latency=1, pack=4)]
 
 
 def _rq_build(spec: CandidateSpec):
-    return requant_extension(spec.ext_name, 5, int(spec.p.get("latency", 1)))
+    return requant_extension(spec.ext_name, 5, int(spec.p.get("latency", 1)), int(spec.p.get("pack", 1)))
 
 
 def _rq_describe(spec: CandidateSpec) -> str:
-    return "rd = clamp(zp + rounding_shift(srdhm(rs1, mult), shift)) as int8 (TFLite requantize)"
+    one = "rd = clamp(zp + rounding_shift(srdhm(rs1, mult), shift)) as int8 (TFLite requantize)"
+    if int(spec.p.get("pack", 1)) == 4:
+        return one + "; two per op on rs1, rs2, four packed into one word (two datapaths)"
+    return one
 
 
 register_family(Family("dot", "stateless packed dot product", _dot_grid, _dot_build, _dot_describe))

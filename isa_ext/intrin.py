@@ -113,17 +113,19 @@ def mac_tile_intrinsic(ext, lanes: int, in_dtype: str, n_acc: int) -> TensorIntr
                               facts=facts, check=check, lane_ops=("mac",))
 
 
-def requant_desc(name: str, out_dtype: str = "int8") -> tir.Tensor:
-    """``out[0] = requantize(x[0], mult, shift, zp, qmin, qmax)`` (tir.requantize) with the five
-    parameters matched to whatever the stage has there."""
-    x = tir.placeholder((1,), "int32", name="x")
+def requant_desc(name: str, out_dtype: str = "int8", lanes: int = 1) -> tir.Tensor:
+    """``out[i] = requantize(x[i], mult, shift, zp, qmin, qmax)`` (tir.requantize) for ``lanes`` elements,
+    with the five parameters matched to whatever the stage has there."""
+    x = tir.placeholder((lanes,), "int32", name="x")
     p = {n: param(n) for n in ("mult", "shift", "zp", "qmin", "qmax")}
-    return tir.compute((1,), lambda i: tir.requantize(x[i], p["mult"], p["shift"], p["zp"], p["qmin"], p["qmax"],
+    return tir.compute((lanes,), lambda i: tir.requantize(x[i], p["mult"], p["shift"], p["zp"], p["qmin"], p["qmax"],
                                                       out_dtype), name=name)
 
 
-def requant_intrinsic(ext, *, runtime_shift: bool = False, clamp_once: bool = False) -> TensorIntrin:
-    """The int8 output stage of a quantized kernel, one element per ``requant`` op.
+def requant_intrinsic(ext, *, runtime_shift: bool = False, clamp_once: bool = False, pack: int = 1) -> TensorIntrin:
+    """The int8 output stage of a quantized kernel, one element per ``requant`` op; with ``pack=4`` four
+    adjacent elements per ``requant_lo`` + ``requant_hi`` pair and one word store (an innermost data
+    axis of 4 elements, the output contiguous and word-aligned along it).
 
     Tensorize at any data axis of an elementwise ``tir.requantize`` stage: the nest's loops stay
     loops around one op per element, after three ops that load the parameters into the unit. The
@@ -135,7 +137,8 @@ def requant_intrinsic(ext, *, runtime_shift: bool = False, clamp_once: bool = Fa
     the clamp once at kernel entry instead of before every nest: only for a kernel whose one
     requantizing stage is the only user of this intrinsic object.
     """
-    ops = {k: intrin_op(ext, k) for k in ("set_mult", "set_shift_zp", "set_clamp", "requant")}
+    ops = {k: intrin_op(ext, k) for k in ("set_mult", "set_shift_zp", "set_clamp", "requant")
+           + (("requant_lo", "requant_hi") if pack == 4 else ())}
     zero = Const(0, "uint32")
 
     def u32(e):
@@ -161,16 +164,21 @@ def requant_intrinsic(ext, *, runtime_shift: bool = False, clamp_once: bool = Fa
         setup = [Evaluate(call(ops["set_mult"], (u32(p["mult"]), zero))),
                  Evaluate(call(ops["set_shift_zp"], (u32(p["shift"]), u32(p["zp"]))))]
         clamp = [Evaluate(call(ops["set_clamp"], (u32(p["qmin"]), u32(p["qmax"]))))]
-        body = out.store(Cast(out.dtype, call(ops["requant"], (u32(x.load(0)), zero))), 0)
+        if pack == 4:
+            body = seq([Evaluate(call(ops["requant_lo"], (u32(x.load(0)), u32(x.load(1))))),
+                        out.store_word(call(ops["requant_hi"], (u32(x.load(2)), u32(x.load(3)))), 0)])
+        else:
+            body = out.store(Cast(out.dtype, call(ops["requant"], (u32(x.load(0)), zero))), 0)
         for lp in reversed(m.loops):
             body = lp.loop(body)
         if clamp_once:
             return IntrinImpl(body=seq(setup + [body]), setup=clamp)
         return IntrinImpl(body=seq(setup + clamp + [body]))
 
-    facts = HardwareFacts(ext.latency, ext.issue_interval, 1, 1, 0, 0, 1, "elementwise")
-    return decl_tensor_intrin(requant_desc(ext.name), impl, name=ext.name, ops=ops, extension=ext, facts=facts,
-                              check=check)
+    facts = HardwareFacts(ext.latency, ext.issue_interval, 1 if pack == 1 else 2, 1, 0, 0, pack, "elementwise")
+    name = ext.name if pack == 1 else f"{ext.name}_x{pack}"
+    return decl_tensor_intrin(requant_desc(ext.name, lanes=pack), impl, name=name, ops=ops, extension=ext,
+                              facts=facts, check=check)
 
 
 __all__ = ["dot_desc", "dot_intrinsic", "intrin_op", "mac_tile_intrinsic", "requant_desc", "requant_intrinsic"]

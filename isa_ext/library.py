@@ -319,8 +319,40 @@ def requantize(acc: int, multiplier: int, shift: int, zero_point: int, qmin: int
     return clamp(v, qmin, qmax)
 
 
-def requant_extension(name: str = "requant_i8", funct3: int = 5, latency: int = 1) -> Extension:
+_RQ_DATAPATH = """    wire [31:0] {p}_x = {src} << rq_l;
+    // saturating rounding doubling high multiply: floor((x*m + 2^30) / 2^31)
+    wire signed [63:0] {p}_ab  = $signed({p}_x) * $signed(mult);
+    wire signed [63:0] {p}_sum = {p}_ab + 64'sd1073741824;
+    wire        {p}_sat = ({p}_x == 32'h80000000) && (mult == 32'h80000000);
+    wire [31:0] {p}_hi  = {p}_sat ? 32'h7fffffff : {p}_sum[62:31];
+    // rounding divide by 2^right, ties away from zero
+    wire [31:0] {p}_mask = (32'd1 << rq_r) - 32'd1;
+    wire [31:0] {p}_rem  = {p}_hi & {p}_mask;
+    wire [31:0] {p}_thr  = ({p}_mask >> 1) + {31'd0, {p}_hi[31]};
+    wire signed [31:0] {p}_q = $signed({p}_hi) >>> rq_r;
+    wire [31:0] {p}_v    = {p}_q + {31'd0, ({p}_rem > {p}_thr)} + zp;
+    wire [31:0] {p}_min  = {{24{qmin[7]}}, qmin};
+    wire [31:0] {p}_max  = {{24{qmax[7]}}, qmax};
+    wire [31:0] {p}_c1   = ($signed({p}_v) < $signed({p}_min)) ? {p}_min : {p}_v;
+    wire [31:0] {p}_out  = ($signed({p}_c1) > $signed({p}_max)) ? {p}_max : {p}_c1;
+"""
+
+
+def _rq_datapath(p: str, src: str) -> str:
+    """Verilog of one requantize datapath on ``src`` (wires prefixed ``p``; the shift amounts rq_l / rq_r
+    shared): ``{p}_out`` is the clamped int8 result sign-extended."""
+    return _RQ_DATAPATH.replace("{p}", p).replace("{src}", src)
+
+
+def requant_extension(name: str = "requant_i8", funct3: int = 5, latency: int = 1, pack: int = 1) -> Extension:
     """int32 -> int8 requantization as TFLite Micro's int8 kernels do it.
+
+    ``pack=4`` adds two ops that requantize two values each (a second datapath) and pack four results
+    into one word (a 16-bit ``held`` register keeps the first pair), so that an int8 output takes one
+    word store per four elements:
+
+    * 4 ``requant_lo``: held = {q(rs2), q(rs1)} (two int8 results), returns 0.
+    * 5 ``requant_hi``: rd = {q(rs2), q(rs1), held}: byte i of rd is element i of the four.
 
     State: ``mult`` (int32 Q31 multiplier), ``shift`` (int8, >0 = left), ``zp`` (int32 output zero
     point), ``qmin``/``qmax`` (int8 activation clamp; reset to -128/127). Ops (funct7):
@@ -339,6 +371,13 @@ def requant_extension(name: str = "requant_i8", funct3: int = 5, latency: int = 
         Op("set_clamp", funct3, 2, None, True, "qmin = int8(rs1), qmax = int8(rs2)"),
         Op("requant", funct3, 3, None, True, "rd = int8 requantization of the int32 rs1"),
     )
+    if pack not in (1, 4):
+        from isa_ext.errors import ExtensionError
+
+        raise ExtensionError(f"requant: pack must be 1 or 4, got {pack}")
+    if pack == 4:
+        ops += (Op("requant_lo", funct3, 4, None, True, "held = {q(rs2), q(rs1)}: two int8 results kept"),
+                Op("requant_hi", funct3, 5, None, True, "rd = {q(rs2), q(rs1), held}: four int8 results"))
 
     def set_mult(a, b, imm, st):
         st["mult"][...] = s32(a)
@@ -358,6 +397,16 @@ def requant_extension(name: str = "requant_i8", funct3: int = 5, latency: int = 
         return requantize(
             s32(a), int(st["mult"]), int(st["shift"]), int(st["zp"]), int(st["qmin"]), int(st["qmax"])
         )
+
+    def pair(a, b, st) -> int:
+        return (requant(a, 0, 0, st) & 0xFF) | (requant(b, 0, 0, st) & 0xFF) << 8
+
+    def requant_lo(a, b, imm, st):
+        st["held"][...] = pair(a, b, st)
+        return 0
+
+    def requant_hi(a, b, imm, st):
+        return (pair(a, b, st) << 16) | (int(st["held"]) & 0xFFFF)
 
     c_ops = {
         "set_mult": "$mult = (int32_t)rs1;\nreturn 0u;",
@@ -388,28 +437,26 @@ def requant_extension(name: str = "requant_i8", funct3: int = 5, latency: int = 
             if (v > $qmax) v = $qmax;
             return (uint32_t)v;""",
     }
+    if pack == 4:
+        def c_q(src: str, dst: str) -> str:  # the requant body on ``src``, its result's low byte in ``dst``
+            body = c_ops["requant"].replace("rs1 << left", f"{src} << left")
+            return "{" + body.replace("return (uint32_t)v;", f"{dst} = (uint32_t)v & 0xFFu;") + "\n}"
+
+        two = "uint32_t q1, q2;\n" + c_q("rs1", "q1") + "\n" + c_q("rs2", "q2") + "\n"
+        c_ops["requant_lo"] = two + "$held = (int32_t)(q1 | (q2 << 8));\nreturn 0u;"
+        c_ops["requant_hi"] = two + "return ((uint32_t)$held & 0xFFFFu) | (q1 << 16) | (q2 << 24);"
     comb = """
     // shift amounts: left = clamp(shift, 0, 31), right = clamp(-shift, 0, 31)
     wire [7:0]  rq_neg = 8'd0 - shift;
     wire [4:0]  rq_l = shift[7] ? 5'd0 : ((shift[6:5] != 2'b00) ? 5'd31 : shift[4:0]);
     wire [4:0]  rq_r = shift[7] ? ((rq_neg > 8'd31) ? 5'd31 : rq_neg[4:0]) : 5'd0;
-    wire [31:0] rq_x = rs1 << rq_l;
-    // saturating rounding doubling high multiply: floor((x*m + 2^30) / 2^31)
-    wire signed [63:0] rq_ab  = $signed(rq_x) * $signed(mult);
-    wire signed [63:0] rq_sum = rq_ab + 64'sd1073741824;
-    wire        rq_sat = (rq_x == 32'h80000000) && (mult == 32'h80000000);
-    wire [31:0] rq_hi  = rq_sat ? 32'h7fffffff : rq_sum[62:31];
-    // rounding divide by 2^right, ties away from zero
-    wire [31:0] rq_mask = (32'd1 << rq_r) - 32'd1;
-    wire [31:0] rq_rem  = rq_hi & rq_mask;
-    wire [31:0] rq_thr  = (rq_mask >> 1) + {31'd0, rq_hi[31]};
-    wire signed [31:0] rq_q = $signed(rq_hi) >>> rq_r;
-    wire [31:0] rq_v    = rq_q + {31'd0, (rq_rem > rq_thr)} + zp;
-    wire [31:0] rq_min  = {{24{qmin[7]}}, qmin};
-    wire [31:0] rq_max  = {{24{qmax[7]}}, qmax};
-    wire [31:0] rq_c1   = ($signed(rq_v) < $signed(rq_min)) ? rq_min : rq_v;
-    wire [31:0] rq_out  = ($signed(rq_c1) > $signed(rq_max)) ? rq_max : rq_c1;
-    always @* begin
+""" + _rq_datapath("rq", "rs1")
+    if pack == 4:
+        comb += _rq_datapath("rq2", "rs2") + """    always @* begin
+        rd = op_requant ? rq_out : op_requant_hi ? {rq2_out[7:0], rq_out[7:0], held[15:0]} : 32'd0;
+    end"""
+    else:
+        comb += """    always @* begin
         rd = op_requant ? rq_out : 32'd0;
     end"""
     seq = """
@@ -422,6 +469,9 @@ def requant_extension(name: str = "requant_i8", funct3: int = 5, latency: int = 
             qmin <= rs1[7:0];
             qmax <= rs2[7:0];
         end"""
+    if pack == 4:
+        seq += """
+        if (op_requant_lo) held <= {16'd0, rq2_out[7:0], rq_out[7:0]};"""
 
     def stimulus(rg: np.random.Generator, n: int):
         out = []
@@ -451,7 +501,12 @@ def requant_extension(name: str = "requant_i8", funct3: int = 5, latency: int = 
                     acc = int(rg.integers(-64, 64))
                 else:
                     acc = int(rg.choice([INT32_MIN, INT32_MAX, -1, 0, 1, 1 << 30, -(1 << 30)]))
-                out.append(("requant", None, acc & 0xFFFFFFFF, edge_or_random(rg)))
+                if pack == 4 and rg.random() < 0.5:  # a packed pair: both operands requantized
+                    acc2 = int(rg.integers(-(1 << 31), 1 << 31)) if rg.random() < 0.5 else int(rg.integers(-64, 64))
+                    out.append((("requant_lo", "requant_hi")[int(rg.integers(0, 2))], None, acc & 0xFFFFFFFF,
+                                acc2 & 0xFFFFFFFF))
+                else:
+                    out.append(("requant", None, acc & 0xFFFFFFFF, edge_or_random(rg)))
         return out[:n]
 
     edge: list = []
@@ -487,6 +542,14 @@ def requant_extension(name: str = "requant_i8", funct3: int = 5, latency: int = 
     rq(1, 3, -1)
     cfg(1 << 30, 0, 0, 5, -5)  # inverted clamp -> always qmax
     rq(-100, 0, 100)
+    if pack == 4:  # the packed ops: each lane's datapath at the edges, the held pair kept between them
+        for m, sh, zp in ((1 << 30, -1, 0), (INT32_MIN, 0, 0), (INT32_MAX, 31, -128), (0x5A5A5A5A, -31, 127)):
+            cfg(m, sh, zp)
+            vals = [INT32_MIN, INT32_MAX, -1, 0, 1, 255, -255, 1 << 30, -(1 << 30), 7, -7]
+            for a, b in zip(vals, vals[3:] + vals[:3]):
+                edge.extend([("requant_lo", None, a & 0xFFFFFFFF, b & 0xFFFFFFFF),
+                             ("requant_hi", None, b & 0xFFFFFFFF, a & 0xFFFFFFFF),
+                             ("requant_hi", None, a & 0xFFFFFFFF, a & 0xFFFFFFFF)])
     ext = Extension(
         name=name,
         ops=ops,
@@ -498,10 +561,12 @@ def requant_extension(name: str = "requant_i8", funct3: int = 5, latency: int = 
             "zp": ("int32", ()),
             "qmin": ("int8", ()),
             "qmax": ("int8", ()),
+            **({"held": ("int32", ())} if pack == 4 else {}),
         },
         state_init={"qmin": -128, "qmax": 127},
         semantics={
             "set_mult": set_mult, "set_shift_zp": set_shift_zp, "set_clamp": set_clamp, "requant": requant,
+            **({"requant_lo": requant_lo, "requant_hi": requant_hi} if pack == 4 else {}),
         },
         c_ops=c_ops,
         verilog_comb=comb,
@@ -511,7 +576,10 @@ def requant_extension(name: str = "requant_i8", funct3: int = 5, latency: int = 
         stimulus=stimulus,
         edge_cases=tuple(edge),
     )
-    # the tensorize side: an elementwise tir.requantize stage, one requant op per element
+    # the tensorize side: an elementwise tir.requantize stage, one requant op per element (and first, where
+    # it fits, four elements per word store)
+    if pack == 4:
+        ext.intrinsics.append(requant_intrinsic(ext, pack=4))
     ext.intrinsics.append(requant_intrinsic(ext))
     return ext
 

@@ -57,15 +57,16 @@ def _attrs(attrs_json: str) -> dict:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(attrs_json).items()}
 
 
-def _elementwise_intrinsic(ext):
-    """The elementwise intrinsic of the Extension ``ext`` (pattern "elementwise"), or None."""
-    return next((t for t in ext.intrinsics if getattr(t, "facts", None) is not None
-                 and t.facts.pattern == "elementwise"), None)
+def _elementwise_lanes(ext) -> list[int]:
+    """The lanes (elements per call) of the Extension ``ext``'s elementwise intrinsics (pattern
+    "elementwise")."""
+    return [max(1, t.facts.lanes) for t in ext.intrinsics
+            if getattr(t, "facts", None) is not None and t.facts.pattern == "elementwise"]
 
 
-def _lanes_of(ext) -> int:
-    t = _elementwise_intrinsic(ext)
-    return max(1, t.facts.lanes) if t is not None else 1
+def _lanes_of(ext, n: int) -> int:
+    """The most elements per call among ``ext``'s elementwise intrinsics that divide ``n`` (0: none)."""
+    return max((k for k in _elementwise_lanes(ext) if n % k == 0), default=0)
 
 
 def _elementwise_exts(exts: str, n: int) -> list:
@@ -76,26 +77,26 @@ def _elementwise_exts(exts: str, n: int) -> list:
         if not name:
             continue
         ext = isa_ext.get(name)
-        if _elementwise_intrinsic(ext) is not None and n % _lanes_of(ext) == 0:
+        if _lanes_of(ext, n):
             out.append(ext)
     return out
 
 
 def _elementwise_schedule(s, out, u: int, ext) -> None:
     """The stage ``out``'s innermost axis ``u`` elements per iteration (unrolled), tensorized with ``ext``
-    (None: not): a one-element unit at the rolled loop around the unrolled elements, a unit of L lanes at
-    an inner axis of L elements (the L-element groups of an iteration unrolled)."""
+    (None: not): a one-element unit at the rolled loop around the unrolled elements; a unit of L lanes
+    on an inner axis of L elements split off (the L-element groups of an iteration unrolled), tensorized
+    at the rolled loop too, so that a unit's parameters are set once before it."""
     inner = out.op.axis[-1]
-    lanes = _lanes_of(ext) if ext is not None else 1
-    if lanes > 1:
-        groups, li = s[out].split(inner, factor=lanes)
-        if u > lanes:
-            _, gi = s[out].split(groups, factor=u // lanes)
-            s[out].unroll(gi)
-        s[out].tensorize(li, ext)
-        return
+    n = int(getattr(inner.dom.extent, "value", inner.dom.extent))
+    lanes = _lanes_of(ext, n) if ext is not None else 1
     at = inner
-    if u > 1:
+    if lanes > 1:
+        at, _ = s[out].split(inner, factor=lanes)
+        if u > lanes:
+            at, gi = s[out].split(at, factor=u // lanes)
+            s[out].unroll(gi)
+    elif u > 1:
         at, ui = s[out].split(inner, factor=u)
         s[out].unroll(ui)
     if ext is not None:
@@ -105,11 +106,11 @@ def _elementwise_schedule(s, out, u: int, ext) -> None:
 def elementwise_fits(op_name: str, attrs_json: str, ext) -> bool:
     """Whether the Extension ``ext`` can compute the elementwise stage kernel of ``op_name`` at
     ``attrs_json`` (:func:`stage_args`): the stage's default schedule tensorized with it lowers."""
-    if op_name not in ELEMENTWISE_OPS or _elementwise_intrinsic(ext) is None:
+    if op_name not in ELEMENTWISE_OPS or not _elementwise_lanes(ext):
         return False
     wl = ops.get(op_name)(**_attrs(attrs_json))
     inner = wl.output.op.axis[-1]
-    if int(getattr(inner.dom.extent, "value", inner.dom.extent)) % _lanes_of(ext):
+    if not _lanes_of(ext, int(getattr(inner.dom.extent, "value", inner.dom.extent))):
         return False
     s = schedules.create_schedule(wl.output)
     try:
