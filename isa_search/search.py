@@ -816,11 +816,19 @@ def _combination(s: _Search, results: list[CandidateResult], units: dict, rq, cp
     def own_use(kr: KernelResult) -> bool:  # the kernel ran the candidate's own unit (not just requant_i8)
         return kr.uses_unit and bool(set(kr.units) - shared)
 
-    # the heaviest kernels first (stages too: an elementwise unit or a pool's window sum); per kernel its
-    # fastest unit whose encodings fit beside those picked
-    heavy = sorted(s.wl.kernels, key=lambda k: -k.count * s.baseline[k.label].cycles)
+    def with_shared(label: str) -> float:
+        """The fewest cycles of a kernel with requant_i8 alone (rv32im code without it)."""
+        return min([s.baseline[label].cycles] + [kr.cycles for c in ranked for kr in c.kernels if kr.label == label
+                                                 and kr.uses_unit and set(kr.units) <= shared])
+
+    # the heaviest template kernels first, then the stage kernels (an elementwise unit, a pool's window
+    # sum: they take encodings only after the template kernels' units have theirs); per kernel its fastest
+    # unit whose encodings fit beside those picked (for a stage, only one faster than requant_i8 there)
+    heavy = sorted(s.wl.kernels, key=lambda k: (k.is_stage, -k.count * s.baseline[k.label].cycles))
     for k in heavy:
-        opts = sorted((kr.cycles, c.key) for c in ranked for kr in c.kernels if kr.label == k.label and own_use(kr))
+        bar = with_shared(k.label) if k.is_stage else float("inf")
+        opts = sorted((kr.cycles, c.key) for c in ranked for kr in c.kernels
+                      if kr.label == k.label and own_use(kr) and kr.cycles < bar)
         left = []
         for _, key in opts:
             if key in pick:
@@ -1013,7 +1021,11 @@ def _search_isa(workload, *, budget_s, records, out_dir, families, trials_per_ke
                 continue
             cand.estimate = s.predict(s.ests[cand.key])  # with the calibration of what was measured so far
             rival = beaten_by(cand.lut)
-            if cand.estimate * prune_margin > rival:
+            # a unit that only serves stage kernels (requantize, elementwise ops, a pool) cannot win alone
+            # but can pay in the combination, and its stages are cheap to measure: never pruned
+            stage_only = combine and bool(s.ests[cand.key]) and all(
+                k.is_stage for k in s.wl.kernels if k.label in s.ests[cand.key])
+            if cand.estimate * prune_margin > rival and not stage_only:
                 cand.status = Status.PRUNED
                 cand.reason = (f"static estimate {cand.estimate:,.0f} cycles: even {1 / prune_margin:.2f}x better it "
                                f"would lose to {rival:,.0f} measured with at most its {cand.lut} LUTs")

@@ -276,7 +276,7 @@ def test_dataflow_candidates_join_the_search(tmp_path):
                      dataflow=True, dataflow_top=2, verify_n=VERIFY_N, n_parallel=2, combine=False, reference=False)
     fam = [c for c in rep.candidates if c.source == "family"]
     flow = [c for c in rep.candidates if c.source == "dataflow"]
-    assert [CandidateSpec.from_json(c.spec).family for c in fam] == ["requant"] and fam[0].status == Status.RANKED
+    assert {CandidateSpec.from_json(c.spec).family for c in fam} == {"requant"} and fam[0].status == Status.RANKED
     assert flow and not rep.notes
     for c in flow:
         assert CandidateSpec.from_json(c.spec).family == "fused" and c.key not in {f.key for f in fam}
@@ -286,7 +286,7 @@ def test_dataflow_candidates_join_the_search(tmp_path):
     # without the generator only the family is searched
     rep2 = search_isa(wl, budget_s=600, records=tmp_path / "df2.jsonl", trials_per_kernel=2, families=["requant"],
                       dataflow=False, verify_n=VERIFY_N, n_parallel=2, combine=False, reference=False)
-    assert [c.source for c in rep2.candidates] == ["family"]
+    assert {c.source for c in rep2.candidates} == {"family"}
 
 
 def test_later_units_start_from_the_earlier_units_best_schedules(run):

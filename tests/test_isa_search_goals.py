@@ -1,6 +1,6 @@
-"""The instruction search's proposals (issue 12's tests), on small shapes of the same kernels:
+"""The instruction search's proposals (issue 12's tests):
 
-* on an int8 matmul a dot-product-like unit is among the top candidates and at least one
+* on ``matmul_i8_64`` a dot-product-like unit is among the top candidates and at least one
   operand-stationary unit is ranked;
 * on an NHWC depthwise 3x3 convolution (where a stateless dot4 cannot beat scalar code) it proposes a
   lane-parallel unit at least 2x faster than scalar;
@@ -26,7 +26,7 @@ def _family(c) -> str:
 def test_matmul_search_proposes_a_dot_unit_and_a_stationary_unit(tmp_path):
     specs = [CandidateSpec.of("dot", lanes=4, dtype="int8"), CandidateSpec.of("stationary", cols=2, k=32, dtype="int8"),
              CandidateSpec.of("stationary", cols=4, k=32, dtype="int8"), CandidateSpec.of("fused", **_relu_add())]
-    rep = search_isa("matmul_i8_16", budget_s=1200, records=tmp_path / "mm.jsonl", candidates=specs,
+    rep = search_isa("matmul_i8_64", budget_s=1200, records=tmp_path / "mm.jsonl", candidates=specs,
                      trials_per_kernel=TRIALS, verify_n=500, audit=0, reference=False, n_parallel=2)
     ranked = rep.ranked()
     fams = [_family(c) for c in ranked]
