@@ -928,10 +928,21 @@ def _whole_word(g: nx.DiGraph, n) -> bool:
     step = d["stride"] if d["kind"] == "load" else (d.get("steps") or (0,))[-1]
     if d.get("sym") is None or step % LANES:
         return False
-    have = {g.nodes[m]["offset"] for m in g if g.nodes[m]["kind"] == d["kind"]
-            and g.nodes[m].get("buffer") == d["buffer"] and g.nodes[m].get("sym") == d["sym"]}
+    have = _access_offsets(g).get((d["kind"], d["buffer"], d["sym"]), set())
     base = d["offset"] - d["offset"] % LANES
     return all(base + k in have for k in range(LANES))
+
+
+def _access_offsets(g: nx.DiGraph) -> dict:
+    """(load / store, buffer, symbolic index) -> the constant offsets the body accesses it at (built once
+    per graph: the subgraph enumeration asks for every candidate)."""
+    if "_offsets" not in g.graph:
+        out: dict = {}
+        for _, d in g.nodes(data=True):
+            if d["kind"] in ("load", "store") and d.get("sym") is not None:
+                out.setdefault((d["kind"], d["buffer"], d["sym"]), set()).add(d["offset"])
+        g.graph["_offsets"] = out
+    return g.graph["_offsets"]
 
 
 def _is_requant(g: nx.DiGraph, s) -> bool:
@@ -1065,9 +1076,9 @@ def body_candidates(g: nx.DiGraph, *, model: CycleModel | None = None, max_input
             spec = fused_spec(fx[0], fx[1], fx[2], source="dataflow")
             fused.setdefault(spec, []).append((s, sw - unit, pattern_text(g, s), sw, unit, direct))
         if direct and _byte_lanes(g, s, ins, fx):
-            # the same DAG on 4 adjacent elements per op (a SIMD add / relu): one word load per operand
-            # and one op for 4 elements; 3 shifts put the result bytes in place for their stores
-            unit4 = (unit + (LANES - 1) * model.shift) / LANES
+            # the same DAG on 4 adjacent elements per op (a SIMD add / relu): one word load per operand,
+            # one op and one word store for 4 elements (the stores are not counted on either side)
+            unit4 = unit / LANES
             spec4 = fused_spec(fx[0], fx[1], fx[2], source="dataflow", lanes=LANES)
             fused.setdefault(spec4, []).append((s, sw - unit4, pattern_text(g, s) + " (4 lanes)", sw, unit4, direct))
     for spec, occ in simd.items():
