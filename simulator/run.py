@@ -30,9 +30,10 @@ from codegen_c.host import HostTarget
 from codegen_c.rv32 import LitexSimTarget, VexRiscvTarget
 from codegen_c.target import Target, get_target
 from isa_ext.cfu import combine_cfu
-from tir.errors import CodegenError
+from tir.errors import ArgumentError, CodegenError
 from tir.stmt import PrimFunc
 
+from .placement import Placement, access_trace
 from .toolchain import Toolchain
 from .vexriscv import SPLIT_ENV, run_kernel
 
@@ -149,12 +150,13 @@ class SocRunner(Runner):
         self.split = split
 
     def run(self, func, arrays, target, *, toolchain=None, ram_kib=256, wait_states=None, max_cycles=50_000_000,
-            repeat=3):
+            repeat=3, placement=None):
+        access = access_trace(func) if placement is Placement.TRACE else None
         res = run_kernel(codegen_c.emit(func, target), c_function_name(func), arrays, outputs=output_indices(func),
                          cfu_verilog=cfu_verilog(func.extensions), toolchain=toolchain or target.toolchain(),
                          ram_kib=ram_kib, wait_states=target.wait_states if wait_states is None else wait_states,
                          max_cycles=max_cycles,
-                         stack_bytes=stack_need(func), split=self.split, l2=target.l2)
+                         stack_bytes=stack_need(func), split=self.split, l2=target.l2, access=access)
         return RunResult(target.name, res.cycles, res.instret, res.cold_cycles, res.cold_instret, None, res.console,
                          res.stack_bytes)
 
@@ -245,20 +247,30 @@ register_runner(LitexSimTarget, LitexSimRunner())
 
 def run(func: PrimFunc, arrays, target: Target | str = "vexriscv", *, toolchain: Toolchain | None = None,
         ram_kib: int = 256, wait_states: int | None = None, max_cycles: int = 50_000_000,
-        repeat: int = 3) -> RunResult:
+        repeat: int = 3, placement: Placement | None = None) -> RunResult:
     """Run ``func`` on ``arrays`` (outputs written in place, as ``codegen_c.build(...)(*arrays)``).
 
     ``target``: a name or a Target. ``toolchain`` (rv32 targets): instead of the target's own;
     ``ram_kib``, ``wait_states``, ``max_cycles``: the SoC's (``wait_states`` None: the target's own,
     e.g. 1 on ``vexriscv``, calibrated to LiteX's SRAM, 0 on ``vexriscv_ideal``; ``vexriscv_sdram``
     also times each access through LiteX's L2 and SDRAM, its ``l2``); ``repeat``: host
-    targets time the best of this many calls."""
+    targets time the best of this many calls. ``placement`` (the SoC targets of isaforge's model):
+    ``Placement.TRACE`` also places the hot inputs by the kernel's own simulated D-cache misses
+    (``simulator.placement``); None or ``Placement.RULE``: by the offset rule alone."""
     t = get_target(target)
     runner = runner_for(t)
     arrays = list(arrays)
     codegen_c.check_arrays(func, arrays)
+    extra = {}
+    if placement is not None and placement is not Placement.RULE:
+        if not isinstance(placement, Placement):
+            raise ArgumentError(f"placement must be a simulator.Placement, got {placement!r}")
+        if not isinstance(runner, SocRunner):
+            raise ArgumentError(f"target {t.name!r}: placement={placement} needs isaforge's SoC model "
+                                f"(a vexriscv target); its runner places buffers its own way")
+        extra["placement"] = placement
     return runner.run(func, arrays, t, toolchain=toolchain, ram_kib=ram_kib, wait_states=wait_states,
-                      max_cycles=max_cycles, repeat=repeat)
+                      max_cycles=max_cycles, repeat=repeat, **extra)
 
 
 __all__ = ["HostRunner", "LitexSimRunner", "RunResult", "Runner", "SIM_TARGETS", "SocRunner", "cfu_verilog",

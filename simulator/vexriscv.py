@@ -543,8 +543,10 @@ def run_kernel(
     split: bool | None = None,
     pgo: bool | None = None,
     l2: L2Timing | None = None,
+    access=None,
 ) -> KernelResult:
-    """Compile, run and measure one kernel; see the module docstring."""
+    """Compile, run and measure one kernel; see the module docstring. ``access``: the kernel's argument
+    reads (``simulator.placement.access_trace``), to place its hot inputs by their misses too."""
     if not isinstance(kernel_name, str) or not kernel_name.isidentifier():
         raise ArgumentError(f"kernel_name must be a C identifier, got {kernel_name!r}")
     _check_geometry(ram_kib, wait_states)
@@ -564,7 +566,8 @@ def run_kernel(
         raise StackOverflowError(_no_room(kernel_name, stack_bytes, reserve, ram_kib * 1024 - 8 * 1024 - need,
                                           f"about {need} bytes of arrays and at least 8 KiB of code", ram_kib))
 
-    prog = _kernel_program(kernel_c, kernel_name, arrays, outs, toolchain, ram_kib, stack_bytes, need, reserve)
+    prog = _kernel_program(kernel_c, kernel_name, arrays, outs, toolchain, ram_kib, stack_bytes, need, reserve,
+                           access)
     elf_path, info = prog.elf, read_elf(prog.elf)
 
     ram_end = RAM_BASE + ram_kib * 1024
@@ -644,12 +647,13 @@ def kernel_program(
                            stack_reserve(stack_bytes))
 
 
-def _kernel_program(kernel_c, kernel_name, arrays, outs, toolchain, ram_kib, stack_bytes, need, reserve):
+def _kernel_program(kernel_c, kernel_name, arrays, outs, toolchain, ram_kib, stack_bytes, need, reserve,
+                    access=None):
     sources = runtime_sources()
     sources["main.c"] = driver_source(kernel_name, arrays, outs)
     # the buffers' placement (simulator.placement); a RAM without room for its padding keeps them packed
     placed_c, statics = own_statics(kernel_c)
-    placed: BufferPlan | None = _buffer_plan(arrays, outs, statics, ram_kib, stack_bytes)
+    placed: BufferPlan | None = _buffer_plan(arrays, outs, statics, ram_kib, stack_bytes, access)
     spare = ram_kib * 1024 - need - 8 * 1024 - reserve - sum(_pad16(b.nbytes) for b in statics)
     if placed.padding > spare:
         placed = None
@@ -668,7 +672,7 @@ def _kernel_program(kernel_c, kernel_name, arrays, outs, toolchain, ram_kib, sta
     return KernelProgram(elf_path, placed, addresses)
 
 
-def _buffer_plan(arrays, outs, statics, ram_kib: int, stack_bytes: int) -> BufferPlan:
+def _buffer_plan(arrays, outs, statics, ram_kib: int, stack_bytes: int, access=None) -> BufferPlan:
     """The placement of the kernel's statics, then its inputs, then its outputs, then the copies of the
     outputs the driver restores before the warm run (simulator.placement). Those copies are read just
     before the warm run, so their lines are what the D-cache holds when it starts: placed, they keep
@@ -677,8 +681,10 @@ def _buffer_plan(arrays, outs, statics, ram_kib: int, stack_bytes: int) -> Buffe
             for i, a in enumerate(arrays)]
     saves = [PlannedBuffer(f"isaforge_save{o}", f".isaforge_buf.save{o}", _pad16(arrays[o].nbytes), 1) for o in outs]
     order = statics + [b for i, b in enumerate(args) if i not in outs] + [args[i] for i in outs] + saves
+    arg_of = {order.index(b): i for i, b in enumerate(args)}
     # the hot top of the stack: the driver's and the kernel's frames and the kernel's stack arrays
-    return plan(order, stack_top=RAM_BASE + ram_kib * 1024, stack_hot=256 + _pad16(stack_bytes))
+    return plan(order, stack_top=RAM_BASE + ram_kib * 1024, stack_hot=256 + _pad16(stack_bytes), trace=access,
+                arg_of=arg_of)
 
 
 def stack_reserve(stack_bytes: int) -> int:
