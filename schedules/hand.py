@@ -24,8 +24,9 @@ Memory hierarchy (VexRiscv_FullCfu: 4 KiB direct-mapped D-cache, 32-byte lines, 
 only for shapes whose stationary operand does not fit the cache (so the C of smaller shapes is
 unchanged):
 
-* matmul: cache blocks of output columns (``block``: columns per block, 0 for none; default from
-  BLOCK_BYTES / CACHE_BYTES) with the block loop outermost, and, with ``pack=True``, the block's rows
+* matmul: cache blocks of output columns (``block``: columns per block, 0 for none; default: as many
+  rows of Bt as fill CACHE_BYTES for the tensorized tiles, BLOCK_BYTES for scalar code) with the block
+  loop outermost, and, with ``pack=True``, the block's rows
   of B copied into a contiguous local buffer at the block loop (mac4 then writes the output tile from
   the unit directly, no cache_write). Packing is off by default: with the harness's cache-aware buffer
   placement (simulator.placement) blocking alone is faster at every shape measured (int8 matmul_nt
@@ -260,8 +261,12 @@ def _matmul_tensorized(wl, intrin: TensorIntrin, tile, asm: bool = False, block:
     if pack is None:  # measured: blocking alone beats blocking + copy (module docstring)
         pack = False
     if block is None:
-        # measured (zig): mac4 fills the cache with its packed block; dot4's tile needs room beside it
-        block = _cache_block(wl, tile, intrin.lanes, CACHE_BYTES if pack and intrin.accumulators else BLOCK_BYTES)
+        # a block of Bt as large as the D-cache: measured (zig, calibrated vexriscv and vexriscv_ideal,
+        # either placement) faster than half of it at every memory shape, for dot4 and mac4 alike (dot4
+        # cfu_asm 256x64x256 1.175 -> 1.209 MAC/cycle, 128^3 1.237 -> 1.263, 48x80x96 1.152 -> 1.169; mac4
+        # 256x64x256 1.188 -> 1.218; 100^3 the same block either way): the streamed rows of A conflict
+        # with some of the block's lines wherever it ends, so a smaller block only adds passes over A
+        block = _cache_block(wl, tile, intrin.lanes, CACHE_BYTES)
     if block and intrin.accumulators and pack:
         return _matmul_unit_blocked(wl, intrin, tile, block)
     if block:

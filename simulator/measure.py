@@ -150,6 +150,7 @@ class Job:
     wait_states: int = 0
     l2: object = None  # codegen_c.rv32.L2Timing | None
     split: bool | None = None  # vexriscv: the SoC build (simulator.vexriscv.build_soc's split), None: the worker's
+    access: object = None  # vexriscv: the kernel's reads (simulator.placement.AccessTrace) its placement uses
     cflags: tuple = ()
     link: tuple = ()
     corrupt: object = None

@@ -244,9 +244,14 @@ class Placement(Enum):
     RULE = "rule"
     TRACE = "trace"
 
+
+#: what ``simulator.run`` and the tuner's measurements use when not told
+DEFAULT_PLACEMENT = Placement.TRACE
+
 #: reads of a kernel's arguments the access model keeps (a prefix in program order: the refinement
 #: simulates them twice per candidate offset, so its cost grows with this)
 MAX_TRACE = 100_000
+COARSE = 4  # refine_offsets: the line step of its first pass over the offsets
 
 
 class _NoModel(Exception):
@@ -395,13 +400,20 @@ def refine_offsets(buffers: list[PlannedBuffer], offsets: list[int], trace: Acce
     for bi in sorted(arg_of):
         if buffers[bi].weight <= 1:
             continue
-        best, best_off = misses(offsets), offsets[bi]
-        for c in range(SETS):
-            if c * LINE_BYTES == best_off:
-                continue
-            trial = offsets[:bi] + [c * LINE_BYTES] + offsets[bi + 1:]
-            m = misses(trial)
-            if m < best:
-                best, best_off = m, c * LINE_BYTES
-        offsets[bi] = best_off
+        tried = {offsets[bi]: misses(offsets)}
+
+        def at(off: int, tried=tried, bi=bi) -> int:
+            if off not in tried:
+                tried[off] = misses(offsets[:bi] + [off] + offsets[bi + 1:])
+            return tried[off]
+
+        # every COARSE-th line offset, then each line around the two best of them (a good offset lies in
+        # a band several lines wide; the rule's own offset is kept unless another has fewer misses)
+        for c in range(0, SETS, COARSE):
+            at(c * LINE_BYTES)
+        for best in sorted(tried, key=lambda o: (tried[o], o))[:2]:
+            for d in range(1 - COARSE, COARSE):
+                at((best + d * LINE_BYTES) % CACHE_BYTES)
+        rule = offsets[bi]
+        offsets[bi] = min(tried, key=lambda o: (tried[o], o != rule, o))
     return offsets

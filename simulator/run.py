@@ -33,7 +33,7 @@ from isa_ext.cfu import combine_cfu
 from tir.errors import ArgumentError, CodegenError
 from tir.stmt import PrimFunc
 
-from .placement import Placement, access_trace
+from .placement import DEFAULT_PLACEMENT, Placement, access_trace
 from .toolchain import Toolchain
 from .vexriscv import SPLIT_ENV, run_kernel
 
@@ -151,7 +151,7 @@ class SocRunner(Runner):
 
     def run(self, func, arrays, target, *, toolchain=None, ram_kib=256, wait_states=None, max_cycles=50_000_000,
             repeat=3, placement=None):
-        access = access_trace(func) if placement is Placement.TRACE else None
+        access = access_trace(func) if (placement or DEFAULT_PLACEMENT) is Placement.TRACE else None
         res = run_kernel(codegen_c.emit(func, target), c_function_name(func), arrays, outputs=output_indices(func),
                          cfu_verilog=cfu_verilog(func.extensions), toolchain=toolchain or target.toolchain(),
                          ram_kib=ram_kib, wait_states=target.wait_states if wait_states is None else wait_states,
@@ -168,12 +168,15 @@ class SocRunner(Runner):
         return {"source": codegen_c.emit(func, target), "cfu_verilog": cfu_verilog(func.extensions),
                 "toolchain": toolchain or target.toolchain(), "max_cycles": int(max_cycles),
                 "stack_bytes": stack_need(func), "wait_states": target.wait_states, "l2": target.l2,
-                "split": split}
+                "split": split,
+                # the kernel's reads travel with the job: the worker places its buffers by them
+                "access": access_trace(func) if DEFAULT_PLACEMENT is Placement.TRACE else None}
 
     def run_prepared(self, job) -> RunResult:
         r = run_kernel(job.source, job.kernel_name, job.arrays, outputs=job.outputs, cfu_verilog=job.cfu_verilog,
                        toolchain=job.toolchain or Toolchain(), max_cycles=job.max_cycles, stack_bytes=job.stack_bytes,
-                       split=self.split if job.split is None else job.split, wait_states=job.wait_states, l2=job.l2)
+                       split=self.split if job.split is None else job.split, wait_states=job.wait_states, l2=job.l2,
+                       access=job.access)
         return RunResult(job.target, r.cycles, r.instret)
 
 
@@ -256,19 +259,21 @@ def run(func: PrimFunc, arrays, target: Target | str = "vexriscv", *, toolchain:
     also times each access through LiteX's L2 and SDRAM, its ``l2``); ``repeat``: host
     targets time the best of this many calls. ``placement`` (the SoC targets of isaforge's model):
     ``Placement.TRACE`` also places the hot inputs by the kernel's own simulated D-cache misses
-    (``simulator.placement``); None or ``Placement.RULE``: by the offset rule alone."""
+    (``simulator.placement``), ``Placement.RULE`` by the offset rule alone; None:
+    ``simulator.placement.DEFAULT_PLACEMENT`` (TRACE; the tuner's measurements use it too)."""
     t = get_target(target)
     runner = runner_for(t)
     arrays = list(arrays)
     codegen_c.check_arrays(func, arrays)
     extra = {}
-    if placement is not None and placement is not Placement.RULE:
+    if placement is not None:
         if not isinstance(placement, Placement):
             raise ArgumentError(f"placement must be a simulator.Placement, got {placement!r}")
-        if not isinstance(runner, SocRunner):
+        if isinstance(runner, SocRunner):
+            extra["placement"] = placement
+        elif placement is not Placement.RULE:
             raise ArgumentError(f"target {t.name!r}: placement={placement} needs isaforge's SoC model "
                                 f"(a vexriscv target); its runner places buffers its own way")
-        extra["placement"] = placement
     return runner.run(func, arrays, t, toolchain=toolchain, ram_kib=ram_kib, wait_states=wait_states,
                       max_cycles=max_cycles, repeat=repeat, **extra)
 
