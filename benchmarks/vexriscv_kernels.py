@@ -2,7 +2,9 @@
 extension, and each built-in extension that applies.
 
     .venv/bin/python benchmarks/vexriscv_kernels.py [--quick] [--memory] [--target vexriscv_ideal] [--json PATH]
+        [--placement rule]
     .venv/bin/python benchmarks/vexriscv_kernels.py --tune-conv 48 [--tuner xgb] [--target vexriscv_ideal]
+    .venv/bin/python benchmarks/vexriscv_kernels.py --tune-memory 32 [--n-parallel 2] [--target vexriscv_ideal]
 
 Every figure is the warm run of the kernel (mcycle around the call; caches warmed by a first call)
 and every result is checked against numpy. The naive column is the default schedule compiled with
@@ -15,11 +17,27 @@ ops and adds; matmuls unroll the whole reduction, convolutions each window row),
 the SoC model: vexriscv (one wait state, LiteX's SRAM) or vexriscv_ideal (the ideal memory the
 checked-in table and issue 11's figures are on).
 
+--placement rule: the hand schedules' kernels run with their buffers placed by the offset rule alone
+(simulator.Placement.RULE, the harness before Placement.TRACE, its default, placed hot inputs by the
+kernel's own simulated D-cache misses too).
+
 --tune-conv TRIALS: instead of the table, the conv2d_nhwc_i8 template (OHWI weights) tuned with the
 autotuner for TRIALS measurements on the two conv shapes of issue 11's table (1x16x16x32 -> 32, 3x3
 pad 1 and 1x1; exts --tune-exts, default dot4_i8), next to the hand schedules on the same OHWI
 workload and the template's config of the hand dot4 cfu_asm schedule (HAND_DOT_ROWS: measured, it is
 in the space). Records go to --records-dir (resumed: a second run measures nothing new).
+
+--tune-memory TRIALS: instead of the table, each shape of the --memory table tuned per extension
+(dot4_i8, mac4_i8; the extension alone in the template's space) with the autotuner for TRIALS
+measurements, next to the best hand schedule of that extension (dot4: C order or cfu_asm), and the
+better of the two: MAC/cycle "for every shape with the best tuned schedule per extension", matmul rows
+also as a share of the same extension's 64^3 figure. The convolutions and the depthwise run on the
+template's weight layout (OHWI), the dense row's hand schedules with a relu
+(dense_i8 adds the bias only; the same MACs);
+a config slower than TIMEOUT_FACTOR times the hand schedule is a measurement timeout.
+
+    .venv/bin/python benchmarks/vexriscv_kernels.py --tune-memory 32 --n-parallel 2 \\
+        --json benchmarks/results/vexriscv_kernels_tuned.json
 """
 
 from __future__ import annotations
@@ -66,6 +84,7 @@ def macs(wl) -> int:
 
 
 TARGET = "vexriscv"  # --target: the SoC model's name (its RAM timing)
+PLACEMENT = simulator.Placement.TRACE  # --placement: how the harness places the kernels' buffers
 
 
 def measure(wl, sched_fn, toolchains, tiles=(None,)):
@@ -79,7 +98,7 @@ def measure(wl, sched_fn, toolchains, tiles=(None,)):
         func = tir.lower(s, args)
         for tname in toolchains:
             out = np.zeros(wl.output.shape, np.int32)
-            r = simulator.run(func, ins + [out], TARGET, toolchain=TOOLCHAINS[tname])
+            r = simulator.run(func, ins + [out], TARGET, toolchain=TOOLCHAINS[tname], placement=PLACEMENT)
             if not np.array_equal(out, want):
                 raise SystemExit(f"MISMATCH: {wl.name} {sched_fn.__name__} tile {tile} {tname}")
             label = tname + ("" if tile is None else f" {tile[0]}x{tile[1]}" if isinstance(tile, tuple)
@@ -232,6 +251,94 @@ def tune_conv(trials: int, tuner: str, exts: str, records_dir: Path, seed: int =
     return rows
 
 
+#: --tune-memory: each shape of the --memory table as (title, template, template args without exts, the
+#: workload the hand schedules run on: the template's own operator and layout)
+def memory_templates():
+    from schedules.workloads import conv2d_nhwc_ohwi
+
+    op = ops.get
+    rows = [(f"matmul {m}x{n}x{k} (Bt[N,K])", "matmul_i8", (m, n, k), op("matmul_nt")(m, n, k))
+            for m, n, k in ((64, 64, 64), (48, 80, 96), (100, 100, 100), (128, 128, 128), (256, 64, 256))]
+    for title, args in TUNE_CONV_SHAPES.items():
+        rows.append((f"conv2d NHWC 1x16x16x32 -> 32, {title} (OHWI)", "conv2d_nhwc_i8", args,
+                     conv2d_nhwc_ohwi(*args[:6], KW=args[6], stride=args[7], pad=args[8])))
+    # (the hand depthwise schedules read C1HW weights, the template CHW: the same MACs)
+    rows.append(("depthwise NCHW 16x16x16, 3x3 pad 1", "depthwise_conv2d_i8", (1, 16, 16, 16, 3, 3, 1, 1),
+                 op("depthwise_conv2d_nchw")(1, 16, 16, 16, 3, pad=1)))
+    # (the hand dense schedules need the relu, dense_i8 has none: the same MACs, 64 max ops apart)
+    rows.append(("dense+bias(+relu) 1x256 -> 64", "dense_i8", (1, 64, 256),
+                 op("dense")(1, 64, 256, bias=True, relu=True)))
+    return rows
+
+
+#: a tuned config slower than this many times the best hand schedule counts as a timeout (AutoTVM's
+#: measurement timeout: no cost, the poorest example for the model)
+TIMEOUT_FACTOR = 3
+
+
+def offers(task, ext: str) -> bool:
+    """Whether the task's space can tensorize with ``ext`` (a choice of its ``tensorize`` knob)."""
+    knob = task.config_space.knobs.get("tensorize")
+    return knob is not None and ext in knob.choices
+
+
+def tune_memory(trials: int, tuner: str, records_dir: Path, seed: int = 0, n_parallel: int = 1,
+                exts=("dot4_i8", "mac4_i8")) -> list[dict]:
+    """The --tune-memory table: per shape of the --memory table and per extension, the best hand
+    schedule, the template tuned for ``trials`` measurements (the extension alone in its space) and the
+    better of the two, in MAC/cycle on TARGET; matmul rows also as a share of the same column's 64^3
+    figure (issue 11's 90% goal). Every run is checked against numpy (the tuner's measure checks too)."""
+    from schedules.autotune import create_task
+    from simulator.measure import make_measure
+
+    records_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for title, template, args, wl in memory_templates():
+        t0 = time.time()
+        n_macs = macs(wl)
+        for ext in exts:
+            if ext.startswith("mac"):
+                hand_best = measure(wl, lambda w, e=ext: hand.mac4(w, e), ["zig", "gcc"])
+            else:
+                c_order = measure(wl, lambda w, e=ext: hand.dot4(w, e), ["zig", "gcc"])
+                asm = measure(wl, lambda w, e=ext: hand.dot4(w, e, asm=True), ["zig"])
+                hand_best = min(c_order, asm, key=lambda r: r[0])
+            task = create_task(template, (*args, ext), TARGET)
+            if not offers(task, ext):  # (the NCHW depthwise: its lanes are no aligned words)
+                rows.append({"shape": title, "template": template, "args": list(args), "ext": ext,
+                             "target": TARGET, "macs": n_macs, "space": len(task.config_space), "tuner": tuner,
+                             "trials": 0, "seed": seed, "hand": hand_best[0], "hand_label": hand_best[1],
+                             "tuned": None, "tuned_config": None, "best": hand_best[0], "best_from": "hand",
+                             "note": f"the template does not offer {ext}"})
+                continue
+            records = records_dir / f"{template}_{'x'.join(map(str, args))}_{ext}_{TARGET}_{tuner}_s{seed}.jsonl"
+            with make_measure(TARGET, n_parallel=n_parallel, seed=seed,
+                              timeout_cycles=2 * TIMEOUT_FACTOR * hand_best[0] + 100_000) as m:
+                res = _make_tuner(tuner, task, seed).tune(trials, m, records=records)
+            tuned = res.best_cost if res.best_config is not None else None
+            best = min(c for c in (hand_best[0], tuned) if c)
+            rows.append({"shape": title, "template": template, "args": list(args), "ext": ext, "target": TARGET,
+                         "macs": n_macs, "space": len(task.config_space), "tuner": tuner, "trials": trials,
+                         "seed": seed, "hand": hand_best[0], "hand_label": hand_best[1], "tuned": tuned,
+                         "tuned_config": res.best_config.to_json()["knobs"] if res.best_config else None,
+                         "best": best, "best_from": "tuned" if tuned and tuned < hand_best[0] else "hand"})
+        print(f"  tuned {title} ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
+    ref = {r["ext"]: r["macs"] / r["best"] for r in rows if r["shape"].startswith("matmul 64x64x64")}
+    print()
+    print(f"the --memory shapes on {TARGET}: best hand schedule, the template tuned ({tuner}, {trials} trials, "
+          f"seed {seed}) and the better of them; MAC/cycle")
+    print(f"{'kernel':44s} {'ext':8s} {'space':>10s} {'hand':>7s} {'tuned':>7s} {'best':>7s} {'of 64^3':>8s}")
+    for r in rows:
+        def mpc(c, r=r):
+            return f"{r['macs'] / c:.3f}" if c else "-"
+
+        share = f"{r['macs'] / r['best'] / ref[r['ext']]:.0%}" if r["template"] == "matmul_i8" and r["ext"] in ref \
+            else ""
+        print(f"{r['shape']:44s} {r['ext']:8s} {r['space']:>10,d} {mpc(r['hand']):>7s} {mpc(r['tuned']):>7s} "
+              f"{mpc(r['best']):>7s} {share:>8s}  {r.get('note', '')}")
+    return rows
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="32^3 matmuls and no tile search")
@@ -239,21 +346,38 @@ def main(argv=None) -> int:
                     "D-cache) instead of the default table; the hand schedules' default tiles only")
     ap.add_argument("--json", metavar="PATH", help="also write the table as JSON (benchmarks/results/"
                     "vexriscv_kernels.json is the checked-in one that tests/test_vexriscv_kernels.py holds to)")
+    ap.add_argument("--placement", default="trace", choices=[p.value for p in simulator.Placement],
+                    help="how the SoC harness places the kernels' buffers: trace (also by the kernel's own "
+                    "simulated D-cache misses, simulator.Placement.TRACE, the default) or rule (the offset "
+                    "rule alone, as before)")
     ap.add_argument("--target", default="vexriscv", help="the SoC model: vexriscv (calibrated to LiteX's "
                     "integrated SRAM: one wait state), vexriscv_ideal (an ideal RAM: the model the checked-in "
                     "table and issue 11's figures were measured on)")
     ap.add_argument("--tune-conv", type=int, default=0, metavar="TRIALS",
                     help="tune the conv2d_nhwc_i8 template on the two conv shapes instead (see the docstring)")
-    ap.add_argument("--tuner", default="xgb", help="--tune-conv: xgb, xgb_noprior or random")
+    ap.add_argument("--tune-memory", type=int, default=0, metavar="TRIALS",
+                    help="tune each shape of the --memory table per extension instead (see the docstring)")
+    ap.add_argument("--n-parallel", type=int, default=1, help="--tune-memory: measurements run at once")
+    ap.add_argument("--tuner", default="xgb", help="--tune-conv / --tune-memory: xgb, xgb_noprior or random")
     ap.add_argument("--tune-exts", default="dot4_i8", help="--tune-conv: the template's extensions")
-    ap.add_argument("--seed", type=int, default=0, help="--tune-conv: the tuner's seed")
+    ap.add_argument("--seed", type=int, default=0, help="--tune-conv / --tune-memory: the tuner's seed")
     ap.add_argument("--tune-shapes", nargs="*", default=None, metavar="SHAPE",
                     help=f"--tune-conv: only these of {list(TUNE_CONV_SHAPES)} (by prefix, e.g. 3x3 1x1)")
     ap.add_argument("--records-dir", type=Path, default=None,
-                    help="--tune-conv: where the records go (default: $ISAFORGE_CACHE/vexriscv_kernels)")
+                    help="--tune-conv / --tune-memory: where the records go (default: "
+                    "$ISAFORGE_CACHE/vexriscv_kernels)")
     args = ap.parse_args(argv)
-    global TARGET
+    global TARGET, PLACEMENT
     TARGET = args.target
+    PLACEMENT = simulator.Placement(args.placement)
+    if args.tune_memory:
+        from toolchain.cache import cache_dir
+
+        rows = tune_memory(args.tune_memory, args.tuner, args.records_dir or cache_dir("vexriscv_kernels"),
+                           args.seed, n_parallel=args.n_parallel)
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+        return 0
     if args.tune_conv:
         from toolchain.cache import cache_dir
 
