@@ -141,8 +141,9 @@ def _register_tile(s, C, tm: int, tn: int):
     return CL
 
 
-#: bytes of the D-cache (VexRiscv_FullCfu: 4 KiB, direct-mapped, 32-byte lines) a cache block of the
-#: stationary operand may fill; the rest holds the streamed rows (a direct-mapped cache evicts by set)
+#: the D-cache (VexRiscv_FullCfu: 4 KiB, direct-mapped, 32-byte lines); BLOCK_BYTES: what a cache block
+#: of the stationary operand may fill in scalar matmuls and dot4 convolutions (tensorized matmuls fill
+#: CACHE_BYTES, see _matmul_tensorized)
 CACHE_BYTES = 4096
 BLOCK_BYTES = 2048
 #: lane steps of a 4x4 cfu_asm tile emitted straight-line as one block; beyond it, chunks of a rolled

@@ -60,6 +60,12 @@ from enum import Enum
 
 import numpy as np
 
+from tir import dtype as dt
+from tir.expr import BufferLoad, Const, Ramp, Var
+from tir.simplify import flat_index, linear
+from tir.stmt import Allocate, Evaluate, For, IfThen, Seq, Store
+from tir.visit import walk
+
 LINE_BYTES = 32
 CACHE_BYTES = 4096
 SETS = CACHE_BYTES // LINE_BYTES
@@ -238,8 +244,8 @@ def plan(buffers: list[PlannedBuffer], *, stack_top: int, stack_hot: int, trace:
 
 class Placement(Enum):
     """How ``simulator.run`` places a kernel's buffers on the SoC: ``RULE`` by :func:`plan_offsets`'
-    rule alone (the default), ``TRACE`` also by the kernel's own reads (:func:`access_trace`, each hot
-    input moved to the line offset of fewest simulated D-cache misses, :func:`refine_offsets`)."""
+    rule alone, ``TRACE`` (``DEFAULT_PLACEMENT``) also by the kernel's own reads (:func:`access_trace`,
+    each hot input moved to the line offset of fewest simulated D-cache misses, :func:`refine_offsets`)."""
 
     RULE = "rule"
     TRACE = "trace"
@@ -285,14 +291,9 @@ def access_trace(func, max_reads: int = MAX_TRACE) -> AccessTrace | None:
 
 def _reads(st, args: dict, cap: int):
     """(arg, const byte, {var id: coefficient}, truncated) of the reads of ``st`` in program order."""
-    from tir.expr import BufferLoad, Ramp, Var
-    from tir.simplify import flat_index, linear
-    from tir.stmt import Allocate, Evaluate, For, IfThen, Seq, Store
-    from tir.visit import walk
-
     empty = (np.zeros(0, np.int32), np.zeros(0, np.int64), {}, False)
     if isinstance(st, Seq):
-        parts, seen = [], set()
+        parts, seen, total = [], set(), 0
         for s in st.stmts:
             p = _reads(s, args, cap)
             if isinstance(s, (Store, Evaluate)):
@@ -308,22 +309,23 @@ def _reads(st, args: dict, cap: int):
             else:
                 seen = set()  # (a loop or a nested block between: its words are not held across it)
             parts.append(p)
-            if p[3] or sum(len(q[0]) for q in parts) > cap:
+            total += len(p[0])
+            if p[3] or total > cap:
                 break
-        return _concat(parts, truncated=any(p[3] for p in parts) or sum(len(q[0]) for q in parts) > cap)
+        return _concat(parts, truncated=any(p[3] for p in parts) or total > cap)
     if isinstance(st, Allocate):
         return _reads(st.body, args, cap)
     if isinstance(st, For):
-        if type(st.min).__name__ != "Const":
+        if not isinstance(st.min, Const):
             raise _NoModel
         arg, const, coefs, trunc = _reads(st.body, args, cap)
         n = len(arg)
-        reps = st.extent if not trunc else 1
-        if n and n * reps > cap:
-            reps = max(1, -(-cap // n))
-            trunc = True
         if n == 0:
             return empty
+        reps = st.extent if not trunc else 1
+        if n * reps > cap:
+            reps = max(1, -(-cap // n))
+            trunc = True
         it = np.arange(st.min.value, st.min.value + reps, dtype=np.int64)
         a = coefs.pop(id(st.var), None)
         const = np.tile(const, reps) if a is None else (const[None, :] + a[None, :] * it[:, None]).ravel()
@@ -341,7 +343,7 @@ def _reads(st, args: dict, cap: int):
                     if not isinstance(x, Var):
                         raise _NoModel
                     terms[id(x)] = co
-                size = max(1, _bits(e.buffer.dtype) // 8)
+                size = max(1, dt.bits(e.buffer.dtype) // 8)
                 rows.append((args[id(e.buffer)], lin.c * size, {k: v * size for k, v in terms.items()}))
         if not rows:
             return empty
@@ -349,12 +351,6 @@ def _reads(st, args: dict, cap: int):
         return (np.array([r[0] for r in rows], np.int32), np.array([r[1] for r in rows], np.int64),
                 {k: np.array([r[2].get(k, 0) for r in rows], np.int64) for k in keys}, False)
     raise _NoModel
-
-
-def _bits(dtype: str) -> int:
-    from tir import dtype as dt
-
-    return dt.bits(dtype)
 
 
 def _concat(parts, truncated: bool):
