@@ -261,7 +261,8 @@ COARSE = 4  # refine_offsets: the line step of its first pass over the offsets
 
 
 class _NoModel(Exception):
-    """A kernel the access model cannot follow (a guard, a non-affine index, a non-constant loop start)."""
+    """A kernel the access model cannot follow (a guard, a non-affine index, a non-constant loop start,
+    a kernel-level intermediate)."""
 
 
 @dataclass(frozen=True)
@@ -275,8 +276,9 @@ class AccessTrace:
 
 def access_trace(func, max_reads: int = MAX_TRACE) -> AccessTrace | None:
     """The argument reads of the lowered kernel ``func`` (a ``tir.PrimFunc``), or None when its body has
-    a guard (IfThen), a loop with a non-constant start or an argument index that is not affine in the
-    loop variables: then only the offset rule of :func:`plan_offsets` places the buffers.
+    a guard (IfThen), a loop with a non-constant start, an argument index that is not affine in the
+    loop variables or a kernel-level (non-local) intermediate, whose reads the model does not follow:
+    then only the offset rule of :func:`plan_offsets` places the buffers.
 
     Loops are expanded with numpy (affine indices: a constant plus a coefficient per loop variable),
     so a kernel of 10^5 reads takes milliseconds; a longer one keeps its first ``max_reads`` reads."""
@@ -314,6 +316,10 @@ def _reads(st, args: dict, cap: int):
                 break
         return _concat(parts, truncated=any(p[3] for p in parts) or total > cap)
     if isinstance(st, Allocate):
+        if st.buffer.scope != "local":
+            # a kernel-level intermediate (a placed static): its reads are not in the model, which would
+            # then move the arguments into its sets blind (naive conv2d NCHW: its padded copy)
+            raise _NoModel
         return _reads(st.body, args, cap)
     if isinstance(st, For):
         if not isinstance(st.min, Const):
