@@ -9,6 +9,8 @@ the ratio to random search. Tuners:
 * ``xgb_noprior``   the same without the prior: the learned model alone (``prior=False``);
 * ``xgb_local``     ``xgb_noprior`` plus the 1-knob neighbours of the 4 best measured configs in
                     every plan's candidates (``neighbors=4``);
+* ``xgb_local_prior`` ``xgb_local`` with the static estimate as a prior (``xgb`` plus the neighbours):
+                    the pair xgb_local / xgb_local_prior is "with and without the prior";
 * ``xgb_estimate``  the first plan from the static estimate (``initial="estimate"``);
 * ``ga``, ``random``.
 
@@ -88,7 +90,7 @@ KNOWN = {
                  "cfu_words": 8, "compiler": "zig:-O2", "window_unroll": "rx", "wb_unroll": "none",
                  "loop_order": "b_outer", "pad_copy": "pixel"}],
 }
-XGB_KINDS = ("xgb", "xgb_noprior", "xgb_local", "xgb_estimate", "xgb_random_init")
+XGB_KINDS = ("xgb", "xgb_noprior", "xgb_local", "xgb_local_prior", "xgb_estimate", "xgb_random_init")
 
 
 def _register_packed_template() -> None:
@@ -249,6 +251,8 @@ def _make_tuner(kind: str, task, seed: int, plan_size: int):
         return XGBTuner(task, plan_size=plan_size, seed=seed, prior=False, initial="random")
     if kind == "xgb_local":  # the learned model alone plus the neighbours of the best measured configs
         return XGBTuner(task, plan_size=plan_size, seed=seed, prior=False, initial="random", neighbors=4)
+    if kind == "xgb_local_prior":  # the same with the static estimate as a prior
+        return XGBTuner(task, plan_size=plan_size, seed=seed, initial="random", neighbors=4)
     if kind == "xgb_estimate":
         return XGBTuner(task, plan_size=plan_size, seed=seed, initial="estimate")
     if kind == "ga":
@@ -466,7 +470,10 @@ def main(argv=None) -> int:
     width = {kind: max(8, len(kind)) for kind in args.tuners}
     for kind in args.tuners:
         head += f" {kind:>{width[kind]}}"
-    head += "  xgb/random  noprior/random"
+    # one ratio column per learned tuner that ran beside random search
+    ratio_kinds = [k for k in args.tuners if k in XGB_KINDS] if "random" in args.tuners else []
+    for kind in ratio_kinds:
+        head += f"  {kind + '/random':>{len(kind) + 7}}"
     print(head)
     for row in results.values():
         line = f"{row['task']:<44} {row['space_size']:>7} {row['best_known']:>11.0f}"
@@ -474,11 +481,10 @@ def main(argv=None) -> int:
             t = row["tuners"][kind]
             cell = ('>' + str(t["budget"])) if not t['median_reached'] else format(t['median'], 'g')
             line += f" {cell:>{width[kind]}}"
-        for kind in ("xgb", "xgb_noprior"):
-            if kind in row["tuners"] and "random" in row["tuners"]:
-                x, r = row["tuners"][kind]["median"], row["tuners"]["random"]["median"]
-                rs = "" if row["tuners"]["random"]["median_reached"] else "<="
-                line += f"  {rs}{x / r:>9.2f}"
+        for kind in ratio_kinds:
+            x, r = row["tuners"][kind]["median"], row["tuners"]["random"]["median"]
+            rs = "" if row["tuners"]["random"]["median_reached"] else "<="
+            line += f"  {rs + format(x / r, '.2f'):>{len(kind) + 7}}"
         print(line)
         print(f"    best known: {row['best_known_from']}"
               + (f"; {row['n_within_5pct']} configs within 5% of it" if row["n_within_5pct"] is not None else ""))
