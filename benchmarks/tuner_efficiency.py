@@ -90,7 +90,16 @@ KNOWN = {
                  "cfu_words": 8, "compiler": "zig:-O2", "window_unroll": "rx", "wb_unroll": "none",
                  "loop_order": "b_outer", "pad_copy": "pixel"}],
 }
-XGB_KINDS = ("xgb", "xgb_noprior", "xgb_local", "xgb_local_prior", "xgb_estimate", "xgb_random_init")
+# XGBTuner options of each XGB kind (the module docstring says what each is for)
+XGB_OPTIONS = {
+    "xgb": {"initial": "random"},
+    "xgb_noprior": {"prior": False, "initial": "random"},
+    "xgb_local": {"prior": False, "initial": "random", "neighbors": 4},
+    "xgb_local_prior": {"initial": "random", "neighbors": 4},
+    "xgb_estimate": {"initial": "estimate"},
+    "xgb_random_init": {"initial": "random"},
+}
+XGB_KINDS = tuple(XGB_OPTIONS)
 
 
 def _register_packed_template() -> None:
@@ -245,16 +254,8 @@ def _make_tuner(kind: str, task, seed: int, plan_size: int):
     from schedules.autotune import GATuner, RandomTuner
     from schedules.autotune.xgb_tuner import XGBTuner
 
-    if kind in ("xgb", "xgb_random_init"):
-        return XGBTuner(task, plan_size=plan_size, seed=seed, initial="random")
-    if kind == "xgb_noprior":
-        return XGBTuner(task, plan_size=plan_size, seed=seed, prior=False, initial="random")
-    if kind == "xgb_local":  # the learned model alone plus the neighbours of the best measured configs
-        return XGBTuner(task, plan_size=plan_size, seed=seed, prior=False, initial="random", neighbors=4)
-    if kind == "xgb_local_prior":  # the same with the static estimate as a prior
-        return XGBTuner(task, plan_size=plan_size, seed=seed, initial="random", neighbors=4)
-    if kind == "xgb_estimate":
-        return XGBTuner(task, plan_size=plan_size, seed=seed, initial="estimate")
+    if kind in XGB_OPTIONS:
+        return XGBTuner(task, plan_size=plan_size, seed=seed, **XGB_OPTIONS[kind])
     if kind == "ga":
         return GATuner(task, seed=seed)
     if kind == "random":
@@ -471,9 +472,9 @@ def main(argv=None) -> int:
     for kind in args.tuners:
         head += f" {kind:>{width[kind]}}"
     # one ratio column per learned tuner that ran beside random search
-    ratio_kinds = [k for k in args.tuners if k in XGB_KINDS] if "random" in args.tuners else []
-    for kind in ratio_kinds:
-        head += f"  {kind + '/random':>{len(kind) + 7}}"
+    ratio_width = {k: len(k) + 7 for k in args.tuners if k in XGB_KINDS} if "random" in args.tuners else {}
+    for kind, w in ratio_width.items():
+        head += f"  {kind + '/random':>{w}}"
     print(head)
     for row in results.values():
         line = f"{row['task']:<44} {row['space_size']:>7} {row['best_known']:>11.0f}"
@@ -481,10 +482,10 @@ def main(argv=None) -> int:
             t = row["tuners"][kind]
             cell = ('>' + str(t["budget"])) if not t['median_reached'] else format(t['median'], 'g')
             line += f" {cell:>{width[kind]}}"
-        for kind in ratio_kinds:
+        for kind, w in ratio_width.items():
             x, r = row["tuners"][kind]["median"], row["tuners"]["random"]["median"]
             rs = "" if row["tuners"]["random"]["median_reached"] else "<="
-            line += f"  {rs + format(x / r, '.2f'):>{len(kind) + 7}}"
+            line += f"  {rs + format(x / r, '.2f'):>{w}}"
         print(line)
         print(f"    best known: {row['best_known_from']}"
               + (f"; {row['n_within_5pct']} configs within 5% of it" if row["n_within_5pct"] is not None else ""))
