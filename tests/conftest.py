@@ -18,6 +18,17 @@ sys.path.insert(0, str(Path(__file__).parent))  # `import workloads` from any te
 # PGO_DEFAULT) would double each cold build for little run time, so the suite builds them without a profile
 # unless the environment says otherwise; tests/test_soc_pgo.py builds and checks the profile-guided ones.
 os.environ.setdefault("ISAFORGE_SOC_PGO", "0")
+# Likewise the suite builds its many SoC models split (simulator.soc_split: the CPU verilated once, each new
+# CFU a small build and a link, about 3 instead of 21 CPU s per unit; the same cycles, asserted by
+# tests/test_split_soc.py). The default monolithic model is what tests/test_sim_vexriscv.py, test_split_soc.py
+# and test_soc_pgo.py build and check (they pin it, see ``monolithic_soc``).
+os.environ.setdefault("ISAFORGE_SOC_SPLIT", "1")
+
+
+@pytest.fixture
+def monolithic_soc(monkeypatch):
+    """split=None means the product's default (simulator.vexriscv.SPLIT_DEFAULT) in this test, not the suite's."""
+    monkeypatch.delenv("ISAFORGE_SOC_SPLIT", raising=False)
 
 
 def load_example(name: str):

@@ -9,6 +9,8 @@ from simulator.toolchain import Toolchain, available_toolchains, compile_rv32, l
 from simulator.vexriscv import build_soc, driver_source, run_elf, run_kernel
 from tir.errors import ArgumentError, TirError
 
+pytestmark = pytest.mark.usefixtures("monolithic_soc")  # the default (monolithic) SoC build
+
 N = 16
 
 MATMUL_SCALAR = r"""

@@ -22,6 +22,8 @@ from tir.errors import ArgumentError
 from toolchain.errors import VerilatorBuildError
 from toolchain.verilator import PgoTraining, build_verilated
 
+pytestmark = pytest.mark.usefixtures("monolithic_soc")  # the default (monolithic) SoC build
+
 MODES = {"pgo": {"pgo": True}, "no_pgo": {"pgo": False}, "reference": {"plain_eval": True}}
 
 

@@ -24,6 +24,8 @@ from simulator.soc_split import SPLIT_STATS, build_split_soc, cpu_build
 from simulator.vexriscv import HARNESS_DIR, build_soc, run_kernel
 from tir.errors import ArgumentError
 
+pytestmark = pytest.mark.usefixtures("monolithic_soc")  # the default (monolithic) SoC build
+
 MODES = {"monolithic": {"split": False}, "split": {"split": True}, "split_plain": {"split": True, "plain_eval": True}}
 
 
