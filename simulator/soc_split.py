@@ -36,7 +36,7 @@ from pathlib import Path
 from simulator.errors import SimulationError
 from toolchain.cache import cache_dir, content_hash, publish_dir
 from toolchain.errors import VerilatorBuildError
-from toolchain.verilator import BASE_FLAGS, child_env, verilator_bin, verilator_version
+from toolchain.verilator import BASE_FLAGS, child_env, global_objects, verilator_bin, verilator_version
 
 HARNESS_DIR = Path(__file__).resolve().parent / "harness"
 SPLIT_DIR = HARNESS_DIR / "split"
@@ -128,16 +128,6 @@ def _src_dir(obj: Path) -> Path:
     return obj.parent / "src"
 
 
-def _global_objects(obj: Path, prefix: str) -> list[str]:
-    """The Verilator run-time objects the model needs (``VM_GLOBAL_FAST``/``_SLOW`` of its classes.mk)."""
-    names: list[str] = []
-    text = (obj / f"{prefix}_classes.mk").read_text().replace("\\\n", " ")  # join continued lines
-    for line in text.splitlines():
-        if line.startswith(("VM_GLOBAL_FAST +=", "VM_GLOBAL_SLOW +=")):
-            names += [f"{n}.o" for n in line.split("+=", 1)[1].split()]
-    return names
-
-
 def _cached(kind: str, key: str, artifact_name: str, build) -> tuple[Path, bool]:
     """``cache_dir(kind)/key/artifact_name``, made by ``build(tmp_dir)`` unless it exists; serialised per key
     with a file lock, built in a private folder renamed into place (see toolchain.verilator)."""
@@ -197,11 +187,11 @@ def cpu_build(*, plain_eval: bool = False) -> tuple[Path, bool]:
         try:
             obj = _verilate_and_make(
                 tmp, CPU_TOP, CPU_PREFIX, vsrc, cpp, _split_headers(), ("--exe", *flags),
-                lambda o: [[f"{CPU_PREFIX}__ALL.a", "soc_main.o", "soc_split.o", *_global_objects(o, CPU_PREFIX)]],
+                lambda o: [[f"{CPU_PREFIX}__ALL.a", "soc_main.o", "soc_split.o", *global_objects(o, CPU_PREFIX)]],
                 log)
         finally:
             (tmp / "build.log").write_text("\n".join(log))
-        objects = ["soc_main.o", "soc_split.o", f"{CPU_PREFIX}__ALL.a", *_global_objects(obj, CPU_PREFIX)]
+        objects = ["soc_main.o", "soc_split.o", f"{CPU_PREFIX}__ALL.a", *global_objects(obj, CPU_PREFIX)]
         for name in objects:
             shutil.move(str(obj / name), str(tmp / name))
         shutil.rmtree(obj, ignore_errors=True)

@@ -70,3 +70,36 @@ def test_publish_dir_replaces_a_damaged_entry_only_when_asked(tmp_path):
         publish_dir(tmp, final, final / "model")
     publish_dir(tmp, final, final / "model", replace_damaged=True)
     assert (final / "model").read_text() == "new" and not (final / "leftover").exists() and not tmp.exists()
+
+
+_ADDER = """module add_{n}(input [7:0] a, input [7:0] b, output [8:0] y);
+  assign y = a + b + 9'd{n};
+endmodule
+"""
+_ADDER_MAIN = """#include "Vadd_{n}.h"
+#include <cstdio>
+int main() {{ Vadd_{n} m; m.a = 200; m.b = 100; m.eval(); std::printf("%d\\n", (int)m.y); return 0; }}
+"""
+
+
+def test_verilator_runtime_is_compiled_once_and_linked_into_every_model(tmp_path, monkeypatch):
+    """Two different designs built with the same flags: Verilator's run-time library (verilated.cpp)
+    is compiled once, by the probe build in cache_dir("verilator_rt"); both models link it and work."""
+    import subprocess
+
+    from toolchain.verilator import RUNTIME_KIND, build_verilated
+
+    monkeypatch.setenv("ISAFORGE_CACHE", str(tmp_path))
+    outs = []
+    for n in (1, 2):
+        exe = build_verilated(f"add_{n}", {f"add_{n}.v": _ADDER.format(n=n)},
+                              [(f"main_{n}.cpp", _ADDER_MAIN.format(n=n))], kind="test_rt")
+        log = (exe.parent / "build.log").read_text()
+        assert "run-time objects reused from" in log
+        assert "-o verilated.o" not in log and "verilated.cpp" not in log  # not compiled again
+        outs.append(subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.strip())
+    assert outs == ["301", "302"]
+    (rt,) = [d for d in (tmp_path / RUNTIME_KIND).iterdir() if not d.name.startswith(".")]  # one, not two
+    assert "verilated.o" in (rt / "objects.txt").read_text().split()
+    probe_log = (rt / "build.log").read_text()
+    assert "-o verilated.o" in probe_log  # where it was compiled
