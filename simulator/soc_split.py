@@ -25,16 +25,14 @@ API
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from simulator.errors import SimulationError
-from toolchain.cache import cache_dir, content_hash, publish_dir
+from toolchain.cache import cached_build, content_hash
 from toolchain.errors import VerilatorBuildError
 from toolchain.verilator import BASE_FLAGS, child_env, global_objects, verilator_bin, verilator_version
 
@@ -128,31 +126,6 @@ def _src_dir(obj: Path) -> Path:
     return obj.parent / "src"
 
 
-def _cached(kind: str, key: str, artifact_name: str, build) -> tuple[Path, bool]:
-    """``cache_dir(kind)/key/artifact_name``, made by ``build(tmp_dir)`` unless it exists; serialised per key
-    with a file lock, built in a private folder renamed into place (see toolchain.verilator)."""
-    root = cache_dir(kind)
-    final = root / key
-    artifact = final / artifact_name
-    if artifact.exists():
-        return artifact, False
-    with open(root / f".{key}.lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        except OSError:
-            pass
-        if artifact.exists():
-            return artifact, False
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=root))
-        try:
-            build(tmp)
-            publish_dir(tmp, final, artifact, replace_damaged=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-    return artifact, True
-
-
 def _mode_flags(plain_eval: bool) -> tuple[str, ...]:
     from simulator.vexriscv import SOC_CXX_FLAGS
 
@@ -197,7 +170,7 @@ def cpu_build(*, plain_eval: bool = False) -> tuple[Path, bool]:
         shutil.rmtree(obj, ignore_errors=True)
         (tmp / _MANIFEST).write_text("\n".join(objects) + "\n")
 
-    manifest, built = _cached(CPU_KIND, key, _MANIFEST, build)
+    manifest, built = cached_build(CPU_KIND, key, _MANIFEST, build)
     if built:
         SPLIT_STATS.cpu_builds += 1
     else:
@@ -248,7 +221,7 @@ def build_split_soc(cfu_verilog_text: str, *, plain_eval: bool = False) -> Split
         shutil.rmtree(obj, ignore_errors=True)
         (tmp / "cpu.txt").write_text(str(cpu_dir) + "\n")
 
-    exe, built = _cached(SPLIT_KIND, key, EXE_NAME, build)
+    exe, built = cached_build(SPLIT_KIND, key, EXE_NAME, build)
     if built:
         SPLIT_STATS.cfu_builds += 1
     else:

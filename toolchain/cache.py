@@ -1,8 +1,11 @@
 """Content-hash keyed cache directory shared by every slow build (C modules, verilated models)."""
 
+import fcntl
 import hashlib
 import os
 import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -41,3 +44,31 @@ def publish_dir(tmp: Path, final: Path, artifact: Path, *, replace_damaged: bool
         if not artifact.exists():
             raise
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def cached_build(kind: str, key: str, artifact_name: str, build: Callable[[Path], object]) -> tuple[Path, bool]:
+    """``cache_dir(kind)/key/artifact_name``, made by ``build(tmp_dir)`` unless it exists; returns it and
+    whether this call built it. Builds of one key are serialised with a file lock (saves a duplicate
+    build; without flock the rename still keeps the cache valid) and happen in a private folder that is
+    renamed into place (:func:`publish_dir`), so readers never see half a build; a failed build leaves
+    nothing behind."""
+    root = cache_dir(kind)
+    final = root / key
+    artifact = final / artifact_name
+    if artifact.exists():
+        return artifact, False
+    with open(root / f".{key}.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        except OSError:
+            pass
+        if artifact.exists():
+            return artifact, False
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=root))
+        try:
+            build(tmp)
+            publish_dir(tmp, final, artifact, replace_damaged=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return artifact, True

@@ -54,18 +54,16 @@ API
 
 from __future__ import annotations
 
-import fcntl
 import os
 import resource
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from toolchain.cache import cache_dir, content_hash, publish_dir
+from toolchain.cache import cached_build, content_hash
 from toolchain.errors import VerilatorBuildError
 
 BASE_FLAGS = (
@@ -182,22 +180,9 @@ def build_verilated(
         key_parts += [name, text]
     key = content_hash(*key_parts)
 
-    root = cache_dir(kind)
-    final = root / key
     artifact_name = f"lib{top}.so" if lib else f"V{top}"
-    artifact = final / artifact_name
-    if artifact.exists():
-        return artifact
-    # Serialise builds of the same key (saves a duplicate 10-20 s build); the atomic rename below
-    # keeps the cache valid even without the lock (e.g. on file systems without flock).
-    with open(root / f".{key}.lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        except OSError:
-            pass
-        if artifact.exists():
-            return artifact
-        return _build(top, vsrc, csrc, flags, lib, root, key, final, artifact, artifact_name, pgo)
+    return cached_build(kind, key, artifact_name,
+                        lambda tmp: _build(tmp, top, vsrc, csrc, flags, lib, artifact_name, pgo))[0]
 
 
 RUNTIME_KIND = "verilator_rt"
@@ -218,46 +203,28 @@ def runtime_objects(flags: tuple[str, ...], lib: bool) -> Path:
 
     They are the objects Verilator's make compiles for a probe design with the same flags, so they are
     the ones it would compile for any other design: only the design's own code differs."""
-    key = _runtime_flags_key(flags, lib)
-    root = cache_dir(RUNTIME_KIND)
-    final = root / key
-    done = final / "objects.txt"
-    if done.exists():
-        return final
-    with open(root / f".{key}.lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        except OSError:
-            pass
-        if done.exists():
-            return final
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=root))
-        try:
-            (tmp / "probe.v").write_text(_PROBE_V)
-            cpp = []
-            if not lib:
-                (tmp / "probe_main.cpp").write_text(_PROBE_MAIN)
-                cpp = [str(tmp / "probe_main.cpp")]
-            obj_dir = tmp / "obj_dir"
-            cmd = [str(verilator_bin()), *flags, "--top-module", _PROBE_TOP, "--Mdir", str(obj_dir)]
-            cmd += ["-CFLAGS", "-fPIC", "-LDFLAGS", "-shared", "-o", f"lib{_PROBE_TOP}.so"] if lib else []
-            proc = subprocess.run(cmd + [str(tmp / "probe.v"), *cpp], cwd=tmp, env=child_env(),
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            (tmp / "build.log").write_text(proc.stdout)
-            names = global_objects(obj_dir, f"V{_PROBE_TOP}") if proc.returncode == 0 else []
-            if proc.returncode != 0 or not names or not all((obj_dir / n).exists() for n in names):
-                tail = "\n".join(proc.stdout.splitlines()[-40:])
-                raise VerilatorBuildError(
-                    f"Verilator's run-time library did not build (exit {proc.returncode}):\n{tail}")
-            for n in names:
-                shutil.copy2(obj_dir / n, tmp / n)
-            shutil.rmtree(obj_dir, ignore_errors=True)
-            (tmp / "objects.txt").write_text("\n".join(names) + "\n")
-            publish_dir(tmp, final, final / "objects.txt", replace_damaged=True)
-            return final
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+    def build(tmp: Path) -> None:
+        (tmp / "probe.v").write_text(_PROBE_V)
+        cpp = []
+        if not lib:
+            (tmp / "probe_main.cpp").write_text(_PROBE_MAIN)
+            cpp = [str(tmp / "probe_main.cpp")]
+        obj_dir = tmp / "obj_dir"
+        cmd = [str(verilator_bin()), *flags, "--top-module", _PROBE_TOP, "--Mdir", str(obj_dir)]
+        cmd += ["-CFLAGS", "-fPIC", "-LDFLAGS", "-shared", "-o", f"lib{_PROBE_TOP}.so"] if lib else []
+        proc = subprocess.run(cmd + [str(tmp / "probe.v"), *cpp], cwd=tmp, env=child_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        (tmp / "build.log").write_text(proc.stdout)
+        names = global_objects(obj_dir, f"V{_PROBE_TOP}") if proc.returncode == 0 else []
+        if proc.returncode != 0 or not names or not all((obj_dir / n).exists() for n in names):
+            tail = "\n".join(proc.stdout.splitlines()[-40:])
+            raise VerilatorBuildError(f"Verilator's run-time library did not build (exit {proc.returncode}):\n{tail}")
+        for n in names:
+            shutil.copy2(obj_dir / n, tmp / n)
+        shutil.rmtree(obj_dir, ignore_errors=True)
+        (tmp / "objects.txt").write_text("\n".join(names) + "\n")
+
+    return cached_build(RUNTIME_KIND, _runtime_flags_key(flags, lib), "objects.txt", build)[0].parent
 
 
 def global_objects(obj_dir: Path, prefix: str) -> list[str]:
@@ -302,75 +269,69 @@ def _child_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def _build(top, vsrc, csrc, flags, lib, root, key, final, artifact, artifact_name, pgo=None) -> Path:
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{key}-", dir=root))
-    try:
-        src_dir = tmp / "src"
-        src_dir.mkdir()
-        vpaths = []
-        for name, text in vsrc:
-            (src_dir / name).write_text(text)
-            vpaths.append(str(src_dir / name))
-        cpaths = []
-        for name, text in csrc:
-            (src_dir / name).write_text(text)
-            cpaths.append(str(src_dir / name))
-        obj_dir = tmp / "obj_dir"
-        cmd = [
-            str(verilator_bin()), *flags,
-            "--top-module", top,
-            "--Mdir", str(obj_dir),
-            "--build-jobs", str(max(1, os.cpu_count() or 1)),
-            "-CFLAGS", f"-I{src_dir}",
-        ]
-        if lib:
-            cmd += ["-CFLAGS", "-fPIC", "-LDFLAGS", "-shared", "-o", artifact_name]
-        else:
-            cmd += ["-o", artifact_name]
-        cmd += vpaths + cpaths
-        built = obj_dir / artifact_name
-        logs: list[str] = []
+def _build(tmp: Path, top, vsrc, csrc, flags, lib, artifact_name, pgo=None) -> None:
+    """Verilate and compile into the private folder ``tmp`` (cached_build publishes it)."""
+    src_dir = tmp / "src"
+    src_dir.mkdir()
+    vpaths = []
+    for name, text in vsrc:
+        (src_dir / name).write_text(text)
+        vpaths.append(str(src_dir / name))
+    cpaths = []
+    for name, text in csrc:
+        (src_dir / name).write_text(text)
+        cpaths.append(str(src_dir / name))
+    obj_dir = tmp / "obj_dir"
+    cmd = [
+        str(verilator_bin()), *flags,
+        "--top-module", top,
+        "--Mdir", str(obj_dir),
+        "--build-jobs", str(max(1, os.cpu_count() or 1)),
+        "-CFLAGS", f"-I{src_dir}",
+    ]
+    if lib:
+        cmd += ["-CFLAGS", "-fPIC", "-LDFLAGS", "-shared", "-o", artifact_name]
+    else:
+        cmd += ["-o", artifact_name]
+    cmd += vpaths + cpaths
+    built = obj_dir / artifact_name
+    logs: list[str] = []
 
-        def verilate_and_compile(more: tuple[str, ...], what: str) -> None:
-            t0 = _child_cpu()
-            proc = subprocess.run(
-                cmd[:1] + list(more) + cmd[1:], cwd=tmp, env=child_env(), stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, text=True,
+    def verilate_and_compile(more: tuple[str, ...], what: str) -> None:
+        t0 = _child_cpu()
+        proc = subprocess.run(
+            cmd[:1] + list(more) + cmd[1:], cwd=tmp, env=child_env(), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True,
+        )
+        logs.append(f"== {what}: {_child_cpu() - t0:.1f} CPU s\n{proc.stdout}")
+        (tmp / "build.log").write_text("\n".join(logs))
+        if proc.returncode != 0 or not built.exists():
+            tail = "\n".join(proc.stdout.splitlines()[-40:])
+            raise VerilatorBuildError(
+                f"Verilator build of {top!r} failed ({what}, exit {proc.returncode}):\n{tail}"
             )
-            logs.append(f"== {what}: {_child_cpu() - t0:.1f} CPU s\n{proc.stdout}")
-            (tmp / "build.log").write_text("\n".join(logs))
-            if proc.returncode != 0 or not built.exists():
-                tail = "\n".join(proc.stdout.splitlines()[-40:])
-                raise VerilatorBuildError(
-                    f"Verilator build of {top!r} failed ({what}, exit {proc.returncode}):\n{tail}"
-                )
 
-        cxx = child_env().get("CXX", "c++")
-        if pgo is None or not _gcc_pgo_ok(cxx):
-            if pgo is not None:
-                logs.append(f"== no profile-guided build: {cxx!r} is not gcc >= 10")
-            more: tuple[str, ...] = ()
-            if pgo is None:  # a profile-guided build instruments the run-time library too: it compiles its own
-                rt = runtime_objects(flags, lib)
-                more = tuple(_reuse_runtime(rt, obj_dir))
-                logs.append(f"== Verilator run-time objects reused from {rt}")
-            verilate_and_compile(more, "build")
-        else:
-            verilate_and_compile(PGO_GENERATE_FLAGS, "instrumented build")
-            t0 = _child_cpu()
-            pgo.run(built)
-            logs.append(f"== training run ({pgo.key[:60]!r}...): {_child_cpu() - t0:.1f} CPU s")
-            if not any(obj_dir.glob("*.gcda")):
-                raise VerilatorBuildError(f"the training run of {top!r} wrote no profile into {obj_dir}")
-            # the profiles (*.gcda) stay next to where the objects were: the second compile finds them
-            for stale in [built, *obj_dir.glob("*.o"), *obj_dir.glob("*.a")]:
-                stale.unlink()
-            verilate_and_compile(PGO_USE_FLAGS, "profile-guided build")
-        shutil.move(str(built), str(tmp / artifact_name))
-        # Keep only what is useful: the artifact, sources and the log; drop the object files.
-        shutil.rmtree(obj_dir, ignore_errors=True)
-        publish_dir(tmp, final, artifact, replace_damaged=True)
-        return artifact
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    cxx = child_env().get("CXX", "c++")
+    if pgo is None or not _gcc_pgo_ok(cxx):
+        if pgo is not None:
+            logs.append(f"== no profile-guided build: {cxx!r} is not gcc >= 10")
+        more: tuple[str, ...] = ()
+        if pgo is None:  # a profile-guided build instruments the run-time library too: it compiles its own
+            rt = runtime_objects(flags, lib)
+            more = tuple(_reuse_runtime(rt, obj_dir))
+            logs.append(f"== Verilator run-time objects reused from {rt}")
+        verilate_and_compile(more, "build")
+    else:
+        verilate_and_compile(PGO_GENERATE_FLAGS, "instrumented build")
+        t0 = _child_cpu()
+        pgo.run(built)
+        logs.append(f"== training run ({pgo.key[:60]!r}...): {_child_cpu() - t0:.1f} CPU s")
+        if not any(obj_dir.glob("*.gcda")):
+            raise VerilatorBuildError(f"the training run of {top!r} wrote no profile into {obj_dir}")
+        # the profiles (*.gcda) stay next to where the objects were: the second compile finds them
+        for stale in [built, *obj_dir.glob("*.o"), *obj_dir.glob("*.a")]:
+            stale.unlink()
+        verilate_and_compile(PGO_USE_FLAGS, "profile-guided build")
+    shutil.move(str(built), str(tmp / artifact_name))
+    # Keep only what is useful: the artifact, sources and the log; drop the object files.
+    shutil.rmtree(obj_dir, ignore_errors=True)
