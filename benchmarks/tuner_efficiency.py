@@ -3,7 +3,8 @@
 For each task, each tuner runs ``--seeds`` times with ``--trials`` measurements; a run reaches 95%
 of the best known at the first trial whose best-so-far cost is <= best_known / 0.95. The table
 gives the median over seeds (">T" when the median run did not get there within the budget) and
-the ratio to random search. Tuners:
+the ratio to random search (``ratio_cell``: a bound, "<=" or ">=", when one of the two medians is
+the budget; "?" when both are). Tuners:
 
 * ``xgb``           XGBTuner from a random start (AutoTVM's), the static estimate as a prior;
 * ``xgb_noprior``   the same without the prior: the learned model alone (``prior=False``);
@@ -291,6 +292,20 @@ def _task_of(name: str):
     return create_task(template, shape, "vexriscv")
 
 
+def ratio_cell(learned: dict, random: dict) -> str:
+    """The learned tuner's median trials over random search's, as printed: a median that did not reach
+    95% within the budget is the budget, so the ratio is only a bound. "<=" when random did not get there
+    (its true median is larger), ">=" when the learned tuner did not, "?" when neither did."""
+    ratio = format(learned["median"] / random["median"], ".2f")
+    if learned["median_reached"] and random["median_reached"]:
+        return ratio
+    if learned["median_reached"]:
+        return "<=" + ratio
+    if random["median_reached"]:
+        return ">=" + ratio
+    return "?"
+
+
 def _pseudo_cost(task, c) -> float:
     """A deterministic stand-in cost (for --plan-cpu only: the plan's CPU time does not depend on it)."""
     h = hashlib.sha1(f"{task.key}|{c.index}".encode()).digest()
@@ -483,9 +498,7 @@ def main(argv=None) -> int:
             cell = ('>' + str(t["budget"])) if not t['median_reached'] else format(t['median'], 'g')
             line += f" {cell:>{width[kind]}}"
         for kind, w in ratio_width.items():
-            x, r = row["tuners"][kind]["median"], row["tuners"]["random"]["median"]
-            rs = "" if row["tuners"]["random"]["median_reached"] else "<="
-            line += f"  {rs + format(x / r, '.2f'):>{w}}"
+            line += f"  {ratio_cell(row['tuners'][kind], row['tuners']['random']):>{w}}"
         print(line)
         print(f"    best known: {row['best_known_from']}"
               + (f"; {row['n_within_5pct']} configs within 5% of it" if row["n_within_5pct"] is not None else ""))
