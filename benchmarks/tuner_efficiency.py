@@ -463,7 +463,9 @@ def main(argv=None) -> int:
                 reach = [_trials_to_reach(c, target) for c in cs]
                 n_max = budget.get(kind, args.trials)
                 censored = [r if r is not None else n_max + 1 for r in reach]
-                med = statistics.median(censored)
+                # the upper middle value with an even number of seeds: a run that never got there counts as
+                # budget + 1, so the mean of the two middle runs could read as reached when half did not
+                med = statistics.median_high(censored)
                 entry = {"trials_to_95pct": reach, "median": med, "median_reached": med <= n_max, "budget": n_max,
                          "final_best": [c[-1] for c in cs]}
                 reps = reports.get(kind, [])
