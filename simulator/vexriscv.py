@@ -177,7 +177,8 @@ SOC_FAST_FLAGS = ("--flatten",)
 
 # Whether the monolithic fast model is a profile-guided build when ``pgo`` is None (build_soc). On: about
 # 12% more simulated cycles per CPU second on top of --flatten (benchmarks/soc_speed.py), for a cache miss
-# that compiles the model twice and runs the training program once (about 15 -> 37 CPU s). The training
+# that compiles the model twice and runs the training program once (about 5 -> 12 CPU s, Verilator's
+# run-time library compiled once by toolchain.verilator; benchmarks/soc_build.py). The training
 # program has no CFU instruction, yet a model trained on it runs CFU kernels as fast as one trained on the
 # kernel itself (measured on mac4_i8): the hot code is the CPU's, and each model is trained with its own
 # unit (a profile of one model would not fit another's code). ISAFORGE_SOC_PGO=0 turns it off.
@@ -188,7 +189,8 @@ PGO_TRAIN_MAX_CYCLES = 5_000_000  # the training program takes about 1 M; a boun
 
 # Whether build_soc / run_elf / run_kernel use the split build (simulator.soc_split) when ``split`` is None.
 # Off: the split build simulates the monolithic model's cycles exactly (tests/test_split_soc.py) and a new
-# CFU costs its own small build and a link instead of the whole SoC's (about 3 vs 21 CPU s), but each
+# CFU costs its own small build and a link instead of the whole SoC's (about 2 vs 12 CPU s with the
+# profile, 5 without; benchmarks/soc_build.py), but each
 # simulated cycle evaluates the unit's model twice on its own, 12-18% more host instructions per cycle
 # (benchmarks/soc_build.py): over the 10% a default may cost. Whoever builds many units (the instruction
 # search) sets split=True (or this, per process), or the environment variable ISAFORGE_SOC_SPLIT=1,

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # `import workloads` from any te
 # unless the environment says otherwise; tests/test_soc_pgo.py builds and checks the profile-guided ones.
 os.environ.setdefault("ISAFORGE_SOC_PGO", "0")
 # Likewise the suite builds its many SoC models split (simulator.soc_split: the CPU verilated once, each new
-# CFU a small build and a link, about 3 instead of 21 CPU s per unit; the same cycles, asserted by
+# CFU a small build and a link, about 2 instead of 5 CPU s per unit; the same cycles, asserted by
 # tests/test_split_soc.py). The default monolithic model is what tests/test_sim_vexriscv.py, test_split_soc.py
 # and test_soc_pgo.py build and check (they pin it, see ``monolithic_soc``).
 os.environ.setdefault("ISAFORGE_SOC_SPLIT", "1")

@@ -43,10 +43,11 @@ API
     A failed build raises :class:`toolchain.errors.VerilatorBuildError` with the tail of the log.
 
     Verilator's run-time library (``verilated.cpp``, ``verilated_threads.cpp``: about 6 of the 8 CPU s of
-    a small unit's build) does not depend on the design: a build without ``pgo`` compiles it once per
+    a small unit's build) does not depend on the design: it is compiled once per
     flag set and library-ness, into ``cache_dir("verilator_rt")``, and links those objects (make's
     ``--old-file``); its ``build.log`` names the runtime it reused. Whatever else the model needs is
-    compiled as before.
+    compiled as before (a profile-guided build links the run-time objects without a profile: the model's
+    own code is where its time goes).
 
     Fixed flags: ``--cc --exe --build -O3 --x-assign fast --x-initial fast --noassert -Wno-fatal
     -Wno-lint``, C++ optimisation ``-O2`` and no ``--threads`` (threaded models are far slower here).
@@ -312,17 +313,16 @@ def _build(tmp: Path, top, vsrc, csrc, flags, lib, artifact_name, pgo=None) -> N
             )
 
     cxx = child_env().get("CXX", "c++")
+    rt = runtime_objects(flags, lib)
+    logs.append(f"== Verilator run-time objects reused from {rt}")
     if pgo is None or not _gcc_pgo_ok(cxx):
         if pgo is not None:
             logs.append(f"== no profile-guided build: {cxx!r} is not gcc >= 10")
-        more: tuple[str, ...] = ()
-        if pgo is None:  # a profile-guided build instruments the run-time library too: it compiles its own
-            rt = runtime_objects(flags, lib)
-            more = tuple(_reuse_runtime(rt, obj_dir))
-            logs.append(f"== Verilator run-time objects reused from {rt}")
-        verilate_and_compile(more, "build")
+        verilate_and_compile(tuple(_reuse_runtime(rt, obj_dir)), "build")
     else:
-        verilate_and_compile(PGO_GENERATE_FLAGS, "instrumented build")
+        # the run-time library is linked as it is, without a profile, in both builds: it is not where a
+        # simulated cycle's time goes (the model's eval is)
+        verilate_and_compile(PGO_GENERATE_FLAGS + tuple(_reuse_runtime(rt, obj_dir)), "instrumented build")
         t0 = _child_cpu()
         pgo.run(built)
         logs.append(f"== training run ({pgo.key[:60]!r}...): {_child_cpu() - t0:.1f} CPU s")
@@ -331,7 +331,7 @@ def _build(tmp: Path, top, vsrc, csrc, flags, lib, artifact_name, pgo=None) -> N
         # the profiles (*.gcda) stay next to where the objects were: the second compile finds them
         for stale in [built, *obj_dir.glob("*.o"), *obj_dir.glob("*.a")]:
             stale.unlink()
-        verilate_and_compile(PGO_USE_FLAGS, "profile-guided build")
+        verilate_and_compile(PGO_USE_FLAGS + tuple(_reuse_runtime(rt, obj_dir)), "profile-guided build")
     shutil.move(str(built), str(tmp / artifact_name))
     # Keep only what is useful: the artifact, sources and the log; drop the object files.
     shutil.rmtree(obj_dir, ignore_errors=True)
